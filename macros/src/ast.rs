@@ -1,0 +1,111 @@
+//! The declaration's syntax tree: plain types that keep the spans of the user's tokens.
+
+use proc_macro2::Span;
+use syn::{Attribute, Expr, Generics, Ident, LitInt, Type, Visibility};
+
+/// Everything inside one `network! { ... }`: one or more network declarations.
+pub struct Input {
+    pub nets: Vec<NetDecl>,
+}
+
+/// `#[attrs] vis struct Name<const H: usize> { layers }`.
+pub struct NetDecl {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+    pub generics: Generics,
+    pub layers: Vec<LayerDecl>,
+}
+
+/// `#[attrs] vis name: kind`.
+pub struct LayerDecl {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub kind: LayerKind,
+}
+
+/// What a layer is.
+pub enum LayerKind {
+    /// `Dense<IN, OUT>`.
+    Dense { input: Width, output: Width },
+    /// A built-in activation, with its optional numeric argument: `LeakyRelu(0.1)`.
+    Activation {
+        act: Act,
+        keyword: Ident,
+        arg: Option<(f64, Span)>,
+    },
+    /// A user type implementing `constnet::Layer`, with its output width: `Gate => 10`.
+    /// Without a width it is an unknown layer kind, reported by the check phase.
+    Custom { ty: Type, output: Option<Width> },
+}
+
+/// The built-in activations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Relu,
+    LeakyRelu,
+    Sigmoid,
+    Tanh,
+    Elu,
+}
+
+impl Act {
+    pub const ALL: [(&'static str, Act); 5] = [
+        ("Relu", Act::Relu),
+        ("LeakyRelu", Act::LeakyRelu),
+        ("Sigmoid", Act::Sigmoid),
+        ("Tanh", Act::Tanh),
+        ("Elu", Act::Elu),
+    ];
+
+    /// Whether `Dense` layers feeding this activation use He initialization.
+    pub fn is_relu_family(self) -> bool {
+        matches!(self, Act::Relu | Act::LeakyRelu | Act::Elu)
+    }
+
+    /// Whether the activation takes a numeric argument (slope or alpha).
+    pub fn takes_argument(self) -> bool {
+        matches!(self, Act::LeakyRelu | Act::Elu)
+    }
+}
+
+/// A layer width, in the restricted grammar the macro understands.
+#[derive(Clone)]
+pub enum Width {
+    /// An integer literal, which the macro checks itself.
+    Lit { value: usize, lit: LitInt },
+    /// A `const` item or a const generic parameter, checked by the type system.
+    Name(Ident),
+    /// `{ expr }`, a constant expression, checked by the type system.
+    Expr { expr: Box<Expr>, span: Span },
+}
+
+impl Width {
+    pub fn span(&self) -> Span {
+        match self {
+            Width::Lit { lit, .. } => lit.span(),
+            Width::Name(ident) => ident.span(),
+            Width::Expr { span, .. } => *span,
+        }
+    }
+
+    /// Whether the macro can tell that two widths are equal (`Some(true)`), different
+    /// (`Some(false)`), or must leave it to the type system (`None`).
+    pub fn same_as(&self, other: &Width) -> Option<bool> {
+        match (self, other) {
+            (Width::Lit { value: a, .. }, Width::Lit { value: b, .. }) => Some(a == b),
+            (Width::Name(a), Width::Name(b)) if a == b => Some(true),
+            _ => None,
+        }
+    }
+
+    /// How the width reads in an error message.
+    pub fn describe(&self) -> String {
+        match self {
+            Width::Lit { value, .. } => value.to_string(),
+            Width::Name(ident) => format!("`{ident}`"),
+            Width::Expr { expr, .. } => format!("`{{ {} }}`", quote::quote!(#expr)),
+        }
+    }
+}

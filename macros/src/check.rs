@@ -1,0 +1,260 @@
+//! The rules a declaration must follow, one function each, every error attached to the
+//! offending token. All rules run, so one build reports every mistake.
+//!
+//! The output is a [`Model`]: each layer with its resolved input and output widths, and for
+//! every boundary the macro could not decide (a const name or expression), a note that the
+//! type system must check it.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use syn::{GenericParam, Ident};
+
+use crate::ast::{Act, LayerDecl, LayerKind, NetDecl, Width};
+
+/// A checked network: the declaration plus what was resolved about each layer.
+pub struct Model<'a> {
+    pub net: &'a NetDecl,
+    pub layers: Vec<Resolved<'a>>,
+}
+
+/// One layer with its widths resolved.
+pub struct Resolved<'a> {
+    pub decl: &'a LayerDecl,
+    /// The width the layer takes, as its own type states it.
+    pub input: Width,
+    /// The width it produces.
+    pub output: Width,
+    /// Set when the layer's declared input width could not be compared with the previous
+    /// layer's output by the macro: the expansion then has the type system check it.
+    pub deferred: Option<Boundary<'a>>,
+    /// For a `Dense` layer: whether a ReLU-family activation follows (He initialization).
+    pub feeds_relu: bool,
+}
+
+/// A boundary between two layers whose widths only the compiler can compare.
+pub struct Boundary<'a> {
+    pub previous: &'a Ident,
+    pub produced: Width,
+}
+
+/// Runs every rule; returns the model, or all the errors found.
+pub fn check(net: &NetDecl) -> Result<Model<'_>, syn::Error> {
+    let mut errors = Errors::default();
+    generics_are_const_widths(net, &mut errors);
+    network_is_not_empty(net, &mut errors);
+    layer_names_are_unique(net, &mut errors);
+    layer_names_are_not_reserved(net, &mut errors);
+    widths_are_not_zero(net, &mut errors);
+    custom_layers_name_their_width(net, &mut errors);
+    activation_arguments_are_in_range(net, &mut errors);
+    let layers = resolve_widths(net, &mut errors);
+    errors.finish()?;
+    Ok(Model { net, layers })
+}
+
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        let error = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn finish(self) -> Result<(), syn::Error> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// A network's generic parameters can only be widths (`const H: usize`), and `T` is taken:
+/// the generated struct adds its scalar type parameter `T`.
+fn generics_are_const_widths(net: &NetDecl, errors: &mut Errors) {
+    for param in &net.generics.params {
+        match param {
+            GenericParam::Const(c) if c.ident == "T" => errors.push(
+                c.ident.span(),
+                "`T` is the network's scalar type parameter; name the width something else",
+            ),
+            GenericParam::Const(_) => {}
+            other => errors.push(
+                syn::spanned::Spanned::span(other),
+                "a network's generic parameters are widths: `const H: usize`",
+            ),
+        }
+    }
+}
+
+/// A network has at least one layer.
+fn network_is_not_empty(net: &NetDecl, errors: &mut Errors) {
+    if net.layers.is_empty() {
+        errors.push(
+            net.ident.span(),
+            format!(
+                "network `{}` has no layers; declare at least one, e.g. `fc: Dense<4, 2>`",
+                net.ident
+            ),
+        );
+    }
+}
+
+/// Every layer has its own name: names address parameters (`fc1.weight`).
+fn layer_names_are_unique(net: &NetDecl, errors: &mut Errors) {
+    let mut seen = HashMap::new();
+    for layer in &net.layers {
+        if seen.insert(layer.name.to_string(), ()).is_some() {
+            errors.push(
+                layer.name.span(),
+                format!(
+                    "duplicate layer name `{}`: each layer needs its own name",
+                    layer.name
+                ),
+            );
+        }
+    }
+}
+
+/// `params` is the generated struct's parameter buffer.
+fn layer_names_are_not_reserved(net: &NetDecl, errors: &mut Errors) {
+    for layer in net.layers.iter().filter(|l| l.name == "params") {
+        errors.push(
+            layer.name.span(),
+            "`params` is reserved for the network's parameter buffer; name the layer something else",
+        );
+    }
+}
+
+/// A literal width is at least 1.
+fn widths_are_not_zero(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        let widths: Vec<&Width> = match &layer.kind {
+            LayerKind::Dense { input, output } => vec![input, output],
+            LayerKind::Custom {
+                output: Some(output),
+                ..
+            } => vec![output],
+            _ => vec![],
+        };
+        for width in widths {
+            if let Width::Lit { value: 0, lit } = width {
+                errors.push(
+                    lit.span(),
+                    format!(
+                        "layer `{}` has a zero width; widths are at least 1",
+                        layer.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// A layer that is not built in must say how wide its output is; without that it is most
+/// likely a misspelled or unsupported kind.
+fn custom_layers_name_their_width(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        if let LayerKind::Custom { ty, output: None } = &layer.kind {
+            let ty_text = quote::quote!(#ty).to_string().replace(' ', "");
+            errors.push(
+                syn::spanned::Spanned::span(ty),
+                format!(
+                    "unknown layer kind `{ty_text}`; the built-in layers are Dense, Relu, \
+                     LeakyRelu, Sigmoid, Tanh and Elu, and a custom layer (a type implementing \
+                     `constnet::Layer`) names its output width: `{}: {ty_text} => OUT`",
+                    layer.name
+                ),
+            );
+        }
+    }
+}
+
+/// Leaky ReLU's slope is in [0, 1); ELU's alpha is positive; both finite.
+fn activation_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        if let LayerKind::Activation {
+            act,
+            arg: Some((value, span)),
+            ..
+        } = &layer.kind
+        {
+            let (ok, rule) = match act {
+                Act::LeakyRelu => ((0.0..1.0).contains(value), "a slope in [0, 1)"),
+                _ => (value.is_finite() && *value > 0.0, "a positive alpha"),
+            };
+            if !ok {
+                errors.push(
+                    *span,
+                    format!(
+                        "layer `{}`: {value} is out of range, expected {rule}",
+                        layer.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The first layer fixes the network's input width, and every layer's input width equals
+/// the previous layer's output width. Literal widths are compared here; any other pair is
+/// left to the type system.
+fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>> {
+    let mut resolved: Vec<Resolved<'a>> = Vec::new();
+    for (index, layer) in net.layers.iter().enumerate() {
+        let previous = resolved.last().map(|r| (&r.decl.name, r.output.clone()));
+        let feeds_relu = matches!(
+            net.layers.get(index + 1).map(|l| &l.kind),
+            Some(LayerKind::Activation { act, .. }) if act.is_relu_family()
+        );
+        let (input, output, deferred) = match (&layer.kind, previous) {
+            (LayerKind::Dense { input, output }, None) => (input.clone(), output.clone(), None),
+            (LayerKind::Dense { input, output }, Some((previous, produced))) => {
+                let deferred = match input.same_as(&produced) {
+                    Some(true) => None,
+                    Some(false) => {
+                        errors.push(
+                            input.span(),
+                            format!(
+                                "layer `{}` expects {} inputs but `{previous}` produces {}",
+                                layer.name,
+                                input.describe(),
+                                produced.describe()
+                            ),
+                        );
+                        None
+                    }
+                    None => Some(Boundary { previous, produced }),
+                };
+                (input.clone(), output.clone(), deferred)
+            }
+            (_, None) => {
+                errors.push(
+                    layer.name.span(),
+                    format!(
+                        "the first layer must fix the network's input width: start with \
+                         `Dense<IN, OUT>` instead of `{}`",
+                        layer.name
+                    ),
+                );
+                return resolved;
+            }
+            (LayerKind::Activation { .. }, Some((_, produced))) => {
+                (produced.clone(), produced, None)
+            }
+            (LayerKind::Custom { output, .. }, Some((_, produced))) => match output {
+                Some(output) => (produced, output.clone(), None),
+                None => return resolved,
+            },
+        };
+        resolved.push(Resolved {
+            decl: layer,
+            input,
+            output,
+            deferred,
+            feeds_relu,
+        });
+    }
+    resolved
+}

@@ -1,0 +1,154 @@
+//! The grammar of a declaration.
+//!
+//! ```text
+//! input  := net+
+//! net    := attr* vis "struct" IDENT generics? "{" (layer ("," layer)* ","?)? "}"
+//! layer  := attr* vis IDENT ":" kind
+//! kind   := "Dense" "<" width "," width ">"
+//!         | ("Relu" | "Sigmoid" | "Tanh")
+//!         | ("LeakyRelu" | "Elu") ("(" number ")")?
+//!         | type ("=>" width)?          a custom layer (the width is its output)
+//! width  := INTEGER | IDENT | "{" expr "}"
+//! ```
+//!
+//! Widths use this restricted grammar, not `syn::Expr`, so that a literal can be checked by
+//! the macro and a name is passed to the type system untouched.
+
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, Ident, LitFloat, LitInt, Token, Type, Visibility, braced, parenthesized};
+
+use crate::ast::{Act, Input, LayerDecl, LayerKind, NetDecl, Width};
+
+impl Parse for Input {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut nets = Vec::new();
+        while !input.is_empty() {
+            nets.push(input.parse()?);
+        }
+        if nets.is_empty() {
+            return Err(input
+                .error("expected a network declaration: `struct Name { fc1: Dense<4, 8>, ... }`"));
+        }
+        Ok(Input { nets })
+    }
+}
+
+impl Parse for NetDecl {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let ident: Ident = input.parse()?;
+        let generics: syn::Generics = input.parse()?;
+        if input.peek(Token![where]) {
+            return Err(input.error("a network declaration takes no `where` clause"));
+        }
+        let content;
+        braced!(content in input);
+        let layers = content.parse_terminated(LayerDecl::parse, Token![,])?;
+        Ok(NetDecl {
+            attrs,
+            vis,
+            ident,
+            generics,
+            layers: layers.into_iter().collect(),
+        })
+    }
+}
+
+impl Parse for LayerDecl {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let kind = input.parse()?;
+        Ok(LayerDecl {
+            attrs,
+            vis,
+            name,
+            kind,
+        })
+    }
+}
+
+impl Parse for LayerKind {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(Ident) && !input.peek2(Token![::]) {
+            let keyword: Ident = input.fork().parse()?;
+            if keyword == "Dense" {
+                input.parse::<Ident>()?;
+                input.parse::<Token![<]>()?;
+                let layer_input = input.parse()?;
+                input.parse::<Token![,]>()?;
+                let output = input.parse()?;
+                input.parse::<Token![>]>()?;
+                return Ok(LayerKind::Dense {
+                    input: layer_input,
+                    output,
+                });
+            }
+            if let Some(&(_, act)) = Act::ALL.iter().find(|(name, _)| keyword == name) {
+                input.parse::<Ident>()?;
+                let arg = if act.takes_argument() && input.peek(syn::token::Paren) {
+                    let content;
+                    parenthesized!(content in input);
+                    Some(parse_number(&content)?)
+                } else {
+                    None
+                };
+                return Ok(LayerKind::Activation { act, keyword, arg });
+            }
+        }
+        let ty: Type = input.parse()?;
+        let output = if input.peek(Token![=>]) {
+            input.parse::<Token![=>]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(LayerKind::Custom { ty, output })
+    }
+}
+
+impl Parse for Width {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitInt) {
+            let lit: LitInt = input.parse()?;
+            if !matches!(lit.suffix(), "" | "usize") {
+                return Err(syn::Error::new(lit.span(), "a width is a `usize`"));
+            }
+            let value = lit.base10_parse::<usize>()?;
+            Ok(Width::Lit { value, lit })
+        } else if input.peek(Ident) {
+            Ok(Width::Name(input.parse()?))
+        } else if input.peek(syn::token::Brace) {
+            let content;
+            let brace = braced!(content in input);
+            Ok(Width::Expr {
+                expr: Box::new(content.parse()?),
+                span: brace.span.join(),
+            })
+        } else {
+            Err(input.error(
+                "expected a width: an integer literal, a const name, or a `{ constant expression }`",
+            ))
+        }
+    }
+}
+
+/// A possibly negative integer or float literal, as an `f64`.
+fn parse_number(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span)> {
+    let negative = input.parse::<Option<Token![-]>>()?.is_some();
+    let (value, span) = if input.peek(LitFloat) {
+        let lit: LitFloat = input.parse()?;
+        (lit.base10_parse::<f64>()?, lit.span())
+    } else {
+        let lit: LitInt = input.parse()?;
+        (lit.base10_parse::<f64>()?, lit.span())
+    };
+    if !input.is_empty() {
+        return Err(input.error("expected a single number"));
+    }
+    Ok((if negative { -value } else { value }, span))
+}

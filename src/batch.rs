@@ -1,0 +1,50 @@
+//! Batches: one sample per column, the feature width in the type, the batch size at run time.
+//!
+//! A batch of `N`-wide samples is an `N x B` column-major matrix, so every sample is
+//! contiguous and a batch of `B` samples is the first `B * N` elements of a buffer allocated
+//! for a larger maximum batch.
+
+use nalgebra::{Const, Dyn, MatrixView, MatrixViewMut, OMatrix, SVector};
+
+use crate::Float;
+
+/// An owned batch of `N`-wide samples, one per column.
+///
+/// ```
+/// use constnet::Batch;
+/// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// assert_eq!(x.ncols(), 3);
+/// assert_eq!(x[(1, 2)], 6.0);
+/// ```
+pub type Batch<T, const N: usize> = OMatrix<T, Const<N>, Dyn>;
+
+/// A borrowed, contiguous batch of `N`-wide samples (for example the first `b` columns of a
+/// [`Batch`], from `batch.columns(0, b)`).
+pub type BatchView<'a, T, const N: usize> = MatrixView<'a, T, Const<N>, Dyn>;
+
+/// A mutable, contiguous batch of `N`-wide samples.
+pub type BatchViewMut<'a, T, const N: usize> = MatrixViewMut<'a, T, Const<N>, Dyn>;
+
+/// One `N`-wide sample, on the stack.
+pub type Sample<T, const N: usize> = SVector<T, N>;
+
+/// A batch of `N`-wide zeros with `columns` samples.
+///
+/// ```
+/// let z = constnet::batch::zeros::<f64, 3>(4);
+/// assert_eq!(z.shape(), (3, 4));
+/// ```
+pub fn zeros<T: Float, const N: usize>(columns: usize) -> Batch<T, N> {
+    Batch::<T, N>::from_element(columns, T::ZERO)
+}
+
+/// Builds a batch from samples given row by row (one sample per row, as a dataset file lists
+/// them), transposing into the one-sample-per-column layout.
+///
+/// ```
+/// let x = constnet::batch::from_rows::<f32, 2>(&[[1.0, 2.0], [3.0, 4.0]]);
+/// assert_eq!(x.column(1).as_slice(), &[3.0, 4.0]);
+/// ```
+pub fn from_rows<T: Float, const N: usize>(rows: &[[T; N]]) -> Batch<T, N> {
+    Batch::<T, N>::from_iterator(rows.len(), rows.iter().flatten().copied())
+}

@@ -1,0 +1,69 @@
+//! The one error type for everything a user can get wrong at run time.
+
+/// An error from constnet: wrong lengths, unknown names, labels out of range, bad
+/// hyperparameters, a non-finite loss.
+///
+/// ```
+/// use constnet::Error;
+/// let e = Error::UnknownParameter { name: "fc9.weight".into(), known: "fc1.weight".into() };
+/// assert_eq!(e.to_string(), "unknown parameter `fc9.weight` (known: fc1.weight)");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter name that the network does not have.
+    #[error("unknown parameter `{name}` (known: {known})")]
+    UnknownParameter {
+        /// The name asked for.
+        name: String,
+        /// The names the network has, comma-separated.
+        known: String,
+    },
+    /// A buffer whose length does not match what it is read into or written from.
+    #[error("{what}: expected {expected} values, got {got}")]
+    WrongLength {
+        /// What the buffer is.
+        what: String,
+        /// The length needed.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// A batch larger than the tape was allocated for.
+    #[error("batch of {got} samples does not fit a tape allocated for at most {max}")]
+    BatchTooLarge {
+        /// The tape's maximum batch size.
+        max: usize,
+        /// The batch size given.
+        got: usize,
+    },
+    /// A batch with no samples.
+    #[error("empty batch: at least one sample is needed")]
+    EmptyBatch,
+    /// A class label not below the number of classes.
+    #[error("label {label} of sample {sample} is out of range for {classes} classes")]
+    LabelOutOfRange {
+        /// Index of the sample in its batch.
+        sample: usize,
+        /// The label found.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A hyperparameter outside its valid range.
+    #[error("{name} = {value} is out of range: {expected}")]
+    BadHyperparameter {
+        /// The hyperparameter's name.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The valid range, in words.
+        expected: &'static str,
+    },
+    /// A loss that is NaN or infinite.
+    #[error("loss is not finite ({value})")]
+    NonFiniteLoss {
+        /// The loss value.
+        value: f64,
+    },
+}

@@ -1,0 +1,349 @@
+//! Numeric gradient checking, as the CS231n notes prescribe.
+//!
+//! For each checked element `w` of a parameter tensor, the numeric gradient is the centered
+//! difference `(f(w + h) - f(w - h)) / 2h` in `f64`, compared with the analytic gradient by
+//! the relative error `|a - n| / max(|a|, |n|)` (zero when both are zero). Every parameter
+//! tensor is sampled, biases included.
+//!
+//! Two things are not counted as failures, and both are reported:
+//! - a **kink**: when the winners of a max-like gate (ReLU, a hinge margin) differ between
+//!   `f(w + h)` and `f(w - h)`, the centered difference straddles a corner and is not exact;
+//! - **round-off**: when `|a - n|` is within the floating-point noise of the difference
+//!   itself, `4 eps max(|f(w + h)|, |f(w - h)|) / 2h`, the relative error of a gradient that
+//!   is tiny next to the loss says nothing about the code.
+
+use std::fmt;
+
+use rand::SeedableRng;
+
+use crate::{Batch, Error, Kinks, Loss, Network, Tape, TensorRef, l2};
+
+/// What a gradient check does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The perturbation `h` (the notes: 1e-5).
+    pub step: f64,
+    /// How many elements of each tensor to check; a tensor with fewer is checked whole.
+    pub samples_per_tensor: usize,
+    /// The relative error above which an element fails (the notes: 1e-7 is good).
+    pub tolerance: f64,
+    /// The L2 strength added to the objective (weights only, `0.5 * lambda * w^2`).
+    pub l2: f64,
+    /// Also check the gradient with respect to the input batch.
+    pub check_input: bool,
+    /// Seed of the element sampling.
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            step: 1e-5,
+            samples_per_tensor: 40,
+            tolerance: 1e-7,
+            l2: 0.0,
+            check_input: false,
+            seed: 0,
+        }
+    }
+}
+
+/// One checked element.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Element {
+    /// Index in the tensor's buffer order.
+    pub index: usize,
+    /// The backward pass's gradient.
+    pub analytic: f64,
+    /// The centered difference.
+    pub numeric: f64,
+    /// `|a - n| / max(|a|, |n|)`.
+    pub rel_error: f64,
+}
+
+/// The check of one tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorReport {
+    /// `fc1.weight`, or `input` for the input batch.
+    pub name: String,
+    /// Elements checked.
+    pub checked: usize,
+    /// Elements whose perturbation crossed a kink (not counted as failures).
+    pub kinks: usize,
+    /// Elements within round-off (not counted as failures).
+    pub round_off: usize,
+    /// Elements above the tolerance.
+    pub failures: usize,
+    /// The largest relative error among the counted elements (kinks and round-off excluded).
+    pub max_rel_error: f64,
+    /// The element with that error.
+    pub worst: Option<Element>,
+}
+
+/// The result of [`gradcheck`]: one line per tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Per-tensor results, in buffer order (the input last, when checked).
+    pub tensors: Vec<TensorReport>,
+    /// The tolerance used.
+    pub tolerance: f64,
+}
+
+impl Report {
+    /// Whether no element failed.
+    pub fn passed(&self) -> bool {
+        self.tensors.iter().all(|t| t.failures == 0)
+    }
+
+    /// The largest relative error over all counted elements.
+    pub fn max_rel_error(&self) -> f64 {
+        self.tensors
+            .iter()
+            .map(|t| t.max_rel_error)
+            .fold(0.0, f64::max)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<16} {:>7} {:>6} {:>9} {:>8} {:>12}",
+            "tensor", "checked", "kinks", "round-off", "failures", "max rel err"
+        )?;
+        for t in &self.tensors {
+            writeln!(
+                f,
+                "{:<16} {:>7} {:>6} {:>9} {:>8} {:>12.3e}",
+                t.name, t.checked, t.kinks, t.round_off, t.failures, t.max_rel_error
+            )?;
+        }
+        let verdict = if self.passed() { "passed" } else { "FAILED" };
+        write!(f, "{verdict} at tolerance {:e}", self.tolerance)
+    }
+}
+
+/// The relative error `|a - n| / max(|a|, |n|)`, zero when both are zero.
+///
+/// ```
+/// assert_eq!(constnet::gradcheck::rel_error(0.0, 0.0), 0.0);
+/// assert_eq!(constnet::gradcheck::rel_error(1.0, 0.5), 0.5);
+/// ```
+pub fn rel_error(analytic: f64, numeric: f64) -> f64 {
+    let scale = analytic.abs().max(numeric.abs());
+    if scale == 0.0 {
+        0.0
+    } else {
+        (analytic - numeric).abs() / scale
+    }
+}
+
+/// Checks `net`'s backward pass against centered differences of the loss on batch `x`.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc1: Dense<3, 5>, act: Tanh, fc2: Dense<5, 2> } }
+/// let net = Net::<f64>::init(1);
+/// let x = Batch::<f64, 3>::from_fn(4, |i, j| (i as f64 - j as f64) * 0.3);
+/// let report = gradcheck(&net, &x, &[0, 1, 1, 0][..], &SoftmaxCrossEntropy, &Default::default())?;
+/// assert!(report.passed(), "{report}");
+/// assert!(report.max_rel_error() < 1e-7);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub fn gradcheck<N, L, const IN: usize, const OUT: usize>(
+    net: &N,
+    x: &Batch<f64, IN>,
+    target: &L::Target,
+    loss: &L,
+    options: &Options,
+) -> Result<Report, Error>
+where
+    N: Network<f64, IN, OUT>,
+    L: Loss<f64, OUT>,
+{
+    if !(options.step.is_finite() && options.step > 0.0) {
+        return Err(Error::BadHyperparameter {
+            name: "gradcheck step",
+            value: options.step,
+            expected: "a positive, finite number",
+        });
+    }
+    let mut probe = Probe {
+        net: net.clone(),
+        tape: net.new_tape(x.ncols()),
+        grads: net.new_grads(),
+        x: x.clone(),
+        target,
+        loss,
+        l2: options.l2,
+    };
+    // The analytic gradients, from one forward and backward pass.
+    probe.evaluate()?;
+    let (net_ref, tape) = (&probe.net, &mut probe.tape);
+    let input_grad = options.check_input;
+    if input_grad {
+        net_ref.backward_with_input_grad(tape, &mut probe.grads)?;
+    } else {
+        net_ref.backward(tape, &mut probe.grads)?;
+    }
+    if options.l2 != 0.0 {
+        l2(&probe.net, &mut probe.grads, options.l2);
+    }
+    let analytic_params = probe.grads.clone();
+    let analytic_input: Vec<f64> = probe.tape.input_grad().iter().copied().collect();
+
+    let mut tensors: Vec<TensorRef> = Vec::new();
+    net.for_each_tensor(&mut |t| tensors.push(t));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    let mut reports = Vec::new();
+    for t in &tensors {
+        let indices = sample_indices(t.spec.len(), options.samples_per_tensor, &mut rng);
+        let mut report = TensorReport::new(t.name());
+        for i in indices {
+            let at = t.offset + i;
+            let element = probe.check(Which::Param(at), analytic_params[at], options)?;
+            report.add(i, element, options.tolerance);
+        }
+        reports.push(report);
+    }
+    if input_grad {
+        let indices = sample_indices(x.len(), options.samples_per_tensor, &mut rng);
+        let mut report = TensorReport::new("input".into());
+        for i in indices {
+            let element = probe.check(Which::Input(i), analytic_input[i], options)?;
+            report.add(i, element, options.tolerance);
+        }
+        reports.push(report);
+    }
+    Ok(Report {
+        tensors: reports,
+        tolerance: options.tolerance,
+    })
+}
+
+/// What one perturbation moves.
+#[derive(Clone, Copy)]
+enum Which {
+    Param(usize),
+    Input(usize),
+}
+
+/// The outcome of one element's check, before it is tallied.
+enum Outcome {
+    Kink,
+    RoundOff,
+    Counted(f64, f64),
+}
+
+struct Probe<'a, N: Network<f64, IN, OUT>, L: Loss<f64, OUT>, const IN: usize, const OUT: usize> {
+    net: N,
+    tape: N::Tape,
+    grads: Vec<f64>,
+    x: Batch<f64, IN>,
+    target: &'a L::Target,
+    loss: &'a L,
+    l2: f64,
+}
+
+impl<N: Network<f64, IN, OUT>, L: Loss<f64, OUT>, const IN: usize, const OUT: usize>
+    Probe<'_, N, L, IN, OUT>
+{
+    /// The objective (loss plus L2) at the current parameters and input, with the winners of
+    /// every max gate on the way.
+    fn evaluate(&mut self) -> Result<(f64, Kinks), Error> {
+        let batch = self.x.ncols();
+        self.net
+            .forward_train(self.x.columns(0, batch), &mut self.tape)?;
+        let (scores, dscores) = self.tape.output_and_grad_mut();
+        let mut value = self.loss.loss_and_grad(scores, self.target, dscores)?;
+        let mut kinks = Kinks::default();
+        self.net.record_kinks(&self.tape, &mut kinks);
+        self.loss
+            .record_kinks(self.tape.output(), self.target, &mut kinks);
+        if self.l2 != 0.0 {
+            let params = self.net.params();
+            let mut sum = 0.0;
+            self.net.for_each_tensor(&mut |t| {
+                if t.is_weight() {
+                    sum += params[t.range()].iter().map(|w| w * w).sum::<f64>();
+                }
+            });
+            value += 0.5 * self.l2 * sum;
+        }
+        Ok((value, kinks))
+    }
+
+    fn slot(&mut self, which: Which) -> &mut f64 {
+        match which {
+            Which::Param(i) => &mut self.net.params_mut()[i],
+            Which::Input(i) => &mut self.x.as_mut_slice()[i],
+        }
+    }
+
+    fn check(&mut self, which: Which, analytic: f64, options: &Options) -> Result<Outcome, Error> {
+        let h = options.step;
+        let original = *self.slot(which);
+        *self.slot(which) = original + h;
+        let (plus, kinks_plus) = self.evaluate()?;
+        *self.slot(which) = original - h;
+        let (minus, kinks_minus) = self.evaluate()?;
+        *self.slot(which) = original;
+        let numeric = (plus - minus) / (2.0 * h);
+        let noise = 4.0 * f64::EPSILON * plus.abs().max(minus.abs()) / (2.0 * h);
+        Ok(if kinks_plus != kinks_minus {
+            Outcome::Kink
+        } else if (analytic - numeric).abs() <= noise {
+            Outcome::RoundOff
+        } else {
+            Outcome::Counted(analytic, numeric)
+        })
+    }
+}
+
+impl TensorReport {
+    fn new(name: String) -> Self {
+        TensorReport {
+            name,
+            checked: 0,
+            kinks: 0,
+            round_off: 0,
+            failures: 0,
+            max_rel_error: 0.0,
+            worst: None,
+        }
+    }
+
+    fn add(&mut self, index: usize, outcome: Outcome, tolerance: f64) {
+        self.checked += 1;
+        match outcome {
+            Outcome::Kink => self.kinks += 1,
+            Outcome::RoundOff => self.round_off += 1,
+            Outcome::Counted(analytic, numeric) => {
+                let rel = rel_error(analytic, numeric);
+                if rel > tolerance {
+                    self.failures += 1;
+                }
+                if rel >= self.max_rel_error {
+                    self.max_rel_error = rel;
+                    self.worst = Some(Element {
+                        index,
+                        analytic,
+                        numeric,
+                        rel_error: rel,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// All of `0..len` when it is short, otherwise `count` distinct indices at random.
+fn sample_indices(len: usize, count: usize, rng: &mut rand::rngs::StdRng) -> Vec<usize> {
+    if len <= count {
+        (0..len).collect()
+    } else {
+        let mut picked = rand::seq::index::sample(rng, len, count).into_vec();
+        picked.sort_unstable();
+        picked
+    }
+}

@@ -1,0 +1,89 @@
+//! What every element-wise activation shares: a value, a derivative beside it, and the
+//! [`Layer`](crate::Layer) implementation built from the two.
+
+use crate::Float;
+
+/// An element-wise activation `y = f(x)`, written as its value and its derivative side by
+/// side. The derivative is given both the input and the output, since some are cheaper from
+/// one (ReLU uses `x`) and some from the other (sigmoid uses `y`).
+///
+/// ```
+/// use constnet::layers::{Activation, Sigmoid};
+/// assert_eq!(Activation::<f64>::value(&Sigmoid, 0.0), 0.5);
+/// assert_eq!(Activation::<f64>::derivative(&Sigmoid, 0.0, 0.5), 0.25);
+/// ```
+pub trait Activation<T: Float> {
+    /// Whether `f` has a kink (a max gate) at zero, which a gradient check must watch.
+    const KINKED: bool;
+    /// `f(x)`.
+    fn value(&self, x: T) -> T;
+    /// `f'(x)`, given `x` and `y = f(x)`.
+    fn derivative(&self, x: T, y: T) -> T;
+}
+
+/// Implements [`Layer`](crate::Layer) for an [`Activation`] of any width: forward maps every
+/// element, backward multiplies the upstream gradient by the derivative.
+macro_rules! activation_layer {
+    ($ty:ty, $kind:literal) => {
+        impl<T: $crate::Float, const N: usize> $crate::Layer<T, N, N> for $ty {
+            const PARAMS: usize = 0;
+            const TENSORS: &'static [$crate::TensorSpec] = &[];
+            type Cache = ();
+
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+
+            fn new_cache(&self, _max_batch: usize) {}
+
+            #[inline]
+            fn forward_one(
+                &self,
+                _params: &[T],
+                x: &nalgebra::SVector<T, N>,
+            ) -> nalgebra::SVector<T, N> {
+                x.map(|v| $crate::layers::Activation::<T>::value(self, v))
+            }
+
+            fn forward(
+                &self,
+                _params: &[T],
+                x: $crate::BatchView<'_, T, N>,
+                mut y: $crate::BatchViewMut<'_, T, N>,
+            ) {
+                for (out, &v) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+                    *out = $crate::layers::Activation::<T>::value(self, v);
+                }
+            }
+
+            fn backward(
+                &self,
+                _params: &[T],
+                x: $crate::BatchView<'_, T, N>,
+                y: $crate::BatchView<'_, T, N>,
+                _cache: &(),
+                dy: $crate::BatchView<'_, T, N>,
+                dx: Option<$crate::BatchViewMut<'_, T, N>>,
+                _dparams: &mut [T],
+            ) {
+                if let Some(mut dx) = dx {
+                    let inputs = x.as_slice().iter().zip(y.as_slice());
+                    let grads = dx.as_mut_slice().iter_mut().zip(dy.as_slice());
+                    for ((g, &d), (&xv, &yv)) in grads.zip(inputs) {
+                        *g = d * $crate::layers::Activation::<T>::derivative(self, xv, yv);
+                    }
+                }
+            }
+
+            fn record_kinks(&self, x: $crate::BatchView<'_, T, N>, kinks: &mut $crate::Kinks) {
+                if <Self as $crate::layers::Activation<T>>::KINKED {
+                    for &v in x.as_slice() {
+                        kinks.record(v > T::ZERO);
+                    }
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use activation_layer;

@@ -1,0 +1,218 @@
+//! Fully-connected layer: `y = W x + b`.
+//!
+//! `W` is `O x I`, stored column-major in the parameter buffer (each input's column of `W`
+//! contiguous, so one sample's forward is a sequence of SIMD `axpy`s), followed by `b` (`O`).
+//! The parameters are named `weight` (`[O, I]`, as PyTorch's `nn.Linear`) and `bias` (`[O]`).
+//!
+//! Backward, with `X` the `I x B` input batch and `dY` the `O x B` upstream gradient:
+//! `dW = dY X^T`, `db = sum of dY's columns`, `dX = W^T dY`. The three batched products go
+//! through `matrixmultiply`'s packed kernels; the transposes are strided views of the same
+//! buffers, never copies.
+
+use nalgebra::{Const, Dyn, MatrixView, SMatrixView, SMatrixViewMut, SVector, U1};
+use rand::RngCore;
+
+use crate::kernels::gemm;
+use crate::layer::{Storage, TensorKind, TensorSpec};
+use crate::{BatchView, BatchViewMut, Float, Init, Layer};
+
+/// A fully-connected layer from `I` to `O` features: `y = W x + b`.
+///
+/// ```
+/// use constnet::{Layer, layers::Dense};
+/// use nalgebra::SVector;
+/// // W = [[1, 2], [3, 4], [5, 6]] stored column-major, then b = [0.5, 0.5, 0.5].
+/// let p = [1.0f32, 3.0, 5.0, 2.0, 4.0, 6.0, 0.5, 0.5, 0.5];
+/// let y = Dense::<2, 3>::default().forward_one(&p, &SVector::from([1.0, 1.0]));
+/// assert_eq!(y.as_slice(), &[3.5, 7.5, 11.5]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Dense<const I: usize, const O: usize> {
+    /// How the weights are initialized.
+    pub init: Init,
+}
+
+impl<const I: usize, const O: usize> Dense<I, O> {
+    /// A dense layer whose weights are drawn with `init`.
+    ///
+    /// ```
+    /// let d = constnet::layers::Dense::<4, 2>::new(constnet::Init::Calibrated);
+    /// assert_eq!(d.init, constnet::Init::Calibrated);
+    /// ```
+    pub const fn new(init: Init) -> Self {
+        Dense { init }
+    }
+}
+
+/// `W` as an `O x I` view of the first `O * I` parameters.
+fn weight<T: Float, const I: usize, const O: usize>(p: &[T]) -> SMatrixView<'_, T, O, I> {
+    SMatrixView::<T, O, I>::from_slice(&p[..O * I])
+}
+
+/// `W^T` as an `I x O` view of the same elements (strides swapped, no copy).
+fn weight_t<T: Float, const I: usize, const O: usize>(
+    p: &[T],
+) -> MatrixView<'_, T, Const<I>, Const<O>, Const<O>, U1> {
+    MatrixView::from_slice_with_strides_generic(&p[..O * I], Const::<I>, Const::<O>, Const, U1)
+}
+
+impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
+    const PARAMS: usize = O * I + O;
+    const TENSORS: &'static [TensorSpec] = &[
+        TensorSpec {
+            name: "weight",
+            shape: &[O, I],
+            offset: 0,
+            storage: Storage::ColumnMajor,
+            kind: TensorKind::Weight,
+        },
+        TensorSpec {
+            name: "bias",
+            shape: &[O],
+            offset: O * I,
+            storage: Storage::RowMajor,
+            kind: TensorKind::Bias,
+        },
+    ];
+    type Cache = ();
+
+    fn kind(&self) -> &'static str {
+        "Dense"
+    }
+
+    fn init(&self, params: &mut [T], rng: &mut dyn RngCore) {
+        let (w, b) = params.split_at_mut(O * I);
+        self.init.fill(w, I, rng);
+        b.fill(T::ZERO);
+    }
+
+    fn new_cache(&self, _max_batch: usize) {}
+
+    #[inline]
+    fn forward_one(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
+        let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
+        y.gemv(T::ONE, &weight::<T, I, O>(p), x, T::ONE);
+        y
+    }
+
+    fn forward(&self, p: &[T], x: BatchView<'_, T, I>, mut y: BatchViewMut<'_, T, O>) {
+        let b = &p[O * I..O * I + O];
+        for mut column in y.column_iter_mut() {
+            column.as_mut_slice().copy_from_slice(b);
+        }
+        gemm(T::ONE, &weight::<T, I, O>(p), &x, T::ONE, &mut y);
+    }
+
+    fn backward(
+        &self,
+        p: &[T],
+        x: BatchView<'_, T, I>,
+        _y: BatchView<'_, T, O>,
+        _cache: &(),
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        dp: &mut [T],
+    ) {
+        let (dw, db) = dp.split_at_mut(O * I);
+        // dW += dY X^T, with X^T a B x I view of X's buffer.
+        let batch = x.ncols();
+        let x_t = MatrixView::from_slice_with_strides_generic(
+            x.as_slice(),
+            Dyn(batch),
+            Const::<I>,
+            Const::<I>,
+            U1,
+        );
+        gemm(
+            T::ONE,
+            &dy,
+            &x_t,
+            T::ONE,
+            &mut SMatrixViewMut::<T, O, I>::from_slice(dw),
+        );
+        // db += the sum of dY's columns.
+        let db = &mut db[..O];
+        for column in dy.column_iter() {
+            for (g, &d) in db.iter_mut().zip(column.as_slice()) {
+                *g += d;
+            }
+        }
+        // dX = W^T dY.
+        if let Some(mut dx) = dx {
+            gemm(T::ONE, &weight_t::<T, I, O>(p), &dy, T::ZERO, &mut dx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Batch;
+    use approx::assert_relative_eq;
+
+    // W = [[1, 2], [3, 4], [5, 6]], b = [0.1, 0.2, 0.3], stored column-major then b.
+    const P: [f64; 9] = [1.0, 3.0, 5.0, 2.0, 4.0, 6.0, 0.1, 0.2, 0.3];
+
+    #[test]
+    fn dense_forward_batch_matches_hand_computed_w_x_plus_b() {
+        let x = Batch::<f64, 2>::from_column_slice(&[1.0, -1.0, 0.5, 2.0]);
+        let mut y = Batch::<f64, 3>::zeros(2);
+        Dense::<2, 3>::default().forward(&P, x.columns(0, 2), y.columns_mut(0, 2));
+        // [1*1 + 2*-1, 3*1 + 4*-1, 5*1 + 6*-1] + b, then [1*.5 + 2*2, 3*.5 + 4*2, 5*.5 + 6*2] + b
+        let expected = [-0.9, -0.8, -0.7, 4.6, 9.7, 14.8];
+        assert_relative_eq!(y.as_slice(), &expected[..], epsilon = 1e-12);
+    }
+
+    #[test]
+    fn dense_backward_matches_hand_computed_gradients() {
+        let x = Batch::<f64, 2>::from_column_slice(&[1.0, -1.0, 0.5, 2.0]);
+        let y = Batch::<f64, 3>::zeros(2);
+        let dy = Batch::<f64, 3>::from_column_slice(&[1.0, 0.0, -1.0, 2.0, 1.0, 0.0]);
+        let mut dx = Batch::<f64, 2>::zeros(2);
+        let mut dp = [0.0; 9];
+        Dense::<2, 3>::default().backward(
+            &P,
+            x.columns(0, 2),
+            y.columns(0, 2),
+            &(),
+            dy.columns(0, 2),
+            Some(dx.columns_mut(0, 2)),
+            &mut dp,
+        );
+        // dW = dY X^T: row o is dy[o,0] * x0 + dy[o,1] * x1.
+        // o=0: [1*1 + 2*.5, 1*-1 + 2*2] = [2, 3]; o=1: [.5, 2]; o=2: [-1, 1]
+        let dw_col_major = [2.0, 0.5, -1.0, 3.0, 2.0, 1.0];
+        assert_relative_eq!(&dp[..6], &dw_col_major[..], epsilon = 1e-12);
+        assert_relative_eq!(&dp[6..], &[3.0, 1.0, -1.0][..], epsilon = 1e-12);
+        // dX = W^T dY: column 0 = [1*1 + 5*-1, 2*1 + 6*-1] = [-4, -4]; column 1 = [5, 8]
+        assert_relative_eq!(dx.as_slice(), &[-4.0, -4.0, 5.0, 8.0][..], epsilon = 1e-12);
+    }
+
+    #[test]
+    fn dense_backward_accumulates_into_parameter_gradients() {
+        let x = Batch::<f64, 2>::from_column_slice(&[1.0, 2.0]);
+        let y = Batch::<f64, 3>::zeros(1);
+        let dy = Batch::<f64, 3>::from_column_slice(&[1.0, 1.0, 1.0]);
+        let mut dp = [1.0; 9];
+        Dense::<2, 3>::default().backward(
+            &P,
+            x.columns(0, 1),
+            y.columns(0, 1),
+            &(),
+            dy.columns(0, 1),
+            None,
+            &mut dp,
+        );
+        assert_relative_eq!(&dp[..], &[2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0][..]);
+    }
+
+    #[test]
+    fn dense_single_sample_forward_equals_batched_forward() {
+        let x = Batch::<f64, 2>::from_column_slice(&[0.3, -0.7]);
+        let mut y = Batch::<f64, 3>::zeros(1);
+        let dense = Dense::<2, 3>::default();
+        dense.forward(&P, x.columns(0, 1), y.columns_mut(0, 1));
+        let one = dense.forward_one(&P, &SVector::from([0.3, -0.7]));
+        assert_relative_eq!(one.as_slice(), y.as_slice(), epsilon = 1e-15);
+    }
+}

@@ -1,0 +1,178 @@
+//! # constnet
+//!
+//! Fully-connected neural networks whose architecture is a type. [`network!`] declares a
+//! network layer by layer; every width is checked by the compiler, and a width mistake is a
+//! compile error at the layer that is wrong. The generated forward and backward passes are
+//! written out layer by layer over fixed-width nalgebra matrices: no `dyn`, no shape checks
+//! at run time, and no allocation in single-sample inference or in a training step.
+//!
+//! ```
+//! use constnet::prelude::*;
+//!
+//! network! {
+//!     /// The CS231n two-layer net, sized for the spiral data.
+//!     pub struct SpiralNet {
+//!         fc1: Dense<2, 100>,
+//!         relu: Relu,
+//!         fc2: Dense<100, 3>,
+//!     }
+//! }
+//!
+//! let data = constnet::datasets::spiral::<f32>(100, 3, 0);
+//! let mut net = SpiralNet::new(0);
+//! let mut tape = net.new_tape(data.labels.len());
+//! let mut grads = net.new_grads();
+//! let mut sgd = Sgd::new(1.0)?;
+//! for _ in 0..2000 {
+//!     net.loss_and_grad(&data.inputs, &data.labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+//!     l2(&net, &mut grads, 1e-3);
+//!     sgd.step(net.params_mut(), &grads)?;
+//! }
+//! assert!(net.accuracy(&data.inputs, &data.labels)? >= 0.98);
+//! # Ok::<(), constnet::Error>(())
+//! ```
+//!
+//! A width mistake, `Dense<100, 3>` after a layer that produces 50, does not compile:
+//!
+//! ```compile_fail
+//! constnet::network! {
+//!     struct Broken { fc1: Dense<2, 50>, relu: Relu, fc2: Dense<100, 3> }
+//! }
+//! ```
+//!
+//! ## Map
+//!
+//! | module | what is there |
+//! |---|---|
+//! | [`network!`] | the declaration macro (syntax and what it generates) |
+//! | [`Network`], [`Tape`] | what every declared network implements; state-dict access by name |
+//! | [`layers`] | `Dense` and the activations, one file each, forward beside backward |
+//! | [`Layer`] | the trait a custom layer implements to appear in `network!` |
+//! | [`losses`] | softmax cross-entropy, multiclass SVM, mean squared error |
+//! | [`gradcheck()`](gradcheck()) | numeric gradient check, per parameter tensor, kink-aware |
+//! | [`Sgd`], [`l2`] | vanilla gradient descent and the L2 penalty |
+//! | [`Init`] | He, calibrated and small-random weight initialization |
+//! | [`datasets`] | the course's spiral data |
+//! | [`Batch`] | batches: one sample per column, width in the type |
+
+#![warn(missing_docs)]
+
+#[allow(
+    unused_extern_crates,
+    reason = "lets the generated code name `::constnet` inside this crate's own tests"
+)]
+extern crate self as constnet;
+
+pub mod batch;
+pub mod datasets;
+mod error;
+pub mod gradcheck;
+mod init;
+mod kernels;
+mod layer;
+pub mod layers;
+pub mod losses;
+pub mod network;
+mod optim;
+mod regularize;
+mod scalar;
+
+pub use batch::{Batch, BatchView, BatchViewMut, Sample};
+pub use error::Error;
+pub use gradcheck::gradcheck;
+pub use init::Init;
+pub use layer::{Kinks, Layer, Storage, TensorKind, TensorSpec};
+pub use losses::Loss;
+pub use network::{LayerInfo, Network, Tape, TensorRef};
+pub use optim::Sgd;
+pub use regularize::l2;
+pub use scalar::Float;
+
+pub use nalgebra;
+
+/// Declares fully-connected networks whose widths are checked at compile time.
+///
+/// # Syntax
+///
+/// ```text
+/// network! {
+///     /// Docs and attributes are kept.
+///     pub struct Name<const H: usize> {     // const generic widths are allowed
+///         layer_name: Kind,                 // one field per layer, in order
+///         ...
+///     }
+/// }
+/// ```
+///
+/// | kind | meaning |
+/// |---|---|
+/// | `Dense<IN, OUT>` | `y = W x + b` |
+/// | `Relu`, `Sigmoid`, `Tanh` | element-wise activations |
+/// | `LeakyRelu`, `LeakyRelu(0.1)` | slope 0.01 by default |
+/// | `Elu`, `Elu(0.5)` | alpha 1 by default |
+/// | `Type => OUT` | a custom layer: a `Default` type implementing [`Layer`] |
+///
+/// A width is an integer literal, a `const` item or const generic parameter, or a
+/// `{ constant expression }`. The first layer must be `Dense`: it fixes the input width.
+/// Literal widths are compared by the macro; any other pair by the type system, at the
+/// layer. The network gets a scalar type parameter `T: Float = f32` after the declared
+/// ones.
+///
+/// # What is generated
+///
+/// - the struct, holding one flat parameter buffer and the layers' values, with `Clone` and
+///   `Debug`; consts `INPUT`, `OUTPUT`, `PARAM_COUNT`; `new(seed)` (f32), `init(seed)` (any
+///   scalar) and `cast::<U>()`;
+/// - `NameTape`, the training tape (see [`Tape`]);
+/// - an implementation of [`Network`]: single-sample `forward` without allocation, batched
+///   `forward_into` / `forward_train` / `backward`, parameters by name.
+///
+/// ```
+/// use constnet::prelude::*;
+///
+/// const HIDDEN: usize = 16;
+///
+/// network! {
+///     /// A width-generic regressor.
+///     pub struct Mlp<const H: usize> {
+///         fc1: Dense<3, H>,
+///         act: Tanh,
+///         fc2: Dense<H, HIDDEN>,
+///         act2: LeakyRelu(0.1),
+///         out: Dense<HIDDEN, 1>,
+///     }
+/// }
+///
+/// let net = Mlp::<8>::new(42);
+/// let y = net.forward(&Sample::<f32, 3>::new(0.1, 0.2, 0.3));
+/// assert_eq!(y.len(), 1);
+/// assert_eq!(Mlp::<8>::PARAM_COUNT, (3 * 8 + 8) + (8 * 16 + 16) + (16 + 1));
+/// ```
+///
+/// A const-generic width mistake is caught by the type system, at the layer:
+///
+/// ```compile_fail
+/// constnet::network! {
+///     struct Bad<const A: usize, const B: usize> { fc1: Dense<2, A>, fc2: Dense<B, 3> }
+/// }
+/// ```
+pub use constnet_macros::network;
+
+/// Everything a training script needs, for a glob import.
+pub mod prelude {
+    pub use crate::layers::{Dense, Elu, LeakyRelu, Relu, Sigmoid, Tanh};
+    pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
+    pub use crate::{
+        Batch, BatchView, BatchViewMut, Error, Float, Layer, Loss, Network, Sample, Sgd, Tape,
+        gradcheck, l2, network,
+    };
+}
+
+/// Items the generated code uses; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    /// The seeded generator that initializes a network.
+    pub fn seeded_rng(seed: u64) -> rand::rngs::StdRng {
+        rand::SeedableRng::seed_from_u64(seed)
+    }
+}

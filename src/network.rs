@@ -1,0 +1,376 @@
+//! The [`Network`] trait that every `network!` declaration implements, and the [`Tape`] its
+//! training forward pass writes.
+//!
+//! Trainers, gradient checks, optimizers and serializers are written once against these two
+//! traits. Parameters live in one flat buffer ([`Network::params`]); gradients, optimizer state
+//! and running averages are flat buffers of the same length, so an update rule is one loop
+//! over slices and knows nothing of layers.
+
+use std::fmt::{self, Debug};
+
+use nalgebra::SVector;
+
+use crate::layer::{Storage, TensorKind, TensorSpec};
+use crate::{Batch, BatchView, BatchViewMut, Error, Float, Kinks, Loss};
+
+/// One parameter tensor of a network: which layer, its spec, and where it starts in the
+/// network's flat parameter buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorRef {
+    /// The layer's name in the declaration (`fc1`).
+    pub layer: &'static str,
+    /// The tensor's local name, shape and layout.
+    pub spec: &'static TensorSpec,
+    /// Offset of the tensor's first element in the network's parameter buffer.
+    pub offset: usize,
+}
+
+impl TensorRef {
+    /// The tensor's full name, PyTorch style: `fc1.weight`.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3> } }
+    /// let mut names = vec![];
+    /// Net::<f32>::new(0).for_each_tensor(&mut |t| names.push(t.name()));
+    /// assert_eq!(names, ["fc1.weight", "fc1.bias"]);
+    /// ```
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.layer, self.spec.name)
+    }
+
+    /// The tensor's element range in the parameter buffer.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.spec.len()
+    }
+
+    /// Whether the tensor is a weight (regularized by default) rather than a bias.
+    pub fn is_weight(&self) -> bool {
+        self.spec.kind == TensorKind::Weight
+    }
+}
+
+/// One layer of a network, for summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// The layer's name in the declaration.
+    pub name: &'static str,
+    /// Its kind (`Dense`, `Relu`, ...).
+    pub kind: &'static str,
+    /// Input width.
+    pub inputs: usize,
+    /// Output width.
+    pub outputs: usize,
+    /// Number of trainable parameters.
+    pub params: usize,
+}
+
+/// The buffers a training forward pass fills for the backward pass: every layer's output and
+/// cache, the gradient with respect to every layer's output, allocated once for a maximum batch
+/// size and reused, so a training step allocates nothing.
+pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
+    /// The largest batch the tape can hold.
+    fn max_batch(&self) -> usize;
+    /// The number of samples of the last forward pass (0 before the first).
+    fn batch(&self) -> usize;
+    /// The network's output (the scores) of the last forward pass.
+    fn output(&self) -> BatchView<'_, T, OUT>;
+    /// The scores and the buffer for their gradient, which a loss fills before backward.
+    fn output_and_grad_mut(&mut self) -> (BatchView<'_, T, OUT>, BatchViewMut<'_, T, OUT>);
+    /// The gradient of the loss with respect to the input, after
+    /// [`Network::backward_with_input_grad`].
+    fn input_grad(&self) -> BatchView<'_, T, IN>;
+}
+
+/// A network from `IN` input features to `OUT` outputs in scalar `T`: what `network!`
+/// generates, written against by everything that trains, checks or saves networks.
+///
+/// ```
+/// use constnet::prelude::*;
+///
+/// network! {
+///     /// A tiny classifier.
+///     pub struct Tiny { fc1: Dense<4, 8>, act: Relu, fc2: Dense<8, 3> }
+/// }
+///
+/// let net = Tiny::new(7);
+/// let mut tape = net.new_tape(16);
+/// let mut grads = net.new_grads();
+/// let x = Batch::<f32, 4>::from_element(16, 0.5);
+/// let labels = [1usize; 16];
+/// let loss = net.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+/// assert!(loss.is_finite());
+/// assert_eq!(grads.len(), Tiny::<f32>::PARAM_COUNT);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + Sized {
+    /// The generated tape type.
+    type Tape: Tape<T, IN, OUT>;
+
+    /// The number of trainable parameters.
+    const PARAM_COUNT: usize;
+
+    /// A network with freshly initialized parameters, reproducible from `seed`.
+    fn init(seed: u64) -> Self;
+
+    /// The flat parameter buffer.
+    fn params(&self) -> &[T];
+
+    /// The flat parameter buffer, mutably (for update rules).
+    fn params_mut(&mut self) -> &mut [T];
+
+    /// Calls `f` for every parameter tensor, in buffer order, without allocating.
+    fn for_each_tensor(&self, f: &mut dyn FnMut(TensorRef));
+
+    /// The layers, in order.
+    fn layers(&self) -> Vec<LayerInfo>;
+
+    /// Forward pass of one sample in evaluation mode, on the stack: no heap allocation.
+    fn forward(&self, x: &SVector<T, IN>) -> SVector<T, OUT>;
+
+    /// A tape for batches of up to `max_batch` samples.
+    fn new_tape(&self, max_batch: usize) -> Self::Tape;
+
+    /// Forward pass of a batch in evaluation mode, into `tape`'s buffers (no allocation).
+    fn forward_into<'t>(
+        &self,
+        x: BatchView<'_, T, IN>,
+        tape: &'t mut Self::Tape,
+    ) -> Result<BatchView<'t, T, OUT>, Error>;
+
+    /// Forward pass of a batch in training mode, keeping in `tape` what backward needs.
+    fn forward_train<'t>(
+        &self,
+        x: BatchView<'_, T, IN>,
+        tape: &'t mut Self::Tape,
+    ) -> Result<BatchView<'t, T, OUT>, Error>;
+
+    /// Backward pass from the output gradient in `tape` (see [`Tape::output_and_grad_mut`]):
+    /// adds every parameter's gradient into `grads`, and writes the input's gradient into the
+    /// tape when `input_grad` is set. Layers run in the reverse order of the forward pass.
+    fn backward_accumulate(
+        &self,
+        tape: &mut Self::Tape,
+        grads: &mut [T],
+        input_grad: bool,
+    ) -> Result<(), Error>;
+
+    /// Records the winners of every max-like gate of the last forward pass (see [`Kinks`]).
+    fn record_kinks(&self, tape: &Self::Tape, kinks: &mut Kinks);
+
+    /// Backward pass that overwrites `grads` with the gradient of every parameter.
+    fn backward(&self, tape: &mut Self::Tape, grads: &mut [T]) -> Result<(), Error> {
+        check_grads_len(grads, Self::PARAM_COUNT)?;
+        grads.fill(T::ZERO);
+        self.backward_accumulate(tape, grads, false)
+    }
+
+    /// Like [`backward`](Network::backward), and also writes the gradient with respect to the
+    /// input into the tape ([`Tape::input_grad`]).
+    fn backward_with_input_grad(
+        &self,
+        tape: &mut Self::Tape,
+        grads: &mut [T],
+    ) -> Result<(), Error> {
+        check_grads_len(grads, Self::PARAM_COUNT)?;
+        grads.fill(T::ZERO);
+        self.backward_accumulate(tape, grads, true)
+    }
+
+    /// Forward in training mode, the loss and its gradient, and backward: returns the mean
+    /// loss over the batch and overwrites `grads`. Allocates nothing.
+    fn loss_and_grad<L: Loss<T, OUT>>(
+        &self,
+        x: &Batch<T, IN>,
+        target: &L::Target,
+        loss: &L,
+        tape: &mut Self::Tape,
+        grads: &mut [T],
+    ) -> Result<T, Error> {
+        self.forward_train(x.columns(0, x.ncols()), tape)?;
+        let (scores, dscores) = tape.output_and_grad_mut();
+        let value = loss.loss_and_grad(scores, target, dscores)?;
+        self.backward(tape, grads)?;
+        Ok(value)
+    }
+
+    /// Forward pass of a batch in evaluation mode into a new matrix (allocates; use
+    /// [`forward_into`](Network::forward_into) with a reused tape on a hot path).
+    fn forward_batch(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
+        if x.ncols() == 0 {
+            return Batch::<T, OUT>::zeros(0);
+        }
+        let mut tape = self.new_tape(x.ncols());
+        match self.forward_into(x.columns(0, x.ncols()), &mut tape) {
+            Ok(y) => y.clone_owned(),
+            Err(_) => unreachable!("a tape sized for the batch accepts it"),
+        }
+    }
+
+    /// The index of the largest output for one sample: the predicted class.
+    fn predict(&self, x: &SVector<T, IN>) -> usize {
+        argmax(self.forward(x).as_slice())
+    }
+
+    /// The fraction of samples whose largest score is at their label.
+    fn accuracy(&self, x: &Batch<T, IN>, labels: &[usize]) -> Result<f64, Error> {
+        if labels.len() != x.ncols() {
+            return Err(Error::WrongLength {
+                what: "labels".into(),
+                expected: x.ncols(),
+                got: labels.len(),
+            });
+        }
+        if labels.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        let scores = self.forward_batch(x);
+        let hits = scores
+            .column_iter()
+            .zip(labels)
+            .filter(|(s, l)| argmax(s.as_slice()) == **l)
+            .count();
+        Ok(hits as f64 / labels.len() as f64)
+    }
+
+    /// A zeroed gradient buffer of the right length.
+    fn new_grads(&self) -> Vec<T> {
+        vec![T::ZERO; Self::PARAM_COUNT]
+    }
+
+    /// Every parameter tensor's full name (`fc1.weight`), in buffer order.
+    fn param_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        self.for_each_tensor(&mut |t| names.push(t.name()));
+        names
+    }
+
+    /// Every parameter tensor's full name and PyTorch shape (`fc1.weight`, `[out, in]`).
+    fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = Vec::new();
+        self.for_each_tensor(&mut |t| out.push((t.name(), t.spec.shape.to_vec())));
+        out
+    }
+
+    /// Finds a tensor by full name; an unknown name is an `Err` that lists the known ones.
+    fn tensor(&self, name: &str) -> Result<TensorRef, Error> {
+        let mut found = None;
+        self.for_each_tensor(&mut |t| {
+            if found.is_none() && name.split_once('.') == Some((t.layer, t.spec.name)) {
+                found = Some(t);
+            }
+        });
+        found.ok_or_else(|| Error::UnknownParameter {
+            name: name.to_string(),
+            known: self.param_names().join(", "),
+        })
+    }
+
+    /// Copies a tensor into `out` in PyTorch's row-major order (`fc1.weight` as `[out, in]`).
+    fn read_param(&self, name: &str, out: &mut [T]) -> Result<(), Error> {
+        let t = self.tensor(name)?;
+        check_len(name, t.spec.len(), out.len())?;
+        let src = &self.params()[t.range()];
+        match (t.spec.storage, t.spec.shape) {
+            (Storage::ColumnMajor, &[rows, cols]) => {
+                for (r, row) in out.chunks_exact_mut(cols).enumerate() {
+                    for (c, v) in row.iter_mut().enumerate() {
+                        *v = src[c * rows + r];
+                    }
+                }
+            }
+            _ => out.copy_from_slice(src),
+        }
+        Ok(())
+    }
+
+    /// Overwrites a tensor from `values` given in PyTorch's row-major order.
+    fn write_param(&mut self, name: &str, values: &[T]) -> Result<(), Error> {
+        let t = self.tensor(name)?;
+        check_len(name, t.spec.len(), values.len())?;
+        let dst = &mut self.params_mut()[t.range()];
+        match (t.spec.storage, t.spec.shape) {
+            (Storage::ColumnMajor, &[rows, cols]) => {
+                for (r, row) in values.chunks_exact(cols).enumerate() {
+                    for (c, &v) in row.iter().enumerate() {
+                        dst[c * rows + r] = v;
+                    }
+                }
+            }
+            _ => dst.copy_from_slice(values),
+        }
+        Ok(())
+    }
+
+    /// A tensor as a new vector in PyTorch's row-major order.
+    fn param(&self, name: &str) -> Result<Vec<T>, Error> {
+        let mut out = vec![T::ZERO; self.tensor(name)?.spec.len()];
+        self.read_param(name, &mut out)?;
+        Ok(out)
+    }
+
+    /// A printable table of the layers, their widths and parameter counts.
+    fn summary(&self) -> Summary {
+        Summary {
+            layers: self.layers(),
+            scalar: T::NAME,
+        }
+    }
+}
+
+/// A table of a network's layers, from [`Network::summary`].
+#[derive(Debug, Clone)]
+pub struct Summary {
+    layers: Vec<LayerInfo>,
+    scalar: &'static str,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<12} {:<10} {:>7} {:>7} {:>10}",
+            "layer", "kind", "in", "out", "params"
+        )?;
+        for l in &self.layers {
+            writeln!(
+                f,
+                "{:<12} {:<10} {:>7} {:>7} {:>10}",
+                l.name, l.kind, l.inputs, l.outputs, l.params
+            )?;
+        }
+        let total: usize = self.layers.iter().map(|l| l.params).sum();
+        write!(f, "{total} parameters ({})", self.scalar)
+    }
+}
+
+/// The index of the largest value (the first one on ties).
+///
+/// ```
+/// assert_eq!(constnet::network::argmax(&[0.1f32, 0.7, 0.2]), 1);
+/// ```
+pub fn argmax<T: Float>(values: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn check_len(what: &str, expected: usize, got: usize) -> Result<(), Error> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::WrongLength {
+            what: what.to_string(),
+            expected,
+            got,
+        })
+    }
+}
+
+fn check_grads_len(grads: &[impl Copy], expected: usize) -> Result<(), Error> {
+    check_len("gradient buffer", expected, grads.len())
+}

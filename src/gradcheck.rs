@@ -70,7 +70,7 @@ pub struct TensorReport {
     pub checked: usize,
     /// Elements whose perturbation crossed a kink (not counted as failures).
     pub kinks: usize,
-    /// Elements within round-off (not counted as failures).
+    /// Elements above the tolerance only by floating-point noise (not counted as failures).
     pub round_off: usize,
     /// Elements above the tolerance.
     pub failures: usize,
@@ -292,7 +292,9 @@ impl<N: Network<f64, IN, OUT>, L: Loss<f64, OUT>, const IN: usize, const OUT: us
         let noise = 4.0 * f64::EPSILON * plus.abs().max(minus.abs()) / (2.0 * h);
         Ok(if kinks_plus != kinks_minus {
             Outcome::Kink
-        } else if (analytic - numeric).abs() <= noise {
+        } else if rel_error(analytic, numeric) > options.tolerance
+            && (analytic - numeric).abs() <= noise
+        {
             Outcome::RoundOff
         } else {
             Outcome::Counted(analytic, numeric)

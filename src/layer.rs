@@ -139,7 +139,7 @@ impl Kinks {
 /// gradients are `dx = w * dy` and `dw = x * dy`:
 ///
 /// ```
-/// use constnet::{network, Batch, BatchView, BatchViewMut, Float, Layer, TensorKind, TensorSpec, Storage};
+/// use constnet::{network, BatchView, BatchViewMut, Float, Layer, Network, TensorKind, TensorSpec, Storage};
 /// use nalgebra::SVector;
 ///
 /// #[derive(Debug, Clone, Copy, Default)]

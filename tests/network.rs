@@ -1,0 +1,215 @@
+//! The generated network API: the notes' sanity checks, parameters by name, tapes, errors.
+
+use approx::assert_relative_eq;
+use constnet::prelude::*;
+
+network! {
+    /// A 10-class classifier.
+    pub struct Classifier {
+        fc1: Dense<8, 32>,
+        act: Relu,
+        fc2: Dense<32, 10>,
+    }
+}
+
+network! {
+    struct Generic<const H: usize> { fc1: Dense<3, H>, act: Tanh, fc2: Dense<H, 2> }
+}
+
+fn batch(n: usize) -> Batch<f32, 8> {
+    Batch::<f32, 8>::from_fn(n, |i, j| ((i * 7 + j * 3) % 11) as f32 / 11.0 - 0.5)
+}
+
+/// Scales every weight by `factor`, leaving biases at zero.
+fn shrink(net: &mut Classifier, factor: f32) {
+    for p in net.params_mut() {
+        *p *= factor;
+    }
+}
+
+#[test]
+fn softmax_loss_with_tiny_weights_is_ln_of_the_class_count() {
+    // The notes: "with small initial random weights the loss should be -ln(0.1) = 2.302".
+    let mut net = Classifier::new(1);
+    shrink(&mut net, 1e-4);
+    let (mut tape, mut grads) = (net.new_tape(50), net.new_grads());
+    let labels: Vec<usize> = (0..50).map(|i| i % 10).collect();
+    let loss = net
+        .loss_and_grad(
+            &batch(50),
+            &labels[..],
+            &SoftmaxCrossEntropy,
+            &mut tape,
+            &mut grads,
+        )
+        .unwrap();
+    assert_relative_eq!(loss, 10f32.ln(), epsilon = 1e-4);
+}
+
+#[test]
+fn svm_loss_with_tiny_weights_is_the_class_count_minus_one() {
+    let mut net = Classifier::new(2);
+    shrink(&mut net, 1e-4);
+    let (mut tape, mut grads) = (net.new_tape(50), net.new_grads());
+    let labels: Vec<usize> = (0..50).map(|i| (i * 3) % 10).collect();
+    let loss = net
+        .loss_and_grad(
+            &batch(50),
+            &labels[..],
+            &MulticlassSvm,
+            &mut tape,
+            &mut grads,
+        )
+        .unwrap();
+    assert_relative_eq!(loss, 9.0, epsilon = 1e-3);
+}
+
+#[test]
+fn parameters_are_named_and_shaped_like_pytorch_state_dict() {
+    let net = Classifier::new(0);
+    assert_eq!(
+        net.param_shapes(),
+        [
+            ("fc1.weight".to_string(), vec![32, 8]),
+            ("fc1.bias".to_string(), vec![32]),
+            ("fc2.weight".to_string(), vec![10, 32]),
+            ("fc2.bias".to_string(), vec![10]),
+        ]
+    );
+    assert_eq!(Classifier::<f32>::PARAM_COUNT, 8 * 32 + 32 + 32 * 10 + 10);
+    assert_eq!(
+        (Classifier::<f32>::INPUT, Classifier::<f32>::OUTPUT),
+        (8, 10)
+    );
+}
+
+#[test]
+fn weight_written_row_major_computes_w_times_x() {
+    network! { struct Tiny { fc: Dense<3, 2> } }
+    let mut net = Tiny::new(0);
+    // PyTorch order: row o of W is output o's weights.
+    net.write_param("fc.weight", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+        .unwrap();
+    net.write_param("fc.bias", &[0.5, -0.5]).unwrap();
+    let y = net.forward(&Sample::<f32, 3>::new(1.0, 0.0, -1.0));
+    assert_eq!(y.as_slice(), &[1.0 - 3.0 + 0.5, 4.0 - 6.0 - 0.5]);
+    assert_eq!(
+        net.param("fc.weight").unwrap(),
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    );
+}
+
+#[test]
+fn wrong_parameter_name_or_length_is_an_error_not_a_panic() {
+    let mut net = Classifier::new(0);
+    let err = net.write_param("fc3.weight", &[0.0; 4]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown parameter `fc3.weight` (known: fc1.weight, fc1.bias, fc2.weight, fc2.bias)"
+    );
+    let err = net.write_param("fc2.bias", &[0.0; 4]).unwrap_err();
+    assert_eq!(err.to_string(), "fc2.bias: expected 10 values, got 4");
+    assert!(net.read_param("fc1.weight", &mut [0.0; 3]).is_err());
+    assert!(net.write_param("fc1", &[0.0; 256]).is_err());
+}
+
+#[test]
+fn init_is_reproducible_from_the_seed() {
+    assert_eq!(Classifier::new(5).params(), Classifier::new(5).params());
+    assert_ne!(Classifier::new(5).params(), Classifier::new(6).params());
+    let biases = Classifier::new(5).param("fc1.bias").unwrap();
+    assert!(biases.iter().all(|&b| b == 0.0));
+}
+
+#[test]
+fn single_sample_forward_matches_the_batched_forward() {
+    let net = Classifier::new(3);
+    let x = batch(5);
+    let scores = net.forward_batch(&x);
+    for (j, column) in x.column_iter().enumerate() {
+        let one = net.forward(&column.into_owned());
+        assert_relative_eq!(one.as_slice(), scores.column(j).as_slice(), epsilon = 1e-5);
+    }
+}
+
+#[test]
+fn a_batch_larger_than_the_tape_is_an_error() {
+    let net = Classifier::new(0);
+    let mut tape = net.new_tape(4);
+    let err = net
+        .forward_train(batch(5).columns(0, 5), &mut tape)
+        .unwrap_err();
+    assert_eq!(err, Error::BatchTooLarge { max: 4, got: 5 });
+    let err = net
+        .forward_train(batch(0).columns(0, 0), &mut tape)
+        .unwrap_err();
+    assert_eq!(err, Error::EmptyBatch);
+}
+
+#[test]
+fn backward_before_forward_and_wrong_gradient_length_are_errors() {
+    let net = Classifier::new(0);
+    let mut tape = net.new_tape(4);
+    let mut grads = net.new_grads();
+    assert_eq!(net.backward(&mut tape, &mut grads), Err(Error::EmptyBatch));
+    net.forward_train(batch(4).columns(0, 4), &mut tape)
+        .unwrap();
+    assert!(matches!(
+        net.backward(&mut tape, &mut grads[1..]),
+        Err(Error::WrongLength { .. })
+    ));
+}
+
+#[test]
+fn a_smaller_batch_reuses_a_larger_tape() {
+    let net = Classifier::new(4);
+    let mut tape = net.new_tape(16);
+    let small = batch(3);
+    let scores = net
+        .forward_into(small.columns(0, 3), &mut tape)
+        .unwrap()
+        .clone_owned();
+    assert_eq!(scores, net.forward_batch(&small));
+    assert_eq!((tape.batch(), tape.max_batch()), (3, 16));
+}
+
+#[test]
+fn input_gradient_is_available_on_request() {
+    let net = Classifier::new(6);
+    let mut tape = net.new_tape(2);
+    let mut grads = net.new_grads();
+    net.forward_train(batch(2).columns(0, 2), &mut tape)
+        .unwrap();
+    let (scores, dscores) = tape.output_and_grad_mut();
+    SoftmaxCrossEntropy
+        .loss_and_grad(scores, &[1, 2][..], dscores)
+        .unwrap();
+    net.backward_with_input_grad(&mut tape, &mut grads).unwrap();
+    assert!(tape.input_grad().iter().any(|&g| g != 0.0));
+}
+
+#[test]
+fn const_generic_widths_instantiate_at_any_size() {
+    let small = Generic::<4>::new(0);
+    let large = Generic::<64>::new(0);
+    assert_eq!(small.params().len(), 3 * 4 + 4 + 4 * 2 + 2);
+    assert_eq!(large.params().len(), 3 * 64 + 64 + 64 * 2 + 2);
+    assert_eq!(small.forward(&Sample::<f32, 3>::zeros()).len(), 2);
+}
+
+#[test]
+fn summary_lists_layers_widths_and_parameter_counts() {
+    let text = Classifier::new(0).summary().to_string();
+    assert!(
+        text.contains("fc1          Dense            8      32        288"),
+        "{text}"
+    );
+    assert!(text.ends_with("618 parameters (f32)"), "{text}");
+}
+
+#[test]
+fn debug_output_shows_layers_not_every_parameter() {
+    let text = format!("{:?}", Classifier::new(0));
+    assert!(text.starts_with("Classifier { fc1: Dense"), "{text}");
+    assert!(text.contains("params: [f32; 618]"), "{text}");
+}

@@ -1,0 +1,6 @@
+// A network without layers.
+constnet::network! {
+    struct Empty {}
+}
+
+fn main() {}

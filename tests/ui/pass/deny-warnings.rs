@@ -1,0 +1,78 @@
+// Everything the DSL accepts, compiled under `deny(warnings)`: the expansion must not warn in
+// a user's crate.
+#![deny(warnings, missing_docs, unused_qualifications, rust_2018_idioms)]
+//! A crate using constnet.
+
+use constnet::prelude::*;
+
+/// A hidden width.
+pub const HIDDEN: usize = 16;
+
+/// The multiply gate of the course as a custom layer (an identity here: no parameters).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity;
+
+impl<T: Float, const N: usize> Layer<T, N, N> for Identity {
+    const PARAMS: usize = 0;
+    const TENSORS: &'static [constnet::TensorSpec] = &[];
+    type Cache = ();
+    fn kind(&self) -> &'static str {
+        "Identity"
+    }
+    fn new_cache(&self, _: usize) {}
+    fn forward_one(&self, _: &[T], x: &Sample<T, N>) -> Sample<T, N> {
+        *x
+    }
+    fn forward(&self, _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+        y.copy_from(&x);
+    }
+    fn backward(
+        &self,
+        _: &[T],
+        _: BatchView<'_, T, N>,
+        _: BatchView<'_, T, N>,
+        _: &(),
+        dy: BatchView<'_, T, N>,
+        dx: Option<BatchViewMut<'_, T, N>>,
+        _: &mut [T],
+    ) {
+        if let Some(mut dx) = dx {
+            dx.copy_from(&dy);
+        }
+    }
+}
+
+network! {
+    /// Every layer kind and every way to write a width.
+    pub struct Everything<const H: usize> {
+        /// The input layer.
+        pub fc1: Dense<4, H>,
+        a1: Relu,
+        fc2: Dense<H, HIDDEN>,
+        a2: LeakyRelu,
+        fc3: Dense<HIDDEN, { 2 * 8 }>,
+        a3: LeakyRelu(0.2),
+        fc4: Dense<{ 2 * 8 }, 12>,
+        a4: Sigmoid,
+        fc5: Dense<12, 12usize>,
+        a5: Tanh,
+        fc6: Dense<12, 10>,
+        a6: Elu,
+        fc7: Dense<10, 10>,
+        a7: Elu(0.5),
+        id: Identity => 10,
+        out: Dense<10, 3>,
+    }
+
+    /// A second network in the same invocation.
+    pub(crate) struct Small { fc: Dense<2, 1> }
+}
+
+fn main() {
+    let net = Everything::<8>::new(0);
+    let y = net.forward(&Sample::<f32, 4>::zeros());
+    assert_eq!(y.len(), 3);
+    let small = Small::<f64>::init(1);
+    assert_eq!(small.params().len(), 3);
+    let _ = net.fc1;
+}

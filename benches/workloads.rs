@@ -1,1 +1,112 @@
-fn main() {}
+//! The workloads of the project's benchmark table (`shared/guide/BENCHMARKS.md`), f32, one
+//! thread, He-initialized weights and seeded random inputs built outside the timed closures:
+//!
+//! - W1: 16-32-32-4 forward, one sample per call;
+//! - W2: 784-128-10 forward, one sample per call and a batch of 256;
+//! - W3: 784-256-128-10 training step (forward, softmax cross-entropy, backward, SGD), batch 64;
+//! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3.
+//!
+//! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench --bench workloads`.
+
+use std::hint::black_box;
+
+use constnet::prelude::*;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::{Rng, SeedableRng};
+
+network! {
+    struct W1 { fc1: Dense<16, 32>, a1: Relu, fc2: Dense<32, 32>, a2: Relu, fc3: Dense<32, 4> }
+    struct W2 { fc1: Dense<784, 128>, a1: Relu, fc2: Dense<128, 10> }
+    struct W3 { fc1: Dense<784, 256>, a1: Relu, fc2: Dense<256, 128>, a2: Relu, fc3: Dense<128, 10> }
+    struct W4 { fc1: Dense<2, 100>, relu: Relu, fc2: Dense<100, 3> }
+}
+
+fn random_batch<const N: usize>(columns: usize, seed: u64) -> Batch<f32, N> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    Batch::<f32, N>::from_fn(columns, |_, _| rng.random_range(-1.0..1.0))
+}
+
+fn w1(c: &mut Criterion) {
+    let net = W1::new(1);
+    let x = Sample::<f32, 16>::from_column_slice(random_batch::<16>(1, 2).as_slice());
+    let mut group = c.benchmark_group("W1 16-32-32-4");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("forward one sample", |b| {
+        b.iter(|| net.forward(black_box(&x)))
+    });
+    group.finish();
+}
+
+fn w2(c: &mut Criterion) {
+    let net = W2::new(1);
+    let x = random_batch::<784>(256, 3);
+    let one = Sample::<f32, 784>::from_column_slice(&x.as_slice()[..784]);
+    let mut tape = net.new_tape(256);
+    let mut group = c.benchmark_group("W2 784-128-10");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("forward one sample", |b| {
+        b.iter(|| net.forward(black_box(&one)))
+    });
+    group.throughput(Throughput::Elements(256));
+    group.bench_function("forward batch 256", |b| {
+        b.iter(|| {
+            net.forward_into(black_box(x.columns(0, 256)), &mut tape)
+                .map(|y| y[(0, 0)])
+        })
+    });
+    group.finish();
+}
+
+fn w3(c: &mut Criterion) {
+    let mut net = W3::new(1);
+    let x = random_batch::<784>(64, 4);
+    let labels: Vec<usize> = (0..64).map(|i| (i * 7) % 10).collect();
+    let mut tape = net.new_tape(64);
+    let mut grads = net.new_grads();
+    let mut sgd = Sgd::new(0.01).unwrap();
+    let mut group = c.benchmark_group("W3 784-256-128-10");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("SGD step batch 64", |b| {
+        b.iter(|| {
+            let loss = net
+                .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
+                .unwrap();
+            sgd.step(net.params_mut(), &grads).unwrap();
+            loss
+        })
+    });
+    group.finish();
+}
+
+fn w4(c: &mut Criterion) {
+    let data = constnet::datasets::spiral::<f32>(100, 3, 0);
+    let mut net = W4::new(1);
+    let mut tape = net.new_tape(300);
+    let mut grads = net.new_grads();
+    let mut sgd = Sgd::new(1.0).unwrap();
+    let mut group = c.benchmark_group("W4 spiral 2-100-3");
+    group.bench_function("full-batch step 300 points, L2", |b| {
+        b.iter(|| {
+            let loss = net
+                .loss_and_grad(
+                    &data.inputs,
+                    &data.labels[..],
+                    &SoftmaxCrossEntropy,
+                    &mut tape,
+                    &mut grads,
+                )
+                .unwrap();
+            let reg = l2(&net, &mut grads, 1e-3);
+            sgd.step(net.params_mut(), &grads).unwrap();
+            loss + reg
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
+    targets = w1, w2, w3, w4
+}
+criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! The scalar types a network computes in: `f32` (the default) and `f64` (for gradient checks).
 
+use std::cell::RefCell;
 use std::fmt::{Debug, Display};
 
 use nalgebra::RealField;
@@ -35,22 +36,25 @@ pub trait Float:
     fn of_f64(x: f64) -> Self;
     /// Converts to `f64` (exact for both implementations).
     fn as_f64(self) -> f64;
-    /// `c = alpha * a * b + beta * c` through `matrixmultiply` (`sgemm` or `dgemm`), each
-    /// operand given as (pointer, row stride, column stride) and the shape as `[m, k, n]`.
+    /// Runs `f` with this thread's two packing buffers for matrix products, grown to at
+    /// least `a_len` and `b_len` elements. They are allocated on first use and reused after.
+    #[doc(hidden)]
+    fn with_pack_buffers<R>(
+        a_len: usize,
+        b_len: usize,
+        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+    ) -> R;
+
+    /// The packed micro-kernel of the matrix product: `tile` (`MR x 6`, column-major, `MR`
+    /// 16 for `f32` and 8 for `f64`) = `sum_p a[p * MR..][..MR] (x) b[p * 6..][..6]` over
+    /// `kc` steps, with AVX2 and FMA.
     ///
     /// # Safety
-    /// The pointers must be valid for every element the shape and strides address, `c` for
-    /// writes, and `c` must not overlap `a` or `b`.
+    /// The CPU must support AVX2 and FMA.
     #[doc(hidden)]
+    #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    unsafe fn matrixmultiply(
-        mkn: [usize; 3],
-        alpha: Self,
-        a: (*const Self, isize, isize),
-        b: (*const Self, isize, isize),
-        beta: Self,
-        c: (*mut Self, isize, isize),
-    );
+    unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
 
     /// Converts between the two scalar types.
     fn cast<U: Float>(self) -> U {
@@ -63,22 +67,51 @@ impl Float for f32 {
     const ONE: Self = 1.0;
     const EPSILON: Self = f32::EPSILON;
     const NAME: &'static str = "f32";
+    #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    #[inline]
-    unsafe fn matrixmultiply(
-        [m, k, n]: [usize; 3],
-        alpha: Self,
-        a: (*const Self, isize, isize),
-        b: (*const Self, isize, isize),
-        beta: Self,
-        c: (*mut Self, isize, isize),
-    ) {
-        // SAFETY: forwarded from this function's contract.
-        unsafe {
-            matrixmultiply::sgemm(
-                m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
-            );
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
+        use std::arch::x86_64::*;
+        assert!(a.len() >= kc * 16 && b.len() >= kc * 6 && tile.len() >= 16 * 6);
+        let mut c = [_mm256_setzero_ps(); 12];
+        for p in 0..kc {
+            // SAFETY: the assertion above keeps every read inside `a` and `b`.
+            let (a0, a1) = unsafe {
+                let a = a.as_ptr().add(p * 16);
+                (_mm256_loadu_ps(a), _mm256_loadu_ps(a.add(8)))
+            };
+            let b = b[p * 6..p * 6 + 6].as_ptr();
+            for j in 0..6 {
+                // SAFETY: `b` points at six elements.
+                let bj = _mm256_broadcast_ss(unsafe { &*b.add(j) });
+                c[2 * j] = _mm256_fmadd_ps(a0, bj, c[2 * j]);
+                c[2 * j + 1] = _mm256_fmadd_ps(a1, bj, c[2 * j + 1]);
+            }
         }
+        for (i, v) in c.iter().enumerate() {
+            // SAFETY: the assertion above keeps every write inside `tile`.
+            unsafe { _mm256_storeu_ps(tile.as_mut_ptr().add(i * 8), *v) };
+        }
+    }
+    fn with_pack_buffers<R>(
+        a_len: usize,
+        b_len: usize,
+        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+    ) -> R {
+        thread_local! {
+            static PACK: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        }
+        PACK.with(|pack| {
+            let mut pack = pack.borrow_mut();
+            let (a, b) = &mut *pack;
+            if a.len() < a_len {
+                a.resize(a_len, 0.0);
+            }
+            if b.len() < b_len {
+                b.resize(b_len, 0.0);
+            }
+            f(&mut a[..a_len], &mut b[..b_len])
+        })
     }
     #[inline(always)]
     fn of_f64(x: f64) -> Self {
@@ -95,22 +128,51 @@ impl Float for f64 {
     const ONE: Self = 1.0;
     const EPSILON: Self = f64::EPSILON;
     const NAME: &'static str = "f64";
+    #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    #[inline]
-    unsafe fn matrixmultiply(
-        [m, k, n]: [usize; 3],
-        alpha: Self,
-        a: (*const Self, isize, isize),
-        b: (*const Self, isize, isize),
-        beta: Self,
-        c: (*mut Self, isize, isize),
-    ) {
-        // SAFETY: forwarded from this function's contract.
-        unsafe {
-            matrixmultiply::dgemm(
-                m, k, n, alpha, a.0, a.1, a.2, b.0, b.1, b.2, beta, c.0, c.1, c.2,
-            );
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
+        use std::arch::x86_64::*;
+        assert!(a.len() >= kc * 8 && b.len() >= kc * 6 && tile.len() >= 8 * 6);
+        let mut c = [_mm256_setzero_pd(); 12];
+        for p in 0..kc {
+            // SAFETY: the assertion above keeps every read inside `a` and `b`.
+            let (a0, a1) = unsafe {
+                let a = a.as_ptr().add(p * 8);
+                (_mm256_loadu_pd(a), _mm256_loadu_pd(a.add(4)))
+            };
+            let b = b[p * 6..p * 6 + 6].as_ptr();
+            for j in 0..6 {
+                // SAFETY: `b` points at six elements.
+                let bj = _mm256_broadcast_sd(unsafe { &*b.add(j) });
+                c[2 * j] = _mm256_fmadd_pd(a0, bj, c[2 * j]);
+                c[2 * j + 1] = _mm256_fmadd_pd(a1, bj, c[2 * j + 1]);
+            }
         }
+        for (i, v) in c.iter().enumerate() {
+            // SAFETY: the assertion above keeps every write inside `tile`.
+            unsafe { _mm256_storeu_pd(tile.as_mut_ptr().add(i * 4), *v) };
+        }
+    }
+    fn with_pack_buffers<R>(
+        a_len: usize,
+        b_len: usize,
+        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+    ) -> R {
+        thread_local! {
+            static PACK: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        }
+        PACK.with(|pack| {
+            let mut pack = pack.borrow_mut();
+            let (a, b) = &mut *pack;
+            if a.len() < a_len {
+                a.resize(a_len, 0.0);
+            }
+            if b.len() < b_len {
+                b.resize(b_len, 0.0);
+            }
+            f(&mut a[..a_len], &mut b[..b_len])
+        })
     }
     #[inline(always)]
     fn of_f64(x: f64) -> Self {

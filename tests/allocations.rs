@@ -1,0 +1,77 @@
+//! A counting global allocator proves that single-sample inference and a whole training step
+//! (forward, loss, backward, L2, SGD) allocate nothing once warmed up.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use constnet::prelude::*;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator, counting allocations on the way.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+network! {
+    struct Mlp { fc1: Dense<784, 256>, a1: Relu, fc2: Dense<256, 128>, a2: Tanh, fc3: Dense<128, 10> }
+}
+
+/// Allocations made by `f` (the tests in this file run one at a time).
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn inference_and_training_allocate_nothing_after_warm_up() {
+    let mut net = Mlp::new(0);
+    let x = Batch::<f32, 784>::from_fn(32, |i, j| ((i + j) % 13) as f32 / 13.0);
+    let labels: Vec<usize> = (0..32).map(|i| i % 10).collect();
+    let one = Sample::<f32, 784>::from_column_slice(&x.as_slice()[..784]);
+    let mut tape = net.new_tape(32);
+    let mut grads = net.new_grads();
+    let mut sgd = Sgd::new(0.01).unwrap();
+    let mut step = |net: &mut Mlp| {
+        let loss = net
+            .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
+            .unwrap();
+        let reg = l2(net, &mut grads, 1e-4);
+        sgd.step(net.params_mut(), &grads).unwrap();
+        loss + reg
+    };
+    // Warm-up: the matrix product's per-thread packing buffers are sized here.
+    step(&mut net);
+
+    let forward = allocations_during(|| {
+        std::hint::black_box(net.forward(std::hint::black_box(&one)));
+    });
+    assert_eq!(forward, 0, "single-sample forward allocated");
+
+    let training = allocations_during(|| {
+        for _ in 0..3 {
+            std::hint::black_box(step(&mut net));
+        }
+    });
+    assert_eq!(training, 0, "a training step allocated");
+}

@@ -62,124 +62,79 @@ pub trait Float:
     }
 }
 
-impl Float for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const EPSILON: Self = f32::EPSILON;
-    const NAME: &'static str = "f32";
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
-        use std::arch::x86_64::*;
-        assert!(a.len() >= kc * 16 && b.len() >= kc * 6 && tile.len() >= 16 * 6);
-        let mut c = [_mm256_setzero_ps(); 12];
-        for p in 0..kc {
-            // SAFETY: the assertion above keeps every read inside `a` and `b`.
-            let (a0, a1) = unsafe {
-                let a = a.as_ptr().add(p * 16);
-                (_mm256_loadu_ps(a), _mm256_loadu_ps(a.add(8)))
-            };
-            let b = b[p * 6..p * 6 + 6].as_ptr();
-            for j in 0..6 {
-                // SAFETY: `b` points at six elements.
-                let bj = _mm256_broadcast_ss(unsafe { &*b.add(j) });
-                c[2 * j] = _mm256_fmadd_ps(a0, bj, c[2 * j]);
-                c[2 * j + 1] = _mm256_fmadd_ps(a1, bj, c[2 * j + 1]);
+/// Implements [`Float`] for one scalar type, given its AVX2 vector type and intrinsics.
+macro_rules! impl_float {
+    ($ty:ident, $mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
+     $fmadd:ident, $store:ident, of_f64: |$x:ident| $of_f64:expr) => {
+        impl Float for $ty {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const EPSILON: Self = $ty::EPSILON;
+            const NAME: &'static str = stringify!($ty);
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
+                use std::arch::x86_64::*;
+                assert!(a.len() >= kc * $mr && b.len() >= kc * 6 && tile.len() >= $mr * 6);
+                let mut c = [$zero(); 12];
+                for p in 0..kc {
+                    // SAFETY: the assertion above keeps every read inside `a`.
+                    let (a0, a1) = unsafe {
+                        let a = a.as_ptr().add(p * $mr);
+                        ($load(a), $load(a.add($lanes)))
+                    };
+                    let b = b[p * 6..p * 6 + 6].as_ptr();
+                    for j in 0..6 {
+                        // SAFETY: `b` points at six elements.
+                        let bj = $broadcast(unsafe { &*b.add(j) });
+                        c[2 * j] = $fmadd(a0, bj, c[2 * j]);
+                        c[2 * j + 1] = $fmadd(a1, bj, c[2 * j + 1]);
+                    }
+                }
+                for (i, v) in c.iter().enumerate() {
+                    // SAFETY: the assertion above keeps every write inside `tile`.
+                    unsafe { $store(tile.as_mut_ptr().add(i * $lanes), *v) };
+                }
+            }
+
+            fn with_pack_buffers<R>(
+                a_len: usize,
+                b_len: usize,
+                f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+            ) -> R {
+                thread_local! {
+                    static PACK: RefCell<(Vec<$ty>, Vec<$ty>)> =
+                        const { RefCell::new((Vec::new(), Vec::new())) };
+                }
+                PACK.with(|pack| {
+                    let mut pack = pack.borrow_mut();
+                    let (a, b) = &mut *pack;
+                    if a.len() < a_len {
+                        a.resize(a_len, 0.0);
+                    }
+                    if b.len() < b_len {
+                        b.resize(b_len, 0.0);
+                    }
+                    f(&mut a[..a_len], &mut b[..b_len])
+                })
+            }
+
+            #[inline(always)]
+            fn of_f64($x: f64) -> Self {
+                $of_f64
+            }
+
+            #[inline(always)]
+            fn as_f64(self) -> f64 {
+                f64::from(self)
             }
         }
-        for (i, v) in c.iter().enumerate() {
-            // SAFETY: the assertion above keeps every write inside `tile`.
-            unsafe { _mm256_storeu_ps(tile.as_mut_ptr().add(i * 8), *v) };
-        }
-    }
-    fn with_pack_buffers<R>(
-        a_len: usize,
-        b_len: usize,
-        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
-    ) -> R {
-        thread_local! {
-            static PACK: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-        }
-        PACK.with(|pack| {
-            let mut pack = pack.borrow_mut();
-            let (a, b) = &mut *pack;
-            if a.len() < a_len {
-                a.resize(a_len, 0.0);
-            }
-            if b.len() < b_len {
-                b.resize(b_len, 0.0);
-            }
-            f(&mut a[..a_len], &mut b[..b_len])
-        })
-    }
-    #[inline(always)]
-    fn of_f64(x: f64) -> Self {
-        x as f32
-    }
-    #[inline(always)]
-    fn as_f64(self) -> f64 {
-        f64::from(self)
-    }
+    };
 }
 
-impl Float for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const EPSILON: Self = f64::EPSILON;
-    const NAME: &'static str = "f64";
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
-        use std::arch::x86_64::*;
-        assert!(a.len() >= kc * 8 && b.len() >= kc * 6 && tile.len() >= 8 * 6);
-        let mut c = [_mm256_setzero_pd(); 12];
-        for p in 0..kc {
-            // SAFETY: the assertion above keeps every read inside `a` and `b`.
-            let (a0, a1) = unsafe {
-                let a = a.as_ptr().add(p * 8);
-                (_mm256_loadu_pd(a), _mm256_loadu_pd(a.add(4)))
-            };
-            let b = b[p * 6..p * 6 + 6].as_ptr();
-            for j in 0..6 {
-                // SAFETY: `b` points at six elements.
-                let bj = _mm256_broadcast_sd(unsafe { &*b.add(j) });
-                c[2 * j] = _mm256_fmadd_pd(a0, bj, c[2 * j]);
-                c[2 * j + 1] = _mm256_fmadd_pd(a1, bj, c[2 * j + 1]);
-            }
-        }
-        for (i, v) in c.iter().enumerate() {
-            // SAFETY: the assertion above keeps every write inside `tile`.
-            unsafe { _mm256_storeu_pd(tile.as_mut_ptr().add(i * 4), *v) };
-        }
-    }
-    fn with_pack_buffers<R>(
-        a_len: usize,
-        b_len: usize,
-        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
-    ) -> R {
-        thread_local! {
-            static PACK: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-        }
-        PACK.with(|pack| {
-            let mut pack = pack.borrow_mut();
-            let (a, b) = &mut *pack;
-            if a.len() < a_len {
-                a.resize(a_len, 0.0);
-            }
-            if b.len() < b_len {
-                b.resize(b_len, 0.0);
-            }
-            f(&mut a[..a_len], &mut b[..b_len])
-        })
-    }
-    #[inline(always)]
-    fn of_f64(x: f64) -> Self {
-        x
-    }
-    #[inline(always)]
-    fn as_f64(self) -> f64 {
-        self
-    }
-}
+impl_float!(f32, 16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss,
+    _mm256_fmadd_ps, _mm256_storeu_ps, of_f64: |x| x as f32);
+impl_float!(f64, 8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd,
+    _mm256_fmadd_pd, _mm256_storeu_pd, of_f64: |x| x);

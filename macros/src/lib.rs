@@ -3,10 +3,10 @@
 //! Use it through `constnet::network`, whose documentation describes the syntax. This crate
 //! runs in three phases over an owned syntax tree that keeps every span:
 //!
-//! - [`parse`]: the declaration's grammar (syn), into the types of [`ast`];
-//! - [`check`]: the shape algebra and every other rule, each error attached to the user's
+//! - `parse`: the declaration's grammar (syn), into the types of `ast`;
+//! - `check`: the shape algebra and every other rule, each error attached to the user's
 //!   token and all of them reported together;
-//! - [`expand`]: the generated struct, tape, trait impls and width checks (quote).
+//! - `expand`: the generated struct, tape, trait impls and width checks (quote).
 
 mod ast;
 mod check;

@@ -20,7 +20,7 @@ use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut};
 use crate::Float;
 
 /// Depth of one packed slice of `k`.
-const KC: usize = 256;
+const KC: usize = 1024;
 /// Rows of `A` packed at once.
 const MC: usize = 96;
 /// Columns of `B` packed at once.

@@ -63,7 +63,7 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     let b = Operand::of(b);
     let (rsc, csc) = c.strides();
     let c = OperandMut {
-        data: c.as_mut_slice_unchecked_cover(),
+        data: covering_slice_mut(c),
         rs: rsc,
         cs: csc,
     };
@@ -82,7 +82,7 @@ impl<'a, T: Float> Operand<'a, T> {
     fn of<R: Dim, C: Dim, S: RawStorage<T, R, C>>(m: &'a Matrix<T, R, C, S>) -> Self {
         let (rs, cs) = m.strides();
         Operand {
-            data: m.as_slice_cover(),
+            data: covering_slice(m),
             rs,
             cs,
         }
@@ -100,42 +100,32 @@ struct OperandMut<'a, T> {
     cs: usize,
 }
 
+/// How many elements, from the first, a matrix of this shape and strides spans.
+fn span(shape: (usize, usize), strides: (usize, usize)) -> usize {
+    if shape.0 == 0 || shape.1 == 0 {
+        0
+    } else {
+        (shape.0 - 1) * strides.0 + (shape.1 - 1) * strides.1 + 1
+    }
+}
+
 /// The slice that covers every element of a matrix, whatever its strides.
-trait Cover<T> {
-    fn as_slice_cover(&self) -> &[T];
+fn covering_slice<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>>(
+    m: &Matrix<T, R, C, S>,
+) -> &[T] {
+    let len = span(m.shape(), m.strides());
+    // SAFETY: nalgebra guarantees that the storage holds every element its shape and strides
+    // address: the furthest one is `len - 1` past the first.
+    unsafe { std::slice::from_raw_parts(m.as_ptr(), len) }
 }
 
-trait CoverMut<T> {
-    fn as_mut_slice_unchecked_cover(&mut self) -> &mut [T];
-}
-
-fn cover_len(shape: (usize, usize), strides: (usize, usize)) -> usize {
-    (shape.0 - 1) * strides.0 + (shape.1 - 1) * strides.1 + 1
-}
-
-impl<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>> Cover<T> for Matrix<T, R, C, S> {
-    fn as_slice_cover(&self) -> &[T] {
-        let len = if self.is_empty() {
-            0
-        } else {
-            cover_len(self.shape(), self.strides())
-        };
-        // SAFETY: nalgebra guarantees that the storage holds every element its shape and
-        // strides address: the furthest one is at `len - 1` from the first.
-        unsafe { std::slice::from_raw_parts(self.as_ptr(), len) }
-    }
-}
-
-impl<T: Float, R: Dim, C: Dim, S: RawStorageMut<T, R, C>> CoverMut<T> for Matrix<T, R, C, S> {
-    fn as_mut_slice_unchecked_cover(&mut self) -> &mut [T] {
-        let len = if self.is_empty() {
-            0
-        } else {
-            cover_len(self.shape(), self.strides())
-        };
-        // SAFETY: as above, and the matrix is borrowed mutably for the slice's lifetime.
-        unsafe { std::slice::from_raw_parts_mut(self.as_mut_ptr(), len) }
-    }
+/// The mutable slice that covers every element of a matrix.
+fn covering_slice_mut<T: Float, R: Dim, C: Dim, S: RawStorageMut<T, R, C>>(
+    m: &mut Matrix<T, R, C, S>,
+) -> &mut [T] {
+    let len = span(m.shape(), m.strides());
+    // SAFETY: as above, and the matrix is borrowed mutably for the slice's lifetime.
+    unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr(), len) }
 }
 
 #[expect(clippy::too_many_arguments, reason = "the BLAS signature")]

@@ -92,12 +92,32 @@ impl<'a, T: Float> Operand<'a, T> {
     fn at(&self, i: usize, j: usize) -> T {
         self.data[i * self.rs + j * self.cs]
     }
+
+    /// The transpose: the same elements with the strides swapped.
+    fn transposed(self) -> Self {
+        Operand {
+            data: self.data,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
 }
 
 struct OperandMut<'a, T> {
     data: &'a mut [T],
     rs: usize,
     cs: usize,
+}
+
+impl<T> OperandMut<'_, T> {
+    /// The transpose: the same elements with the strides swapped.
+    fn transposed(self) -> Self {
+        OperandMut {
+            data: self.data,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
 }
 
 /// How many elements, from the first, a matrix of this shape and strides spans.
@@ -128,6 +148,25 @@ fn covering_slice_mut<T: Float, R: Dim, C: Dim, S: RawStorageMut<T, R, C>>(
     unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr(), len) }
 }
 
+/// Products whose depth `k` is at most this skip packing: each column of `C` is a sum of
+/// `k` scaled columns of `A` (the spiral net's 2- and 3-wide layers).
+const SHALLOW_K: usize = 16;
+/// Products with at most this many rows (or, transposed, columns) of `C` skip packing too:
+/// each element is a dot product (the 3- and 10-wide output layers), where the packed path
+/// would pad the rows to a whole 16-row micro-panel.
+const FEW: usize = 8;
+
+/// The algorithm a product takes, chosen from its shape.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// BLIS-style packing and the register-tiled micro-kernel.
+    Packed,
+    /// `k <= SHALLOW_K`: columns of `C` as sums of scaled columns of `A`.
+    Shallow,
+    /// `m <= FEW`: rows of `C` from dot products or scaled rows of `B`.
+    FewRows,
+}
+
 #[expect(clippy::too_many_arguments, reason = "the BLAS signature")]
 fn dispatch<T: Float>(
     m: usize,
@@ -137,13 +176,38 @@ fn dispatch<T: Float>(
     a: Operand<'_, T>,
     b: Operand<'_, T>,
     beta: T,
-    mut c: OperandMut<'_, T>,
+    c: OperandMut<'_, T>,
 ) {
-    let mr = if size_of::<T>() == 4 { 16 } else { 8 };
-    let kc_max = k.clamp(1, KC);
-    let mc_max = m.min(MC).next_multiple_of(mr);
-    let nc_max = n.min(NC).next_multiple_of(NR);
-    T::with_pack_buffers(kc_max * mc_max, kc_max * nc_max, |a_pack, b_pack| {
+    // `C^T = B^T A^T`: a product with few columns is one with few rows, transposed (a
+    // transpose is swapped strides).
+    let (m, n, a, b, mut c) = if k > SHALLOW_K && m > FEW && n <= FEW {
+        (n, m, b.transposed(), a.transposed(), c.transposed())
+    } else {
+        (m, n, a, b, c)
+    };
+    let path = if k <= SHALLOW_K {
+        Path::Shallow
+    } else if m <= FEW {
+        Path::FewRows
+    } else {
+        Path::Packed
+    };
+    let (a_len, b_len) = match path {
+        Path::Shallow => {
+            let m_pad = m.next_multiple_of(SHALLOW_ROWS);
+            (m_pad * k, m_pad)
+        }
+        Path::FewRows if b.rs == 1 || b.cs == 1 => (m.next_multiple_of(GROUP) * k, 0),
+        Path::FewRows => (m.next_multiple_of(GROUP) * k, k * n),
+        Path::Packed => {
+            let mr = if size_of::<T>() == 4 { 16 } else { 8 };
+            let kc_max = k.clamp(1, KC);
+            let mc_max = m.min(MC).next_multiple_of(mr);
+            let nc_max = n.min(NC).next_multiple_of(NR);
+            (kc_max * mc_max, kc_max * nc_max)
+        }
+    };
+    T::with_pack_buffers(a_len, b_len, |a_pack, b_pack| {
         let p = Problem {
             m,
             k,
@@ -161,11 +225,11 @@ fn dispatch<T: Float>(
                 && std::arch::is_x86_feature_detected!("fma")
             {
                 // SAFETY: the CPU has the features the function is compiled for.
-                unsafe { blocked_avx2_fma(p, &mut c) };
+                unsafe { run_avx2_fma(path, p, &mut c) };
                 return;
             }
         }
-        blocked_portable(p, &mut c);
+        run_portable(path, p, &mut c);
     });
 }
 
@@ -182,25 +246,232 @@ struct Problem<'a, 'p, T> {
     b_pack: &'p mut [T],
 }
 
-/// The blocked product compiled with AVX2 and FMA, so that the micro-kernel's multiply-adds
-/// are fused and 8 (f32) or 4 (f64) wide.
+/// The product compiled with AVX2 and FMA, so that multiply-adds are fused and 8 (f32) or 4
+/// (f64) wide.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn blocked_avx2_fma<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    if size_of::<T>() == 4 {
-        blocked::<T, 16, true>(p, c);
-    } else {
-        blocked::<T, 8, true>(p, c);
+fn run_avx2_fma<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    run::<T, true>(path, p, c);
+}
+
+/// The product for any CPU.
+fn run_portable<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    run::<T, false>(path, p, c);
+}
+
+#[inline(always)]
+fn run<T: Float, const FMA: bool>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    match path {
+        Path::Shallow => shallow::<T, FMA>(p, c),
+        Path::FewRows => few_rows::<T, FMA>(p, c),
+        Path::Packed if size_of::<T>() == 4 => blocked::<T, 16, FMA>(p, c),
+        Path::Packed => blocked::<T, 8, FMA>(p, c),
     }
 }
 
-/// The blocked product for any CPU.
-fn blocked_portable<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    if size_of::<T>() == 4 {
-        blocked::<T, 16, false>(p, c);
+/// `x * y + acc`, fused when the caller is compiled with FMA.
+#[inline(always)]
+fn mul_add<T: Float, const FMA: bool>(x: T, y: T, acc: T) -> T {
+    if FMA { x.mul_add(y, acc) } else { x * y + acc }
+}
+
+/// `C[i, j] = alpha * v + beta * C[i, j]`, not reading `C` when `beta` is zero.
+#[inline(always)]
+fn put<T: Float>(c: &mut OperandMut<'_, T>, i: usize, j: usize, v: T, alpha: T, beta: T) {
+    let at = i * c.rs + j * c.cs;
+    c.data[at] = if beta == T::ZERO {
+        alpha * v
     } else {
-        blocked::<T, 8, false>(p, c);
+        alpha * v + beta * c.data[at]
+    };
+}
+
+/// Rows of `C` in one register block of the shallow product.
+const SHALLOW_ROWS: usize = 16;
+
+/// The shallow product (`k <= SHALLOW_K`). `A` is copied column-major with its rows padded
+/// to whole blocks (it is at most `16 m` elements); each 16-row block of a column of `C` is
+/// summed in registers as `sum_p B[p, j] * A[i.., p]` (with `B` read in place) into a
+/// padded column buffer, which is then scaled into `C`.
+///
+/// The register blocks are only ever indexed with constants, so that LLVM keeps them in
+/// vector registers: one dynamic index would put them on the stack.
+#[inline(always)]
+fn shallow<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    let Problem {
+        m,
+        k,
+        n,
+        alpha,
+        beta,
+        a,
+        b,
+        a_pack,
+        b_pack: column,
+    } = p;
+    let m_pad = m.next_multiple_of(SHALLOW_ROWS);
+    for (q, out) in a_pack.chunks_exact_mut(m_pad).enumerate() {
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = if i < m { a.at(i, q) } else { T::ZERO };
+        }
     }
+    let (a_blocks, _) = a_pack.as_chunks::<SHALLOW_ROWS>();
+    let blocks = m_pad / SHALLOW_ROWS;
+    for j in 0..n {
+        let mut b_col = [T::ZERO; SHALLOW_K];
+        for (q, v) in b_col.iter_mut().enumerate().take(k) {
+            *v = b.at(q, j);
+        }
+        let (out_blocks, _) = column.as_chunks_mut::<SHALLOW_ROWS>();
+        for (r, out) in out_blocks.iter_mut().enumerate() {
+            let mut acc = [T::ZERO; SHALLOW_ROWS];
+            for (q, &s) in b_col.iter().enumerate().take(k) {
+                for (t, &v) in acc.iter_mut().zip(&a_blocks[q * blocks + r]) {
+                    *t = mul_add::<T, FMA>(s, v, *t);
+                }
+            }
+            *out = acc;
+        }
+        write_column(c, j, &column[..m], alpha, beta);
+    }
+}
+
+/// `C[.., j] = alpha * column + beta * C[.., j]`.
+#[inline(always)]
+fn write_column<T: Float>(c: &mut OperandMut<'_, T>, j: usize, column: &[T], alpha: T, beta: T) {
+    if c.rs == 1 {
+        let out = &mut c.data[j * c.cs..][..column.len()];
+        if beta == T::ZERO {
+            for (o, &v) in out.iter_mut().zip(column) {
+                *o = alpha * v;
+            }
+        } else {
+            for (o, &v) in out.iter_mut().zip(column) {
+                *o = alpha * v + beta * *o;
+            }
+        }
+    } else {
+        for (i, &v) in column.iter().enumerate() {
+            put(c, i, j, v, alpha, beta);
+        }
+    }
+}
+
+/// Rows of `C` computed together in the few-rows product (`A`'s rows are padded to it).
+const GROUP: usize = 4;
+/// Partial sums of the few-rows product's dot products, and columns per block when it
+/// accumulates rows.
+const LANES: usize = 16;
+
+/// The few-rows product (`m <= FEW`). `A` is copied row-major with its rows padded to a
+/// multiple of 4 (it is at most `8 k` elements). With contiguous rows of `B`, four rows of
+/// `C` are computed together as `sum_p A[i, p] * B[p, j..]` over 16-column blocks, indexed
+/// with constants only as in [`shallow`]; with contiguous columns, each element is a dot
+/// product with 16 partial sums; otherwise `B` is first copied column-major.
+#[inline(always)]
+fn few_rows<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    let Problem {
+        m,
+        k,
+        n,
+        alpha,
+        beta,
+        a,
+        b,
+        a_pack,
+        b_pack,
+    } = p;
+    for (i, out) in a_pack.chunks_exact_mut(k).enumerate() {
+        for (q, v) in out.iter_mut().enumerate() {
+            *v = if i < m { a.at(i, q) } else { T::ZERO };
+        }
+    }
+    if b.cs == 1 && b.rs != 1 {
+        let mut j0 = 0;
+        while j0 < n {
+            let width = (n - j0).min(LANES);
+            for i0 in (0..m).step_by(GROUP) {
+                let tile = if width == LANES {
+                    row_block::<T, FMA, true>(a_pack, k, i0, &b, j0, LANES)
+                } else {
+                    row_block::<T, FMA, false>(a_pack, k, i0, &b, j0, width)
+                };
+                for (g, row) in tile.iter().enumerate().take(m - i0) {
+                    for (j, &v) in row.iter().enumerate().take(width) {
+                        put(c, i0 + g, j0 + j, v, alpha, beta);
+                    }
+                }
+            }
+            j0 += LANES;
+        }
+        return;
+    }
+    let (columns, stride): (&[T], usize) = if b.rs == 1 {
+        (b.data, b.cs)
+    } else {
+        for (j, out) in b_pack.chunks_exact_mut(k).enumerate() {
+            for (q, v) in out.iter_mut().enumerate() {
+                *v = b.at(q, j);
+            }
+        }
+        (&*b_pack, k)
+    };
+    for j in 0..n {
+        let column = &columns[j * stride..][..k];
+        for (i, row) in a_pack.chunks_exact(k).take(m).enumerate() {
+            put(c, i, j, dot::<T, FMA>(row, column), alpha, beta);
+        }
+    }
+}
+
+/// `x . y` with 16 independent partial sums, so the loop vectorizes without reassociating.
+#[inline(always)]
+fn dot<T: Float, const FMA: bool>(x: &[T], y: &[T]) -> T {
+    let mut partial = [T::ZERO; LANES];
+    let (xc, xr) = x.as_chunks::<LANES>();
+    let (yc, yr) = y.as_chunks::<LANES>();
+    for (xs, ys) in xc.iter().zip(yc) {
+        for ((p, &u), &v) in partial.iter_mut().zip(xs).zip(ys) {
+            *p = mul_add::<T, FMA>(u, v, *p);
+        }
+    }
+    let mut sum = T::ZERO;
+    for (&u, &v) in xr.iter().zip(yr) {
+        sum = mul_add::<T, FMA>(u, v, sum);
+    }
+    partial.iter().fold(sum, |s, &p| s + p)
+}
+
+/// `sum_p A[i0 + g, p] * B[p, j0 + j]` for `g < 4` and `j < width <= 16`, reading rows of
+/// `B` in place (`FULL`: `width` is 16, no padding copy).
+#[inline(always)]
+fn row_block<T: Float, const FMA: bool, const FULL: bool>(
+    a_pack: &[T],
+    k: usize,
+    i0: usize,
+    b: &Operand<'_, T>,
+    j0: usize,
+    width: usize,
+) -> [[T; LANES]; GROUP] {
+    let rows: [&[T]; GROUP] = std::array::from_fn(|g| &a_pack[(i0 + g) * k..][..k]);
+    let mut tile = [[T::ZERO; LANES]; GROUP];
+    for q in 0..k {
+        let b_row = &b.data[q * b.rs + j0..][..width];
+        let mut padded = [T::ZERO; LANES];
+        let b_row: &[T; LANES] = if FULL {
+            b_row.try_into().expect("a full block")
+        } else {
+            padded[..width].copy_from_slice(b_row);
+            &padded
+        };
+        for (sums, row) in tile.iter_mut().zip(&rows) {
+            let s = row[q];
+            for (t, &v) in sums.iter_mut().zip(b_row) {
+                *t = mul_add::<T, FMA>(s, v, *t);
+            }
+        }
+    }
+    tile
 }
 
 #[inline(always)]
@@ -337,7 +608,7 @@ fn micro_kernel<T: Float, const MR: usize, const SIMD: bool>(
     let mut acc = [[T::ZERO; MR]; NR];
     if SIMD {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `SIMD` is only set inside `blocked_avx2_fma`, which runs only on CPUs with
+        // SAFETY: `SIMD` is only set inside `run_avx2_fma`, which runs only on CPUs with
         // AVX2 and FMA.
         unsafe {
             T::micro_kernel_avx2_fma(kc, a_panel, b_panel, acc.as_flattened_mut());
@@ -403,7 +674,7 @@ fn store<T: Float, const MR: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::{Const, DMatrix, Dyn, MatrixView, U1};
+    use nalgebra::{Const, DMatrix, Dyn, MatrixView, MatrixViewMut, U1};
 
     #[test]
     fn gemm_matches_naive_product_for_small_large_and_ragged_shapes() {
@@ -424,6 +695,83 @@ mod tests {
             let mut cf = DMatrix::<f32>::from_element(m, n, f32::NAN);
             gemm(1.0, &af, &bf, 0.0, &mut cf);
             assert_eq!(cf, &af * &bf, "f32 {m}x{k}x{n}");
+        }
+    }
+
+    /// Every path (shallow, few rows, few columns, packed) with each operand read directly
+    /// or through a transposed view, into a plain or a transposed `C`.
+    #[test]
+    fn every_path_agrees_with_nalgebra_for_every_layout() {
+        for (m, k, n) in [
+            (100, 2, 300),
+            (100, 3, 7),
+            (3, 100, 300),
+            (3, 300, 100),
+            (100, 300, 2),
+            (5, 40, 5),
+            (30, 40, 20),
+            (4, 0, 3),
+        ] {
+            let a = DMatrix::<f64>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0);
+            let b = DMatrix::<f64>::from_fn(k, n, |i, j| ((i * 2 + j * 5) % 3) as f64 - 1.0);
+            let (a_t, b_t) = (a.transpose(), b.transpose());
+            let expected = (&a * &b) * 2.0 + DMatrix::from_element(m, n, 0.5);
+            for (transpose_a, transpose_b, transpose_c) in (0..8).map(|f| (f & 1, f & 2, f & 4)) {
+                let a_view = if transpose_a == 0 {
+                    MatrixView::from_slice_with_strides_generic(
+                        a.as_slice(),
+                        Dyn(m),
+                        Dyn(k),
+                        Dyn(1),
+                        Dyn(m),
+                    )
+                } else {
+                    MatrixView::from_slice_with_strides_generic(
+                        a_t.as_slice(),
+                        Dyn(m),
+                        Dyn(k),
+                        Dyn(k),
+                        Dyn(1),
+                    )
+                };
+                let b_view = if transpose_b == 0 {
+                    MatrixView::from_slice_with_strides_generic(
+                        b.as_slice(),
+                        Dyn(k),
+                        Dyn(n),
+                        Dyn(1),
+                        Dyn(k),
+                    )
+                } else {
+                    MatrixView::from_slice_with_strides_generic(
+                        b_t.as_slice(),
+                        Dyn(k),
+                        Dyn(n),
+                        Dyn(n),
+                        Dyn(1),
+                    )
+                };
+                let got = if transpose_c == 0 {
+                    let mut c = DMatrix::<f64>::from_element(m, n, 1.0);
+                    gemm(2.0, &a_view, &b_view, 0.5, &mut c);
+                    c
+                } else {
+                    let mut c_t = DMatrix::<f64>::from_element(n, m, 1.0);
+                    let mut c = MatrixViewMut::from_slice_with_strides_generic(
+                        c_t.as_mut_slice(),
+                        Dyn(m),
+                        Dyn(n),
+                        Dyn(n),
+                        Dyn(1),
+                    );
+                    gemm(2.0, &a_view, &b_view, 0.5, &mut c);
+                    c_t.transpose()
+                };
+                assert_eq!(
+                    got, expected,
+                    "{m}x{k}x{n} layout {transpose_a} {transpose_b} {transpose_c}"
+                );
+            }
         }
     }
 

@@ -4,7 +4,9 @@
 //! - W1: 16-32-32-4 forward, one sample per call;
 //! - W2: 784-128-10 forward, one sample per call and a batch of 256;
 //! - W3: 784-256-128-10 training step (forward, softmax cross-entropy, backward, SGD), batch 64;
-//! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3.
+//! - W3 Adam: the same step with Adam;
+//! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3;
+//! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s.
 //!
 //! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench --bench workloads`.
 
@@ -75,6 +77,16 @@ fn w3(c: &mut Criterion) {
             loss
         })
     });
+    let mut adam = AdamConfig::default().build::<f32>().unwrap();
+    group.bench_function("Adam step batch 64", |b| {
+        b.iter(|| {
+            let loss = net
+                .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
+                .unwrap();
+            adam.step(net.params_mut(), &grads).unwrap();
+            loss
+        })
+    });
     group.finish();
 }
 
@@ -84,6 +96,7 @@ fn w4(c: &mut Criterion) {
     let mut tape = net.new_tape(300);
     let mut grads = net.new_grads();
     let mut sgd = Sgd::new(1.0).unwrap();
+    let l2 = Regularizer::l2(1e-3).unwrap();
     let mut group = c.benchmark_group("W4 spiral 2-100-3");
     group.bench_function("full-batch step 300 points, L2", |b| {
         b.iter(|| {
@@ -96,7 +109,7 @@ fn w4(c: &mut Criterion) {
                     &mut grads,
                 )
                 .unwrap();
-            let reg = l2(&net, &mut grads, 1e-3);
+            let reg = l2.apply(&net, &mut grads);
             sgd.step(net.params_mut(), &grads).unwrap();
             loss + reg
         })
@@ -104,9 +117,45 @@ fn w4(c: &mut Criterion) {
     group.finish();
 }
 
+/// One Adam step over a million f32 parameters, as bytes moved (read x, dx, m, v; write x,
+/// m, v: 28 bytes per parameter), next to a STREAM-style triad `a = b + s * c` (12 bytes per
+/// element) over the same footprint and over 64 MB arrays, which stand for the machine's
+/// cache and memory bandwidth.
+fn update_rules(c: &mut Criterion) {
+    const N: usize = 1 << 20;
+    let mut params: Vec<f32> = random_batch::<1>(N, 5).as_slice().to_vec();
+    let grads: Vec<f32> = random_batch::<1>(N, 6).as_slice().to_vec();
+    let mut adam = AdamConfig::default().build::<f32>().unwrap();
+    let mut group = c.benchmark_group("update rules");
+    group.throughput(Throughput::Bytes(28 * N as u64));
+    group.bench_function("Adam step 1M parameters", |b| {
+        b.iter(|| {
+            adam.step(black_box(&mut params), black_box(&grads))
+                .unwrap()
+        })
+    });
+    for (name, len) in [
+        ("triad 1M (same footprint)", N),
+        ("triad 16M (memory)", 16 * N),
+    ] {
+        let mut a = vec![0.0f32; len];
+        let (x, y) = (vec![1.0f32; len], vec![2.0f32; len]);
+        group.throughput(Throughput::Bytes(12 * len as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for ((a, &x), &y) in a.iter_mut().zip(&x).zip(&y) {
+                    *a = x + 3.0 * y;
+                }
+                black_box(&mut a);
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = w1, w2, w3, w4
+    targets = w1, w2, w3, w4, update_rules
 }
 criterion_main!(benches);

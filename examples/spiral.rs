@@ -22,7 +22,8 @@ fn main() -> Result<(), Error> {
     let mut net = SpiralNet::new(0);
     println!("{}\n", net.summary());
 
-    let (steps, step_size, reg) = (10_000, 1.0, 1e-3);
+    let (steps, step_size) = (10_000, 1.0);
+    let l2 = Regularizer::l2(1e-3)?;
     let mut tape = net.new_tape(data.labels.len());
     let mut grads = net.new_grads();
     let mut sgd = Sgd::new(step_size)?;
@@ -35,7 +36,7 @@ fn main() -> Result<(), Error> {
             &mut tape,
             &mut grads,
         )?;
-        let reg_loss = l2(&net, &mut grads, reg);
+        let reg_loss = l2.apply(&net, &mut grads);
         if step % 1000 == 0 {
             println!("iteration {step:>5}: loss {:.6}", data_loss + reg_loss);
         }

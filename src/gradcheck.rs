@@ -16,7 +16,7 @@ use std::fmt;
 
 use rand::SeedableRng;
 
-use crate::{Batch, Error, Kinks, Loss, Network, Tape, TensorRef, l2};
+use crate::{Batch, Error, Kinks, Loss, Network, Regularizer, Tape, TensorRef};
 
 /// What a gradient check does.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,8 +27,8 @@ pub struct Options {
     pub samples_per_tensor: usize,
     /// The relative error above which an element fails (the notes: 1e-7 is good).
     pub tolerance: f64,
-    /// The L2 strength added to the objective (weights only, `0.5 * lambda * w^2`).
-    pub l2: f64,
+    /// A penalty added to the objective (and its gradient to the analytic one).
+    pub regularizer: Option<Regularizer>,
     /// Also check the gradient with respect to the input batch.
     pub check_input: bool,
     /// Seed of the element sampling.
@@ -41,7 +41,7 @@ impl Default for Options {
             step: 1e-5,
             samples_per_tensor: 40,
             tolerance: 1e-7,
-            l2: 0.0,
+            regularizer: None,
             check_input: false,
             seed: 0,
         }
@@ -175,7 +175,7 @@ where
         x: x.clone(),
         target,
         loss,
-        l2: options.l2,
+        regularizer: options.regularizer,
     };
     // The analytic gradients, from one forward and backward pass.
     probe.evaluate()?;
@@ -186,8 +186,8 @@ where
     } else {
         net_ref.backward(tape, &mut probe.grads)?;
     }
-    if options.l2 != 0.0 {
-        l2(&probe.net, &mut probe.grads, options.l2);
+    if let Some(regularizer) = &options.regularizer {
+        regularizer.apply(&probe.net, &mut probe.grads);
     }
     let analytic_params = probe.grads.clone();
     let analytic_input: Vec<f64> = probe.tape.input_grad().iter().copied().collect();
@@ -242,7 +242,7 @@ struct Probe<'a, N: Network<f64, IN, OUT>, L: Loss<f64, OUT>, const IN: usize, c
     x: Batch<f64, IN>,
     target: &'a L::Target,
     loss: &'a L,
-    l2: f64,
+    regularizer: Option<Regularizer>,
 }
 
 impl<N: Network<f64, IN, OUT>, L: Loss<f64, OUT>, const IN: usize, const OUT: usize>
@@ -260,15 +260,8 @@ impl<N: Network<f64, IN, OUT>, L: Loss<f64, OUT>, const IN: usize, const OUT: us
         self.net.record_kinks(&self.tape, &mut kinks);
         self.loss
             .record_kinks(self.tape.output(), self.target, &mut kinks);
-        if self.l2 != 0.0 {
-            let params = self.net.params();
-            let mut sum = 0.0;
-            self.net.for_each_tensor(&mut |t| {
-                if t.is_weight() {
-                    sum += params[t.range()].iter().map(|w| w * w).sum::<f64>();
-                }
-            });
-            value += 0.5 * self.l2 * sum;
+        if let Some(regularizer) = &self.regularizer {
+            value += regularizer.value(&self.net);
         }
         Ok((value, kinks))
     }

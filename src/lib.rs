@@ -25,7 +25,7 @@
 //! let mut sgd = Sgd::new(1.0)?;
 //! for _ in 0..2000 {
 //!     net.loss_and_grad(&data.inputs, &data.labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
-//!     l2(&net, &mut grads, 1e-3);
+//!     Regularizer::l2(1e-3)?.apply(&net, &mut grads);
 //!     sgd.step(net.params_mut(), &grads)?;
 //! }
 //! assert!(net.accuracy(&data.inputs, &data.labels)? >= 0.98);
@@ -50,7 +50,9 @@
 //! | [`Layer`] | the trait a custom layer implements to appear in `network!` |
 //! | [`losses`] | softmax cross-entropy, multiclass SVM, mean squared error |
 //! | [`gradcheck()`](gradcheck()) | numeric gradient check, per parameter tensor, kink-aware |
-//! | [`Sgd`], [`l2`] | vanilla gradient descent and the L2 penalty |
+//! | [`Optimizer`]: [`Sgd`], [`Momentum`], [`Nesterov`], [`Adagrad`], [`RmsProp`], [`Adam`]; [`Schedule`] | the notes' update rules and learning-rate decays |
+//! | [`Regularizer`] (L2, L1, elastic net), [`MaxNorm`] | regularization |
+//! | [`UpdateMonitor`] | update/weight ratios and gradient norms per tensor |
 //! | [`Init`] | He, calibrated and small-random weight initialization |
 //! | [`datasets`] | the course's spiral data |
 //! | [`Batch`] | batches: one sample per column, width in the type |
@@ -65,6 +67,7 @@ extern crate self as constnet;
 
 pub mod batch;
 pub mod datasets;
+mod diagnostics;
 mod error;
 pub mod gradcheck;
 mod init;
@@ -73,20 +76,26 @@ mod layer;
 pub mod layers;
 pub mod losses;
 pub mod network;
-mod optim;
+pub mod optim;
 mod regularize;
 mod scalar;
+mod schedule;
 
 pub use batch::{Batch, BatchView, BatchViewMut, Sample};
+pub use diagnostics::{TensorStats, UpdateMonitor};
 pub use error::Error;
 pub use gradcheck::gradcheck;
 pub use init::Init;
 pub use layer::{Kinks, Layer, Storage, TensorKind, TensorSpec};
 pub use losses::Loss;
 pub use network::{LayerInfo, Network, Tape, TensorRef};
-pub use optim::Sgd;
-pub use regularize::l2;
+pub use optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, Momentum, MomentumConfig, Nesterov, NesterovConfig,
+    Optimizer, RmsProp, RmsPropConfig, Sgd,
+};
+pub use regularize::{MaxNorm, Penalty, Regularizer};
 pub use scalar::Float;
+pub use schedule::{Decay, Schedule};
 
 pub use nalgebra;
 
@@ -111,6 +120,22 @@ pub use nalgebra;
 /// | `LeakyRelu`, `LeakyRelu(0.1)` | slope 0.01 by default |
 /// | `Elu`, `Elu(0.5)` | alpha 1 by default |
 /// | `Type => OUT` | a custom layer: a `Default` type implementing [`Layer`] |
+///
+/// A `Dense` layer may carry an `#[init(...)]` attribute choosing how its parameters start
+/// (see [`Init`] for the formulas):
+///
+/// | attribute | weights | biases |
+/// |---|---|---|
+/// | none | `he` if a `Relu`, `LeakyRelu` or `Elu` follows, else `calibrated` | 0 |
+/// | `#[init(he)]` | `N(0, 1) * sqrt(2 / fan_in)` | 0 |
+/// | `#[init(calibrated)]` | `N(0, 1) / sqrt(fan_in)` | 0 |
+/// | `#[init(small_random)]` | `0.01 * N(0, 1)` | 0 |
+/// | `#[init(sparse)]`, `#[init(sparse(N))]` | `0.01 * N(0, 1)` on N random inputs per output (10 by default), 0 elsewhere | 0 |
+/// | `#[init(he, bias = 0.01)]` | as the scheme says | 0.01 |
+/// | `#[init(bias = 0.01)]` | as without an attribute | 0.01 |
+///
+/// The bias is a finite number literal. One `#[init]` per layer, on `Dense` layers only;
+/// `sparse(0)`, and `sparse(N)` with `N` above a literal input width, are compile errors.
 ///
 /// A width is an integer literal, a `const` item or const generic parameter, or a
 /// `{ constant expression }`. The first layer must be `Dense`: it fixes the input width.
@@ -137,8 +162,10 @@ pub use nalgebra;
 ///     pub struct Mlp<const H: usize> {
 ///         fc1: Dense<3, H>,
 ///         act: Tanh,
+///         #[init(he, bias = 0.01)]
 ///         fc2: Dense<H, HIDDEN>,
 ///         act2: LeakyRelu(0.1),
+///         #[init(small_random)]
 ///         out: Dense<HIDDEN, 1>,
 ///     }
 /// }
@@ -147,6 +174,8 @@ pub use nalgebra;
 /// let y = net.forward(&Sample::<f32, 3>::new(0.1, 0.2, 0.3));
 /// assert_eq!(y.len(), 1);
 /// assert_eq!(Mlp::<8>::PARAM_COUNT, (3 * 8 + 8) + (8 * 16 + 16) + (16 + 1));
+/// assert_eq!(net.param("fc2.bias")?, [0.01; HIDDEN]);
+/// # Ok::<(), constnet::Error>(())
 /// ```
 ///
 /// A const-generic width mistake is caught by the type system, at the layer:
@@ -163,8 +192,10 @@ pub mod prelude {
     pub use crate::layers::{Dense, Elu, LeakyRelu, Relu, Sigmoid, Tanh};
     pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
     pub use crate::{
-        Batch, BatchView, BatchViewMut, Error, Float, Layer, Loss, Network, Sample, Sgd, Tape,
-        gradcheck, l2, network,
+        Adagrad, AdagradConfig, Adam, AdamConfig, Batch, BatchView, BatchViewMut, Decay, Error,
+        Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig, Nesterov, NesterovConfig, Network,
+        Optimizer, Penalty, Regularizer, RmsProp, RmsPropConfig, Sample, Schedule, Sgd, Tape,
+        UpdateMonitor, gradcheck, network,
     };
 }
 

@@ -1,38 +1,289 @@
-//! Regularization added to the loss and its gradient.
+//! Regularization: penalties added to the loss and its gradient, and the max-norm
+//! constraint applied after an update.
 
-use crate::{Float, Network};
+use crate::optim::positive;
+use crate::{Error, Float, Network, Storage, TensorRef};
 
-/// The L2 penalty on every weight tensor (biases excluded), as the CS231n notes write it:
-/// adds `lambda * w` to each weight's gradient and returns `0.5 * lambda * sum(w^2)` to add
-/// to the loss. Allocates nothing.
+/// A penalty on parameter magnitudes, with the notes' formulas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Penalty {
+    /// `0.5 * lambda * w^2` per weight; gradient `lambda * w`.
+    L2 {
+        /// Strength, non-negative.
+        lambda: f64,
+    },
+    /// `lambda * |w|`; gradient `lambda * sign(w)` (0 at 0).
+    L1 {
+        /// Strength, non-negative.
+        lambda: f64,
+    },
+    /// Elastic net `l1 * |w| + l2 * w^2`; gradient `l1 * sign(w) + 2 * l2 * w`.
+    ElasticNet {
+        /// Strength of the L1 term, non-negative.
+        l1: f64,
+        /// Strength of the squared term, non-negative.
+        l2: f64,
+    },
+}
+
+/// A [`Penalty`] on the weight tensors of a network, and on the biases too if asked.
+///
+/// [`apply`](Self::apply) adds the penalty's gradient to the gradient buffer and returns its
+/// value to add to the data loss; it allocates nothing.
 ///
 /// ```
 /// use constnet::prelude::*;
 /// network! { struct Net { fc: Dense<2, 1> } }
 /// let mut net = Net::new(0);
-/// net.write_param("fc.weight", &[3.0, 4.0])?;
+/// net.write_param("fc.weight", &[3.0, -4.0])?;
+/// net.write_param("fc.bias", &[1.0])?;
 /// let mut grads = net.new_grads();
-/// assert_eq!(l2(&net, &mut grads, 0.1), 0.5 * 0.1 * 25.0);
-/// assert_eq!(net.param("fc.weight")?, [3.0, 4.0]);
-/// assert_eq!(&grads[..2], &[0.3f32, 0.4]);
+/// let l2 = Regularizer::l2(0.1)?;
+/// assert_eq!(l2.apply(&net, &mut grads), 0.5 * 0.1 * 25.0); // biases excluded
+/// assert_eq!(grads, [0.3f32, -0.4, 0.0]);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn l2<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
-    net: &N,
-    grads: &mut [T],
-    lambda: f64,
-) -> T {
-    let lambda = T::of_f64(lambda);
-    let params = net.params();
-    let mut sum = T::ZERO;
-    net.for_each_tensor(&mut |t| {
-        if t.is_weight() {
-            let range = t.range();
-            for (g, &w) in grads[range.clone()].iter_mut().zip(&params[range]) {
-                *g += lambda * w;
-                sum += w * w;
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Regularizer {
+    penalty: Penalty,
+    biases: bool,
+}
+
+impl Regularizer {
+    /// The penalty, its strengths checked (non-negative and finite), on weights only.
+    pub fn new(penalty: Penalty) -> Result<Self, Error> {
+        let strengths: &[(&'static str, f64)] = match &penalty {
+            Penalty::L2 { lambda } => &[("L2 strength", *lambda)],
+            Penalty::L1 { lambda } => &[("L1 strength", *lambda)],
+            Penalty::ElasticNet { l1, l2 } => &[("L1 strength", *l1), ("L2 strength", *l2)],
+        };
+        for &(name, value) in strengths {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(Error::BadHyperparameter {
+                    name,
+                    value,
+                    expected: "a non-negative, finite number",
+                });
             }
         }
-    });
-    T::of_f64(0.5) * lambda * sum
+        Ok(Regularizer {
+            penalty,
+            biases: false,
+        })
+    }
+
+    /// L2, `0.5 * lambda * w^2`.
+    pub fn l2(lambda: f64) -> Result<Self, Error> {
+        Regularizer::new(Penalty::L2 { lambda })
+    }
+
+    /// L1, `lambda * |w|`.
+    pub fn l1(lambda: f64) -> Result<Self, Error> {
+        Regularizer::new(Penalty::L1 { lambda })
+    }
+
+    /// Elastic net, `l1 * |w| + l2 * w^2`.
+    pub fn elastic_net(l1: f64, l2: f64) -> Result<Self, Error> {
+        Regularizer::new(Penalty::ElasticNet { l1, l2 })
+    }
+
+    /// The same penalty on the biases too (the notes leave biases unregularized).
+    ///
+    /// ```
+    /// let r = constnet::Regularizer::l1(1e-4)?.with_biases();
+    /// assert!(r.regularizes_biases());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn with_biases(self) -> Self {
+        Regularizer {
+            biases: true,
+            ..self
+        }
+    }
+
+    /// Whether biases are penalized.
+    pub fn regularizes_biases(&self) -> bool {
+        self.biases
+    }
+
+    /// The penalty.
+    pub fn penalty(&self) -> Penalty {
+        self.penalty
+    }
+
+    fn covers(&self, t: &TensorRef) -> bool {
+        self.biases || t.is_weight()
+    }
+
+    /// Adds the penalty's gradient to `grads` and returns the penalty's value.
+    pub fn apply<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &self,
+        net: &N,
+        grads: &mut [T],
+    ) -> T {
+        let params = net.params();
+        let mut total = T::ZERO;
+        net.for_each_tensor(&mut |t| {
+            if self.covers(&t) {
+                let range = t.range();
+                total += add_penalty(self.penalty, &params[range.clone()], &mut grads[range]);
+            }
+        });
+        total
+    }
+
+    /// The penalty's value alone, without touching any gradient.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[3.0, -4.0])?;
+    /// assert_eq!(Regularizer::elastic_net(1.0, 0.5)?.value(&net), 7.0 + 0.5 * 25.0);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn value<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &self,
+        net: &N,
+    ) -> T {
+        let params = net.params();
+        let mut total = T::ZERO;
+        net.for_each_tensor(&mut |t| {
+            if self.covers(&t) {
+                total += penalty_value(self.penalty, &params[t.range()]);
+            }
+        });
+        total
+    }
+}
+
+/// `sign(w)` with `sign(0) = 0`.
+#[inline(always)]
+fn sign<T: Float>(w: T) -> T {
+    if w > T::ZERO {
+        T::ONE
+    } else if w < T::ZERO {
+        -T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+/// Adds the gradient of the penalty on `w` to `g` and returns its value.
+fn add_penalty<T: Float>(penalty: Penalty, w: &[T], g: &mut [T]) -> T {
+    let mut total = T::ZERO;
+    match penalty {
+        Penalty::L2 { lambda } => {
+            let lambda = T::of_f64(lambda);
+            for (g, &w) in g.iter_mut().zip(w) {
+                *g += lambda * w;
+                total += w * w;
+            }
+            T::of_f64(0.5) * lambda * total
+        }
+        Penalty::L1 { lambda } => {
+            let lambda = T::of_f64(lambda);
+            for (g, &w) in g.iter_mut().zip(w) {
+                *g += lambda * sign(w);
+                total += w.abs();
+            }
+            lambda * total
+        }
+        Penalty::ElasticNet { l1, l2 } => {
+            let (l1, l2) = (T::of_f64(l1), T::of_f64(l2));
+            let two_l2 = l2 + l2;
+            let mut squares = T::ZERO;
+            for (g, &w) in g.iter_mut().zip(w) {
+                *g += l1 * sign(w) + two_l2 * w;
+                total += w.abs();
+                squares += w * w;
+            }
+            l1 * total + l2 * squares
+        }
+    }
+}
+
+/// The penalty on `w`.
+fn penalty_value<T: Float>(penalty: Penalty, w: &[T]) -> T {
+    let sum_abs = || w.iter().fold(T::ZERO, |s, &w| s + w.abs());
+    let sum_sq = || w.iter().fold(T::ZERO, |s, &w| s + w * w);
+    match penalty {
+        Penalty::L2 { lambda } => T::of_f64(0.5 * lambda) * sum_sq(),
+        Penalty::L1 { lambda } => T::of_f64(lambda) * sum_abs(),
+        Penalty::ElasticNet { l1, l2 } => T::of_f64(l1) * sum_abs() + T::of_f64(l2) * sum_sq(),
+    }
+}
+
+/// The max-norm constraint: after each update, every neuron's incoming weight vector (a row
+/// of a `[out, in]` weight tensor, whatever its storage order) is scaled down to
+/// `||w||_2 <= c` if it is longer. Biases are not touched.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 2> } }
+/// let mut net = Net::new(0);
+/// net.write_param("fc.weight", &[3.0, 4.0, 0.3, 0.4])?; // rows of norm 5 and 0.5
+/// MaxNorm::new(1.0)?.apply(&mut net);
+/// let w = net.param("fc.weight")?;
+/// assert!((w[0] - 0.6).abs() < 1e-6 && (w[1] - 0.8).abs() < 1e-6);
+/// assert_eq!(&w[2..], &[0.3, 0.4]);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaxNorm {
+    c: f64,
+}
+
+impl MaxNorm {
+    /// The constraint `||w||_2 <= c`; `c` must be positive (typically 3 or 4).
+    pub fn new(c: f64) -> Result<Self, Error> {
+        Ok(MaxNorm {
+            c: positive("max-norm bound", c)?,
+        })
+    }
+
+    /// The bound `c`.
+    pub fn bound(&self) -> f64 {
+        self.c
+    }
+
+    /// Clamps every row of every weight tensor of `net`.
+    pub fn apply<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &self,
+        net: &mut N,
+    ) {
+        let mut weights = Vec::<TensorRef>::new();
+        net.for_each_tensor(&mut |t| {
+            if t.is_weight() {
+                weights.push(t);
+            }
+        });
+        let c = T::of_f64(self.c);
+        let params = net.params_mut();
+        for t in weights {
+            let w = &mut params[t.range()];
+            let rows = t.spec.shape.first().copied().unwrap_or(1).max(1);
+            let fan_in = w.len() / rows;
+            // (first element, stride) of row `o` in the tensor's storage order.
+            let row = |o: usize| match t.spec.storage {
+                Storage::RowMajor => (o * fan_in, 1),
+                Storage::ColumnMajor => (o, rows),
+            };
+            for o in 0..rows {
+                let (start, stride) = row(o);
+                let norm = w[start..]
+                    .iter()
+                    .step_by(stride)
+                    .take(fan_in)
+                    .fold(T::ZERO, |s, &v| s + v * v)
+                    .sqrt();
+                if norm > c {
+                    let scale = c / norm;
+                    for v in w[start..].iter_mut().step_by(stride).take(fan_in) {
+                        *v *= scale;
+                    }
+                }
+            }
+        }
+    }
 }

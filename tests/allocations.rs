@@ -56,7 +56,7 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
         let loss = net
             .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
             .unwrap();
-        let reg = l2(net, &mut grads, 1e-4);
+        let reg = Regularizer::l2(1e-4).unwrap().apply(net, &mut grads);
         sgd.step(net.params_mut(), &grads).unwrap();
         loss + reg
     };

@@ -115,7 +115,7 @@ fn mse_loss_passes_gradcheck() {
 fn l2_regularized_loss_passes_gradcheck() {
     let net = ReluNet::<f64>::init(11);
     let options = Options {
-        l2: 0.3,
+        regularizer: Some(Regularizer::l2(0.3).unwrap()),
         ..options()
     };
     let report = gradcheck(

@@ -26,7 +26,7 @@ fn spiral_net_reaches_98_percent_training_accuracy() {
                 &mut grads,
             )
             .unwrap();
-        loss += l2(&net, &mut grads, 1e-3);
+        loss += Regularizer::l2(1e-3).unwrap().apply(&net, &mut grads);
         first_loss.get_or_insert(loss);
         sgd.step(net.params_mut(), &grads).unwrap();
     }

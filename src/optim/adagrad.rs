@@ -1,0 +1,81 @@
+//! Adagrad: per-parameter rates from the sum of squared gradients.
+
+use super::{Optimizer, positive, restore, same_length, sized_state};
+use crate::{Error, Float};
+
+/// The hyperparameters of [`Adagrad`]; `eps` defaults to 1e-8.
+///
+/// ```
+/// assert!(constnet::AdagradConfig::new(0.1).build::<f32>().is_ok());
+/// assert!(constnet::AdagradConfig { eps: 0.0, lr: 0.1 }.build::<f32>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdagradConfig {
+    /// Learning rate, positive.
+    pub lr: f64,
+    /// Added to the root of the cache to avoid dividing by zero, positive.
+    pub eps: f64,
+}
+
+impl AdagradConfig {
+    /// Learning rate `lr` and `eps` 1e-8.
+    pub fn new(lr: f64) -> Self {
+        AdagradConfig { lr, eps: 1e-8 }
+    }
+
+    /// Validates the hyperparameters and builds the rule.
+    pub fn build<T: Float>(self) -> Result<Adagrad<T>, Error> {
+        Ok(Adagrad {
+            lr: positive("learning rate", self.lr)?,
+            eps: positive("eps", self.eps)?,
+            cache: Vec::new(),
+            steps: 0,
+        })
+    }
+}
+
+/// Adagrad, as in the notes: `cache += dx^2; x -= lr * dx / (sqrt(cache) + eps)`.
+///
+/// PyTorch's `Adagrad` is the same with `eps` 1e-10 by default.
+///
+/// ```
+/// use constnet::prelude::*;
+/// let mut opt = AdagradConfig::new(0.1).build::<f64>()?;
+/// let mut x = [1.0];
+/// opt.step(&mut x, &[2.0])?; // cache = 4, x -= 0.1 * 2 / 2
+/// assert!((x[0] - 0.9).abs() < 1e-8);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adagrad<T: Float = f32> {
+    lr: f64,
+    eps: f64,
+    cache: Vec<T>,
+    steps: u64,
+}
+
+impl<T: Float> Optimizer<T> for Adagrad<T> {
+    fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
+        same_length(params, grads)?;
+        sized_state(&mut [&mut self.cache], params.len())?;
+        let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
+        for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
+            *c += dx * dx;
+            *x -= lr * dx / (c.sqrt() + eps);
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    lr_and_steps!();
+
+    fn state(&self) -> Vec<(&'static str, &[T])> {
+        vec![("cache", &self.cache[..])]
+    }
+
+    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
+        restore(&mut [("cache", &mut self.cache)], buffers)?;
+        self.steps = steps;
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! Update rules over flat parameter and gradient buffers, as the CS231n notes write them.
+//!
+//! Every rule implements [`Optimizer`]: one streaming loop over `params` and `grads` (and its
+//! own state buffers), with no knowledge of layers, no branch inside the loop and no
+//! allocation after the first step (state buffers are sized on first use). Each rule is built
+//! from a config whose defaults are the notes' published ones and which is validated when
+//! built: a bad hyperparameter is an [`Error::BadHyperparameter`], never a silent NaN later.
+//!
+//! | rule | update |
+//! |---|---|
+//! | [`Sgd`] | `x -= lr * dx` |
+//! | [`Momentum`] | `v = mu * v - lr * dx; x += v` |
+//! | [`Nesterov`] | `v_prev = v; v = mu * v - lr * dx; x += -mu * v_prev + (1 + mu) * v` |
+//! | [`Adagrad`] | `cache += dx^2; x -= lr * dx / (sqrt(cache) + eps)` |
+//! | [`RmsProp`] | `cache = decay * cache + (1 - decay) * dx^2; x -= lr * dx / (sqrt(cache) + eps)` |
+//! | [`Adam`] | `t += 1; m = b1 m + (1 - b1) dx; v = b2 v + (1 - b2) dx^2; x -= lr m_hat / (sqrt(v_hat) + eps)` |
+//!
+//! The state (velocities, caches, moments, the step counter) is kept in plain buffers that
+//! [`Optimizer::state`] lists by name and [`Optimizer::load_state`] restores, so a checkpoint
+//! can save and resume it.
+
+/// The three accessors every rule with `lr` and `steps` fields shares.
+macro_rules! lr_and_steps {
+    () => {
+        fn learning_rate(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
+            self.lr = super::positive("learning rate", lr)?;
+            Ok(())
+        }
+
+        fn steps(&self) -> u64 {
+            self.steps
+        }
+    };
+}
+
+mod adagrad;
+mod adam;
+mod momentum;
+mod nesterov;
+mod rmsprop;
+mod sgd;
+
+pub use adagrad::{Adagrad, AdagradConfig};
+pub use adam::{Adam, AdamConfig};
+pub use momentum::{Momentum, MomentumConfig};
+pub use nesterov::{Nesterov, NesterovConfig};
+pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use sgd::Sgd;
+
+use crate::{Error, Float};
+
+/// An update rule: changes parameters from their gradients, one step at a time.
+///
+/// ```
+/// use constnet::prelude::*;
+/// fn train_step<O: Optimizer<f32>>(opt: &mut O, x: &mut [f32], dx: &[f32]) -> Result<(), Error> {
+///     opt.step(x, dx)
+/// }
+/// let mut adam = AdamConfig::default().build::<f32>()?;
+/// let mut x = [1.0f32, -1.0];
+/// train_step(&mut adam, &mut x, &[0.5, -0.5])?;
+/// // Adam's first step moves every parameter by about `lr` against its gradient's sign.
+/// assert!((x[0] - (1.0 - 1e-3)).abs() < 1e-6 && (x[1] - (-1.0 + 1e-3)).abs() < 1e-6);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub trait Optimizer<T: Float> {
+    /// One update of `params` from `grads`, which must have the same length (and, for a
+    /// stateful rule, the same length as at the first step).
+    fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error>;
+
+    /// The current learning rate.
+    fn learning_rate(&self) -> f64;
+
+    /// Sets the learning rate (what a [`Schedule`](crate::Schedule) does); it must be
+    /// positive and finite.
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error>;
+
+    /// How many steps have been taken (Adam's `t`).
+    fn steps(&self) -> u64;
+
+    /// The state buffers by name (`velocity`, `cache`, `m`, `v`), empty before the first
+    /// step. The step counter is [`steps`](Self::steps).
+    fn state(&self) -> Vec<(&'static str, &[T])>;
+
+    /// Restores the state: the buffers named as [`state`](Self::state) names them, and the
+    /// step counter. A wrong name or length is an `Err`, and nothing is changed then.
+    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error>;
+}
+
+/// `value`, if it is positive and finite.
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, Error> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::BadHyperparameter {
+            name,
+            value,
+            expected: "a positive, finite number",
+        })
+    }
+}
+
+/// `value`, if it is in `[0, 1)`.
+pub(crate) fn fraction(name: &'static str, value: f64) -> Result<f64, Error> {
+    if (0.0..1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::BadHyperparameter {
+            name,
+            value,
+            expected: "in [0, 1)",
+        })
+    }
+}
+
+/// `value`, if it is in `(0, 1)`.
+pub(crate) fn open_fraction(name: &'static str, value: f64) -> Result<f64, Error> {
+    if value > 0.0 && value < 1.0 {
+        Ok(value)
+    } else {
+        Err(Error::BadHyperparameter {
+            name,
+            value,
+            expected: "in (0, 1)",
+        })
+    }
+}
+
+/// `Ok` if the gradient buffer matches the parameters.
+pub(crate) fn same_length<T>(params: &[T], grads: &[T]) -> Result<(), Error> {
+    if params.len() == grads.len() {
+        Ok(())
+    } else {
+        Err(Error::WrongLength {
+            what: "gradient buffer".into(),
+            expected: params.len(),
+            got: grads.len(),
+        })
+    }
+}
+
+/// Sizes state buffers on the first step (zero-filled); afterwards `Err` if the parameter
+/// count changed, since the state would belong to other parameters.
+pub(crate) fn sized_state<T: Float>(buffers: &mut [&mut Vec<T>], len: usize) -> Result<(), Error> {
+    for buffer in buffers {
+        if buffer.is_empty() {
+            buffer.resize(len, T::ZERO);
+        } else if buffer.len() != len {
+            return Err(Error::WrongLength {
+                what: "parameter buffer (the optimizer's state was sized at its first step)".into(),
+                expected: buffer.len(),
+                got: len,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Restores named state buffers: checks every name and length first, then copies.
+pub(crate) fn restore<T: Float>(
+    own: &mut [(&'static str, &mut Vec<T>)],
+    given: &[(&str, &[T])],
+) -> Result<(), Error> {
+    let known = || {
+        own.iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (name, values) in given {
+        let Some((_, buffer)) = own.iter().find(|(own_name, _)| own_name == name) else {
+            return Err(Error::UnknownParameter {
+                name: format!("optimizer state `{name}`"),
+                known: known(),
+            });
+        };
+        if !buffer.is_empty() && buffer.len() != values.len() {
+            return Err(Error::WrongLength {
+                what: format!("optimizer state `{name}`"),
+                expected: buffer.len(),
+                got: values.len(),
+            });
+        }
+    }
+    for (name, values) in given {
+        if let Some((_, buffer)) = own.iter_mut().find(|(own_name, _)| own_name == name) {
+            buffer.clear();
+            buffer.extend_from_slice(values);
+        }
+    }
+    Ok(())
+}

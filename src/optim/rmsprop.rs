@@ -1,0 +1,94 @@
+//! RMSprop: Adagrad with a leaky cache.
+
+use super::{Optimizer, open_fraction, positive, restore, same_length, sized_state};
+use crate::{Error, Float};
+
+/// The hyperparameters of [`RmsProp`]; `decay` 0.99 and `eps` 1e-8 by default, as in the
+/// notes.
+///
+/// ```
+/// use constnet::RmsPropConfig;
+/// assert!(RmsPropConfig::new(1e-3).build::<f32>().is_ok());
+/// assert!(RmsPropConfig { decay: 1.0, ..RmsPropConfig::new(1e-3) }.build::<f32>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RmsPropConfig {
+    /// Learning rate, positive.
+    pub lr: f64,
+    /// Decay rate of the cache, in `(0, 1)`.
+    pub decay: f64,
+    /// Added to the root of the cache, positive.
+    pub eps: f64,
+}
+
+impl RmsPropConfig {
+    /// Learning rate `lr`, `decay` 0.99, `eps` 1e-8.
+    pub fn new(lr: f64) -> Self {
+        RmsPropConfig {
+            lr,
+            decay: 0.99,
+            eps: 1e-8,
+        }
+    }
+
+    /// Validates the hyperparameters and builds the rule.
+    pub fn build<T: Float>(self) -> Result<RmsProp<T>, Error> {
+        Ok(RmsProp {
+            lr: positive("learning rate", self.lr)?,
+            decay: open_fraction("decay rate", self.decay)?,
+            eps: positive("eps", self.eps)?,
+            cache: Vec::new(),
+            steps: 0,
+        })
+    }
+}
+
+/// RMSprop, as in the notes:
+/// `cache = decay * cache + (1 - decay) * dx^2; x -= lr * dx / (sqrt(cache) + eps)`.
+///
+/// PyTorch's `RMSprop` is the same formula with its `alpha` as `decay`, and defaults
+/// `alpha` 0.99, `eps` 1e-8.
+///
+/// ```
+/// use constnet::prelude::*;
+/// let mut opt = RmsPropConfig::new(0.1).build::<f64>()?;
+/// let mut x = [1.0];
+/// opt.step(&mut x, &[2.0])?; // cache = 0.01 * 4 = 0.04, x -= 0.1 * 2 / 0.2
+/// assert!((x[0] - 0.0).abs() < 1e-6);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RmsProp<T: Float = f32> {
+    lr: f64,
+    decay: f64,
+    eps: f64,
+    cache: Vec<T>,
+    steps: u64,
+}
+
+impl<T: Float> Optimizer<T> for RmsProp<T> {
+    fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
+        same_length(params, grads)?;
+        sized_state(&mut [&mut self.cache], params.len())?;
+        let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
+        let (decay, rest) = (T::of_f64(self.decay), T::of_f64(1.0 - self.decay));
+        for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
+            *c = decay * *c + rest * dx * dx;
+            *x -= lr * dx / (c.sqrt() + eps);
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    lr_and_steps!();
+
+    fn state(&self) -> Vec<(&'static str, &[T])> {
+        vec![("cache", &self.cache[..])]
+    }
+
+    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
+        restore(&mut [("cache", &mut self.cache)], buffers)?;
+        self.steps = steps;
+        Ok(())
+    }
+}

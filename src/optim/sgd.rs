@@ -1,0 +1,89 @@
+//! Vanilla stochastic gradient descent.
+
+use super::{Optimizer, positive, same_length};
+use crate::{Error, Float};
+
+/// Vanilla stochastic gradient descent: `x -= lr * dx`. It has no state but its step count.
+///
+/// Same as PyTorch's `torch.optim.SGD` without momentum.
+///
+/// ```
+/// use constnet::prelude::*;
+/// let mut sgd = Sgd::new(0.5)?;
+/// let mut x = [1.0f32, 2.0];
+/// sgd.step(&mut x, &[2.0, -2.0])?;
+/// assert_eq!(x, [0.0, 3.0]);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sgd {
+    lr: f64,
+    steps: u64,
+}
+
+impl Sgd {
+    /// SGD with learning rate `lr`, which must be positive and finite.
+    ///
+    /// ```
+    /// assert!(constnet::Sgd::new(-0.1).is_err());
+    /// ```
+    pub fn new(lr: f64) -> Result<Self, Error> {
+        Ok(Sgd {
+            lr: positive("learning rate", lr)?,
+            steps: 0,
+        })
+    }
+}
+
+impl<T: Float> Optimizer<T> for Sgd {
+    fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
+        same_length(params, grads)?;
+        let lr = T::of_f64(self.lr);
+        for (x, &dx) in params.iter_mut().zip(grads) {
+            *x -= lr * dx;
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
+        self.lr = positive("learning rate", lr)?;
+        Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn state(&self) -> Vec<(&'static str, &[T])> {
+        Vec::new()
+    }
+
+    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
+        super::restore::<T>(&mut [], buffers)?;
+        self.steps = steps;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sgd_rejects_a_non_positive_learning_rate() {
+        assert!(Sgd::new(0.0).is_err());
+        assert!(Sgd::new(-1e-3).is_err());
+        assert!(Sgd::new(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn sgd_rejects_buffers_of_different_lengths() {
+        let mut x = [0.0f32; 3];
+        assert!(Sgd::new(0.1).unwrap().step(&mut x, &[1.0; 2]).is_err());
+    }
+}

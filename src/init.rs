@@ -5,10 +5,22 @@ use rand_distr::StandardNormal;
 
 use crate::Float;
 
-/// How a layer's weights are drawn. Biases always start at zero.
+/// How a layer's weights are drawn. Every scheme draws independent zero-mean gaussians, with
+/// `z ~ N(0, 1)` a standard normal draw and `fan_in` the layer's number of inputs:
+///
+/// | scheme | weight | variance |
+/// |---|---|---|
+/// | [`He`](Init::He) | `z * sqrt(2 / fan_in)` | `2 / fan_in` |
+/// | [`Calibrated`](Init::Calibrated) | `z / sqrt(fan_in)` | `1 / fan_in` |
+/// | [`SmallRandom`](Init::SmallRandom) | `0.01 * z` | `1e-4` |
+/// | [`Sparse`](Init::Sparse) | `0.01 * z` on `connections` inputs per output, else 0 | `1e-4 * min(connections, fan_in) / fan_in` |
+///
+/// Biases are not drawn: a `Dense` layer sets them to a constant, zero unless
+/// [`Dense::with_bias`](crate::layers::Dense::with_bias) says otherwise.
 ///
 /// `network!` picks [`Init::He`] for a `Dense` layer followed by a ReLU-family activation
-/// (ReLU, Leaky ReLU, ELU) and [`Init::Calibrated`] otherwise.
+/// (ReLU, Leaky ReLU, ELU) and [`Init::Calibrated`] otherwise; a layer's `#[init(...)]`
+/// attribute overrides that (see [`network!`](crate::network!)).
 ///
 /// ```
 /// use constnet::Init;
@@ -19,38 +31,151 @@ use crate::Float;
 /// let var = w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64;
 /// assert!((var - 2.0 / 50.0).abs() < 0.004);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Init {
-    /// `N(0, 1) * sqrt(2 / fan_in)` (He et al. 2015), for layers feeding a ReLU.
+    /// `N(0, 1) * sqrt(2 / fan_in)` (He et al. 2015), for layers feeding a ReLU: a ReLU
+    /// zeroes half its inputs, and the factor 2 makes up for the variance lost.
+    ///
+    /// ```
+    /// assert_eq!(constnet::Init::He.std_dev(8), 0.5);
+    /// ```
     #[default]
     He,
-    /// `N(0, 1) / sqrt(fan_in)`, which keeps the output variance equal to the input's.
+    /// `N(0, 1) / sqrt(fan_in)`: with inputs of unit variance, `Var(sum_i w_i x_i) =
+    /// fan_in * Var(w) = 1`, so the output's variance equals the input's.
+    ///
+    /// ```
+    /// assert_eq!(constnet::Init::Calibrated.std_dev(100), 0.1);
+    /// ```
     Calibrated,
-    /// `0.01 * N(0, 1)`, the notes' "small random numbers".
+    /// `0.01 * N(0, 1)`, the notes' "small random numbers" (fine for small networks; in deep
+    /// ones the activations shrink layer after layer).
+    ///
+    /// ```
+    /// assert_eq!(constnet::Init::SmallRandom.std_dev(1000), 0.01);
+    /// ```
     SmallRandom,
+    /// Sparse initialization: every weight zero, except that each output neuron is connected
+    /// to `connections` distinct inputs chosen at random, with weights `0.01 * N(0, 1)`. When
+    /// `connections >= fan_in` every input is connected; with `connections == 0` all the
+    /// weights are zero. The notes' typical value is 10
+    /// ([`DEFAULT_SPARSE_CONNECTIONS`](Init::DEFAULT_SPARSE_CONNECTIONS)).
+    ///
+    /// ```
+    /// use constnet::Init;
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// // 3 outputs and 5 inputs, stored column-major: output o, input i at o + 3 * i.
+    /// let mut w = [0.0f32; 15];
+    /// Init::Sparse { connections: 2 }.fill(&mut w, 5, &mut rng);
+    /// for o in 0..3 {
+    ///     let nonzero = (0..5).filter(|i| w[o + 3 * i] != 0.0).count();
+    ///     assert_eq!(nonzero, 2);
+    /// }
+    /// ```
+    Sparse {
+        /// How many inputs each output neuron is connected to.
+        connections: usize,
+    },
 }
 
 impl Init {
-    /// The standard deviation of the weights for a layer with `fan_in` inputs.
+    /// The number of connections per output neuron of `#[init(sparse)]`: 10, as in the notes.
     ///
     /// ```
-    /// assert_eq!(constnet::Init::Calibrated.std_dev(4), 0.5);
+    /// assert_eq!(constnet::Init::DEFAULT_SPARSE_CONNECTIONS, 10);
+    /// ```
+    pub const DEFAULT_SPARSE_CONNECTIONS: usize = 10;
+
+    /// The standard deviation of the weights drawn for a layer with `fan_in` inputs (for
+    /// [`Sparse`](Init::Sparse), of its nonzero weights). A zero `fan_in` counts as 1.
+    ///
+    /// ```
+    /// use constnet::Init;
+    /// assert_eq!(Init::Calibrated.std_dev(4), 0.5);
+    /// assert_eq!(Init::Sparse { connections: 10 }.std_dev(4), 0.01);
     /// ```
     pub fn std_dev(self, fan_in: usize) -> f64 {
         let n = fan_in.max(1) as f64;
         match self {
             Init::He => (2.0 / n).sqrt(),
             Init::Calibrated => 1.0 / n.sqrt(),
-            Init::SmallRandom => 0.01,
+            Init::SmallRandom | Init::Sparse { .. } => 0.01,
         }
     }
 
-    /// Fills `weights` with draws for a layer with `fan_in` inputs.
+    /// Fills `weights`, the `O x I` weight matrix of a layer with `I = fan_in` inputs stored
+    /// column-major (output `o`, input `i` at `o + i * O`, as in
+    /// [`Dense`](crate::layers::Dense)), so `O = weights.len() / fan_in`. The draws come from
+    /// `rng` alone: the same generator state gives the same weights.
+    ///
+    /// Only [`Sparse`](Init::Sparse) depends on the layout; it draws each output neuron's
+    /// inputs, then their weights, one neuron after the other.
+    ///
+    /// # Panics
+    ///
+    /// For [`Sparse`](Init::Sparse), if `weights` is not empty and its length is not a
+    /// multiple of `fan_in`.
+    ///
+    /// ```
+    /// use constnet::Init;
+    /// use rand::SeedableRng;
+    /// let draw = |seed| {
+    ///     let mut w = [0.0f64; 6];
+    ///     Init::SmallRandom.fill(&mut w, 3, &mut rand::rngs::StdRng::seed_from_u64(seed));
+    ///     w
+    /// };
+    /// assert_eq!(draw(7), draw(7));
+    /// assert!(draw(7).iter().all(|w| w.abs() < 0.1));
+    /// ```
     pub fn fill<T: Float>(self, weights: &mut [T], fan_in: usize, rng: &mut dyn RngCore) {
-        let std = self.std_dev(fan_in);
-        for w in weights {
-            let z: f64 = rng.sample(StandardNormal);
-            *w = T::of_f64(z * std);
+        match self {
+            Init::Sparse { connections } => fill_sparse(weights, fan_in, connections, rng),
+            _ => fill_dense(weights, self.std_dev(fan_in), rng),
         }
     }
+}
+
+/// Every weight `std * N(0, 1)`.
+fn fill_dense<T: Float>(weights: &mut [T], std: f64, rng: &mut dyn RngCore) {
+    for w in weights {
+        *w = gaussian(std, rng);
+    }
+}
+
+/// Each output neuron (row `o`: elements `o + i * outputs`) gets `connections` distinct random
+/// inputs with weights `0.01 * N(0, 1)`; the rest are zero.
+fn fill_sparse<T: Float>(
+    weights: &mut [T],
+    fan_in: usize,
+    connections: usize,
+    rng: &mut dyn RngCore,
+) {
+    weights.fill(T::ZERO);
+    if weights.is_empty() {
+        return;
+    }
+    assert!(
+        fan_in > 0 && weights.len().is_multiple_of(fan_in),
+        "sparse init: {} weights are not a whole number of rows of {fan_in} inputs",
+        weights.len()
+    );
+    let outputs = weights.len() / fan_in;
+    let std = Init::Sparse { connections }.std_dev(fan_in);
+    for o in 0..outputs {
+        if connections >= fan_in {
+            for i in 0..fan_in {
+                weights[o + i * outputs] = gaussian(std, rng);
+            }
+        } else {
+            for i in rand::seq::index::sample(rng, fan_in, connections) {
+                weights[o + i * outputs] = gaussian(std, rng);
+            }
+        }
+    }
+}
+
+fn gaussian<T: Float>(std: f64, rng: &mut dyn RngCore) -> T {
+    let z: f64 = rng.sample(StandardNormal);
+    T::of_f64(z * std)
 }

@@ -1,7 +1,9 @@
 //! The declaration's syntax tree: plain types that keep the spans of the user's tokens.
 
 use proc_macro2::Span;
-use syn::{Attribute, Expr, Generics, Ident, LitInt, Type, Visibility};
+use syn::{
+    Attribute, Expr, ExprLit, ExprUnary, Generics, Ident, Lit, LitInt, Type, UnOp, Visibility,
+};
 
 /// Everything inside one `network! { ... }`: one or more network declarations.
 pub struct Input {
@@ -19,10 +21,88 @@ pub struct NetDecl {
 
 /// `#[attrs] vis name: kind`.
 pub struct LayerDecl {
+    /// The attributes passed through to the generated field (docs, lints, ...).
     pub attrs: Vec<Attribute>,
+    /// Every `#[init(...)]` attribute, in order; more than one is an error of the check phase.
+    pub inits: Vec<InitAttr>,
     pub vis: Visibility,
     pub name: Ident,
     pub kind: LayerKind,
+}
+
+/// `#[init(scheme, bias = NUMBER)]`, either part optional (not both).
+pub struct InitAttr {
+    /// The `init` of the attribute, where errors about the attribute as a whole point.
+    pub path: Ident,
+    pub scheme: Option<SchemeDecl>,
+    /// The expression after `bias =`, as written: the check phase requires a finite number.
+    pub bias: Option<Expr>,
+}
+
+impl InitAttr {
+    /// The bias as a number, when it is a (possibly negated) numeric literal.
+    pub fn bias_value(&self) -> Option<f64> {
+        self.bias.as_ref().and_then(number)
+    }
+}
+
+/// A scheme as written: `he`, `sparse`, `sparse(20)`. The name is checked by the check phase.
+pub struct SchemeDecl {
+    pub name: Ident,
+    /// The parenthesized argument, `(value, literal)`.
+    pub arg: Option<(usize, LitInt)>,
+}
+
+impl SchemeDecl {
+    /// The scheme, when the name is one of [`Scheme::ALL`].
+    pub fn scheme(&self) -> Option<Scheme> {
+        Scheme::ALL
+            .iter()
+            .find(|(name, _)| self.name == name)
+            .map(|&(_, scheme)| scheme)
+    }
+}
+
+/// The initialization schemes of `constnet::Init`, by their attribute names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    He,
+    Calibrated,
+    SmallRandom,
+    Sparse,
+}
+
+impl Scheme {
+    pub const ALL: [(&'static str, Scheme); 4] = [
+        ("he", Scheme::He),
+        ("calibrated", Scheme::Calibrated),
+        ("small_random", Scheme::SmallRandom),
+        ("sparse", Scheme::Sparse),
+    ];
+
+    /// Whether the scheme takes a parenthesized argument (sparse's connection count).
+    pub fn takes_argument(self) -> bool {
+        self == Scheme::Sparse
+    }
+}
+
+/// The value of a numeric literal, or of `-` followed by one.
+fn number(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(lit),
+            ..
+        }) => lit.base10_parse().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => lit.base10_parse().ok(),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) if matches!(**expr, Expr::Lit(_)) => number(expr).map(|v| -v),
+        _ => None,
+    }
 }
 
 /// What a layer is.

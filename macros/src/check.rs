@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::{GenericParam, Ident};
 
-use crate::ast::{Act, LayerDecl, LayerKind, NetDecl, Width};
+use crate::ast::{Act, LayerDecl, LayerKind, NetDecl, Scheme, Width};
 
 /// A checked network: the declaration plus what was resolved about each layer.
 pub struct Model<'a> {
@@ -30,6 +30,32 @@ pub struct Resolved<'a> {
     pub deferred: Option<Boundary<'a>>,
     /// For a `Dense` layer: whether a ReLU-family activation follows (He initialization).
     pub feeds_relu: bool,
+    /// For a `Dense` layer: what its `#[init(...)]` attribute asks for.
+    pub init: InitChoice,
+}
+
+/// A `Dense` layer's checked `#[init(...)]` attribute; both parts `None` without one.
+#[derive(Clone, Copy, Default)]
+pub struct InitChoice {
+    /// The scheme, with sparse's connection count when given.
+    pub scheme: Option<(Scheme, Option<usize>)>,
+    /// The constant the biases start at.
+    pub bias: Option<f64>,
+}
+
+impl InitChoice {
+    fn of(layer: &LayerDecl) -> Self {
+        let Some(attr) = layer.inits.first() else {
+            return InitChoice::default();
+        };
+        InitChoice {
+            scheme: attr
+                .scheme
+                .as_ref()
+                .and_then(|s| Some((s.scheme()?, s.arg.as_ref().map(|(n, _)| *n)))),
+            bias: attr.bias_value(),
+        }
+    }
 }
 
 /// A boundary between two layers whose widths only the compiler can compare.
@@ -48,6 +74,12 @@ pub fn check(net: &NetDecl) -> Result<Model<'_>, syn::Error> {
     widths_are_not_zero(net, &mut errors);
     custom_layers_name_their_width(net, &mut errors);
     activation_arguments_are_in_range(net, &mut errors);
+    init_attributes_are_on_dense_layers(net, &mut errors);
+    init_attributes_are_not_repeated(net, &mut errors);
+    init_schemes_are_known(net, &mut errors);
+    init_scheme_arguments_are_valid(net, &mut errors);
+    sparse_connections_fit_the_input(net, &mut errors);
+    init_biases_are_finite(net, &mut errors);
     let layers = resolve_widths(net, &mut errors);
     errors.finish()?;
     Ok(Model { net, layers })
@@ -58,7 +90,15 @@ struct Errors(Option<syn::Error>);
 
 impl Errors {
     fn push(&mut self, span: Span, message: impl std::fmt::Display) {
-        let error = syn::Error::new(span, message);
+        self.add(syn::Error::new(span, message));
+    }
+
+    /// An error spanning all of `tokens` (their first to last token, also on stable Rust).
+    fn push_spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.add(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn add(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
@@ -197,6 +237,146 @@ fn activation_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
     }
 }
 
+/// `#[init]` sets how a `Dense` layer's weights and biases start; the other layers either
+/// have no parameters or initialize their own.
+fn init_attributes_are_on_dense_layers(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        let what = match &layer.kind {
+            LayerKind::Dense { .. } => continue,
+            LayerKind::Activation { keyword, .. } => {
+                format!("a `{keyword}` activation, which has no parameters")
+            }
+            LayerKind::Custom { .. } => {
+                "a custom layer, which initializes its own parameters in `Layer::init`".into()
+            }
+        };
+        for attr in &layer.inits {
+            errors.push(
+                attr.path.span(),
+                format!(
+                    "`#[init]` applies to `Dense` layers only, and layer `{}` is {what}",
+                    layer.name
+                ),
+            );
+        }
+    }
+}
+
+/// A layer has at most one `#[init]` attribute: two could disagree.
+fn init_attributes_are_not_repeated(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        for attr in layer.inits.iter().skip(1) {
+            errors.push(
+                attr.path.span(),
+                format!(
+                    "layer `{}` has more than one `#[init]` attribute; merge them into one, \
+                     e.g. `#[init(he, bias = 0.01)]`",
+                    layer.name
+                ),
+            );
+        }
+    }
+}
+
+/// A scheme is one of `Scheme::ALL`.
+fn init_schemes_are_known(net: &NetDecl, errors: &mut Errors) {
+    let names: Vec<&str> = Scheme::ALL.iter().map(|(name, _)| *name).collect();
+    for layer in &net.layers {
+        for scheme in layer.inits.iter().filter_map(|a| a.scheme.as_ref()) {
+            if scheme.scheme().is_none() {
+                errors.push(
+                    scheme.name.span(),
+                    format!(
+                        "unknown init scheme `{}` on layer `{}`; the schemes are {}, and \
+                         sparse(N) for N connections per neuron",
+                        scheme.name,
+                        layer.name,
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Only `sparse` takes an argument, and its connection count is at least 1.
+fn init_scheme_arguments_are_valid(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        for scheme in layer.inits.iter().filter_map(|a| a.scheme.as_ref()) {
+            let (Some(kind), Some((value, lit))) = (scheme.scheme(), &scheme.arg) else {
+                continue;
+            };
+            if !kind.takes_argument() {
+                errors.push(
+                    lit.span(),
+                    format!(
+                        "init scheme `{}` takes no argument; only sparse(N) does",
+                        scheme.name
+                    ),
+                );
+            } else if *value == 0 {
+                errors.push(
+                    lit.span(),
+                    format!(
+                        "sparse(0) would connect layer `{}`'s neurons to no input; \
+                         use at least sparse(1)",
+                        layer.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `sparse(N)` cannot connect a neuron to more inputs than the layer has, when its input
+/// width is a literal (a named width is only known to the type system; at run time,
+/// `N >= fan_in` connects every input).
+fn sparse_connections_fit_the_input(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        let LayerKind::Dense {
+            input: Width::Lit { value: width, .. },
+            ..
+        } = &layer.kind
+        else {
+            continue;
+        };
+        for scheme in layer.inits.iter().filter_map(|a| a.scheme.as_ref()) {
+            if let (Some(Scheme::Sparse), Some((connections, lit))) = (scheme.scheme(), &scheme.arg)
+                && connections > width
+            {
+                errors.push(
+                    lit.span(),
+                    format!(
+                        "layer `{}` has {width} inputs, so its neurons cannot have \
+                         {connections} connections each; use at most sparse({width})",
+                        layer.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// A bias is a finite number literal, possibly negative.
+fn init_biases_are_finite(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        for attr in &layer.inits {
+            let Some(expr) = &attr.bias else { continue };
+            if !attr.bias_value().is_some_and(f64::is_finite) {
+                let text = quote::quote!(#expr).to_string().replace(' ', "");
+                errors.push_spanned(
+                    expr,
+                    format!(
+                        "the bias of layer `{}` must be a finite number, like \
+                         `bias = 0.01`; `{text}` is not",
+                        layer.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// The first layer fixes the network's input width, and every layer's input width equals
 /// the previous layer's output width. Literal widths are compared here; any other pair is
 /// left to the type system.
@@ -254,6 +434,7 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
             output,
             deferred,
             feeds_relu,
+            init: InitChoice::of(layer),
         });
     }
     resolved

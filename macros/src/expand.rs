@@ -11,7 +11,7 @@ use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{GenericParam, Ident};
 
-use crate::ast::{Act, Input, LayerKind, NetDecl, Width};
+use crate::ast::{Act, Input, LayerKind, NetDecl, Scheme, Width};
 use crate::check::{Model, Resolved, check};
 
 /// Expands every network of the input; a network with errors becomes its errors plus a stub
@@ -112,13 +112,30 @@ impl Resolved<'_> {
     fn constructor(&self) -> TokenStream {
         match &self.decl.kind {
             LayerKind::Dense { .. } => {
-                let init = if self.feeds_relu {
-                    quote!(He)
-                } else {
-                    quote!(Calibrated)
+                let init = match self.init.scheme {
+                    Some((Scheme::He, _)) => quote!(He),
+                    Some((Scheme::Calibrated, _)) => quote!(Calibrated),
+                    Some((Scheme::SmallRandom, _)) => quote!(SmallRandom),
+                    Some((Scheme::Sparse, connections)) => {
+                        let connections = match connections {
+                            Some(n) => {
+                                let n = Literal::usize_unsuffixed(n);
+                                quote!(#n)
+                            }
+                            None => quote!(::constnet::Init::DEFAULT_SPARSE_CONNECTIONS),
+                        };
+                        quote!(Sparse { connections: #connections })
+                    }
+                    None if self.feeds_relu => quote!(He),
+                    None => quote!(Calibrated),
                 };
                 let ty = self.ty();
-                quote!(<#ty>::new(::constnet::Init::#init))
+                let bias = self.init.bias.map(|value| {
+                    let magnitude = Literal::f64_suffixed(value.abs());
+                    let sign = value.is_sign_negative().then(|| quote!(-));
+                    quote!(.with_bias(#sign #magnitude))
+                });
+                quote!(<#ty>::new(::constnet::Init::#init) #bias)
             }
             LayerKind::Activation { act, keyword, arg } => match (act, arg) {
                 (Act::LeakyRelu | Act::Elu, Some((value, _))) => {
@@ -300,9 +317,10 @@ fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
     let p_names: Vec<_> = names.iter().map(|n| field("p", n)).collect();
     let splits = split_params(model, "p", quote!(&mut params[..]), true);
     let init_doc = format!(
-        "A `{ident}` with freshly initialized parameters, reproducible from `seed`: He \
-         initialization for Dense layers that feed a ReLU-family activation, \
-         `N(0, 1) / sqrt(fan_in)` for the others, biases zero."
+        "A `{ident}` with freshly initialized parameters, reproducible from `seed`: each \
+         Dense layer as its `#[init(...)]` attribute says, and without one He \
+         initialization if it feeds a ReLU-family activation, `N(0, 1) / sqrt(fan_in)` \
+         otherwise, biases zero."
     );
     quote! {
         impl<#params> #ident<#user_args T> {

@@ -3,21 +3,31 @@
 //! ```text
 //! input  := net+
 //! net    := attr* vis "struct" IDENT generics? "{" (layer ("," layer)* ","?)? "}"
-//! layer  := attr* vis IDENT ":" kind
+//! layer  := (attr | init)* vis IDENT ":" kind
 //! kind   := "Dense" "<" width "," width ">"
 //!         | ("Relu" | "Sigmoid" | "Tanh")
 //!         | ("LeakyRelu" | "Elu") ("(" number ")")?
 //!         | type ("=>" width)?          a custom layer (the width is its output)
 //! width  := INTEGER | IDENT | "{" expr "}"
+//! init   := "#" "[" "init" "(" (scheme ("," bias)? | bias) ","? ")" "]"
+//! scheme := IDENT ("(" INTEGER ")")?    he | calibrated | small_random | sparse | sparse(N)
+//! bias   := "bias" "=" expr             a finite number: 0.01, -0.5, 1
 //! ```
 //!
 //! Widths use this restricted grammar, not `syn::Expr`, so that a literal can be checked by
 //! the macro and a name is passed to the type system untouched.
+//!
+//! An `#[init(...)]` attribute is taken out of the layer's attributes (the others are passed
+//! through to the generated field) into [`LayerDecl::inits`](crate::ast::LayerDecl). Its
+//! shape is parsed here; the check phase rules on its content: the scheme's name and
+//! argument, the bias's value, that the layer is `Dense`, and that there is one attribute.
 
 use syn::parse::{Parse, ParseStream};
-use syn::{Attribute, Ident, LitFloat, LitInt, Token, Type, Visibility, braced, parenthesized};
+use syn::{
+    Attribute, Expr, Ident, LitFloat, LitInt, Meta, Token, Type, Visibility, braced, parenthesized,
+};
 
-use crate::ast::{Act, Input, LayerDecl, LayerKind, NetDecl, Width};
+use crate::ast::{Act, InitAttr, Input, LayerDecl, LayerKind, NetDecl, SchemeDecl, Width};
 
 impl Parse for Input {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -58,13 +68,22 @@ impl Parse for NetDecl {
 
 impl Parse for LayerDecl {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let mut attrs = Vec::new();
+        let mut inits = Vec::new();
+        for attr in input.call(Attribute::parse_outer)? {
+            if attr.path().is_ident("init") {
+                inits.push(parse_init(&attr)?);
+            } else {
+                attrs.push(attr);
+            }
+        }
         let vis: Visibility = input.parse()?;
         let name: Ident = input.parse()?;
         input.parse::<Token![:]>()?;
         let kind = input.parse()?;
         Ok(LayerDecl {
             attrs,
+            inits,
             vis,
             name,
             kind,
@@ -151,4 +170,67 @@ fn parse_number(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span)>
         return Err(input.error("expected a single number"));
     }
     Ok((if negative { -value } else { value }, span))
+}
+
+const INIT_FORM: &str = "expected `#[init(scheme)]`, `#[init(scheme, bias = NUMBER)]` or \
+                         `#[init(bias = NUMBER)]`, with scheme one of he, calibrated, \
+                         small_random, sparse, sparse(N)";
+
+/// `#[init(scheme, bias = NUMBER)]`: `scheme` and `bias` each optional, not both.
+fn parse_init(attr: &Attribute) -> syn::Result<InitAttr> {
+    let path = attr.path().require_ident()?.clone();
+    let Meta::List(list) = &attr.meta else {
+        return Err(syn::Error::new_spanned(&attr.meta, INIT_FORM));
+    };
+    list.parse_args_with(|input: ParseStream<'_>| {
+        if input.is_empty() {
+            return Err(input.error(INIT_FORM));
+        }
+        let is_bias = input.fork().parse::<Ident>().is_ok_and(|key| key == "bias");
+        let scheme = if input.peek(Ident) && !is_bias {
+            let name: Ident = input.parse()?;
+            let arg = if input.peek(syn::token::Paren) {
+                let content;
+                parenthesized!(content in input);
+                let lit: LitInt = content.parse().map_err(|e| {
+                    syn::Error::new(e.span(), "expected an integer: the number of connections")
+                })?;
+                if !matches!(lit.suffix(), "" | "usize") {
+                    return Err(syn::Error::new(lit.span(), "the argument is a `usize`"));
+                }
+                if !content.is_empty() {
+                    return Err(content.error("expected a single integer"));
+                }
+                Some((lit.base10_parse::<usize>()?, lit))
+            } else {
+                None
+            };
+            Some(SchemeDecl { name, arg })
+        } else {
+            None
+        };
+        if scheme.is_some() && !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+        let bias = if input.is_empty() {
+            None
+        } else {
+            let key: Ident = input
+                .parse()
+                .map_err(|e| syn::Error::new(e.span(), INIT_FORM))?;
+            if key != "bias" {
+                return Err(syn::Error::new(key.span(), INIT_FORM));
+            }
+            input
+                .parse::<Token![=]>()
+                .map_err(|_| syn::Error::new(key.span(), "expected `bias = NUMBER`"))?;
+            let value: Expr = input.parse()?;
+            input.parse::<Option<Token![,]>>()?;
+            Some(value)
+        };
+        if !input.is_empty() {
+            return Err(input.error(INIT_FORM));
+        }
+        Ok(InitAttr { path, scheme, bias })
+    })
 }

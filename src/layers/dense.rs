@@ -30,17 +30,36 @@ use crate::{BatchView, BatchViewMut, Float, Init, Layer};
 pub struct Dense<const I: usize, const O: usize> {
     /// How the weights are initialized.
     pub init: Init,
+    /// The value every bias starts at: 0 by default. The CS231n notes mention 0.01 for layers
+    /// feeding a ReLU, so that every unit fires at first, with mixed evidence that it helps.
+    pub bias: f64,
 }
 
 impl<const I: usize, const O: usize> Dense<I, O> {
-    /// A dense layer whose weights are drawn with `init`.
+    /// A dense layer whose weights are drawn with `init` and whose biases start at zero.
     ///
     /// ```
     /// let d = constnet::layers::Dense::<4, 2>::new(constnet::Init::Calibrated);
     /// assert_eq!(d.init, constnet::Init::Calibrated);
+    /// assert_eq!(d.bias, 0.0);
     /// ```
     pub const fn new(init: Init) -> Self {
-        Dense { init }
+        Dense { init, bias: 0.0 }
+    }
+
+    /// The same layer with every bias initialized to `bias` instead.
+    ///
+    /// ```
+    /// use constnet::{Init, Layer, layers::Dense};
+    /// use rand::SeedableRng;
+    /// const FC: Dense<3, 2> = Dense::new(Init::He).with_bias(0.01);
+    /// let mut p = [0.0f32; 3 * 2 + 2];
+    /// FC.init(&mut p, &mut rand::rngs::StdRng::seed_from_u64(0));
+    /// assert_eq!(&p[6..], &[0.01, 0.01]);
+    /// ```
+    #[must_use]
+    pub const fn with_bias(self, bias: f64) -> Self {
+        Dense { bias, ..self }
     }
 }
 
@@ -83,7 +102,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     fn init(&self, params: &mut [T], rng: &mut dyn RngCore) {
         let (w, b) = params.split_at_mut(O * I);
         self.init.fill(w, I, rng);
-        b.fill(T::ZERO);
+        b.fill(T::of_f64(self.bias));
     }
 
     fn new_cache(&self, _max_batch: usize) {}

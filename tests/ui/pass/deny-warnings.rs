@@ -46,18 +46,25 @@ network! {
     /// Every layer kind and every way to write a width.
     pub struct Everything<const H: usize> {
         /// The input layer.
+        #[init(he, bias = 0.01)]
         pub fc1: Dense<4, H>,
         a1: Relu,
+        #[init(sparse(20))]
         fc2: Dense<H, HIDDEN>,
         a2: LeakyRelu,
+        #[init(bias = -0.5)]
         fc3: Dense<HIDDEN, { 2 * 8 }>,
         a3: LeakyRelu(0.2),
+        #[init(small_random,)]
         fc4: Dense<{ 2 * 8 }, 12>,
         a4: Sigmoid,
+        #[init(calibrated, bias = 1)]
         fc5: Dense<12, 12usize>,
         a5: Tanh,
+        #[init(sparse)]
         fc6: Dense<12, 10>,
         a6: Elu,
+        #[init(sparse(10))]
         fc7: Dense<10, 10>,
         a7: Elu(0.5),
         id: Identity => 10,

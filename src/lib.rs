@@ -53,7 +53,7 @@
 //! | [`Optimizer`]: [`Sgd`], [`Momentum`], [`Nesterov`], [`Adagrad`], [`RmsProp`], [`Adam`]; [`Schedule`] | the notes' update rules and learning-rate decays |
 //! | [`Regularizer`] (L2, L1, elastic net), [`MaxNorm`] | regularization |
 //! | [`UpdateMonitor`] | update/weight ratios and gradient norms per tensor |
-//! | [`Init`] | He, calibrated and small-random weight initialization |
+//! | [`Init`] | He, calibrated, small-random and sparse initialization, chosen per layer with `#[init(...)]` |
 //! | [`datasets`] | the course's spiral data |
 //! | [`Batch`] | batches: one sample per column, width in the type |
 

@@ -583,6 +583,28 @@ fn pack_a<T: Float, const MR: usize>(
                 let start = (ic + i0) + (pc + p) * a.cs;
                 column.copy_from_slice(&a.data[start..start + MR]);
             }
+        } else if a.cs == 1 && rows == MR {
+            // Rows of A are contiguous (a transposed view, `W^T` in backward): transpose
+            // MR x 8 blocks, reading eight elements of each row at a time.
+            const STEP: usize = 8;
+            let rows: [&[T]; MR] =
+                std::array::from_fn(|i| &a.data[(ic + i0 + i) * a.rs + pc..][..kc]);
+            let (blocks, _) = out.as_chunks_mut::<MR>();
+            let mut p0 = 0;
+            while p0 + STEP <= kc {
+                for (i, row) in rows.iter().enumerate() {
+                    let chunk: &[T; STEP] = row[p0..p0 + STEP].try_into().expect("eight elements");
+                    for (q, &v) in chunk.iter().enumerate() {
+                        blocks[p0 + q][i] = v;
+                    }
+                }
+                p0 += STEP;
+            }
+            for p in p0..kc {
+                for (i, row) in rows.iter().enumerate() {
+                    blocks[p][i] = row[p];
+                }
+            }
         } else {
             for (p, column) in out.chunks_exact_mut(MR).enumerate() {
                 for (i, v) in column.iter_mut().enumerate() {

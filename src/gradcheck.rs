@@ -177,8 +177,10 @@ where
         loss,
         regularizer: options.regularizer,
     };
-    // The analytic gradients, from one forward and backward pass.
+    // The analytic gradients, from one forward and backward pass; any dropout mask drawn
+    // there is then held for every perturbed evaluation.
     probe.evaluate()?;
+    probe.tape.freeze_masks(true);
     let (net_ref, tape) = (&probe.net, &mut probe.tape);
     let input_grad = options.check_input;
     if input_grad {

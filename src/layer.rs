@@ -255,4 +255,10 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     fn record_kinks(&self, x: BatchView<'_, T, I>, kinks: &mut Kinks) {
         let _ = (x, kinks);
     }
+
+    /// For a layer that draws random numbers in training (dropout): while `frozen`, reuse the
+    /// last draw. The default does nothing.
+    fn freeze_masks(cache: &mut Self::Cache, frozen: bool) {
+        let _ = (cache, frozen);
+    }
 }

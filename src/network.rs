@@ -80,6 +80,11 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
     /// The gradient of the loss with respect to the input, after
     /// [`Network::backward_with_input_grad`].
     fn input_grad(&self) -> BatchView<'_, T, IN>;
+
+    /// While `frozen`, every training forward reuses the random masks (dropout) drawn by the
+    /// last unfrozen one instead of drawing new ones: what a gradient check needs, since the
+    /// loss must be a fixed function of the parameters. Unfrozen by default.
+    fn freeze_masks(&mut self, frozen: bool);
 }
 
 /// A network from `IN` input features to `OUT` outputs in scalar `T`: what `network!`

@@ -128,15 +128,18 @@ pub enum Act {
     Sigmoid,
     Tanh,
     Elu,
+    /// Inverted dropout (not an activation, but written like one: `Dropout(0.8)`).
+    Dropout,
 }
 
 impl Act {
-    pub const ALL: [(&'static str, Act); 5] = [
+    pub const ALL: [(&'static str, Act); 6] = [
         ("Relu", Act::Relu),
         ("LeakyRelu", Act::LeakyRelu),
         ("Sigmoid", Act::Sigmoid),
         ("Tanh", Act::Tanh),
         ("Elu", Act::Elu),
+        ("Dropout", Act::Dropout),
     ];
 
     /// Whether `Dense` layers feeding this activation use He initialization.
@@ -144,9 +147,9 @@ impl Act {
         matches!(self, Act::Relu | Act::LeakyRelu | Act::Elu)
     }
 
-    /// Whether the activation takes a numeric argument (slope or alpha).
+    /// Whether the layer takes a numeric argument (slope, alpha or keep probability).
     pub fn takes_argument(self) -> bool {
-        matches!(self, Act::LeakyRelu | Act::Elu)
+        matches!(self, Act::LeakyRelu | Act::Elu | Act::Dropout)
     }
 }
 

@@ -202,7 +202,7 @@ fn custom_layers_name_their_width(net: &NetDecl, errors: &mut Errors) {
                 syn::spanned::Spanned::span(ty),
                 format!(
                     "unknown layer kind `{ty_text}`; the built-in layers are Dense, Relu, \
-                     LeakyRelu, Sigmoid, Tanh and Elu, and a custom layer (a type implementing \
+                     LeakyRelu, Sigmoid, Tanh, Elu and Dropout, and a custom layer (a type implementing \
                      `constnet::Layer`) names its output width: `{}: {ty_text} => OUT`",
                     layer.name
                 ),
@@ -222,6 +222,10 @@ fn activation_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
         {
             let (ok, rule) = match act {
                 Act::LeakyRelu => ((0.0..1.0).contains(value), "a slope in [0, 1)"),
+                Act::Dropout => (
+                    *value > 0.0 && *value <= 1.0,
+                    "a probability of keeping a unit in (0, 1]",
+                ),
                 _ => (value.is_finite() && *value > 0.0, "a positive alpha"),
             };
             if !ok {

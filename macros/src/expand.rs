@@ -145,6 +145,13 @@ impl Resolved<'_> {
                 (Act::LeakyRelu | Act::Elu, None) => {
                     quote!(<::constnet::layers::#keyword as ::core::default::Default>::default())
                 }
+                (Act::Dropout, arg) => {
+                    // Checked to be in (0, 1] by the check phase. Each dropout layer draws
+                    // its masks from its own stream, seeded from its name.
+                    let p = Literal::f64_suffixed(arg.map_or(0.5, |(value, _)| value));
+                    let seed = Literal::u64_suffixed(name_seed(&self.name().to_string()));
+                    quote!(::constnet::layers::Dropout::checked(#p, #seed))
+                }
                 _ => quote!(::constnet::layers::#keyword),
             },
             LayerKind::Custom { ty, .. } => quote!(<#ty as ::core::default::Default>::default()),
@@ -569,8 +576,16 @@ fn emit_tape_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     let last = layers[layers.len() - 1].name();
     let (out_last, grad_last) = (field("out", last), field("grad", last));
     let (input, output) = (layers[0].input.arg(), layers[layers.len() - 1].output.arg());
+    let freezes = layers.iter().map(|layer| {
+        let (as_layer, cache) = (layer.as_layer(), field("cache", layer.name()));
+        quote!(#as_layer::freeze_masks(&mut self.#cache, frozen);)
+    });
     quote! {
         impl<#params> ::constnet::Tape<T, #input, #output> for #tape<#user_args T> {
+            fn freeze_masks(&mut self, frozen: bool) {
+                #(#freezes)*
+            }
+
             fn max_batch(&self) -> usize {
                 self.max_batch
             }
@@ -639,4 +654,11 @@ fn stub(net: &NetDecl) -> TokenStream {
         #(#docs)*
         #vis struct #ident<#user_params #comma T = f32>(::core::marker::PhantomData<T>);
     }
+}
+
+/// A seed from a layer's name (FNV-1a), so that two dropout layers draw different masks.
+fn name_seed(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

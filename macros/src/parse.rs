@@ -6,7 +6,7 @@
 //! layer  := (attr | init)* vis IDENT ":" kind
 //! kind   := "Dense" "<" width "," width ">"
 //!         | ("Relu" | "Sigmoid" | "Tanh")
-//!         | ("LeakyRelu" | "Elu") ("(" number ")")?
+//!         | ("LeakyRelu" | "Elu" | "Dropout") ("(" number ")")?
 //!         | type ("=>" width)?          a custom layer (the width is its output)
 //! width  := INTEGER | IDENT | "{" expr "}"
 //! init   := "#" "[" "init" "(" (scheme ("," bias)? | bias) ","? ")" "]"

@@ -8,9 +8,11 @@
 //! | [`Sigmoid`] | `act: Sigmoid` | none |
 //! | [`Tanh`] | `act: Tanh` | none |
 //! | [`Elu`] | `act: Elu` or `act: Elu(0.5)` | none |
+//! | [`Dropout`] | `drop: Dropout` or `drop: Dropout(0.8)` (`p` keeps a unit) | none |
 
 mod activation;
 mod dense;
+mod dropout;
 mod elu;
 mod leaky_relu;
 mod relu;
@@ -19,6 +21,7 @@ mod tanh;
 
 pub use activation::Activation;
 pub use dense::Dense;
+pub use dropout::{Dropout, DropoutCache};
 pub use elu::Elu;
 pub use leaky_relu::LeakyRelu;
 pub use relu::Relu;

@@ -1,0 +1,167 @@
+//! Inverted dropout, with `p` the probability of keeping a unit (the CS231n convention).
+//!
+//! Training: `mask = (u < p) / p` with `u` uniform in `[0, 1)`, `y = x * mask`, so the
+//! expected activation is unchanged and evaluation needs no rescaling. Evaluation (the
+//! single-sample `forward` and the batched `forward_into`): the identity.
+//! Backward: `dx = dy * mask`.
+
+use nalgebra::SVector;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::layer::TensorSpec;
+use crate::{BatchView, BatchViewMut, Error, Float, Layer};
+
+/// Inverted dropout keeping each unit with probability `p` (default 0.5), of any width.
+///
+/// In `network!`, `drop: Dropout` keeps half the units and `drop: Dropout(0.8)` keeps 80%;
+/// a literal outside `(0, 1]` is a compile error. Masks come from a generator seeded per
+/// layer (from its name in `network!`), stored in the training tape: a run is reproducible,
+/// and [`Tape::freeze_masks`](crate::Tape::freeze_masks) holds a mask fixed for a gradient
+/// check.
+///
+/// ```
+/// use constnet::{Layer, layers::Dropout};
+/// use nalgebra::SVector;
+/// let drop = Dropout::new(0.8)?;
+/// // Evaluation is the identity.
+/// let x = SVector::<f32, 3>::from([1.0, 2.0, 3.0]);
+/// assert_eq!(drop.forward_one(&[], &x), x);
+/// assert!(Dropout::new(0.0).is_err() && Dropout::new(1.5).is_err());
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dropout {
+    p: f64,
+    seed: u64,
+}
+
+impl Dropout {
+    /// Dropout keeping each unit with probability `p`, which must be in `(0, 1]`; masks
+    /// seeded with 0 (see [`with_seed`](Self::with_seed)).
+    pub fn new(p: f64) -> Result<Self, Error> {
+        if p > 0.0 && p <= 1.0 {
+            Ok(Dropout { p, seed: 0 })
+        } else {
+            Err(Error::BadHyperparameter {
+                name: "dropout keep probability p",
+                value: p,
+                expected: "in (0, 1]",
+            })
+        }
+    }
+
+    /// The same layer drawing its masks from another seed.
+    ///
+    /// ```
+    /// let d = constnet::layers::Dropout::new(0.5)?.with_seed(7);
+    /// assert_eq!(d.seed(), 7);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn with_seed(self, seed: u64) -> Self {
+        Dropout { seed, ..self }
+    }
+
+    /// What `network!` builds after checking `p` at compile time.
+    #[doc(hidden)]
+    pub const fn checked(p: f64, seed: u64) -> Self {
+        Dropout { p, seed }
+    }
+
+    /// The probability of keeping a unit.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+
+    /// The seed of the mask generator.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+impl Default for Dropout {
+    fn default() -> Self {
+        Dropout { p: 0.5, seed: 0 }
+    }
+}
+
+/// The training state of a [`Dropout`] layer: its last mask and its generator.
+#[derive(Debug, Clone)]
+pub struct DropoutCache<T> {
+    /// `(u < p) / p` per element of the last training batch, column by column.
+    mask: Vec<T>,
+    rng: StdRng,
+    frozen: bool,
+}
+
+impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
+    const PARAMS: usize = 0;
+    const TENSORS: &'static [TensorSpec] = &[];
+    type Cache = DropoutCache<T>;
+
+    fn kind(&self) -> &'static str {
+        "Dropout"
+    }
+
+    fn new_cache(&self, max_batch: usize) -> DropoutCache<T> {
+        DropoutCache {
+            mask: vec![T::ZERO; N * max_batch],
+            rng: StdRng::seed_from_u64(self.seed),
+            frozen: false,
+        }
+    }
+
+    #[inline]
+    fn forward_one(&self, _params: &[T], x: &SVector<T, N>) -> SVector<T, N> {
+        *x
+    }
+
+    fn forward(&self, _params: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+        y.copy_from(&x);
+    }
+
+    fn forward_train(
+        &self,
+        _params: &[T],
+        x: BatchView<'_, T, N>,
+        mut y: BatchViewMut<'_, T, N>,
+        cache: &mut DropoutCache<T>,
+    ) {
+        let mask = &mut cache.mask[..x.len()];
+        if !cache.frozen {
+            let scale = T::of_f64(1.0 / self.p);
+            for m in mask.iter_mut() {
+                *m = if cache.rng.random::<f64>() < self.p {
+                    scale
+                } else {
+                    T::ZERO
+                };
+            }
+        }
+        for ((out, &v), &m) in y.as_mut_slice().iter_mut().zip(x.as_slice()).zip(&*mask) {
+            *out = v * m;
+        }
+    }
+
+    fn backward(
+        &self,
+        _params: &[T],
+        _x: BatchView<'_, T, N>,
+        _y: BatchView<'_, T, N>,
+        cache: &DropoutCache<T>,
+        dy: BatchView<'_, T, N>,
+        dx: Option<BatchViewMut<'_, T, N>>,
+        _dparams: &mut [T],
+    ) {
+        if let Some(mut dx) = dx {
+            let grads = dx.as_mut_slice().iter_mut().zip(dy.as_slice());
+            for ((g, &d), &m) in grads.zip(&cache.mask) {
+                *g = d * m;
+            }
+        }
+    }
+
+    fn freeze_masks(cache: &mut DropoutCache<T>, frozen: bool) {
+        cache.frozen = frozen;
+    }
+}

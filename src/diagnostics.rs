@@ -96,8 +96,6 @@ impl<T: Float> UpdateMonitor<T> {
         self.before.copy_from_slice(net.params());
         optimizer.step(net.params_mut(), grads)?;
         let after = net.params();
-        let norm =
-            |values: &mut dyn Iterator<Item = f64>| values.map(|v| v * v).sum::<f64>().sqrt();
         for (t, stats) in self.tensors.iter().zip(&mut self.stats) {
             let range = t.range();
             let (w0, w1, g) = (
@@ -105,9 +103,9 @@ impl<T: Float> UpdateMonitor<T> {
                 &after[range.clone()],
                 &grads[range],
             );
-            stats.weight_norm = norm(&mut w0.iter().map(|w| w.as_f64()));
-            stats.grad_norm = norm(&mut g.iter().map(|g| g.as_f64()));
-            stats.update_norm = norm(&mut w1.iter().zip(w0).map(|(a, b)| (*a - *b).as_f64()));
+            stats.weight_norm = norm(w0.iter().map(|w| w.as_f64()));
+            stats.grad_norm = norm(g.iter().map(|g| g.as_f64()));
+            stats.update_norm = norm(w1.iter().zip(w0).map(|(a, b)| (*a - *b).as_f64()));
         }
         Ok(())
     }
@@ -116,4 +114,9 @@ impl<T: Float> UpdateMonitor<T> {
     pub fn tensors(&self) -> &[TensorStats] {
         &self.stats
     }
+}
+
+/// The Euclidean norm of `values`, accumulated in `f64`.
+fn norm(values: impl Iterator<Item = f64>) -> f64 {
+    values.map(|v| v * v).sum::<f64>().sqrt()
 }

@@ -682,13 +682,7 @@ fn store<T: Float, const MR: usize>(
     }
     for (j, column) in tile.iter().enumerate().take(cols) {
         for (i, &v) in column.iter().enumerate().take(rows) {
-            let at = (i0 + i) * c.rs + (j0 + j) * c.cs;
-            let old = c.data[at];
-            c.data[at] = if beta == T::ZERO {
-                alpha * v
-            } else {
-                alpha * v + beta * old
-            };
+            put(c, i0 + i, j0 + j, v, alpha, beta);
         }
     }
 }

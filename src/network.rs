@@ -127,6 +127,26 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// Calls `f` for every parameter tensor, in buffer order, without allocating.
     fn for_each_tensor(&self, f: &mut dyn FnMut(TensorRef));
 
+    /// The `n`-th parameter tensor in declaration order, if there is one.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3> } }
+    /// let net = Net::<f32>::new(0);
+    /// assert_eq!(net.nth_tensor(1).map(|t| t.name()).as_deref(), Some("fc1.bias"));
+    /// assert!(net.nth_tensor(2).is_none());
+    /// ```
+    fn nth_tensor(&self, n: usize) -> Option<TensorRef> {
+        let (mut index, mut found) = (0, None);
+        self.for_each_tensor(&mut |t| {
+            if index == n {
+                found = Some(t);
+            }
+            index += 1;
+        });
+        found
+    }
+
     /// The layers, in order.
     fn layers(&self) -> Vec<LayerInfo>;
 

@@ -247,21 +247,21 @@ impl MaxNorm {
         self.c
     }
 
-    /// Clamps every row of every weight tensor of `net`.
+    /// Clamps every row of every weight tensor of `net`. Allocates nothing.
     pub fn apply<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &self,
         net: &mut N,
     ) {
-        let mut weights = Vec::<TensorRef>::new();
-        net.for_each_tensor(&mut |t| {
-            if t.is_weight() {
-                weights.push(t);
-            }
-        });
         let c = T::of_f64(self.c);
-        let params = net.params_mut();
-        for t in weights {
-            let w = &mut params[t.range()];
+        // A tensor description borrows nothing from the network, so each one is looked up
+        // by index and the parameters borrowed mutably after it: no list to allocate.
+        let mut n = 0;
+        while let Some(t) = net.nth_tensor(n) {
+            n += 1;
+            if !t.is_weight() {
+                continue;
+            }
+            let w = &mut net.params_mut()[t.range()];
             let rows = t.spec.shape.first().copied().unwrap_or(1).max(1);
             let fan_in = w.len() / rows;
             // (first element, stride) of row `o` in the tensor's storage order.

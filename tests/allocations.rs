@@ -1,5 +1,5 @@
 //! A counting global allocator proves that single-sample inference and a whole training step
-//! (forward, loss, backward, L2, SGD) allocate nothing once warmed up.
+//! (forward, loss, backward, L2, Adam, max-norm) allocate nothing once warmed up.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,16 +51,19 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
     let one = Sample::<f32, 784>::from_column_slice(&x.as_slice()[..784]);
     let mut tape = net.new_tape(32);
     let mut grads = net.new_grads();
-    let mut sgd = Sgd::new(0.01).unwrap();
+    let mut adam = AdamConfig::default().build().unwrap();
+    let max_norm = MaxNorm::new(3.0).unwrap();
     let mut step = |net: &mut Mlp| {
         let loss = net
             .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
             .unwrap();
         let reg = Regularizer::l2(1e-4).unwrap().apply(net, &mut grads);
-        sgd.step(net.params_mut(), &grads).unwrap();
+        adam.step(net.params_mut(), &grads).unwrap();
+        max_norm.apply(net);
         loss + reg
     };
-    // Warm-up: the matrix product's per-thread packing buffers are sized here.
+    // Warm-up: the matrix product's per-thread packing buffers and Adam's state are sized
+    // here.
     step(&mut net);
 
     let forward = allocations_during(|| {

@@ -213,20 +213,40 @@ fn a_schedule_drives_any_rule() {
     }
 }
 
-fn spiral_loss(net: &SpiralNet, regularizer: Regularizer) -> f32 {
-    let data = constnet::datasets::spiral::<f32>(100, 3, 0);
-    let mut tape = net.new_tape(300);
-    let mut grads = net.new_grads();
-    let data_loss = net
-        .loss_and_grad(
+/// The spiral data with a tape and gradient buffer sized for it.
+struct Spiral {
+    data: constnet::datasets::Labeled<f32, 2>,
+    tape: SpiralNetTape,
+    grads: Vec<f32>,
+}
+
+impl Spiral {
+    fn new() -> Self {
+        let net = SpiralNet::new(0);
+        Spiral {
+            data: constnet::datasets::spiral::<f32>(100, 3, 0),
+            tape: net.new_tape(300),
+            grads: net.new_grads(),
+        }
+    }
+
+    /// The full-batch softmax loss of `net`, its gradient left in `self.grads`.
+    fn loss_and_grad(&mut self, net: &SpiralNet) -> f32 {
+        let data = &self.data;
+        net.loss_and_grad(
             &data.inputs,
             &data.labels[..],
             &SoftmaxCrossEntropy,
-            &mut tape,
-            &mut grads,
+            &mut self.tape,
+            &mut self.grads,
         )
-        .unwrap();
-    data_loss + regularizer.apply(net, &mut grads)
+        .unwrap()
+    }
+}
+
+fn spiral_loss(net: &SpiralNet, regularizer: Regularizer) -> f32 {
+    let mut spiral = Spiral::new();
+    spiral.loss_and_grad(net) + regularizer.apply(net, &mut spiral.grads)
 }
 
 #[test]
@@ -281,21 +301,12 @@ fn biases_are_regularized_only_when_asked() {
 #[test]
 fn max_norm_keeps_every_neurons_incoming_weights_within_the_bound() {
     let mut net = SpiralNet::new(6);
-    let data = constnet::datasets::spiral::<f32>(100, 3, 0);
-    let mut tape = net.new_tape(300);
-    let mut grads = net.new_grads();
+    let mut spiral = Spiral::new();
     let mut sgd = Sgd::new(5.0).unwrap();
     let max_norm = MaxNorm::new(0.5).unwrap();
     for _ in 0..50 {
-        net.loss_and_grad(
-            &data.inputs,
-            &data.labels[..],
-            &SoftmaxCrossEntropy,
-            &mut tape,
-            &mut grads,
-        )
-        .unwrap();
-        sgd.step(net.params_mut(), &grads).unwrap();
+        spiral.loss_and_grad(&net);
+        sgd.step(net.params_mut(), &spiral.grads).unwrap();
         max_norm.apply(&mut net);
     }
     for (name, fan_in) in [("fc1.weight", 2), ("fc2.weight", 100)] {
@@ -318,17 +329,9 @@ fn max_norm_keeps_every_neurons_incoming_weights_within_the_bound() {
 #[test]
 fn the_update_monitor_reports_ratios_and_gradient_norms_per_tensor() {
     let mut net = SpiralNet::new(7);
-    let data = constnet::datasets::spiral::<f32>(100, 3, 0);
-    let mut tape = net.new_tape(300);
-    let mut grads = net.new_grads();
-    net.loss_and_grad(
-        &data.inputs,
-        &data.labels[..],
-        &SoftmaxCrossEntropy,
-        &mut tape,
-        &mut grads,
-    )
-    .unwrap();
+    let mut spiral = Spiral::new();
+    spiral.loss_and_grad(&net);
+    let grads = &spiral.grads;
     let before = net.param("fc2.weight").unwrap();
     let grad_norm = grads[net.tensor("fc2.weight").unwrap().range()]
         .iter()
@@ -337,7 +340,7 @@ fn the_update_monitor_reports_ratios_and_gradient_norms_per_tensor() {
         .sqrt();
     let mut monitor = UpdateMonitor::new(&net);
     let mut sgd = Sgd::new(0.1).unwrap();
-    monitor.step(&mut net, &grads, &mut sgd).unwrap();
+    monitor.step(&mut net, grads, &mut sgd).unwrap();
     let names: Vec<&str> = monitor.tensors().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
     let fc2 = &monitor.tensors()[2];
@@ -355,24 +358,16 @@ fn the_update_monitor_reports_ratios_and_gradient_norms_per_tensor() {
 
 /// Trains the spiral net full-batch with `opt` (and L2 1e-3) and returns the accuracy.
 fn train_spiral<O: Optimizer<f32>>(mut opt: O, steps: usize) -> f64 {
-    let data = constnet::datasets::spiral::<f32>(100, 3, 0);
     let mut net = SpiralNet::new(0);
-    let mut tape = net.new_tape(300);
-    let mut grads = net.new_grads();
+    let mut spiral = Spiral::new();
     let l2 = Regularizer::l2(1e-3).unwrap();
     for _ in 0..steps {
-        net.loss_and_grad(
-            &data.inputs,
-            &data.labels[..],
-            &SoftmaxCrossEntropy,
-            &mut tape,
-            &mut grads,
-        )
-        .unwrap();
-        l2.apply(&net, &mut grads);
-        opt.step(net.params_mut(), &grads).unwrap();
+        spiral.loss_and_grad(&net);
+        l2.apply(&net, &mut spiral.grads);
+        opt.step(net.params_mut(), &spiral.grads).unwrap();
     }
-    net.accuracy(&data.inputs, &data.labels).unwrap()
+    net.accuracy(&spiral.data.inputs, &spiral.data.labels)
+        .unwrap()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Adagrad: per-parameter rates from the sum of squared gradients.
 
-use super::{Optimizer, positive, restore, same_length, sized_state};
+use super::{Optimizer, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Adagrad`]; `eps` defaults to 1e-8.
@@ -67,15 +67,5 @@ impl<T: Float> Optimizer<T> for Adagrad<T> {
         Ok(())
     }
 
-    lr_and_steps!();
-
-    fn state(&self) -> Vec<(&'static str, &[T])> {
-        vec![("cache", &self.cache[..])]
-    }
-
-    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
-        restore(&mut [("cache", &mut self.cache)], buffers)?;
-        self.steps = steps;
-        Ok(())
-    }
+    shared_accessors!("cache" => cache);
 }

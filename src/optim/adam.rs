@@ -1,6 +1,6 @@
 //! Adam with bias correction.
 
-use super::{Optimizer, fraction, positive, restore, same_length, sized_state};
+use super::{Optimizer, fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Adam`]. The default is the notes' recommendation: `lr` 1e-3,
@@ -118,15 +118,5 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         Ok(())
     }
 
-    lr_and_steps!();
-
-    fn state(&self) -> Vec<(&'static str, &[T])> {
-        vec![("m", &self.m[..]), ("v", &self.v[..])]
-    }
-
-    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
-        restore(&mut [("m", &mut self.m), ("v", &mut self.v)], buffers)?;
-        self.steps = steps;
-        Ok(())
-    }
+    shared_accessors!("m" => m, "v" => v);
 }

@@ -19,9 +19,10 @@
 //! [`Optimizer::state`] lists by name and [`Optimizer::load_state`] restores, so a checkpoint
 //! can save and resume it.
 
-/// The three accessors every rule with `lr` and `steps` fields shares.
-macro_rules! lr_and_steps {
-    () => {
+/// The accessors every rule shares: its `lr` and `steps` fields, and its state buffers
+/// given as `"name" => field` pairs.
+macro_rules! shared_accessors {
+    ($($name:literal => $field:ident),*) => {
         fn learning_rate(&self) -> f64 {
             self.lr
         }
@@ -33,6 +34,16 @@ macro_rules! lr_and_steps {
 
         fn steps(&self) -> u64 {
             self.steps
+        }
+
+        fn state(&self) -> Vec<(&'static str, &[T])> {
+            vec![$(($name, &self.$field[..])),*]
+        }
+
+        fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
+            super::restore::<T>(&mut [$(($name, &mut self.$field)),*], buffers)?;
+            self.steps = steps;
+            Ok(())
         }
     };
 }

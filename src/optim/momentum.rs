@@ -1,6 +1,6 @@
 //! SGD with (heavy-ball) momentum.
 
-use super::{Optimizer, fraction, positive, restore, same_length, sized_state};
+use super::{Optimizer, fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Momentum`]; `mu` defaults to the notes' 0.9.
@@ -72,15 +72,5 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
         Ok(())
     }
 
-    lr_and_steps!();
-
-    fn state(&self) -> Vec<(&'static str, &[T])> {
-        vec![("velocity", &self.velocity[..])]
-    }
-
-    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
-        restore(&mut [("velocity", &mut self.velocity)], buffers)?;
-        self.steps = steps;
-        Ok(())
-    }
+    shared_accessors!("velocity" => velocity);
 }

@@ -1,6 +1,6 @@
 //! Nesterov momentum, in the notes' rewritten form.
 
-use super::{Optimizer, fraction, positive, restore, same_length, sized_state};
+use super::{Optimizer, fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Nesterov`]; `mu` defaults to the notes' 0.9.
@@ -71,15 +71,5 @@ impl<T: Float> Optimizer<T> for Nesterov<T> {
         Ok(())
     }
 
-    lr_and_steps!();
-
-    fn state(&self) -> Vec<(&'static str, &[T])> {
-        vec![("velocity", &self.velocity[..])]
-    }
-
-    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
-        restore(&mut [("velocity", &mut self.velocity)], buffers)?;
-        self.steps = steps;
-        Ok(())
-    }
+    shared_accessors!("velocity" => velocity);
 }

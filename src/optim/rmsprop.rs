@@ -1,6 +1,6 @@
 //! RMSprop: Adagrad with a leaky cache.
 
-use super::{Optimizer, open_fraction, positive, restore, same_length, sized_state};
+use super::{Optimizer, open_fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`RmsProp`]; `decay` 0.99 and `eps` 1e-8 by default, as in the
@@ -80,15 +80,5 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
         Ok(())
     }
 
-    lr_and_steps!();
-
-    fn state(&self) -> Vec<(&'static str, &[T])> {
-        vec![("cache", &self.cache[..])]
-    }
-
-    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
-        restore(&mut [("cache", &mut self.cache)], buffers)?;
-        self.steps = steps;
-        Ok(())
-    }
+    shared_accessors!("cache" => cache);
 }

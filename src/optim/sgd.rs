@@ -46,28 +46,7 @@ impl<T: Float> Optimizer<T> for Sgd {
         Ok(())
     }
 
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error> {
-        self.lr = positive("learning rate", lr)?;
-        Ok(())
-    }
-
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-
-    fn state(&self) -> Vec<(&'static str, &[T])> {
-        Vec::new()
-    }
-
-    fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
-        super::restore::<T>(&mut [], buffers)?;
-        self.steps = steps;
-        Ok(())
-    }
+    shared_accessors!();
 }
 
 #[cfg(test)]

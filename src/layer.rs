@@ -16,8 +16,14 @@ use crate::{BatchView, BatchViewMut, Float};
 pub enum TensorKind {
     /// A weight: L2 and the other regularizers apply to it by default.
     Weight,
-    /// A bias or another parameter that regularizers leave alone by default.
+    /// A bias or another parameter that regularizers leave alone by default (batch norm's
+    /// scale is one).
     Bias,
+    /// Non-trainable state that the training forward pass updates and evaluation reads, such
+    /// as batch norm's running mean and variance. It lives in the network's state buffer
+    /// ([`Network::state`](crate::Network::state)), not in the parameter buffer, so update
+    /// rules and regularizers never see it; checkpoints save it with the parameters.
+    State,
 }
 
 /// How a tensor's elements are ordered in the network's parameter buffer, relative to the
@@ -154,15 +160,15 @@ impl Kinks {
 ///     fn kind(&self) -> &'static str { "Scale" }
 ///     fn init(&self, params: &mut [T], _rng: &mut dyn rand::RngCore) { params.fill(T::ONE) }
 ///     fn new_cache(&self, _max_batch: usize) {}
-///     fn forward_one(&self, w: &[T], x: &SVector<T, N>) -> SVector<T, N> {
+///     fn forward_one(&self, w: &[T], _state: &[T], x: &SVector<T, N>) -> SVector<T, N> {
 ///         SVector::from_fn(|i, _| w[i] * x[i])
 ///     }
-///     fn forward(&self, w: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+///     fn forward(&self, w: &[T], _state: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
 ///         for (xc, mut yc) in x.column_iter().zip(y.column_iter_mut()) {
 ///             for i in 0..N { yc[i] = w[i] * xc[i]; }
 ///         }
 ///     }
-///     fn backward(&self, w: &[T], x: BatchView<'_, T, N>, _y: BatchView<'_, T, N>, _cache: &(),
+///     fn backward(&self, w: &[T], x: BatchView<'_, T, N>, _y: BatchView<'_, T, N>, _cache: &mut (),
 ///                 dy: BatchView<'_, T, N>, dx: Option<BatchViewMut<'_, T, N>>, dw: &mut [T]) {
 ///         for (xc, dyc) in x.column_iter().zip(dy.column_iter()) {
 ///             for i in 0..N { dw[i] += xc[i] * dyc[i]; }
@@ -196,6 +202,12 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     const PARAMS: usize;
     /// The layer's parameter tensors, in buffer order, with offsets into its slice.
     const TENSORS: &'static [TensorSpec];
+    /// How many elements of non-trainable state the layer keeps in the network's state buffer
+    /// (batch norm's running statistics); 0 for most layers.
+    const STATE: usize = 0;
+    /// The layer's state tensors, in state-buffer order, with offsets into its state slice
+    /// and kind [`TensorKind::State`].
+    const STATE_TENSORS: &'static [TensorSpec] = &[];
     /// What [`forward_train`](Layer::forward_train) keeps for
     /// [`backward`](Layer::backward) beyond the layer's input and output (both of which the
     /// network's tape always keeps). `()` for most layers.
@@ -210,31 +222,40 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
         params.fill(T::ZERO);
     }
 
+    /// Fills the layer's `STATE` elements of state with their initial values.
+    fn init_state(&self, state: &mut [T]) {
+        state.fill(T::ZERO);
+    }
+
     /// Allocates the cache for batches of up to `max_batch` samples.
     fn new_cache(&self, max_batch: usize) -> Self::Cache;
 
-    /// Forward pass of one sample, on the stack, in evaluation mode.
-    fn forward_one(&self, params: &[T], x: &SVector<T, I>) -> SVector<T, O>;
+    /// Forward pass of one sample, on the stack, in evaluation mode. `state` is the layer's
+    /// `STATE`-long slice of the state buffer (empty for most layers).
+    fn forward_one(&self, params: &[T], state: &[T], x: &SVector<T, I>) -> SVector<T, O>;
 
     /// Forward pass of a batch in evaluation mode: writes every column of `y`.
-    fn forward(&self, params: &[T], x: BatchView<'_, T, I>, y: BatchViewMut<'_, T, O>);
+    fn forward(&self, params: &[T], state: &[T], x: BatchView<'_, T, I>, y: BatchViewMut<'_, T, O>);
 
-    /// Forward pass of a batch in training mode; fills `cache` for backward.
+    /// Forward pass of a batch in training mode; fills `cache` for backward and may update
+    /// the layer's state (batch norm's running statistics). The default is the evaluation
+    /// forward.
     fn forward_train(
         &self,
         params: &[T],
+        state: &mut [T],
         x: BatchView<'_, T, I>,
         y: BatchViewMut<'_, T, O>,
         cache: &mut Self::Cache,
     ) {
         let _ = cache;
-        self.forward(params, x, y);
+        self.forward(params, state, x, y);
     }
 
     /// Backward pass: given the forward's input `x`, output `y`, `cache` and the upstream
     /// gradient `dy`, adds the gradient of every parameter into `dparams` (gradients
     /// accumulate: the caller zeroes them) and, when `dx` is given, writes the gradient of the
-    /// input into it.
+    /// input into it. `cache` is mutable so that a layer can keep its backward scratch there.
     #[expect(
         clippy::too_many_arguments,
         reason = "the pairs (x, y), (dy, dx) and (params, dparams) read best side by side"
@@ -244,7 +265,7 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
         params: &[T],
         x: BatchView<'_, T, I>,
         y: BatchView<'_, T, O>,
-        cache: &Self::Cache,
+        cache: &mut Self::Cache,
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
         dparams: &mut [T],
@@ -252,8 +273,8 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
 
     /// Records the winners of the layer's max-like gates for input `x` (see [`Kinks`]).
     /// Smooth layers record nothing.
-    fn record_kinks(&self, x: BatchView<'_, T, I>, kinks: &mut Kinks) {
-        let _ = (x, kinks);
+    fn record_kinks(&self, params: &[T], x: BatchView<'_, T, I>, kinks: &mut Kinks) {
+        let _ = (params, x, kinks);
     }
 
     /// For a layer that draws random numbers in training (dropout): while `frozen`, reuse the

@@ -189,7 +189,9 @@ pub use constnet_macros::network;
 
 /// Everything a training script needs, for a glob import.
 pub mod prelude {
-    pub use crate::layers::{Dense, Dropout, Elu, LeakyRelu, Relu, Sigmoid, Tanh};
+    pub use crate::layers::{
+        BatchNorm, Dense, Dropout, Elu, LeakyRelu, Maxout, Relu, Sigmoid, Tanh,
+    };
     pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
     pub use crate::{
         Adagrad, AdagradConfig, Adam, AdamConfig, Batch, BatchView, BatchViewMut, Decay, Error,

@@ -98,7 +98,7 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
 ///     pub struct Tiny { fc1: Dense<4, 8>, act: Relu, fc2: Dense<8, 3> }
 /// }
 ///
-/// let net = Tiny::new(7);
+/// let mut net = Tiny::new(7);
 /// let mut tape = net.new_tape(16);
 /// let mut grads = net.new_grads();
 /// let x = Batch::<f32, 4>::from_element(16, 0.5);
@@ -115,6 +115,9 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// The number of trainable parameters.
     const PARAM_COUNT: usize;
 
+    /// The number of elements of non-trainable state (batch norm's running statistics).
+    const STATE_COUNT: usize;
+
     /// A network with freshly initialized parameters, reproducible from `seed`.
     fn init(seed: u64) -> Self;
 
@@ -124,8 +127,28 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// The flat parameter buffer, mutably (for update rules).
     fn params_mut(&mut self) -> &mut [T];
 
+    /// The flat state buffer: every layer's non-trainable state (batch norm's running mean
+    /// and variance), which the training forward pass updates and evaluation reads. Update
+    /// rules and regularizers never see it; checkpoints save it.
+    fn state(&self) -> &[T];
+
+    /// The flat state buffer, mutably.
+    fn state_mut(&mut self) -> &mut [T];
+
     /// Calls `f` for every parameter tensor, in buffer order, without allocating.
     fn for_each_tensor(&self, f: &mut dyn FnMut(TensorRef));
+
+    /// Calls `f` for every state tensor (kind [`TensorKind::State`]), in state-buffer order;
+    /// offsets and ranges refer to [`state`](Network::state).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, bn1: BatchNorm } }
+    /// let mut names = vec![];
+    /// Net::<f32>::new(0).for_each_state_tensor(&mut |t| names.push(t.name()));
+    /// assert_eq!(names, ["bn1.running_mean", "bn1.running_var"]);
+    /// ```
+    fn for_each_state_tensor(&self, f: &mut dyn FnMut(TensorRef));
 
     /// The `n`-th parameter tensor in declaration order, if there is one.
     ///
@@ -164,8 +187,11 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     ) -> Result<BatchView<'t, T, OUT>, Error>;
 
     /// Forward pass of a batch in training mode, keeping in `tape` what backward needs.
+    /// Training mode differs from evaluation where a layer says so: dropout draws a mask,
+    /// batch norm normalizes with the batch's statistics and updates its running ones (hence
+    /// `&mut self`).
     fn forward_train<'t>(
-        &self,
+        &mut self,
         x: BatchView<'_, T, IN>,
         tape: &'t mut Self::Tape,
     ) -> Result<BatchView<'t, T, OUT>, Error>;
@@ -205,7 +231,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// Forward in training mode, the loss and its gradient, and backward: returns the mean
     /// loss over the batch and overwrites `grads`. Allocates nothing.
     fn loss_and_grad<L: Loss<T, OUT>>(
-        &self,
+        &mut self,
         x: &Batch<T, IN>,
         target: &L::Target,
         loss: &L,
@@ -277,25 +303,41 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
         out
     }
 
-    /// Finds a tensor by full name; an unknown name is an `Err` that lists the known ones.
+    /// Every state tensor's full name (`bn1.running_mean`), in state-buffer order.
+    fn state_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        self.for_each_state_tensor(&mut |t| names.push(t.name()));
+        names
+    }
+
+    /// Finds a parameter or state tensor by full name; an unknown name is an `Err` that lists
+    /// the known ones. A state tensor's kind is [`TensorKind::State`] and its range refers to
+    /// the state buffer.
     fn tensor(&self, name: &str) -> Result<TensorRef, Error> {
         let mut found = None;
-        self.for_each_tensor(&mut |t| {
+        let mut visit = |t: TensorRef| {
             if found.is_none() && name.split_once('.') == Some((t.layer, t.spec.name)) {
                 found = Some(t);
             }
-        });
+        };
+        self.for_each_tensor(&mut visit);
+        self.for_each_state_tensor(&mut visit);
         found.ok_or_else(|| Error::UnknownParameter {
             name: name.to_string(),
-            known: self.param_names().join(", "),
+            known: [self.param_names(), self.state_names()].concat().join(", "),
         })
     }
 
-    /// Copies a tensor into `out` in PyTorch's row-major order (`fc1.weight` as `[out, in]`).
+    /// Copies a parameter or state tensor into `out` in PyTorch's row-major order
+    /// (`fc1.weight` as `[out, in]`).
     fn read_param(&self, name: &str, out: &mut [T]) -> Result<(), Error> {
         let t = self.tensor(name)?;
         check_len(name, t.spec.len(), out.len())?;
-        let src = &self.params()[t.range()];
+        let buffer = match t.spec.kind {
+            TensorKind::State => self.state(),
+            _ => self.params(),
+        };
+        let src = &buffer[t.range()];
         match (t.spec.storage, t.spec.shape) {
             (Storage::ColumnMajor, &[rows, cols]) => {
                 for (r, row) in out.chunks_exact_mut(cols).enumerate() {
@@ -309,11 +351,16 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
         Ok(())
     }
 
-    /// Overwrites a tensor from `values` given in PyTorch's row-major order.
+    /// Overwrites a parameter or state tensor from `values` given in PyTorch's row-major
+    /// order.
     fn write_param(&mut self, name: &str, values: &[T]) -> Result<(), Error> {
         let t = self.tensor(name)?;
         check_len(name, t.spec.len(), values.len())?;
-        let dst = &mut self.params_mut()[t.range()];
+        let buffer = match t.spec.kind {
+            TensorKind::State => self.state_mut(),
+            _ => self.params_mut(),
+        };
+        let dst = &mut buffer[t.range()];
         match (t.spec.storage, t.spec.shape) {
             (Storage::ColumnMajor, &[rows, cols]) => {
                 for (r, row) in values.chunks_exact(cols).enumerate() {

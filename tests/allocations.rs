@@ -1,5 +1,6 @@
-//! A counting global allocator proves that single-sample inference and a whole training step
-//! (forward, loss, backward, L2, Adam, max-norm) allocate nothing once warmed up.
+//! A counting global allocator proves that single-sample and batched inference and a whole
+//! training step (forward, loss, backward, L2, Adam, max-norm) allocate nothing once warmed
+//! up, through every kind of layer with state or scratch: batch norm, dropout and Maxout.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +34,16 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 network! {
-    struct Mlp { fc1: Dense<784, 256>, a1: Relu, fc2: Dense<256, 128>, a2: Tanh, fc3: Dense<128, 10> }
+    struct Mlp {
+        fc1: Dense<784, 256>,
+        bn: BatchNorm,
+        a1: Relu,
+        drop: Dropout(0.8),
+        mx: Maxout<256, 128>,
+        fc2: Dense<128, 64>,
+        a2: Tanh,
+        fc3: Dense<64, 10>,
+    }
 }
 
 /// Allocations made by `f` (the tests in this file run one at a time).
@@ -70,6 +80,12 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
         std::hint::black_box(net.forward(std::hint::black_box(&one)));
     });
     assert_eq!(forward, 0, "single-sample forward allocated");
+
+    let mut eval_tape = net.new_tape(32);
+    let batched = allocations_during(|| {
+        std::hint::black_box(net.forward_into(x.columns(0, 32), &mut eval_tape).unwrap());
+    });
+    assert_eq!(batched, 0, "batched evaluation forward allocated");
 
     let training = allocations_during(|| {
         for _ in 0..3 {

@@ -157,10 +157,10 @@ fn gradcheck_reports_a_wrong_gradient() {
             "Doubled"
         }
         fn new_cache(&self, _: usize) {}
-        fn forward_one(&self, _: &[T], x: &SVector<T, N>) -> SVector<T, N> {
+        fn forward_one(&self, _: &[T], _: &[T], x: &SVector<T, N>) -> SVector<T, N> {
             *x
         }
-        fn forward(&self, _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+        fn forward(&self, _: &[T], _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
             y.copy_from(&x);
         }
         fn backward(
@@ -168,7 +168,7 @@ fn gradcheck_reports_a_wrong_gradient() {
             _: &[T],
             _: BatchView<'_, T, N>,
             _: BatchView<'_, T, N>,
-            _: &(),
+            _: &mut (),
             dy: BatchView<'_, T, N>,
             dx: Option<BatchViewMut<'_, T, N>>,
             _: &mut [T],

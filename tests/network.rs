@@ -134,7 +134,7 @@ fn single_sample_forward_matches_the_batched_forward() {
 
 #[test]
 fn a_batch_larger_than_the_tape_is_an_error() {
-    let net = Classifier::new(0);
+    let mut net = Classifier::new(0);
     let mut tape = net.new_tape(4);
     let err = net
         .forward_train(batch(5).columns(0, 5), &mut tape)
@@ -148,7 +148,7 @@ fn a_batch_larger_than_the_tape_is_an_error() {
 
 #[test]
 fn backward_before_forward_and_wrong_gradient_length_are_errors() {
-    let net = Classifier::new(0);
+    let mut net = Classifier::new(0);
     let mut tape = net.new_tape(4);
     let mut grads = net.new_grads();
     assert_eq!(net.backward(&mut tape, &mut grads), Err(Error::EmptyBatch));
@@ -175,7 +175,7 @@ fn a_smaller_batch_reuses_a_larger_tape() {
 
 #[test]
 fn input_gradient_is_available_on_request() {
-    let net = Classifier::new(6);
+    let mut net = Classifier::new(6);
     let mut tape = net.new_tape(2);
     let mut grads = net.new_grads();
     net.forward_train(batch(2).columns(0, 2), &mut tape)

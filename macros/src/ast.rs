@@ -107,8 +107,19 @@ fn number(expr: &Expr) -> Option<f64> {
 
 /// What a layer is.
 pub enum LayerKind {
-    /// `Dense<IN, OUT>`.
-    Dense { input: Width, output: Width },
+    /// `Dense<IN, OUT>` or `Maxout<IN, OUT, K>`: the layers with a weight matrix, which set
+    /// their own widths and take `#[init]`.
+    Affine {
+        affine: Affine,
+        input: Width,
+        output: Width,
+    },
+    /// `BatchNorm` or `BatchNorm(momentum = 0.9, eps = 1e-5)`, either argument optional.
+    BatchNorm {
+        keyword: Ident,
+        momentum: Option<(f64, Span)>,
+        eps: Option<(f64, Span)>,
+    },
     /// A built-in activation, with its optional numeric argument: `LeakyRelu(0.1)`.
     Activation {
         act: Act,
@@ -118,6 +129,14 @@ pub enum LayerKind {
     /// A user type implementing `constnet::Layer`, with its output width: `Gate => 10`.
     /// Without a width it is an unknown layer kind, reported by the check phase.
     Custom { ty: Type, output: Option<Width> },
+}
+
+/// Which layer with a weight matrix.
+pub enum Affine {
+    /// `Dense<IN, OUT>`.
+    Dense,
+    /// `Maxout<IN, OUT, K>`, with `K` pieces (2 when left out).
+    Maxout { pieces: Option<Width> },
 }
 
 /// The built-in activations.

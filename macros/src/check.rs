@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::{GenericParam, Ident};
 
-use crate::ast::{Act, LayerDecl, LayerKind, NetDecl, Scheme, Width};
+use crate::ast::{Act, Affine, LayerDecl, LayerKind, NetDecl, Scheme, Width};
 
 /// A checked network: the declaration plus what was resolved about each layer.
 pub struct Model<'a> {
@@ -30,11 +30,11 @@ pub struct Resolved<'a> {
     pub deferred: Option<Boundary<'a>>,
     /// For a `Dense` layer: whether a ReLU-family activation follows (He initialization).
     pub feeds_relu: bool,
-    /// For a `Dense` layer: what its `#[init(...)]` attribute asks for.
+    /// For a `Dense` or `Maxout` layer: what its `#[init(...)]` attribute asks for.
     pub init: InitChoice,
 }
 
-/// A `Dense` layer's checked `#[init(...)]` attribute; both parts `None` without one.
+/// A `Dense` or `Maxout` layer's checked `#[init(...)]` attribute; both parts `None` without one.
 #[derive(Clone, Copy, Default)]
 pub struct InitChoice {
     /// The scheme, with sparse's connection count when given.
@@ -74,7 +74,8 @@ pub fn check(net: &NetDecl) -> Result<Model<'_>, syn::Error> {
     widths_are_not_zero(net, &mut errors);
     custom_layers_name_their_width(net, &mut errors);
     activation_arguments_are_in_range(net, &mut errors);
-    init_attributes_are_on_dense_layers(net, &mut errors);
+    batch_norm_arguments_are_in_range(net, &mut errors);
+    init_attributes_are_on_affine_layers(net, &mut errors);
     init_attributes_are_not_repeated(net, &mut errors);
     init_schemes_are_known(net, &mut errors);
     init_scheme_arguments_are_valid(net, &mut errors);
@@ -157,21 +158,45 @@ fn layer_names_are_unique(net: &NetDecl, errors: &mut Errors) {
     }
 }
 
-/// `params` is the generated struct's parameter buffer.
+/// `params` and `state` are the generated struct's parameter and state buffers.
 fn layer_names_are_not_reserved(net: &NetDecl, errors: &mut Errors) {
-    for layer in net.layers.iter().filter(|l| l.name == "params") {
+    for layer in &net.layers {
+        let buffer = match layer.name.to_string().as_str() {
+            "params" => "parameter",
+            "state" => "state",
+            _ => continue,
+        };
         errors.push(
             layer.name.span(),
-            "`params` is reserved for the network's parameter buffer; name the layer something else",
+            format!(
+                "`{}` is reserved for the network's {buffer} buffer; name the layer something else",
+                layer.name
+            ),
         );
     }
 }
 
-/// A literal width is at least 1.
+/// A literal width is at least 1, and so is a literal number of Maxout pieces.
 fn widths_are_not_zero(net: &NetDecl, errors: &mut Errors) {
     for layer in &net.layers {
+        if let LayerKind::Affine {
+            affine:
+                Affine::Maxout {
+                    pieces: Some(Width::Lit { value: 0, lit }),
+                },
+            ..
+        } = &layer.kind
+        {
+            errors.push(
+                lit.span(),
+                format!(
+                    "Maxout layer `{}` has zero pieces; it needs at least 1 (2 is usual)",
+                    layer.name
+                ),
+            );
+        }
         let widths: Vec<&Width> = match &layer.kind {
-            LayerKind::Dense { input, output } => vec![input, output],
+            LayerKind::Affine { input, output, .. } => vec![input, output],
             LayerKind::Custom {
                 output: Some(output),
                 ..
@@ -201,9 +226,10 @@ fn custom_layers_name_their_width(net: &NetDecl, errors: &mut Errors) {
             errors.push(
                 syn::spanned::Spanned::span(ty),
                 format!(
-                    "unknown layer kind `{ty_text}`; the built-in layers are Dense, Relu, \
-                     LeakyRelu, Sigmoid, Tanh, Elu and Dropout, and a custom layer (a type implementing \
-                     `constnet::Layer`) names its output width: `{}: {ty_text} => OUT`",
+                    "unknown layer kind `{ty_text}`; the built-in layers are Dense, Maxout, \
+                     Relu, LeakyRelu, Sigmoid, Tanh, Elu, Dropout and BatchNorm, and a custom \
+                     layer (a type implementing `constnet::Layer`) names its output width: \
+                     `{}: {ty_text} => OUT`",
                     layer.name
                 ),
             );
@@ -241,14 +267,48 @@ fn activation_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
     }
 }
 
-/// `#[init]` sets how a `Dense` layer's weights and biases start; the other layers either
-/// have no parameters or initialize their own.
-fn init_attributes_are_on_dense_layers(net: &NetDecl, errors: &mut Errors) {
+/// Batch norm's momentum is in [0, 1) and its eps positive and finite.
+fn batch_norm_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
+    for layer in &net.layers {
+        let LayerKind::BatchNorm { momentum, eps, .. } = &layer.kind else {
+            continue;
+        };
+        let rules = [
+            (momentum, "momentum", "in [0, 1)", 0.0..1.0),
+            (
+                eps,
+                "eps",
+                "positive and finite",
+                f64::MIN_POSITIVE..f64::INFINITY,
+            ),
+        ];
+        for (arg, name, rule, range) in rules {
+            if let Some((value, span)) = arg
+                && !range.contains(value)
+            {
+                errors.push(
+                    *span,
+                    format!(
+                        "layer `{}`: batch norm {name} {value} is out of range, expected {rule}",
+                        layer.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `#[init]` sets how a `Dense` or `Maxout` layer's weights and biases start; the other
+/// layers either have no parameters or initialize their own.
+fn init_attributes_are_on_affine_layers(net: &NetDecl, errors: &mut Errors) {
     for layer in &net.layers {
         let what = match &layer.kind {
-            LayerKind::Dense { .. } => continue,
+            LayerKind::Affine { .. } => continue,
             LayerKind::Activation { keyword, .. } => {
                 format!("a `{keyword}` activation, which has no parameters")
+            }
+            LayerKind::BatchNorm { .. } => {
+                "a `BatchNorm` layer, whose scale starts at 1 and shift at 0".into()
             }
             LayerKind::Custom { .. } => {
                 "a custom layer, which initializes its own parameters in `Layer::init`".into()
@@ -258,7 +318,7 @@ fn init_attributes_are_on_dense_layers(net: &NetDecl, errors: &mut Errors) {
             errors.push(
                 attr.path.span(),
                 format!(
-                    "`#[init]` applies to `Dense` layers only, and layer `{}` is {what}",
+                    "`#[init]` applies to `Dense` and `Maxout` layers only, and layer `{}` is {what}",
                     layer.name
                 ),
             );
@@ -337,7 +397,7 @@ fn init_scheme_arguments_are_valid(net: &NetDecl, errors: &mut Errors) {
 /// `N >= fan_in` connects every input).
 fn sparse_connections_fit_the_input(net: &NetDecl, errors: &mut Errors) {
     for layer in &net.layers {
-        let LayerKind::Dense {
+        let LayerKind::Affine {
             input: Width::Lit { value: width, .. },
             ..
         } = &layer.kind
@@ -388,20 +448,25 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
     let mut resolved: Vec<Resolved<'a>> = Vec::new();
     for (index, layer) in net.layers.iter().enumerate() {
         let previous = resolved.last().map(|r| (&r.decl.name, r.output.clone()));
+        let maxout_hint = resolved
+            .last()
+            .map_or(String::new(), |r| maxout_hint(r.decl));
         let feeds_relu = matches!(
             net.layers.get(index + 1).map(|l| &l.kind),
             Some(LayerKind::Activation { act, .. }) if act.is_relu_family()
         );
         let (input, output, deferred) = match (&layer.kind, previous) {
-            (LayerKind::Dense { input, output }, None) => (input.clone(), output.clone(), None),
-            (LayerKind::Dense { input, output }, Some((previous, produced))) => {
+            (LayerKind::Affine { input, output, .. }, None) => {
+                (input.clone(), output.clone(), None)
+            }
+            (LayerKind::Affine { input, output, .. }, Some((previous, produced))) => {
                 let deferred = match input.same_as(&produced) {
                     Some(true) => None,
                     Some(false) => {
                         errors.push(
                             input.span(),
                             format!(
-                                "layer `{}` expects {} inputs but `{previous}` produces {}",
+                                "layer `{}` expects {} inputs but `{previous}` produces {}{maxout_hint}",
                                 layer.name,
                                 input.describe(),
                                 produced.describe()
@@ -418,13 +483,13 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
                     layer.name.span(),
                     format!(
                         "the first layer must fix the network's input width: start with \
-                         `Dense<IN, OUT>` instead of `{}`",
+                         `Dense<IN, OUT>` or `Maxout<IN, OUT, K>` instead of `{}`",
                         layer.name
                     ),
                 );
                 return resolved;
             }
-            (LayerKind::Activation { .. }, Some((_, produced))) => {
+            (LayerKind::Activation { .. } | LayerKind::BatchNorm { .. }, Some((_, produced))) => {
                 (produced.clone(), produced, None)
             }
             (LayerKind::Custom { output, .. }, Some((_, produced))) => match output {
@@ -442,4 +507,20 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
         });
     }
     resolved
+}
+
+/// After a `Maxout` layer, a reminder that its output is `OUT` wide, not `K * OUT` (its
+/// weight has `K * OUT` rows, which is easy to take for its output).
+fn maxout_hint(previous: &LayerDecl) -> String {
+    match &previous.kind {
+        LayerKind::Affine {
+            affine: Affine::Maxout { .. },
+            output,
+            ..
+        } => format!(
+            " (a Maxout's output is the max over its pieces: {} features)",
+            output.describe()
+        ),
+        _ => String::new(),
+    }
 }

@@ -11,7 +11,7 @@ use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{GenericParam, Ident};
 
-use crate::ast::{Act, Input, LayerKind, NetDecl, Scheme, Width};
+use crate::ast::{Act, Affine, Input, LayerKind, NetDecl, Scheme, Width};
 use crate::check::{Model, Resolved, check};
 
 /// Expands every network of the input; a network with errors becomes its errors plus a stub
@@ -93,10 +93,17 @@ impl Resolved<'_> {
     /// The layer's Rust type.
     fn ty(&self) -> TokenStream {
         match &self.decl.kind {
-            LayerKind::Dense { .. } => {
+            LayerKind::Affine { affine, .. } => {
                 let (i, o) = (self.input.arg(), self.output.arg());
-                quote!(::constnet::layers::Dense<#i, #o>)
+                match affine {
+                    Affine::Dense => quote!(::constnet::layers::Dense<#i, #o>),
+                    Affine::Maxout { pieces } => {
+                        let k = pieces.as_ref().map_or(quote!(2), Width::arg);
+                        quote!(::constnet::layers::Maxout<#i, #o, #k>)
+                    }
+                }
             }
+            LayerKind::BatchNorm { keyword, .. } => quote!(::constnet::layers::#keyword),
             LayerKind::Activation { keyword, .. } => quote!(::constnet::layers::#keyword),
             LayerKind::Custom { ty, .. } => quote!(#ty),
         }
@@ -111,7 +118,7 @@ impl Resolved<'_> {
     /// The expression that builds the layer's value.
     fn constructor(&self) -> TokenStream {
         match &self.decl.kind {
-            LayerKind::Dense { .. } => {
+            LayerKind::Affine { affine, .. } => {
                 let init = match self.init.scheme {
                     Some((Scheme::He, _)) => quote!(He),
                     Some((Scheme::Calibrated, _)) => quote!(Calibrated),
@@ -126,7 +133,7 @@ impl Resolved<'_> {
                         };
                         quote!(Sparse { connections: #connections })
                     }
-                    None if self.feeds_relu => quote!(He),
+                    None if self.feeds_relu && matches!(affine, Affine::Dense) => quote!(He),
                     None => quote!(Calibrated),
                 };
                 let ty = self.ty();
@@ -154,6 +161,12 @@ impl Resolved<'_> {
                 }
                 _ => quote!(::constnet::layers::#keyword),
             },
+            LayerKind::BatchNorm { momentum, eps, .. } => {
+                // Both checked by the check phase.
+                let momentum = Literal::f64_suffixed(momentum.map_or(0.9, |(value, _)| value));
+                let eps = Literal::f64_suffixed(eps.map_or(1e-5, |(value, _)| value));
+                quote!(::constnet::layers::BatchNorm::checked(#momentum, #eps))
+            }
             LayerKind::Custom { ty, .. } => quote!(<#ty as ::core::default::Default>::default()),
         }
     }
@@ -217,6 +230,7 @@ fn emit_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
         #[derive(Clone)]
         #vis struct #ident<#decl> {
             params: ::std::vec::Vec<T>,
+            state: ::std::vec::Vec<T>,
             #(#fields)*
         }
     }
@@ -290,13 +304,27 @@ fn emit_link_trait(layer: &Resolved<'_>) -> TokenStream {
     }
 }
 
+/// The two flat buffers a network hands out to its layers in slices.
+#[derive(Clone, Copy)]
+enum Buffer {
+    /// The trainable parameters (or their gradients), `PARAMS` per layer.
+    Params,
+    /// The non-trainable state, `STATE` per layer.
+    State,
+}
+
 /// `let (p_fc1, _rest) = _rest.split_at(PARAMS); ...` over `source`.
 fn split_params(
     model: &Model<'_>,
     prefix: &str,
     source: TokenStream,
+    buffer: Buffer,
     mutable: bool,
 ) -> TokenStream {
+    let count = match buffer {
+        Buffer::Params => quote!(PARAMS),
+        Buffer::State => quote!(STATE),
+    };
     let split = if mutable {
         quote!(split_at_mut)
     } else {
@@ -304,7 +332,7 @@ fn split_params(
     };
     let lets = model.layers.iter().map(|layer| {
         let (name, as_layer) = (field(prefix, layer.name()), layer.as_layer());
-        quote!(let (#name, _rest) = _rest.#split(#as_layer::PARAMS);)
+        quote!(let (#name, _rest) = _rest.#split(#as_layer::#count);)
     });
     quote! {
         let _rest = #source;
@@ -322,7 +350,9 @@ fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
     let names: Vec<_> = model.layers.iter().map(Resolved::name).collect();
     let constructors = model.layers.iter().map(Resolved::constructor);
     let p_names: Vec<_> = names.iter().map(|n| field("p", n)).collect();
-    let splits = split_params(model, "p", quote!(&mut params[..]), true);
+    let s_names: Vec<_> = names.iter().map(|n| field("s", n)).collect();
+    let splits = split_params(model, "p", quote!(&mut params[..]), Buffer::Params, true);
+    let split_state = split_params(model, "s", quote!(&mut state[..]), Buffer::State, true);
     let init_doc = format!(
         "A `{ident}` with freshly initialized parameters, reproducible from `seed`: each \
          Dense layer as its `#[init(...)]` attribute says, and without one He \
@@ -337,17 +367,26 @@ fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
             pub const OUTPUT: usize = #output;
             /// Number of trainable parameters.
             pub const PARAM_COUNT: usize = 0 #(+ #as_layers::PARAMS)*;
+            /// Number of elements of non-trainable state (batch norm's running statistics).
+            pub const STATE_COUNT: usize = 0 #(+ #as_layers::STATE)*;
 
             #[doc = #init_doc]
             pub fn init(seed: u64) -> Self {
                 let mut params = ::std::vec![<T as ::constnet::Float>::ZERO; Self::PARAM_COUNT];
                 let mut rng = ::constnet::__private::seeded_rng(seed);
-                let net = #ident { params: ::std::vec::Vec::new(), #(#names: #constructors,)* };
+                let mut state = ::std::vec![<T as ::constnet::Float>::ZERO; Self::STATE_COUNT];
+                let net = #ident {
+                    params: ::std::vec::Vec::new(),
+                    state: ::std::vec::Vec::new(),
+                    #(#names: #constructors,)*
+                };
                 {
                     #splits
+                    #split_state
                     #( #as_layers::init(&net.#names, #p_names, &mut rng); )*
+                    #( #as_layers::init_state(&net.#names, #s_names); )*
                 }
-                #ident { params, ..net }
+                #ident { params, state, ..net }
             }
 
             /// The same network with its parameters converted to scalar `U` (for example a
@@ -355,6 +394,7 @@ fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
             pub fn cast<U: ::constnet::Float>(&self) -> #ident<#user_args U> {
                 #ident {
                     params: self.params.iter().map(|&v| ::constnet::Float::cast::<U>(v)).collect(),
+                    state: self.state.iter().map(|&v| ::constnet::Float::cast::<U>(v)).collect(),
                     #(#names: ::core::clone::Clone::clone(&self.#names),)*
                 }
             }
@@ -399,8 +439,11 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     let input_exprs = layers.iter().map(|l| l.input.expr());
     let output_exprs = layers.iter().map(|l| l.output.expr());
     let inputs: Vec<_> = (0..layers.len()).map(|i| input_view(model, i)).collect();
-    let split_p = split_params(model, "p", quote!(&self.params[..]), false);
-    let split_g = split_params(model, "g", quote!(grads), true);
+    let s_names: Vec<_> = names.iter().map(|n| field("s", n)).collect();
+    let split_p = split_params(model, "p", quote!(&self.params[..]), Buffer::Params, false);
+    let split_s = split_params(model, "s", quote!(&self.state[..]), Buffer::State, false);
+    let split_s_mut = split_params(model, "s", quote!(&mut self.state[..]), Buffer::State, true);
+    let split_g = split_params(model, "g", quote!(grads), Buffer::Params, true);
 
     // forward of one sample: h_<layer> = layer(h_<previous>)
     let hs: Vec<_> = names.iter().map(|n| field("h", n)).collect();
@@ -430,7 +473,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         };
         quote! {
             #as_layer::backward(
-                &self.#name, #p, #x, tape.#out.columns(0, batch), &tape.#cache,
+                &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
                 tape.#grad.columns(0, batch), #dx, #gr,
             );
         }
@@ -455,6 +498,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         impl<#params> ::constnet::Network<T, #input, #output> for #ident<#user_args T> {
             type Tape = #tape<#user_args T>;
             const PARAM_COUNT: usize = Self::PARAM_COUNT;
+            const STATE_COUNT: usize = Self::STATE_COUNT;
 
             fn init(seed: u64) -> Self {
                 Self::init(seed)
@@ -468,6 +512,14 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 &mut self.params
             }
 
+            fn state(&self) -> &[T] {
+                &self.state
+            }
+
+            fn state_mut(&mut self) -> &mut [T] {
+                &mut self.state
+            }
+
             fn for_each_tensor(&self, f: &mut dyn FnMut(::constnet::TensorRef)) {
                 let mut offset = 0;
                 #(
@@ -475,6 +527,17 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                         f(::constnet::TensorRef { layer: #name_strs, spec, offset: offset + spec.offset });
                     }
                     offset += #as_layers::PARAMS;
+                )*
+                let _ = offset;
+            }
+
+            fn for_each_state_tensor(&self, f: &mut dyn FnMut(::constnet::TensorRef)) {
+                let mut offset = 0;
+                #(
+                    for spec in #as_layers::STATE_TENSORS {
+                        f(::constnet::TensorRef { layer: #name_strs, spec, offset: offset + spec.offset });
+                    }
+                    offset += #as_layers::STATE;
                 )*
                 let _ = offset;
             }
@@ -494,7 +557,8 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             #[inline]
             fn forward(&self, x: &::constnet::Sample<T, #input>) -> ::constnet::Sample<T, #output> {
                 #split_p
-                #( let #hs = #as_layers::forward_one(&self.#names, #p_names, #one_inputs); )*
+                #split_s
+                #( let #hs = #as_layers::forward_one(&self.#names, #p_names, #s_names, #one_inputs); )*
                 #h_last
             }
 
@@ -519,20 +583,22 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
                 #check_batch
                 #split_p
-                #( #as_layers::forward(&self.#names, #p_names, #inputs, tape.#outs.columns_mut(0, batch)); )*
+                #split_s
+                #( #as_layers::forward(&self.#names, #p_names, #s_names, #inputs, tape.#outs.columns_mut(0, batch)); )*
                 ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
             }
 
             fn forward_train<'t>(
-                &self,
+                &mut self,
                 x: ::constnet::BatchView<'_, T, #input>,
                 tape: &'t mut Self::Tape,
             ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
                 #check_batch
                 #split_p
+                #split_s_mut
                 #(
                     #as_layers::forward_train(
-                        &self.#names, #p_names, #inputs, tape.#outs.columns_mut(0, batch), &mut tape.#caches,
+                        &self.#names, #p_names, #s_names, #inputs, tape.#outs.columns_mut(0, batch), &mut tape.#caches,
                     );
                 )*
                 ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
@@ -563,7 +629,8 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
 
             fn record_kinks(&self, tape: &Self::Tape, kinks: &mut ::constnet::Kinks) {
                 let batch = tape.batch;
-                #( #as_layers::record_kinks(&self.#names, #inputs, kinks); )*
+                #split_p
+                #( #as_layers::record_kinks(&self.#names, #p_names, #inputs, kinks); )*
             }
         }
     }

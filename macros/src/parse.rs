@@ -5,8 +5,11 @@
 //! net    := attr* vis "struct" IDENT generics? "{" (layer ("," layer)* ","?)? "}"
 //! layer  := (attr | init)* vis IDENT ":" kind
 //! kind   := "Dense" "<" width "," width ">"
+//!         | "Maxout" "<" width "," width ("," width)? ">"     the third width is K
 //!         | ("Relu" | "Sigmoid" | "Tanh")
 //!         | ("LeakyRelu" | "Elu" | "Dropout") ("(" number ")")?
+//!         | "BatchNorm" ("(" (bn_arg ("," bn_arg)* ","?)? ")")?
+//! bn_arg := ("momentum" | "eps") "=" number
 //!         | type ("=>" width)?          a custom layer (the width is its output)
 //! width  := INTEGER | IDENT | "{" expr "}"
 //! init   := "#" "[" "init" "(" (scheme ("," bias)? | bias) ","? ")" "]"
@@ -27,7 +30,7 @@ use syn::{
     Attribute, Expr, Ident, LitFloat, LitInt, Meta, Token, Type, Visibility, braced, parenthesized,
 };
 
-use crate::ast::{Act, InitAttr, Input, LayerDecl, LayerKind, NetDecl, SchemeDecl, Width};
+use crate::ast::{Act, Affine, InitAttr, Input, LayerDecl, LayerKind, NetDecl, SchemeDecl, Width};
 
 impl Parse for Input {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -95,17 +98,31 @@ impl Parse for LayerKind {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.peek(Ident) && !input.peek2(Token![::]) {
             let keyword: Ident = input.fork().parse()?;
-            if keyword == "Dense" {
+            if keyword == "Dense" || keyword == "Maxout" {
                 input.parse::<Ident>()?;
                 input.parse::<Token![<]>()?;
                 let layer_input = input.parse()?;
                 input.parse::<Token![,]>()?;
                 let output = input.parse()?;
+                let affine = if keyword == "Dense" {
+                    Affine::Dense
+                } else {
+                    let pieces = match input.parse::<Option<Token![,]>>()? {
+                        Some(_) if !input.peek(Token![>]) => Some(input.parse()?),
+                        _ => None,
+                    };
+                    Affine::Maxout { pieces }
+                };
                 input.parse::<Token![>]>()?;
-                return Ok(LayerKind::Dense {
+                return Ok(LayerKind::Affine {
+                    affine,
                     input: layer_input,
                     output,
                 });
+            }
+            if keyword == "BatchNorm" {
+                input.parse::<Ident>()?;
+                return parse_batch_norm(keyword, input);
             }
             if let Some(&(_, act)) = Act::ALL.iter().find(|(name, _)| keyword == name) {
                 input.parse::<Ident>()?;
@@ -156,8 +173,48 @@ impl Parse for Width {
     }
 }
 
+/// The optional `(momentum = NUMBER, eps = NUMBER)` after `BatchNorm`; ranges are checked by
+/// the check phase.
+fn parse_batch_norm(keyword: Ident, input: ParseStream<'_>) -> syn::Result<LayerKind> {
+    const FORM: &str = "expected `BatchNorm`, or `BatchNorm(momentum = NUMBER, eps = NUMBER)` \
+                        with either argument optional";
+    let (mut momentum, mut eps) = (None, None);
+    if input.peek(syn::token::Paren) {
+        let content;
+        parenthesized!(content in input);
+        while !content.is_empty() {
+            let key: Ident = content
+                .parse()
+                .map_err(|e| syn::Error::new(e.span(), FORM))?;
+            let slot = if key == "momentum" {
+                &mut momentum
+            } else if key == "eps" {
+                &mut eps
+            } else {
+                return Err(syn::Error::new(key.span(), FORM));
+            };
+            if slot.is_some() {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("`{key}` is given twice"),
+                ));
+            }
+            content.parse::<Token![=]>()?;
+            *slot = Some(number_literal(&content)?);
+            if !content.is_empty() {
+                content.parse::<Token![,]>()?;
+            }
+        }
+    }
+    Ok(LayerKind::BatchNorm {
+        keyword,
+        momentum,
+        eps,
+    })
+}
+
 /// A possibly negative integer or float literal, as an `f64`.
-fn parse_number(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span)> {
+fn number_literal(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span)> {
     let negative = input.parse::<Option<Token![-]>>()?.is_some();
     let (value, span) = if input.peek(LitFloat) {
         let lit: LitFloat = input.parse()?;
@@ -166,10 +223,16 @@ fn parse_number(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span)>
         let lit: LitInt = input.parse()?;
         (lit.base10_parse::<f64>()?, lit.span())
     };
+    Ok((if negative { -value } else { value }, span))
+}
+
+/// A number literal that is all of `input`.
+fn parse_number(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span)> {
+    let number = number_literal(input)?;
     if !input.is_empty() {
         return Err(input.error("expected a single number"));
     }
-    Ok((if negative { -value } else { value }, span))
+    Ok(number)
 }
 
 const INIT_FORM: &str = "expected `#[init(scheme)]`, `#[init(scheme, bias = NUMBER)]` or \

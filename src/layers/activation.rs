@@ -40,6 +40,7 @@ macro_rules! activation_layer {
             fn forward_one(
                 &self,
                 _params: &[T],
+                _state: &[T],
                 x: &nalgebra::SVector<T, N>,
             ) -> nalgebra::SVector<T, N> {
                 x.map(|v| $crate::layers::Activation::<T>::value(self, v))
@@ -48,6 +49,7 @@ macro_rules! activation_layer {
             fn forward(
                 &self,
                 _params: &[T],
+                _state: &[T],
                 x: $crate::BatchView<'_, T, N>,
                 mut y: $crate::BatchViewMut<'_, T, N>,
             ) {
@@ -61,7 +63,7 @@ macro_rules! activation_layer {
                 _params: &[T],
                 x: $crate::BatchView<'_, T, N>,
                 y: $crate::BatchView<'_, T, N>,
-                _cache: &(),
+                _cache: &mut (),
                 dy: $crate::BatchView<'_, T, N>,
                 dx: Option<$crate::BatchViewMut<'_, T, N>>,
                 _dparams: &mut [T],
@@ -75,7 +77,12 @@ macro_rules! activation_layer {
                 }
             }
 
-            fn record_kinks(&self, x: $crate::BatchView<'_, T, N>, kinks: &mut $crate::Kinks) {
+            fn record_kinks(
+                &self,
+                _params: &[T],
+                x: $crate::BatchView<'_, T, N>,
+                kinks: &mut $crate::Kinks,
+            ) {
                 if <Self as $crate::layers::Activation<T>>::KINKED {
                     for &v in x.as_slice() {
                         kinks.record(v > T::ZERO);

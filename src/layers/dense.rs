@@ -9,7 +9,7 @@
 //! through `matrixmultiply`'s packed kernels; the transposes are strided views of the same
 //! buffers, never copies.
 
-use nalgebra::{Const, Dyn, MatrixView, SMatrixView, SMatrixViewMut, SVector, U1};
+use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;
 
 use crate::kernels::gemm;
@@ -23,7 +23,7 @@ use crate::{BatchView, BatchViewMut, Float, Init, Layer};
 /// use nalgebra::SVector;
 /// // W = [[1, 2], [3, 4], [5, 6]] stored column-major, then b = [0.5, 0.5, 0.5].
 /// let p = [1.0f32, 3.0, 5.0, 2.0, 4.0, 6.0, 0.5, 0.5, 0.5];
-/// let y = Dense::<2, 3>::default().forward_one(&p, &SVector::from([1.0, 1.0]));
+/// let y = Dense::<2, 3>::default().forward_one(&p, &[], &SVector::from([1.0, 1.0]));
 /// assert_eq!(y.as_slice(), &[3.5, 7.5, 11.5]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -68,13 +68,6 @@ fn weight<T: Float, const I: usize, const O: usize>(p: &[T]) -> SMatrixView<'_, 
     SMatrixView::<T, O, I>::from_slice(&p[..O * I])
 }
 
-/// `W^T` as an `I x O` view of the same elements (strides swapped, no copy).
-fn weight_t<T: Float, const I: usize, const O: usize>(
-    p: &[T],
-) -> MatrixView<'_, T, Const<I>, Const<O>, Const<O>, U1> {
-    MatrixView::from_slice_with_strides_generic(&p[..O * I], Const::<I>, Const::<O>, Const, U1)
-}
-
 impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     const PARAMS: usize = O * I + O;
     const TENSORS: &'static [TensorSpec] = &[
@@ -108,13 +101,19 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     fn new_cache(&self, _max_batch: usize) {}
 
     #[inline]
-    fn forward_one(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
+    fn forward_one(&self, p: &[T], _state: &[T], x: &SVector<T, I>) -> SVector<T, O> {
         let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
         y.gemv(T::ONE, &weight::<T, I, O>(p), x, T::ONE);
         y
     }
 
-    fn forward(&self, p: &[T], x: BatchView<'_, T, I>, mut y: BatchViewMut<'_, T, O>) {
+    fn forward(
+        &self,
+        p: &[T],
+        _state: &[T],
+        x: BatchView<'_, T, I>,
+        mut y: BatchViewMut<'_, T, O>,
+    ) {
         let b = &p[O * I..O * I + O];
         for mut column in y.column_iter_mut() {
             column.as_mut_slice().copy_from_slice(b);
@@ -127,39 +126,51 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         p: &[T],
         x: BatchView<'_, T, I>,
         _y: BatchView<'_, T, O>,
-        _cache: &(),
+        _cache: &mut (),
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
     ) {
-        let (dw, db) = dp.split_at_mut(O * I);
-        // dW += dY X^T, with X^T a B x I view of X's buffer.
-        let batch = x.ncols();
-        let x_t = MatrixView::from_slice_with_strides_generic(
-            x.as_slice(),
-            Dyn(batch),
-            Const::<I>,
-            Const::<I>,
-            U1,
-        );
-        gemm(
-            T::ONE,
-            &dy,
-            &x_t,
-            T::ONE,
-            &mut SMatrixViewMut::<T, O, I>::from_slice(dw),
-        );
-        // db += the sum of dY's columns.
-        let db = &mut db[..O];
-        for column in dy.column_iter() {
-            for (g, &d) in db.iter_mut().zip(column.as_slice()) {
-                *g += d;
-            }
+        affine_backward(p, x, dy, dx, dp);
+    }
+}
+
+/// The backward pass of `z = W x + b` with `W` the `R x I` column-major matrix at the start of
+/// `p` and `b` the `R` values after it, shared by [`Dense`] and
+/// [`Maxout`](crate::layers::Maxout): `dW += dZ X^T`, `db += the sum of dZ's columns`,
+/// `dX = W^T dZ` (when asked for).
+pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
+    p: &[T],
+    x: BatchView<'_, T, I>,
+    dz: MatrixView<'_, T, R, Dyn>,
+    dx: Option<BatchViewMut<'_, T, I>>,
+    dp: &mut [T],
+) {
+    let (rows, batch) = dz.shape_generic();
+    let r = rows.value();
+    let (dw, db) = dp.split_at_mut(r * I);
+    // dW += dZ X^T, with X^T a B x I view of X's buffer.
+    let x_t = MatrixView::from_slice_with_strides_generic(
+        x.as_slice(),
+        batch,
+        Const::<I>,
+        Const::<I>,
+        U1,
+    );
+    let mut dw = MatrixViewMut::from_slice_generic(dw, rows, Const::<I>);
+    gemm(T::ONE, &dz, &x_t, T::ONE, &mut dw);
+    // db += the sum of dZ's columns.
+    let db = &mut db[..r];
+    for column in dz.column_iter() {
+        for (g, &d) in db.iter_mut().zip(column.iter()) {
+            *g += d;
         }
-        // dX = W^T dY.
-        if let Some(mut dx) = dx {
-            gemm(T::ONE, &weight_t::<T, I, O>(p), &dy, T::ZERO, &mut dx);
-        }
+    }
+    // dX = W^T dZ, with W^T an I x R view of W's elements (strides swapped, no copy).
+    if let Some(mut dx) = dx {
+        let w_t =
+            MatrixView::from_slice_with_strides_generic(&p[..r * I], Const::<I>, rows, rows, U1);
+        gemm(T::ONE, &w_t, &dz, T::ZERO, &mut dx);
     }
 }
 
@@ -176,7 +187,7 @@ mod tests {
     fn dense_forward_batch_matches_hand_computed_w_x_plus_b() {
         let x = Batch::<f64, 2>::from_column_slice(&[1.0, -1.0, 0.5, 2.0]);
         let mut y = Batch::<f64, 3>::zeros(2);
-        Dense::<2, 3>::default().forward(&P, x.columns(0, 2), y.columns_mut(0, 2));
+        Dense::<2, 3>::default().forward(&P, &[], x.columns(0, 2), y.columns_mut(0, 2));
         // [1*1 + 2*-1, 3*1 + 4*-1, 5*1 + 6*-1] + b, then [1*.5 + 2*2, 3*.5 + 4*2, 5*.5 + 6*2] + b
         let expected = [-0.9, -0.8, -0.7, 4.6, 9.7, 14.8];
         assert_relative_eq!(y.as_slice(), &expected[..], epsilon = 1e-12);
@@ -193,7 +204,7 @@ mod tests {
             &P,
             x.columns(0, 2),
             y.columns(0, 2),
-            &(),
+            &mut (),
             dy.columns(0, 2),
             Some(dx.columns_mut(0, 2)),
             &mut dp,
@@ -217,7 +228,7 @@ mod tests {
             &P,
             x.columns(0, 1),
             y.columns(0, 1),
-            &(),
+            &mut (),
             dy.columns(0, 1),
             None,
             &mut dp,
@@ -230,8 +241,8 @@ mod tests {
         let x = Batch::<f64, 2>::from_column_slice(&[0.3, -0.7]);
         let mut y = Batch::<f64, 3>::zeros(1);
         let dense = Dense::<2, 3>::default();
-        dense.forward(&P, x.columns(0, 1), y.columns_mut(0, 1));
-        let one = dense.forward_one(&P, &SVector::from([0.3, -0.7]));
+        dense.forward(&P, &[], x.columns(0, 1), y.columns_mut(0, 1));
+        let one = dense.forward_one(&P, &[], &SVector::from([0.3, -0.7]));
         assert_relative_eq!(one.as_slice(), y.as_slice(), epsilon = 1e-15);
     }
 }

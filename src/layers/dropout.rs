@@ -26,7 +26,7 @@ use crate::{BatchView, BatchViewMut, Error, Float, Layer};
 /// let drop = Dropout::new(0.8)?;
 /// // Evaluation is the identity.
 /// let x = SVector::<f32, 3>::from([1.0, 2.0, 3.0]);
-/// assert_eq!(drop.forward_one(&[], &x), x);
+/// assert_eq!(drop.forward_one(&[], &[], &x), x);
 /// assert!(Dropout::new(0.0).is_err() && Dropout::new(1.5).is_err());
 /// # Ok::<(), constnet::Error>(())
 /// ```
@@ -112,17 +112,24 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
     }
 
     #[inline]
-    fn forward_one(&self, _params: &[T], x: &SVector<T, N>) -> SVector<T, N> {
+    fn forward_one(&self, _params: &[T], _state: &[T], x: &SVector<T, N>) -> SVector<T, N> {
         *x
     }
 
-    fn forward(&self, _params: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+    fn forward(
+        &self,
+        _params: &[T],
+        _state: &[T],
+        x: BatchView<'_, T, N>,
+        mut y: BatchViewMut<'_, T, N>,
+    ) {
         y.copy_from(&x);
     }
 
     fn forward_train(
         &self,
         _params: &[T],
+        _state: &mut [T],
         x: BatchView<'_, T, N>,
         mut y: BatchViewMut<'_, T, N>,
         cache: &mut DropoutCache<T>,
@@ -148,7 +155,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
         _params: &[T],
         _x: BatchView<'_, T, N>,
         _y: BatchView<'_, T, N>,
-        cache: &DropoutCache<T>,
+        cache: &mut DropoutCache<T>,
         dy: BatchView<'_, T, N>,
         dx: Option<BatchViewMut<'_, T, N>>,
         _dparams: &mut [T],

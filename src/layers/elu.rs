@@ -10,7 +10,7 @@ use crate::Float;
 /// ```
 /// use constnet::{Layer, layers::Elu};
 /// use nalgebra::SVector;
-/// let y = Elu::default().forward_one(&[], &SVector::<f64, 2>::from([0.0, 2.0]));
+/// let y = Elu::default().forward_one(&[], &[], &SVector::<f64, 2>::from([0.0, 2.0]));
 /// assert_eq!(y.as_slice(), &[0.0, 2.0]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]

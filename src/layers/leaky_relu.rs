@@ -10,7 +10,7 @@ use crate::Float;
 /// ```
 /// use constnet::{Layer, layers::LeakyRelu};
 /// use nalgebra::SVector;
-/// let y = LeakyRelu::new(0.1).forward_one(&[], &SVector::<f64, 2>::from([-2.0, 3.0]));
+/// let y = LeakyRelu::new(0.1).forward_one(&[], &[], &SVector::<f64, 2>::from([-2.0, 3.0]));
 /// assert_eq!(y.as_slice(), &[-0.2, 3.0]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -8,7 +8,7 @@ use crate::Float;
 /// ```
 /// use constnet::{Layer, layers::Relu};
 /// use nalgebra::SVector;
-/// let y = Relu.forward_one(&[], &SVector::<f32, 3>::from([-1.0, 0.0, 2.0]));
+/// let y = Relu.forward_one(&[], &[], &SVector::<f32, 3>::from([-1.0, 0.0, 2.0]));
 /// assert_eq!(y.as_slice(), &[0.0, 0.0, 2.0]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

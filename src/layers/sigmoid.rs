@@ -8,7 +8,7 @@ use crate::Float;
 /// ```
 /// use constnet::{Layer, layers::Sigmoid};
 /// use nalgebra::SVector;
-/// let y = Sigmoid.forward_one(&[], &SVector::<f64, 1>::from([0.0]));
+/// let y = Sigmoid.forward_one(&[], &[], &SVector::<f64, 1>::from([0.0]));
 /// assert_eq!(y[0], 0.5);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,7 +8,7 @@ use crate::Float;
 /// ```
 /// use constnet::{Layer, layers::Tanh};
 /// use nalgebra::SVector;
-/// let y = Tanh.forward_one(&[], &SVector::<f64, 1>::from([0.0]));
+/// let y = Tanh.forward_one(&[], &[], &SVector::<f64, 1>::from([0.0]));
 /// assert_eq!(y[0], 0.0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

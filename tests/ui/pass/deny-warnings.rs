@@ -20,10 +20,10 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Identity {
         "Identity"
     }
     fn new_cache(&self, _: usize) {}
-    fn forward_one(&self, _: &[T], x: &Sample<T, N>) -> Sample<T, N> {
+    fn forward_one(&self, _: &[T], _: &[T], x: &Sample<T, N>) -> Sample<T, N> {
         *x
     }
-    fn forward(&self, _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+    fn forward(&self, _: &[T], _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
         y.copy_from(&x);
     }
     fn backward(
@@ -31,7 +31,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Identity {
         _: &[T],
         _: BatchView<'_, T, N>,
         _: BatchView<'_, T, N>,
-        _: &(),
+        _: &mut (),
         dy: BatchView<'_, T, N>,
         dx: Option<BatchViewMut<'_, T, N>>,
         _: &mut [T],
@@ -68,7 +68,16 @@ network! {
         fc7: Dense<10, 10>,
         a7: Elu(0.5),
         id: Identity => 10,
-        out: Dense<10, 3>,
+        d1: Dropout,
+        d2: Dropout(0.8),
+        bn1: BatchNorm,
+        bn2: BatchNorm(momentum = 0.99),
+        bn3: BatchNorm(eps = 1e-3, momentum = 0.5,),
+        mx1: Maxout<10, H>,
+        #[init(he, bias = 0.1)]
+        mx2: Maxout<H, 6, 3>,
+        mx3: Maxout<6, HIDDEN, { 1 + 1 }>,
+        out: Dense<HIDDEN, 3>,
     }
 
     /// A second network in the same invocation.
@@ -81,5 +90,6 @@ fn main() {
     assert_eq!(y.len(), 3);
     let small = Small::<f64>::init(1);
     assert_eq!(small.params().len(), 3);
+    assert_eq!(net.state().len(), 3 * 2 * 10);
     let _ = net.fc1;
 }

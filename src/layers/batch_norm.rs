@@ -1,0 +1,292 @@
+//! Batch normalization (Ioffe and Szegedy 2015), per feature over the batch.
+//!
+//! Training, for each feature `j` over the `B` samples of the batch:
+//! `mu = mean(x)`, `var = mean((x - mu)^2)` (the biased variance, as the course's reference
+//! implementation), `x_hat = (x - mu) / sqrt(var + eps)`, `y = gamma * x_hat + beta`; then the
+//! running statistics move towards the batch's:
+//! `running = momentum * running + (1 - momentum) * batch`.
+//! Evaluation: `y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta`.
+//!
+//! Backward through the batch statistics, with `g = dy * gamma`:
+//! `dbeta = sum(dy)`, `dgamma = sum(dy * x_hat)`,
+//! `dx = (B * g - sum(g) - x_hat * sum(g * x_hat)) / (B * sqrt(var + eps))`.
+//!
+//! Differences from PyTorch's `nn.BatchNorm1d`: PyTorch's `momentum = 0.1` weighs the new
+//! batch (ours, 0.9, weighs the old average: the same default), and PyTorch's running
+//! variance uses the unbiased batch variance.
+
+use nalgebra::SVector;
+
+use crate::layer::{Storage, TensorKind, TensorSpec};
+use crate::{BatchView, BatchViewMut, Error, Float, Layer};
+
+/// Batch normalization of any width, with a learnable scale `gamma` (`weight`, starting at 1)
+/// and shift `beta` (`bias`, starting at 0), and running mean and variance (`running_mean`
+/// starting at 0, `running_var` at 1) kept as network state.
+///
+/// In `network!`: `bn: BatchNorm`, or `bn: BatchNorm(momentum = 0.99, eps = 1e-3)`.
+///
+/// ```
+/// use constnet::{Layer, layers::BatchNorm};
+/// use nalgebra::SVector;
+/// let bn = BatchNorm::new(0.9, 1e-5)?;
+/// // Evaluation: gamma = 2, beta = 1, running mean 3 and variance 4 (eps aside).
+/// let y = bn.forward_one(&[2.0f64, 1.0], &[3.0, 4.0], &SVector::<f64, 1>::from([5.0]));
+/// assert!((y[0] - (2.0 * (5.0 - 3.0) / (4.0f64 + 1e-5).sqrt() + 1.0)).abs() < 1e-12);
+/// assert!(BatchNorm::new(1.0, 1e-5).is_err() && BatchNorm::new(0.9, 0.0).is_err());
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNorm {
+    momentum: f64,
+    eps: f64,
+}
+
+impl BatchNorm {
+    /// The default momentum of the running statistics.
+    pub const DEFAULT_MOMENTUM: f64 = 0.9;
+    /// The default `eps` added to the variance.
+    pub const DEFAULT_EPS: f64 = 1e-5;
+
+    /// Batch norm with running-statistics `momentum` in `[0, 1)` and `eps > 0`.
+    pub fn new(momentum: f64, eps: f64) -> Result<Self, Error> {
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(Error::BadHyperparameter {
+                name: "batch norm momentum",
+                value: momentum,
+                expected: "in [0, 1)",
+            });
+        }
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(Error::BadHyperparameter {
+                name: "batch norm eps",
+                value: eps,
+                expected: "a positive, finite number",
+            });
+        }
+        Ok(BatchNorm { momentum, eps })
+    }
+
+    /// What `network!` builds after checking both values at compile time.
+    #[doc(hidden)]
+    pub const fn checked(momentum: f64, eps: f64) -> Self {
+        BatchNorm { momentum, eps }
+    }
+
+    /// The momentum of the running statistics.
+    pub fn momentum(&self) -> f64 {
+        self.momentum
+    }
+
+    /// The value added to the variance before its square root.
+    pub fn eps(&self) -> f64 {
+        self.eps
+    }
+}
+
+impl Default for BatchNorm {
+    fn default() -> Self {
+        BatchNorm::checked(Self::DEFAULT_MOMENTUM, Self::DEFAULT_EPS)
+    }
+}
+
+/// What a [`BatchNorm`] layer's training forward keeps for backward.
+#[derive(Debug, Clone)]
+pub struct BatchNormCache<T> {
+    /// The normalized input `x_hat`, column by column.
+    x_hat: Vec<T>,
+    /// `1 / sqrt(var + eps)` per feature.
+    inv_std: Vec<T>,
+    /// Per-feature scratch for the sums of a pass.
+    sum: Vec<T>,
+    sum_sq: Vec<T>,
+}
+
+impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm {
+    const PARAMS: usize = 2 * N;
+    const TENSORS: &'static [TensorSpec] = &[
+        TensorSpec {
+            name: "weight",
+            shape: &[N],
+            offset: 0,
+            storage: Storage::RowMajor,
+            kind: TensorKind::Bias,
+        },
+        TensorSpec {
+            name: "bias",
+            shape: &[N],
+            offset: N,
+            storage: Storage::RowMajor,
+            kind: TensorKind::Bias,
+        },
+    ];
+    const STATE: usize = 2 * N;
+    const STATE_TENSORS: &'static [TensorSpec] = &[
+        TensorSpec {
+            name: "running_mean",
+            shape: &[N],
+            offset: 0,
+            storage: Storage::RowMajor,
+            kind: TensorKind::State,
+        },
+        TensorSpec {
+            name: "running_var",
+            shape: &[N],
+            offset: N,
+            storage: Storage::RowMajor,
+            kind: TensorKind::State,
+        },
+    ];
+    type Cache = BatchNormCache<T>;
+
+    fn kind(&self) -> &'static str {
+        "BatchNorm"
+    }
+
+    fn init(&self, params: &mut [T], _rng: &mut dyn rand::RngCore) {
+        let (gamma, beta) = params.split_at_mut(N);
+        gamma.fill(T::ONE);
+        beta.fill(T::ZERO);
+    }
+
+    fn init_state(&self, state: &mut [T]) {
+        let (mean, var) = state.split_at_mut(N);
+        mean.fill(T::ZERO);
+        var.fill(T::ONE);
+    }
+
+    fn new_cache(&self, max_batch: usize) -> BatchNormCache<T> {
+        BatchNormCache {
+            x_hat: vec![T::ZERO; N * max_batch],
+            inv_std: vec![T::ZERO; N],
+            sum: vec![T::ZERO; N],
+            sum_sq: vec![T::ZERO; N],
+        }
+    }
+
+    #[inline]
+    fn forward_one(&self, p: &[T], state: &[T], x: &SVector<T, N>) -> SVector<T, N> {
+        let eps = T::of_f64(self.eps);
+        SVector::from_fn(|j, _| {
+            let inv_std = T::ONE / (state[N + j] + eps).sqrt();
+            p[j] * (x[j] - state[j]) * inv_std + p[N + j]
+        })
+    }
+
+    fn forward(&self, p: &[T], state: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+        // y = scale * x + shift, with the running statistics folded into scale and shift.
+        let eps = T::of_f64(self.eps);
+        let (gamma, beta) = p.split_at(N);
+        let (mean, var) = state.split_at(N);
+        let scale: SVector<T, N> = SVector::from_fn(|j, _| gamma[j] / (var[j] + eps).sqrt());
+        let shift: SVector<T, N> = SVector::from_fn(|j, _| beta[j] - mean[j] * scale[j]);
+        for (xc, yc) in x
+            .as_slice()
+            .chunks_exact(N)
+            .zip(y.as_mut_slice().chunks_exact_mut(N))
+        {
+            for j in 0..N {
+                yc[j] = scale[j] * xc[j] + shift[j];
+            }
+        }
+    }
+
+    fn forward_train(
+        &self,
+        p: &[T],
+        state: &mut [T],
+        x: BatchView<'_, T, N>,
+        mut y: BatchViewMut<'_, T, N>,
+        cache: &mut BatchNormCache<T>,
+    ) {
+        let batch = x.ncols();
+        let inv_batch = T::ONE / T::of_f64(batch as f64);
+        let eps = T::of_f64(self.eps);
+        let columns = || x.as_slice().chunks_exact(N);
+        // The mean, then the variance around it (two passes: no cancellation).
+        let mean = &mut cache.sum;
+        mean.fill(T::ZERO);
+        for xc in columns() {
+            for (m, &v) in mean.iter_mut().zip(xc) {
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m *= inv_batch);
+        let var = &mut cache.sum_sq;
+        var.fill(T::ZERO);
+        for xc in columns() {
+            for ((s, &v), &m) in var.iter_mut().zip(xc).zip(mean.iter()) {
+                *s += (v - m) * (v - m);
+            }
+        }
+        var.iter_mut().for_each(|s| *s *= inv_batch);
+        for (inv, &v) in cache.inv_std.iter_mut().zip(var.iter()) {
+            *inv = T::ONE / (v + eps).sqrt();
+        }
+        // x_hat and y.
+        let (gamma, beta) = p.split_at(N);
+        let x_hat = &mut cache.x_hat[..N * batch];
+        let outputs = x_hat
+            .chunks_exact_mut(N)
+            .zip(y.as_mut_slice().chunks_exact_mut(N));
+        for (xc, (hc, yc)) in columns().zip(outputs) {
+            for j in 0..N {
+                hc[j] = (xc[j] - mean[j]) * cache.inv_std[j];
+                yc[j] = gamma[j] * hc[j] + beta[j];
+            }
+        }
+        // The running statistics.
+        let momentum = T::of_f64(self.momentum);
+        let rest = T::ONE - momentum;
+        let (running_mean, running_var) = state.split_at_mut(N);
+        for j in 0..N {
+            running_mean[j] = momentum * running_mean[j] + rest * mean[j];
+            running_var[j] = momentum * running_var[j] + rest * var[j];
+        }
+    }
+
+    fn backward(
+        &self,
+        p: &[T],
+        _x: BatchView<'_, T, N>,
+        _y: BatchView<'_, T, N>,
+        cache: &mut BatchNormCache<T>,
+        dy: BatchView<'_, T, N>,
+        dx: Option<BatchViewMut<'_, T, N>>,
+        dp: &mut [T],
+    ) {
+        let batch = dy.ncols();
+        let x_hat = &cache.x_hat[..N * batch];
+        let columns = || dy.as_slice().chunks_exact(N).zip(x_hat.chunks_exact(N));
+        // sum(dy) and sum(dy * x_hat), which are dbeta and dgamma.
+        let (sum_dy, sum_dy_x_hat) = (&mut cache.sum, &mut cache.sum_sq);
+        sum_dy.fill(T::ZERO);
+        sum_dy_x_hat.fill(T::ZERO);
+        for (dc, hc) in columns() {
+            for j in 0..N {
+                sum_dy[j] += dc[j];
+                sum_dy_x_hat[j] += dc[j] * hc[j];
+            }
+        }
+        let (dgamma, dbeta) = dp.split_at_mut(N);
+        for j in 0..N {
+            dgamma[j] += sum_dy_x_hat[j];
+            dbeta[j] += sum_dy[j];
+        }
+        // dx = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat)).
+        if let Some(mut dx) = dx {
+            let inv_batch = T::ONE / T::of_f64(batch as f64);
+            let gamma = &p[..N];
+            let factor: SVector<T, N> = SVector::from_fn(|j, _| gamma[j] * cache.inv_std[j]);
+            let mean_dy: SVector<T, N> = SVector::from_fn(|j, _| sum_dy[j] * inv_batch);
+            let mean_dy_x_hat: SVector<T, N> = SVector::from_fn(|j, _| sum_dy_x_hat[j] * inv_batch);
+            let outputs = dx.as_mut_slice().chunks_exact_mut(N);
+            for ((dc, hc), gc) in columns().zip(outputs) {
+                for j in 0..N {
+                    let centered = dc[j] - mean_dy[j] - hc[j] * mean_dy_x_hat[j];
+                    gc[j] = factor[j] * centered;
+                }
+            }
+        }
+    }
+}

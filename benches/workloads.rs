@@ -6,7 +6,9 @@
 //! - W3: 784-256-128-10 training step (forward, softmax cross-entropy, backward, SGD), batch 64;
 //! - W3 Adam: the same step with Adam;
 //! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3;
-//! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s.
+//! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s;
+//! - the W3 SGD step with batch norm and dropout after each hidden layer, and with Maxout
+//!   (two pieces) hidden layers, beside plain W3; and their single-sample forward.
 //!
 //! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench --bench workloads`.
 
@@ -21,6 +23,12 @@ network! {
     struct W2 { fc1: Dense<784, 128>, a1: Relu, fc2: Dense<128, 10> }
     struct W3 { fc1: Dense<784, 256>, a1: Relu, fc2: Dense<256, 128>, a2: Relu, fc3: Dense<128, 10> }
     struct W4 { fc1: Dense<2, 100>, relu: Relu, fc2: Dense<100, 3> }
+    struct W3Normalized {
+        fc1: Dense<784, 256>, bn1: BatchNorm, a1: Relu, drop1: Dropout(0.8),
+        fc2: Dense<256, 128>, bn2: BatchNorm, a2: Relu, drop2: Dropout(0.8),
+        fc3: Dense<128, 10>,
+    }
+    struct W3Maxout { mx1: Maxout<784, 256, 2>, mx2: Maxout<256, 128, 2>, fc3: Dense<128, 10> }
 }
 
 fn random_batch<const N: usize>(columns: usize, seed: u64) -> Batch<f32, N> {
@@ -153,9 +161,45 @@ fn update_rules(c: &mut Criterion) {
     group.finish();
 }
 
+/// One SGD training step of `net` on a batch of 64, and its single-sample forward.
+fn training_step<N: Network<f32, 784, 10>>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut net: N,
+) {
+    let x = random_batch::<784>(64, 4);
+    let labels: Vec<usize> = (0..64).map(|i| (i * 7) % 10).collect();
+    let mut tape = net.new_tape(64);
+    let mut grads = net.new_grads();
+    let mut sgd = Sgd::new(0.01).unwrap();
+    group.throughput(Throughput::Elements(64));
+    group.bench_function(format!("{name}: SGD step batch 64"), |b| {
+        b.iter(|| {
+            let loss = net
+                .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
+                .unwrap();
+            sgd.step(net.params_mut(), &grads).unwrap();
+            loss
+        })
+    });
+    let one = Sample::<f32, 784>::from_column_slice(&x.as_slice()[..784]);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(format!("{name}: forward one sample"), |b| {
+        b.iter(|| net.forward(black_box(&one)))
+    });
+}
+
+fn layers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("W3 with batch norm, dropout, Maxout");
+    training_step(&mut group, "plain", W3::new(1));
+    training_step(&mut group, "batch norm + dropout", W3Normalized::new(1));
+    training_step(&mut group, "Maxout", W3Maxout::new(1));
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = w1, w2, w3, w4, update_rules
+    targets = w1, w2, w3, w4, update_rules, layers
 }
 criterion_main!(benches);

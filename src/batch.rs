@@ -4,7 +4,7 @@
 //! contiguous and a batch of `B` samples is the first `B * N` elements of a buffer allocated
 //! for a larger maximum batch.
 
-use nalgebra::{Const, Dyn, MatrixView, MatrixViewMut, OMatrix, SVector};
+use nalgebra::{Const, Dyn, Matrix, MatrixView, MatrixViewMut, OMatrix, RawStorage, SVector, U1};
 
 use crate::Float;
 
@@ -47,4 +47,27 @@ pub fn zeros<T: Float, const N: usize>(columns: usize) -> Batch<T, N> {
 /// ```
 pub fn from_rows<T: Float, const N: usize>(rows: &[[T; N]]) -> Batch<T, N> {
     Batch::<T, N>::from_iterator(rows.len(), rows.iter().flatten().copied())
+}
+
+/// Anything that can be seen as a contiguous batch of `N`-wide samples: an owned [`Batch`] or
+/// a [`BatchView`] of one (a mini-batch, say). Methods that only read a batch take this.
+///
+/// ```
+/// use constnet::{AsBatch, Batch};
+/// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(x.as_batch().ncols(), 2);
+/// assert_eq!(x.columns(1, 1).as_batch()[(0, 0)], 3.0);
+/// ```
+pub trait AsBatch<T: Float, const N: usize> {
+    /// The samples as a borrowed batch.
+    fn as_batch(&self) -> BatchView<'_, T, N>;
+}
+
+impl<T: Float, const N: usize, S> AsBatch<T, N> for Matrix<T, Const<N>, Dyn, S>
+where
+    S: RawStorage<T, Const<N>, Dyn, RStride = U1, CStride = Const<N>>,
+{
+    fn as_batch(&self) -> BatchView<'_, T, N> {
+        self.columns(0, self.ncols())
+    }
 }

@@ -60,6 +60,18 @@ pub enum Error {
         /// The valid range, in words.
         expected: &'static str,
     },
+    /// A data file that is missing, unreadable or not what it should be: a bad magic number,
+    /// a truncated payload, a width that differs from the dataset's type, a label out of
+    /// range.
+    #[error("{path}: expected {expected}, found {found}")]
+    Data {
+        /// The file (and line, where there is one).
+        path: String,
+        /// What the loader expected.
+        expected: String,
+        /// What it found.
+        found: String,
+    },
     /// A loss that is NaN or infinite.
     #[error("loss is not finite ({value})")]
     NonFiniteLoss {

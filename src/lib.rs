@@ -46,7 +46,7 @@
 //! |---|---|
 //! | [`network!`] | the declaration macro (syntax and what it generates) |
 //! | [`Network`], [`Tape`] | what every declared network implements; state-dict access by name |
-//! | [`layers`] | `Dense` and the activations, one file each, forward beside backward |
+//! | [`layers`] | `Dense`, `Maxout`, the activations, `Dropout`, `BatchNorm`: one file each, forward beside backward |
 //! | [`Layer`] | the trait a custom layer implements to appear in `network!` |
 //! | [`losses`] | softmax cross-entropy, multiclass SVM, mean squared error |
 //! | [`gradcheck()`](gradcheck()) | numeric gradient check, per parameter tensor, kink-aware |
@@ -54,7 +54,7 @@
 //! | [`Regularizer`] (L2, L1, elastic net), [`MaxNorm`] | regularization |
 //! | [`UpdateMonitor`] | update/weight ratios and gradient norms per tensor |
 //! | [`Init`] | He, calibrated, small-random and sparse initialization, chosen per layer with `#[init(...)]` |
-//! | [`datasets`] | the course's spiral data |
+//! | [`datasets`] | `Labeled` sets and mini-batches; MNIST (IDX) and CSV loaders; the course's spiral |
 //! | [`Batch`] | batches: one sample per column, width in the type |
 
 #![warn(missing_docs)]
@@ -81,7 +81,7 @@ mod regularize;
 mod scalar;
 mod schedule;
 
-pub use batch::{Batch, BatchView, BatchViewMut, Sample};
+pub use batch::{AsBatch, Batch, BatchView, BatchViewMut, Sample};
 pub use diagnostics::{TensorStats, UpdateMonitor};
 pub use error::Error;
 pub use gradcheck::gradcheck;
@@ -119,14 +119,17 @@ pub use nalgebra;
 /// | `Relu`, `Sigmoid`, `Tanh` | element-wise activations |
 /// | `LeakyRelu`, `LeakyRelu(0.1)` | slope 0.01 by default |
 /// | `Elu`, `Elu(0.5)` | alpha 1 by default |
+/// | `Dropout`, `Dropout(0.8)` | inverted dropout keeping a unit with probability `p` (0.5 by default) in training |
+/// | `BatchNorm`, `BatchNorm(momentum = 0.9, eps = 1e-5)` | batch normalization; running statistics as state |
+/// | `Maxout<IN, OUT, K>`, `Maxout<IN, OUT>` | `max_k (W_k x + b_k)`, `K` pieces (2 by default) |
 /// | `Type => OUT` | a custom layer: a `Default` type implementing [`Layer`] |
 ///
-/// A `Dense` layer may carry an `#[init(...)]` attribute choosing how its parameters start
+/// A `Dense` or `Maxout` layer may carry an `#[init(...)]` attribute choosing how its parameters start
 /// (see [`Init`] for the formulas):
 ///
 /// | attribute | weights | biases |
 /// |---|---|---|
-/// | none | `he` if a `Relu`, `LeakyRelu` or `Elu` follows, else `calibrated` | 0 |
+/// | none | `he` for a `Dense` layer followed by `Relu`, `LeakyRelu` or `Elu`, else `calibrated` | 0 |
 /// | `#[init(he)]` | `N(0, 1) * sqrt(2 / fan_in)` | 0 |
 /// | `#[init(calibrated)]` | `N(0, 1) / sqrt(fan_in)` | 0 |
 /// | `#[init(small_random)]` | `0.01 * N(0, 1)` | 0 |
@@ -134,19 +137,22 @@ pub use nalgebra;
 /// | `#[init(he, bias = 0.01)]` | as the scheme says | 0.01 |
 /// | `#[init(bias = 0.01)]` | as without an attribute | 0.01 |
 ///
-/// The bias is a finite number literal. One `#[init]` per layer, on `Dense` layers only;
+/// The bias is a finite number literal. One `#[init]` per layer, on `Dense` and `Maxout`
+/// layers only;
 /// `sparse(0)`, and `sparse(N)` with `N` above a literal input width, are compile errors.
 ///
 /// A width is an integer literal, a `const` item or const generic parameter, or a
-/// `{ constant expression }`. The first layer must be `Dense`: it fixes the input width.
+/// `{ constant expression }`. The first layer must be `Dense` or `Maxout`: it fixes the
+/// input width.
 /// Literal widths are compared by the macro; any other pair by the type system, at the
 /// layer. The network gets a scalar type parameter `T: Float = f32` after the declared
 /// ones.
 ///
 /// # What is generated
 ///
-/// - the struct, holding one flat parameter buffer and the layers' values, with `Clone` and
-///   `Debug`; consts `INPUT`, `OUTPUT`, `PARAM_COUNT`; `new(seed)` (f32), `init(seed)` (any
+/// - the struct, holding one flat parameter buffer, one flat state buffer (batch norm's
+///   running statistics) and the layers' values, with `Clone` and `Debug`; consts `INPUT`,
+///   `OUTPUT`, `PARAM_COUNT`, `STATE_COUNT`; `new(seed)` (f32), `init(seed)` (any
 ///   scalar) and `cast::<U>()`;
 /// - `NameTape`, the training tape (see [`Tape`]);
 /// - an implementation of [`Network`]: single-sample `forward` without allocation, batched
@@ -194,10 +200,10 @@ pub mod prelude {
     };
     pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
     pub use crate::{
-        Adagrad, AdagradConfig, Adam, AdamConfig, Batch, BatchView, BatchViewMut, Decay, Error,
-        Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig, Nesterov, NesterovConfig, Network,
-        Optimizer, Penalty, Regularizer, RmsProp, RmsPropConfig, Sample, Schedule, Sgd, Tape,
-        UpdateMonitor, gradcheck, network,
+        Adagrad, AdagradConfig, Adam, AdamConfig, AsBatch, Batch, BatchView, BatchViewMut, Decay,
+        Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig, Nesterov, NesterovConfig,
+        Network, Optimizer, Penalty, Regularizer, RmsProp, RmsPropConfig, Sample, Schedule, Sgd,
+        Tape, UpdateMonitor, gradcheck, network,
     };
 }
 

@@ -11,7 +11,7 @@ use std::fmt::{self, Debug};
 use nalgebra::SVector;
 
 use crate::layer::{Storage, TensorKind, TensorSpec};
-use crate::{Batch, BatchView, BatchViewMut, Error, Float, Kinks, Loss};
+use crate::{AsBatch, Batch, BatchView, BatchViewMut, Error, Float, Kinks, Loss};
 
 /// One parameter tensor of a network: which layer, its spec, and where it starts in the
 /// network's flat parameter buffer.
@@ -232,13 +232,13 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// loss over the batch and overwrites `grads`. Allocates nothing.
     fn loss_and_grad<L: Loss<T, OUT>>(
         &mut self,
-        x: &Batch<T, IN>,
+        x: &impl AsBatch<T, IN>,
         target: &L::Target,
         loss: &L,
         tape: &mut Self::Tape,
         grads: &mut [T],
     ) -> Result<T, Error> {
-        self.forward_train(x.columns(0, x.ncols()), tape)?;
+        self.forward_train(x.as_batch(), tape)?;
         let (scores, dscores) = tape.output_and_grad_mut();
         let value = loss.loss_and_grad(scores, target, dscores)?;
         self.backward(tape, grads)?;
@@ -247,12 +247,13 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
 
     /// Forward pass of a batch in evaluation mode into a new matrix (allocates; use
     /// [`forward_into`](Network::forward_into) with a reused tape on a hot path).
-    fn forward_batch(&self, x: &Batch<T, IN>) -> Batch<T, OUT> {
+    fn forward_batch(&self, x: &impl AsBatch<T, IN>) -> Batch<T, OUT> {
+        let x = x.as_batch();
         if x.ncols() == 0 {
             return Batch::<T, OUT>::zeros(0);
         }
         let mut tape = self.new_tape(x.ncols());
-        match self.forward_into(x.columns(0, x.ncols()), &mut tape) {
+        match self.forward_into(x, &mut tape) {
             Ok(y) => y.clone_owned(),
             Err(_) => unreachable!("a tape sized for the batch accepts it"),
         }
@@ -264,7 +265,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// The fraction of samples whose largest score is at their label.
-    fn accuracy(&self, x: &Batch<T, IN>, labels: &[usize]) -> Result<f64, Error> {
+    fn accuracy(&self, x: &impl AsBatch<T, IN>, labels: &[usize]) -> Result<f64, Error> {
+        let x = x.as_batch();
         if labels.len() != x.ncols() {
             return Err(Error::WrongLength {
                 what: "labels".into(),
@@ -275,7 +277,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
         if labels.is_empty() {
             return Err(Error::EmptyBatch);
         }
-        let scores = self.forward_batch(x);
+        let scores = self.forward_batch(&x);
         let hits = scores
             .column_iter()
             .zip(labels)

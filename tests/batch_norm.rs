@@ -220,3 +220,39 @@ fn out_of_range_hyperparameters_are_errors_at_run_time() {
     assert_eq!((bn.momentum(), bn.eps()), (0.0, 1e-3));
     assert_eq!(BatchNorm::default(), BatchNorm::new(0.9, 1e-5).unwrap());
 }
+
+network! {
+    struct DigitsNet {
+        fc1: Dense<64, 64>,
+        bn1: BatchNorm,
+        a1: Relu,
+        drop1: Dropout(0.8),
+        fc2: Dense<64, 10>,
+    }
+}
+
+#[test]
+fn batch_norm_and_dropout_learn_the_digits() {
+    use constnet::datasets::{Header, read_csv};
+    let digits = read_csv::<f32, 64>("data/sklearn/digits.csv.gz", Header::None)
+        .unwrap()
+        .scaled(1.0 / 16.0)
+        .shuffled(0);
+    let (train, val) = digits.split(1437);
+    let mut net = DigitsNet::new(0);
+    let mut tape = net.new_tape(32);
+    let mut grads = net.new_grads();
+    let mut adam = AdamConfig::new(2e-3).build().unwrap();
+    let mut batches = train.mini_batches(32, 1).unwrap();
+    for _ in 0..8 {
+        while let Some((x, labels)) = batches.next_batch() {
+            net.loss_and_grad(&x, labels, &SoftmaxCrossEntropy, &mut tape, &mut grads)
+                .unwrap();
+            adam.step(net.params_mut(), &grads).unwrap();
+        }
+        batches.next_epoch();
+    }
+    // Evaluation mode: running statistics, no dropout.
+    let accuracy = net.accuracy(&val.inputs, &val.labels).unwrap();
+    assert!(accuracy > 0.95, "validation accuracy {accuracy}");
+}

@@ -1,18 +1,10 @@
-//! Small datasets generated in code.
+//! The CS231n spiral: a 2-D, 3-class problem no linear classifier solves.
 
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
+use super::Labeled;
 use crate::{Batch, Float};
-
-/// Inputs (one sample per column) and their class labels.
-#[derive(Debug, Clone)]
-pub struct Labeled<T: Float, const N: usize> {
-    /// The samples, one per column.
-    pub inputs: Batch<T, N>,
-    /// One class label per sample.
-    pub labels: Vec<usize>,
-}
 
 /// The CS231n spiral data: `classes` arms of `points` 2-D points each, reproducible from
 /// `seed`. As in the notes, arm `j` has radius `r = linspace(0, 1)` and angle

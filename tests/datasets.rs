@@ -1,0 +1,246 @@
+//! The loaders on the real files in `data/` and on corrupted copies of them, and the
+//! dataset operations: split, shuffle, mini-batches.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use constnet::Error;
+use constnet::datasets::{Header, Labeled, Split, mnist, read_csv, read_idx};
+
+fn class_counts<const N: usize>(data: &Labeled<f32, N>) -> Vec<usize> {
+    let mut counts = vec![0; data.classes()];
+    for &l in &data.labels {
+        counts[l] += 1;
+    }
+    counts
+}
+
+/// A scratch folder of this test process.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("constnet-datasets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn gunzip(path: &str) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out).unwrap();
+    out
+}
+
+fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = scratch(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    path
+}
+
+fn message(err: Error) -> String {
+    assert!(matches!(err, Error::Data { .. }), "{err:?}");
+    err.to_string()
+}
+
+#[test]
+fn the_scikit_learn_csvs_load_with_their_documented_counts() {
+    let iris = read_csv::<f32, 4>("data/sklearn/iris.csv", Header::Sklearn).unwrap();
+    assert_eq!(class_counts(&iris), [50, 50, 50]);
+    assert_eq!(iris.inputs.column(0).as_slice(), &[5.1, 3.5, 1.4, 0.2]);
+    let wine = read_csv::<f32, 13>("data/sklearn/wine_data.csv", Header::Sklearn).unwrap();
+    assert_eq!(class_counts(&wine), [59, 71, 48]);
+    assert_eq!(wine.inputs[(12, 0)], 1065.0);
+    let cancer = read_csv::<f32, 30>("data/sklearn/breast_cancer.csv", Header::Sklearn).unwrap();
+    assert_eq!(class_counts(&cancer), [212, 357]);
+    let digits = read_csv::<f32, 64>("data/sklearn/digits.csv.gz", Header::None).unwrap();
+    assert_eq!(
+        class_counts(&digits),
+        [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    );
+    assert_eq!(
+        &digits.inputs.column(0).as_slice()[..4],
+        &[0.0, 0.0, 5.0, 13.0]
+    );
+}
+
+#[test]
+fn a_csv_of_another_width_is_an_error_naming_both_widths() {
+    let err = message(read_csv::<f32, 5>("data/sklearn/iris.csv", Header::Sklearn).unwrap_err());
+    assert!(err.contains("iris.csv") && err.contains("5 features") && err.contains("4 features"));
+    let err = message(read_csv::<f32, 63>("data/sklearn/digits.csv.gz", Header::None).unwrap_err());
+    assert!(
+        err.contains("digits.csv.gz:1")
+            && err.contains("63 features")
+            && err.contains("64 features")
+    );
+}
+
+#[test]
+fn bad_csv_content_is_an_error_with_the_line() {
+    let cases = [
+        ("missing.csv", None, "readable file"),
+        ("bad-number.csv", Some("2,1,a,b\nx,0\n"), "`x`"),
+        (
+            "bad-label.csv",
+            Some("2,1,a,b\n1.0,0\n2.0,2\n"),
+            "label below 2",
+        ),
+        ("negative-label.csv", Some("1,1,a,b\n1.0,-1\n"), "`-1`"),
+        (
+            "wrong-count.csv",
+            Some("3,1,a,b\n1.0,0\n2.0,1\n"),
+            "3 samples",
+        ),
+        (
+            "bad-header.csv",
+            Some("iris\n1.0,0\n"),
+            "n_samples,n_features",
+        ),
+        (
+            "ragged.csv",
+            Some("2,1,a,b\n1.0,0\n2.0,3.0,1\n"),
+            "ragged.csv:3",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = match content {
+            Some(text) => write(name, text.as_bytes()),
+            None => scratch(name),
+        };
+        let err = message(read_csv::<f32, 1>(&path, Header::Sklearn).unwrap_err());
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+}
+
+#[test]
+fn mnist_loads_both_splits_scaled_to_unit_range() {
+    let test = mnist::<f32>("data/mnist", Split::Test).unwrap();
+    assert_eq!(test.len(), 10_000);
+    assert_eq!(&test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    assert_eq!(
+        class_counts(&test),
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
+    let mean = test.inputs.iter().map(|&v| f64::from(v)).sum::<f64>() / test.inputs.len() as f64;
+    assert!(
+        (mean * 255.0 - 33.7912).abs() < 1e-3,
+        "pixel mean {}",
+        mean * 255.0
+    );
+    let train = mnist::<f32>("data/mnist", Split::Train).unwrap();
+    assert_eq!(train.len(), 60_000);
+    assert_eq!(&train.labels[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    assert!(train.inputs.iter().all(|&v| (0.0..=1.0).contains(&v)));
+}
+
+#[test]
+fn corrupted_idx_files_are_errors_not_panics() {
+    let images = gunzip("data/mnist/t10k-images-idx3-ubyte.gz");
+    let labels = gunzip("data/mnist/t10k-labels-idx1-ubyte.gz");
+    let good_images = write("good-images", &images);
+    let good_labels = write("good-labels", &labels);
+    let load = |images: &PathBuf, labels: &PathBuf| {
+        message(read_idx::<f32, 784>(images, labels, 10).unwrap_err())
+    };
+
+    let truncated = write("truncated-images", &images[..images.len() - 100]);
+    assert!(load(&truncated, &good_labels).contains("truncated"));
+    let header_only = write("header-only", &images[..10]);
+    assert!(load(&header_only, &good_labels).contains("IDX header of 16 bytes"));
+
+    let mut bad_magic = images.clone();
+    bad_magic[3] = 0x01;
+    let bad_magic = write("bad-magic", &bad_magic);
+    assert!(load(&bad_magic, &good_labels).contains("magic number 2051"));
+    assert!(load(&good_images, &good_images).contains("magic number 2049"));
+
+    let mut wrong_rows = images.clone();
+    wrong_rows[11] = 27; // 27 x 28 images
+    let wrong_rows = write("wrong-rows", &wrong_rows);
+    let err = load(&wrong_rows, &good_labels);
+    assert!(
+        err.contains("784") && err.contains("27 x 28 = 756"),
+        "{err}"
+    );
+
+    let mut bad_label = labels.clone();
+    bad_label[8 + 5] = 10;
+    let bad_label = write("bad-label", &bad_label);
+    assert!(load(&good_images, &bad_label).contains("label 10 at index 5"));
+
+    let few_labels = write(
+        "few-labels",
+        &[&labels[..7], &[0x00, 0x00, 0x00, 0x05][..], &labels[8..13]].concat(),
+    );
+    let err = load(&good_images, &few_labels);
+    assert!(err.contains("10000 labels"), "{err}");
+
+    let mut truncated_gz = std::fs::read("data/mnist/t10k-labels-idx1-ubyte.gz").unwrap();
+    truncated_gz.truncate(truncated_gz.len() / 2);
+    let truncated_gz = write("truncated.gz", &truncated_gz);
+    assert!(load(&good_images, &truncated_gz).contains("complete gzip stream"));
+
+    let err = message(mnist::<f32>("data/no-such-folder", Split::Test).unwrap_err());
+    assert!(err.contains("no-such-folder"), "{err}");
+
+    // The good copies load, uncompressed.
+    assert_eq!(
+        read_idx::<f32, 784>(&good_images, &good_labels, 10)
+            .unwrap()
+            .len(),
+        10_000
+    );
+}
+
+#[test]
+fn shuffle_and_split_keep_every_sample_once() {
+    let data = read_csv::<f32, 4>("data/sklearn/iris.csv", Header::Sklearn).unwrap();
+    let shuffled = data.shuffled(3);
+    assert_eq!(shuffled, data.shuffled(3));
+    assert_ne!(shuffled.labels, data.labels);
+    let (a, b) = shuffled.split(120);
+    assert_eq!((a.len(), b.len()), (120, 30));
+    let mut sums: Vec<f32> = a
+        .inputs
+        .column_iter()
+        .chain(b.inputs.column_iter())
+        .map(|c| c.sum())
+        .collect();
+    let mut original: Vec<f32> = data.inputs.column_iter().map(|c| c.sum()).collect();
+    sums.sort_by(f32::total_cmp);
+    original.sort_by(f32::total_cmp);
+    assert_eq!(sums, original);
+    assert_eq!(data.split(1000).1.len(), 0);
+}
+
+#[test]
+fn mini_batches_cover_an_epoch_once_and_are_reproducible() {
+    let data = Labeled::new(
+        constnet::Batch::<f32, 1>::from_fn(10, |_, j| j as f32),
+        (0..10).collect(),
+    )
+    .unwrap();
+    let epoch = |seed: u64| {
+        let mut batches = data.mini_batches(4, seed).unwrap();
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        while let Some((x, labels)) = batches.next_batch() {
+            assert_eq!(
+                x.as_slice().iter().map(|&v| v as usize).collect::<Vec<_>>(),
+                labels
+            );
+            seen.extend_from_slice(labels);
+            sizes.push(labels.len());
+        }
+        (seen, sizes)
+    };
+    let (seen, sizes) = epoch(5);
+    assert_eq!(sizes, [4, 4, 2]);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+    assert_eq!(epoch(5).0, seen);
+    assert_ne!(epoch(6).0, seen);
+    assert!(data.mini_batches(0, 0).is_err());
+}

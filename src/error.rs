@@ -72,6 +72,29 @@ pub enum Error {
         /// What it found.
         found: String,
     },
+    /// Training stopped because the loss became NaN or infinite; the network keeps the
+    /// parameters of the last step whose loss was finite.
+    #[error(
+        "loss became {loss} at epoch {epoch}, step {step}; training stopped and the parameters \
+         of the last finite step were kept (try a smaller learning rate)"
+    )]
+    Diverged {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step within the epoch, from 1.
+        step: usize,
+        /// The loss value.
+        loss: f64,
+    },
+    /// A checkpoint that cannot be written, read, or loaded into the given network.
+    #[error("checkpoint {path}: {}", problems.join("; "))]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// Every problem found: each missing, unexpected or misshapen tensor, or why the file
+        /// could not be read or written.
+        problems: Vec<String>,
+    },
     /// A loss that is NaN or infinite.
     #[error("loss is not finite ({value})")]
     NonFiniteLoss {

@@ -66,6 +66,7 @@
 extern crate self as constnet;
 
 pub mod batch;
+mod checkpoint;
 pub mod datasets;
 mod diagnostics;
 mod error;
@@ -77,11 +78,14 @@ pub mod layers;
 pub mod losses;
 pub mod network;
 pub mod optim;
+pub mod preprocess;
 mod regularize;
 mod scalar;
 mod schedule;
+pub mod train;
 
 pub use batch::{AsBatch, Batch, BatchView, BatchViewMut, Sample};
+pub use checkpoint::Checkpoint;
 pub use diagnostics::{TensorStats, UpdateMonitor};
 pub use error::Error;
 pub use gradcheck::gradcheck;

@@ -89,13 +89,22 @@ impl<T: Float, const N: usize> Labeled<T, N> {
         self.select(&order)
     }
 
-    /// The first `first` samples and the rest (all of them in the first part when `first`
-    /// is larger than the set). Shuffle first when the file is sorted by class, as iris is.
-    pub fn split(&self, first: usize) -> (Self, Self) {
-        let first = first.min(self.len());
+    /// Splits into a training set of the first `train` samples and a validation set of the
+    /// rest (all of them in training when `train` is larger than the set). Shuffle first when
+    /// the file is sorted by class, as iris is. Only a [`Training`] set can fit a
+    /// preprocessing transform (see [`crate::preprocess`]).
+    pub fn split(&self, train: usize) -> (Training<T, N>, Self) {
+        let train = train.min(self.len());
         let (a, b): (Vec<usize>, Vec<usize>) =
-            ((0..first).collect(), (first..self.len()).collect());
-        (self.select(&a), self.select(&b))
+            ((0..train).collect(), (train..self.len()).collect());
+        (Training(self.select(&a)), self.select(&b))
+    }
+
+    /// Declares the whole set a training set, for data that comes already split (MNIST's
+    /// training file). **Only call this on training data**: a transform fitted on
+    /// validation or test data leaks them into training and flatters every later score.
+    pub fn into_training(self) -> Training<T, N> {
+        Training(self)
     }
 
     /// Every input multiplied by `factor` (pixel counts to `[0, 1]`, say).
@@ -139,6 +148,42 @@ impl<T: Float, const N: usize> Labeled<T, N> {
         };
         batches.next_epoch();
         Ok(batches)
+    }
+}
+
+/// A labeled set known to be training data: what preprocessing transforms are fitted on
+/// (the CS231n notes: "any preprocessing statistics must only be computed on the training
+/// data"). Made by [`Labeled::split`] or, explicitly, [`Labeled::into_training`]; it reads
+/// as a [`Labeled`] everywhere else.
+///
+/// ```
+/// let data = constnet::datasets::spiral::<f32>(10, 3, 0).shuffled(0);
+/// let (train, val) = data.split(24);
+/// assert_eq!((train.len(), val.len()), (24, 6)); // `train` derefs to `Labeled`
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Training<T: Float, const N: usize>(Labeled<T, N>);
+
+impl<T: Float, const N: usize> std::ops::Deref for Training<T, N> {
+    type Target = Labeled<T, N>;
+    fn deref(&self) -> &Labeled<T, N> {
+        &self.0
+    }
+}
+
+impl<T: Float, const N: usize> Training<T, N> {
+    /// The training samples as a plain labeled set.
+    pub fn into_inner(self) -> Labeled<T, N> {
+        self.0
+    }
+
+    /// The same training set with its samples transformed (by a fitted preprocessing step,
+    /// say); `f` maps the whole set.
+    pub fn map<const M: usize>(
+        &self,
+        f: impl FnOnce(&Labeled<T, N>) -> Labeled<T, M>,
+    ) -> Training<T, M> {
+        Training(f(&self.0))
     }
 }
 

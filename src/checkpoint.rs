@@ -1,0 +1,338 @@
+//! Checkpoints in the safetensors format, with PyTorch's names, so that a checkpoint also
+//! opens in Python (`safetensors.torch.load_file`).
+//!
+//! A checkpoint holds named tensors and string metadata:
+//!
+//! | names | what |
+//! |---|---|
+//! | `fc1.weight` (`[out, in]`, row-major), `fc1.bias`, ... | the network's parameters, as in PyTorch's `state_dict` |
+//! | `bn1.running_mean`, `bn1.running_var` | the network's state (batch norm's running statistics) |
+//! | `optimizer.<buffer>` (`[PARAM_COUNT]`) | the update rule's state, in the network's buffer order; metadata `optimizer.steps` |
+//! | `preprocess.<name>` | a fitted preprocessing transform (see [`crate::preprocess`]) |
+//!
+//! Tensors are stored as `F32` or `F64`, the network's scalar type, little-endian, so a
+//! round trip is bit-exact. Metadata `format` is `constnet-1`.
+//!
+//! Saving writes a temporary file beside the target and renames it over the target only once
+//! it is complete and flushed: a failed or interrupted save leaves the previous file intact.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::{Error, Float, Network, Optimizer};
+
+const FORMAT: &str = "constnet-1";
+
+/// A set of named tensors and metadata, saved to and loaded from a safetensors file.
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::Checkpoint;
+/// network! { struct Net { fc1: Dense<2, 3>, bn: BatchNorm, fc2: Dense<3, 1> } }
+/// let net = Net::new(0);
+/// let path = std::env::temp_dir().join("constnet-doc-checkpoint.safetensors");
+/// Checkpoint::of(&net).save(&path)?;
+/// let mut other = Net::new(1);
+/// Checkpoint::load(&path)?.restore(&mut other)?;
+/// assert_eq!(other.params(), net.params());
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    tensors: BTreeMap<String, Stored>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// One tensor: its shape, element type and values (an `f64` holds an `f32` exactly).
+#[derive(Debug, Clone, PartialEq)]
+struct Stored {
+    shape: Vec<usize>,
+    dtype: Dtype,
+    values: Vec<f64>,
+}
+
+impl Checkpoint {
+    /// An empty checkpoint.
+    pub fn new() -> Self {
+        Checkpoint::default()
+    }
+
+    /// A checkpoint of `net`'s parameters and state, under their PyTorch names.
+    pub fn of<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        net: &N,
+    ) -> Self {
+        let mut checkpoint = Checkpoint::new();
+        let mut add = |t: crate::TensorRef| {
+            let name = t.name();
+            let values = net.param(&name).unwrap_or_default();
+            checkpoint.insert::<T>(name, t.spec.shape.to_vec(), &values);
+        };
+        net.for_each_tensor(&mut add);
+        net.for_each_state_tensor(&mut add);
+        checkpoint.metadata.insert("format".into(), FORMAT.into());
+        checkpoint
+    }
+
+    /// Adds an update rule's state (`optimizer.<buffer>`) and step count.
+    #[must_use]
+    pub fn with_optimizer<T: Float, O: Optimizer<T>>(mut self, optimizer: &O) -> Self {
+        for (name, values) in optimizer.state() {
+            self.insert::<T>(format!("optimizer.{name}"), vec![values.len()], values);
+        }
+        self.metadata
+            .insert("optimizer.steps".into(), optimizer.steps().to_string());
+        self
+    }
+
+    /// Adds (or replaces) a tensor; `values` must hold `shape`'s product of elements.
+    pub fn add<T: Float>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        values: &[T],
+    ) -> Result<(), Error> {
+        let expected: usize = shape.iter().product();
+        if expected != values.len() {
+            return Err(Error::WrongLength {
+                what: format!("checkpoint tensor `{name}`"),
+                expected,
+                got: values.len(),
+            });
+        }
+        self.insert(name.to_string(), shape.to_vec(), values);
+        Ok(())
+    }
+
+    fn insert<T: Float>(&mut self, name: String, shape: Vec<usize>, values: &[T]) {
+        let dtype = if T::NAME == "f32" {
+            Dtype::F32
+        } else {
+            Dtype::F64
+        };
+        let values = values.iter().map(|v| v.as_f64()).collect();
+        self.tensors.insert(
+            name,
+            Stored {
+                shape,
+                dtype,
+                values,
+            },
+        );
+    }
+
+    /// Sets a metadata entry.
+    pub fn set_metadata(&mut self, key: &str, value: &str) {
+        self.metadata.insert(key.into(), value.into());
+    }
+
+    /// A metadata entry.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// Every tensor's name, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        self.tensors.keys().map(String::as_str).collect()
+    }
+
+    /// A tensor's shape and values converted to `T`, or `None` if there is no such tensor.
+    pub fn get<T: Float>(&self, name: &str) -> Option<(&[usize], Vec<T>)> {
+        self.tensors.get(name).map(|t| {
+            (
+                &t.shape[..],
+                t.values.iter().map(|&v| T::of_f64(v)).collect(),
+            )
+        })
+    }
+
+    /// Loads every parameter and state tensor of `net` from the checkpoint. Names or shapes
+    /// that differ are an [`Error::Checkpoint`] listing each missing, unexpected or
+    /// misshapen tensor, and then `net` is left unchanged.
+    pub fn restore<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &self,
+        net: &mut N,
+    ) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        let mut expected = Vec::new();
+        let mut visit = |t: crate::TensorRef| expected.push((t.name(), t.spec.shape));
+        net.for_each_tensor(&mut visit);
+        net.for_each_state_tensor(&mut visit);
+        for (name, shape) in &expected {
+            match self.tensors.get(name) {
+                None => problems.push(format!("missing `{name}` {shape:?}")),
+                Some(t) if t.shape != *shape => problems.push(format!(
+                    "`{name}` is {:?} in the file but {shape:?} in the network",
+                    t.shape
+                )),
+                Some(_) => {}
+            }
+        }
+        for name in self.tensors.keys() {
+            let known = expected.iter().any(|(n, _)| n == name);
+            if !known && !name.starts_with("optimizer.") && !name.starts_with("preprocess.") {
+                problems.push(format!(
+                    "unexpected `{name}`, which the network does not have"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Checkpoint {
+                path: "(in memory)".into(),
+                problems,
+            });
+        }
+        for (name, _) in &expected {
+            if let Some((_, values)) = self.get::<T>(name) {
+                net.write_param(name, &values)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads an update rule's state saved by [`with_optimizer`](Self::with_optimizer).
+    pub fn restore_optimizer<T: Float, O: Optimizer<T>>(
+        &self,
+        optimizer: &mut O,
+    ) -> Result<(), Error> {
+        let steps = self
+            .metadata("optimizer.steps")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::Checkpoint {
+                path: "(in memory)".into(),
+                problems: vec!["no optimizer state (metadata `optimizer.steps`)".into()],
+            })?;
+        let buffers: Vec<(String, Vec<T>)> = self
+            .tensors
+            .keys()
+            .filter_map(|name| name.strip_prefix("optimizer."))
+            .filter_map(|short| {
+                Some((
+                    short.to_string(),
+                    self.get::<T>(&format!("optimizer.{short}"))?.1,
+                ))
+            })
+            .collect();
+        let views: Vec<(&str, &[T])> = buffers.iter().map(|(n, v)| (n.as_str(), &v[..])).collect();
+        optimizer.load_state(steps, &views)
+    }
+
+    /// Writes the checkpoint to `path` through a temporary file renamed over it.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let path = path.as_ref();
+        let fail = |what: String| Error::Checkpoint {
+            path: path.display().to_string(),
+            problems: vec![what],
+        };
+        let bytes: Vec<(String, Vec<u8>, &Stored)> = self
+            .tensors
+            .iter()
+            .map(|(name, t)| (name.clone(), to_bytes(t), t))
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(name, data, t)| {
+                TensorView::new(t.dtype, t.shape.clone(), data).map(|view| (name.as_str(), view))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(e.to_string()))?;
+        let metadata: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        let serialized =
+            safetensors::serialize(views, Some(metadata)).map_err(|e| fail(e.to_string()))?;
+        let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
+        temp_name.push(".tmp");
+        let temp = path.with_file_name(temp_name);
+        let written = std::fs::File::create(&temp).and_then(|mut file| {
+            file.write_all(&serialized)?;
+            file.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&temp, path)) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(fail(format!(
+                "could not write it ({e}); any previous file is unchanged"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads a checkpoint; a missing, truncated or corrupt file, or a tensor of another
+    /// element type than `F32` or `F64`, is an [`Error::Checkpoint`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let fail = |what: String| Error::Checkpoint {
+            path: path.display().to_string(),
+            problems: vec![what],
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(format!("could not read it ({e})")))?;
+        let file = SafeTensors::deserialize(&bytes)
+            .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
+        let (_, header) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
+        let mut checkpoint = Checkpoint::new();
+        for (name, view) in file.tensors() {
+            let values = from_bytes(view.dtype(), view.data()).ok_or_else(|| {
+                fail(format!(
+                    "`{name}` is {:?}; expected F32 or F64",
+                    view.dtype()
+                ))
+            })?;
+            let stored = Stored {
+                shape: view.shape().to_vec(),
+                dtype: view.dtype(),
+                values,
+            };
+            checkpoint.tensors.insert(name, stored);
+        }
+        if let Some(metadata) = header.metadata() {
+            checkpoint.metadata = metadata.clone().into_iter().collect();
+        }
+        Ok(checkpoint)
+    }
+
+    /// Like [`restore`](Self::restore) for a checkpoint read from `path`, with the path in
+    /// the error.
+    pub fn load_into<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        path: impl AsRef<Path>,
+        net: &mut N,
+    ) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let checkpoint = Checkpoint::load(path)?;
+        checkpoint.restore(net).map_err(|e| match e {
+            Error::Checkpoint { problems, .. } => Error::Checkpoint {
+                path: path.display().to_string(),
+                problems,
+            },
+            other => other,
+        })?;
+        Ok(checkpoint)
+    }
+}
+
+fn to_bytes(t: &Stored) -> Vec<u8> {
+    match t.dtype {
+        Dtype::F32 => t
+            .values
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect(),
+        _ => t.values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+    }
+}
+
+fn from_bytes(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
+    match dtype {
+        Dtype::F32 => Some(
+            data.chunks_exact(4)
+                .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect(),
+        ),
+        Dtype::F64 => Some(
+            data.chunks_exact(8)
+                .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                .collect(),
+        ),
+        _ => None,
+    }
+}

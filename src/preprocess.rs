@@ -1,0 +1,277 @@
+//! Data preprocessing from the CS231n notes, fitted on a training split and applied to any
+//! split: mean subtraction, normalization by the standard deviation, PCA and whitening.
+//!
+//! Fitting takes a [`Training`] set, which only [`Labeled::split`] and the explicit
+//! [`Labeled::into_training`] make, so statistics cannot be computed on validation or test
+//! data by accident. A fitted transform is saved into and restored from a
+//! [`Checkpoint`] under `preprocess.*` names.
+
+use nalgebra::{DMatrix, Dyn, MatrixViewMut, SymmetricEigen};
+
+use crate::datasets::{Labeled, Training};
+use crate::kernels::gemm;
+use crate::{Batch, Checkpoint, Error, Float};
+
+/// Over what a statistic is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// One value per feature (tabular data).
+    PerFeature,
+    /// One value for all features (images: every pixel shifted and scaled alike).
+    Scalar,
+}
+
+/// `y = (x - mean) / std`: mean subtraction, and (optionally) normalization so that each
+/// feature (or the data as a whole) has unit variance on the training split. A feature whose
+/// training variance is zero is only centered.
+///
+/// ```
+/// use constnet::datasets::spiral;
+/// use constnet::preprocess::{Granularity, Standardize};
+/// let (train, val) = spiral::<f64>(50, 3, 0).shuffled(1).split(120);
+/// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+/// let train = standardize.apply(&train);
+/// let mean: f64 = train.inputs.row(0).mean();
+/// assert!(mean.abs() < 1e-12);
+/// let _val = standardize.apply(&val); // the training statistics, applied to validation
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardize<T: Float, const N: usize> {
+    mean: Vec<T>,
+    scale: Vec<T>,
+}
+
+impl<T: Float, const N: usize> Standardize<T, N> {
+    /// Fits the mean (and, when `normalize`, the standard deviation) on `train`.
+    pub fn fit(train: &Training<T, N>, granularity: Granularity, normalize: bool) -> Self {
+        let count = train.len().max(1) as f64;
+        let mut mean = vec![0.0f64; N];
+        for column in train.inputs.column_iter() {
+            for (m, v) in mean.iter_mut().zip(column.iter()) {
+                *m += v.as_f64();
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= count);
+        let mut var = vec![0.0f64; N];
+        for column in train.inputs.column_iter() {
+            for ((s, v), m) in var.iter_mut().zip(column.iter()).zip(&mean) {
+                *s += (v.as_f64() - m) * (v.as_f64() - m);
+            }
+        }
+        var.iter_mut().for_each(|s| *s /= count);
+        if granularity == Granularity::Scalar {
+            let overall = mean.iter().sum::<f64>() / N as f64;
+            // The variance over all values: the mean of the per-feature variances plus the
+            // spread of the per-feature means.
+            let spread = mean
+                .iter()
+                .map(|m| (m - overall) * (m - overall))
+                .sum::<f64>();
+            let total = (var.iter().sum::<f64>() + spread) / N as f64;
+            mean.fill(overall);
+            var.fill(total);
+        }
+        let scale = var
+            .iter()
+            .map(|&v| {
+                if normalize && v > 0.0 {
+                    1.0 / v.sqrt()
+                } else {
+                    1.0
+                }
+            })
+            .map(T::of_f64)
+            .collect();
+        Standardize {
+            mean: mean.into_iter().map(T::of_f64).collect(),
+            scale,
+        }
+    }
+
+    /// The fitted means, one per feature.
+    pub fn mean(&self) -> &[T] {
+        &self.mean
+    }
+
+    /// The fitted factors `1 / std`, one per feature (1 where nothing is scaled).
+    pub fn scale(&self) -> &[T] {
+        &self.scale
+    }
+
+    /// Transforms a batch in place.
+    pub fn apply_in_place(&self, inputs: &mut Batch<T, N>) {
+        for mut column in inputs.column_iter_mut() {
+            for ((v, &m), &s) in column.iter_mut().zip(&self.mean).zip(&self.scale) {
+                *v = (*v - m) * s;
+            }
+        }
+    }
+
+    /// The transformed copy of a set.
+    pub fn apply(&self, data: &Labeled<T, N>) -> Labeled<T, N> {
+        let mut out = data.clone();
+        self.apply_in_place(&mut out.inputs);
+        out
+    }
+
+    /// Stores the transform in `checkpoint` as `preprocess.mean` and `preprocess.scale`.
+    pub fn save_to(&self, checkpoint: &mut Checkpoint) -> Result<(), Error> {
+        checkpoint.add("preprocess.mean", &[N], &self.mean)?;
+        checkpoint.add("preprocess.scale", &[N], &self.scale)
+    }
+
+    /// The transform saved by [`save_to`](Self::save_to).
+    pub fn load_from(checkpoint: &Checkpoint) -> Result<Self, Error> {
+        Ok(Standardize {
+            mean: stored(checkpoint, "preprocess.mean", &[N])?,
+            scale: stored(checkpoint, "preprocess.scale", &[N])?,
+        })
+    }
+}
+
+/// PCA onto the top `K` principal components of the (centered) training data, optionally
+/// whitened: `y = U_K^T (x - mean)`, divided by `sqrt(eigenvalue + eps)` when whitening. The
+/// covariance is `X X^T / n` over the training split and its eigenvectors come from
+/// nalgebra's symmetric eigendecomposition, in `f64`.
+///
+/// ```
+/// use constnet::datasets::spiral;
+/// use constnet::preprocess::Pca;
+/// let (train, _) = spiral::<f64>(50, 3, 0).split(150);
+/// let pca = Pca::<f64, 2, 1>::fit(&train, None)?;
+/// assert!(pca.eigenvalues()[0] > 0.0);
+/// let reduced = pca.apply(&train); // a Labeled<f64, 1>
+/// assert_eq!(reduced.inputs.nrows(), 1);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pca<T: Float, const N: usize, const K: usize> {
+    mean: Vec<T>,
+    /// `K x N`, row-major: row `k` is the `k`-th component, pre-divided by its whitening
+    /// factor when whitening.
+    components: Vec<T>,
+    eigenvalues: Vec<f64>,
+}
+
+impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
+    /// Fits the top `K` components on `train`; `whiten: Some(eps)` also divides each by
+    /// `sqrt(eigenvalue + eps)` (the notes use `eps = 1e-5`). `K <= N` is checked at compile
+    /// time; `eps` must be non-negative and finite.
+    pub fn fit(train: &Training<T, N>, whiten: Option<f64>) -> Result<Self, Error> {
+        const { assert!(K >= 1 && K <= N, "PCA keeps between 1 and N components") };
+        if let Some(eps) = whiten
+            && !(eps >= 0.0 && eps.is_finite())
+        {
+            return Err(Error::BadHyperparameter {
+                name: "whitening eps",
+                value: eps,
+                expected: "non-negative and finite",
+            });
+        }
+        if train.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        let center = Standardize::fit(train, Granularity::PerFeature, false);
+        let n = train.len();
+        let mut x = DMatrix::<f64>::from_fn(N, n, |i, j| {
+            train.inputs[(i, j)].as_f64() - center.mean[i].as_f64()
+        });
+        let mut cov = DMatrix::<f64>::zeros(N, N);
+        {
+            let x_t = x.transpose();
+            let mut c = MatrixViewMut::from_slice_generic(cov.as_mut_slice(), Dyn(N), Dyn(N));
+            gemm(1.0 / n as f64, &x, &x_t, 0.0, &mut c);
+        }
+        x.resize_mut(0, 0, 0.0);
+        let eigen = SymmetricEigen::new(cov);
+        let mut order: Vec<usize> = (0..N).collect();
+        order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]));
+        let mut components = Vec::with_capacity(K * N);
+        let mut eigenvalues = Vec::with_capacity(K);
+        for &index in &order[..K] {
+            let lambda = eigen.eigenvalues[index].max(0.0);
+            let factor = whiten.map_or(1.0, |eps| 1.0 / (lambda + eps).sqrt());
+            if !factor.is_finite() {
+                return Err(Error::BadHyperparameter {
+                    name: "whitening eps",
+                    value: 0.0,
+                    expected: "positive when a kept component has zero variance",
+                });
+            }
+            components.extend(
+                eigen
+                    .eigenvectors
+                    .column(index)
+                    .iter()
+                    .map(|&v| T::of_f64(v * factor)),
+            );
+            eigenvalues.push(lambda);
+        }
+        Ok(Pca {
+            mean: center.mean,
+            components,
+            eigenvalues,
+        })
+    }
+
+    /// The variance along each kept component, largest first.
+    pub fn eigenvalues(&self) -> &[f64] {
+        &self.eigenvalues
+    }
+
+    /// The projected (and whitened) copy of a batch.
+    pub fn apply_batch(&self, inputs: &Batch<T, N>) -> Batch<T, K> {
+        let mut out = Batch::<T, K>::zeros(inputs.ncols());
+        for (x, mut y) in inputs.column_iter().zip(out.column_iter_mut()) {
+            for (k, v) in y.iter_mut().enumerate() {
+                let row = &self.components[k * N..(k + 1) * N];
+                *v = row
+                    .iter()
+                    .zip(x.iter())
+                    .zip(&self.mean)
+                    .fold(T::ZERO, |acc, ((&u, &xi), &m)| acc + u * (xi - m));
+            }
+        }
+        out
+    }
+
+    /// The projected (and whitened) copy of a set.
+    pub fn apply(&self, data: &Labeled<T, N>) -> Labeled<T, K> {
+        Labeled {
+            inputs: self.apply_batch(&data.inputs),
+            labels: data.labels.clone(),
+        }
+    }
+
+    /// Stores the transform as `preprocess.pca.mean`, `.components` (`[K, N]`) and
+    /// `.eigenvalues`.
+    pub fn save_to(&self, checkpoint: &mut Checkpoint) -> Result<(), Error> {
+        checkpoint.add("preprocess.pca.mean", &[N], &self.mean)?;
+        checkpoint.add("preprocess.pca.components", &[K, N], &self.components)?;
+        checkpoint.add("preprocess.pca.eigenvalues", &[K], &self.eigenvalues)
+    }
+
+    /// The transform saved by [`save_to`](Self::save_to).
+    pub fn load_from(checkpoint: &Checkpoint) -> Result<Self, Error> {
+        Ok(Pca {
+            mean: stored(checkpoint, "preprocess.pca.mean", &[N])?,
+            components: stored(checkpoint, "preprocess.pca.components", &[K, N])?,
+            eigenvalues: stored(checkpoint, "preprocess.pca.eigenvalues", &[K])?,
+        })
+    }
+}
+
+/// A tensor of `checkpoint` with the given shape.
+fn stored<U: Float>(checkpoint: &Checkpoint, name: &str, shape: &[usize]) -> Result<Vec<U>, Error> {
+    match checkpoint.get::<U>(name) {
+        Some((found, values)) if found == shape => Ok(values),
+        Some((found, _)) => Err(Error::Checkpoint {
+            path: "(in memory)".into(),
+            problems: vec![format!("`{name}` is {found:?}, expected {shape:?}")],
+        }),
+        None => Err(Error::Checkpoint {
+            path: "(in memory)".into(),
+            problems: vec![format!("missing `{name}` {shape:?}")],
+        }),
+    }
+}

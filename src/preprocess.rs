@@ -5,6 +5,14 @@
 //! [`Labeled::into_training`] make, so statistics cannot be computed on validation or test
 //! data by accident. A fitted transform is saved into and restored from a
 //! [`Checkpoint`] under `preprocess.*` names.
+//!
+//! Fitting on a plain [`Labeled`] set (a test set, say) does not compile:
+//!
+//! ```compile_fail
+//! use constnet::preprocess::{Granularity, Standardize};
+//! let test = constnet::datasets::spiral::<f64>(10, 3, 0); // a Labeled, not a Training
+//! let _ = Standardize::fit(&test, Granularity::PerFeature, true);
+//! ```
 
 use nalgebra::{DMatrix, Dyn, MatrixViewMut, SymmetricEigen};
 

@@ -1,0 +1,179 @@
+//! Checkpoints: a bit-exact round trip of parameters, batch-norm state, optimizer state and
+//! preprocessing; a mismatched network is an error listing every difference; a corrupt file
+//! is an error; a failed save leaves the previous file intact.
+
+use std::path::PathBuf;
+
+use constnet::prelude::*;
+use constnet::preprocess::{Granularity, Standardize};
+use constnet::{Checkpoint, Error};
+
+network! {
+    struct Net { fc1: Dense<4, 8>, bn: BatchNorm, a1: Relu, fc2: Dense<8, 3> }
+    struct Wider { fc1: Dense<4, 9>, bn: BatchNorm, a1: Relu, fc2: Dense<9, 3> }
+    struct Renamed { fc1: Dense<4, 8>, norm: BatchNorm, a1: Relu, fc2: Dense<8, 3> }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("constnet-checkpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A network with trained-looking parameters, moved running statistics and Adam state.
+fn trained<T: Float>() -> (Net<T>, Adam<T>) {
+    let mut net = Net::<T>::init(3);
+    let x = Batch::<T, 4>::from_fn(6, |i, j| T::of_f64((i * 3 + j) as f64 * 0.37 - 2.0));
+    let labels = [0, 1, 2, 0, 1, 2];
+    let mut tape = net.new_tape(6);
+    let mut grads = net.new_grads();
+    let mut adam = AdamConfig::new(1e-2).build().unwrap();
+    for _ in 0..5 {
+        net.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
+            .unwrap();
+        adam.step(net.params_mut(), &grads).unwrap();
+    }
+    (net, adam)
+}
+
+fn round_trip<T: Float>(name: &str) {
+    let (net, adam) = trained::<T>();
+    let path = scratch(name);
+    Checkpoint::of(&net)
+        .with_optimizer(&adam)
+        .save(&path)
+        .unwrap();
+    let mut loaded = Net::<T>::init(99);
+    let checkpoint = Checkpoint::load_into(&path, &mut loaded).unwrap();
+    assert_eq!(loaded.params(), net.params());
+    assert_eq!(loaded.state(), net.state());
+    let mut restored = AdamConfig::new(1e-2).build::<T>().unwrap();
+    checkpoint.restore_optimizer(&mut restored).unwrap();
+    assert_eq!(restored.steps(), 5);
+    assert_eq!(restored.state(), adam.state());
+}
+
+#[test]
+fn a_round_trip_is_bit_exact_in_f32_and_f64() {
+    round_trip::<f32>("round-trip-f32.safetensors");
+    round_trip::<f64>("round-trip-f64.safetensors");
+}
+
+#[test]
+fn names_shapes_and_metadata_follow_pytorch() {
+    let (net, _) = trained::<f32>();
+    let checkpoint = Checkpoint::of(&net);
+    assert_eq!(
+        checkpoint.names(),
+        [
+            "bn.bias",
+            "bn.running_mean",
+            "bn.running_var",
+            "bn.weight",
+            "fc1.bias",
+            "fc1.weight",
+            "fc2.bias",
+            "fc2.weight"
+        ]
+    );
+    let (shape, values) = checkpoint.get::<f32>("fc1.weight").unwrap();
+    assert_eq!(shape, &[8, 4]);
+    assert_eq!(values, net.param("fc1.weight").unwrap());
+    assert_eq!(checkpoint.metadata("format"), Some("constnet-1"));
+}
+
+#[test]
+fn the_fitted_preprocessing_travels_with_the_checkpoint() {
+    let data = constnet::datasets::spiral::<f32>(30, 3, 0).shuffled(0);
+    let (train, _) = data.split(60);
+    let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+    let mut checkpoint = Checkpoint::of(&Net::<f32>::new(0));
+    standardize.save_to(&mut checkpoint).unwrap();
+    let path = scratch("preprocess.safetensors");
+    checkpoint.save(&path).unwrap();
+    let loaded = Standardize::<f32, 2>::load_from(&Checkpoint::load(&path).unwrap()).unwrap();
+    assert_eq!(loaded, standardize);
+    // A checkpoint without it says what is missing.
+    let err = Standardize::<f32, 2>::load_from(&Checkpoint::of(&Net::<f32>::new(0))).unwrap_err();
+    assert!(
+        err.to_string().contains("missing `preprocess.mean`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_mismatched_network_is_an_error_listing_every_difference() {
+    let path = scratch("mismatch.safetensors");
+    Checkpoint::of(&Net::<f32>::new(0)).save(&path).unwrap();
+
+    let mut wider = Wider::<f32>::new(1);
+    let before = wider.params().to_vec();
+    let err = Checkpoint::load_into(&path, &mut wider).unwrap_err();
+    let Error::Checkpoint { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(problems.len(), 7, "{err}"); // every tensor of fc1, bn and fc2 but fc2.bias
+    assert!(
+        err.to_string()
+            .contains("`fc1.weight` is [8, 4] in the file but [9, 4] in the network")
+    );
+    assert!(err.to_string().contains("mismatch.safetensors"));
+    assert_eq!(wider.params(), &before[..], "a failed load changes nothing");
+
+    let err = Checkpoint::load_into(&path, &mut Renamed::<f32>::new(1)).unwrap_err();
+    let text = err.to_string();
+    for expected in [
+        "missing `norm.weight`",
+        "missing `norm.running_var`",
+        "unexpected `bn.weight`",
+        "unexpected `bn.running_mean`",
+    ] {
+        assert!(text.contains(expected), "{text}");
+    }
+}
+
+#[test]
+fn missing_truncated_and_corrupt_files_are_errors() {
+    let err = Checkpoint::load(scratch("no-such-file.safetensors")).unwrap_err();
+    assert!(err.to_string().contains("could not read"), "{err}");
+    let path = scratch("good.safetensors");
+    Checkpoint::of(&Net::<f32>::new(0)).save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for (name, broken) in [
+        ("truncated.safetensors", bytes[..bytes.len() - 10].to_vec()),
+        ("header-cut.safetensors", bytes[..20].to_vec()),
+        (
+            "garbage.safetensors",
+            b"definitely not a checkpoint".to_vec(),
+        ),
+    ] {
+        let broken_path = scratch(name);
+        std::fs::write(&broken_path, broken).unwrap();
+        let err = Checkpoint::load(&broken_path).unwrap_err();
+        assert!(
+            err.to_string().contains("not a valid safetensors file"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_save_leaves_the_previous_file_intact() {
+    let path = scratch("kept.safetensors");
+    let (net, _) = trained::<f32>();
+    Checkpoint::of(&net).save(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    // The temporary file cannot be created: a directory is in its place.
+    let temp = scratch("kept.safetensors.tmp");
+    std::fs::create_dir_all(&temp).unwrap();
+    let err = Checkpoint::of(&Net::<f32>::new(5)).save(&path).unwrap_err();
+    assert!(
+        err.to_string().contains("previous file is unchanged"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let mut loaded = Net::<f32>::new(7);
+    Checkpoint::load_into(&path, &mut loaded).unwrap();
+    assert_eq!(loaded.params(), net.params());
+    std::fs::remove_dir(&temp).unwrap();
+}

@@ -1,0 +1,179 @@
+//! The trainer: a short MNIST run learns, the same seed gives the same history, a schedule
+//! drives the learning rate, and a diverging run stops with an error and keeps the last good
+//! parameters.
+
+use constnet::datasets::{Labeled, Split, mnist};
+use constnet::prelude::*;
+use constnet::preprocess::{Granularity, Standardize};
+use constnet::train::{Config, Every, Progress, fit};
+
+network! {
+    struct Small { fc1: Dense<784, 64>, a1: Relu, fc2: Dense<64, 10> }
+    struct Spiral { fc1: Dense<2, 32>, act: Relu, fc2: Dense<32, 3> }
+}
+
+fn silent(epochs: usize, batch: usize) -> Config {
+    Config {
+        progress: Progress::Silent,
+        ..Config::new(epochs, batch)
+    }
+}
+
+#[test]
+fn one_epoch_on_8000_mnist_images_beats_90_percent_on_the_test_set() {
+    let (train, _) = mnist::<f32>("data/mnist", Split::Train)
+        .unwrap()
+        .shuffled(0)
+        .split(8000);
+    let test = mnist::<f32>("data/mnist", Split::Test).unwrap();
+    // Standardized with the training split's statistics, as the MNIST example does.
+    let standardize = Standardize::fit(&train, Granularity::Scalar, true);
+    let (train, test) = (standardize.apply(&train), standardize.apply(&test));
+    let mut net = Small::new(0);
+    let mut adam = AdamConfig::new(2e-3).build().unwrap();
+    let history = fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&test),
+        &silent(1, 10),
+    )
+    .unwrap();
+    let accuracy = history.last().unwrap().val_accuracy.unwrap();
+    assert!(accuracy > 0.90, "test accuracy {accuracy}");
+    assert_eq!(Optimizer::<f32>::steps(&adam), 8000 / 10);
+}
+
+fn spiral_history(seed: u64) -> (Vec<f64>, Vec<f32>) {
+    let data = constnet::datasets::spiral::<f32>(50, 3, 0);
+    let mut net = Spiral::new(0);
+    let mut sgd = Sgd::new(0.5).unwrap();
+    let config = Config {
+        seed,
+        ..silent(3, 16)
+    };
+    let history = fit(
+        &mut net,
+        &mut sgd,
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config,
+    )
+    .unwrap();
+    (
+        history.epochs.iter().map(|e| e.train_loss).collect(),
+        net.params().to_vec(),
+    )
+}
+
+#[test]
+fn the_same_seed_gives_the_same_history() {
+    let (losses, params) = spiral_history(7);
+    assert_eq!(spiral_history(7), (losses.clone(), params));
+    assert_ne!(spiral_history(8).0, losses);
+}
+
+#[test]
+fn a_schedule_sets_the_learning_rate_per_epoch_or_per_step() {
+    let data = constnet::datasets::spiral::<f32>(20, 3, 0);
+    let mut net = Spiral::new(0);
+    let mut sgd = Sgd::new(1.0).unwrap();
+    let config = Config {
+        schedule: Some((Schedule::step(0.8, 2, 0.5).unwrap(), Every::Epoch)),
+        ..silent(5, 60)
+    };
+    let history = fit(
+        &mut net,
+        &mut sgd,
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config,
+    )
+    .unwrap();
+    let rates: Vec<f64> = history.epochs.iter().map(|e| e.learning_rate).collect();
+    assert_eq!(rates, [0.8, 0.8, 0.4, 0.4, 0.2]);
+    let config = Config {
+        schedule: Some((Schedule::inverse_time(1.0, 1.0).unwrap(), Every::Step)),
+        ..silent(1, 15)
+    };
+    fit(
+        &mut net,
+        &mut sgd,
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config,
+    )
+    .unwrap();
+    // The last of the epoch's four steps ran at t = 3.
+    assert_eq!(Optimizer::<f32>::learning_rate(&sgd), 1.0 / 4.0);
+}
+
+#[test]
+fn an_absurd_learning_rate_stops_with_an_error_and_keeps_finite_parameters() {
+    let data = constnet::datasets::spiral::<f32>(50, 3, 0);
+    let mut net = Spiral::new(0);
+    let mut sgd = Sgd::new(1e30).unwrap();
+    let err = fit(
+        &mut net,
+        &mut sgd,
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &silent(5, 10),
+    )
+    .unwrap_err();
+    let Error::Diverged { epoch, step, loss } = err else {
+        panic!("expected divergence, got {err:?}");
+    };
+    assert!(!loss.is_finite());
+    assert!(epoch >= 1 && step >= 1);
+    assert!(
+        err.to_string()
+            .contains(&format!("epoch {epoch}, step {step}"))
+    );
+    assert!(net.params().iter().all(|v| v.is_finite()));
+    // The kept parameters give a finite loss again.
+    let mut tape = net.new_tape(150);
+    let mut grads = net.new_grads();
+    let loss = net
+        .loss_and_grad(
+            &data.inputs,
+            &data.labels[..],
+            &SoftmaxCrossEntropy,
+            &mut tape,
+            &mut grads,
+        )
+        .unwrap();
+    assert!(loss.is_finite());
+}
+
+#[test]
+fn bad_configurations_are_errors() {
+    let data = constnet::datasets::spiral::<f32>(10, 3, 0);
+    let mut net = Spiral::new(0);
+    let mut sgd = Sgd::new(0.1).unwrap();
+    let mut run = |config: Config, data: &Labeled<f32, 2>| {
+        fit(
+            &mut net,
+            &mut sgd,
+            &SoftmaxCrossEntropy,
+            data,
+            None,
+            &config,
+        )
+    };
+    assert!(run(silent(0, 10), &data).is_err());
+    assert!(run(silent(1, 0), &data).is_err());
+    let empty = data.split(0).0.into_inner();
+    assert_eq!(run(silent(1, 10), &empty), Err(Error::EmptyBatch));
+    let mut bad = data.clone();
+    bad.labels[3] = 7;
+    assert!(matches!(
+        run(silent(1, 30), &bad),
+        Err(Error::LabelOutOfRange { label: 7, .. })
+    ));
+}

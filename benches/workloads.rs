@@ -8,7 +8,9 @@
 //! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3;
 //! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s;
 //! - the W3 SGD step with batch norm and dropout after each hidden layer, and with Maxout
-//!   (two pieces) hidden layers, beside plain W3; and their single-sample forward.
+//!   (two pieces) hidden layers, beside plain W3; and their single-sample forward;
+//! - the MNIST example's training step (784-256-128-10 with dropout, Adam, batch 64), whose
+//!   throughput in elements per second is its training speed in samples per second.
 //!
 //! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench --bench workloads`.
 
@@ -17,6 +19,10 @@ use std::hint::black_box;
 use constnet::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
+
+#[path = "../examples/common/mnist_net.rs"]
+#[allow(dead_code, reason = "the bench uses the network, not the checkpoint path")]
+mod mnist_net;
 
 network! {
     struct W1 { fc1: Dense<16, 32>, a1: Relu, fc2: Dense<32, 32>, a2: Relu, fc3: Dense<32, 4> }
@@ -189,6 +195,27 @@ fn training_step<N: Network<f32, 784, 10>>(
     });
 }
 
+fn mnist_example(c: &mut Criterion) {
+    let mut net = mnist_net::MnistNet::new(0);
+    let x = random_batch::<784>(64, 5);
+    let labels: Vec<usize> = (0..64).map(|i| (i * 3) % 10).collect();
+    let mut tape = net.new_tape(64);
+    let mut grads = net.new_grads();
+    let mut adam = AdamConfig::new(1e-3).build::<f32>().unwrap();
+    let mut group = c.benchmark_group("MNIST example net");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("Adam step batch 64", |b| {
+        b.iter(|| {
+            let loss = net
+                .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
+                .unwrap();
+            adam.step(net.params_mut(), &grads).unwrap();
+            loss
+        })
+    });
+    group.finish();
+}
+
 fn layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("W3 with batch norm, dropout, Maxout");
     training_step(&mut group, "plain", W3::new(1));
@@ -200,6 +227,6 @@ fn layers(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = w1, w2, w3, w4, update_rules, layers
+    targets = w1, w2, w3, w4, update_rules, layers, mnist_example
 }
 criterion_main!(benches);

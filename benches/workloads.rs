@@ -21,7 +21,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 
 #[path = "../examples/common/mnist_net.rs"]
-#[allow(dead_code, reason = "the bench uses the network, not the checkpoint path")]
+#[allow(
+    dead_code,
+    reason = "the bench uses the network, not the checkpoint path"
+)]
 mod mnist_net;
 
 network! {

@@ -25,8 +25,36 @@ const KC: usize = 1024;
 const MC: usize = 96;
 /// Columns of `B` packed at once.
 const NC: usize = 1024;
-/// Columns of the micro-kernel's register tile (both scalar types).
-const NR: usize = 6;
+
+/// The instruction sets a product is compiled for, as const-generic tags: plain Rust for
+/// any CPU, AVX2 with FMA, and AVX-512F.
+const PORTABLE: u8 = 0;
+const AVX2: u8 = 1;
+const AVX512: u8 = 2;
+
+/// The best instruction set this CPU has (detection is cached by the standard library).
+#[inline]
+fn detect_isa() -> u8 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return AVX512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return AVX2;
+        }
+    }
+    PORTABLE
+}
+
+/// The packed micro-kernel's register tile, `(MR, NR)`, for an instruction set and a scalar
+/// size: two vector registers tall, 8 columns wide with AVX-512 (32 registers) and 6 with
+/// AVX2 (16 registers).
+const fn tile_shape(isa: u8, scalar_size: usize) -> (usize, usize) {
+    let lanes = if isa == AVX512 { 64 } else { 32 } / scalar_size;
+    (2 * lanes, if isa == AVX512 { 8 } else { 6 })
+}
 
 /// `c = alpha * a * b + beta * c` for any shapes and strides nalgebra can describe. When
 /// `beta` is zero, `c` is not read.
@@ -36,6 +64,30 @@ const NR: usize = 6;
 /// shapes fixed by the layer's widths, so a mismatch is a bug in constnet, not user input.
 #[inline]
 pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
+    alpha: T,
+    a: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R2, C2, S2>,
+    beta: T,
+    c: &mut Matrix<T, R3, C3, S3>,
+) where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    R3: Dim,
+    C3: Dim,
+    S1: RawStorage<T, R1, C1>,
+    S2: RawStorage<T, R2, C2>,
+    S3: RawStorageMut<T, R3, C3>,
+{
+    gemm_on(detect_isa(), alpha, a, b, beta, c);
+}
+
+/// [`gemm`] compiled for instruction set `isa`, which the CPU must have.
+#[inline]
+fn gemm_on<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
+    isa: u8,
     alpha: T,
     a: &Matrix<T, R1, C1, S1>,
     b: &Matrix<T, R2, C2, S2>,
@@ -67,7 +119,7 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
         rs: rsc,
         cs: csc,
     };
-    dispatch(m, k, n, alpha, a, b, beta, c);
+    dispatch(isa, m, k, n, alpha, a, b, beta, c);
 }
 
 /// A read-only operand: its elements and strides.
@@ -169,6 +221,7 @@ enum Path {
 
 #[expect(clippy::too_many_arguments, reason = "the BLAS signature")]
 fn dispatch<T: Float>(
+    isa: u8,
     m: usize,
     k: usize,
     n: usize,
@@ -200,10 +253,10 @@ fn dispatch<T: Float>(
         Path::FewRows if b.rs == 1 || b.cs == 1 => (m.next_multiple_of(GROUP) * k, 0),
         Path::FewRows => (m.next_multiple_of(GROUP) * k, k * n),
         Path::Packed => {
-            let mr = if size_of::<T>() == 4 { 16 } else { 8 };
+            let (mr, nr) = tile_shape(isa, size_of::<T>());
             let kc_max = k.clamp(1, KC);
             let mc_max = m.min(MC).next_multiple_of(mr);
-            let nc_max = n.min(NC).next_multiple_of(NR);
+            let nc_max = n.min(NC).next_multiple_of(nr);
             (kc_max * mc_max, kc_max * nc_max)
         }
     };
@@ -221,10 +274,13 @@ fn dispatch<T: Float>(
         };
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if isa == AVX512 {
                 // SAFETY: the CPU has the features the function is compiled for.
+                unsafe { run_avx512(path, p, &mut c) };
+                return;
+            }
+            if isa == AVX2 {
+                // SAFETY: as above.
                 unsafe { run_avx2_fma(path, p, &mut c) };
                 return;
             }
@@ -251,21 +307,33 @@ struct Problem<'a, 'p, T> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn run_avx2_fma<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    run::<T, true>(path, p, c);
+    run::<T, AVX2>(path, p, c);
+}
+
+/// The product compiled with AVX-512F: 16 (f32) or 8 (f64) lanes and 32 vector registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn run_avx512<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    run::<T, AVX512>(path, p, c);
 }
 
 /// The product for any CPU.
 fn run_portable<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    run::<T, false>(path, p, c);
+    run::<T, PORTABLE>(path, p, c);
 }
 
 #[inline(always)]
-fn run<T: Float, const FMA: bool>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    match path {
-        Path::Shallow => shallow::<T, FMA>(p, c),
-        Path::FewRows => few_rows::<T, FMA>(p, c),
-        Path::Packed if size_of::<T>() == 4 => blocked::<T, 16, FMA>(p, c),
-        Path::Packed => blocked::<T, 8, FMA>(p, c),
+fn run<T: Float, const ISA: u8>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    let fma = ISA != PORTABLE;
+    match (path, ISA == AVX512, size_of::<T>() == 4) {
+        (Path::Shallow, ..) if fma => shallow::<T, true>(p, c),
+        (Path::Shallow, ..) => shallow::<T, false>(p, c),
+        (Path::FewRows, ..) if fma => few_rows::<T, true>(p, c),
+        (Path::FewRows, ..) => few_rows::<T, false>(p, c),
+        (Path::Packed, true, true) => blocked::<T, 32, 8, ISA>(p, c),
+        (Path::Packed, true, false) => blocked::<T, 16, 8, ISA>(p, c),
+        (Path::Packed, false, true) => blocked::<T, 16, 6, ISA>(p, c),
+        (Path::Packed, false, false) => blocked::<T, 8, 6, ISA>(p, c),
     }
 }
 
@@ -475,10 +543,13 @@ fn row_block<T: Float, const FMA: bool, const FULL: bool>(
 }
 
 #[inline(always)]
-fn blocked<T: Float, const MR: usize, const FMA: bool>(
+fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
     p: Problem<'_, '_, T>,
     c: &mut OperandMut<'_, T>,
 ) {
+    // The packing buffers were sized by `tile_shape`: the tile here must be that one (`run`
+    // instantiates other shapes in arms it never takes).
+    debug_assert_eq!((MR, NR), tile_shape(ISA, size_of::<T>()));
     let Problem {
         m,
         k,
@@ -498,7 +569,7 @@ fn blocked<T: Float, const MR: usize, const FMA: bool>(
             let kc = (k - pc).min(KC);
             // The first slice of k applies beta; the others accumulate.
             let beta = if pc == 0 { beta } else { T::ONE };
-            pack_b(&b, pc, kc, jc, nc, b_pack);
+            pack_b::<T, NR>(&b, pc, kc, jc, nc, b_pack);
             let mut ic = 0;
             while ic < m {
                 let mc = (m - ic).min(MC);
@@ -510,7 +581,7 @@ fn blocked<T: Float, const MR: usize, const FMA: bool>(
                     let mut ir = 0;
                     while ir < mc {
                         let a_panel = &a_pack[ir * kc..][..kc * MR];
-                        let tile = micro_kernel::<T, MR, FMA>(kc, a_panel, b_panel);
+                        let tile = micro_kernel::<T, MR, NR, ISA>(kc, a_panel, b_panel);
                         let rows = (mc - ir).min(MR);
                         store(c, ic + ir, jc + jr, rows, cols, &tile, alpha, beta);
                         ir += MR;
@@ -530,7 +601,14 @@ fn blocked<T: Float, const MR: usize, const FMA: bool>(
 
 /// Packs `B[pc.., jc..]` (`kc x nc`) into `NR`-column micro-panels, row by row, zero-padded.
 #[inline(always)]
-fn pack_b<T: Float>(b: &Operand<'_, T>, pc: usize, kc: usize, jc: usize, nc: usize, out: &mut [T]) {
+fn pack_b<T: Float, const NR: usize>(
+    b: &Operand<'_, T>,
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    nc: usize,
+    out: &mut [T],
+) {
     for (panel, j0) in (0..nc).step_by(NR).enumerate() {
         let out = &mut out[panel * kc * NR..][..kc * NR];
         let cols = (nc - j0).min(NR);
@@ -619,23 +697,28 @@ fn pack_a<T: Float, const MR: usize>(
     }
 }
 
-/// The `MR x NR` register tile of `A_panel * B_panel` over `kc` steps: with `SIMD`, the
-/// scalar type's AVX2 + FMA kernel; otherwise plain multiply-adds.
+/// The `MR x NR` register tile of `A_panel * B_panel` over `kc` steps: the scalar type's
+/// AVX-512 or AVX2 + FMA kernel, or plain multiply-adds.
 #[inline(always)]
-fn micro_kernel<T: Float, const MR: usize, const SIMD: bool>(
+fn micro_kernel<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
     kc: usize,
     a_panel: &[T],
     b_panel: &[T],
 ) -> [[T; MR]; NR] {
     let mut acc = [[T::ZERO; MR]; NR];
-    if SIMD {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `SIMD` is only set inside `run_avx2_fma`, which runs only on CPUs with
-        // AVX2 and FMA.
-        unsafe {
-            T::micro_kernel_avx2_fma(kc, a_panel, b_panel, acc.as_flattened_mut());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if ISA == AVX512 {
+            // SAFETY: `ISA` is AVX512 only inside `run_avx512`, which runs only on CPUs with
+            // AVX-512F; `run` pairs it with the kernel's tile shape.
+            unsafe { T::micro_kernel_avx512(kc, a_panel, b_panel, acc.as_flattened_mut()) };
+            return acc;
         }
-        return acc;
+        if ISA == AVX2 {
+            // SAFETY: likewise for `run_avx2_fma` and AVX2 + FMA.
+            unsafe { T::micro_kernel_avx2_fma(kc, a_panel, b_panel, acc.as_flattened_mut()) };
+            return acc;
+        }
     }
     for (a, b) in a_panel
         .chunks_exact(MR)
@@ -654,7 +737,7 @@ fn micro_kernel<T: Float, const MR: usize, const SIMD: bool>(
 /// `C[i0.., j0..] = alpha * tile + beta * C` on the valid `rows x cols` corner of the tile.
 #[inline(always)]
 #[expect(clippy::too_many_arguments, reason = "a tile and where it goes")]
-fn store<T: Float, const MR: usize>(
+fn store<T: Float, const MR: usize, const NR: usize>(
     c: &mut OperandMut<'_, T>,
     i0: usize,
     j0: usize,
@@ -692,6 +775,11 @@ mod tests {
     use super::*;
     use nalgebra::{Const, DMatrix, Dyn, MatrixView, MatrixViewMut, U1};
 
+    /// Every instruction set this CPU can run, so each compiled variant is tested.
+    fn available_isas() -> Vec<u8> {
+        (PORTABLE..=detect_isa()).collect()
+    }
+
     #[test]
     fn gemm_matches_naive_product_for_small_large_and_ragged_shapes() {
         for (m, k, n) in [
@@ -703,14 +791,16 @@ mod tests {
         ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| (i * 7 + j * 3) as f64 % 5.0 - 2.0);
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i * 2 + j * 5) as f64 % 3.0 - 1.0);
-            let mut c = DMatrix::<f64>::from_element(m, n, 1.0);
-            gemm(2.0, &a, &b, 0.5, &mut c);
-            let expected = (&a * &b) * 2.0 + DMatrix::from_element(m, n, 0.5);
-            assert_eq!(c, expected, "{m}x{k}x{n}");
-            let (af, bf) = (a.map(|v| v as f32), b.map(|v| v as f32));
-            let mut cf = DMatrix::<f32>::from_element(m, n, f32::NAN);
-            gemm(1.0, &af, &bf, 0.0, &mut cf);
-            assert_eq!(cf, &af * &bf, "f32 {m}x{k}x{n}");
+            for isa in available_isas() {
+                let mut c = DMatrix::<f64>::from_element(m, n, 1.0);
+                gemm_on(isa, 2.0, &a, &b, 0.5, &mut c);
+                let expected = (&a * &b) * 2.0 + DMatrix::from_element(m, n, 0.5);
+                assert_eq!(c, expected, "{m}x{k}x{n}, isa {isa}");
+                let (af, bf) = (a.map(|v| v as f32), b.map(|v| v as f32));
+                let mut cf = DMatrix::<f32>::from_element(m, n, f32::NAN);
+                gemm_on(isa, 1.0, &af, &bf, 0.0, &mut cf);
+                assert_eq!(cf, &af * &bf, "f32 {m}x{k}x{n}, isa {isa}");
+            }
         }
     }
 
@@ -732,7 +822,10 @@ mod tests {
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| ((i * 2 + j * 5) % 3) as f64 - 1.0);
             let (a_t, b_t) = (a.transpose(), b.transpose());
             let expected = (&a * &b) * 2.0 + DMatrix::from_element(m, n, 0.5);
-            for (transpose_a, transpose_b, transpose_c) in (0..8).map(|f| (f & 1, f & 2, f & 4)) {
+            for (isa, transpose_a, transpose_b, transpose_c) in available_isas()
+                .into_iter()
+                .flat_map(|isa| (0..8).map(move |f| (isa, f & 1, f & 2, f & 4)))
+            {
                 let a_view = if transpose_a == 0 {
                     MatrixView::from_slice_with_strides_generic(
                         a.as_slice(),
@@ -769,7 +862,7 @@ mod tests {
                 };
                 let got = if transpose_c == 0 {
                     let mut c = DMatrix::<f64>::from_element(m, n, 1.0);
-                    gemm(2.0, &a_view, &b_view, 0.5, &mut c);
+                    gemm_on(isa, 2.0, &a_view, &b_view, 0.5, &mut c);
                     c
                 } else {
                     let mut c_t = DMatrix::<f64>::from_element(n, m, 1.0);
@@ -780,12 +873,12 @@ mod tests {
                         Dyn(n),
                         Dyn(1),
                     );
-                    gemm(2.0, &a_view, &b_view, 0.5, &mut c);
+                    gemm_on(isa, 2.0, &a_view, &b_view, 0.5, &mut c);
                     c_t.transpose()
                 };
                 assert_eq!(
                     got, expected,
-                    "{m}x{k}x{n} layout {transpose_a} {transpose_b} {transpose_c}"
+                    "{m}x{k}x{n} layout {transpose_a} {transpose_b} {transpose_c}, isa {isa}"
                 );
             }
         }

@@ -56,16 +56,42 @@ pub trait Float:
     #[allow(unsafe_code)]
     unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
 
+    /// The AVX-512 micro-kernel: as [`Float::micro_kernel_avx2_fma`] with an `MR x 8` tile,
+    /// `MR` 32 for `f32` and 16 for `f64` (two 512-bit registers per column of the tile).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[doc(hidden)]
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn micro_kernel_avx512(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
+
     /// Converts between the two scalar types.
     fn cast<U: Float>(self) -> U {
         U::of_f64(self.as_f64())
     }
 }
 
-/// Implements [`Float`] for one scalar type, given its AVX2 vector type and intrinsics.
+/// `len` elements of `buffer` starting on a 64-byte boundary, growing `buffer` (with room
+/// for the alignment) when it is too short: vector loads from the packed panels then never
+/// straddle two cache lines.
+fn cache_line_aligned<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
+    let room = 64 / size_of::<T>();
+    if buffer.len() < len + room {
+        buffer.resize(len + room, T::default());
+    }
+    let start = buffer.as_ptr().align_offset(64).min(room);
+    &mut buffer[start..start + len]
+}
+
+/// Implements [`Float`] for one scalar type, given its AVX2 and AVX-512 tile heights, lane
+/// counts and intrinsics.
 macro_rules! impl_float {
-    ($ty:ident, $mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
-     $fmadd:ident, $store:ident, of_f64: |$x:ident| $of_f64:expr) => {
+    ($ty:ident, avx2: [$mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
+     $fmadd:ident, $store:ident],
+     avx512: [$mr512:literal, $lanes512:literal, $zero512:ident, $load512:ident, $set1_512:ident,
+     $fmadd512:ident, $store512:ident],
+     of_f64: |$x:ident| $of_f64:expr) => {
         impl Float for $ty {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -99,6 +125,34 @@ macro_rules! impl_float {
                 }
             }
 
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn micro_kernel_avx512(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
+                use std::arch::x86_64::*;
+                const NR: usize = 8;
+                assert!(a.len() >= kc * $mr512 && b.len() >= kc * NR && tile.len() >= $mr512 * NR);
+                let mut c = [$zero512(); 2 * NR];
+                let (a, b) = (a.as_ptr(), b.as_ptr());
+                for p in 0..kc {
+                    // SAFETY: the assertion above keeps every read inside `a` and `b`.
+                    unsafe {
+                        let a = a.add(p * $mr512);
+                        let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
+                        let b = b.add(p * NR);
+                        for j in 0..NR {
+                            let bj = $set1_512(*b.add(j));
+                            c[2 * j] = $fmadd512(a0, bj, c[2 * j]);
+                            c[2 * j + 1] = $fmadd512(a1, bj, c[2 * j + 1]);
+                        }
+                    }
+                }
+                for (i, v) in c.iter().enumerate() {
+                    // SAFETY: the assertion above keeps every write inside `tile`.
+                    unsafe { $store512(tile.as_mut_ptr().add(i * $lanes512), *v) };
+                }
+            }
+
             fn with_pack_buffers<R>(
                 a_len: usize,
                 b_len: usize,
@@ -111,13 +165,7 @@ macro_rules! impl_float {
                 PACK.with(|pack| {
                     let mut pack = pack.borrow_mut();
                     let (a, b) = &mut *pack;
-                    if a.len() < a_len {
-                        a.resize(a_len, 0.0);
-                    }
-                    if b.len() < b_len {
-                        b.resize(b_len, 0.0);
-                    }
-                    f(&mut a[..a_len], &mut b[..b_len])
+                    f(cache_line_aligned(a, a_len), cache_line_aligned(b, b_len))
                 })
             }
 
@@ -134,7 +182,15 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, 16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss,
-    _mm256_fmadd_ps, _mm256_storeu_ps, of_f64: |x| x as f32);
-impl_float!(f64, 8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd,
-    _mm256_fmadd_pd, _mm256_storeu_pd, of_f64: |x| x);
+impl_float!(f32,
+    avx2: [16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
+        _mm256_storeu_ps],
+    avx512: [32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+        _mm512_storeu_ps],
+    of_f64: |x| x as f32);
+impl_float!(f64,
+    avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
+        _mm256_storeu_pd],
+    avx512: [16, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
+        _mm512_storeu_pd],
+    of_f64: |x| x);

@@ -15,7 +15,7 @@
 
 #![allow(unsafe_code)]
 
-use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut};
+use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVector};
 
 use crate::Float;
 
@@ -120,6 +120,26 @@ fn gemm_on<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
         cs: csc,
     };
     dispatch(isa, m, k, n, alpha, a, b, beta, c);
+}
+
+/// `y += W x` for one sample, `W` the `O x I` column-major matrix in `w`: the AVX-512
+/// register-blocked kernel where the CPU has it, nalgebra's fixed-size `gemv` otherwise.
+#[inline]
+pub(crate) fn gemv<T: Float, const I: usize, const O: usize>(
+    w: &[T],
+    x: &SVector<T, I>,
+    y: &mut SVector<T, O>,
+) {
+    let w = &w[..O * I];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if detect_isa() == AVX512 {
+            // SAFETY: the CPU has AVX-512F.
+            unsafe { T::gemv_avx512::<O, I>(w, x.as_slice(), y.as_mut_slice()) };
+            return;
+        }
+    }
+    y.gemv(T::ONE, &SMatrixView::<T, O, I>::from_slice(w), x, T::ONE);
 }
 
 /// A read-only operand: its elements and strides.
@@ -773,6 +793,8 @@ fn store<T: Float, const MR: usize, const NR: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "x86_64")]
+    use crate::Float;
     use nalgebra::{Const, DMatrix, Dyn, MatrixView, MatrixViewMut, U1};
 
     /// Every instruction set this CPU can run, so each compiled variant is tested.
@@ -881,6 +903,49 @@ mod tests {
                     "{m}x{k}x{n} layout {transpose_a} {transpose_b} {transpose_c}, isa {isa}"
                 );
             }
+        }
+    }
+
+    /// The single-sample kernel on every row count around its vector and block edges,
+    /// against nalgebra, in both scalar types.
+    #[test]
+    fn gemv_matches_nalgebra_on_ragged_shapes() {
+        let x = SVector::<f64, 37>::from_fn(|i, _| (i % 7) as f64 - 3.0);
+        let w: Vec<f64> = (0..130 * 37).map(|v| ((v * 5) % 11) as f64 - 5.0).collect();
+        let mut y = SVector::<f64, 130>::from_element(1.0);
+        gemv(&w, &x, &mut y);
+        let expected = SMatrixView::<f64, 130, 37>::from_slice(&w) * x
+            + SVector::<f64, 130>::from_element(1.0);
+        assert_eq!(y, expected);
+        #[cfg(target_arch = "x86_64")]
+        if detect_isa() == AVX512 {
+            macro_rules! check {
+                ($(($o:literal, $i:literal)),*) => {$({
+                    let a = DMatrix::<f64>::from_fn($o, $i, |r, c| ((r * 3 + c * 7) % 5) as f64 - 2.0);
+                    let x = DMatrix::<f64>::from_fn($i, 1, |r, _| (r % 4) as f64 - 1.5);
+                    let expected = &a * &x + DMatrix::from_element($o, 1, 0.5);
+                    let mut y = vec![0.5; $o];
+                    // SAFETY: the CPU has AVX-512F.
+                    unsafe { f64::gemv_avx512::<$o, $i>(a.as_slice(), x.as_slice(), &mut y) };
+                    assert_eq!(y, expected.as_slice(), "f64 {}x{}", $o, $i);
+                    let (a, x) = (a.map(|v| v as f32), x.map(|v| v as f32));
+                    let mut y = vec![0.5f32; $o];
+                    // SAFETY: as above.
+                    unsafe { f32::gemv_avx512::<$o, $i>(a.as_slice(), x.as_slice(), &mut y) };
+                    let expected: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
+                    assert_eq!(y, expected, "f32 {}x{}", $o, $i);
+                })*};
+            }
+            check!(
+                (1, 1),
+                (4, 32),
+                (10, 128),
+                (16, 3),
+                (17, 9),
+                (33, 40),
+                (129, 2),
+                (300, 5)
+            );
         }
     }
 

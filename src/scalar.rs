@@ -66,6 +66,18 @@ pub trait Float:
     #[allow(unsafe_code)]
     unsafe fn micro_kernel_avx512(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
 
+    /// `y += W x` for one sample, with `W` the `o x i` column-major matrix in `w`, `x` of
+    /// length `i` and `y` of length `o`: register-blocked over up to 8 vectors of rows,
+    /// with enough independent accumulators to keep both FMA pipes busy, and masked loads
+    /// and stores for the rows past the last whole vector.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[doc(hidden)]
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn gemv_avx512<const O: usize, const I: usize>(w: &[Self], x: &[Self], y: &mut [Self]);
+
     /// Converts between the two scalar types.
     fn cast<U: Float>(self) -> U {
         U::of_f64(self.as_f64())
@@ -90,7 +102,7 @@ macro_rules! impl_float {
     ($ty:ident, avx2: [$mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
      $fmadd:ident, $store:ident],
      avx512: [$mr512:literal, $lanes512:literal, $zero512:ident, $load512:ident, $set1_512:ident,
-     $fmadd512:ident, $store512:ident],
+     $fmadd512:ident, $store512:ident, $mask:ty, $maskz_load512:ident, $add512:ident],
      of_f64: |$x:ident| $of_f64:expr) => {
         impl Float for $ty {
             const ZERO: Self = 0.0;
@@ -153,6 +165,100 @@ macro_rules! impl_float {
                 }
             }
 
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn gemv_avx512<const O: usize, const I: usize>(
+                w: &[Self],
+                x: &[Self],
+                y: &mut [Self],
+            ) {
+                use std::arch::x86_64::*;
+                const L: usize = $lanes512;
+
+                /// Rows `r0..r0 + rows` of `y += W x`, `NV` vectors of rows, the columns
+                /// dealt round-robin to `G` sets of accumulators.
+                #[target_feature(enable = "avx512f")]
+                #[inline]
+                unsafe fn block<const NV: usize, const G: usize, const O: usize, const I: usize>(
+                    r0: usize,
+                    rows: usize,
+                    w: *const $ty,
+                    x: *const $ty,
+                    y: *mut $ty,
+                ) {
+                    let masks: [$mask; NV] = std::array::from_fn(|v| {
+                        let n = rows.saturating_sub(v * L).min(L) as u32;
+                        ((1u32 << n) - 1) as $mask
+                    });
+                    let mut acc = [[$zero512(); NV]; G];
+                    let mut c = 0;
+                    // SAFETY (both loops): `c + g < I` and the masks keep every load inside
+                    // column `c + g` of `W` (rows `r0..r0 + rows`), and `x[c + g]` exists.
+                    while c + G <= I {
+                        for (g, acc) in acc.iter_mut().enumerate() {
+                            let xb = $set1_512(unsafe { *x.add(c + g) });
+                            let column = unsafe { w.add((c + g) * O + r0) };
+                            for (v, acc) in acc.iter_mut().enumerate() {
+                                let wv = unsafe { $maskz_load512(masks[v], column.add(v * L)) };
+                                *acc = $fmadd512(wv, xb, *acc);
+                            }
+                        }
+                        c += G;
+                    }
+                    while c < I {
+                        let xb = $set1_512(unsafe { *x.add(c) });
+                        let column = unsafe { w.add(c * O + r0) };
+                        for (v, acc) in acc[0].iter_mut().enumerate() {
+                            let wv = unsafe { $maskz_load512(masks[v], column.add(v * L)) };
+                            *acc = $fmadd512(wv, xb, *acc);
+                        }
+                        c += 1;
+                    }
+                    for v in 0..NV {
+                        let sum = acc[1..].iter().fold(acc[0][v], |s, a| $add512(s, a[v]));
+                        let n = rows.saturating_sub(v * L).min(L);
+                        // SAFETY: `n` keeps the accesses inside `y[r0..r0 + rows]`.
+                        unsafe {
+                            let out = y.add(r0 + v * L);
+                            if n == L {
+                                $store512(out, $add512(sum, $load512(out)));
+                            } else {
+                                // Not a masked store: a masked store's value is not forwarded
+                                // to the caller's next loads, which then stall.
+                                let mut lanes = [0.0; L];
+                                $store512(lanes.as_mut_ptr(), sum);
+                                let out = std::slice::from_raw_parts_mut(out, n);
+                                for (o, &s) in out.iter_mut().zip(&lanes) {
+                                    *o += s;
+                                }
+                            }
+                        }
+                    }
+                }
+
+                assert!(w.len() >= O * I && x.len() >= I && y.len() >= O);
+                let (w, x, y) = (w.as_ptr(), x.as_ptr(), y.as_mut_ptr());
+                let mut r0 = 0;
+                while r0 < O {
+                    let rows = (O - r0).min(8 * L);
+                    // SAFETY: the assertion above; each block stays inside rows r0..r0 + rows.
+                    unsafe {
+                        match rows.div_ceil(L) {
+                            1 => block::<1, 8, O, I>(r0, rows, w, x, y),
+                            2 => block::<2, 4, O, I>(r0, rows, w, x, y),
+                            3 => block::<3, 3, O, I>(r0, rows, w, x, y),
+                            4 => block::<4, 2, O, I>(r0, rows, w, x, y),
+                            5 => block::<5, 2, O, I>(r0, rows, w, x, y),
+                            6 => block::<6, 2, O, I>(r0, rows, w, x, y),
+                            7 => block::<7, 2, O, I>(r0, rows, w, x, y),
+                            _ => block::<8, 2, O, I>(r0, rows, w, x, y),
+                        }
+                    }
+                    r0 += rows;
+                }
+            }
+
             fn with_pack_buffers<R>(
                 a_len: usize,
                 b_len: usize,
@@ -186,11 +292,11 @@ impl_float!(f32,
     avx2: [16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
         _mm256_storeu_ps],
     avx512: [32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
-        _mm512_storeu_ps],
+        _mm512_storeu_ps, __mmask16, _mm512_maskz_loadu_ps, _mm512_add_ps],
     of_f64: |x| x as f32);
 impl_float!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
         _mm256_storeu_pd],
     avx512: [16, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
-        _mm512_storeu_pd],
+        _mm512_storeu_pd, __mmask8, _mm512_maskz_loadu_pd, _mm512_add_pd],
     of_f64: |x| x);

@@ -12,7 +12,7 @@
 use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;
 
-use crate::kernels::gemm;
+use crate::kernels::{gemm, gemv};
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
 
@@ -103,7 +103,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     #[inline]
     fn forward_one(&self, p: &[T], _state: &[T], x: &SVector<T, I>) -> SVector<T, O> {
         let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
-        y.gemv(T::ONE, &weight::<T, I, O>(p), x, T::ONE);
+        gemv(p, x, &mut y);
         y
     }
 

@@ -601,8 +601,28 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
                     let mut ir = 0;
                     while ir < mc {
                         let a_panel = &a_pack[ir * kc..][..kc * MR];
-                        let tile = micro_kernel::<T, MR, NR, ISA>(kc, a_panel, b_panel);
                         let rows = (mc - ir).min(MR);
+                        #[cfg(target_arch = "x86_64")]
+                        if ISA == AVX512 && rows == MR && cols == NR && c.rs == 1 {
+                            let at = (ic + ir) + (jc + jr) * c.cs;
+                            assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
+                            // SAFETY: ISA is AVX512 only inside `run_avx512`; the assertion
+                            // keeps the tile's eight columns of MR rows inside `c`.
+                            unsafe {
+                                T::micro_kernel_avx512(
+                                    kc,
+                                    a_panel,
+                                    b_panel,
+                                    c.data.as_mut_ptr().add(at),
+                                    c.cs,
+                                    alpha,
+                                    beta,
+                                );
+                            }
+                            ir += MR;
+                            continue;
+                        }
+                        let tile = micro_kernel::<T, MR, NR, ISA>(kc, a_panel, b_panel);
                         store(c, ic + ir, jc + jr, rows, cols, &tile, alpha, beta);
                         ir += MR;
                     }
@@ -729,9 +749,20 @@ fn micro_kernel<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
     #[cfg(target_arch = "x86_64")]
     {
         if ISA == AVX512 {
+            assert_eq!((MR, NR), tile_shape(AVX512, size_of::<T>()));
             // SAFETY: `ISA` is AVX512 only inside `run_avx512`, which runs only on CPUs with
-            // AVX-512F; `run` pairs it with the kernel's tile shape.
-            unsafe { T::micro_kernel_avx512(kc, a_panel, b_panel, acc.as_flattened_mut()) };
+            // AVX-512F; the assertion makes `acc` exactly one tile of MR-row columns.
+            unsafe {
+                T::micro_kernel_avx512(
+                    kc,
+                    a_panel,
+                    b_panel,
+                    acc.as_flattened_mut().as_mut_ptr(),
+                    MR,
+                    T::ONE,
+                    T::ZERO,
+                );
+            }
             return acc;
         }
         if ISA == AVX2 {

@@ -56,15 +56,26 @@ pub trait Float:
     #[allow(unsafe_code)]
     unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
 
-    /// The AVX-512 micro-kernel: as [`Float::micro_kernel_avx2_fma`] with an `MR x 8` tile,
-    /// `MR` 32 for `f32` and 16 for `f64` (two 512-bit registers per column of the tile).
+    /// The AVX-512 micro-kernel, `MR x 8` with `MR` 32 for `f32` and 16 for `f64` (two
+    /// 512-bit registers per column of the tile): `C = alpha * A_panel B_panel + beta * C`
+    /// for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is
+    /// not read when `beta` is zero).
     ///
     /// # Safety
-    /// The CPU must support AVX-512F.
+    /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
+    /// of `c`, `c + ldc`, ..., `c + 7 ldc`.
     #[doc(hidden)]
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    unsafe fn micro_kernel_avx512(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
+    unsafe fn micro_kernel_avx512(
+        kc: usize,
+        a: &[Self],
+        b: &[Self],
+        c: *mut Self,
+        ldc: usize,
+        alpha: Self,
+        beta: Self,
+    );
 
     /// `y += W x` for one sample, with `W` the `o x i` column-major matrix in `w`, `x` of
     /// length `i` and `y` of length `o`: register-blocked over up to 8 vectors of rows,
@@ -102,7 +113,7 @@ macro_rules! impl_float {
     ($ty:ident, avx2: [$mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
      $fmadd:ident, $store:ident],
      avx512: [$mr512:literal, $lanes512:literal, $zero512:ident, $load512:ident, $set1_512:ident,
-     $fmadd512:ident, $store512:ident, $mask:ty, $maskz_load512:ident, $add512:ident],
+     $fmadd512:ident, $store512:ident, $mask:ty, $maskz_load512:ident, $add512:ident, $mul512:ident],
      of_f64: |$x:ident| $of_f64:expr) => {
         impl Float for $ty {
             const ZERO: Self = 0.0;
@@ -140,16 +151,27 @@ macro_rules! impl_float {
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
             #[target_feature(enable = "avx512f")]
-            unsafe fn micro_kernel_avx512(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
+            unsafe fn micro_kernel_avx512(
+                kc: usize,
+                a: &[Self],
+                b: &[Self],
+                out: *mut Self,
+                ldc: usize,
+                alpha: Self,
+                beta: Self,
+            ) {
                 use std::arch::x86_64::*;
                 const NR: usize = 8;
-                assert!(a.len() >= kc * $mr512 && b.len() >= kc * NR && tile.len() >= $mr512 * NR);
+                const PREFETCH: usize = 8;
+                assert!(a.len() >= kc * $mr512 && b.len() >= kc * NR);
                 let mut c = [$zero512(); 2 * NR];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
                 for p in 0..kc {
                     // SAFETY: the assertion above keeps every read inside `a` and `b`.
                     unsafe {
                         let a = a.add(p * $mr512);
+                        _mm_prefetch::<_MM_HINT_T0>(a.add(PREFETCH * $mr512).cast());
+                        _mm_prefetch::<_MM_HINT_T0>(a.add(PREFETCH * $mr512 + $lanes512).cast());
                         let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
                         let b = b.add(p * NR);
                         for j in 0..NR {
@@ -159,9 +181,20 @@ macro_rules! impl_float {
                         }
                     }
                 }
-                for (i, v) in c.iter().enumerate() {
-                    // SAFETY: the assertion above keeps every write inside `tile`.
-                    unsafe { $store512(tile.as_mut_ptr().add(i * $lanes512), *v) };
+                let alpha = $set1_512(alpha);
+                for (j, column) in c.chunks_exact(2).enumerate() {
+                    for (h, &v) in column.iter().enumerate() {
+                        // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
+                        unsafe {
+                            let at = out.add(j * ldc + h * $lanes512);
+                            let v = $mul512(alpha, v);
+                            if beta == 0.0 {
+                                $store512(at, v);
+                            } else {
+                                $store512(at, $fmadd512($set1_512(beta), $load512(at), v));
+                            }
+                        }
+                    }
                 }
             }
 
@@ -292,11 +325,11 @@ impl_float!(f32,
     avx2: [16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
         _mm256_storeu_ps],
     avx512: [32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
-        _mm512_storeu_ps, __mmask16, _mm512_maskz_loadu_ps, _mm512_add_ps],
+        _mm512_storeu_ps, __mmask16, _mm512_maskz_loadu_ps, _mm512_add_ps, _mm512_mul_ps],
     of_f64: |x| x as f32);
 impl_float!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
         _mm256_storeu_pd],
     avx512: [16, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
-        _mm512_storeu_pd, __mmask8, _mm512_maskz_loadu_pd, _mm512_add_pd],
+        _mm512_storeu_pd, __mmask8, _mm512_maskz_loadu_pd, _mm512_add_pd, _mm512_mul_pd],
     of_f64: |x| x);

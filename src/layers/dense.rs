@@ -162,7 +162,8 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
     // db += the sum of dZ's columns.
     let db = &mut db[..r];
     for column in dz.column_iter() {
-        for (g, &d) in db.iter_mut().zip(column.iter()) {
+        // Each column is contiguous: a plain slice loop vectorizes, a strided iterator does not.
+        for (g, &d) in db.iter_mut().zip(column.as_slice()) {
             *g += d;
         }
     }

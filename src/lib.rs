@@ -54,7 +54,7 @@
 //! | [`Regularizer`] (L2, L1, elastic net), [`MaxNorm`] | regularization |
 //! | [`UpdateMonitor`] | update/weight ratios and gradient norms per tensor |
 //! | [`Init`] | He, calibrated, small-random and sparse initialization, chosen per layer with `#[init(...)]` |
-//! | [`datasets`] | `Labeled` sets and mini-batches; MNIST (IDX) and CSV loaders; the course's spiral |
+//! | [`datasets`] | `Labeled` and `Regression` sets and mini-batches; MNIST (IDX), CSV and regression-table loaders (diabetes); the course's spiral |
 //! | [`Batch`] | batches: one sample per column, width in the type |
 
 #![warn(missing_docs)]

@@ -1,12 +1,17 @@
 //! Data preprocessing from the CS231n notes, fitted on a training split and applied to any
 //! split: mean subtraction, normalization by the standard deviation, PCA and whitening.
 //!
-//! Fitting takes a [`Training`] set, which only [`Labeled::split`] and the explicit
-//! [`Labeled::into_training`] make, so statistics cannot be computed on validation or test
-//! data by accident. A fitted transform is saved into and restored from a
-//! [`Checkpoint`] under `preprocess.*` names.
+//! Fitting takes a [`Training`] set, which only the sets' `split`
+//! ([`Labeled::split`](crate::datasets::Labeled::split), [`Regression::split`]) and the
+//! explicit `into_training` make, so statistics cannot be computed on validation or test
+//! data by accident. A transform applies to any set, labeled or regression
+//! ([`Supervised`]), and returns the same kind of set with the same labels or targets.
+//! [`Standardize::fit_targets`] fits a regression set's targets instead, and
+//! [`Standardize::invert_in_place`] maps predictions back to their original units. A fitted
+//! transform is saved into and restored from a [`Checkpoint`] under `preprocess.*` names.
 //!
-//! Fitting on a plain [`Labeled`] set (a test set, say) does not compile:
+//! Fitting on a plain [`Labeled`](crate::datasets::Labeled) set (a test set, say) does not
+//! compile:
 //!
 //! ```compile_fail
 //! use constnet::preprocess::{Granularity, Standardize};
@@ -16,7 +21,7 @@
 
 use nalgebra::{DMatrix, Dyn, MatrixViewMut, SymmetricEigen};
 
-use crate::datasets::{Labeled, Training};
+use crate::datasets::{Regression, Supervised, Training};
 use crate::kernels::gemm;
 use crate::{Batch, Checkpoint, Error, Float};
 
@@ -50,18 +55,50 @@ pub struct Standardize<T: Float, const N: usize> {
 }
 
 impl<T: Float, const N: usize> Standardize<T, N> {
-    /// Fits the mean (and, when `normalize`, the standard deviation) on `train`.
-    pub fn fit(train: &Training<T, N>, granularity: Granularity, normalize: bool) -> Self {
-        let count = train.len().max(1) as f64;
+    /// Fits the mean (and, when `normalize`, the standard deviation) on the inputs of
+    /// `train`, a labeled or a regression training set.
+    pub fn fit<S: Supervised<T, N>>(
+        train: &Training<T, N, S>,
+        granularity: Granularity,
+        normalize: bool,
+    ) -> Self {
+        Self::fit_batch(train.inputs(), granularity, normalize)
+    }
+
+    /// Fits the mean (and, when `normalize`, the standard deviation) on the targets of a
+    /// regression training set, to standardize the targets a network learns (and, with
+    /// [`invert_in_place`](Self::invert_in_place), to read its predictions in the original
+    /// units).
+    ///
+    /// ```
+    /// use constnet::preprocess::{Granularity, Standardize};
+    /// let (train, test) = constnet::datasets::diabetes::<f64>("data/sklearn")?.shuffled(0).split(400);
+    /// let targets = Standardize::fit_targets(&train, Granularity::PerFeature, true);
+    /// let mut y = test.targets.clone();
+    /// targets.apply_in_place(&mut y); // what a network trained on standardized targets predicts
+    /// targets.invert_in_place(&mut y); // back to disease progression
+    /// assert!((y[(0, 0)] - test.targets[(0, 0)]).abs() < 1e-9);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn fit_targets<const IN: usize>(
+        train: &Training<T, IN, Regression<T, IN, N>>,
+        granularity: Granularity,
+        normalize: bool,
+    ) -> Self {
+        Self::fit_batch(&train.targets, granularity, normalize)
+    }
+
+    fn fit_batch(values: &Batch<T, N>, granularity: Granularity, normalize: bool) -> Self {
+        let count = values.ncols().max(1) as f64;
         let mut mean = vec![0.0f64; N];
-        for column in train.inputs.column_iter() {
+        for column in values.column_iter() {
             for (m, v) in mean.iter_mut().zip(column.iter()) {
                 *m += v.as_f64();
             }
         }
         mean.iter_mut().for_each(|m| *m /= count);
         let mut var = vec![0.0f64; N];
-        for column in train.inputs.column_iter() {
+        for column in values.column_iter() {
             for ((s, v), m) in var.iter_mut().zip(column.iter()).zip(&mean) {
                 *s += (v.as_f64() - m) * (v.as_f64() - m);
             }
@@ -115,11 +152,56 @@ impl<T: Float, const N: usize> Standardize<T, N> {
         }
     }
 
-    /// The transformed copy of a set.
-    pub fn apply(&self, data: &Labeled<T, N>) -> Labeled<T, N> {
+    /// The copy of a regression set with its targets transformed (by a transform fitted
+    /// with [`fit_targets`](Self::fit_targets)); the inputs are copied unchanged.
+    ///
+    /// ```
+    /// use constnet::preprocess::{Granularity, Standardize};
+    /// let (train, _) = constnet::datasets::diabetes::<f64>("data/sklearn")?.split(400);
+    /// let targets = Standardize::fit_targets(&train, Granularity::PerFeature, true);
+    /// let standardized = targets.apply_targets(&train);
+    /// assert!(standardized.targets.mean().abs() < 1e-12);
+    /// assert_eq!(standardized.inputs, train.inputs);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn apply_targets<const IN: usize>(
+        &self,
+        data: &Regression<T, IN, N>,
+    ) -> Regression<T, IN, N> {
         let mut out = data.clone();
-        self.apply_in_place(&mut out.inputs);
+        self.apply_in_place(&mut out.targets);
         out
+    }
+
+    /// The inverse transform of a batch in place, `x = y / scale + mean`: a standardized
+    /// prediction back in the original units (see [`fit_targets`](Self::fit_targets)).
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Regression, preprocess::{Granularity, Standardize}};
+    /// let y = Batch::<f64, 1>::from_column_slice(&[100.0, 200.0, 300.0]);
+    /// let (train, _) = Regression::new(Batch::<f64, 1>::zeros(3), y)?.split(3);
+    /// let targets = Standardize::fit_targets(&train, Granularity::PerFeature, true);
+    /// let mut predicted = Batch::<f64, 1>::from_column_slice(&[0.0, 1.0]); // in std units
+    /// targets.invert_in_place(&mut predicted);
+    /// assert_eq!(predicted[(0, 0)], 200.0); // the mean
+    /// assert!((predicted[(0, 1)] - (200.0 + 100.0 * (2.0f64 / 3.0).sqrt())).abs() < 1e-9);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn invert_in_place(&self, values: &mut Batch<T, N>) {
+        for mut column in values.column_iter_mut() {
+            for ((v, &m), &s) in column.iter_mut().zip(&self.mean).zip(&self.scale) {
+                *v = *v / s + m;
+            }
+        }
+    }
+
+    /// The transformed copy of a set (labeled or regression; the labels or targets are
+    /// copied unchanged). A [`Training`] set gives a plain set; [`Training::map`] keeps the
+    /// mark.
+    pub fn apply<S: Supervised<T, N>>(&self, data: &S) -> S::WithInputs<N> {
+        let mut inputs = data.inputs().clone();
+        self.apply_in_place(&mut inputs);
+        data.with_inputs(inputs)
     }
 
     /// Stores the transform in `checkpoint` as `preprocess.mean` and `preprocess.scale`.
@@ -165,7 +247,10 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
     /// Fits the top `K` components on `train`; `whiten: Some(eps)` also divides each by
     /// `sqrt(eigenvalue + eps)` (the notes use `eps = 1e-5`). `K <= N` is checked at compile
     /// time; `eps` must be non-negative and finite.
-    pub fn fit(train: &Training<T, N>, whiten: Option<f64>) -> Result<Self, Error> {
+    pub fn fit<S: Supervised<T, N>>(
+        train: &Training<T, N, S>,
+        whiten: Option<f64>,
+    ) -> Result<Self, Error> {
         const { assert!(K >= 1 && K <= N, "PCA keeps between 1 and N components") };
         if let Some(eps) = whiten
             && !(eps >= 0.0 && eps.is_finite())
@@ -176,13 +261,14 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
                 expected: "non-negative and finite",
             });
         }
-        if train.is_empty() {
+        let inputs = train.inputs();
+        let n = inputs.ncols();
+        if n == 0 {
             return Err(Error::EmptyBatch);
         }
-        let center = Standardize::fit(train, Granularity::PerFeature, false);
-        let n = train.len();
+        let center = Standardize::fit_batch(inputs, Granularity::PerFeature, false);
         let mut x = DMatrix::<f64>::from_fn(N, n, |i, j| {
-            train.inputs[(i, j)].as_f64() - center.mean[i].as_f64()
+            inputs[(i, j)].as_f64() - center.mean[i].as_f64()
         });
         let mut cov = DMatrix::<f64>::zeros(N, N);
         {
@@ -243,12 +329,10 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
         out
     }
 
-    /// The projected (and whitened) copy of a set.
-    pub fn apply(&self, data: &Labeled<T, N>) -> Labeled<T, K> {
-        Labeled {
-            inputs: self.apply_batch(&data.inputs),
-            labels: data.labels.clone(),
-        }
+    /// The projected (and whitened) copy of a set (labeled or regression; the labels or
+    /// targets are copied unchanged).
+    pub fn apply<S: Supervised<T, N>>(&self, data: &S) -> S::WithInputs<K> {
+        data.with_inputs(self.apply_batch(data.inputs()))
     }
 
     /// Stores the transform as `preprocess.pca.mean`, `.components` (`[K, N]`) and

@@ -1,14 +1,17 @@
-//! A mini-batch trainer for classifiers: epochs of shuffled mini-batches, any update rule,
-//! schedule, regularizer and classification loss, a per-epoch history, a progress bar on a
-//! terminal and plain log lines elsewhere, and a clean stop on a non-finite loss.
+//! A mini-batch trainer for classifiers and regressors: epochs of shuffled mini-batches of
+//! any [`Supervised`] set (class labels or regression targets), any update rule, schedule,
+//! regularizer and loss that takes the set's targets, a per-epoch history, a progress bar on
+//! a terminal and plain log lines elsewhere, and a clean stop on a non-finite loss.
 
 use std::io::IsTerminal;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::datasets::Labeled;
-use crate::{Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape};
+use crate::datasets::{MiniBatches, Supervised};
+use crate::{
+    AsBatch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
+};
 
 /// When a [`Schedule`] sets the learning rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +80,16 @@ pub struct EpochStats {
     pub epoch: usize,
     /// The mean training loss (data loss plus penalty) over the epoch's batches.
     pub train_loss: f64,
-    /// The fraction of training samples classified right, counted on each batch's scores as
-    /// it was trained (training mode: with dropout active, this is below what evaluation
-    /// gives).
-    pub train_accuracy: f64,
-    /// The validation accuracy in evaluation mode after the epoch, when a validation set is
-    /// given.
+    /// For a classifier (a set of labels), the fraction of training samples classified
+    /// right, counted on each batch's scores as it was trained (training mode: with dropout
+    /// active, this is below what evaluation gives); `None` for a regressor.
+    pub train_accuracy: Option<f64>,
+    /// The data loss on the whole validation set in evaluation mode after the epoch (no
+    /// penalty; the mean squared error for a regressor trained with it), when a validation
+    /// set is given.
+    pub val_loss: Option<f64>,
+    /// For a classifier, the validation accuracy in evaluation mode after the epoch, when a
+    /// validation set is given; `None` for a regressor.
     pub val_accuracy: Option<f64>,
     /// The learning rate of the epoch's last step.
     pub learning_rate: f64,
@@ -105,7 +112,13 @@ impl History {
 }
 
 /// Trains `net` on `train` with `optimizer` and `loss` as `config` says, and returns the
-/// history. After each epoch, `val` (if given) is evaluated in evaluation mode.
+/// history. `train` is a [`Labeled`](crate::datasets::Labeled) set for a classifier, with a
+/// loss of class labels ([`SoftmaxCrossEntropy`](crate::losses::SoftmaxCrossEntropy),
+/// [`MulticlassSvm`](crate::losses::MulticlassSvm)), or a
+/// [`Regression`](crate::datasets::Regression) set whose target width is the network's
+/// output width, with [`MeanSquaredError`](crate::losses::MeanSquaredError); or either
+/// marked as [`Training`](crate::datasets::Training). After each epoch, `val` (if given) is
+/// evaluated in evaluation mode: its data loss and, for labels, its accuracy.
 ///
 /// A NaN or infinite loss stops training with [`Error::Diverged`] naming the epoch and
 /// step; the network's parameters and state are then those of the last step whose loss was
@@ -124,19 +137,40 @@ impl History {
 /// assert!(history.last().unwrap().train_loss < history.epochs[0].train_loss);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit<T, const IN: usize, const OUT: usize, N, O, L>(
+///
+/// A regressor, on `y = sin(3x)`:
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::datasets::Regression;
+/// use constnet::train::{fit, Config, Progress};
+/// network! { struct Net { fc1: Dense<1, 16>, act: Tanh, fc2: Dense<16, 1> } }
+/// let x = Batch::<f32, 1>::from_fn(200, |_, j| j as f32 / 100.0 - 1.0);
+/// let y = x.map(|v| (3.0 * v).sin());
+/// let (train, val) = Regression::new(x, y)?.shuffled(0).split(160);
+/// let mut net = Net::new(0);
+/// let mut adam = AdamConfig::new(1e-2).build()?;
+/// let config = Config { progress: Progress::Silent, ..Config::new(100, 20) };
+/// let history = fit(&mut net, &mut adam, &MeanSquaredError, &train, Some(&val), &config)?;
+/// let (first, last) = (history.epochs[0], history.last().copied().unwrap());
+/// assert!(last.val_loss.unwrap() < 0.1 * first.val_loss.unwrap());
+/// assert_eq!(last.val_accuracy, None);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub fn fit<T, const IN: usize, const OUT: usize, N, O, L, D>(
     net: &mut N,
     optimizer: &mut O,
     loss: &L,
-    train: &Labeled<T, IN>,
-    val: Option<&Labeled<T, IN>>,
+    train: &D,
+    val: Option<&D::Plain>,
     config: &Config,
 ) -> Result<History, Error>
 where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    L: Loss<T, OUT, Target = [usize]>,
+    D: Supervised<T, IN>,
+    L: Loss<T, OUT, Target = D::Target>,
 {
     if config.epochs == 0 {
         return Err(Error::BadHyperparameter {
@@ -145,11 +179,13 @@ where
             expected: "at least 1",
         });
     }
-    if train.is_empty() {
+    let samples = train.inputs().ncols();
+    if samples == 0 {
         return Err(Error::EmptyBatch);
     }
-    let mut batches = train.mini_batches(config.batch_size, config.seed)?;
-    let mut tape = net.new_tape(config.batch_size.min(train.len()));
+    let mut batches = MiniBatches::new(train, config.batch_size, config.seed)?;
+    let mut tape = net.new_tape(config.batch_size.min(samples));
+    let mut val_tape = val.map(|v| net.new_tape(v.inputs().ncols()));
     let mut grads = net.new_grads();
     // The parameters and state before the last update, restored on a non-finite loss.
     let mut last_good = (net.params().to_vec(), net.state().to_vec());
@@ -161,12 +197,12 @@ where
         if let Some((schedule, Every::Epoch)) = &config.schedule {
             schedule.apply(optimizer, epoch as u64 - 1)?;
         }
-        let (mut loss_sum, mut hits, mut seen, mut batch_count) = (0.0, 0, 0, 0);
-        while let Some((x, labels)) = batches.next_batch() {
+        let (mut loss_sum, mut hits, mut batch_count) = (0.0, Some(0), 0);
+        while let Some((x, target)) = batches.next_batch() {
             if let Some((schedule, Every::Step)) = &config.schedule {
                 schedule.apply(optimizer, step)?;
             }
-            let mut value = net.loss_and_grad(&x, labels, loss, &mut tape, &mut grads)?;
+            let mut value = net.loss_and_grad(&x, target, loss, &mut tape, &mut grads)?;
             if let Some(regularizer) = &config.regularizer {
                 value += regularizer.apply(net, &mut grads);
             }
@@ -180,8 +216,9 @@ where
                     loss: value.as_f64(),
                 });
             }
-            hits += correct(tape.output(), labels);
-            seen += labels.len();
+            hits = hits
+                .zip(D::count_correct(tape.output(), target))
+                .map(|(a, b)| a + b);
             loss_sum += value.as_f64();
             batch_count += 1;
             last_good.0.copy_from_slice(net.params());
@@ -194,14 +231,19 @@ where
             report.step();
         }
         batches.next_epoch();
-        let val_accuracy = match val {
-            Some(v) => Some(net.accuracy(&v.inputs, &v.labels)?),
-            None => None,
+        let (val_loss, val_accuracy) = match (val, val_tape.as_mut()) {
+            (Some(v), Some(val_tape)) => {
+                let (value, val_hits) = evaluate(net, loss, v, val_tape)?;
+                let accuracy = val_hits.map(|h| h as f64 / v.inputs().ncols() as f64);
+                (Some(value), accuracy)
+            }
+            _ => (None, None),
         };
         let stats = EpochStats {
             epoch,
             train_loss: loss_sum / batch_count as f64,
-            train_accuracy: hits as f64 / seen as f64,
+            train_accuracy: hits.map(|h| h as f64 / samples as f64),
+            val_loss,
             val_accuracy,
             learning_rate: optimizer.learning_rate(),
             seconds: start.elapsed().as_secs_f64(),
@@ -213,16 +255,24 @@ where
     Ok(history)
 }
 
-/// How many columns of `scores` have their largest value at the label.
-fn correct<T: Float, const K: usize>(
-    scores: crate::BatchView<'_, T, K>,
-    labels: &[usize],
-) -> usize {
-    scores
-        .column_iter()
-        .zip(labels)
-        .filter(|(s, l)| crate::network::argmax(s.as_slice()) == **l)
-        .count()
+/// The data loss of the whole set `data` in evaluation mode, and the count of samples right
+/// where its targets have one.
+fn evaluate<T, const IN: usize, const OUT: usize, N, L, D>(
+    net: &N,
+    loss: &L,
+    data: &D,
+    tape: &mut N::Tape,
+) -> Result<(f64, Option<usize>), Error>
+where
+    T: Float,
+    N: Network<T, IN, OUT>,
+    L: Loss<T, OUT, Target = D::Target>,
+    D: Supervised<T, IN>,
+{
+    net.forward_into(data.inputs().as_batch(), tape)?;
+    let (scores, dscores) = tape.output_and_grad_mut();
+    let value = loss.loss_and_grad(scores, data.targets(), dscores)?;
+    Ok((value.as_f64(), D::count_correct(scores, data.targets())))
 }
 
 /// The progress bar or the log lines.
@@ -268,14 +318,18 @@ impl Report {
         if !self.lines {
             return;
         }
-        let val = stats
-            .val_accuracy
-            .map_or(String::new(), |v| format!(", val acc {:.2}%", 100.0 * v));
+        let percent = |label: &str, value: Option<f64>| {
+            value.map_or(String::new(), |v| format!(", {label} {:.2}%", 100.0 * v))
+        };
+        let val_loss = stats
+            .val_loss
+            .map_or(String::new(), |v| format!(", val loss {v:.4}"));
         let line = format!(
-            "epoch {}/{epochs}: loss {:.4}, train acc {:.2}%{val}, lr {:.3e}, {:.1} s",
+            "epoch {}/{epochs}: loss {:.4}{}{val_loss}{}, lr {:.3e}, {:.1} s",
             stats.epoch,
             stats.train_loss,
-            100.0 * stats.train_accuracy,
+            percent("train acc", stats.train_accuracy),
+            percent("val acc", stats.val_accuracy),
             stats.learning_rate,
             stats.seconds
         );

@@ -1,6 +1,7 @@
 //! A counting global allocator proves that single-sample and batched inference and a whole
 //! training step (forward, loss, backward, L2, Adam, max-norm) allocate nothing once warmed
-//! up, through every kind of layer with state or scratch: batch norm, dropout and Maxout.
+//! up, through every kind of layer with state or scratch: batch norm, dropout and Maxout;
+//! and that drawing mini-batches, labeled or regression, allocates nothing either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +47,9 @@ network! {
     }
 }
 
+/// Held by every test of this file, so that they run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Allocations made by `f` (the tests in this file run one at a time).
 fn allocations_during(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
@@ -55,6 +59,7 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 
 #[test]
 fn inference_and_training_allocate_nothing_after_warm_up() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut net = Mlp::new(0);
     let x = Batch::<f32, 784>::from_fn(32, |i, j| ((i + j) % 13) as f32 / 13.0);
     let labels: Vec<usize> = (0..32).map(|i| i % 10).collect();
@@ -93,4 +98,30 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
         }
     });
     assert_eq!(training, 0, "a training step allocated");
+}
+
+#[test]
+fn drawing_mini_batches_allocates_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let x = Batch::<f32, 3>::from_fn(10, |i, j| (i + j) as f32);
+    let labeled = constnet::datasets::Labeled::new(x.clone(), (0..10).collect()).unwrap();
+    let regression =
+        constnet::datasets::Regression::new(x.clone(), x.fixed_rows::<2>(0).into_owned()).unwrap();
+    let mut labels = labeled.mini_batches(4, 0).unwrap();
+    let mut targets = regression.mini_batches(4, 0).unwrap();
+    let (mut seen_labels, mut seen_targets) = (0, 0);
+    let drawn = allocations_during(|| {
+        for _ in 0..3 {
+            while let Some((_, l)) = labels.next_batch() {
+                seen_labels += l.len();
+            }
+            while let Some((_, t)) = targets.next_batch() {
+                seen_targets += t.ncols();
+            }
+            labels.next_epoch();
+            targets.next_epoch();
+        }
+    });
+    assert_eq!((seen_labels, seen_targets), (30, 30));
+    assert_eq!(drawn, 0, "drawing mini-batches allocated");
 }

@@ -1,22 +1,18 @@
 //! The trainer: a short MNIST run learns, the same seed gives the same history, a schedule
-//! drives the learning rate, and a diverging run stops with an error and keeps the last good
-//! parameters.
+//! drives the learning rate, and a diverging run, of a classifier or a regressor, stops with
+//! an error and keeps the last good parameters. `tests/regression.rs` trains regressors.
 
-use constnet::datasets::{Labeled, Split, mnist};
+use constnet::datasets::{Labeled, Regression, Split, Supervised, mnist};
 use constnet::prelude::*;
 use constnet::preprocess::{Granularity, Standardize};
-use constnet::train::{Config, Every, Progress, fit};
+use constnet::train::{Config, Every, fit};
+
+mod common;
+use common::{seeded_run, silent};
 
 network! {
     struct Small { fc1: Dense<784, 64>, a1: Relu, fc2: Dense<64, 10> }
     struct Spiral { fc1: Dense<2, 32>, act: Relu, fc2: Dense<32, 3> }
-}
-
-fn silent(epochs: usize, batch: usize) -> Config {
-    Config {
-        progress: Progress::Silent,
-        ..Config::new(epochs, batch)
-    }
 }
 
 #[test]
@@ -47,25 +43,15 @@ fn one_epoch_on_8000_mnist_images_beats_90_percent_on_the_test_set() {
 
 fn spiral_history(seed: u64) -> (Vec<f64>, Vec<f32>) {
     let data = constnet::datasets::spiral::<f32>(50, 3, 0);
-    let mut net = Spiral::new(0);
-    let mut sgd = Sgd::new(0.5).unwrap();
-    let config = Config {
-        seed,
-        ..silent(3, 16)
-    };
-    let history = fit(
-        &mut net,
-        &mut sgd,
+    let optimizer = Sgd::new(0.5).unwrap();
+    let (history, params) = seeded_run(
+        (Spiral::new(0), optimizer),
         &SoftmaxCrossEntropy,
-        &data,
-        None,
-        &config,
-    )
-    .unwrap();
-    (
-        history.epochs.iter().map(|e| e.train_loss).collect(),
-        net.params().to_vec(),
-    )
+        (&data, None),
+        (3, 16, seed),
+    );
+    let losses = history.epochs.iter().map(|e| e.train_loss).collect();
+    (losses, params)
 }
 
 #[test]
@@ -112,24 +98,28 @@ fn a_schedule_sets_the_learning_rate_per_epoch_or_per_step() {
     assert_eq!(Optimizer::<f32>::learning_rate(&sgd), 1.0 / 4.0);
 }
 
-#[test]
-fn an_absurd_learning_rate_stops_with_an_error_and_keeps_finite_parameters() {
-    let data = constnet::datasets::spiral::<f32>(50, 3, 0);
-    let mut net = Spiral::new(0);
+/// Trains `net` on `data` with an absurd learning rate: the run must stop with
+/// `Error::Diverged` and keep parameters that give a finite loss again.
+fn assert_an_absurd_learning_rate_diverges<const IN: usize, const OUT: usize, N, L, D>(
+    mut net: N,
+    loss: &L,
+    data: &D,
+) where
+    N: Network<f32, IN, OUT>,
+    D: Supervised<f32, IN>,
+    L: Loss<f32, OUT, Target = D::Target>,
+{
     let mut sgd = Sgd::new(1e30).unwrap();
-    let err = fit(
-        &mut net,
-        &mut sgd,
-        &SoftmaxCrossEntropy,
-        &data,
-        None,
-        &silent(5, 10),
-    )
-    .unwrap_err();
-    let Error::Diverged { epoch, step, loss } = err else {
+    let err = fit(&mut net, &mut sgd, loss, data, None, &silent(5, 10)).unwrap_err();
+    let Error::Diverged {
+        epoch,
+        step,
+        loss: value,
+    } = err
+    else {
         panic!("expected divergence, got {err:?}");
     };
-    assert!(!loss.is_finite());
+    assert!(!value.is_finite());
     assert!(epoch >= 1 && step >= 1);
     assert!(
         err.to_string()
@@ -137,18 +127,27 @@ fn an_absurd_learning_rate_stops_with_an_error_and_keeps_finite_parameters() {
     );
     assert!(net.params().iter().all(|v| v.is_finite()));
     // The kept parameters give a finite loss again.
-    let mut tape = net.new_tape(150);
+    let mut tape = net.new_tape(data.inputs().ncols());
     let mut grads = net.new_grads();
-    let loss = net
-        .loss_and_grad(
-            &data.inputs,
-            &data.labels[..],
-            &SoftmaxCrossEntropy,
-            &mut tape,
-            &mut grads,
-        )
+    let value = net
+        .loss_and_grad(data.inputs(), data.targets(), loss, &mut tape, &mut grads)
         .unwrap();
-    assert!(loss.is_finite());
+    assert!(value.is_finite());
+}
+
+#[test]
+fn an_absurd_learning_rate_stops_with_an_error_and_keeps_finite_parameters() {
+    let data = constnet::datasets::spiral::<f32>(50, 3, 0);
+    assert_an_absurd_learning_rate_diverges(Spiral::new(0), &SoftmaxCrossEntropy, &data);
+}
+
+#[test]
+fn a_diverging_regression_stops_the_same_way() {
+    // The spiral's labels one-hot, as three regression targets per point.
+    let data = constnet::datasets::spiral::<f32>(50, 3, 0);
+    let one_hot = Batch::<f32, 3>::from_fn(data.len(), |i, j| f32::from(data.labels[j] == i));
+    let regression = Regression::new(data.inputs.clone(), one_hot).unwrap();
+    assert_an_absurd_learning_rate_diverges(Spiral::new(0), &MeanSquaredError, &regression);
 }
 
 #[test]

@@ -1,9 +1,11 @@
-//! Labeled CSV files: one sample per line, its `N` features and then its integer class, as
-//! scikit-learn ships its toy datasets (plain or gzip-compressed, detected from the bytes).
+//! Text tables of numbers, as scikit-learn ships its toy datasets (plain or gzip-compressed,
+//! detected from the bytes): labeled CSVs, one sample per line, its `N` features and then its
+//! integer class; and regression tables, the inputs in one file and the targets in another,
+//! line by line.
 
 use std::path::Path;
 
-use super::{Labeled, data_error, read_file};
+use super::{Labeled, Regression, data_error, read_file};
 use crate::{Batch, Error, Float};
 
 /// What precedes the samples in a CSV file.
@@ -36,12 +38,8 @@ pub fn read_csv<T: Float, const N: usize>(
     header: Header,
 ) -> Result<Labeled<T, N>, Error> {
     let path = path.as_ref();
-    let bytes = read_file(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| data_error(path, "UTF-8 text", e))?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
+    let text = read_text(path)?;
+    let mut lines = numbered_lines(&text);
     let declared = match header {
         Header::None => None,
         Header::Sklearn => {
@@ -53,8 +51,8 @@ pub fn read_csv<T: Float, const N: usize>(
     };
     let mut values = Vec::new();
     let mut labels = Vec::new();
-    for (index, line) in lines {
-        let at = || format!("{}:{}", path.display(), index + 1);
+    for (number, line) in lines {
+        let at = || format!("{}:{number}", path.display());
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         if fields.len() != N + 1 {
             return Err(Error::Data {
@@ -67,14 +65,7 @@ pub fn read_csv<T: Float, const N: usize>(
                 ),
             });
         }
-        for field in &fields[..N] {
-            let value: f64 = field.parse().map_err(|_| Error::Data {
-                path: at(),
-                expected: "a number".into(),
-                found: format!("`{field}`"),
-            })?;
-            values.push(T::of_f64(value));
-        }
+        push_numbers(&at, &fields[..N], &mut values)?;
         let label_text = fields[N];
         let label: usize = label_text.parse().map_err(|_| Error::Data {
             path: at(),
@@ -125,4 +116,123 @@ fn sklearn_header<const N: usize>(path: &Path, line: &str) -> Result<(usize, usi
         ));
     }
     Ok((samples, fields.len() - 2))
+}
+
+/// Reads a regression table: `inputs` holds one sample per line, `N` numbers, and `targets`
+/// its `M` target values on the same line number. Fields are separated by commas or, in a
+/// line without commas, by white space (scikit-learn's diabetes files); blank lines are
+/// skipped.
+///
+/// Errors name the file (and line) and what was expected and found: a missing file, a line
+/// with another number of fields than `N` (or `M`), a field that is not a number, and target
+/// and input files with different numbers of lines.
+///
+/// ```
+/// use constnet::datasets::read_regression;
+/// let data = read_regression::<f32, 10, 1>(
+///     "data/sklearn/diabetes_data_raw.csv.gz",
+///     "data/sklearn/diabetes_target.csv.gz",
+/// )?;
+/// assert_eq!(data.len(), 442);
+/// let wrong = read_regression::<f32, 9, 1>(
+///     "data/sklearn/diabetes_data_raw.csv.gz",
+///     "data/sklearn/diabetes_target.csv.gz",
+/// ).unwrap_err();
+/// assert!(wrong.to_string().contains("9 numbers"));
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub fn read_regression<T: Float, const N: usize, const M: usize>(
+    inputs: impl AsRef<Path>,
+    targets: impl AsRef<Path>,
+) -> Result<Regression<T, N, M>, Error> {
+    let (inputs, targets) = (inputs.as_ref(), targets.as_ref());
+    let x = read_table::<T, N>(inputs, "inputs")?;
+    let y = read_table::<T, M>(targets, "targets")?;
+    if y.ncols() != x.ncols() {
+        return Err(data_error(
+            targets,
+            format!(
+                "{} lines of targets, one per sample of {}",
+                x.ncols(),
+                inputs.display()
+            ),
+            format!("{} lines", y.ncols()),
+        ));
+    }
+    Regression::new(x, y)
+}
+
+/// Loads scikit-learn's diabetes data (Efron et al., 2004) from `dir`, which holds its two
+/// files under their scikit-learn names, `diabetes_data_raw.csv.gz` and
+/// `diabetes_target.csv.gz`: 442 patients, 10 baseline variables in raw units (age, sex coded
+/// 1 or 2, body mass index, blood pressure and six blood serum measurements; not scaled,
+/// unlike `load_diabetes()`'s default) and one target, a measure of disease progression one
+/// year later (25 to 346). See `data/sklearn/descr/diabetes.rst`.
+///
+/// ```
+/// let data = constnet::datasets::diabetes::<f64>("data/sklearn")?;
+/// assert_eq!(data.len(), 442);
+/// assert_eq!(data.inputs.column(0)[2], 32.1); // the first patient's body mass index
+/// assert_eq!(data.targets[(0, 0)], 151.0);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub fn diabetes<T: Float>(dir: impl AsRef<Path>) -> Result<Regression<T, 10, 1>, Error> {
+    let dir = dir.as_ref();
+    read_regression(
+        dir.join("diabetes_data_raw.csv.gz"),
+        dir.join("diabetes_target.csv.gz"),
+    )
+}
+
+/// Every non-blank line of `path` as `W` numbers, one column per line.
+fn read_table<T: Float, const W: usize>(path: &Path, what: &str) -> Result<Batch<T, W>, Error> {
+    let text = read_text(path)?;
+    let mut values = Vec::new();
+    for (number, line) in numbered_lines(&text) {
+        let at = || format!("{}:{number}", path.display());
+        let fields: Vec<&str> = if line.contains(',') {
+            line.split(',').map(str::trim).collect()
+        } else {
+            line.split_whitespace().collect()
+        };
+        if fields.len() != W {
+            return Err(Error::Data {
+                path: at(),
+                expected: format!("{W} numbers per line (the {what}' width)"),
+                found: format!("{} fields", fields.len()),
+            });
+        }
+        push_numbers(&at, &fields, &mut values)?;
+    }
+    Ok(Batch::<T, W>::from_vec(values))
+}
+
+/// A whole file as text.
+fn read_text(path: &Path) -> Result<String, Error> {
+    String::from_utf8(read_file(path)?).map_err(|e| data_error(path, "UTF-8 text", e))
+}
+
+/// The non-blank lines of `text` with their line numbers, from 1.
+fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(index, l)| (index + 1, l))
+}
+
+/// Parses every field as a number onto `values`; `at` names the line for an error.
+fn push_numbers<T: Float>(
+    at: &dyn Fn() -> String,
+    fields: &[&str],
+    values: &mut Vec<T>,
+) -> Result<(), Error> {
+    for field in fields {
+        let value: f64 = field.parse().map_err(|_| Error::Data {
+            path: at(),
+            expected: "a number".into(),
+            found: format!("`{field}`"),
+        })?;
+        values.push(T::of_f64(value));
+    }
+    Ok(())
 }

@@ -1,15 +1,22 @@
-//! Datasets: a labeled set whose feature width is part of its type, the loaders of the real
-//! files the project ships (MNIST's IDX, scikit-learn's CSVs), and the course's spiral.
+//! Datasets: labeled and regression sets whose feature width is part of their type, the
+//! loaders of the real files the project ships (MNIST's IDX, scikit-learn's CSVs and its
+//! diabetes regression data), and the course's spiral.
 //!
 //! Every loader checks what it reads and returns [`Error::Data`] naming
 //! the file, what was expected and what was found, never a panic. A dataset of 784-wide
 //! samples is a `Labeled<T, 784>`: handing it to a network of another input width does not
-//! compile.
+//! compile. A regression set of 10 features and one target is a `Regression<T, 10, 1>`.
+//!
+//! Selecting, shuffling, splitting and mini-batching are written once, over the
+//! [`Supervised`] trait that both kinds of set implement.
 
 mod csv;
 mod idx;
+mod regression;
 mod spiral;
 
+use std::fmt::Debug;
+use std::marker::PhantomData;
 use std::path::Path;
 
 use rand::SeedableRng;
@@ -17,9 +24,92 @@ use rand::seq::SliceRandom;
 
 use crate::{Batch, BatchView, Error, Float};
 
-pub use csv::{Header, read_csv};
+pub use csv::{Header, diabetes, read_csv, read_regression};
 pub use idx::{Split, mnist, read_idx};
+pub use regression::Regression;
 pub use spiral::spiral;
+
+/// A set of `N`-wide inputs, each paired with what a loss compares the network's output
+/// with: a class label ([`Labeled`]) or a column of target values ([`Regression`]), or such a
+/// set marked as training data ([`Training`]). [`MiniBatches`], the trainer
+/// ([`fit`](crate::train::fit)) and the preprocessing transforms work on any of them; the
+/// items below are what they need.
+///
+/// ```
+/// use constnet::datasets::{Labeled, Regression, Supervised};
+/// use constnet::Batch;
+/// let inputs = Batch::<f32, 1>::from_column_slice(&[1.0, 2.0, 3.0]);
+/// let labeled = Labeled::new(inputs.clone(), vec![0, 1, 0])?;
+/// let regression = Regression::new(inputs, Batch::<f32, 1>::from_column_slice(&[2.0, 4.0, 6.0]))?;
+/// assert_eq!(labeled.targets(), &[0, 1, 0][..]); // what `SoftmaxCrossEntropy` takes
+/// assert_eq!(regression.select(&[2]).targets().as_slice(), &[6.0]); // what `MeanSquaredError` takes
+/// // new inputs, 2 wide, with the same targets
+/// let wider = regression.with_inputs(Batch::<f32, 2>::zeros(3));
+/// assert_eq!((wider.inputs.nrows(), &wider.targets), (2, &regression.targets));
+/// // the targets of a mini-batch, copied into reused storage
+/// let mut buffer = labeled.target_buffer(2);
+/// assert_eq!(labeled.gather_targets(&[1, 2], &mut buffer), &[1, 0][..]);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub trait Supervised<T: Float, const N: usize>: Sized {
+    /// The targets of a batch as a loss takes them (the loss's [`Loss::Target`](crate::Loss)):
+    /// `[usize]` labels or a `Batch<T, M>` of target values.
+    type Target: ?Sized;
+    /// Storage for the targets of one mini-batch, allocated once and refilled per batch.
+    type Buffer: Debug;
+    /// The same kind of set with `K`-wide inputs and the same targets (what a preprocessing
+    /// transform that changes the width returns).
+    type WithInputs<const K: usize>: Supervised<T, K, Target = Self::Target>;
+    /// The set without a [`Training`] mark (the set itself when it has none): what a
+    /// validation set for it is.
+    type Plain: Supervised<T, N, Target = Self::Target>;
+
+    /// The samples, one per column.
+    fn inputs(&self) -> &Batch<T, N>;
+
+    /// The targets of every sample.
+    fn targets(&self) -> &Self::Target;
+
+    /// The samples at `indices`, in that order, with their targets.
+    fn select(&self, indices: &[usize]) -> Self;
+
+    /// The same targets with `inputs` instead of the samples. `inputs` must have one column
+    /// per sample; this is not checked (a set whose counts differ makes every later loss
+    /// call fail with [`Error::WrongLength`]).
+    fn with_inputs<const K: usize>(&self, inputs: Batch<T, K>) -> Self::WithInputs<K>;
+
+    /// Storage for the targets of mini-batches of `size` samples (the last of an epoch may be
+    /// smaller) drawn from this set.
+    fn target_buffer(&self, size: usize) -> Self::Buffer;
+
+    /// Copies the targets of the samples at `indices` into `buffer` and returns them.
+    fn gather_targets<'b>(
+        &self,
+        indices: &[usize],
+        buffer: &'b mut Self::Buffer,
+    ) -> &'b Self::Target;
+
+    /// For targets that are class labels, how many columns of `scores` have their largest
+    /// value at their sample's label (what accuracy counts); `None` for targets with no
+    /// right answer to count, such as regression values (the default).
+    ///
+    /// ```
+    /// use constnet::datasets::{Labeled, Regression, Supervised};
+    /// use constnet::Batch;
+    /// let scores = Batch::<f32, 2>::from_column_slice(&[0.9, 0.1, 0.2, 0.8, 0.6, 0.4]);
+    /// let hits = Labeled::<f32, 4>::count_correct(scores.columns(0, 3), &[0, 1, 1][..]);
+    /// assert_eq!(hits, Some(2));
+    /// let targets = Batch::<f32, 2>::zeros(3);
+    /// assert_eq!(Regression::<f32, 4, 2>::count_correct(scores.columns(0, 3), &targets), None);
+    /// ```
+    fn count_correct<const K: usize>(
+        scores: BatchView<'_, T, K>,
+        targets: &Self::Target,
+    ) -> Option<usize> {
+        let _ = (scores, targets);
+        None
+    }
+}
 
 /// Inputs (one sample per column) and their class labels.
 ///
@@ -42,13 +132,7 @@ pub struct Labeled<T: Float, const N: usize> {
 impl<T: Float, const N: usize> Labeled<T, N> {
     /// Pairs samples with labels; their counts must agree.
     pub fn new(inputs: Batch<T, N>, labels: Vec<usize>) -> Result<Self, Error> {
-        if inputs.ncols() != labels.len() {
-            return Err(Error::WrongLength {
-                what: "labels".into(),
-                expected: inputs.ncols(),
-                got: labels.len(),
-            });
-        }
+        check_count("labels", inputs.ncols(), labels.len())?;
         Ok(Labeled { inputs, labels })
     }
 
@@ -74,19 +158,16 @@ impl<T: Float, const N: usize> Labeled<T, N> {
 
     /// The samples at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Self {
-        let mut inputs = Batch::<T, N>::zeros(indices.len());
-        for (mut column, &i) in inputs.column_iter_mut().zip(indices) {
-            column.copy_from(&self.inputs.column(i));
-        }
         let labels = indices.iter().map(|&i| self.labels[i]).collect();
-        Labeled { inputs, labels }
+        Labeled {
+            inputs: select_columns(&self.inputs, indices),
+            labels,
+        }
     }
 
     /// The same samples in an order shuffled reproducibly from `seed`.
     pub fn shuffled(&self, seed: u64) -> Self {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
-        self.select(&order)
+        shuffled(self, seed)
     }
 
     /// Splits into a training set of the first `train` samples and a validation set of the
@@ -94,17 +175,14 @@ impl<T: Float, const N: usize> Labeled<T, N> {
     /// the file is sorted by class, as iris is. Only a [`Training`] set can fit a
     /// preprocessing transform (see [`crate::preprocess`]).
     pub fn split(&self, train: usize) -> (Training<T, N>, Self) {
-        let train = train.min(self.len());
-        let (a, b): (Vec<usize>, Vec<usize>) =
-            ((0..train).collect(), (train..self.len()).collect());
-        (Training(self.select(&a)), self.select(&b))
+        split(self, train)
     }
 
     /// Declares the whole set a training set, for data that comes already split (MNIST's
     /// training file). **Only call this on training data**: a transform fitted on
     /// validation or test data leaks them into training and flatters every later score.
     pub fn into_training(self) -> Training<T, N> {
-        Training(self)
+        Training::new(self)
     }
 
     /// Every input multiplied by `factor` (pixel counts to `[0, 1]`, say).
@@ -130,31 +208,63 @@ impl<T: Float, const N: usize> Labeled<T, N> {
     /// # Ok::<(), constnet::Error>(())
     /// ```
     pub fn mini_batches(&self, size: usize, seed: u64) -> Result<MiniBatches<'_, T, N>, Error> {
-        if size == 0 {
-            return Err(Error::BadHyperparameter {
-                name: "batch size",
-                value: 0.0,
-                expected: "at least 1",
-            });
-        }
-        let mut batches = MiniBatches {
-            data: self,
-            order: (0..self.len()).collect(),
-            next: 0,
-            inputs: Batch::<T, N>::zeros(size.min(self.len())),
-            labels: Vec::with_capacity(size),
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
-            size,
-        };
-        batches.next_epoch();
-        Ok(batches)
+        MiniBatches::new(self, size, seed)
     }
 }
 
-/// A labeled set known to be training data: what preprocessing transforms are fitted on
-/// (the CS231n notes: "any preprocessing statistics must only be computed on the training
-/// data"). Made by [`Labeled::split`] or, explicitly, [`Labeled::into_training`]; it reads
-/// as a [`Labeled`] everywhere else.
+impl<T: Float, const N: usize> Supervised<T, N> for Labeled<T, N> {
+    type Target = [usize];
+    type Buffer = Vec<usize>;
+    type WithInputs<const K: usize> = Labeled<T, K>;
+    type Plain = Self;
+
+    fn inputs(&self) -> &Batch<T, N> {
+        &self.inputs
+    }
+
+    fn targets(&self) -> &[usize] {
+        &self.labels
+    }
+
+    fn select(&self, indices: &[usize]) -> Self {
+        Labeled::select(self, indices)
+    }
+
+    fn with_inputs<const K: usize>(&self, inputs: Batch<T, K>) -> Labeled<T, K> {
+        Labeled {
+            inputs,
+            labels: self.labels.clone(),
+        }
+    }
+
+    fn target_buffer(&self, size: usize) -> Vec<usize> {
+        Vec::with_capacity(size)
+    }
+
+    fn gather_targets<'b>(&self, indices: &[usize], buffer: &'b mut Vec<usize>) -> &'b [usize] {
+        buffer.clear();
+        buffer.extend(indices.iter().map(|&i| self.labels[i]));
+        buffer
+    }
+
+    fn count_correct<const K: usize>(
+        scores: BatchView<'_, T, K>,
+        labels: &[usize],
+    ) -> Option<usize> {
+        let right = scores
+            .column_iter()
+            .zip(labels)
+            .filter(|(s, l)| crate::network::argmax(s.as_slice()) == **l)
+            .count();
+        Some(right)
+    }
+}
+
+/// A set known to be training data: what preprocessing transforms are fitted on (the
+/// CS231n notes: "any preprocessing statistics must only be computed on the training
+/// data"). Made by the sets' `split` ([`Labeled::split`], [`Regression::split`]) or,
+/// explicitly, their `into_training`; it reads as the set it wraps (a [`Labeled`] unless
+/// `S` says otherwise) everywhere else.
 ///
 /// ```
 /// let data = constnet::datasets::spiral::<f32>(10, 3, 0).shuffled(0);
@@ -162,45 +272,134 @@ impl<T: Float, const N: usize> Labeled<T, N> {
 /// assert_eq!((train.len(), val.len()), (24, 6)); // `train` derefs to `Labeled`
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct Training<T: Float, const N: usize>(Labeled<T, N>);
+pub struct Training<T: Float, const N: usize, S = Labeled<T, N>>(S, PhantomData<[T; N]>);
 
-impl<T: Float, const N: usize> std::ops::Deref for Training<T, N> {
-    type Target = Labeled<T, N>;
-    fn deref(&self) -> &Labeled<T, N> {
+impl<T: Float, const N: usize, S> std::ops::Deref for Training<T, N, S> {
+    type Target = S;
+    fn deref(&self) -> &S {
         &self.0
     }
 }
 
-impl<T: Float, const N: usize> Training<T, N> {
-    /// The training samples as a plain labeled set.
-    pub fn into_inner(self) -> Labeled<T, N> {
+impl<T: Float, const N: usize, S> Training<T, N, S> {
+    fn new(set: S) -> Self {
+        Training(set, PhantomData)
+    }
+
+    /// The training samples as a plain set.
+    pub fn into_inner(self) -> S {
         self.0
     }
 
     /// The same training set with its samples transformed (by a fitted preprocessing step,
     /// say); `f` maps the whole set.
-    pub fn map<const M: usize>(
+    ///
+    /// ```
+    /// use constnet::preprocess::Pca;
+    /// let (train, _) = constnet::datasets::spiral::<f64>(20, 3, 0).split(60);
+    /// let pca = Pca::<f64, 2, 1>::fit(&train, None)?;
+    /// let reduced = train.map(|set| pca.apply(set)); // still a `Training`, now 1 wide
+    /// assert_eq!(reduced.inputs.nrows(), 1);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn map<const M: usize, R: Supervised<T, M>>(
         &self,
-        f: impl FnOnce(&Labeled<T, N>) -> Labeled<T, M>,
-    ) -> Training<T, M> {
-        Training(f(&self.0))
+        f: impl FnOnce(&S) -> R,
+    ) -> Training<T, M, R> {
+        Training::new(f(&self.0))
     }
 }
 
-/// Mini-batches over a [`Labeled`] set, copied into one buffer allocated up front: drawing a
-/// batch allocates nothing. See [`Labeled::mini_batches`].
+/// A subset of training data is training data; a set with new inputs
+/// ([`with_inputs`](Supervised::with_inputs)) is a plain set, as the preprocessing
+/// transforms' `apply` returns it (use [`Training::map`] to keep the mark).
+impl<T: Float, const N: usize, S: Supervised<T, N>> Supervised<T, N> for Training<T, N, S> {
+    type Target = S::Target;
+    type Buffer = S::Buffer;
+    type WithInputs<const K: usize> = S::WithInputs<K>;
+    type Plain = S::Plain;
+
+    fn inputs(&self) -> &Batch<T, N> {
+        self.0.inputs()
+    }
+
+    fn targets(&self) -> &S::Target {
+        self.0.targets()
+    }
+
+    fn select(&self, indices: &[usize]) -> Self {
+        Training::new(self.0.select(indices))
+    }
+
+    fn with_inputs<const K: usize>(&self, inputs: Batch<T, K>) -> S::WithInputs<K> {
+        self.0.with_inputs(inputs)
+    }
+
+    fn target_buffer(&self, size: usize) -> S::Buffer {
+        self.0.target_buffer(size)
+    }
+
+    fn gather_targets<'b>(&self, indices: &[usize], buffer: &'b mut S::Buffer) -> &'b S::Target {
+        self.0.gather_targets(indices, buffer)
+    }
+
+    fn count_correct<const K: usize>(
+        scores: BatchView<'_, T, K>,
+        targets: &S::Target,
+    ) -> Option<usize> {
+        S::count_correct(scores, targets)
+    }
+}
+
+/// Mini-batches over a set ([`Labeled`] unless `S` says otherwise), copied into buffers
+/// allocated up front: drawing a batch allocates nothing. See [`Labeled::mini_batches`] and
+/// [`Regression::mini_batches`].
 #[derive(Debug)]
-pub struct MiniBatches<'a, T: Float, const N: usize> {
-    data: &'a Labeled<T, N>,
+pub struct MiniBatches<'a, T: Float, const N: usize, S: Supervised<T, N> = Labeled<T, N>> {
+    data: &'a S,
     order: Vec<usize>,
     next: usize,
     size: usize,
     inputs: Batch<T, N>,
-    labels: Vec<usize>,
+    targets: S::Buffer,
     rng: rand::rngs::StdRng,
 }
 
-impl<T: Float, const N: usize> MiniBatches<'_, T, N> {
+impl<'a, T: Float, const N: usize, S: Supervised<T, N>> MiniBatches<'a, T, N, S> {
+    /// Mini-batches of `size` samples of `data` (the last of an epoch may be smaller) in an
+    /// order reshuffled every epoch from `seed`; `size` must be at least 1. The sets'
+    /// `mini_batches` methods call this.
+    ///
+    /// ```
+    /// use constnet::datasets::MiniBatches;
+    /// let data = constnet::datasets::spiral::<f32>(10, 3, 0);
+    /// let batches = MiniBatches::new(&data, 7, 0)?;
+    /// assert_eq!(batches.per_epoch(), 5);
+    /// assert!(MiniBatches::new(&data, 0, 0).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn new(data: &'a S, size: usize, seed: u64) -> Result<Self, Error> {
+        if size == 0 {
+            return Err(Error::BadHyperparameter {
+                name: "batch size",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
+        let len = data.inputs().ncols();
+        let mut batches = MiniBatches {
+            data,
+            order: (0..len).collect(),
+            next: 0,
+            size,
+            inputs: Batch::<T, N>::zeros(size.min(len)),
+            targets: data.target_buffer(size),
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        };
+        batches.next_epoch();
+        Ok(batches)
+    }
+
     /// Starts a new epoch in a freshly shuffled order.
     pub fn next_epoch(&mut self) {
         self.order.shuffle(&mut self.rng);
@@ -209,26 +408,70 @@ impl<T: Float, const N: usize> MiniBatches<'_, T, N> {
 
     /// The number of batches in an epoch.
     pub fn per_epoch(&self) -> usize {
-        self.data.len().div_ceil(self.size)
+        self.order.len().div_ceil(self.size)
     }
 
-    /// The next batch of this epoch and its labels, or `None` once the epoch is over.
-    pub fn next_batch(&mut self) -> Option<(BatchView<'_, T, N>, &[usize])> {
+    /// The next batch of this epoch and its targets (labels, for a [`Labeled`] set), or
+    /// `None` once the epoch is over.
+    pub fn next_batch(&mut self) -> Option<(BatchView<'_, T, N>, &S::Target)> {
         let end = (self.next + self.size).min(self.order.len());
         if self.next >= end {
             return None;
         }
         let indices = &self.order[self.next..end];
         self.next = end;
-        self.labels.clear();
-        for (column, &i) in indices.iter().enumerate() {
-            self.inputs
-                .column_mut(column)
-                .copy_from(&self.data.inputs.column(i));
-            self.labels.push(self.data.labels[i]);
-        }
-        Some((self.inputs.columns(0, indices.len()), &self.labels))
+        copy_columns(self.data.inputs(), indices, &mut self.inputs);
+        let targets = self.data.gather_targets(indices, &mut self.targets);
+        Some((self.inputs.columns(0, indices.len()), targets))
     }
+}
+
+/// The columns of `batch` at `indices`, in that order.
+fn select_columns<T: Float, const N: usize>(batch: &Batch<T, N>, indices: &[usize]) -> Batch<T, N> {
+    let mut out = Batch::<T, N>::zeros(indices.len());
+    copy_columns(batch, indices, &mut out);
+    out
+}
+
+/// Copies the columns of `from` at `indices` into the first columns of `to`.
+fn copy_columns<T: Float, const N: usize>(
+    from: &Batch<T, N>,
+    indices: &[usize],
+    to: &mut Batch<T, N>,
+) {
+    for (mut column, &i) in to.column_iter_mut().zip(indices) {
+        column.copy_from(&from.column(i));
+    }
+}
+
+/// `data` in an order shuffled reproducibly from `seed`.
+fn shuffled<T: Float, const N: usize, S: Supervised<T, N>>(data: &S, seed: u64) -> S {
+    let mut order: Vec<usize> = (0..data.inputs().ncols()).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    data.select(&order)
+}
+
+/// The first `train` samples as a training set, and the rest.
+fn split<T: Float, const N: usize, S: Supervised<T, N>>(
+    data: &S,
+    train: usize,
+) -> (Training<T, N, S>, S) {
+    let len = data.inputs().ncols();
+    let train = train.min(len);
+    let (a, b): (Vec<usize>, Vec<usize>) = ((0..train).collect(), (train..len).collect());
+    (Training::new(data.select(&a)), data.select(&b))
+}
+
+/// Checks that there are as many `what` as samples.
+fn check_count(what: &str, samples: usize, got: usize) -> Result<(), Error> {
+    if samples != got {
+        return Err(Error::WrongLength {
+            what: what.into(),
+            expected: samples,
+            got,
+        });
+    }
+    Ok(())
 }
 
 /// The loaders' shared checks and reading.

@@ -15,7 +15,7 @@
 
 #![allow(unsafe_code)]
 
-use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVector};
+use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVectorView, SVectorViewMut};
 
 use crate::Float;
 
@@ -122,24 +122,39 @@ fn gemm_on<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     dispatch(isa, m, k, n, alpha, a, b, beta, c);
 }
 
-/// `y += W x` for one sample, `W` the `O x I` column-major matrix in `w`: the AVX-512
-/// register-blocked kernel where the CPU has it, nalgebra's fixed-size `gemv` otherwise.
+/// `y += W x` for one sample (`x` of length `I`, `y` of length `O`), `W` the `O x I`
+/// column-major matrix in `w`: the AVX-512 register-blocked kernel where the CPU has it,
+/// nalgebra's fixed-size `gemv` otherwise.
 #[inline]
-pub(crate) fn gemv<T: Float, const I: usize, const O: usize>(
-    w: &[T],
-    x: &SVector<T, I>,
-    y: &mut SVector<T, O>,
-) {
+pub(crate) fn gemv<T: Float, const I: usize, const O: usize>(w: &[T], x: &[T], y: &mut [T]) {
     let w = &w[..O * I];
     #[cfg(target_arch = "x86_64")]
     {
         if detect_isa() == AVX512 {
             // SAFETY: the CPU has AVX-512F.
-            unsafe { T::gemv_avx512::<O, I>(w, x.as_slice(), y.as_mut_slice()) };
+            unsafe { T::gemv_avx512::<O, I>(w, x, y) };
             return;
         }
     }
-    y.gemv(T::ONE, &SMatrixView::<T, O, I>::from_slice(w), x, T::ONE);
+    SVectorViewMut::<T, O>::from_slice(y).gemv(
+        T::ONE,
+        &SMatrixView::<T, O, I>::from_slice(w),
+        &SVectorView::<T, I>::from_slice(x),
+        T::ONE,
+    );
+}
+
+/// Whether a batched `O x I` layer is faster as one [`gemv`] per sample than as one
+/// [`gemm`]: with AVX-512, when its weights fit in L1 (32 KB at most) and so are read from
+/// there for every sample, which then costs no packing and wastes no padded tile rows on a
+/// shallow or narrow layer (the 2-input and 10-output layers of the benchmark nets). A
+/// column of fewer than half a vector (the spiral's 3 outputs) would waste most lanes of
+/// every multiply-add, and stays with the product.
+#[inline]
+pub(crate) fn per_sample_is_faster<T: Float>(inputs: usize, outputs: usize) -> bool {
+    inputs * outputs * size_of::<T>() <= 32 * 1024
+        && outputs * size_of::<T>() >= 32
+        && detect_isa() == AVX512
 }
 
 /// A read-only operand: its elements and strides.
@@ -826,7 +841,7 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "x86_64")]
     use crate::Float;
-    use nalgebra::{Const, DMatrix, Dyn, MatrixView, MatrixViewMut, U1};
+    use nalgebra::{Const, DMatrix, Dyn, MatrixView, MatrixViewMut, SVector, U1};
 
     /// Every instruction set this CPU can run, so each compiled variant is tested.
     fn available_isas() -> Vec<u8> {
@@ -944,7 +959,7 @@ mod tests {
         let x = SVector::<f64, 37>::from_fn(|i, _| (i % 7) as f64 - 3.0);
         let w: Vec<f64> = (0..130 * 37).map(|v| ((v * 5) % 11) as f64 - 5.0).collect();
         let mut y = SVector::<f64, 130>::from_element(1.0);
-        gemv(&w, &x, &mut y);
+        gemv::<f64, 37, 130>(&w, x.as_slice(), y.as_mut_slice());
         let expected = SMatrixView::<f64, 130, 37>::from_slice(&w) * x
             + SVector::<f64, 130>::from_element(1.0);
         assert_eq!(y, expected);

@@ -12,7 +12,7 @@
 use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;
 
-use crate::kernels::{gemm, gemv};
+use crate::kernels::{gemm, gemv, per_sample_is_faster};
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
 
@@ -103,7 +103,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     #[inline]
     fn forward_one(&self, p: &[T], _state: &[T], x: &SVector<T, I>) -> SVector<T, O> {
         let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
-        gemv(p, x, &mut y);
+        gemv::<T, I, O>(p, x.as_slice(), y.as_mut_slice());
         y
     }
 
@@ -115,6 +115,14 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         mut y: BatchViewMut<'_, T, O>,
     ) {
         let b = &p[O * I..O * I + O];
+        if per_sample_is_faster::<T>(I, O) {
+            for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
+                let y = y.as_mut_slice();
+                y.copy_from_slice(b);
+                gemv::<T, I, O>(p, x.as_slice(), y);
+            }
+            return;
+        }
         for mut column in y.column_iter_mut() {
             column.as_mut_slice().copy_from_slice(b);
         }
@@ -235,6 +243,28 @@ mod tests {
             &mut dp,
         );
         assert_relative_eq!(&dp[..], &[2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0][..]);
+    }
+
+    /// Narrow layers take one `gemv` per sample on AVX-512 CPUs and wide ones the packed
+    /// product: both give `W X + b`.
+    #[test]
+    fn dense_batched_forward_is_w_x_plus_b_on_both_paths() {
+        fn check<const I: usize, const O: usize>() {
+            let p: Vec<f64> = (0..O * I + O)
+                .map(|v| ((v * 7) % 13) as f64 - 6.0)
+                .collect();
+            let x = Batch::<f64, I>::from_fn(37, |i, j| ((i * 3 + j * 5) % 11) as f64 - 5.0);
+            let mut y = Batch::<f64, O>::zeros(37);
+            Dense::<I, O>::default().forward(&p, &[], x.columns(0, 37), y.columns_mut(0, 37));
+            let w = weight::<f64, I, O>(&p);
+            let b = SVector::<f64, O>::from_column_slice(&p[O * I..]);
+            for (j, column) in y.column_iter().enumerate() {
+                assert_eq!(column, w * x.column(j) + b, "{I} -> {O}, sample {j}");
+            }
+        }
+        check::<2, 100>();
+        check::<100, 12>();
+        check::<300, 200>();
     }
 
     #[test]

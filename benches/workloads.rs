@@ -12,7 +12,8 @@
 //! - the MNIST example's training step (784-256-128-10 with dropout, Adam, batch 64), whose
 //!   throughput in elements per second is its training speed in samples per second.
 //!
-//! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench --bench workloads`.
+//! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench -p constnet-benches` (from the
+//! workspace root; the bench is its own crate so that examples never build criterion).
 
 use std::hint::black_box;
 

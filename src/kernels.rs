@@ -27,7 +27,7 @@ const MC: usize = 96;
 const NC: usize = 1024;
 
 /// The instruction sets a product is compiled for, as const-generic tags: plain Rust for
-/// any CPU, AVX2 with FMA, and AVX-512F.
+/// any CPU, AVX2 with FMA, and AVX-512 (F and VL: every AVX-512 CPU but Knights Landing).
 const PORTABLE: u8 = 0;
 const AVX2: u8 = 1;
 const AVX512: u8 = 2;
@@ -37,7 +37,9 @@ const AVX512: u8 = 2;
 fn detect_isa() -> u8 {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
             return AVX512;
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")

@@ -113,7 +113,9 @@ macro_rules! impl_float {
     ($ty:ident, avx2: [$mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
      $fmadd:ident, $store:ident],
      avx512: [$mr512:literal, $lanes512:literal, $zero512:ident, $load512:ident, $set1_512:ident,
-     $fmadd512:ident, $store512:ident, $mask:ty, $maskz_load512:ident, $add512:ident, $mul512:ident],
+     $fmadd512:ident, $store512:ident, $mul512:ident],
+     gemv: [$glanes:literal, $gzero:ident, $gload:ident, $gset1:ident, $gfmadd:ident,
+     $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident],
      of_f64: |$x:ident| $of_f64:expr) => {
         impl Float for $ty {
             const ZERO: Self = 0.0;
@@ -200,18 +202,18 @@ macro_rules! impl_float {
 
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
             unsafe fn gemv_avx512<const O: usize, const I: usize>(
                 w: &[Self],
                 x: &[Self],
                 y: &mut [Self],
             ) {
                 use std::arch::x86_64::*;
-                const L: usize = $lanes512;
+                const L: usize = $glanes;
 
                 /// Rows `r0..r0 + rows` of `y += W x`, `NV` vectors of rows, the columns
                 /// dealt round-robin to `G` sets of accumulators.
-                #[target_feature(enable = "avx512f")]
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 #[inline]
                 unsafe fn block<const NV: usize, const G: usize, const O: usize, const I: usize>(
                     r0: usize,
@@ -220,47 +222,47 @@ macro_rules! impl_float {
                     x: *const $ty,
                     y: *mut $ty,
                 ) {
-                    let masks: [$mask; NV] = std::array::from_fn(|v| {
+                    let masks: [$gmask; NV] = std::array::from_fn(|v| {
                         let n = rows.saturating_sub(v * L).min(L) as u32;
-                        ((1u32 << n) - 1) as $mask
+                        ((1u32 << n) - 1) as $gmask
                     });
-                    let mut acc = [[$zero512(); NV]; G];
+                    let mut acc = [[$gzero(); NV]; G];
                     let mut c = 0;
                     // SAFETY (both loops): `c + g < I` and the masks keep every load inside
                     // column `c + g` of `W` (rows `r0..r0 + rows`), and `x[c + g]` exists.
                     while c + G <= I {
                         for (g, acc) in acc.iter_mut().enumerate() {
-                            let xb = $set1_512(unsafe { *x.add(c + g) });
+                            let xb = $gset1(unsafe { *x.add(c + g) });
                             let column = unsafe { w.add((c + g) * O + r0) };
                             for (v, acc) in acc.iter_mut().enumerate() {
-                                let wv = unsafe { $maskz_load512(masks[v], column.add(v * L)) };
-                                *acc = $fmadd512(wv, xb, *acc);
+                                let wv = unsafe { $gmaskz_load(masks[v], column.add(v * L)) };
+                                *acc = $gfmadd(wv, xb, *acc);
                             }
                         }
                         c += G;
                     }
                     while c < I {
-                        let xb = $set1_512(unsafe { *x.add(c) });
+                        let xb = $gset1(unsafe { *x.add(c) });
                         let column = unsafe { w.add(c * O + r0) };
                         for (v, acc) in acc[0].iter_mut().enumerate() {
-                            let wv = unsafe { $maskz_load512(masks[v], column.add(v * L)) };
-                            *acc = $fmadd512(wv, xb, *acc);
+                            let wv = unsafe { $gmaskz_load(masks[v], column.add(v * L)) };
+                            *acc = $gfmadd(wv, xb, *acc);
                         }
                         c += 1;
                     }
                     for v in 0..NV {
-                        let sum = acc[1..].iter().fold(acc[0][v], |s, a| $add512(s, a[v]));
+                        let sum = acc[1..].iter().fold(acc[0][v], |s, a| $gadd(s, a[v]));
                         let n = rows.saturating_sub(v * L).min(L);
                         // SAFETY: `n` keeps the accesses inside `y[r0..r0 + rows]`.
                         unsafe {
                             let out = y.add(r0 + v * L);
                             if n == L {
-                                $store512(out, $add512(sum, $load512(out)));
+                                $gstore(out, $gadd(sum, $gload(out)));
                             } else {
                                 // Not a masked store: a masked store's value is not forwarded
                                 // to the caller's next loads, which then stall.
                                 let mut lanes = [0.0; L];
-                                $store512(lanes.as_mut_ptr(), sum);
+                                $gstore(lanes.as_mut_ptr(), sum);
                                 let out = std::slice::from_raw_parts_mut(out, n);
                                 for (o, &s) in out.iter_mut().zip(&lanes) {
                                     *o += s;
@@ -325,11 +327,15 @@ impl_float!(f32,
     avx2: [16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
         _mm256_storeu_ps],
     avx512: [32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
-        _mm512_storeu_ps, __mmask16, _mm512_maskz_loadu_ps, _mm512_add_ps, _mm512_mul_ps],
+        _mm512_storeu_ps, _mm512_mul_ps],
+    gemv: [8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+        _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps],
     of_f64: |x| x as f32);
 impl_float!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
         _mm256_storeu_pd],
     avx512: [16, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
-        _mm512_storeu_pd, __mmask8, _mm512_maskz_loadu_pd, _mm512_add_pd, _mm512_mul_pd],
+        _mm512_storeu_pd, _mm512_mul_pd],
+    gemv: [4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd,
+        _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd],
     of_f64: |x| x);

@@ -102,8 +102,10 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
 
     #[inline]
     fn forward_one(&self, p: &[T], _state: &[T], x: &SVector<T, I>) -> SVector<T, O> {
+        // nalgebra's fixed-size product: measured faster here for one sample than the
+        // register-blocked kernel that the batched narrow layers use (W2: 6.4 against 7.6 us).
         let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
-        gemv::<T, I, O>(p, x.as_slice(), y.as_mut_slice());
+        y.gemv(T::ONE, &weight::<T, I, O>(p), x, T::ONE);
         y
     }
 

@@ -9,9 +9,13 @@
 //! Blocking: `C (m x n) += A (m x k) B (k x n)` is cut into `KC`-deep slices of `k`; each
 //! slice of `B` is packed into `NR`-column micro-panels and each `MC`-row block of `A` into
 //! `MR`-row micro-panels, so the micro-kernel streams both from contiguous memory and keeps
-//! an `MR x NR` tile of `C` in registers. On x86-64 the whole product is compiled a second
-//! time with AVX2 and FMA enabled and chosen at run time; the micro-kernel is plain Rust
-//! that LLVM vectorizes.
+//! an `MR x NR` tile of `C` in registers. On x86-64 the whole product is compiled twice more,
+//! with AVX2 + FMA and with AVX-512, and the best one the CPU has is chosen at run time; the
+//! micro-kernels (16 x 6 for AVX2, 32 x 8 for AVX-512, in `f32`) are intrinsics in
+//! `scalar.rs`, and the AVX-512 one updates whole tiles of `C` in place. The packing buffers
+//! start on cache-line boundaries, so no vector load from them straddles two lines.
+//!
+//! [`gemv`] is the single-sample product, used for the batched forward of narrow layers.
 
 #![allow(unsafe_code)]
 

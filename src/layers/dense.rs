@@ -5,9 +5,11 @@
 //! The parameters are named `weight` (`[O, I]`, as PyTorch's `nn.Linear`) and `bias` (`[O]`).
 //!
 //! Backward, with `X` the `I x B` input batch and `dY` the `O x B` upstream gradient:
-//! `dW = dY X^T`, `db = sum of dY's columns`, `dX = W^T dY`. The three batched products go
-//! through `matrixmultiply`'s packed kernels; the transposes are strided views of the same
-//! buffers, never copies.
+//! `dW = dY X^T`, `db = sum of dY's columns`, `dX = W^T dY`. The batched products go through
+//! constnet's packed matrix product (`kernels::gemm`); the transposes are strided views of
+//! the same buffers, never copies. A narrow layer whose weights fit in L1 runs its batched
+//! forward as one register-blocked matrix-vector product per sample instead, on AVX-512
+//! CPUs (`kernels::per_sample_is_faster`).
 
 use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;

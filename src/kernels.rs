@@ -36,9 +36,20 @@ const PORTABLE: u8 = 0;
 const AVX2: u8 = 1;
 const AVX512: u8 = 2;
 
+#[cfg(test)]
+thread_local! {
+    /// In tests, an instruction set below the best one to run instead, so that every
+    /// compiled variant is tested on one machine.
+    static FORCED_ISA: std::cell::Cell<Option<u8>> = const { std::cell::Cell::new(None) };
+}
+
 /// The best instruction set this CPU has (detection is cached by the standard library).
 #[inline]
 fn detect_isa() -> u8 {
+    #[cfg(test)]
+    if let Some(isa) = FORCED_ISA.get() {
+        return isa;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f")
@@ -87,30 +98,6 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     S2: RawStorage<T, R2, C2>,
     S3: RawStorageMut<T, R3, C3>,
 {
-    gemm_on(detect_isa(), alpha, a, b, beta, c);
-}
-
-/// [`gemm`] compiled for instruction set `isa`, which the CPU must have.
-#[inline]
-fn gemm_on<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
-    isa: u8,
-    alpha: T,
-    a: &Matrix<T, R1, C1, S1>,
-    b: &Matrix<T, R2, C2, S2>,
-    beta: T,
-    c: &mut Matrix<T, R3, C3, S3>,
-) where
-    T: Float,
-    R1: Dim,
-    C1: Dim,
-    R2: Dim,
-    C2: Dim,
-    R3: Dim,
-    C3: Dim,
-    S1: RawStorage<T, R1, C1>,
-    S2: RawStorage<T, R2, C2>,
-    S3: RawStorageMut<T, R3, C3>,
-{
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
     assert!(k == k2 && c.shape() == (m, n), "gemm: shapes do not agree");
@@ -125,7 +112,7 @@ fn gemm_on<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
         rs: rsc,
         cs: csc,
     };
-    dispatch(isa, m, k, n, alpha, a, b, beta, c);
+    dispatch(detect_isa(), m, k, n, alpha, a, b, beta, c);
 }
 
 /// `y += W x` for one sample (`x` of length `I`, `y` of length `O`), `W` the `O x I`
@@ -854,6 +841,13 @@ mod tests {
         (PORTABLE..=detect_isa()).collect()
     }
 
+    /// Runs `f` with the products compiled for `isa`.
+    fn on_isa(isa: u8, f: impl FnOnce()) {
+        FORCED_ISA.set(Some(isa));
+        f();
+        FORCED_ISA.set(None);
+    }
+
     #[test]
     fn gemm_matches_naive_product_for_small_large_and_ragged_shapes() {
         for (m, k, n) in [
@@ -867,12 +861,12 @@ mod tests {
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i * 2 + j * 5) as f64 % 3.0 - 1.0);
             for isa in available_isas() {
                 let mut c = DMatrix::<f64>::from_element(m, n, 1.0);
-                gemm_on(isa, 2.0, &a, &b, 0.5, &mut c);
+                on_isa(isa, || gemm(2.0, &a, &b, 0.5, &mut c));
                 let expected = (&a * &b) * 2.0 + DMatrix::from_element(m, n, 0.5);
                 assert_eq!(c, expected, "{m}x{k}x{n}, isa {isa}");
                 let (af, bf) = (a.map(|v| v as f32), b.map(|v| v as f32));
                 let mut cf = DMatrix::<f32>::from_element(m, n, f32::NAN);
-                gemm_on(isa, 1.0, &af, &bf, 0.0, &mut cf);
+                on_isa(isa, || gemm(1.0, &af, &bf, 0.0, &mut cf));
                 assert_eq!(cf, &af * &bf, "f32 {m}x{k}x{n}, isa {isa}");
             }
         }
@@ -936,7 +930,7 @@ mod tests {
                 };
                 let got = if transpose_c == 0 {
                     let mut c = DMatrix::<f64>::from_element(m, n, 1.0);
-                    gemm_on(isa, 2.0, &a_view, &b_view, 0.5, &mut c);
+                    on_isa(isa, || gemm(2.0, &a_view, &b_view, 0.5, &mut c));
                     c
                 } else {
                     let mut c_t = DMatrix::<f64>::from_element(n, m, 1.0);
@@ -947,7 +941,7 @@ mod tests {
                         Dyn(n),
                         Dyn(1),
                     );
-                    gemm_on(isa, 2.0, &a_view, &b_view, 0.5, &mut c);
+                    on_isa(isa, || gemm(2.0, &a_view, &b_view, 0.5, &mut c));
                     c_t.transpose()
                 };
                 assert_eq!(

@@ -77,13 +77,14 @@ pub trait Float:
         beta: Self,
     );
 
-    /// `y += W x` for one sample, with `W` the `o x i` column-major matrix in `w`, `x` of
-    /// length `i` and `y` of length `o`: register-blocked over up to 8 vectors of rows,
-    /// with enough independent accumulators to keep both FMA pipes busy, and masked loads
-    /// and stores for the rows past the last whole vector.
+    /// `y += W x` for one sample, with `W` the `O x I` column-major matrix in `w`, `x` of
+    /// length `I` and `y` of length `O`: register-blocked over up to 8 256-bit vectors of
+    /// rows, with enough independent accumulators to keep both FMA pipes busy, and AVX-512VL
+    /// masked loads for the rows past the last whole vector (256-bit vectors measured faster
+    /// than 512-bit ones for these short products).
     ///
     /// # Safety
-    /// The CPU must support AVX-512F.
+    /// The CPU must support AVX-512F and AVX-512VL.
     #[doc(hidden)]
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]

@@ -4,19 +4,28 @@
 //! and that drawing mini-batches, labeled or regression, allocates nothing either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use constnet::prelude::*;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations made by this thread. Per thread, because the test harness's own threads
+    /// allocate while a test runs (reporting the test before it, for one).
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts one allocation on the calling thread (nothing during the thread's teardown).
+fn count() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
 
 // SAFETY: forwards every call to the system allocator, counting allocations on the way.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
@@ -25,7 +34,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count();
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -47,19 +56,15 @@ network! {
     }
 }
 
-/// Held by every test of this file, so that they run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Allocations made by `f` (the tests in this file run one at a time).
+/// Allocations made by `f`, which runs on this thread.
 fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = ALLOCATIONS.with(Cell::get);
     f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 #[test]
 fn inference_and_training_allocate_nothing_after_warm_up() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut net = Mlp::new(0);
     let x = Batch::<f32, 784>::from_fn(32, |i, j| ((i + j) % 13) as f32 / 13.0);
     let labels: Vec<usize> = (0..32).map(|i| i % 10).collect();
@@ -102,7 +107,6 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
 
 #[test]
 fn drawing_mini_batches_allocates_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let x = Batch::<f32, 3>::from_fn(10, |i, j| (i + j) as f32);
     let labeled = constnet::datasets::Labeled::new(x.clone(), (0..10).collect()).unwrap();
     let regression =

@@ -173,8 +173,11 @@ macro_rules! impl_float {
                     // SAFETY: the assertion above keeps every read inside `a` and `b`.
                     unsafe {
                         let a = a.add(p * $mr512);
-                        _mm_prefetch::<_MM_HINT_T0>(a.add(PREFETCH * $mr512).cast());
-                        _mm_prefetch::<_MM_HINT_T0>(a.add(PREFETCH * $mr512 + $lanes512).cast());
+                        // `wrapping_add`: near the panel's end the prefetched address lies
+                        // past it (a prefetch never faults, but `add` must stay in bounds).
+                        let ahead = a.wrapping_add(PREFETCH * $mr512);
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
                         let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
                         let b = b.add(p * NR);
                         for j in 0..NR {

@@ -137,6 +137,13 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize>(w: &[T], x: &[T], y
     );
 }
 
+/// Whether an `O x I` weight matrix fits in L1 (32 KB at most), so that a matrix-vector
+/// product reads it from there: single-sample [`gemv`] is then faster than nalgebra's.
+#[inline]
+pub(crate) const fn weights_fit_in_l1<T>(inputs: usize, outputs: usize) -> bool {
+    inputs * outputs * size_of::<T>() <= 32 * 1024
+}
+
 /// Whether a batched `O x I` layer is faster as one [`gemv`] per sample than as one
 /// [`gemm`]: with AVX-512, when its weights fit in L1 (32 KB at most) and so are read from
 /// there for every sample, which then costs no packing and wastes no padded tile rows on a
@@ -145,7 +152,7 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize>(w: &[T], x: &[T], y
 /// every multiply-add, and stays with the product.
 #[inline]
 pub(crate) fn per_sample_is_faster<T: Float>(inputs: usize, outputs: usize) -> bool {
-    inputs * outputs * size_of::<T>() <= 32 * 1024
+    weights_fit_in_l1::<T>(inputs, outputs)
         && outputs * size_of::<T>() >= 32
         && detect_isa() == AVX512
 }

@@ -24,6 +24,9 @@ use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVectorView,
 use crate::Float;
 
 /// Depth of one packed slice of `k`.
+#[cfg(target_arch = "x86_64")]
+mod small;
+
 const KC: usize = 1024;
 /// Rows of `A` packed at once.
 const MC: usize = 96;
@@ -104,15 +107,58 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     if m == 0 || n == 0 {
         return;
     }
-    let a = Operand::of(a);
-    let b = Operand::of(b);
     let (rsc, csc) = c.strides();
     let c = OperandMut {
         data: covering_slice_mut(c),
         rs: rsc,
         cs: csc,
     };
-    dispatch(detect_isa(), m, k, n, alpha, a, b, beta, c);
+    let (a, b) = (Operand::of(a), Operand::of(b));
+    dispatch(detect_isa(), m, k, n, alpha, a, b, beta, None, c);
+}
+
+/// `c = a * b + bias 1^T`: the affine map `W X + b` of a batch, `bias` added to every column
+/// (`c` is not read). A shallow product (the spiral's 2-input layer) adds it as one more
+/// column of `a`, which saves a pass over `c`; the others start from `c` filled with it.
+///
+/// # Panics
+/// If the shapes do not agree, as [`gemm`], or `bias` is not `m` long.
+#[inline]
+pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
+    a: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R2, C2, S2>,
+    bias: &[T],
+    c: &mut Matrix<T, R3, C3, S3>,
+) where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    R3: Dim,
+    C3: Dim,
+    S1: RawStorage<T, R1, C1>,
+    S2: RawStorage<T, R2, C2>,
+    S3: RawStorageMut<T, R3, C3>,
+{
+    let (m, k) = a.shape();
+    let (k2, n) = b.shape();
+    assert!(
+        k == k2 && c.shape() == (m, n),
+        "affine: shapes do not agree"
+    );
+    assert_eq!(bias.len(), m, "affine: one bias per row");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (rsc, csc) = c.strides();
+    let c = OperandMut {
+        data: covering_slice_mut(c),
+        rs: rsc,
+        cs: csc,
+    };
+    let (a, b) = (Operand::of(a), Operand::of(b));
+    dispatch(detect_isa(), m, k, n, T::ONE, a, b, T::ZERO, Some(bias), c);
 }
 
 /// `y += W x` for one sample (`x` of length `I`, `y` of length `O`), `W` the `O x I`
@@ -153,6 +199,7 @@ pub(crate) const fn weights_fit_in_l1<T>(inputs: usize, outputs: usize) -> bool 
 #[inline]
 pub(crate) fn per_sample_is_faster<T: Float>(inputs: usize, outputs: usize) -> bool {
     weights_fit_in_l1::<T>(inputs, outputs)
+        && inputs > SHALLOW_K
         && outputs * size_of::<T>() >= 32
         && detect_isa() == AVX512
 }
@@ -264,8 +311,23 @@ fn dispatch<T: Float>(
     a: Operand<'_, T>,
     b: Operand<'_, T>,
     beta: T,
+    bias: Option<&[T]>,
     c: OperandMut<'_, T>,
 ) {
+    // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`);
+    // the others start from `C` filled with it.
+    let (mut beta, mut bias) = (beta, bias);
+    if let Some(values) = bias
+        && k > SHALLOW_K
+    {
+        assert!(beta == T::ZERO && values.len() == m);
+        for j in 0..n {
+            for (i, &v) in values.iter().enumerate() {
+                c.data[i * c.rs + j * c.cs] = v;
+            }
+        }
+        (beta, bias) = (T::ONE, None);
+    }
     // `C^T = B^T A^T`: a product with few columns is one with few rows, transposed (a
     // transpose is swapped strides).
     let (m, n, a, b, mut c) = if k > SHALLOW_K && m > FEW && n <= FEW {
@@ -283,7 +345,7 @@ fn dispatch<T: Float>(
     let (a_len, b_len) = match path {
         Path::Shallow => {
             let m_pad = m.next_multiple_of(SHALLOW_ROWS);
-            (m_pad * k, m_pad)
+            (m_pad * (k + 1), m_pad)
         }
         Path::FewRows if b.rs == 1 || b.cs == 1 => (m.next_multiple_of(GROUP) * k, 0),
         Path::FewRows => (m.next_multiple_of(GROUP) * k, k * n),
@@ -302,6 +364,7 @@ fn dispatch<T: Float>(
             n,
             alpha,
             beta,
+            bias,
             a,
             b,
             a_pack,
@@ -331,6 +394,8 @@ struct Problem<'a, 'p, T> {
     n: usize,
     alpha: T,
     beta: T,
+    /// Added to every column of `C` (only on the shallow path, with `beta` zero).
+    bias: Option<&'a [T]>,
     a: Operand<'a, T>,
     b: Operand<'a, T>,
     a_pack: &'p mut [T],
@@ -349,7 +414,11 @@ fn run_avx2_fma<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn run_avx512<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    run::<T, AVX512>(path, p, c);
+    match path {
+        Path::Shallow if c.rs == 1 => small::shallow(p, c),
+        Path::FewRows => small::few_rows(p, c),
+        _ => run::<T, AVX512>(path, p, c),
+    }
 }
 
 /// The product for any CPU.
@@ -407,28 +476,25 @@ fn shallow<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut<
         n,
         alpha,
         beta,
+        bias,
         a,
         b,
         a_pack,
         b_pack: column,
     } = p;
     let m_pad = m.next_multiple_of(SHALLOW_ROWS);
-    for (q, out) in a_pack.chunks_exact_mut(m_pad).enumerate() {
-        for (i, v) in out.iter_mut().enumerate() {
-            *v = if i < m { a.at(i, q) } else { T::ZERO };
-        }
-    }
+    let depth = pack_shallow_a(m, k, &a, bias, a_pack);
     let (a_blocks, _) = a_pack.as_chunks::<SHALLOW_ROWS>();
     let blocks = m_pad / SHALLOW_ROWS;
+    let mut b_col = [T::ONE; SHALLOW_K + 1];
     for j in 0..n {
-        let mut b_col = [T::ZERO; SHALLOW_K];
         for (q, v) in b_col.iter_mut().enumerate().take(k) {
             *v = b.at(q, j);
         }
         let (out_blocks, _) = column.as_chunks_mut::<SHALLOW_ROWS>();
         for (r, out) in out_blocks.iter_mut().enumerate() {
             let mut acc = [T::ZERO; SHALLOW_ROWS];
-            for (q, &s) in b_col.iter().enumerate().take(k) {
+            for (q, &s) in b_col.iter().enumerate().take(depth) {
                 for (t, &v) in acc.iter_mut().zip(&a_blocks[q * blocks + r]) {
                     *t = mul_add::<T, FMA>(s, v, *t);
                 }
@@ -437,6 +503,30 @@ fn shallow<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut<
         }
         write_column(c, j, &column[..m], alpha, beta);
     }
+}
+
+/// Copies the shallow product's `A` (`m x k`) into `a_pack` column-major, each column padded
+/// to a whole number of 16-row blocks, followed by `bias` as one more column when there is
+/// one (the shallow kernels multiply it by a row of ones). Returns the depth packed: `k`, or
+/// `k + 1` with a bias.
+fn pack_shallow_a<T: Float>(
+    m: usize,
+    k: usize,
+    a: &Operand<'_, T>,
+    bias: Option<&[T]>,
+    a_pack: &mut [T],
+) -> usize {
+    let m_pad = m.next_multiple_of(SHALLOW_ROWS);
+    for (q, out) in a_pack.chunks_exact_mut(m_pad).enumerate().take(k) {
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = if i < m { a.at(i, q) } else { T::ZERO };
+        }
+    }
+    let Some(bias) = bias else { return k };
+    let out = &mut a_pack[k * m_pad..][..m_pad];
+    out[..m].copy_from_slice(&bias[..m]);
+    out[m..].fill(T::ZERO);
+    k + 1
 }
 
 /// `C[.., j] = alpha * column + beta * C[.., j]`.
@@ -479,6 +569,7 @@ fn few_rows<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut
         n,
         alpha,
         beta,
+        bias: _,
         a,
         b,
         a_pack,
@@ -591,6 +682,7 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
         n,
         alpha,
         beta,
+        bias: _,
         a,
         b,
         a_pack,
@@ -875,6 +967,34 @@ mod tests {
                 let mut cf = DMatrix::<f32>::from_element(m, n, f32::NAN);
                 on_isa(isa, || gemm(1.0, &af, &bf, 0.0, &mut cf));
                 assert_eq!(cf, &af * &bf, "f32 {m}x{k}x{n}, isa {isa}");
+            }
+        }
+    }
+
+    /// `affine` is `A B + b 1^T` on every path, for every row count of the few-rows kernels
+    /// and for shallow products with more rows than one register group holds.
+    #[test]
+    fn affine_adds_the_bias_to_every_column_on_every_path() {
+        for m in [1, 2, 3, 4, 5, 6, 7, 8, 17, 100, 150] {
+            for k in [1, 2, 16, 17, 40] {
+                for n in [1, 2, 3, 33] {
+                    let a =
+                        DMatrix::<f64>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0);
+                    let b =
+                        DMatrix::<f64>::from_fn(k, n, |i, j| ((i * 2 + j * 5) % 3) as f64 - 1.0);
+                    let bias: Vec<f64> = (0..m).map(|i| (i % 4) as f64 * 0.25 - 0.5).collect();
+                    let expected = &a * &b + DMatrix::from_fn(m, n, |i, _| bias[i]);
+                    for isa in available_isas() {
+                        let mut c = DMatrix::<f64>::from_element(m, n, f64::NAN);
+                        on_isa(isa, || affine(&a, &b, &bias, &mut c));
+                        assert_eq!(c, expected, "{m}x{k}x{n}, isa {isa}");
+                        let (af, bf) = (a.map(|v| v as f32), b.map(|v| v as f32));
+                        let biasf: Vec<f32> = bias.iter().map(|&v| v as f32).collect();
+                        let mut cf = DMatrix::<f32>::from_element(m, n, f32::NAN);
+                        on_isa(isa, || affine(&af, &bf, &biasf, &mut cf));
+                        assert_eq!(cf, expected.map(|v| v as f32), "f32 {m}x{k}x{n}, isa {isa}");
+                    }
+                }
             }
         }
     }

@@ -11,6 +11,137 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
+/// The AVX-512 vector of a scalar type and the few operations the small-product kernels
+/// (`kernels::small`) are written in, so that one generic kernel serves `f32` and `f64`.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) mod lanes {
+    use std::arch::x86_64::*;
+
+    /// A scalar's 512-bit vector: `VECTOR_LEN` elements. Every method needs AVX-512F.
+    pub trait Lanes: Copy {
+        /// The vector type.
+        type V: Copy;
+        /// Elements per vector.
+        const VECTOR_LEN: usize;
+        /// All lanes zero.
+        unsafe fn zeros() -> Self::V;
+        /// All lanes `x`.
+        unsafe fn broadcast(x: Self) -> Self::V;
+        /// The first `n` (at most `VECTOR_LEN`) elements at `p`, zero in the other lanes; only
+        /// those `n` elements are read.
+        unsafe fn load_first(n: usize, p: *const Self) -> Self::V;
+        /// `VECTOR_LEN` elements at `p`.
+        unsafe fn load(p: *const Self) -> Self::V;
+        /// Writes the first `n` lanes of `v` to `p`.
+        unsafe fn store_first(n: usize, p: *mut Self, v: Self::V);
+        /// `a * b + c`, fused.
+        unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        /// `a * b`.
+        unsafe fn product(a: Self::V, b: Self::V) -> Self::V;
+        /// The sum of the lanes.
+        unsafe fn lane_sum(v: Self::V) -> Self;
+    }
+
+    macro_rules! impl_lanes {
+        ($ty:ty, $v:ty, $lanes:literal, $mask:ty, $zero:ident, $set1:ident, $maskz_load:ident,
+         $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident, $reduce:ident) => {
+            impl Lanes for $ty {
+                type V = $v;
+                const VECTOR_LEN: usize = $lanes;
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn zeros() -> $v {
+                    $zero()
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn broadcast(x: $ty) -> $v {
+                    $set1(x)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn load_first(n: usize, p: *const $ty) -> $v {
+                    // SAFETY: the mask keeps the read to the caller's `n` elements.
+                    unsafe { $maskz_load(((1u32 << n) - 1) as $mask, p) }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn load(p: *const $ty) -> $v {
+                    // SAFETY: the caller's contract.
+                    unsafe { $load(p) }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn store_first(n: usize, p: *mut $ty, v: $v) {
+                    if n == $lanes {
+                        // SAFETY: the caller's contract.
+                        unsafe { $store(p, v) }
+                    } else {
+                        // SAFETY: the mask keeps the write to the caller's `n` elements.
+                        unsafe { $mask_store(p, ((1u32 << n) - 1) as $mask, v) }
+                    }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn fmadd(a: $v, b: $v, c: $v) -> $v {
+                    $fmadd(a, b, c)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn product(a: $v, b: $v) -> $v {
+                    $mul(a, b)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn lane_sum(v: $v) -> $ty {
+                    $reduce(v)
+                }
+            }
+        };
+    }
+
+    impl_lanes!(
+        f32,
+        __m512,
+        16,
+        __mmask16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_maskz_loadu_ps,
+        _mm512_loadu_ps,
+        _mm512_mask_storeu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_mul_ps,
+        _mm512_reduce_add_ps
+    );
+    impl_lanes!(
+        f64,
+        __m512d,
+        8,
+        __mmask8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_maskz_loadu_pd,
+        _mm512_loadu_pd,
+        _mm512_mask_storeu_pd,
+        _mm512_storeu_pd,
+        _mm512_fmadd_pd,
+        _mm512_mul_pd,
+        _mm512_reduce_add_pd
+    );
+}
+
+/// No vector operations off x86-64: the small-product kernels are not compiled there.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) mod lanes {
+    /// Empty off x86-64.
+    pub trait Lanes {}
+    impl Lanes for f32 {}
+    impl Lanes for f64 {}
+}
+
 /// A floating-point scalar a network can compute in: implemented for `f32` and `f64` only.
 ///
 /// Everything nalgebra needs comes through [`RealField`]; the extra items here are the
@@ -22,7 +153,7 @@ mod sealed {
 /// assert_eq!(2.0f32.as_f64(), 2.0);
 /// ```
 pub trait Float:
-    RealField + Copy + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed
+    RealField + Copy + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed + lanes::Lanes
 {
     /// Zero.
     const ZERO: Self;
@@ -36,6 +167,25 @@ pub trait Float:
     fn of_f64(x: f64) -> Self;
     /// Converts to `f64` (exact for both implementations).
     fn as_f64(self) -> f64;
+    /// Replaces every element `x` of `xs` by `e^x`.
+    ///
+    /// `f64` calls the standard library's `exp` per element. `f32` uses one branch-free
+    /// polynomial that LLVM vectorizes: `e^x = 2^n e^r` with `n` the nearest integer to
+    /// `x / ln 2` and `r = x - n ln 2` (Cody-Waite split of `ln 2`), `e^r` by Cephes' degree-6
+    /// `expf` polynomial, within 2 units in the last place of `f32::exp` for `x <= 88`. It
+    /// returns 0 below -87.33 (where `e^x` leaves the normal range) and passes NaN through.
+    ///
+    /// ```
+    /// use constnet::Float;
+    /// let mut xs = [0.0f32, 1.0, -2.5, -100.0, f32::NAN];
+    /// f32::exp_in_place(&mut xs);
+    /// assert_eq!(xs[0], 1.0);
+    /// assert!((xs[1] - 1.0f32.exp()).abs() <= 2.0 * f32::EPSILON * xs[1]);
+    /// assert!((xs[2] - (-2.5f32).exp()).abs() <= 2.0 * f32::EPSILON * xs[2]);
+    /// assert_eq!(xs[3], 0.0);
+    /// assert!(xs[4].is_nan());
+    /// ```
+    fn exp_in_place(xs: &mut [Self]);
     /// Runs `f` with this thread's two packing buffers for matrix products, grown to at
     /// least `a_len` and `b_len` elements. They are allocated on first use and reused after.
     #[doc(hidden)]
@@ -117,7 +267,7 @@ macro_rules! impl_float {
      $fmadd512:ident, $store512:ident, $mul512:ident],
      gemv: [$glanes:literal, $gzero:ident, $gload:ident, $gset1:ident, $gfmadd:ident,
      $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident],
-     of_f64: |$x:ident| $of_f64:expr) => {
+     of_f64: |$x:ident| $of_f64:expr, exp_in_place: $exp_in_place:path) => {
         impl Float for $ty {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -323,6 +473,11 @@ macro_rules! impl_float {
             fn as_f64(self) -> f64 {
                 f64::from(self)
             }
+
+            #[inline]
+            fn exp_in_place(xs: &mut [Self]) {
+                $exp_in_place(xs);
+            }
         }
     };
 }
@@ -334,7 +489,7 @@ impl_float!(f32,
         _mm512_storeu_ps, _mm512_mul_ps],
     gemv: [8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
         _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps],
-    of_f64: |x| x as f32);
+    of_f64: |x| x as f32, exp_in_place: exp_f32_in_place);
 impl_float!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
         _mm256_storeu_pd],
@@ -342,4 +497,92 @@ impl_float!(f64,
         _mm512_storeu_pd, _mm512_mul_pd],
     gemv: [4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd,
         _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd],
-    of_f64: |x| x);
+    of_f64: |x| x, exp_in_place: exp_f64_in_place);
+
+/// `e^x` in place with the standard library's `exp`.
+fn exp_f64_in_place(xs: &mut [f64]) {
+    for x in xs {
+        *x = x.exp();
+    }
+}
+
+/// `e^x` in place with the vectorizable polynomial documented at [`Float::exp_in_place`].
+fn exp_f32_in_place(xs: &mut [f32]) {
+    // Below this, e^x is subnormal or zero: the result is 0.
+    const LOWEST: f32 = -87.336_55;
+    // Above this, 2^n would overflow the exponent: e^x is clamped to e^88.
+    const HIGHEST: f32 = 88.0;
+    // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 9 bits so that n * LN2_HI is exact (Cody-Waite).
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Cephes' expf polynomial for e^r on [-ln 2 / 2, ln 2 / 2]: 1 + r + r^2 p(r).
+    const P: [f32; 6] = [
+        1.987_569_1e-4,
+        1.398_2e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ];
+    for x in xs {
+        let v = *x;
+        // Comparisons are false for NaN, which so flows through the arithmetic below.
+        let clamped = if v > HIGHEST { HIGHEST } else { v };
+        let clamped = if clamped < LOWEST { LOWEST } else { clamped };
+        let n = (clamped * std::f32::consts::LOG2_E + 0.5).floor();
+        let r = clamped - n * LN2_HI - n * LN2_LO;
+        let p = P.iter().fold(0.0, |acc, &c| acc * r + c);
+        let e_r = p * r * r + r + 1.0;
+        // 2^n from its exponent bits; n is in [-126, 127] here (0 for NaN).
+        let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+        *x = if v < LOWEST { 0.0 } else { e_r * two_n };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_exp_is_within_two_ulps_of_the_exact_value_over_its_range() {
+        let mut xs: Vec<f32> = (0..200_001)
+            .map(|i| -87.3 + (88.0 + 87.3) * i as f32 / 200_000.0)
+            .collect();
+        let exact: Vec<f64> = xs.iter().map(|&x| f64::from(x).exp()).collect();
+        f32::exp_in_place(&mut xs);
+        for (&got, &want) in xs.iter().zip(&exact) {
+            let error = (f64::from(got) - want).abs() / want;
+            assert!(
+                error <= 2.0 * f64::from(f32::EPSILON),
+                "{got} vs {want}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn f32_exp_underflows_to_zero_and_keeps_nan_and_infinities_sane() {
+        let mut xs = [
+            -88.0f32,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            0.0,
+            100.0,
+            f32::INFINITY,
+        ];
+        f32::exp_in_place(&mut xs);
+        assert_eq!(xs[0], 0.0);
+        assert_eq!(xs[1], 0.0);
+        assert!(xs[2].is_nan());
+        assert_eq!(xs[3], 1.0);
+        // Clamped at e^88, finite: no overflow to infinity in the bit arithmetic.
+        assert_eq!(xs[4], xs[5]);
+        assert!(xs[4] > 1e38);
+    }
+
+    #[test]
+    fn f64_exp_is_the_standard_library_one() {
+        let mut xs = [-3.0f64, 0.5, 700.0];
+        f64::exp_in_place(&mut xs);
+        assert_eq!(xs, [(-3.0f64).exp(), 0.5f64.exp(), 700.0f64.exp()]);
+    }
+}

@@ -14,7 +14,7 @@
 use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;
 
-use crate::kernels::{gemm, gemv, per_sample_is_faster, weights_fit_in_l1};
+use crate::kernels::{affine, gemm, gemv, per_sample_is_faster, weights_fit_in_l1};
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
 
@@ -132,10 +132,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
             }
             return;
         }
-        for mut column in y.column_iter_mut() {
-            column.as_mut_slice().copy_from_slice(b);
-        }
-        gemm(T::ONE, &weight::<T, I, O>(p), &x, T::ONE, &mut y);
+        affine(&weight::<T, I, O>(p), &x, b, &mut y);
     }
 
     fn backward(

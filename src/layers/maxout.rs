@@ -11,7 +11,7 @@ use nalgebra::{Const, Dyn, MatrixView, MatrixViewMut, SVector, U1};
 use rand::RngCore;
 
 use super::dense::affine_backward;
-use crate::kernels::gemm;
+use crate::kernels::affine;
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Kinks, Layer};
 
@@ -189,12 +189,9 @@ impl<T: Float, const I: usize, const O: usize, const K: usize> Layer<T, I, O> fo
         let (w, b) = p.split_at(rows * I);
         // Z = W X + b, all pieces in one product.
         let z = &mut cache.z[..rows * batch];
-        for column in z.chunks_exact_mut(rows) {
-            column.copy_from_slice(&b[..rows]);
-        }
         let w = MatrixView::from_slice_generic(w, Dyn(rows), Const::<I>);
         let mut z_view = MatrixViewMut::from_slice_generic(z, Dyn(rows), Dyn(batch));
-        gemm(T::ONE, &w, &x, T::ONE, &mut z_view);
+        affine(&w, &x, &b[..rows], &mut z_view);
         // y = the winning piece of each output.
         let winners = &mut cache.winners[..O * batch];
         let columns = cache.z[..rows * batch].chunks_exact(rows);

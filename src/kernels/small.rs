@@ -1,0 +1,330 @@
+//! AVX-512 kernels for the products too small or too thin to pack: the shallow path
+//! (`k <= SHALLOW_K`) and the few-rows path (`m <= FEW`) of [`dispatch`](super::dispatch),
+//! which are most of the spiral net's step (workload W4). Each keeps its accumulators in
+//! registers (their counts are const generics, so LLVM never spills an indexed array), reads
+//! ragged edges with masked loads instead of padding copies, and writes `C` once with
+//! `alpha` and `beta` applied. The portable versions in the parent module are the reference
+//! the tests compare against.
+
+use super::{
+    FEW, GROUP, Operand, OperandMut, Problem, SHALLOW_K, SHALLOW_ROWS, pack_shallow_a, put,
+};
+use crate::Float;
+
+/// The shallow product with contiguous columns of `C` (`c.rs == 1`): `A` is copied
+/// column-major with its rows padded to whole vectors, and each column of `C` is
+/// `alpha * sum_q B[q, j] A[.., q] + beta C[.., j]`, in groups of up to 8 vectors of rows.
+#[target_feature(enable = "avx512f")]
+pub(super) fn shallow<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    let Problem {
+        m,
+        k,
+        n,
+        alpha,
+        beta,
+        bias,
+        a,
+        b,
+        a_pack,
+        ..
+    } = p;
+    assert!(c.rs == 1 && k <= SHALLOW_K);
+    let m_pad = m.next_multiple_of(SHALLOW_ROWS);
+    let depth = pack_shallow_a(m, k, &a, bias, a_pack);
+    let group = Group {
+        a_pack: &a_pack[..m_pad * depth],
+        m,
+        m_pad,
+        k,
+        depth,
+        n,
+        b,
+        alpha,
+        beta,
+    };
+    let vectors = m.div_ceil(T::VECTOR_LEN);
+    let mut v0 = 0;
+    while v0 < vectors {
+        let r0 = v0 * T::VECTOR_LEN;
+        match vectors - v0 {
+            1 => group.rows_from::<1>(r0, c),
+            2 => group.rows_from::<2>(r0, c),
+            3 => group.rows_from::<3>(r0, c),
+            4 => group.rows_from::<4>(r0, c),
+            5 => group.rows_from::<5>(r0, c),
+            6 => group.rows_from::<6>(r0, c),
+            7 => group.rows_from::<7>(r0, c),
+            _ => group.rows_from::<8>(r0, c),
+        }
+        v0 += 8;
+    }
+}
+
+/// A shallow product, its `A` packed column-major with `m_pad` rows per column.
+struct Group<'a, T> {
+    a_pack: &'a [T],
+    m: usize,
+    m_pad: usize,
+    /// The depth of `B`.
+    k: usize,
+    /// The depth of `A`: `k`, or `k + 1` when its last column is a bias.
+    depth: usize,
+    n: usize,
+    b: Operand<'a, T>,
+    alpha: T,
+    beta: T,
+}
+
+impl<T: Float> Group<'_, T> {
+    /// Rows `r0..` of `C` (at most `NV` vectors of them) in every column:
+    /// `alpha * sum_q B[q, j] A[r0.., q] + beta * C[r0.., j]`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn rows_from<const NV: usize>(&self, r0: usize, c: &mut OperandMut<'_, T>) {
+        let (l, k, depth) = (T::VECTOR_LEN, self.k, self.depth);
+        let rows = (self.m - r0).min(NV * l);
+        // Rows in the last vector: the others are whole.
+        let tail = rows - (NV - 1) * l;
+        assert!(rows > (NV - 1) * l && r0 + NV * l <= self.m_pad);
+        assert!(self.a_pack.len() >= self.m_pad * depth);
+        assert!(self.n == 0 || (self.n - 1) * c.cs + r0 + rows <= c.data.len());
+        // Past `k`, a one: the bias's row of `B`.
+        let mut b_col = [T::ONE; SHALLOW_K + 1];
+        for j in 0..self.n {
+            for (q, v) in b_col.iter_mut().enumerate().take(k) {
+                *v = self.b.at(q, j);
+            }
+            // SAFETY: the assertions keep every `A` load inside `a_pack` (its padded rows),
+            // and every access to `C` inside rows `r0..r0 + rows` of column `j`.
+            unsafe {
+                let mut acc = [T::zeros(); NV];
+                let a = self.a_pack.as_ptr().add(r0);
+                for (q, &b) in b_col.iter().enumerate().take(depth) {
+                    let s = T::broadcast(b);
+                    let a = a.add(q * self.m_pad);
+                    for (v, acc) in acc.iter_mut().enumerate() {
+                        *acc = T::fmadd(T::load(a.add(v * l)), s, *acc);
+                    }
+                }
+                let out = c.data.as_mut_ptr().add(j * c.cs + r0);
+                let alpha = T::broadcast(self.alpha);
+                for (v, &acc) in acc.iter().enumerate() {
+                    let count = if v + 1 == NV { tail } else { l };
+                    let out = out.add(v * l);
+                    let mut value = T::product(alpha, acc);
+                    if self.beta != T::ZERO {
+                        value = T::fmadd(T::broadcast(self.beta), T::load_first(count, out), value);
+                    }
+                    T::store_first(count, out, value);
+                }
+            }
+        }
+    }
+}
+
+/// The few-rows product (`m <= FEW`): `A` is copied row-major; with contiguous rows of `B`,
+/// `M` rows of `C` are accumulated as `sum_p A[i, p] B[p, j..]` over blocks of vectors of
+/// columns; otherwise each element is a dot product of a row of `A` with a contiguous column
+/// of `B` (copied column-major first when neither is contiguous).
+#[target_feature(enable = "avx512f")]
+pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    let Problem {
+        m,
+        k,
+        n,
+        alpha,
+        beta,
+        bias: _,
+        a,
+        b,
+        a_pack,
+        b_pack,
+    } = p;
+    assert!((1..=FEW).contains(&m) && a_pack.len() >= m.next_multiple_of(GROUP) * k);
+    for (i, out) in a_pack.chunks_exact_mut(k).enumerate().take(m) {
+        for (q, v) in out.iter_mut().enumerate() {
+            *v = a.at(i, q);
+        }
+    }
+    let a_rows = &a_pack[..m * k];
+    if b.cs == 1 && b.rs != 1 {
+        let rows = ByRows {
+            a_rows,
+            k,
+            n,
+            b: b.data,
+            b_rs: b.rs,
+            alpha,
+            beta,
+        };
+        match m {
+            1 => rows.run::<1, 4>(c),
+            2 => rows.run::<2, 4>(c),
+            3 => rows.run::<3, 4>(c),
+            4 => rows.run::<4, 4>(c),
+            5 => rows.run::<5, 2>(c),
+            6 => rows.run::<6, 2>(c),
+            7 => rows.run::<7, 2>(c),
+            _ => rows.run::<8, 2>(c),
+        }
+        return;
+    }
+    let (columns, stride): (&[T], usize) = if b.rs == 1 {
+        (b.data, b.cs)
+    } else {
+        for (j, out) in b_pack.chunks_exact_mut(k).enumerate().take(n) {
+            for (q, v) in out.iter_mut().enumerate() {
+                *v = b.at(q, j);
+            }
+        }
+        (&b_pack[..k * n], k)
+    };
+    let dots = Dots {
+        a_rows,
+        k,
+        n,
+        columns,
+        stride,
+        alpha,
+        beta,
+    };
+    match m {
+        1 => dots.run::<1>(c),
+        2 => dots.run::<2>(c),
+        3 => dots.run::<3>(c),
+        4 => dots.run::<4>(c),
+        5 => dots.run::<5>(c),
+        6 => dots.run::<6>(c),
+        7 => dots.run::<7>(c),
+        _ => dots.run::<8>(c),
+    }
+}
+
+/// A few-rows product whose `B` has contiguous rows (stride `b_rs` between them).
+struct ByRows<'a, T> {
+    a_rows: &'a [T],
+    k: usize,
+    n: usize,
+    b: &'a [T],
+    b_rs: usize,
+    alpha: T,
+    beta: T,
+}
+
+impl<T: Float> ByRows<'_, T> {
+    /// All of `C`, `M` rows by `NB` vectors of columns at a time.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn run<const M: usize, const NB: usize>(&self, c: &mut OperandMut<'_, T>) {
+        let (l, k, n) = (T::VECTOR_LEN, self.k, self.n);
+        assert!(self.a_rows.len() >= M * k);
+        assert!(k == 0 || n == 0 || (k - 1) * self.b_rs + n <= self.b.len());
+        let mut j0 = 0;
+        while j0 < n {
+            let width = (n - j0).min(NB * l);
+            let counts: [usize; NB] = std::array::from_fn(|v| width.saturating_sub(v * l).min(l));
+            // SAFETY: the assertions keep the reads of row `q` of `B` inside `b` (columns
+            // `j0..j0 + width`, through the counts) and those of `A` inside `a_rows`.
+            let acc = unsafe {
+                let mut acc = [[T::zeros(); NB]; M];
+                let a = self.a_rows.as_ptr();
+                for q in 0..k {
+                    let row = self.b.as_ptr().add(q * self.b_rs + j0);
+                    let mut bv = [T::zeros(); NB];
+                    for (v, bv) in bv.iter_mut().enumerate() {
+                        *bv = T::load_first(counts[v], row.wrapping_add(v * l));
+                    }
+                    for (i, acc) in acc.iter_mut().enumerate() {
+                        let s = T::broadcast(*a.add(i * k + q));
+                        for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                            *acc = T::fmadd(s, bv, *acc);
+                        }
+                    }
+                }
+                acc
+            };
+            for (i, acc) in acc.iter().enumerate() {
+                for (v, &acc) in acc.iter().enumerate() {
+                    let mut lanes = [T::ZERO; 16];
+                    // SAFETY: `lanes` holds a whole vector of either type.
+                    unsafe { T::store_first(l, lanes.as_mut_ptr(), acc) };
+                    for (t, &value) in lanes[..counts[v]].iter().enumerate() {
+                        put(c, i, j0 + v * l + t, value, self.alpha, self.beta);
+                    }
+                }
+            }
+            j0 += NB * l;
+        }
+    }
+}
+
+/// A few-rows product as dot products with contiguous columns of `B` (stride `stride`).
+struct Dots<'a, T> {
+    a_rows: &'a [T],
+    k: usize,
+    n: usize,
+    columns: &'a [T],
+    stride: usize,
+    alpha: T,
+    beta: T,
+}
+
+impl<T: Float> Dots<'_, T> {
+    /// All of `C`, two columns at a time.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn run<const M: usize>(&self, c: &mut OperandMut<'_, T>) {
+        assert!(self.a_rows.len() >= M * self.k);
+        assert!(self.n == 0 || (self.n - 1) * self.stride + self.k <= self.columns.len());
+        let mut j = 0;
+        while j + 2 <= self.n {
+            self.columns_from::<M, 2>(j, c);
+            j += 2;
+        }
+        if j < self.n {
+            self.columns_from::<M, 1>(j, c);
+        }
+    }
+
+    /// Columns `j..j + CJ` of `C`: `M * CJ` dot products, summed in vectors and reduced at
+    /// the end.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn columns_from<const M: usize, const CJ: usize>(&self, j: usize, c: &mut OperandMut<'_, T>) {
+        let (l, k) = (T::VECTOR_LEN, self.k);
+        // SAFETY: `run`'s assertions keep the reads inside `a_rows` (row `i` is
+        // `i * k..(i + 1) * k`) and `columns` (column `j + t` is `k` elements from
+        // `(j + t) * stride`), the counts stopping each at `k`.
+        let sums = unsafe {
+            let mut acc = [[T::zeros(); M]; CJ];
+            let (a, b) = (self.a_rows.as_ptr(), self.columns.as_ptr());
+            let mut q = 0;
+            while q < k {
+                let count = (k - q).min(l);
+                let mut bv = [T::zeros(); CJ];
+                for (t, bv) in bv.iter_mut().enumerate() {
+                    *bv = T::load_first(count, b.add((j + t) * self.stride + q));
+                }
+                for i in 0..M {
+                    let av = T::load_first(count, a.add(i * k + q));
+                    for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                        acc[i] = T::fmadd(av, bv, acc[i]);
+                    }
+                }
+                q += l;
+            }
+            let mut sums = [[T::ZERO; M]; CJ];
+            for (sums, acc) in sums.iter_mut().zip(&acc) {
+                for (sum, &acc) in sums.iter_mut().zip(acc) {
+                    *sum = T::lane_sum(acc);
+                }
+            }
+            sums
+        };
+        for (t, column) in sums.iter().enumerate() {
+            for (i, &value) in column.iter().enumerate() {
+                put(c, i, j + t, value, self.alpha, self.beta);
+            }
+        }
+    }
+}

@@ -271,6 +271,28 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
         dparams: &mut [T],
     );
 
+    /// Like [`backward`](Layer::backward), but overwrites `dparams` with the gradient instead
+    /// of adding into it. The default zeroes `dparams` and calls `backward`; a layer that can
+    /// write its gradients directly (Dense, Maxout) overrides it, which saves the network's
+    /// backward a pass over every gradient.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the same arguments as `backward`, side by side"
+    )]
+    fn backward_overwrite(
+        &self,
+        params: &[T],
+        x: BatchView<'_, T, I>,
+        y: BatchView<'_, T, O>,
+        cache: &mut Self::Cache,
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        dparams: &mut [T],
+    ) {
+        dparams.fill(T::ZERO);
+        self.backward(params, x, y, cache, dy, dx, dparams);
+    }
+
     /// Records the winners of the layer's max-like gates for input `x` (see [`Kinks`]).
     /// Smooth layers record nothing.
     fn record_kinks(&self, params: &[T], x: BatchView<'_, T, I>, kinks: &mut Kinks) {

@@ -213,3 +213,32 @@ fn debug_output_shows_layers_not_every_parameter() {
     assert!(text.starts_with("Classifier { fc1: Dense"), "{text}");
     assert!(text.contains("params: [f32; 618]"), "{text}");
 }
+
+network! {
+    struct Mixed { fc: Dense<8, 12>, bn: BatchNorm, mx: Maxout<12, 6, 2>, act: Tanh, out: Dense<6, 10> }
+}
+
+/// `backward` overwrites the gradient buffer whatever it held (Dense and Maxout write their
+/// gradients directly, the other layers through the zeroing default), and
+/// `backward_accumulate` adds into it.
+#[test]
+fn backward_overwrites_and_backward_accumulate_adds() {
+    let mut net = Mixed::new(3);
+    let mut tape = net.new_tape(5);
+    let x = batch(5);
+    let labels = [0usize, 3, 9, 4, 4];
+    let mut fresh = net.new_grads();
+    net.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut fresh)
+        .unwrap();
+    assert!(fresh.iter().all(|g| g.is_finite()) && fresh.iter().any(|&g| g != 0.0));
+    let mut stale = vec![f32::NAN; fresh.len()];
+    net.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut stale)
+        .unwrap();
+    assert_eq!(stale, fresh);
+    let mut summed = vec![1.0f32; fresh.len()];
+    net.backward_accumulate(&mut tape, &mut summed, false)
+        .unwrap();
+    for (s, f) in summed.iter().zip(&fresh) {
+        assert_relative_eq!(*s, 1.0 + f, epsilon = 1e-6);
+    }
+}

@@ -472,10 +472,17 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             quote!(::core::option::Option::Some(#view))
         };
         quote! {
-            #as_layer::backward(
-                &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
-                tape.#grad.columns(0, batch), #dx, #gr,
-            );
+            if overwrite {
+                #as_layer::backward_overwrite(
+                    &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
+                    tape.#grad.columns(0, batch), #dx, #gr,
+                );
+            } else {
+                #as_layer::backward(
+                    &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
+                    tape.#grad.columns(0, batch), #dx, #gr,
+                );
+            }
         }
     });
 
@@ -604,11 +611,12 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
             }
 
-            fn backward_accumulate(
+            fn backward_into(
                 &self,
                 tape: &mut Self::Tape,
                 grads: &mut [T],
                 input_grad: bool,
+                overwrite: bool,
             ) -> ::core::result::Result<(), ::constnet::Error> {
                 if grads.len() != Self::PARAM_COUNT {
                     return ::core::result::Result::Err(::constnet::Error::WrongLength {

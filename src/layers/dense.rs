@@ -145,20 +145,35 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
     ) {
-        affine_backward(p, x, dy, dx, dp);
+        affine_backward(p, x, dy, dx, dp, true);
+    }
+
+    fn backward_overwrite(
+        &self,
+        p: &[T],
+        x: BatchView<'_, T, I>,
+        _y: BatchView<'_, T, O>,
+        _cache: &mut (),
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        dp: &mut [T],
+    ) {
+        affine_backward(p, x, dy, dx, dp, false);
     }
 }
 
 /// The backward pass of `z = W x + b` with `W` the `R x I` column-major matrix at the start of
 /// `p` and `b` the `R` values after it, shared by [`Dense`] and
 /// [`Maxout`](crate::layers::Maxout): `dW += dZ X^T`, `db += the sum of dZ's columns`,
-/// `dX = W^T dZ` (when asked for).
+/// `dX = W^T dZ` (when asked for). With `accumulate` false, `dW` and `db` are overwritten
+/// instead (and not read).
 pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
     p: &[T],
     x: BatchView<'_, T, I>,
     dz: MatrixView<'_, T, R, Dyn>,
     dx: Option<BatchViewMut<'_, T, I>>,
     dp: &mut [T],
+    accumulate: bool,
 ) {
     let (rows, batch) = dz.shape_generic();
     let r = rows.value();
@@ -172,9 +187,13 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
         U1,
     );
     let mut dw = MatrixViewMut::from_slice_generic(dw, rows, Const::<I>);
-    gemm(T::ONE, &dz, &x_t, T::ONE, &mut dw);
+    let beta = if accumulate { T::ONE } else { T::ZERO };
+    gemm(T::ONE, &dz, &x_t, beta, &mut dw);
     // db += the sum of dZ's columns.
     let db = &mut db[..r];
+    if !accumulate {
+        db.fill(T::ZERO);
+    }
     for column in dz.column_iter() {
         // Each column is contiguous: a plain slice loop vectorizes, a strided iterator does not.
         for (g, &d) in db.iter_mut().zip(column.as_slice()) {

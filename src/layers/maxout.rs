@@ -122,6 +122,43 @@ pub struct MaxoutCache<T> {
     dz: Vec<T>,
 }
 
+impl<const I: usize, const O: usize, const K: usize> Maxout<I, O, K> {
+    /// Backward through the winning pieces: `dZ` is each output's gradient at its winner
+    /// and zero elsewhere, then the affine backward of `Z = W X + b`, which adds into `dp`
+    /// when `accumulate` and overwrites it otherwise.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "backward's arguments and the accumulate switch"
+    )]
+    fn backward_pieces<T: Float>(
+        &self,
+        p: &[T],
+        x: BatchView<'_, T, I>,
+        cache: &mut MaxoutCache<T>,
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        dp: &mut [T],
+        accumulate: bool,
+    ) {
+        let (rows, batch) = (K * O, dy.ncols());
+        // dZ: each output's gradient at its winning piece, zero elsewhere.
+        let dz = &mut cache.dz[..rows * batch];
+        dz.fill(T::ZERO);
+        let winners = cache.winners[..O * batch].chunks_exact(O);
+        for ((dzc, dyc), wc) in dz
+            .chunks_exact_mut(rows)
+            .zip(dy.as_slice().chunks_exact(O))
+            .zip(winners)
+        {
+            for o in 0..O {
+                dzc[wc[o] as usize * O + o] = dyc[o];
+            }
+        }
+        let dz = MatrixView::from_slice_generic(&cache.dz[..rows * batch], Dyn(rows), Dyn(batch));
+        affine_backward(p, x, dz, dx, dp, accumulate);
+    }
+}
+
 impl<T: Float, const I: usize, const O: usize, const K: usize> Layer<T, I, O> for Maxout<I, O, K> {
     const PARAMS: usize = K * O * I + K * O;
     const TENSORS: &'static [TensorSpec] = &[
@@ -221,22 +258,20 @@ impl<T: Float, const I: usize, const O: usize, const K: usize> Layer<T, I, O> fo
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
     ) {
-        let (rows, batch) = (K * O, dy.ncols());
-        // dZ: each output's gradient at its winning piece, zero elsewhere.
-        let dz = &mut cache.dz[..rows * batch];
-        dz.fill(T::ZERO);
-        let winners = cache.winners[..O * batch].chunks_exact(O);
-        for ((dzc, dyc), wc) in dz
-            .chunks_exact_mut(rows)
-            .zip(dy.as_slice().chunks_exact(O))
-            .zip(winners)
-        {
-            for o in 0..O {
-                dzc[wc[o] as usize * O + o] = dyc[o];
-            }
-        }
-        let dz = MatrixView::from_slice_generic(&cache.dz[..rows * batch], Dyn(rows), Dyn(batch));
-        affine_backward(p, x, dz, dx, dp);
+        self.backward_pieces(p, x, cache, dy, dx, dp, true);
+    }
+
+    fn backward_overwrite(
+        &self,
+        p: &[T],
+        x: BatchView<'_, T, I>,
+        _y: BatchView<'_, T, O>,
+        cache: &mut MaxoutCache<T>,
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        dp: &mut [T],
+    ) {
+        self.backward_pieces(p, x, cache, dy, dx, dp, false);
     }
 
     fn record_kinks(&self, p: &[T], x: BatchView<'_, T, I>, kinks: &mut Kinks) {

@@ -531,10 +531,13 @@ fn exp_f32_in_place(xs: &mut [f32]) {
         let clamped = if clamped < LOWEST { LOWEST } else { clamped };
         let n = (clamped * std::f32::consts::LOG2_E + 0.5).floor();
         let r = clamped - n * LN2_HI - n * LN2_LO;
-        let p = P.iter().fold(0.0, |acc, &c| acc * r + c);
+        let p = P[1..].iter().fold(P[0], |acc, &c| acc * r + c);
         let e_r = p * r * r + r + 1.0;
-        // 2^n from its exponent bits; n is in [-126, 127] here (0 for NaN).
-        let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+        // 2^n from its exponent bits, n in [-126, 127]: adding 1.5 * 2^23 puts the integer n
+        // in the low bits of the mantissa, which integer lanes then shift into the exponent
+        // (an `as i32` cast would saturate, which LLVM does not vectorize).
+        let shifted = (n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000);
+        let two_n = f32::from_bits(shifted.wrapping_add(127) << 23);
         *x = if v < LOWEST { 0.0 } else { e_r * two_n };
     }
 }

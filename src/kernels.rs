@@ -688,6 +688,17 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
         a_pack,
         b_pack,
     } = p;
+    // With AVX-512, a column-major `A` whose rows fill whole tiles and whose columns start on
+    // cache lines is read in place, its micro-panels `MR` contiguous rows at a stride of
+    // `a.cs`: forward's `W X` then costs no copy of `W` (the parameter buffer is aligned for
+    // this). Misaligned, every load would straddle two lines, which measured slower than
+    // packing.
+    let a_in_place = ISA == AVX512
+        && a.rs == 1
+        && m % MR == 0
+        && c.rs == 1
+        && a.data.as_ptr().addr().is_multiple_of(64)
+        && (a.cs * size_of::<T>()).is_multiple_of(64);
     let mut jc = 0;
     while jc < n {
         let nc = (n - jc).min(NC);
@@ -700,13 +711,59 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
             let mut ic = 0;
             while ic < m {
                 let mc = (m - ic).min(MC);
-                pack_a::<T, MR>(&a, ic, mc, pc, kc, a_pack);
+                if !a_in_place {
+                    pack_a::<T, MR>(&a, ic, mc, pc, kc, a_pack);
+                }
                 let mut jr = 0;
                 while jr < nc {
                     let b_panel = &b_pack[jr * kc..][..kc * NR];
                     let cols = (nc - jr).min(NR);
                     let mut ir = 0;
                     while ir < mc {
+                        #[cfg(target_arch = "x86_64")]
+                        if a_in_place {
+                            let first = (ic + ir) + pc * a.cs;
+                            let a_panel = &a.data[first..];
+                            let at = (ic + ir) + (jc + jr) * c.cs;
+                            if cols == NR {
+                                assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
+                                // SAFETY: ISA is AVX512 only inside `run_avx512`; the
+                                // assertion keeps the tile's eight columns of MR rows inside
+                                // `c`, and the kernel checks its reads of `a_panel`.
+                                unsafe {
+                                    T::micro_kernel_avx512(
+                                        kc,
+                                        a_panel,
+                                        a.cs,
+                                        b_panel,
+                                        c.data.as_mut_ptr().add(at),
+                                        c.cs,
+                                        alpha,
+                                        beta,
+                                    );
+                                }
+                            } else {
+                                // The last, narrower tile: computed whole (B's panel is
+                                // zero-padded) and stored in part.
+                                let mut tile = [[T::ZERO; MR]; NR];
+                                // SAFETY: as above, into the local MR x NR tile.
+                                unsafe {
+                                    T::micro_kernel_avx512(
+                                        kc,
+                                        a_panel,
+                                        a.cs,
+                                        b_panel,
+                                        tile.as_flattened_mut().as_mut_ptr(),
+                                        MR,
+                                        T::ONE,
+                                        T::ZERO,
+                                    );
+                                }
+                                store(c, ic + ir, jc + jr, MR, cols, &tile, alpha, beta);
+                            }
+                            ir += MR;
+                            continue;
+                        }
                         let a_panel = &a_pack[ir * kc..][..kc * MR];
                         let rows = (mc - ir).min(MR);
                         #[cfg(target_arch = "x86_64")]
@@ -719,6 +776,7 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
                                 T::micro_kernel_avx512(
                                     kc,
                                     a_panel,
+                                    MR,
                                     b_panel,
                                     c.data.as_mut_ptr().add(at),
                                     c.cs,
@@ -863,6 +921,7 @@ fn micro_kernel<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
                 T::micro_kernel_avx512(
                     kc,
                     a_panel,
+                    MR,
                     b_panel,
                     acc.as_flattened_mut().as_mut_ptr(),
                     MR,
@@ -955,6 +1014,8 @@ mod tests {
             (100, 2, 300),
             (17, 33, 5),
             (130, 600, 70),
+            (64, 40, 13),
+            (96, 1100, 17),
         ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| (i * 7 + j * 3) as f64 % 5.0 - 2.0);
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i * 2 + j * 5) as f64 % 3.0 - 1.0);
@@ -999,6 +1060,40 @@ mod tests {
         }
     }
 
+    /// A column-major `A` starting on a cache line is read in place by the AVX-512 kernel,
+    /// one starting elsewhere is packed: both give `A B`, including ragged column tiles and a
+    /// depth of more than one `KC` slice.
+    #[test]
+    fn aligned_and_misaligned_a_give_the_same_product() {
+        fn check<T: Float + From<i8>>() {
+            for (m, k, n) in [(64, 40, 13), (96, 1100, 17), (32, 17, 8)] {
+                let values: Vec<T> = (0..m * k + 16)
+                    .map(|i| <T as From<i8>>::from(((i * 7) % 5) as i8 - 2))
+                    .collect();
+                let b = DMatrix::<T>::from_fn(k, n, |i, j| {
+                    <T as From<i8>>::from(((i * 2 + j * 5) % 3) as i8 - 1)
+                });
+                for offset in [0, 1, 4] {
+                    let buffer = crate::aligned::AlignedBuffer::from_slice(&values);
+                    let a = MatrixView::from_slice_generic(
+                        &buffer[offset..offset + m * k],
+                        Dyn(m),
+                        Dyn(k),
+                    );
+                    let expected = a.clone_owned() * &b;
+                    for isa in available_isas() {
+                        let mut c = DMatrix::<T>::from_element(m, n, T::ONE);
+                        on_isa(isa, || gemm(T::ONE, &a, &b, T::ONE, &mut c));
+                        let expected = &expected + DMatrix::from_element(m, n, T::ONE);
+                        assert_eq!(c, expected, "{m}x{k}x{n} offset {offset} isa {isa}");
+                    }
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
     /// Every path (shallow, few rows, few columns, packed) with each operand read directly
     /// or through a transposed view, into a plain or a transposed `C`.
     #[test]
@@ -1011,6 +1106,8 @@ mod tests {
             (100, 300, 2),
             (5, 40, 5),
             (30, 40, 20),
+            (64, 40, 13),
+            (96, 1100, 17),
             (4, 0, 3),
         ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0);

@@ -65,6 +65,7 @@
 )]
 extern crate self as constnet;
 
+mod aligned;
 pub mod batch;
 mod checkpoint;
 pub mod datasets;
@@ -214,6 +215,8 @@ pub mod prelude {
 /// Items the generated code uses; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::aligned::AlignedBuffer;
+
     /// The seeded generator that initializes a network.
     pub fn seeded_rng(seed: u64) -> rand::rngs::StdRng {
         rand::SeedableRng::seed_from_u64(seed)

@@ -209,7 +209,9 @@ pub trait Float:
     /// The AVX-512 micro-kernel, `MR x 8` with `MR` 32 for `f32` and 16 for `f64` (two
     /// 512-bit registers per column of the tile): `C = alpha * A_panel B_panel + beta * C`
     /// for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is
-    /// not read when `beta` is zero).
+    /// not read when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
+    /// `a[p * lda..]`: `lda` is `MR` for a packed panel, or the column stride of a
+    /// column-major `A` read in place.
     ///
     /// # Safety
     /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
@@ -217,9 +219,14 @@ pub trait Float:
     #[doc(hidden)]
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the BLAS micro-kernel's operands"
+    )]
     unsafe fn micro_kernel_avx512(
         kc: usize,
         a: &[Self],
+        lda: usize,
         b: &[Self],
         c: *mut Self,
         ldc: usize,
@@ -307,6 +314,7 @@ macro_rules! impl_float {
             unsafe fn micro_kernel_avx512(
                 kc: usize,
                 a: &[Self],
+                lda: usize,
                 b: &[Self],
                 out: *mut Self,
                 ldc: usize,
@@ -316,16 +324,17 @@ macro_rules! impl_float {
                 use std::arch::x86_64::*;
                 const NR: usize = 8;
                 const PREFETCH: usize = 8;
-                assert!(a.len() >= kc * $mr512 && b.len() >= kc * NR);
+                assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr512);
+                assert!(b.len() >= kc * NR);
                 let mut c = [$zero512(); 2 * NR];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
                 for p in 0..kc {
                     // SAFETY: the assertion above keeps every read inside `a` and `b`.
                     unsafe {
-                        let a = a.add(p * $mr512);
+                        let a = a.add(p * lda);
                         // `wrapping_add`: near the panel's end the prefetched address lies
                         // past it (a prefetch never faults, but `add` must stay in bounds).
-                        let ahead = a.wrapping_add(PREFETCH * $mr512);
+                        let ahead = a.wrapping_add(PREFETCH * lda);
                         _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
                         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
                         let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));

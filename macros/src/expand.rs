@@ -229,7 +229,7 @@ fn emit_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
         #(#attrs)*
         #[derive(Clone)]
         #vis struct #ident<#decl> {
-            params: ::std::vec::Vec<T>,
+            params: ::constnet::__private::AlignedBuffer<T>,
             state: ::std::vec::Vec<T>,
             #(#fields)*
         }
@@ -372,11 +372,11 @@ fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
 
             #[doc = #init_doc]
             pub fn init(seed: u64) -> Self {
-                let mut params = ::std::vec![<T as ::constnet::Float>::ZERO; Self::PARAM_COUNT];
+                let mut params = ::constnet::__private::AlignedBuffer::<T>::zeros(Self::PARAM_COUNT);
                 let mut rng = ::constnet::__private::seeded_rng(seed);
                 let mut state = ::std::vec![<T as ::constnet::Float>::ZERO; Self::STATE_COUNT];
                 let net = #ident {
-                    params: ::std::vec::Vec::new(),
+                    params: ::constnet::__private::AlignedBuffer::zeros(0),
                     state: ::std::vec::Vec::new(),
                     #(#names: #constructors,)*
                 };

@@ -239,8 +239,8 @@ impl Checkpoint {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| fail(e.to_string()))?;
         let metadata: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        let serialized =
-            safetensors::serialize(views, Some(metadata)).map_err(|e| fail(e.to_string()))?;
+        let serialized = safetensors::serialize(views, Some(metadata.into_iter().collect()))
+            .map_err(|e| fail(e.to_string()))?;
         let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
         temp_name.push(".tmp");
         let temp = path.with_file_name(temp_name);

@@ -322,8 +322,12 @@ fn dispatch<T: Float>(
     {
         assert!(beta == T::ZERO && values.len() == m);
         for j in 0..n {
-            for (i, &v) in values.iter().enumerate() {
-                c.data[i * c.rs + j * c.cs] = v;
+            if c.rs == 1 {
+                c.data[j * c.cs..][..m].copy_from_slice(values);
+            } else {
+                for (i, &v) in values.iter().enumerate() {
+                    c.data[i * c.rs + j * c.cs] = v;
+                }
             }
         }
         (beta, bias) = (T::ONE, None);

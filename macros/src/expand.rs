@@ -498,8 +498,14 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             });
         }
         tape.batch = batch;
-        tape.input.columns_mut(0, batch).copy_from(&x);
     };
+    // Evaluation reads the caller's batch in place; training keeps a copy for backward.
+    let keep_input = quote!(tape.input.columns_mut(0, batch).copy_from(&x););
+    let eval_inputs =
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| if i == 0 { quote!(x) } else { input.clone() });
 
     quote! {
         impl<#params> ::constnet::Network<T, #input, #output> for #ident<#user_args T> {
@@ -591,7 +597,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 #check_batch
                 #split_p
                 #split_s
-                #( #as_layers::forward(&self.#names, #p_names, #s_names, #inputs, tape.#outs.columns_mut(0, batch)); )*
+                #( #as_layers::forward(&self.#names, #p_names, #s_names, #eval_inputs, tape.#outs.columns_mut(0, batch)); )*
                 ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
             }
 
@@ -601,6 +607,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 tape: &'t mut Self::Tape,
             ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
                 #check_batch
+                #keep_input
                 #split_p
                 #split_s_mut
                 #(

@@ -1064,6 +1064,44 @@ mod tests {
         }
     }
 
+    /// The few-rows kernels for every row count, with `B` read by columns (dot products) and
+    /// by rows (a transposed view), across ragged widths, in both scalar types.
+    #[test]
+    fn few_rows_products_agree_for_every_row_count_and_layout() {
+        fn check<T: Float + From<i8>>() {
+            for m in 1..=FEW {
+                for (k, n) in [(17, 1), (40, 17), (100, 33), (300, 65)] {
+                    let a = DMatrix::<T>::from_fn(m, k, |i, j| {
+                        <T as From<i8>>::from(((i * 7 + j * 3) % 5) as i8 - 2)
+                    });
+                    let b = DMatrix::<T>::from_fn(k, n, |i, j| {
+                        <T as From<i8>>::from(((i * 2 + j * 5) % 3) as i8 - 1)
+                    });
+                    let b_t = b.transpose();
+                    let by_rows = MatrixView::from_slice_with_strides_generic(
+                        b_t.as_slice(),
+                        Dyn(k),
+                        Dyn(n),
+                        Dyn(n),
+                        Dyn(1),
+                    );
+                    let expected = &a * &b;
+                    for isa in available_isas() {
+                        let mut c = DMatrix::<T>::from_element(m, n, T::ONE);
+                        on_isa(isa, || gemm(T::ONE, &a, &b, T::ZERO, &mut c));
+                        assert_eq!(c, expected, "{m}x{k}x{n} by columns, isa {isa}");
+                        let mut c = DMatrix::<T>::from_element(m, n, T::ONE);
+                        on_isa(isa, || gemm(T::ONE, &a, &by_rows, T::ONE, &mut c));
+                        let plus_one = &expected + DMatrix::from_element(m, n, T::ONE);
+                        assert_eq!(c, plus_one, "{m}x{k}x{n} by rows, isa {isa}");
+                    }
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
     /// A column-major `A` starting on a cache line is read in place by the AVX-512 kernel,
     /// one starting elsewhere is packed: both give `A B`, including ragged column tiles and a
     /// depth of more than one `KC` slice.

@@ -501,11 +501,10 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     };
     // Evaluation reads the caller's batch in place; training keeps a copy for backward.
     let keep_input = quote!(tape.input.columns_mut(0, batch).copy_from(&x););
-    let eval_inputs =
-        inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| if i == 0 { quote!(x) } else { input.clone() });
+    let eval_inputs = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| if i == 0 { quote!(x) } else { input.clone() });
 
     quote! {
         impl<#params> ::constnet::Network<T, #input, #output> for #ident<#user_args T> {

@@ -13,13 +13,13 @@
 //!   throughput in elements per second is its training speed in samples per second.
 //!
 //! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench -p constnet-benches` (from the
-//! workspace root; the bench is its own crate so that examples never build criterion).
+//! workspace root; the bench is its own crate so that examples never build criterion). The
+//! networks W1 to W4 are in `nets.rs`, shared with the best-of-batches bench `best_of.rs`.
 
 use std::hint::black_box;
 
 use constnet::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rand::{Rng, SeedableRng};
 
 #[path = "../examples/common/mnist_net.rs"]
 #[allow(
@@ -28,22 +28,16 @@ use rand::{Rng, SeedableRng};
 )]
 mod mnist_net;
 
+mod nets;
+use nets::{W1, W2, W3, W4, random_batch, w3_labels};
+
 network! {
-    struct W1 { fc1: Dense<16, 32>, a1: Relu, fc2: Dense<32, 32>, a2: Relu, fc3: Dense<32, 4> }
-    struct W2 { fc1: Dense<784, 128>, a1: Relu, fc2: Dense<128, 10> }
-    struct W3 { fc1: Dense<784, 256>, a1: Relu, fc2: Dense<256, 128>, a2: Relu, fc3: Dense<128, 10> }
-    struct W4 { fc1: Dense<2, 100>, relu: Relu, fc2: Dense<100, 3> }
     struct W3Normalized {
         fc1: Dense<784, 256>, bn1: BatchNorm, a1: Relu, drop1: Dropout(0.8),
         fc2: Dense<256, 128>, bn2: BatchNorm, a2: Relu, drop2: Dropout(0.8),
         fc3: Dense<128, 10>,
     }
     struct W3Maxout { mx1: Maxout<784, 256, 2>, mx2: Maxout<256, 128, 2>, fc3: Dense<128, 10> }
-}
-
-fn random_batch<const N: usize>(columns: usize, seed: u64) -> Batch<f32, N> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    Batch::<f32, N>::from_fn(columns, |_, _| rng.random_range(-1.0..1.0))
 }
 
 fn w1(c: &mut Criterion) {
@@ -80,7 +74,7 @@ fn w2(c: &mut Criterion) {
 fn w3(c: &mut Criterion) {
     let mut net = W3::new(1);
     let x = random_batch::<784>(64, 4);
-    let labels: Vec<usize> = (0..64).map(|i| (i * 7) % 10).collect();
+    let labels = w3_labels();
     let mut tape = net.new_tape(64);
     let mut grads = net.new_grads();
     let mut sgd = Sgd::new(0.01).unwrap();
@@ -178,7 +172,7 @@ fn training_step<N: Network<f32, 784, 10>>(
     mut net: N,
 ) {
     let x = random_batch::<784>(64, 4);
-    let labels: Vec<usize> = (0..64).map(|i| (i * 7) % 10).collect();
+    let labels = w3_labels();
     let mut tape = net.new_tape(64);
     let mut grads = net.new_grads();
     let mut sgd = Sgd::new(0.01).unwrap();

@@ -1,0 +1,102 @@
+//! The workloads W1 to W4 timed as the best of many batches of calls, for machines too noisy
+//! for criterion's medians (a shared VM whose neighbours take cycles: the best batch is the
+//! one least disturbed). Prints one line per workload.
+//!
+//! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench -p constnet-benches --bench
+//! best_of`; `-- W3` (or any part of a name) runs the matching workloads only.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use constnet::prelude::*;
+
+mod nets;
+use nets::{W1, W2, W3, W4, random_batch, w3_labels};
+
+/// The least time per call over `batches` batches of `calls` calls, in seconds.
+fn best_of(batches: usize, calls: usize, mut f: impl FnMut()) -> f64 {
+    (0..batches)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                f();
+            }
+            start.elapsed().as_secs_f64() / calls as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let filter: String = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    let wanted = |name: &str| name.contains(filter.as_str());
+    if wanted("W1") {
+        let net = W1::new(1);
+        let x = Sample::<f32, 16>::from_column_slice(random_batch::<16>(1, 2).as_slice());
+        let t = best_of(200, 20_000, || {
+            black_box(net.forward(black_box(&x)));
+        });
+        println!("W1 forward one sample: {:.1} ns", t * 1e9);
+    }
+    if wanted("W2") {
+        let net = W2::new(1);
+        let x = random_batch::<784>(256, 3);
+        let one = Sample::<f32, 784>::from_column_slice(&x.as_slice()[..784]);
+        let t = best_of(50, 2_000, || {
+            black_box(net.forward(black_box(&one)));
+        });
+        println!("W2 forward one sample: {:.2} us", t * 1e6);
+        let mut tape = net.new_tape(256);
+        let t = best_of(50, 20, || {
+            let y = net.forward_into(black_box(x.columns(0, 256)), &mut tape);
+            black_box(y.map(|y| y[(0, 0)]).ok());
+        });
+        println!("W2 forward batch 256: {:.2} us/sample", t * 1e6 / 256.0);
+    }
+    if wanted("W3") {
+        let mut net = W3::new(1);
+        let x = random_batch::<784>(64, 4);
+        let labels = w3_labels();
+        let mut tape = net.new_tape(64);
+        let mut grads = net.new_grads();
+        let mut sgd = Sgd::new(0.01).expect("a valid rate");
+        let t = best_of(40, 20, || {
+            let loss =
+                net.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads);
+            black_box(loss.ok());
+            black_box(sgd.step(net.params_mut(), &grads).ok());
+        });
+        println!("W3 SGD step batch 64: {:.2} us/sample", t * 1e6 / 64.0);
+        let mut adam = AdamConfig::default().build::<f32>().expect("the defaults");
+        let t = best_of(40, 20, || {
+            let loss =
+                net.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads);
+            black_box(loss.ok());
+            black_box(adam.step(net.params_mut(), &grads).ok());
+        });
+        println!("W3 Adam step batch 64: {:.2} us/sample", t * 1e6 / 64.0);
+    }
+    if wanted("W4") {
+        let data = constnet::datasets::spiral::<f32>(100, 3, 0);
+        let mut net = W4::new(1);
+        let mut tape = net.new_tape(300);
+        let mut grads = net.new_grads();
+        let mut sgd = Sgd::new(1.0).expect("a valid rate");
+        let l2 = Regularizer::l2(1e-3).expect("a valid strength");
+        let t = best_of(60, 200, || {
+            let loss = net.loss_and_grad(
+                &data.inputs,
+                &data.labels[..],
+                &SoftmaxCrossEntropy,
+                &mut tape,
+                &mut grads,
+            );
+            black_box(loss.ok());
+            black_box(l2.apply(&net, &mut grads));
+            black_box(sgd.step(net.params_mut(), &grads).ok());
+        });
+        println!("W4 full-batch step 300 points, L2: {:.2} us", t * 1e6);
+    }
+}

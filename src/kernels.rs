@@ -579,11 +579,7 @@ fn few_rows<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut
         a_pack,
         b_pack,
     } = p;
-    for (i, out) in a_pack.chunks_exact_mut(k).enumerate() {
-        for (q, v) in out.iter_mut().enumerate() {
-            *v = if i < m { a.at(i, q) } else { T::ZERO };
-        }
-    }
+    pack_few_rows_a(m, k, &a, a_pack);
     if b.cs == 1 && b.rs != 1 {
         let mut j0 = 0;
         while j0 < n {
@@ -604,22 +600,42 @@ fn few_rows<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut
         }
         return;
     }
-    let (columns, stride): (&[T], usize) = if b.rs == 1 {
-        (b.data, b.cs)
-    } else {
-        for (j, out) in b_pack.chunks_exact_mut(k).enumerate() {
-            for (q, v) in out.iter_mut().enumerate() {
-                *v = b.at(q, j);
-            }
-        }
-        (&*b_pack, k)
-    };
+    let (columns, stride) = contiguous_columns(k, n, &b, b_pack);
     for j in 0..n {
         let column = &columns[j * stride..][..k];
         for (i, row) in a_pack.chunks_exact(k).take(m).enumerate() {
             put(c, i, j, dot::<T, FMA>(row, column), alpha, beta);
         }
     }
+}
+
+/// Copies the few-rows product's `A` (`m x k`) into `a_pack` row-major, zero rows after the
+/// last up to the end of `a_pack` (a multiple of `GROUP` rows).
+fn pack_few_rows_a<T: Float>(m: usize, k: usize, a: &Operand<'_, T>, a_pack: &mut [T]) {
+    for (i, out) in a_pack.chunks_exact_mut(k).enumerate() {
+        for (q, v) in out.iter_mut().enumerate() {
+            *v = if i < m { a.at(i, q) } else { T::ZERO };
+        }
+    }
+}
+
+/// `B`'s `n` columns (each `k` long) as one slice and the stride between them: `B`'s own
+/// elements when its columns are contiguous, a column-major copy in `b_pack` otherwise.
+fn contiguous_columns<'a, T: Float>(
+    k: usize,
+    n: usize,
+    b: &Operand<'a, T>,
+    b_pack: &'a mut [T],
+) -> (&'a [T], usize) {
+    if b.rs == 1 {
+        return (b.data, b.cs);
+    }
+    for (j, out) in b_pack.chunks_exact_mut(k).enumerate().take(n) {
+        for (q, v) in out.iter_mut().enumerate() {
+            *v = b.at(q, j);
+        }
+    }
+    (&b_pack[..k * n], k)
 }
 
 /// `x . y` with 16 independent partial sums, so the loop vectorizes without reassociating.
@@ -1064,6 +1080,19 @@ mod tests {
         }
     }
 
+    /// A `rows x cols` matrix of the small integers `f(i, j) - shift`, exact in either
+    /// scalar type, so that every path's sums compare with `==`.
+    fn small_ints<T: Float + From<i8>>(
+        rows: usize,
+        cols: usize,
+        f: impl Fn(usize, usize) -> usize,
+        shift: i8,
+    ) -> DMatrix<T> {
+        DMatrix::from_fn(rows, cols, |i, j| {
+            <T as From<i8>>::from(f(i, j) as i8 - shift)
+        })
+    }
+
     /// The few-rows kernels for every row count, with `B` read by columns (dot products) and
     /// by rows (a transposed view), across ragged widths, in both scalar types.
     #[test]
@@ -1071,12 +1100,8 @@ mod tests {
         fn check<T: Float + From<i8>>() {
             for m in 1..=FEW {
                 for (k, n) in [(17, 1), (40, 17), (100, 33), (300, 65)] {
-                    let a = DMatrix::<T>::from_fn(m, k, |i, j| {
-                        <T as From<i8>>::from(((i * 7 + j * 3) % 5) as i8 - 2)
-                    });
-                    let b = DMatrix::<T>::from_fn(k, n, |i, j| {
-                        <T as From<i8>>::from(((i * 2 + j * 5) % 3) as i8 - 1)
-                    });
+                    let a = small_ints::<T>(m, k, |i, j| (i * 7 + j * 3) % 5, 2);
+                    let b = small_ints::<T>(k, n, |i, j| (i * 2 + j * 5) % 3, 1);
                     let b_t = b.transpose();
                     let by_rows = MatrixView::from_slice_with_strides_generic(
                         b_t.as_slice(),
@@ -1109,14 +1134,10 @@ mod tests {
     fn aligned_and_misaligned_a_give_the_same_product() {
         fn check<T: Float + From<i8>>() {
             for (m, k, n) in [(64, 40, 13), (96, 1100, 17), (32, 17, 8)] {
-                let values: Vec<T> = (0..m * k + 16)
-                    .map(|i| <T as From<i8>>::from(((i * 7) % 5) as i8 - 2))
-                    .collect();
-                let b = DMatrix::<T>::from_fn(k, n, |i, j| {
-                    <T as From<i8>>::from(((i * 2 + j * 5) % 3) as i8 - 1)
-                });
+                let values = small_ints::<T>(m * k + 16, 1, |i, _| (i * 7) % 5, 2);
+                let b = small_ints::<T>(k, n, |i, j| (i * 2 + j * 5) % 3, 1);
                 for offset in [0, 1, 4] {
-                    let buffer = crate::aligned::AlignedBuffer::from_slice(&values);
+                    let buffer = crate::aligned::AlignedBuffer::from_slice(values.as_slice());
                     let a = MatrixView::from_slice_generic(
                         &buffer[offset..offset + m * k],
                         Dyn(m),

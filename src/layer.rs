@@ -254,8 +254,8 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
 
     /// Backward pass: given the forward's input `x`, output `y`, `cache` and the upstream
     /// gradient `dy`, adds the gradient of every parameter into `dparams` (gradients
-    /// accumulate: the caller zeroes them) and, when `dx` is given, writes the gradient of the
-    /// input into it. `cache` is mutable so that a layer can keep its backward scratch there.
+    /// accumulate: [`backward_overwrite`](Layer::backward_overwrite) is the variant that
+    /// overwrites them) and, when `dx` is given, writes the gradient of the input into it. `cache` is mutable so that a layer can keep its backward scratch there.
     #[expect(
         clippy::too_many_arguments,
         reason = "the pairs (x, y), (dy, dx) and (params, dparams) read best side by side"

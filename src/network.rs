@@ -180,6 +180,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     fn new_tape(&self, max_batch: usize) -> Self::Tape;
 
     /// Forward pass of a batch in evaluation mode, into `tape`'s buffers (no allocation).
+    /// `x` is read in place; only [`forward_train`](Network::forward_train) keeps a copy of
+    /// it for backward.
     fn forward_into<'t>(
         &self,
         x: BatchView<'_, T, IN>,

@@ -7,7 +7,8 @@
 //! the tests compare against.
 
 use super::{
-    FEW, GROUP, Operand, OperandMut, Problem, SHALLOW_K, SHALLOW_ROWS, pack_shallow_a, put,
+    FEW, GROUP, Operand, OperandMut, Problem, SHALLOW_K, SHALLOW_ROWS, contiguous_columns,
+    pack_few_rows_a, pack_shallow_a, put,
 };
 use crate::Float;
 
@@ -141,11 +142,7 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
         b_pack,
     } = p;
     assert!((1..=FEW).contains(&m) && a_pack.len() >= m.next_multiple_of(GROUP) * k);
-    for (i, out) in a_pack.chunks_exact_mut(k).enumerate().take(m) {
-        for (q, v) in out.iter_mut().enumerate() {
-            *v = a.at(i, q);
-        }
-    }
+    pack_few_rows_a(m, k, &a, a_pack);
     let a_rows = &a_pack[..m * k];
     if b.cs == 1 && b.rs != 1 {
         let rows = ByRows {
@@ -169,16 +166,7 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
         }
         return;
     }
-    let (columns, stride): (&[T], usize) = if b.rs == 1 {
-        (b.data, b.cs)
-    } else {
-        for (j, out) in b_pack.chunks_exact_mut(k).enumerate().take(n) {
-            for (q, v) in out.iter_mut().enumerate() {
-                *v = b.at(q, j);
-            }
-        }
-        (&b_pack[..k * n], k)
-    };
+    let (columns, stride) = contiguous_columns(k, n, &b, b_pack);
     let dots = Dots {
         a_rows,
         k,

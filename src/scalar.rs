@@ -161,6 +161,9 @@ pub trait Float:
     const ONE: Self;
     /// The machine epsilon of the type.
     const EPSILON: Self;
+    /// The smallest positive normal value: below it, arithmetic on x86 takes a slow path
+    /// (a microcode assist per operation on subnormal operands).
+    const MIN_POSITIVE: Self;
     /// The type's name, for reports.
     const NAME: &'static str;
     /// Converts from `f64`, rounding to nearest.
@@ -279,6 +282,7 @@ macro_rules! impl_float {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const EPSILON: Self = $ty::EPSILON;
+            const MIN_POSITIVE: Self = $ty::MIN_POSITIVE;
             const NAME: &'static str = stringify!($ty);
 
             #[cfg(target_arch = "x86_64")]
@@ -524,6 +528,8 @@ fn exp_f32_in_place(xs: &mut [f32]) {
     // ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 9 bits so that n * LN2_HI is exact (Cody-Waite).
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 * 2^23: the float whose mantissa holds integers added to it.
+    const ROUNDING: f32 = 12_582_912.0;
     // Cephes' expf polynomial for e^r on [-ln 2 / 2, ln 2 / 2]: 1 + r + r^2 p(r).
     const P: [f32; 6] = [
         1.987_569_1e-4,
@@ -538,15 +544,19 @@ fn exp_f32_in_place(xs: &mut [f32]) {
         // Comparisons are false for NaN, which so flows through the arithmetic below.
         let clamped = if v > HIGHEST { HIGHEST } else { v };
         let clamped = if clamped < LOWEST { LOWEST } else { clamped };
-        let n = (clamped * std::f32::consts::LOG2_E + 0.5).floor();
+        // n = round(x / ln 2): adding 1.5 * 2^23 rounds to an integer (to nearest, even on
+        // ties) and leaves it in the low bits of the mantissa, from where integer lanes shift
+        // it into the exponent of 2^n below. Plain adds, so that the loop vectorizes even for
+        // a baseline x86-64 target, where `floor` is a library call.
+        let shifted = clamped * std::f32::consts::LOG2_E + ROUNDING;
+        let n = shifted - ROUNDING;
         let r = clamped - n * LN2_HI - n * LN2_LO;
         let p = P[1..].iter().fold(P[0], |acc, &c| acc * r + c);
         let e_r = p * r * r + r + 1.0;
-        // 2^n from its exponent bits, n in [-126, 127]: adding 1.5 * 2^23 puts the integer n
-        // in the low bits of the mantissa, which integer lanes then shift into the exponent
-        // (an `as i32` cast would saturate, which LLVM does not vectorize).
-        let shifted = (n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000);
-        let two_n = f32::from_bits(shifted.wrapping_add(127) << 23);
+        // 2^n from its exponent bits, n in [-126, 127] (an `as i32` cast would saturate,
+        // which LLVM does not vectorize).
+        let n_bits = shifted.to_bits().wrapping_sub(ROUNDING.to_bits());
+        let two_n = f32::from_bits(n_bits.wrapping_add(127) << 23);
         *x = if v < LOWEST { 0.0 } else { e_r * two_n };
     }
 }

@@ -400,3 +400,34 @@ fn the_spiral_net_reaches_98_percent_with_every_rule() {
         assert!(accuracy >= 0.98, "{name}: {accuracy}");
     }
 }
+
+/// Every rule flushes parameters and state below the normal range to zero (a subnormal weight
+/// would send every product that reads it down the CPU's slow path), and leaves normal values
+/// to the formula.
+#[test]
+fn every_rule_flushes_subnormal_values_to_zero() {
+    fn check<O: Optimizer<f32>>(name: &str, mut rule: O) {
+        let tiny = f32::MIN_POSITIVE / 4.0;
+        assert!(tiny.is_subnormal());
+        let mut x = [tiny, 1.0, -tiny, 0.5];
+        // A zero gradient everywhere but the last parameter, whose gradient is subnormal.
+        let dx = [0.0, 0.0, 0.0, tiny];
+        for _ in 0..3 {
+            rule.step(&mut x, &dx).unwrap();
+        }
+        assert_eq!(&x[..3], &[0.0, 1.0, 0.0], "{name}");
+        assert!(x[3].is_normal(), "{name}: {}", x[3]);
+        for (state, values) in rule.state() {
+            assert!(
+                values.iter().all(|v| !v.is_subnormal()),
+                "{name} {state}: {values:?}"
+            );
+        }
+    }
+    check("SGD", Sgd::new(0.1).unwrap());
+    check("momentum", MomentumConfig::new(0.1).build().unwrap());
+    check("Nesterov", NesterovConfig::new(0.1).build().unwrap());
+    check("Adagrad", AdagradConfig::new(0.1).build().unwrap());
+    check("RMSprop", RmsPropConfig::new(0.1).build().unwrap());
+    check("Adam", AdamConfig::new(0.1).build().unwrap());
+}

@@ -59,7 +59,11 @@ impl<T: Float, const K: usize> Loss<T, K> for SoftmaxCrossEntropy {
             total += sum.ln();
             let scale = inv_n / sum;
             for d in ds.iter_mut() {
-                *d *= scale;
+                // A probability scaled below the normal range is flushed to zero (an error
+                // under 1e-38 absolute): subnormal gradients would make every product of
+                // backward take the CPU's slow path (measured 10x on a confident net).
+                let g = *d * scale;
+                *d = if g < T::MIN_POSITIVE { T::ZERO } else { g };
             }
             ds[y] -= inv_n;
         }

@@ -1,6 +1,6 @@
 //! Adagrad: per-parameter rates from the sum of squared gradients.
 
-use super::{Optimizer, positive, same_length, sized_state};
+use super::{Optimizer, flush, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Adagrad`]; `eps` defaults to 1e-8.
@@ -61,7 +61,7 @@ impl<T: Float> Optimizer<T> for Adagrad<T> {
         let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
         for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
             *c += dx * dx;
-            *x -= lr * dx / (c.sqrt() + eps);
+            *x = flush(*x - lr * dx / (c.sqrt() + eps));
         }
         self.steps += 1;
         Ok(())

@@ -1,6 +1,6 @@
 //! Adam with bias correction.
 
-use super::{Optimizer, fraction, positive, same_length, sized_state};
+use super::{Optimizer, flush, fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Adam`]. The default is the notes' recommendation: `lr` 1e-3,
@@ -109,11 +109,11 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             .zip(&mut self.m)
             .zip(&mut self.v)
         {
-            *m = b1 * *m + rest1 * dx;
-            *v = b2 * *v + rest2 * dx * dx;
+            *m = flush(b1 * *m + rest1 * dx);
+            *v = flush(b2 * *v + rest2 * dx * dx);
             let m_hat = *m * correct1;
             let v_hat = *v * correct2;
-            *x -= lr * m_hat / (v_hat.sqrt() + eps);
+            *x = flush(*x - lr * m_hat / (v_hat.sqrt() + eps));
         }
         Ok(())
     }

@@ -141,6 +141,21 @@ pub(crate) fn open_fraction(name: &'static str, value: f64) -> Result<f64, Error
     }
 }
 
+/// `x`, or zero when it is below the normal range (`|x| < T::MIN_POSITIVE`). Every rule
+/// flushes the parameters and state it writes, as PyTorch's `set_flush_denormal(True)` does
+/// for a whole process: with weight decay, the weights of dead units shrink geometrically
+/// and would become subnormal, and then every product that reads them takes the CPU's slow
+/// path (Adagrad on the spiral net left 82 subnormal weights and ran 10 times slower). The
+/// change is below 1.2e-38 for `f32`, 2.3e-308 for `f64`.
+#[inline(always)]
+pub(crate) fn flush<T: Float>(x: T) -> T {
+    if x.abs() < T::MIN_POSITIVE {
+        T::ZERO
+    } else {
+        x
+    }
+}
+
 /// `Ok` if the gradient buffer matches the parameters.
 pub(crate) fn same_length<T>(params: &[T], grads: &[T]) -> Result<(), Error> {
     if params.len() == grads.len() {

@@ -1,6 +1,6 @@
 //! Nesterov momentum, in the notes' rewritten form.
 
-use super::{Optimizer, fraction, positive, same_length, sized_state};
+use super::{Optimizer, flush, fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Nesterov`]; `mu` defaults to the notes' 0.9.
@@ -64,8 +64,8 @@ impl<T: Float> Optimizer<T> for Nesterov<T> {
         let one_plus_mu = T::ONE + mu;
         for ((x, &dx), v) in params.iter_mut().zip(grads).zip(&mut self.velocity) {
             let v_prev = *v;
-            *v = mu * *v - lr * dx;
-            *x += one_plus_mu * *v - mu * v_prev;
+            *v = flush(mu * *v - lr * dx);
+            *x = flush(*x + (one_plus_mu * *v - mu * v_prev));
         }
         self.steps += 1;
         Ok(())

@@ -1,6 +1,6 @@
 //! RMSprop: Adagrad with a leaky cache.
 
-use super::{Optimizer, open_fraction, positive, same_length, sized_state};
+use super::{Optimizer, flush, open_fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`RmsProp`]; `decay` 0.99 and `eps` 1e-8 by default, as in the
@@ -73,8 +73,8 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
         let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
         let (decay, rest) = (T::of_f64(self.decay), T::of_f64(1.0 - self.decay));
         for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
-            *c = decay * *c + rest * dx * dx;
-            *x -= lr * dx / (c.sqrt() + eps);
+            *c = flush(decay * *c + rest * dx * dx);
+            *x = flush(*x - lr * dx / (c.sqrt() + eps));
         }
         self.steps += 1;
         Ok(())

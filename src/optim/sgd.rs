@@ -1,6 +1,6 @@
 //! Vanilla stochastic gradient descent.
 
-use super::{Optimizer, positive, same_length};
+use super::{Optimizer, flush, positive, same_length};
 use crate::{Error, Float};
 
 /// Vanilla stochastic gradient descent: `x -= lr * dx`. It has no state but its step count.
@@ -40,7 +40,7 @@ impl<T: Float> Optimizer<T> for Sgd {
         same_length(params, grads)?;
         let lr = T::of_f64(self.lr);
         for (x, &dx) in params.iter_mut().zip(grads) {
-            *x -= lr * dx;
+            *x = flush(*x - lr * dx);
         }
         self.steps += 1;
         Ok(())

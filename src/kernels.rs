@@ -101,20 +101,25 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     S2: RawStorage<T, R2, C2>,
     S3: RawStorageMut<T, R3, C3>,
 {
-    let (m, k) = a.shape();
-    let (k2, n) = b.shape();
-    assert!(k == k2 && c.shape() == (m, n), "gemm: shapes do not agree");
+    let (m, k, n) = product_shape(a.shape(), b.shape(), c.shape());
     if m == 0 || n == 0 {
         return;
     }
-    let (rsc, csc) = c.strides();
-    let c = OperandMut {
-        data: covering_slice_mut(c),
-        rs: rsc,
-        cs: csc,
-    };
-    let (a, b) = (Operand::of(a), Operand::of(b));
+    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
     dispatch(detect_isa(), m, k, n, alpha, a, b, beta, None, c);
+}
+
+/// `(m, k, n)` of `C (m x n) = A (m x k) B (k x n)`.
+///
+/// # Panics
+/// If the shapes do not agree.
+fn product_shape(a: (usize, usize), b: (usize, usize), c: (usize, usize)) -> (usize, usize, usize) {
+    let ((m, k), (k2, n)) = (a, b);
+    assert!(
+        k == k2 && c == (m, n),
+        "matrix product: shapes do not agree"
+    );
+    (m, k, n)
 }
 
 /// `c = a * b + bias 1^T`: the affine map `W X + b` of a batch, `bias` added to every column
@@ -141,23 +146,12 @@ pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     S2: RawStorage<T, R2, C2>,
     S3: RawStorageMut<T, R3, C3>,
 {
-    let (m, k) = a.shape();
-    let (k2, n) = b.shape();
-    assert!(
-        k == k2 && c.shape() == (m, n),
-        "affine: shapes do not agree"
-    );
+    let (m, k, n) = product_shape(a.shape(), b.shape(), c.shape());
     assert_eq!(bias.len(), m, "affine: one bias per row");
     if m == 0 || n == 0 {
         return;
     }
-    let (rsc, csc) = c.strides();
-    let c = OperandMut {
-        data: covering_slice_mut(c),
-        rs: rsc,
-        cs: csc,
-    };
-    let (a, b) = (Operand::of(a), Operand::of(b));
+    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
     dispatch(detect_isa(), m, k, n, T::ONE, a, b, T::ZERO, Some(bias), c);
 }
 
@@ -241,6 +235,17 @@ struct OperandMut<'a, T> {
     data: &'a mut [T],
     rs: usize,
     cs: usize,
+}
+
+impl<'a, T: Float> OperandMut<'a, T> {
+    fn of<R: Dim, C: Dim, S: RawStorageMut<T, R, C>>(m: &'a mut Matrix<T, R, C, S>) -> Self {
+        let (rs, cs) = m.strides();
+        OperandMut {
+            data: covering_slice_mut(m),
+            rs,
+            cs,
+        }
+    }
 }
 
 impl<T> OperandMut<'_, T> {

@@ -471,17 +471,15 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             let view = layer.linked(quote!(tape.#previous.columns_mut(0, batch)), "batch_mut");
             quote!(::core::option::Option::Some(#view))
         };
+        let args = quote! {
+            &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
+            tape.#grad.columns(0, batch), #dx, #gr,
+        };
         quote! {
             if overwrite {
-                #as_layer::backward_overwrite(
-                    &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
-                    tape.#grad.columns(0, batch), #dx, #gr,
-                );
+                #as_layer::backward_overwrite(#args);
             } else {
-                #as_layer::backward(
-                    &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
-                    tape.#grad.columns(0, batch), #dx, #gr,
-                );
+                #as_layer::backward(#args);
             }
         }
     });

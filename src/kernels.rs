@@ -155,6 +155,66 @@ pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     dispatch(detect_isa(), m, k, n, T::ONE, a, b, T::ZERO, Some(bias), c);
 }
 
+/// `[dW | db] = beta [dW | db] + dZ [X^T | 1]` in one pass over `dZ`, for an affine layer
+/// with one or two inputs on an AVX-512 CPU: the weight gradient `dW = dZ X^T` (`r x
+/// inputs`) and the bias gradient `db` (the sum of `dZ`'s columns) are the columns of one
+/// `r x (inputs + 1)` column-major matrix `dwb`, computed as the few-rows product `[X; 1]
+/// dZ^T` transposed. `dz` is `r x batch` and `x` is `inputs x batch`, both column-major and
+/// contiguous. Returns `false`, writing nothing, where that product would not take the
+/// few-rows path (another CPU, a shallow batch, few outputs): the caller then computes the
+/// two apart. The spiral net's first layer spent as long summing `db` (a second pass over
+/// its 120 KB `dZ`) as on `dW`.
+pub(crate) fn affine_grads_in_one_pass<T, R1, C1, S1, R2, C2, S2>(
+    dz: &Matrix<T, R1, C1, S1>,
+    x: &Matrix<T, R2, C2, S2>,
+    beta: T,
+    dwb: &mut [T],
+) -> bool
+where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    S1: RawStorage<T, R1, C1>,
+    S2: RawStorage<T, R2, C2>,
+{
+    let ((rows, batch), inputs) = (dz.shape(), x.nrows());
+    let applies = cfg!(target_arch = "x86_64")
+        && detect_isa() == AVX512
+        && (1..=2).contains(&inputs)
+        && batch > SHALLOW_K
+        && rows > FEW
+        && dz.strides() == (1, rows)
+        && x.strides() == (1, inputs);
+    if !applies {
+        return false;
+    }
+    assert_eq!(
+        x.ncols(),
+        batch,
+        "affine gradients: one input per column of dZ"
+    );
+    assert_eq!(
+        dwb.len(),
+        rows * (inputs + 1),
+        "affine gradients: [dW | db] is r x (i + 1)"
+    );
+    let (dz, x) = (Operand::of(dz), Operand::of(x));
+    #[cfg(target_arch = "x86_64")]
+    {
+        let dz_t = dz.transposed();
+        let mut dwb_t = OperandMut {
+            data: dwb,
+            rs: rows,
+            cs: 1,
+        };
+        // SAFETY: the CPU has AVX-512F (checked above).
+        unsafe { small::by_rows_with_ones((inputs, batch, rows), x, dz_t, beta, &mut dwb_t) };
+    }
+    true
+}
+
 /// `y += W x` for one sample (`x` of length `I`, `y` of length `O`), `W` the `O x I`
 /// column-major matrix in `w`: the AVX-512 register-blocked kernel where the CPU has it,
 /// nalgebra's fixed-size `gemv` otherwise.
@@ -527,9 +587,15 @@ fn pack_shallow_a<T: Float>(
 ) -> usize {
     let m_pad = m.next_multiple_of(SHALLOW_ROWS);
     for (q, out) in a_pack.chunks_exact_mut(m_pad).enumerate().take(k) {
-        for (i, v) in out.iter_mut().enumerate() {
-            *v = if i < m { a.at(i, q) } else { T::ZERO };
+        let (rows, pad) = out.split_at_mut(m);
+        if a.rs == 1 {
+            rows.copy_from_slice(&a.data[q * a.cs..][..m]);
+        } else {
+            for (i, v) in rows.iter_mut().enumerate() {
+                *v = a.at(i, q);
+            }
         }
+        pad.fill(T::ZERO);
     }
     let Some(bias) = bias else { return k };
     let out = &mut a_pack[k * m_pad..][..m_pad];
@@ -1124,6 +1190,49 @@ mod tests {
                         on_isa(isa, || gemm(T::ONE, &a, &by_rows, T::ONE, &mut c));
                         let plus_one = &expected + DMatrix::from_element(m, n, T::ONE);
                         assert_eq!(c, plus_one, "{m}x{k}x{n} by rows, isa {isa}");
+                    }
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
+    /// The one-pass `[dW | db]` of a one- or two-input affine layer is `dZ X^T` beside the
+    /// sum of `dZ`'s columns, overwritten or accumulated, where it applies (AVX-512), and
+    /// declines (writing nothing) elsewhere.
+    #[test]
+    fn affine_grads_in_one_pass_are_the_weight_and_bias_gradients() {
+        fn check<T: Float + From<i8>>() {
+            for inputs in 1..=2 {
+                for rows in [9, 100, 150] {
+                    for batch in [17, 300] {
+                        let dz = small_ints::<T>(rows, batch, |i, j| (i * 7 + j * 3) % 5, 2);
+                        let x = small_ints::<T>(inputs, batch, |i, j| (i * 2 + j * 5) % 3, 1);
+                        let mut expected = DMatrix::<T>::zeros(rows, inputs + 1);
+                        expected
+                            .columns_mut(0, inputs)
+                            .copy_from(&(&dz * x.transpose()));
+                        expected.column_mut(inputs).copy_from(&dz.column_sum());
+                        for isa in available_isas() {
+                            for beta in [T::ZERO, T::ONE] {
+                                let mut dwb = vec![T::ONE; rows * (inputs + 1)];
+                                let ran = std::cell::Cell::new(false);
+                                on_isa(isa, || {
+                                    ran.set(affine_grads_in_one_pass(&dz, &x, beta, &mut dwb));
+                                });
+                                let shape = format!("{inputs} inputs, {rows}x{batch}, isa {isa}");
+                                assert_eq!(ran.get(), isa == AVX512, "{shape}");
+                                let want = if !ran.get() {
+                                    DMatrix::from_element(rows, inputs + 1, T::ONE)
+                                } else if beta == T::ONE {
+                                    expected.add_scalar(T::ONE)
+                                } else {
+                                    expected.clone()
+                                };
+                                assert_eq!(dwb.as_slice(), want.as_slice(), "{shape}");
+                            }
+                        }
                     }
                 }
             }

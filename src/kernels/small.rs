@@ -82,39 +82,103 @@ impl<T: Float> Group<'_, T> {
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn rows_from<const NV: usize>(&self, r0: usize, c: &mut OperandMut<'_, T>) {
-        let (l, k, depth) = (T::VECTOR_LEN, self.k, self.depth);
+        // Plain products whose `A` fits in 24 registers keep it there, loaded once (`K` is
+        // the depth, a constant so that LLVM can allocate them): the spiral's first layer
+        // took 4.8 us with `A` reloaded for every column and 3.3 us with it in registers.
+        // The others read it from the packed copy for every column.
+        let plain = self.alpha == T::ONE && self.beta == T::ZERO;
+        let registers = NV * self.depth;
+        match (plain, self.k) {
+            (true, 1) if registers <= 24 => self.rows_into::<NV, false, 1>(r0, c),
+            (true, 2) if registers <= 24 => self.rows_into::<NV, false, 2>(r0, c),
+            (true, 3) if registers <= 24 => self.rows_into::<NV, false, 3>(r0, c),
+            (true, _) => self.rows_into::<NV, false, 0>(r0, c),
+            (false, _) => self.rows_into::<NV, true, 0>(r0, c),
+        }
+    }
+
+    /// [`rows_from`](Self::rows_from), with `C = sum_q B[q, j] A[r0.., q]` unless `SCALED`;
+    /// `K` is `k` when `A` stays in registers, 0 otherwise.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn rows_into<const NV: usize, const SCALED: bool, const K: usize>(
+        &self,
+        r0: usize,
+        c: &mut OperandMut<'_, T>,
+    ) {
+        let (l, k, depth, b) = (T::VECTOR_LEN, self.k, self.depth, &self.b);
         let rows = (self.m - r0).min(NV * l);
         // Rows in the last vector: the others are whole.
         let tail = rows - (NV - 1) * l;
         assert!(rows > (NV - 1) * l && r0 + NV * l <= self.m_pad);
         assert!(self.a_pack.len() >= self.m_pad * depth);
         assert!(self.n == 0 || (self.n - 1) * c.cs + r0 + rows <= c.data.len());
-        // Past `k`, a one: the bias's row of `B`.
-        let mut b_col = [T::ONE; SHALLOW_K + 1];
-        for j in 0..self.n {
-            for (q, v) in b_col.iter_mut().enumerate().take(k) {
-                *v = self.b.at(q, j);
+        assert!(K == 0 || K == k);
+        assert!(self.n == 0 || k == 0 || (k - 1) * b.rs + (self.n - 1) * b.cs < b.data.len());
+        // SAFETY: the assertions keep every `A` load inside `a_pack` (its padded rows), every
+        // `B` read inside `b`, and every access to `C` inside rows `r0..r0 + rows` of its
+        // columns.
+        unsafe {
+            let a = self.a_pack.as_ptr().add(r0);
+            let (alpha, beta) = (T::broadcast(self.alpha), T::broadcast(self.beta));
+            let (b_rs, b_cs, c_cs, m_pad) = (b.rs, b.cs, c.cs, self.m_pad);
+            let (b_ptr, c_ptr) = (b.data.as_ptr(), c.data.as_mut_ptr());
+            if K > 0 {
+                // `A` fits in registers (at most 24 of them): load it once for every column.
+                let mut a_regs = [[T::zeros(); NV]; K];
+                let mut bias = [T::zeros(); NV];
+                for v in 0..NV {
+                    for (q, a_q) in a_regs.iter_mut().enumerate() {
+                        a_q[v] = T::load(a.add(q * m_pad + v * l));
+                    }
+                    if depth > k {
+                        bias[v] = T::load(a.add(k * m_pad + v * l));
+                    }
+                }
+                for j in 0..self.n {
+                    let column = b_ptr.add(j * b_cs);
+                    let out = c_ptr.add(j * c_cs + r0);
+                    let mut s = [T::zeros(); K];
+                    for (q, s) in s.iter_mut().enumerate() {
+                        *s = T::broadcast(*column.add(q * b_rs));
+                    }
+                    for v in 0..NV {
+                        let mut acc = bias[v];
+                        for q in 0..K {
+                            acc = T::fmadd(a_regs[q][v], s[q], acc);
+                        }
+                        T::store_first(if v + 1 == NV { tail } else { l }, out.add(v * l), acc);
+                    }
+                }
+                return;
             }
-            // SAFETY: the assertions keep every `A` load inside `a_pack` (its padded rows),
-            // and every access to `C` inside rows `r0..r0 + rows` of column `j`.
-            unsafe {
+            for j in 0..self.n {
+                let column = b_ptr.add(j * b_cs);
+                // A bias (the packed column past `k`) is where the sums start.
                 let mut acc = [T::zeros(); NV];
-                let a = self.a_pack.as_ptr().add(r0);
-                for (q, &b) in b_col.iter().enumerate().take(depth) {
-                    let s = T::broadcast(b);
-                    let a = a.add(q * self.m_pad);
+                if depth > k {
+                    let bias = a.add(k * m_pad);
+                    for (v, acc) in acc.iter_mut().enumerate() {
+                        *acc = T::load(bias.add(v * l));
+                    }
+                }
+                for q in 0..k {
+                    let s = T::broadcast(*column.add(q * b_rs));
+                    let a = a.add(q * m_pad);
                     for (v, acc) in acc.iter_mut().enumerate() {
                         *acc = T::fmadd(T::load(a.add(v * l)), s, *acc);
                     }
                 }
-                let out = c.data.as_mut_ptr().add(j * c.cs + r0);
-                let alpha = T::broadcast(self.alpha);
+                let out = c_ptr.add(j * c_cs + r0);
                 for (v, &acc) in acc.iter().enumerate() {
                     let count = if v + 1 == NV { tail } else { l };
                     let out = out.add(v * l);
-                    let mut value = T::product(alpha, acc);
-                    if self.beta != T::ZERO {
-                        value = T::fmadd(T::broadcast(self.beta), T::load_first(count, out), value);
+                    let mut value = acc;
+                    if SCALED {
+                        value = T::product(alpha, value);
+                        if self.beta != T::ZERO {
+                            value = T::fmadd(beta, T::load_first(count, out), value);
+                        }
                     }
                     T::store_first(count, out, value);
                 }
@@ -142,11 +206,10 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
         b_pack,
     } = p;
     assert!((1..=FEW).contains(&m) && a_pack.len() >= m.next_multiple_of(GROUP) * k);
-    pack_few_rows_a(m, k, &a, a_pack);
-    let a_rows = &a_pack[..m * k];
     if b.cs == 1 && b.rs != 1 {
+        // `A`'s elements are broadcast one by one: read in place, whatever its layout.
         let rows = ByRows {
-            a_rows,
+            a,
             k,
             n,
             b: b.data,
@@ -154,18 +217,31 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
             alpha,
             beta,
         };
+        // Rows of `B` up to 7 (or 6) vectors wide are read in one pass (their `M x NB`
+        // sums, the `NB` vectors of `B` and a broadcast take at most 30 of the 32
+        // registers): `B` streams from L2 once instead of once per block (the spiral's
+        // `dW2` read 1.3x its 120 KB in two blocks, and was bound by it).
+        let wide = n > 4 * T::VECTOR_LEN;
         match m {
-            1 => rows.run::<1, 4>(c),
-            2 => rows.run::<2, 4>(c),
-            3 => rows.run::<3, 4>(c),
-            4 => rows.run::<4, 4>(c),
-            5 => rows.run::<5, 2>(c),
-            6 => rows.run::<6, 2>(c),
-            7 => rows.run::<7, 2>(c),
-            _ => rows.run::<8, 2>(c),
+            1..=3 if wide && n <= 7 * T::VECTOR_LEN => match m {
+                1 => rows.run::<1, 7, false>(c),
+                2 => rows.run::<2, 7, false>(c),
+                _ => rows.run::<3, 7, false>(c),
+            },
+            4 if wide && n <= 6 * T::VECTOR_LEN => rows.run::<4, 6, false>(c),
+            1 => rows.run::<1, 4, false>(c),
+            2 => rows.run::<2, 4, false>(c),
+            3 => rows.run::<3, 4, false>(c),
+            4 => rows.run::<4, 4, false>(c),
+            5 => rows.run::<5, 2, false>(c),
+            6 => rows.run::<6, 2, false>(c),
+            7 => rows.run::<7, 2, false>(c),
+            _ => rows.run::<8, 2, false>(c),
         }
         return;
     }
+    pack_few_rows_a(m, k, &a, a_pack);
+    let a_rows = &a_pack[..m * k];
     let (columns, stride) = contiguous_columns(k, n, &b, b_pack);
     let dots = Dots {
         a_rows,
@@ -188,9 +264,39 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
     }
 }
 
+/// `C = beta C + [A; 1] B` for an `A` of one or two rows: the few-rows product by rows of
+/// `B` with one more row of ones in `A`, which is how an affine layer with one or two inputs
+/// gets its bias gradient (the sum of `dZ`'s columns) in the same pass over `dZ` as its
+/// weight gradient. `C` has `A`'s rows plus one.
+#[target_feature(enable = "avx512f")]
+pub(super) fn by_rows_with_ones<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    beta: T,
+    c: &mut OperandMut<'_, T>,
+) {
+    assert!((1..=2).contains(&m) && b.cs == 1);
+    let rows = ByRows {
+        a,
+        k,
+        n,
+        b: b.data,
+        b_rs: b.rs,
+        alpha: T::ONE,
+        beta,
+    };
+    match (m, n > 4 * T::VECTOR_LEN) {
+        (1, false) => rows.run::<2, 4, true>(c),
+        (1, true) => rows.run::<2, 7, true>(c),
+        (_, false) => rows.run::<3, 4, true>(c),
+        (_, true) => rows.run::<3, 7, true>(c),
+    }
+}
+
 /// A few-rows product whose `B` has contiguous rows (stride `b_rs` between them).
 struct ByRows<'a, T> {
-    a_rows: &'a [T],
+    a: Operand<'a, T>,
     k: usize,
     n: usize,
     b: &'a [T],
@@ -203,33 +309,28 @@ impl<T: Float> ByRows<'_, T> {
     /// All of `C`, `M` rows by `NB` vectors of columns at a time.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn run<const M: usize, const NB: usize>(&self, c: &mut OperandMut<'_, T>) {
+    fn run<const M: usize, const NB: usize, const ONES: bool>(&self, c: &mut OperandMut<'_, T>) {
         let (l, k, n) = (T::VECTOR_LEN, self.k, self.n);
-        assert!(self.a_rows.len() >= M * k);
+        // With `ONES`, `A`'s last row is ones and not stored.
+        let stored = if ONES { M - 1 } else { M };
+        assert!(
+            k == 0
+                || stored == 0
+                || (stored - 1) * self.a.rs + (k - 1) * self.a.cs < self.a.data.len()
+        );
         assert!(k == 0 || n == 0 || (k - 1) * self.b_rs + n <= self.b.len());
         let mut j0 = 0;
         while j0 < n {
             let width = (n - j0).min(NB * l);
             let counts: [usize; NB] = std::array::from_fn(|v| width.saturating_sub(v * l).min(l));
             // SAFETY: the assertions keep the reads of row `q` of `B` inside `b` (columns
-            // `j0..j0 + width`, through the counts) and those of `A` inside `a_rows`.
+            // `j0..j0 + width`, through the counts) and those of `A` inside `a`.
             let acc = unsafe {
-                let mut acc = [[T::zeros(); NB]; M];
-                let a = self.a_rows.as_ptr();
-                for q in 0..k {
-                    let row = self.b.as_ptr().add(q * self.b_rs + j0);
-                    let mut bv = [T::zeros(); NB];
-                    for (v, bv) in bv.iter_mut().enumerate() {
-                        *bv = T::load_first(counts[v], row.wrapping_add(v * l));
-                    }
-                    for (i, acc) in acc.iter_mut().enumerate() {
-                        let s = T::broadcast(*a.add(i * k + q));
-                        for (acc, &bv) in acc.iter_mut().zip(&bv) {
-                            *acc = T::fmadd(s, bv, *acc);
-                        }
-                    }
+                if width == NB * l {
+                    self.block::<M, NB, false, ONES>(j0, &counts)
+                } else {
+                    self.block::<M, NB, true, ONES>(j0, &counts)
                 }
-                acc
             };
             for (i, acc) in acc.iter().enumerate() {
                 for (v, &acc) in acc.iter().enumerate() {
@@ -242,6 +343,52 @@ impl<T: Float> ByRows<'_, T> {
                 }
             }
             j0 += NB * l;
+        }
+    }
+}
+
+impl<T: Float> ByRows<'_, T> {
+    /// The sums `sum_q A[i, q] B[q, j0..]` of one block of `NB` vectors of columns, the
+    /// `v`-th `counts[v]` long; `PARTIAL` when some count is short of a whole vector (whole
+    /// blocks load without masks). With `ONES`, `A`'s last row is ones (not read).
+    ///
+    /// # Safety
+    /// Row `q` of `B` must hold `counts[v]` elements from `q * b_rs + j0 + v * l`, and
+    /// `a` an `M x k` matrix (`M - 1` rows with `ONES`).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn block<const M: usize, const NB: usize, const PARTIAL: bool, const ONES: bool>(
+        &self,
+        j0: usize,
+        counts: &[usize; NB],
+    ) -> [[T::V; NB]; M] {
+        let (l, k) = (T::VECTOR_LEN, self.k);
+        // SAFETY: the caller's contract.
+        unsafe {
+            let mut acc = [[T::zeros(); NB]; M];
+            let (a, a_rs, a_cs) = (self.a.data.as_ptr(), self.a.rs, self.a.cs);
+            for q in 0..k {
+                let row = self.b.as_ptr().add(q * self.b_rs + j0);
+                let mut bv = [T::zeros(); NB];
+                for (v, bv) in bv.iter_mut().enumerate() {
+                    *bv = if PARTIAL {
+                        T::load_first(counts[v], row.wrapping_add(v * l))
+                    } else {
+                        T::load(row.add(v * l))
+                    };
+                }
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let s = if ONES && i + 1 == M {
+                        T::broadcast(T::ONE)
+                    } else {
+                        T::broadcast(*a.add(i * a_rs + q * a_cs))
+                    };
+                    for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                        *acc = T::fmadd(s, bv, *acc);
+                    }
+                }
+            }
+            acc
         }
     }
 }

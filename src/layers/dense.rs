@@ -14,7 +14,9 @@
 use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;
 
-use crate::kernels::{affine, gemm, gemv, per_sample_is_faster, weights_fit_in_l1};
+use crate::kernels::{
+    affine, affine_grads_in_one_pass, gemm, gemv, per_sample_is_faster, weights_fit_in_l1,
+};
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
 
@@ -177,6 +179,11 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
 ) {
     let (rows, batch) = dz.shape_generic();
     let r = rows.value();
+    let beta = if accumulate { T::ONE } else { T::ZERO };
+    if affine_grads_in_one_pass(&dz, &x, beta, &mut dp[..r * (I + 1)]) {
+        affine_input_grad(p, dz, dx);
+        return;
+    }
     let (dw, db) = dp.split_at_mut(r * I);
     // dW += dZ X^T, with X^T a B x I view of X's buffer.
     let x_t = MatrixView::from_slice_with_strides_generic(
@@ -187,7 +194,6 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
         U1,
     );
     let mut dw = MatrixViewMut::from_slice_generic(dw, rows, Const::<I>);
-    let beta = if accumulate { T::ONE } else { T::ZERO };
     gemm(T::ONE, &dz, &x_t, beta, &mut dw);
     // db += the sum of dZ's columns.
     let db = &mut db[..r];
@@ -200,10 +206,25 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
             *g += d;
         }
     }
-    // dX = W^T dZ, with W^T an I x R view of W's elements (strides swapped, no copy).
+    affine_input_grad(p, dz, dx);
+}
+
+/// `dX = W^T dZ` (when asked for), with `W^T` an `I x R` view of `W`'s elements (strides
+/// swapped, no copy).
+fn affine_input_grad<T: Float, const I: usize, R: Dim>(
+    p: &[T],
+    dz: MatrixView<'_, T, R, Dyn>,
+    dx: Option<BatchViewMut<'_, T, I>>,
+) {
     if let Some(mut dx) = dx {
-        let w_t =
-            MatrixView::from_slice_with_strides_generic(&p[..r * I], Const::<I>, rows, rows, U1);
+        let rows = dz.shape_generic().0;
+        let w_t = MatrixView::from_slice_with_strides_generic(
+            &p[..rows.value() * I],
+            Const::<I>,
+            rows,
+            rows,
+            U1,
+        );
         gemm(T::ONE, &w_t, &dz, T::ZERO, &mut dx);
     }
 }

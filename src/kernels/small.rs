@@ -199,13 +199,14 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
         n,
         alpha,
         beta,
-        bias: _,
+        bias,
         a,
         b,
         a_pack,
         b_pack,
     } = p;
     assert!((1..=FEW).contains(&m) && a_pack.len() >= m.next_multiple_of(GROUP) * k);
+    assert!(bias.is_none_or(|bias| bias.len() == m && b.rs == 1 && beta == T::ZERO));
     if b.cs == 1 && b.rs != 1 {
         // `A`'s elements are broadcast one by one: read in place, whatever its layout.
         let rows = ByRows {
@@ -251,16 +252,19 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
         stride,
         alpha,
         beta,
+        bias,
     };
+    // Four columns at a time share each vector of `A`'s rows where their `4 M` sums fit in
+    // registers; two otherwise.
     match m {
-        1 => dots.run::<1>(c),
-        2 => dots.run::<2>(c),
-        3 => dots.run::<3>(c),
-        4 => dots.run::<4>(c),
-        5 => dots.run::<5>(c),
-        6 => dots.run::<6>(c),
-        7 => dots.run::<7>(c),
-        _ => dots.run::<8>(c),
+        1 => dots.run::<1, 4>(c),
+        2 => dots.run::<2, 4>(c),
+        3 => dots.run::<3, 4>(c),
+        4 => dots.run::<4, 4>(c),
+        5 => dots.run::<5, 2>(c),
+        6 => dots.run::<6, 2>(c),
+        7 => dots.run::<7, 2>(c),
+        _ => dots.run::<8, 2>(c),
     }
 }
 
@@ -402,27 +406,30 @@ struct Dots<'a, T> {
     stride: usize,
     alpha: T,
     beta: T,
+    /// Added to every column (`beta` is then zero).
+    bias: Option<&'a [T]>,
 }
 
 impl<T: Float> Dots<'_, T> {
     /// All of `C`, two columns at a time.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn run<const M: usize>(&self, c: &mut OperandMut<'_, T>) {
+    fn run<const M: usize, const CJ: usize>(&self, c: &mut OperandMut<'_, T>) {
         assert!(self.a_rows.len() >= M * self.k);
         assert!(self.n == 0 || (self.n - 1) * self.stride + self.k <= self.columns.len());
         let mut j = 0;
-        while j + 2 <= self.n {
-            self.columns_from::<M, 2>(j, c);
-            j += 2;
+        while j + CJ <= self.n {
+            self.columns_from::<M, CJ>(j, c);
+            j += CJ;
         }
-        if j < self.n {
+        while j < self.n {
             self.columns_from::<M, 1>(j, c);
+            j += 1;
         }
     }
 
-    /// Columns `j..j + CJ` of `C`: `M * CJ` dot products, summed in vectors and reduced at
-    /// the end.
+    /// Columns `j..j + CJ` of `C`: `M * CJ` dot products, summed in vectors (whole ones
+    /// loaded plainly, the ragged end with masks) and reduced at the end.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn columns_from<const M: usize, const CJ: usize>(&self, j: usize, c: &mut OperandMut<'_, T>) {
@@ -433,20 +440,36 @@ impl<T: Float> Dots<'_, T> {
         let sums = unsafe {
             let mut acc = [[T::zeros(); M]; CJ];
             let (a, b) = (self.a_rows.as_ptr(), self.columns.as_ptr());
-            let mut q = 0;
-            while q < k {
-                let count = (k - q).min(l);
+            let step = |q: usize, count: usize, acc: &mut [[T::V; M]; CJ]| {
                 let mut bv = [T::zeros(); CJ];
                 for (t, bv) in bv.iter_mut().enumerate() {
-                    *bv = T::load_first(count, b.add((j + t) * self.stride + q));
+                    let p = b.add((j + t) * self.stride + q);
+                    *bv = if count == l {
+                        T::load(p)
+                    } else {
+                        T::load_first(count, p)
+                    };
                 }
                 for i in 0..M {
-                    let av = T::load_first(count, a.add(i * k + q));
+                    let p = a.add(i * k + q);
+                    let av = if count == l {
+                        T::load(p)
+                    } else {
+                        T::load_first(count, p)
+                    };
                     for (acc, &bv) in acc.iter_mut().zip(&bv) {
                         acc[i] = T::fmadd(av, bv, acc[i]);
                     }
                 }
+            };
+            let whole = k - k % l;
+            let mut q = 0;
+            while q < whole {
+                step(q, l, &mut acc);
                 q += l;
+            }
+            if whole < k {
+                step(whole, k - whole, &mut acc);
             }
             let mut sums = [[T::ZERO; M]; CJ];
             for (sums, acc) in sums.iter_mut().zip(&acc) {
@@ -458,7 +481,10 @@ impl<T: Float> Dots<'_, T> {
         };
         for (t, column) in sums.iter().enumerate() {
             for (i, &value) in column.iter().enumerate() {
-                put(c, i, j + t, value, self.alpha, self.beta);
+                match self.bias {
+                    Some(bias) => c.data[i * c.rs + (j + t) * c.cs] = self.alpha * value + bias[i],
+                    None => put(c, i, j + t, value, self.alpha, self.beta),
+                }
             }
         }
     }

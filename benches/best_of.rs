@@ -3,7 +3,8 @@
 //! one least disturbed). Prints one line per workload.
 //!
 //! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench -p constnet-benches --bench
-//! best_of`; `-- W3` (or any part of a name) runs the matching workloads only.
+//! best_of`; `-- W3` (or any part of a name) runs the matching workloads only, and `-- read`
+//! the L2 read rate that bounds W2 one sample at a time.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -77,6 +78,27 @@ fn main() {
             black_box(adam.step(net.params_mut(), &grads).ok());
         });
         println!("W3 Adam step batch 64: {:.2} us/sample", t * 1e6 / 64.0);
+    }
+    if wanted("read") {
+        // What W2's single-sample forward is up against: its first layer's 401 KB of weights
+        // read from L2 for every sample. A plain sum over a buffer of that size (64
+        // independent lanes, which LLVM keeps in vector registers) is the streaming rate.
+        let weights = vec![1.0f32; 784 * 128];
+        let t = best_of(50, 200, || {
+            let mut lanes = [0.0f32; 64];
+            for chunk in black_box(&weights).chunks_exact(64) {
+                for (lane, &w) in lanes.iter_mut().zip(chunk) {
+                    *lane += w;
+                }
+            }
+            black_box(lanes);
+        });
+        let bytes = (weights.len() * size_of::<f32>()) as f64;
+        println!(
+            "read 401 KB (W2's first layer) from L2: {:.2} us, {:.0} GB/s",
+            t * 1e6,
+            bytes / t / 1e9
+        );
     }
     if wanted("W4") {
         let data = constnet::datasets::spiral::<f32>(100, 3, 0);

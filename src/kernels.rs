@@ -106,7 +106,60 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
         return;
     }
     let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
-    dispatch(detect_isa(), m, k, n, alpha, a, b, beta, None, c);
+    dispatch(
+        detect_isa(),
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        b,
+        beta,
+        None,
+        Epilogue::None,
+        c,
+    );
+}
+
+/// `c = (a * b) ⊙ [gate > 0]`: the product, zero wherever the matching element of `gate`
+/// (shaped as `c`) is not positive. That is the input gradient of a dense layer that reads a
+/// ReLU's output `gate`, carried back through the ReLU in the same pass (`c` is not read).
+///
+/// # Panics
+/// If the shapes do not agree, as [`gemm`], or `gate` is not shaped as `c`.
+#[inline]
+pub(crate) fn gemm_gated<T, R1, C1, S1, R2, C2, S2, R3, C3, S3, R4, C4, S4>(
+    a: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R2, C2, S2>,
+    gate: &Matrix<T, R4, C4, S4>,
+    c: &mut Matrix<T, R3, C3, S3>,
+) where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    R3: Dim,
+    C3: Dim,
+    R4: Dim,
+    C4: Dim,
+    S1: RawStorage<T, R1, C1>,
+    S2: RawStorage<T, R2, C2>,
+    S3: RawStorageMut<T, R3, C3>,
+    S4: RawStorage<T, R4, C4>,
+{
+    let (m, k, n) = product_shape(a.shape(), b.shape(), c.shape());
+    assert_eq!(
+        gate.shape(),
+        c.shape(),
+        "gated product: the gate is shaped as C"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
+    let gate = Epilogue::Gate(Operand::of(gate));
+    dispatch(detect_isa(), m, k, n, T::ONE, a, b, T::ZERO, None, gate, c);
 }
 
 /// `(m, k, n)` of `C (m x n) = A (m x k) B (k x n)`.
@@ -123,7 +176,8 @@ fn product_shape(a: (usize, usize), b: (usize, usize), c: (usize, usize)) -> (us
 }
 
 /// `c = a * b + bias 1^T`: the affine map `W X + b` of a batch, `bias` added to every column
-/// (`c` is not read). A shallow product (the spiral's 2-input layer) adds it as one more
+/// (`c` is not read), followed by a ReLU (`c = max(0, W X + b)`) when `relu` is set. A
+/// shallow product (the spiral's 2-input layer) adds it as one more
 /// column of `a`, which saves a pass over `c`; the others start from `c` filled with it.
 ///
 /// # Panics
@@ -133,6 +187,7 @@ pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     a: &Matrix<T, R1, C1, S1>,
     b: &Matrix<T, R2, C2, S2>,
     bias: &[T],
+    relu: bool,
     c: &mut Matrix<T, R3, C3, S3>,
 ) where
     T: Float,
@@ -152,7 +207,20 @@ pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
         return;
     }
     let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
-    dispatch(detect_isa(), m, k, n, T::ONE, a, b, T::ZERO, Some(bias), c);
+    let epilogue = if relu { Epilogue::Relu } else { Epilogue::None };
+    dispatch(
+        detect_isa(),
+        m,
+        k,
+        n,
+        T::ONE,
+        a,
+        b,
+        T::ZERO,
+        Some(bias),
+        epilogue,
+        c,
+    );
 }
 
 /// `[dW | db] = beta [dW | db] + dZ [X^T | 1]` in one pass over `dZ`, for an affine layer
@@ -319,6 +387,65 @@ impl<T> OperandMut<'_, T> {
     }
 }
 
+/// What a product does to each element of `C` as it writes it, after `alpha`, `beta` and
+/// the bias: a ReLU fused into the layer before or after it. The AVX-512 shallow kernel
+/// applies it in registers; every other path in one pass over `C` after the product.
+#[derive(Clone, Copy)]
+enum Epilogue<'a, T> {
+    /// `C` as computed.
+    None,
+    /// `max(0, c)`.
+    Relu,
+    /// `c` where the matching element of the gate (shaped as `C`) is positive, 0 elsewhere.
+    Gate(Operand<'a, T>),
+}
+
+impl<T: Float> Epilogue<'_, T> {
+    /// The same epilogue for `C^T`.
+    fn transposed(self) -> Self {
+        match self {
+            Epilogue::Gate(gate) => Epilogue::Gate(gate.transposed()),
+            other => other,
+        }
+    }
+
+    /// Applies the epilogue to the `m x n` matrix `c` in place.
+    fn apply(&self, m: usize, n: usize, c: &mut OperandMut<'_, T>) {
+        match self {
+            Epilogue::None => {}
+            Epilogue::Relu => {
+                for j in 0..n {
+                    if c.rs == 1 {
+                        for v in &mut c.data[j * c.cs..][..m] {
+                            *v = if *v > T::ZERO { *v } else { T::ZERO };
+                        }
+                    } else {
+                        for i in 0..m {
+                            let v = &mut c.data[i * c.rs + j * c.cs];
+                            *v = if *v > T::ZERO { *v } else { T::ZERO };
+                        }
+                    }
+                }
+            }
+            Epilogue::Gate(gate) => {
+                for j in 0..n {
+                    if c.rs == 1 && gate.rs == 1 {
+                        let out = &mut c.data[j * c.cs..][..m];
+                        for (v, &g) in out.iter_mut().zip(&gate.data[j * gate.cs..][..m]) {
+                            *v = if g > T::ZERO { *v } else { T::ZERO };
+                        }
+                    } else {
+                        for i in 0..m {
+                            let v = &mut c.data[i * c.rs + j * c.cs];
+                            *v = if gate.at(i, j) > T::ZERO { *v } else { T::ZERO };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// How many elements, from the first, a matrix of this shape and strides spans.
 fn span(shape: (usize, usize), strides: (usize, usize)) -> usize {
     if shape.0 == 0 || shape.1 == 0 {
@@ -377,6 +504,7 @@ fn dispatch<T: Float>(
     b: Operand<'_, T>,
     beta: T,
     bias: Option<&[T]>,
+    epilogue: Epilogue<'_, T>,
     c: OperandMut<'_, T>,
 ) {
     // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`);
@@ -403,10 +531,11 @@ fn dispatch<T: Float>(
     }
     // `C^T = B^T A^T`: a product with few columns is one with few rows, transposed (a
     // transpose is swapped strides).
-    let (m, n, a, b, mut c) = if k > SHALLOW_K && m > FEW && n <= FEW {
-        (n, m, b.transposed(), a.transposed(), c.transposed())
+    let (m, n, a, b, epilogue, mut c) = if k > SHALLOW_K && m > FEW && n <= FEW {
+        let (a_t, b_t) = (b.transposed(), a.transposed());
+        (n, m, a_t, b_t, epilogue.transposed(), c.transposed())
     } else {
-        (m, n, a, b, c)
+        (m, n, a, b, epilogue, c)
     };
     let path = if k <= SHALLOW_K {
         Path::Shallow
@@ -430,7 +559,7 @@ fn dispatch<T: Float>(
             (kc_max * mc_max, kc_max * nc_max)
         }
     };
-    T::with_pack_buffers(a_len, b_len, |a_pack, b_pack| {
+    let applied = T::with_pack_buffers(a_len, b_len, |a_pack, b_pack| {
         let p = Problem {
             m,
             k,
@@ -438,6 +567,7 @@ fn dispatch<T: Float>(
             alpha,
             beta,
             bias,
+            epilogue,
             a,
             b,
             a_pack,
@@ -447,17 +577,20 @@ fn dispatch<T: Float>(
         {
             if isa == AVX512 {
                 // SAFETY: the CPU has the features the function is compiled for.
-                unsafe { run_avx512(path, p, &mut c) };
-                return;
+                return unsafe { run_avx512(path, p, &mut c) };
             }
             if isa == AVX2 {
                 // SAFETY: as above.
                 unsafe { run_avx2_fma(path, p, &mut c) };
-                return;
+                return false;
             }
         }
         run_portable(path, p, &mut c);
+        false
     });
+    if !applied {
+        epilogue.apply(m, n, &mut c);
+    }
 }
 
 /// One product's operands, sizes and packing buffers.
@@ -470,6 +603,9 @@ struct Problem<'a, 'p, T> {
     /// Added to every column of `C`, with `beta` zero: only on the shallow path, and in the
     /// AVX-512 few-rows dot products.
     bias: Option<&'a [T]>,
+    /// Applied as `C` is written by the kernels that can (the AVX-512 shallow one, which
+    /// says so); after the product otherwise.
+    epilogue: Epilogue<'a, T>,
     a: Operand<'a, T>,
     b: Operand<'a, T>,
     a_pack: &'p mut [T],
@@ -485,14 +621,19 @@ fn run_avx2_fma<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<
 }
 
 /// The product compiled with AVX-512F: 16 (f32) or 8 (f64) lanes and 32 vector registers.
+/// Returns whether the kernel applied the product's epilogue.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn run_avx512<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+fn run_avx512<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) -> bool {
     match path {
-        Path::Shallow if c.rs == 1 => small::shallow(p, c),
+        Path::Shallow if c.rs == 1 => {
+            small::shallow(p, c);
+            return true;
+        }
         Path::FewRows => small::few_rows(p, c),
         _ => run::<T, AVX512>(path, p, c),
     }
+    false
 }
 
 /// The product for any CPU.
@@ -551,6 +692,7 @@ fn shallow<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut<
         alpha,
         beta,
         bias,
+        epilogue: _,
         a,
         b,
         a_pack,
@@ -650,6 +792,7 @@ fn few_rows<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut
         alpha,
         beta,
         bias: _,
+        epilogue: _,
         a,
         b,
         a_pack,
@@ -779,6 +922,7 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
         alpha,
         beta,
         bias: _,
+        epilogue: _,
         a,
         b,
         a_pack,
@@ -1140,20 +1284,92 @@ mod tests {
                     let b =
                         DMatrix::<f64>::from_fn(k, n, |i, j| ((i * 2 + j * 5) % 3) as f64 - 1.0);
                     let bias: Vec<f64> = (0..m).map(|i| (i % 4) as f64 * 0.25 - 0.5).collect();
-                    let expected = &a * &b + DMatrix::from_fn(m, n, |i, _| bias[i]);
-                    for isa in available_isas() {
+                    let affine_map = &a * &b + DMatrix::from_fn(m, n, |i, _| bias[i]);
+                    for (isa, relu) in available_isas()
+                        .into_iter()
+                        .flat_map(|isa| [(isa, false), (isa, true)])
+                    {
+                        let expected = if relu {
+                            affine_map.map(|v| v.max(0.0))
+                        } else {
+                            affine_map.clone()
+                        };
                         let mut c = DMatrix::<f64>::from_element(m, n, f64::NAN);
-                        on_isa(isa, || affine(&a, &b, &bias, &mut c));
-                        assert_eq!(c, expected, "{m}x{k}x{n}, isa {isa}");
+                        on_isa(isa, || affine(&a, &b, &bias, relu, &mut c));
+                        assert_eq!(c, expected, "{m}x{k}x{n}, isa {isa}, relu {relu}");
                         let (af, bf) = (a.map(|v| v as f32), b.map(|v| v as f32));
                         let biasf: Vec<f32> = bias.iter().map(|&v| v as f32).collect();
                         let mut cf = DMatrix::<f32>::from_element(m, n, f32::NAN);
-                        on_isa(isa, || affine(&af, &bf, &biasf, &mut cf));
-                        assert_eq!(cf, expected.map(|v| v as f32), "f32 {m}x{k}x{n}, isa {isa}");
+                        on_isa(isa, || affine(&af, &bf, &biasf, relu, &mut cf));
+                        let expected = expected.map(|v| v as f32);
+                        assert_eq!(cf, expected, "f32 {m}x{k}x{n}, isa {isa}, relu {relu}");
                     }
                 }
             }
         }
+    }
+
+    /// `gemm_gated` is `(A B) ⊙ [gate > 0]` on every path (shallow, few rows, transposed to
+    /// few rows, packed), with `C` and the gate contiguous or transposed views, in both
+    /// scalar types; `C` is overwritten, not read.
+    #[test]
+    fn gated_products_zero_every_element_whose_gate_is_not_positive() {
+        fn check<T: Float + From<i8>>() {
+            for (m, k, n) in [
+                (100, 3, 300),
+                (37, 1, 5),
+                (17, 16, 9),
+                (5, 40, 33),
+                (64, 40, 7),
+                (130, 200, 70),
+            ] {
+                let a = small_ints::<T>(m, k, |i, j| (i * 7 + j * 3) % 5, 2);
+                let b = small_ints::<T>(k, n, |i, j| (i * 2 + j * 5) % 3, 1);
+                // Positive, zero and negative gates, in a pattern unrelated to the product's.
+                let gate = small_ints::<T>(m, n, |i, j| (i * 5 + j * 3) % 4, 1);
+                let product = &a * &b;
+                let expected = DMatrix::from_fn(m, n, |i, j| {
+                    if gate[(i, j)] > T::ZERO {
+                        product[(i, j)]
+                    } else {
+                        T::ZERO
+                    }
+                });
+                for isa in available_isas() {
+                    let mut c = DMatrix::<T>::from_element(m, n, T::of_f64(f64::NAN));
+                    on_isa(isa, || gemm_gated(&a, &b, &gate, &mut c));
+                    assert_eq!(c, expected, "{m}x{k}x{n}, isa {isa}");
+                    // C^T and the gate^T as views with swapped strides: C = (B^T A^T)^T.
+                    let mut c_t = DMatrix::<T>::from_element(n, m, T::of_f64(f64::NAN));
+                    let gate_t = gate.transpose();
+                    let (a_t, b_t) = (a.transpose(), b.transpose());
+                    on_isa(isa, || {
+                        let (r, c) = (Dyn(m), Dyn(n));
+                        let mut view = MatrixViewMut::from_slice_with_strides_generic(
+                            c_t.as_mut_slice(),
+                            r,
+                            c,
+                            Dyn(n),
+                            Dyn(1),
+                        );
+                        let gate = MatrixView::from_slice_with_strides_generic(
+                            gate_t.as_slice(),
+                            r,
+                            c,
+                            Dyn(n),
+                            Dyn(1),
+                        );
+                        gemm_gated(&a, &b, &gate, &mut view);
+                    });
+                    assert_eq!(c_t, expected.transpose(), "C^T {m}x{k}x{n}, isa {isa}");
+                    let mut c2 = DMatrix::<T>::from_element(n, m, T::of_f64(f64::NAN));
+                    on_isa(isa, || gemm_gated(&b_t, &a_t, &gate_t, &mut c2));
+                    assert_eq!(c2, expected.transpose(), "B^T A^T {m}x{k}x{n}, isa {isa}");
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
     }
 
     /// A `rows x cols` matrix of the small integers `f(i, j) - shift`, exact in either

@@ -41,11 +41,16 @@ pub(crate) mod lanes {
         unsafe fn product(a: Self::V, b: Self::V) -> Self::V;
         /// The sum of the lanes.
         unsafe fn lane_sum(v: Self::V) -> Self;
+        /// `max(0, v)` in every lane (0 where `v` is NaN, as the scalar ReLU).
+        unsafe fn relu(v: Self::V) -> Self::V;
+        /// `v` in the lanes where `gate` is positive, 0 in the others.
+        unsafe fn keep_where_positive(v: Self::V, gate: Self::V) -> Self::V;
     }
 
     macro_rules! impl_lanes {
         ($ty:ty, $v:ty, $lanes:literal, $mask:ty, $zero:ident, $set1:ident, $maskz_load:ident,
-         $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident, $reduce:ident) => {
+         $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident, $reduce:ident,
+         $max:ident, $cmp_mask:ident, $maskz_mov:ident) => {
             impl Lanes for $ty {
                 type V = $v;
                 const VECTOR_LEN: usize = $lanes;
@@ -97,6 +102,17 @@ pub(crate) mod lanes {
                 unsafe fn lane_sum(v: $v) -> $ty {
                     $reduce(v)
                 }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn relu(v: $v) -> $v {
+                    // `max` returns its second operand where either is NaN.
+                    $max(v, $zero())
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn keep_where_positive(v: $v, gate: $v) -> $v {
+                    $maskz_mov($cmp_mask::<_CMP_GT_OQ>(gate, $zero()), v)
+                }
             }
         };
     }
@@ -114,7 +130,10 @@ pub(crate) mod lanes {
         _mm512_storeu_ps,
         _mm512_fmadd_ps,
         _mm512_mul_ps,
-        _mm512_reduce_add_ps
+        _mm512_reduce_add_ps,
+        _mm512_max_ps,
+        _mm512_cmp_ps_mask,
+        _mm512_maskz_mov_ps
     );
     impl_lanes!(
         f64,
@@ -129,7 +148,10 @@ pub(crate) mod lanes {
         _mm512_storeu_pd,
         _mm512_fmadd_pd,
         _mm512_mul_pd,
-        _mm512_reduce_add_pd
+        _mm512_reduce_add_pd,
+        _mm512_max_pd,
+        _mm512_cmp_pd_mask,
+        _mm512_maskz_mov_pd
     );
 }
 

@@ -6,6 +6,9 @@
 //! inherent items (`INPUT`, `OUTPUT`, `PARAM_COUNT`, `init`, `new`, `cast`), the
 //! `constnet::Network` and `constnet::Tape` impls whose forward and backward are written out
 //! layer by layer, and one width-check trait per boundary the macro could not decide.
+//!
+//! A `Dense` layer next to a `Relu` is fused with it (see [`Fusion`]): the two are one pass
+//! over the hidden layer each way instead of two.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -190,6 +193,56 @@ impl Resolved<'_> {
     }
 }
 
+/// Which `Dense` layers the expansion fuses with a `Relu` next to them.
+///
+/// - `forward[i]`: layer `i` is a `Dense` and layer `i + 1` a `Relu`. The `Dense` writes
+///   `max(0, W x + b)` straight into the ReLU's output, whose own forward is skipped; the
+///   `Dense`'s output slot on the tape is left unwritten, so the ReLU's backward (when it is
+///   not fused too) and its kink record read the ReLU's output instead of its input, which
+///   is positive exactly where the input is.
+/// - `backward[j]`: layer `j` is a `Dense` and layer `j - 1` a `Relu`. The `Dense`'s input
+///   gradient is gated by its input (the ReLU's output) in the same pass and written where the
+///   ReLU's would go; the ReLU's backward is skipped.
+struct Fusion {
+    forward: Vec<bool>,
+    backward: Vec<bool>,
+}
+
+impl Fusion {
+    fn of(layers: &[Resolved<'_>]) -> Self {
+        let dense = |l: &Resolved<'_>| {
+            matches!(
+                l.decl.kind,
+                LayerKind::Affine {
+                    affine: Affine::Dense,
+                    ..
+                }
+            )
+        };
+        let relu =
+            |l: &Resolved<'_>| matches!(l.decl.kind, LayerKind::Activation { act: Act::Relu, .. });
+        let n = layers.len();
+        Fusion {
+            forward: (0..n)
+                .map(|i| dense(&layers[i]) && i + 1 < n && relu(&layers[i + 1]))
+                .collect(),
+            backward: (0..n)
+                .map(|j| dense(&layers[j]) && j >= 1 && relu(&layers[j - 1]))
+                .collect(),
+        }
+    }
+
+    /// Whether layer `i` is a ReLU whose forward its `Dense` does.
+    fn forward_done_before(&self, i: usize) -> bool {
+        i >= 1 && self.forward[i - 1]
+    }
+
+    /// Whether layer `i` is a ReLU whose backward the `Dense` after it does.
+    fn backward_done_after(&self, i: usize) -> bool {
+        i + 1 < self.backward.len() && self.backward[i + 1]
+    }
+}
+
 fn field(prefix: &str, name: &Ident) -> Ident {
     format_ident!("{}_{}", prefix, name)
 }
@@ -332,7 +385,8 @@ fn split_params(
     };
     let lets = model.layers.iter().map(|layer| {
         let (name, as_layer) = (field(prefix, layer.name()), layer.as_layer());
-        quote!(let (#name, _rest) = _rest.#split(#as_layer::#count);)
+        // A layer fused with its neighbour does not read its slices.
+        quote!(#[allow(unused_variables)] let (#name, _rest) = _rest.#split(#as_layer::#count);)
     });
     quote! {
         let _rest = #source;
@@ -445,32 +499,101 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     let split_s_mut = split_params(model, "s", quote!(&mut self.state[..]), Buffer::State, true);
     let split_g = split_params(model, "g", quote!(grads), Buffer::Params, true);
 
+    let fusion = Fusion::of(layers);
+    // A ReLU whose `Dense` wrote its output reads that output as its input (see `Fusion`).
+    let inputs: Vec<_> = (0..layers.len())
+        .map(|i| {
+            if fusion.forward_done_before(i) {
+                let out = &outs[i];
+                quote!(tape.#out.columns(0, batch))
+            } else {
+                inputs[i].clone()
+            }
+        })
+        .collect();
+
     // forward of one sample: h_<layer> = layer(h_<previous>)
     let hs: Vec<_> = names.iter().map(|n| field("h", n)).collect();
-    let one_inputs = layers.iter().enumerate().map(|(i, layer)| {
-        if i == 0 {
+    let one_steps = layers.iter().enumerate().map(|(i, layer)| {
+        let (as_layer, name, p, st, h) =
+            (&as_layers[i], &names[i], &p_names[i], &s_names[i], &hs[i]);
+        let input = if i == 0 {
             quote!(x)
         } else {
             let previous = &hs[i - 1];
             layer.linked(quote!(&#previous), "one")
+        };
+        if fusion.forward[i] {
+            let (ty, relu_h) = (layer.ty(), &hs[i + 1]);
+            quote!(let #relu_h = <#ty>::forward_one_relu(&self.#name, #p, #input);)
+        } else if fusion.forward_done_before(i) {
+            quote!()
+        } else {
+            quote!(let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);)
         }
     });
     let h_last = &hs[hs.len() - 1];
 
-    // backward, last layer first: dx of layer k is the output gradient of layer k - 1
+    // The batched forward steps, in evaluation (`x` read in place) or training mode.
+    let forward_steps = |train: bool| -> Vec<TokenStream> {
+        layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                let (as_layer, name, p, st) = (&as_layers[i], &names[i], &p_names[i], &s_names[i]);
+                let (out, cache) = (&outs[i], &caches[i]);
+                let input = if i == 0 && !train {
+                    quote!(x)
+                } else {
+                    inputs[i].clone()
+                };
+                if fusion.forward[i] {
+                    let (ty, relu_out) = (layer.ty(), &outs[i + 1]);
+                    quote!(<#ty>::forward_relu(&self.#name, #p, #input, tape.#relu_out.columns_mut(0, batch));)
+                } else if fusion.forward_done_before(i) {
+                    quote!()
+                } else if train {
+                    quote! {
+                        #as_layer::forward_train(
+                            &self.#name, #p, #st, #input, tape.#out.columns_mut(0, batch), &mut tape.#cache,
+                        );
+                    }
+                } else {
+                    quote!(#as_layer::forward(&self.#name, #p, #st, #input, tape.#out.columns_mut(0, batch));)
+                }
+            })
+            .collect()
+    };
+    let eval_steps = forward_steps(false);
+    let train_steps = forward_steps(true);
+
+    // backward, last layer first: dx of layer k is the output gradient of layer k - 1 (of
+    // layer k - 2 when a fused ReLU sits between them)
     let backward_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
         let (as_layer, name, p, gr) = (&as_layers[i], &names[i], &p_names[i], &g_names[i]);
         let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
+        if fusion.backward_done_after(i) {
+            return quote!();
+        }
         let dx = if i == 0 {
             quote! {
                 if input_grad { ::core::option::Option::Some(tape.input_grad.columns_mut(0, batch)) }
                 else { ::core::option::Option::None }
             }
         } else {
-            let previous = &grads[i - 1];
+            // The first layer is never a ReLU, so a fused one has a layer before it.
+            let previous = &grads[if fusion.backward[i] { i - 2 } else { i - 1 }];
             let view = layer.linked(quote!(tape.#previous.columns_mut(0, batch)), "batch_mut");
             quote!(::core::option::Option::Some(#view))
         };
+        if fusion.backward[i] {
+            let ty = layer.ty();
+            return quote! {
+                <#ty>::backward_through_relu(
+                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, #gr, !overwrite,
+                );
+            };
+        }
         let args = quote! {
             &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
             tape.#grad.columns(0, batch), #dx, #gr,
@@ -499,10 +622,6 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     };
     // Evaluation reads the caller's batch in place; training keeps a copy for backward.
     let keep_input = quote!(tape.input.columns_mut(0, batch).copy_from(&x););
-    let eval_inputs = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| if i == 0 { quote!(x) } else { input.clone() });
 
     quote! {
         impl<#params> ::constnet::Network<T, #input, #output> for #ident<#user_args T> {
@@ -568,7 +687,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             fn forward(&self, x: &::constnet::Sample<T, #input>) -> ::constnet::Sample<T, #output> {
                 #split_p
                 #split_s
-                #( let #hs = #as_layers::forward_one(&self.#names, #p_names, #s_names, #one_inputs); )*
+                #(#one_steps)*
                 #h_last
             }
 
@@ -594,7 +713,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 #check_batch
                 #split_p
                 #split_s
-                #( #as_layers::forward(&self.#names, #p_names, #s_names, #eval_inputs, tape.#outs.columns_mut(0, batch)); )*
+                #(#eval_steps)*
                 ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
             }
 
@@ -607,11 +726,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 #keep_input
                 #split_p
                 #split_s_mut
-                #(
-                    #as_layers::forward_train(
-                        &self.#names, #p_names, #s_names, #inputs, tape.#outs.columns_mut(0, batch), &mut tape.#caches,
-                    );
-                )*
+                #(#train_steps)*
                 ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
             }
 

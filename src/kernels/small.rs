@@ -7,14 +7,17 @@
 //! the tests compare against.
 
 use super::{
-    FEW, GROUP, Operand, OperandMut, Problem, SHALLOW_K, SHALLOW_ROWS, contiguous_columns,
-    pack_few_rows_a, pack_shallow_a, put,
+    Epilogue, FEW, GROUP, Operand, OperandMut, Problem, SHALLOW_K, SHALLOW_ROWS,
+    contiguous_columns, pack_few_rows_a, pack_shallow_a, put,
 };
 use crate::Float;
 
 /// The shallow product with contiguous columns of `C` (`c.rs == 1`): `A` is copied
 /// column-major with its rows padded to whole vectors, and each column of `C` is
 /// `alpha * sum_q B[q, j] A[.., q] + beta C[.., j]`, in groups of up to 8 vectors of rows.
+///
+/// The epilogue is applied in registers as `C` is written (a gate must have contiguous
+/// columns, as `C` does).
 #[target_feature(enable = "avx512f")]
 pub(super) fn shallow<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
     let Problem {
@@ -24,12 +27,16 @@ pub(super) fn shallow<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>
         alpha,
         beta,
         bias,
+        epilogue,
         a,
         b,
         a_pack,
         ..
     } = p;
     assert!(c.rs == 1 && k <= SHALLOW_K);
+    if let Epilogue::Gate(gate) = &epilogue {
+        assert!(gate.rs == 1 && (n == 0 || (n - 1) * gate.cs + m <= gate.data.len()));
+    }
     let m_pad = m.next_multiple_of(SHALLOW_ROWS);
     let depth = pack_shallow_a(m, k, &a, bias, a_pack);
     let group = Group {
@@ -42,6 +49,7 @@ pub(super) fn shallow<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>
         b,
         alpha,
         beta,
+        epilogue,
     };
     let vectors = m.div_ceil(T::VECTOR_LEN);
     let mut v0 = 0;
@@ -74,9 +82,28 @@ struct Group<'a, T> {
     b: Operand<'a, T>,
     alpha: T,
     beta: T,
+    epilogue: Epilogue<'a, T>,
 }
 
 impl<T: Float> Group<'_, T> {
+    /// `value`, the `count` rows of `C` from row `r` of column `j`, after the epilogue.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn finish(&self, value: T::V, r: usize, j: usize, count: usize) -> T::V {
+        // SAFETY: the CPU has AVX-512F; `shallow` checked that the gate, shaped as `C`,
+        // holds rows `r..r + count` of column `j` (its columns contiguous).
+        unsafe {
+            match &self.epilogue {
+                Epilogue::None => value,
+                Epilogue::Relu => T::relu(value),
+                Epilogue::Gate(gate) => {
+                    let g = T::load_first(count, gate.data.as_ptr().add(j * gate.cs + r));
+                    T::keep_where_positive(value, g)
+                }
+            }
+        }
+    }
+
     /// Rows `r0..` of `C` (at most `NV` vectors of them) in every column:
     /// `alpha * sum_q B[q, j] A[r0.., q] + beta * C[r0.., j]`.
     #[target_feature(enable = "avx512f")]
@@ -147,7 +174,9 @@ impl<T: Float> Group<'_, T> {
                         for q in 0..K {
                             acc = T::fmadd(a_regs[q][v], s[q], acc);
                         }
-                        T::store_first(if v + 1 == NV { tail } else { l }, out.add(v * l), acc);
+                        let count = if v + 1 == NV { tail } else { l };
+                        let value = self.finish(acc, r0 + v * l, j, count);
+                        T::store_first(count, out.add(v * l), value);
                     }
                 }
                 return;
@@ -180,6 +209,7 @@ impl<T: Float> Group<'_, T> {
                             value = T::fmadd(beta, T::load_first(count, out), value);
                         }
                     }
+                    let value = self.finish(value, r0 + v * l, j, count);
                     T::store_first(count, out, value);
                 }
             }
@@ -200,6 +230,7 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
         alpha,
         beta,
         bias,
+        epilogue: _,
         a,
         b,
         a_pack,

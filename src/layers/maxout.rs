@@ -155,7 +155,7 @@ impl<const I: usize, const O: usize, const K: usize> Maxout<I, O, K> {
             }
         }
         let dz = MatrixView::from_slice_generic(&cache.dz[..rows * batch], Dyn(rows), Dyn(batch));
-        affine_backward(p, x, dz, dx, dp, accumulate);
+        affine_backward(p, x, dz, dx.map(|dx| (dx, false)), dp, accumulate);
     }
 }
 
@@ -228,7 +228,7 @@ impl<T: Float, const I: usize, const O: usize, const K: usize> Layer<T, I, O> fo
         let z = &mut cache.z[..rows * batch];
         let w = MatrixView::from_slice_generic(w, Dyn(rows), Const::<I>);
         let mut z_view = MatrixViewMut::from_slice_generic(z, Dyn(rows), Dyn(batch));
-        affine(&w, &x, &b[..rows], &mut z_view);
+        affine(&w, &x, &b[..rows], false, &mut z_view);
         // y = the winning piece of each output.
         let winners = &mut cache.winners[..O * batch];
         let columns = cache.z[..rows * batch].chunks_exact(rows);

@@ -39,8 +39,8 @@ pub(crate) mod lanes {
         unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
         /// `a * b`.
         unsafe fn product(a: Self::V, b: Self::V) -> Self::V;
-        /// The sum of the lanes.
-        unsafe fn lane_sum(v: Self::V) -> Self;
+        /// The sum of the lanes of each of 16 vectors.
+        unsafe fn lane_sums(v: &[Self::V; 16]) -> [Self; 16];
         /// `max(0, v)` in every lane (0 where `v` is NaN, as the scalar ReLU).
         unsafe fn relu(v: Self::V) -> Self::V;
         /// `v` in the lanes where `gate` is positive, 0 in the others.
@@ -49,8 +49,8 @@ pub(crate) mod lanes {
 
     macro_rules! impl_lanes {
         ($ty:ty, $v:ty, $lanes:literal, $mask:ty, $zero:ident, $set1:ident, $maskz_load:ident,
-         $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident, $reduce:ident,
-         $max:ident, $cmp_mask:ident, $maskz_mov:ident) => {
+         $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident,
+         $max:ident, $cmp_mask:ident, $maskz_mov:ident, $lane_sums:ident) => {
             impl Lanes for $ty {
                 type V = $v;
                 const VECTOR_LEN: usize = $lanes;
@@ -99,8 +99,8 @@ pub(crate) mod lanes {
                 }
                 #[inline]
                 #[target_feature(enable = "avx512f")]
-                unsafe fn lane_sum(v: $v) -> $ty {
-                    $reduce(v)
+                unsafe fn lane_sums(v: &[$v; 16]) -> [$ty; 16] {
+                    $lane_sums(v)
                 }
                 #[inline]
                 #[target_feature(enable = "avx512f")]
@@ -130,10 +130,10 @@ pub(crate) mod lanes {
         _mm512_storeu_ps,
         _mm512_fmadd_ps,
         _mm512_mul_ps,
-        _mm512_reduce_add_ps,
         _mm512_max_ps,
         _mm512_cmp_ps_mask,
-        _mm512_maskz_mov_ps
+        _mm512_maskz_mov_ps,
+        tree_sums_f32
     );
     impl_lanes!(
         f64,
@@ -148,11 +148,62 @@ pub(crate) mod lanes {
         _mm512_storeu_pd,
         _mm512_fmadd_pd,
         _mm512_mul_pd,
-        _mm512_reduce_add_pd,
         _mm512_max_pd,
         _mm512_cmp_pd_mask,
-        _mm512_maskz_mov_pd
+        _mm512_maskz_mov_pd,
+        sums_one_by_one_f64
     );
+
+    /// [`Lanes::lane_sums`] for `f32`: 16 vectors reduced together in a tree of 15
+    /// shuffle-and-add steps (each halving the lanes every vector occupies), instead of 16
+    /// reductions of 8 dependent steps each. Level by level, the pairs combined hold the
+    /// partial sums of 1, 2, 4 and 8 vectors, in halves, quarters, then pairs and single
+    /// lanes of each quarter; the last vector has the total of vector `4r + q` in lane `4q +
+    /// r`, so the inputs go in with those two indices swapped.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn tree_sums_f32(v: &[__m512; 16]) -> [f32; 16] {
+        let level0: [__m512; 16] = std::array::from_fn(|j| v[4 * (j % 4) + j / 4]);
+        // Halves: lanes 0-7 of pair i are partial sums of vector 2i, lanes 8-15 of 2i + 1.
+        let level1: [__m512; 8] = std::array::from_fn(|i| {
+            let (x, y) = (level0[2 * i], level0[2 * i + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x44>(x, y),
+                _mm512_shuffle_f32x4::<0xEE>(x, y),
+            )
+        });
+        // Quarters: quarter q of vector i holds partial sums of input 4i + q.
+        let level2: [__m512; 4] = std::array::from_fn(|i| {
+            let (x, y) = (level1[2 * i], level1[2 * i + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x88>(x, y),
+                _mm512_shuffle_f32x4::<0xDD>(x, y),
+            )
+        });
+        // Pairs of lanes within each quarter, then single lanes.
+        let level3: [__m512; 2] = std::array::from_fn(|i| {
+            let (x, y) = (level2[2 * i], level2[2 * i + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_ps::<0x44>(x, y),
+                _mm512_shuffle_ps::<0xEE>(x, y),
+            )
+        });
+        let total = _mm512_add_ps(
+            _mm512_shuffle_ps::<0x88>(level3[0], level3[1]),
+            _mm512_shuffle_ps::<0xDD>(level3[0], level3[1]),
+        );
+        let mut sums = [0.0f32; 16];
+        // SAFETY: `sums` holds 16 floats.
+        unsafe { _mm512_storeu_ps(sums.as_mut_ptr(), total) };
+        sums
+    }
+
+    /// [`Lanes::lane_sums`] for `f64` (used in gradient checks, not on a hot path).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sums_one_by_one_f64(v: &[__m512d; 16]) -> [f64; 16] {
+        std::array::from_fn(|j| _mm512_reduce_add_pd(v[j]))
+    }
 }
 
 /// No vector operations off x86-64: the small-product kernels are not compiled there.

@@ -502,12 +502,16 @@ impl<T: Float> Dots<'_, T> {
             if whole < k {
                 step(whole, k - whole, &mut acc);
             }
-            let mut sums = [[T::ZERO; M]; CJ];
-            for (sums, acc) in sums.iter_mut().zip(&acc) {
-                for (sum, &acc) in sums.iter_mut().zip(acc) {
-                    *sum = T::lane_sum(acc);
+            // M * CJ is at most 16 (see `few_rows`): one tree of sums, padded with zeros.
+            let all = T::lane_sums(&std::array::from_fn(|v| {
+                if v < M * CJ {
+                    acc[v / M][v % M]
+                } else {
+                    T::zeros()
                 }
-            }
+            }));
+            let sums: [[T; M]; CJ] =
+                std::array::from_fn(|t| std::array::from_fn(|i| all[t * M + i]));
             sums
         };
         for (t, column) in sums.iter().enumerate() {

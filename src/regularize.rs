@@ -171,42 +171,50 @@ fn sign<T: Float>(w: T) -> T {
 
 /// Adds the gradient of the penalty on `w` to `g` and returns its value.
 fn add_penalty<T: Float>(penalty: Penalty, w: &[T], g: &mut [T]) -> T {
-    let mut total = T::ZERO;
     match penalty {
         Penalty::L2 { lambda } => {
             let lambda = T::of_f64(lambda);
             for (g, &w) in g.iter_mut().zip(w) {
                 *g += lambda * w;
-                total += w * w;
             }
-            T::of_f64(0.5) * lambda * total
         }
         Penalty::L1 { lambda } => {
             let lambda = T::of_f64(lambda);
             for (g, &w) in g.iter_mut().zip(w) {
                 *g += lambda * sign(w);
-                total += w.abs();
             }
-            lambda * total
         }
         Penalty::ElasticNet { l1, l2 } => {
             let (l1, l2) = (T::of_f64(l1), T::of_f64(l2));
             let two_l2 = l2 + l2;
-            let mut squares = T::ZERO;
             for (g, &w) in g.iter_mut().zip(w) {
                 *g += l1 * sign(w) + two_l2 * w;
-                total += w.abs();
-                squares += w * w;
             }
-            l1 * total + l2 * squares
         }
     }
+    penalty_value(penalty, w)
+}
+
+/// The sum of `f(v)` over `values`, in 16 running sums that LLVM keeps in vector registers:
+/// one running sum is a chain of dependent adds, one per element (the spiral net's L2
+/// penalty took 0.7 us that way, for 600 weights).
+#[inline]
+fn sum_in_lanes<T: Float>(values: &[T], f: impl Fn(T) -> T) -> T {
+    let mut lanes = [T::ZERO; 16];
+    let (chunks, rest) = values.as_chunks::<16>();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(v);
+        }
+    }
+    let rest = rest.iter().fold(T::ZERO, |s, &v| s + f(v));
+    lanes.iter().fold(rest, |s, &v| s + v)
 }
 
 /// The penalty on `w`.
 fn penalty_value<T: Float>(penalty: Penalty, w: &[T]) -> T {
-    let sum_abs = || w.iter().fold(T::ZERO, |s, &w| s + w.abs());
-    let sum_sq = || w.iter().fold(T::ZERO, |s, &w| s + w * w);
+    let sum_abs = || sum_in_lanes(w, |w| w.abs());
+    let sum_sq = || sum_in_lanes(w, |w| w * w);
     match penalty {
         Penalty::L2 { lambda } => T::of_f64(0.5 * lambda) * sum_sq(),
         Penalty::L1 { lambda } => T::of_f64(lambda) * sum_abs(),

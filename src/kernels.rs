@@ -283,26 +283,38 @@ where
     true
 }
 
-/// `y += W x` for one sample (`x` of length `I`, `y` of length `O`), `W` the `O x I`
-/// column-major matrix in `w`: the AVX-512 register-blocked kernel where the CPU has it,
-/// nalgebra's fixed-size `gemv` otherwise.
+/// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
+/// I` column-major matrix in `w`), then `max(0, y)` when `RELU` is set: the AVX-512
+/// register-blocked kernel where the CPU has it, nalgebra's fixed-size `gemv` otherwise.
 #[inline]
-pub(crate) fn gemv<T: Float, const I: usize, const O: usize>(w: &[T], x: &[T], y: &mut [T]) {
+pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
+    w: &[T],
+    x: &[T],
+    b: &[T],
+    y: &mut [T],
+) {
     let w = &w[..O * I];
     #[cfg(target_arch = "x86_64")]
     {
         if detect_isa() == AVX512 {
             // SAFETY: the CPU has AVX-512F.
-            unsafe { T::gemv_avx512::<O, I>(w, x, y) };
+            unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
             return;
         }
     }
+    let y = &mut y[..O];
+    y.copy_from_slice(&b[..O]);
     SVectorViewMut::<T, O>::from_slice(y).gemv(
         T::ONE,
         &SMatrixView::<T, O, I>::from_slice(w),
         &SVectorView::<T, I>::from_slice(x),
         T::ONE,
     );
+    if RELU {
+        for v in y {
+            *v = if *v > T::ZERO { *v } else { T::ZERO };
+        }
+    }
 }
 
 /// Whether an `O x I` weight matrix fits in L1 (32 KB at most), so that a matrix-vector
@@ -1580,28 +1592,39 @@ mod tests {
     fn gemv_matches_nalgebra_on_ragged_shapes() {
         let x = SVector::<f64, 37>::from_fn(|i, _| (i % 7) as f64 - 3.0);
         let w: Vec<f64> = (0..130 * 37).map(|v| ((v * 5) % 11) as f64 - 5.0).collect();
-        let mut y = SVector::<f64, 130>::from_element(1.0);
-        gemv::<f64, 37, 130>(&w, x.as_slice(), y.as_mut_slice());
-        let expected = SMatrixView::<f64, 130, 37>::from_slice(&w) * x
-            + SVector::<f64, 130>::from_element(1.0);
-        assert_eq!(y, expected);
+        let b: Vec<f64> = (0..130).map(|v| (v % 3) as f64 - 1.0).collect();
+        let affine = SMatrixView::<f64, 130, 37>::from_slice(&w) * x
+            + SVector::<f64, 130>::from_column_slice(&b);
+        for isa in available_isas() {
+            let mut y = SVector::<f64, 130>::from_element(f64::NAN);
+            on_isa(isa, || {
+                gemv::<f64, 37, 130, false>(&w, x.as_slice(), &b, y.as_mut_slice())
+            });
+            assert_eq!(y, affine, "isa {isa}");
+            on_isa(isa, || {
+                gemv::<f64, 37, 130, true>(&w, x.as_slice(), &b, y.as_mut_slice())
+            });
+            assert_eq!(y, affine.map(|v| v.max(0.0)), "relu, isa {isa}");
+        }
         #[cfg(target_arch = "x86_64")]
         if detect_isa() == AVX512 {
             macro_rules! check {
                 ($(($o:literal, $i:literal)),*) => {$({
                     let a = DMatrix::<f64>::from_fn($o, $i, |r, c| ((r * 3 + c * 7) % 5) as f64 - 2.0);
                     let x = DMatrix::<f64>::from_fn($i, 1, |r, _| (r % 4) as f64 - 1.5);
-                    let expected = &a * &x + DMatrix::from_element($o, 1, 0.5);
-                    let mut y = vec![0.5; $o];
+                    let b: Vec<f64> = (0..$o).map(|r| (r % 3) as f64 - 0.5).collect();
+                    let expected = &a * &x + DMatrix::from_column_slice($o, 1, &b);
+                    let mut y = vec![f64::NAN; $o];
                     // SAFETY: the CPU has AVX-512F.
-                    unsafe { f64::gemv_avx512::<$o, $i>(a.as_slice(), x.as_slice(), &mut y) };
+                    unsafe { f64::gemv_avx512::<$o, $i, false>(a.as_slice(), x.as_slice(), &b, &mut y) };
                     assert_eq!(y, expected.as_slice(), "f64 {}x{}", $o, $i);
                     let (a, x) = (a.map(|v| v as f32), x.map(|v| v as f32));
-                    let mut y = vec![0.5f32; $o];
+                    let b: Vec<f32> = b.iter().map(|&v| v as f32).collect();
+                    let mut y = vec![f32::NAN; $o];
                     // SAFETY: as above.
-                    unsafe { f32::gemv_avx512::<$o, $i>(a.as_slice(), x.as_slice(), &mut y) };
-                    let expected: Vec<f32> = expected.iter().map(|&v| v as f32).collect();
-                    assert_eq!(y, expected, "f32 {}x{}", $o, $i);
+                    unsafe { f32::gemv_avx512::<$o, $i, true>(a.as_slice(), x.as_slice(), &b, &mut y) };
+                    let expected: Vec<f32> = expected.iter().map(|&v| (v as f32).max(0.0)).collect();
+                    assert_eq!(y, expected, "f32 relu {}x{}", $o, $i);
                 })*};
             }
             check!(

@@ -310,8 +310,9 @@ pub trait Float:
         beta: Self,
     );
 
-    /// `y += W x` for one sample, with `W` the `O x I` column-major matrix in `w`, `x` of
-    /// length `I` and `y` of length `O`: register-blocked over up to 8 256-bit vectors of
+    /// `y = W x + b` for one sample (then `max(0, y)` when `RELU` is set), with `W` the `O x
+    /// I` column-major matrix in `w`, `x` of length `I` and `b` and `y` of length `O`:
+    /// register-blocked over up to 8 256-bit vectors of
     /// rows, with enough independent accumulators to keep both FMA pipes busy, and AVX-512VL
     /// masked loads for the rows past the last whole vector (256-bit vectors measured faster
     /// than 512-bit ones for these short products).
@@ -321,7 +322,12 @@ pub trait Float:
     #[doc(hidden)]
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    unsafe fn gemv_avx512<const O: usize, const I: usize>(w: &[Self], x: &[Self], y: &mut [Self]);
+    unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool>(
+        w: &[Self],
+        x: &[Self],
+        b: &[Self],
+        y: &mut [Self],
+    );
 
     /// Converts between the two scalar types.
     fn cast<U: Float>(self) -> U {
@@ -348,8 +354,8 @@ macro_rules! impl_float {
      $fmadd:ident, $store:ident],
      avx512: [$mr512:literal, $lanes512:literal, $zero512:ident, $load512:ident, $set1_512:ident,
      $fmadd512:ident, $store512:ident, $mul512:ident],
-     gemv: [$glanes:literal, $gzero:ident, $gload:ident, $gset1:ident, $gfmadd:ident,
-     $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident],
+     gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
+     $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident, $gmax:ident],
      of_f64: |$x:ident| $of_f64:expr, exp_in_place: $exp_in_place:path) => {
         impl Float for $ty {
             const ZERO: Self = 0.0;
@@ -443,23 +449,33 @@ macro_rules! impl_float {
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-            unsafe fn gemv_avx512<const O: usize, const I: usize>(
+            unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool>(
                 w: &[Self],
                 x: &[Self],
+                b: &[Self],
                 y: &mut [Self],
             ) {
                 use std::arch::x86_64::*;
                 const L: usize = $glanes;
 
-                /// Rows `r0..r0 + rows` of `y += W x`, `NV` vectors of rows, the columns
-                /// dealt round-robin to `G` sets of accumulators.
+                /// Rows `r0..r0 + rows` of `y = W x + b`, `NV` vectors of rows, the columns
+                /// dealt round-robin to `G` sets of accumulators (the first starting from
+                /// `b`), which are summed in a tree: one sample's product is a chain of
+                /// dependent multiply-adds, so its latency is what W1 waits on.
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 #[inline]
-                unsafe fn block<const NV: usize, const G: usize, const O: usize, const I: usize>(
+                unsafe fn block<
+                    const NV: usize,
+                    const G: usize,
+                    const O: usize,
+                    const I: usize,
+                    const RELU: bool,
+                >(
                     r0: usize,
                     rows: usize,
                     w: *const $ty,
                     x: *const $ty,
+                    b: *const $ty,
                     y: *mut $ty,
                 ) {
                     let masks: [$gmask; NV] = std::array::from_fn(|v| {
@@ -467,6 +483,10 @@ macro_rules! impl_float {
                         ((1u32 << n) - 1) as $gmask
                     });
                     let mut acc = [[$gzero(); NV]; G];
+                    for (v, acc) in acc[0].iter_mut().enumerate() {
+                        // SAFETY: the mask keeps the load inside `b[r0..r0 + rows]`.
+                        *acc = unsafe { $gmaskz_load(masks[v], b.add(r0 + v * L)) };
+                    }
                     let mut c = 0;
                     // SAFETY (both loops): `c + g < I` and the masks keep every load inside
                     // column `c + g` of `W` (rows `r0..r0 + rows`), and `x[c + g]` exists.
@@ -490,44 +510,55 @@ macro_rules! impl_float {
                         }
                         c += 1;
                     }
+                    let mut width = G;
+                    while width > 1 {
+                        let half = width.div_ceil(2);
+                        for g in 0..width - half {
+                            for v in 0..NV {
+                                acc[g][v] = $gadd(acc[g][v], acc[g + half][v]);
+                            }
+                        }
+                        width = half;
+                    }
                     for v in 0..NV {
-                        let sum = acc[1..].iter().fold(acc[0][v], |s, a| $gadd(s, a[v]));
+                        let sum = if RELU {
+                            $gmax(acc[0][v], $gzero())
+                        } else {
+                            acc[0][v]
+                        };
                         let n = rows.saturating_sub(v * L).min(L);
-                        // SAFETY: `n` keeps the accesses inside `y[r0..r0 + rows]`.
+                        // SAFETY: `n` keeps the writes inside `y[r0..r0 + rows]`.
                         unsafe {
                             let out = y.add(r0 + v * L);
                             if n == L {
-                                $gstore(out, $gadd(sum, $gload(out)));
+                                $gstore(out, sum);
                             } else {
                                 // Not a masked store: a masked store's value is not forwarded
                                 // to the caller's next loads, which then stall.
                                 let mut lanes = [0.0; L];
                                 $gstore(lanes.as_mut_ptr(), sum);
-                                let out = std::slice::from_raw_parts_mut(out, n);
-                                for (o, &s) in out.iter_mut().zip(&lanes) {
-                                    *o += s;
-                                }
+                                std::slice::from_raw_parts_mut(out, n).copy_from_slice(&lanes[..n]);
                             }
                         }
                     }
                 }
 
-                assert!(w.len() >= O * I && x.len() >= I && y.len() >= O);
-                let (w, x, y) = (w.as_ptr(), x.as_ptr(), y.as_mut_ptr());
+                assert!(w.len() >= O * I && x.len() >= I && b.len() >= O && y.len() >= O);
+                let (w, x, b, y) = (w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr());
                 let mut r0 = 0;
                 while r0 < O {
                     let rows = (O - r0).min(8 * L);
                     // SAFETY: the assertion above; each block stays inside rows r0..r0 + rows.
                     unsafe {
                         match rows.div_ceil(L) {
-                            1 => block::<1, 8, O, I>(r0, rows, w, x, y),
-                            2 => block::<2, 4, O, I>(r0, rows, w, x, y),
-                            3 => block::<3, 3, O, I>(r0, rows, w, x, y),
-                            4 => block::<4, 2, O, I>(r0, rows, w, x, y),
-                            5 => block::<5, 2, O, I>(r0, rows, w, x, y),
-                            6 => block::<6, 2, O, I>(r0, rows, w, x, y),
-                            7 => block::<7, 2, O, I>(r0, rows, w, x, y),
-                            _ => block::<8, 2, O, I>(r0, rows, w, x, y),
+                            1 => block::<1, 8, O, I, RELU>(r0, rows, w, x, b, y),
+                            2 => block::<2, 8, O, I, RELU>(r0, rows, w, x, b, y),
+                            3 => block::<3, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            4 => block::<4, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            5 => block::<5, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            6 => block::<6, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            7 => block::<7, 3, O, I, RELU>(r0, rows, w, x, b, y),
+                            _ => block::<8, 3, O, I, RELU>(r0, rows, w, x, b, y),
                         }
                     }
                     r0 += rows;
@@ -573,16 +604,18 @@ impl_float!(f32,
         _mm256_storeu_ps],
     avx512: [32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
         _mm512_storeu_ps, _mm512_mul_ps],
-    gemv: [8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
-        _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps],
+    gemv: [8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+        _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps,
+        _mm256_max_ps],
     of_f64: |x| x as f32, exp_in_place: exp_f32_in_place);
 impl_float!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
         _mm256_storeu_pd],
     avx512: [16, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
         _mm512_storeu_pd, _mm512_mul_pd],
-    gemv: [4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd,
-        _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd],
+    gemv: [4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd,
+        _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd,
+        _mm256_max_pd],
     of_f64: |x| x, exp_in_place: exp_f64_in_place);
 
 /// `e^x` in place with the standard library's `exp`.

@@ -79,6 +79,11 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// ```
     #[inline]
     pub fn forward_one_relu<T: Float>(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
+        if weights_fit_in_l1::<T>(I, O) {
+            let mut y = SVector::<T, O>::zeros();
+            gemv::<T, I, O, true>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
+            return y;
+        }
         let y = <Self as Layer<T, I, O>>::forward_one(self, p, &[], x);
         y.map(|v| if v > T::ZERO { v } else { T::ZERO })
     }
@@ -106,12 +111,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         let b = &p[O * I..O * I + O];
         if per_sample_is_faster::<T>(I, O) {
             for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
-                let y = y.as_mut_slice();
-                y.copy_from_slice(b);
-                gemv::<T, I, O>(p, x.as_slice(), y);
-                for v in y {
-                    *v = if *v > T::ZERO { *v } else { T::ZERO };
-                }
+                gemv::<T, I, O, true>(p, x.as_slice(), b, y.as_mut_slice());
             }
             return;
         }
@@ -191,11 +191,12 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         // Weights that fit in L1 take the register-blocked kernel of the batched narrow
         // layers (W1: 84-112 ns with nalgebra's product, 60-65 ns with it); larger ones
         // stream from L2, where nalgebra's fixed-size product measured as fast or faster.
-        let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
         if weights_fit_in_l1::<T>(I, O) {
-            gemv::<T, I, O>(p, x.as_slice(), y.as_mut_slice());
+            let mut y = SVector::<T, O>::zeros();
+            gemv::<T, I, O, false>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
             return y;
         }
+        let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
         y.gemv(T::ONE, &weight::<T, I, O>(p), x, T::ONE);
         y
     }
@@ -210,9 +211,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         let b = &p[O * I..O * I + O];
         if per_sample_is_faster::<T>(I, O) {
             for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
-                let y = y.as_mut_slice();
-                y.copy_from_slice(b);
-                gemv::<T, I, O>(p, x.as_slice(), y);
+                gemv::<T, I, O, false>(p, x.as_slice(), b, y.as_mut_slice());
             }
             return;
         }

@@ -959,12 +959,12 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
             let kc = (k - pc).min(KC);
             // The first slice of k applies beta; the others accumulate.
             let beta = if pc == 0 { beta } else { T::ONE };
-            pack_b::<T, NR>(&b, pc, kc, jc, nc, b_pack);
+            pack_b::<T, NR, ISA>(&b, pc, kc, jc, nc, b_pack);
             let mut ic = 0;
             while ic < m {
                 let mc = (m - ic).min(MC);
                 if !a_in_place {
-                    pack_a::<T, MR>(&a, ic, mc, pc, kc, a_pack);
+                    pack_a::<T, MR, ISA>(&a, ic, mc, pc, kc, a_pack);
                 }
                 let mut jr = 0;
                 while jr < nc {
@@ -1058,7 +1058,7 @@ fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
 
 /// Packs `B[pc.., jc..]` (`kc x nc`) into `NR`-column micro-panels, row by row, zero-padded.
 #[inline(always)]
-fn pack_b<T: Float, const NR: usize>(
+fn pack_b<T: Float, const NR: usize, const ISA: u8>(
     b: &Operand<'_, T>,
     pc: usize,
     kc: usize,
@@ -1066,22 +1066,56 @@ fn pack_b<T: Float, const NR: usize>(
     nc: usize,
     out: &mut [T],
 ) {
-    for (panel, j0) in (0..nc).step_by(NR).enumerate() {
+    // Rows of B are contiguous (a transposed view, `X^T` in `dW = dZ X^T`): whole panels are
+    // packed two at a time, so that each row's 2 NR elements read (a whole cache line for
+    // NR = 8 floats) are read once. One panel at a time read every line twice, from L2 (the
+    // panels of a 784-wide `X^T` do not fit in L1); row by row across all the panels wrote
+    // to lines 2 KB apart, which fall in two sets of L1.
+    let whole = if b.cs == 1 { nc / NR } else { 0 };
+    for pair in (0..whole).step_by(2) {
+        let both = pair + 1 < whole;
+        let width = if both { 2 * NR } else { NR };
+        for p in 0..kc {
+            let row = &b.data[(pc + p) * b.rs + jc + pair * NR..][..width];
+            out[pair * kc * NR + p * NR..][..NR].copy_from_slice(&row[..NR]);
+            if both {
+                out[(pair + 1) * kc * NR + p * NR..][..NR].copy_from_slice(&row[NR..]);
+            }
+        }
+    }
+    for (panel, j0) in (0..nc).step_by(NR).enumerate().skip(whole) {
         let out = &mut out[panel * kc * NR..][..kc * NR];
         let cols = (nc - j0).min(NR);
-        if cols == NR && b.cs == 1 {
-            // Rows of B are contiguous (a transposed view): copy NR at a time.
-            for (p, row) in out.chunks_exact_mut(NR).enumerate() {
-                let start = (pc + p) * b.rs + jc + j0;
-                row.copy_from_slice(&b.data[start..start + NR]);
+        if cols == NR && b.rs == 1 {
+            // Columns of B are contiguous (the batch of a forward product): transpose 8 x 8
+            // blocks in registers where the CPU has AVX2, with the ragged end of `kc`
+            // gathered one element from each of NR columns.
+            let mut p0 = 0;
+            #[cfg(target_arch = "x86_64")]
+            if ISA != PORTABLE && NR == 8 {
+                let first = (jc + j0) * b.cs + pc;
+                // The last block's last element, column jc + j0 + 7 at depth pc + p0 + 7.
+                while p0 + 8 <= kc {
+                    assert!(first + 7 * b.cs + p0 + 8 <= b.data.len());
+                    // SAFETY: AVX2 is enabled in the functions ISA is set in; the assertion
+                    // keeps the eight columns' eight elements inside `b`, and `out` holds
+                    // `kc` rows of NR = 8.
+                    unsafe {
+                        T::transpose_8x8_avx2(
+                            b.data.as_ptr().add(first + p0),
+                            b.cs,
+                            out.as_mut_ptr().add(p0 * NR),
+                            NR,
+                        );
+                    }
+                    p0 += 8;
+                }
             }
-        } else if cols == NR && b.rs == 1 {
-            // Columns of B are contiguous: gather one element from each of NR columns.
             let columns: [&[T]; NR] = std::array::from_fn(|j| {
                 let start = (jc + j0 + j) * b.cs + pc;
                 &b.data[start..start + kc]
             });
-            for (p, row) in out.chunks_exact_mut(NR).enumerate() {
+            for (p, row) in out.chunks_exact_mut(NR).enumerate().skip(p0) {
                 for (v, column) in row.iter_mut().zip(&columns) {
                     *v = column[p];
                 }
@@ -1102,7 +1136,7 @@ fn pack_b<T: Float, const NR: usize>(
 
 /// Packs `A[ic.., pc..]` (`mc x kc`) into `MR`-row micro-panels, column by column, zero-padded.
 #[inline(always)]
-fn pack_a<T: Float, const MR: usize>(
+fn pack_a<T: Float, const MR: usize, const ISA: u8>(
     a: &Operand<'_, T>,
     ic: usize,
     mc: usize,
@@ -1124,8 +1158,30 @@ fn pack_a<T: Float, const MR: usize>(
             const STEP: usize = 8;
             let rows: [&[T]; MR] =
                 std::array::from_fn(|i| &a.data[(ic + i0 + i) * a.rs + pc..][..kc]);
-            let (blocks, _) = out.as_chunks_mut::<MR>();
             let mut p0 = 0;
+            #[cfg(target_arch = "x86_64")]
+            if ISA != PORTABLE && MR.is_multiple_of(8) {
+                let first = (ic + i0) * a.rs + pc;
+                assert!(out.len() >= kc * MR);
+                while p0 + 8 <= kc {
+                    // The last block's last element: row MR - 1 at depth p0 + 7.
+                    assert!(first + (MR - 1) * a.rs + p0 + 8 <= a.data.len());
+                    for i in (0..MR).step_by(8) {
+                        // SAFETY: AVX2 is enabled in the functions ISA is set in; the
+                        // assertions keep the block's rows inside `a` and `out`.
+                        unsafe {
+                            T::transpose_8x8_avx2(
+                                a.data.as_ptr().add(first + i * a.rs + p0),
+                                a.rs,
+                                out.as_mut_ptr().add(p0 * MR + i),
+                                MR,
+                            );
+                        }
+                    }
+                    p0 += 8;
+                }
+            }
+            let (blocks, _) = out.as_chunks_mut::<MR>();
             while p0 + STEP <= kc {
                 for (i, row) in rows.iter().enumerate() {
                     let chunk: &[T; STEP] = row[p0..p0 + STEP].try_into().expect("eight elements");

@@ -271,6 +271,21 @@ pub trait Float:
         f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
     ) -> R;
 
+    /// Transposes an 8 x 8 block: `dst[q * dst_stride + i] = src[i * src_stride + q]` for
+    /// `i, q < 8`, in vector registers (the packing of a product's transposed operands).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and both blocks must be inside their allocations.
+    #[doc(hidden)]
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn transpose_8x8_avx2(
+        src: *const Self,
+        src_stride: usize,
+        dst: *mut Self,
+        dst_stride: usize,
+    );
+
     /// The packed micro-kernel of the matrix product: `tile` (`MR x 6`, column-major, `MR`
     /// 16 for `f32` and 8 for `f64`) = `sum_p a[p * MR..][..MR] (x) b[p * 6..][..6]` over
     /// `kc` steps, with AVX2 and FMA.
@@ -356,7 +371,8 @@ macro_rules! impl_float {
      $fmadd512:ident, $store512:ident, $mul512:ident],
      gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
      $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident, $gmax:ident],
-     of_f64: |$x:ident| $of_f64:expr, exp_in_place: $exp_in_place:path) => {
+     of_f64: |$x:ident| $of_f64:expr, exp_in_place: $exp_in_place:path,
+     transpose: $transpose:path) => {
         impl Float for $ty {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -565,6 +581,20 @@ macro_rules! impl_float {
                 }
             }
 
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            unsafe fn transpose_8x8_avx2(
+                src: *const Self,
+                src_stride: usize,
+                dst: *mut Self,
+                dst_stride: usize,
+            ) {
+                // SAFETY: the caller's contract.
+                unsafe { $transpose(src, src_stride, dst, dst_stride) }
+            }
+
             fn with_pack_buffers<R>(
                 a_len: usize,
                 b_len: usize,
@@ -607,7 +637,7 @@ impl_float!(f32,
     gemv: [8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps,
         _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps,
         _mm256_max_ps],
-    of_f64: |x| x as f32, exp_in_place: exp_f32_in_place);
+    of_f64: |x| x as f32, exp_in_place: exp_f32_in_place, transpose: transpose_8x8_f32);
 impl_float!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
         _mm256_storeu_pd],
@@ -616,7 +646,68 @@ impl_float!(f64,
     gemv: [4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd,
         _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd,
         _mm256_max_pd],
-    of_f64: |x| x, exp_in_place: exp_f64_in_place);
+    of_f64: |x| x, exp_in_place: exp_f64_in_place, transpose: transpose_8x8_f64);
+
+/// [`Float::transpose_8x8_avx2`] for `f32`: the classic three rounds of shuffles (pairs of
+/// elements, pairs of pairs, then 128-bit halves).
+///
+/// # Safety
+/// As the trait method.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_8x8_f32(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller keeps the eight rows of eight at `src` and `dst` in bounds.
+    unsafe {
+        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * src_stride)));
+        let t: [__m256; 8] = std::array::from_fn(|i| {
+            let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+            if i % 2 == 0 {
+                _mm256_unpacklo_ps(a, b)
+            } else {
+                _mm256_unpackhi_ps(a, b)
+            }
+        });
+        // u[4h + k]: from t[4h + (k / 2)] and t[4h + 2 + (k / 2)], low or high pairs.
+        let u: [__m256; 8] = std::array::from_fn(|i| {
+            let (h, k) = (i / 4, i % 4);
+            let (a, b) = (t[4 * h + k / 2], t[4 * h + 2 + k / 2]);
+            if k % 2 == 0 {
+                _mm256_shuffle_ps::<0x44>(a, b)
+            } else {
+                _mm256_shuffle_ps::<0xEE>(a, b)
+            }
+        });
+        for q in 0..8 {
+            let (a, b) = (u[q % 4], u[4 + q % 4]);
+            let row = if q < 4 {
+                _mm256_permute2f128_ps::<0x20>(a, b)
+            } else {
+                _mm256_permute2f128_ps::<0x31>(a, b)
+            };
+            _mm256_storeu_ps(dst.add(q * dst_stride), row);
+        }
+    }
+}
+
+/// [`Float::transpose_8x8_avx2`] for `f64`, element by element (gradient checks, not a hot
+/// path).
+///
+/// # Safety
+/// As the trait method.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline]
+unsafe fn transpose_8x8_f64(src: *const f64, src_stride: usize, dst: *mut f64, dst_stride: usize) {
+    for i in 0..8 {
+        for q in 0..8 {
+            // SAFETY: the caller keeps both blocks in bounds.
+            unsafe { *dst.add(q * dst_stride + i) = *src.add(i * src_stride + q) };
+        }
+    }
+}
 
 /// `e^x` in place with the standard library's `exp`.
 fn exp_f64_in_place(xs: &mut [f64]) {

@@ -19,6 +19,8 @@
 
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
+
 use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVectorView, SVectorViewMut};
 
 use crate::Float;
@@ -43,7 +45,7 @@ const AVX512: u8 = 2;
 thread_local! {
     /// In tests, an instruction set below the best one to run instead, so that every
     /// compiled variant is tested on one machine.
-    static FORCED_ISA: std::cell::Cell<Option<u8>> = const { std::cell::Cell::new(None) };
+    static FORCED_ISA: Cell<Option<u8>> = const { Cell::new(None) };
 }
 
 /// The best instruction set this CPU has (detection is cached by the standard library).
@@ -173,6 +175,90 @@ fn product_shape(a: (usize, usize), b: (usize, usize), c: (usize, usize)) -> (us
         "matrix product: shapes do not agree"
     );
     (m, k, n)
+}
+
+/// [`affine`] with a ReLU, which also records where `c` is positive in `bits` (`column_bytes`
+/// per column, bit `i % 8` of byte `j * column_bytes + i / 8`), when the product runs in
+/// registers (AVX-512, depth at most 16): returns whether it did. Otherwise `c` is still
+/// `max(0, a b + bias 1^T)`, and `bits` untouched.
+///
+/// # Panics
+/// As [`affine`], or if `bits` cannot hold `c`'s columns.
+pub(crate) fn affine_relu_keeping_bits<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
+    a: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R2, C2, S2>,
+    bias: &[T],
+    c: &mut Matrix<T, R3, C3, S3>,
+    bits: &mut [u8],
+    column_bytes: usize,
+) -> bool
+where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    R3: Dim,
+    C3: Dim,
+    S1: RawStorage<T, R1, C1>,
+    S2: RawStorage<T, R2, C2>,
+    S3: RawStorageMut<T, R3, C3>,
+{
+    let (m, k, n) = product_shape(a.shape(), b.shape(), c.shape());
+    let isa = detect_isa();
+    if !bits_in_registers(isa, k, c.strides().0) {
+        affine(a, b, bias, true, c);
+        return false;
+    }
+    assert!(8 * column_bytes >= m.next_multiple_of(16) && bits.len() >= n * column_bytes);
+    assert_eq!(bias.len(), m, "affine: one bias per row");
+    if m == 0 || n == 0 {
+        return true;
+    }
+    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
+    let bits = Cell::from_mut(bits).as_slice_of_cells();
+    let epilogue = Epilogue::ReluKeepingBits(bits, column_bytes);
+    dispatch(isa, m, k, n, T::ONE, a, b, T::ZERO, Some(bias), epilogue, c);
+    true
+}
+
+/// [`gemm_gated`] with the gate as the bits [`affine_relu_keeping_bits`] recorded: returns
+/// `false`, computing nothing, where the product would not run in registers.
+///
+/// # Panics
+/// As [`gemm`], or if `bits` cannot hold `c`'s columns.
+pub(crate) fn gemm_gated_by_bits<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
+    a: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R2, C2, S2>,
+    bits: &[u8],
+    column_bytes: usize,
+    c: &mut Matrix<T, R3, C3, S3>,
+) -> bool
+where
+    T: Float,
+    R1: Dim,
+    C1: Dim,
+    R2: Dim,
+    C2: Dim,
+    R3: Dim,
+    C3: Dim,
+    S1: RawStorage<T, R1, C1>,
+    S2: RawStorage<T, R2, C2>,
+    S3: RawStorageMut<T, R3, C3>,
+{
+    let (m, k, n) = product_shape(a.shape(), b.shape(), c.shape());
+    let isa = detect_isa();
+    if !bits_in_registers(isa, k, c.strides().0) {
+        return false;
+    }
+    assert!(8 * column_bytes >= m.next_multiple_of(16) && bits.len() >= n * column_bytes);
+    if m == 0 || n == 0 {
+        return true;
+    }
+    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
+    let epilogue = Epilogue::GateBits(bits, column_bytes);
+    dispatch(isa, m, k, n, T::ONE, a, b, T::ZERO, None, epilogue, c);
+    true
 }
 
 /// `c = a * b + bias 1^T`: the affine map `W X + b` of a batch, `bias` added to every column
@@ -410,6 +496,20 @@ enum Epilogue<'a, T> {
     Relu,
     /// `c` where the matching element of the gate (shaped as `C`) is positive, 0 elsewhere.
     Gate(Operand<'a, T>),
+    /// `max(0, c)`, recording where `c` is positive in bit `i % 8` of byte `j * bytes + i /
+    /// 8` of the mask (`bytes` per column, given with it). In registers only: see
+    /// [`bits_in_registers`].
+    ReluKeepingBits(&'a [Cell<u8>], usize),
+    /// `c` where its bit of the mask (laid out as above) is set, 0 elsewhere; in registers
+    /// only.
+    GateBits(&'a [u8], usize),
+}
+
+/// Whether a product of depth `k` whose `C` has row stride `c_rs` applies its epilogue in
+/// registers (the AVX-512 shallow kernel), which the mask epilogues need: they have no
+/// pass over `C` after the product.
+fn bits_in_registers(isa: u8, k: usize, c_rs: usize) -> bool {
+    cfg!(target_arch = "x86_64") && isa == AVX512 && k <= SHALLOW_K && c_rs == 1
 }
 
 impl<T: Float> Epilogue<'_, T> {
@@ -425,6 +525,9 @@ impl<T: Float> Epilogue<'_, T> {
     fn apply(&self, m: usize, n: usize, c: &mut OperandMut<'_, T>) {
         match self {
             Epilogue::None => {}
+            Epilogue::ReluKeepingBits(..) | Epilogue::GateBits(..) => {
+                unreachable!("mask epilogues run in registers only (see `bits_in_registers`)")
+            }
             Epilogue::Relu => {
                 for j in 0..n {
                     if c.rs == 1 {
@@ -1308,10 +1411,11 @@ mod tests {
     }
 
     /// Runs `f` with the products compiled for `isa`.
-    fn on_isa(isa: u8, f: impl FnOnce()) {
+    fn on_isa<R>(isa: u8, f: impl FnOnce() -> R) -> R {
         FORCED_ISA.set(Some(isa));
-        f();
+        let result = f();
         FORCED_ISA.set(None);
+        result
     }
 
     #[test]
@@ -1440,6 +1544,61 @@ mod tests {
         check::<f64>();
     }
 
+    /// Where the shallow kernel runs in registers (AVX-512), a ReLU layer's product records
+    /// its positive elements as bits, and the gated product of backward reads them: the
+    /// same results as gating by the ReLU's output, in both scalar types, across row counts
+    /// that fill several register groups and end in ragged vectors. Elsewhere both decline.
+    #[test]
+    fn relu_bits_gate_a_product_as_the_relu_output_does() {
+        fn check<T: Float + From<i8>>() {
+            for (m, k, n) in [
+                (100, 2, 300),
+                (1, 1, 5),
+                (16, 3, 7),
+                (17, 16, 9),
+                (130, 2, 33),
+            ] {
+                let a = small_ints::<T>(m, k, |i, j| (i * 7 + j * 3) % 5, 2);
+                let x = small_ints::<T>(k, n, |i, j| (i * 2 + j * 5) % 3, 1);
+                let bias: Vec<T> = (0..m).map(|i| T::of_f64((i % 3) as f64 - 1.0)).collect();
+                let column_bytes = m.div_ceil(16) * 2;
+                for isa in available_isas() {
+                    let mut bits = vec![0xAAu8; n * column_bytes];
+                    let mut h = DMatrix::<T>::from_element(m, n, T::of_f64(f64::NAN));
+                    let written = on_isa(isa, || {
+                        affine_relu_keeping_bits(&a, &x, &bias, &mut h, &mut bits, column_bytes)
+                    });
+                    let mut expected = DMatrix::<T>::zeros(m, n);
+                    affine(&a, &x, &bias, true, &mut expected);
+                    assert_eq!(h, expected, "{m}x{k}x{n}, isa {isa}");
+                    assert_eq!(written, isa == AVX512, "{m}x{k}x{n}, isa {isa}");
+                    if !written {
+                        continue;
+                    }
+                    for j in 0..n {
+                        for i in 0..m {
+                            let bit = bits[j * column_bytes + i / 8] >> (i % 8) & 1 == 1;
+                            assert_eq!(bit, h[(i, j)] > T::ZERO, "bit ({i}, {j}) of {m}x{n}");
+                        }
+                    }
+                    // Backward: dH = (A2 dZ) gated, A2 of depth 3 (a shallow product).
+                    let a2 = small_ints::<T>(m, 3, |i, j| (i * 5 + j) % 7, 3);
+                    let dz = small_ints::<T>(3, n, |i, j| (i + j * 2) % 5, 2);
+                    let mut by_bits = DMatrix::<T>::from_element(m, n, T::of_f64(f64::NAN));
+                    let gated = on_isa(isa, || {
+                        gemm_gated_by_bits(&a2, &dz, &bits, column_bytes, &mut by_bits)
+                    });
+                    assert!(gated);
+                    let mut by_output = DMatrix::<T>::zeros(m, n);
+                    gemm_gated(&a2, &dz, &h, &mut by_output);
+                    assert_eq!(by_bits, by_output, "gated {m}x{n}, isa {isa}");
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
     /// A `rows x cols` matrix of the small integers `f(i, j) - shift`, exact in either
     /// scalar type, so that every path's sums compare with `==`.
     fn small_ints<T: Float + From<i8>>(
@@ -1506,7 +1665,7 @@ mod tests {
                         for isa in available_isas() {
                             for beta in [T::ZERO, T::ONE] {
                                 let mut dwb = vec![T::ONE; rows * (inputs + 1)];
-                                let ran = std::cell::Cell::new(false);
+                                let ran = Cell::new(false);
                                 on_isa(isa, || {
                                     ran.set(affine_grads_in_one_pass(&dz, &x, beta, &mut dwb));
                                 });

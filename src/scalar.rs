@@ -45,6 +45,10 @@ pub(crate) mod lanes {
         unsafe fn relu(v: Self::V) -> Self::V;
         /// `v` in the lanes where `gate` is positive, 0 in the others.
         unsafe fn keep_where_positive(v: Self::V, gate: Self::V) -> Self::V;
+        /// Bit `l` set where lane `l` of `v` is positive.
+        unsafe fn positive_bits(v: Self::V) -> u32;
+        /// `v` in the lanes whose bit of `bits` is set, 0 in the others.
+        unsafe fn keep_lanes(v: Self::V, bits: u32) -> Self::V;
     }
 
     macro_rules! impl_lanes {
@@ -112,6 +116,16 @@ pub(crate) mod lanes {
                 #[target_feature(enable = "avx512f")]
                 unsafe fn keep_where_positive(v: $v, gate: $v) -> $v {
                     $maskz_mov($cmp_mask::<_CMP_GT_OQ>(gate, $zero()), v)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn positive_bits(v: $v) -> u32 {
+                    u32::from($cmp_mask::<_CMP_GT_OQ>(v, $zero()))
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn keep_lanes(v: $v, bits: u32) -> $v {
+                    $maskz_mov(bits as $mask, v)
                 }
             }
         };

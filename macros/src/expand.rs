@@ -299,17 +299,23 @@ fn emit_tape_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
          to `max_batch` samples, allocated once by `Network::new_tape` and reused.",
         net.ident
     );
-    let fields = model.layers.iter().map(|layer| {
+    let fusion = Fusion::of(&model.layers);
+    let fields = model.layers.iter().enumerate().map(|(i, layer)| {
         let (out, grad, cache) = (
             field("out", layer.name()),
             field("grad", layer.name()),
             field("cache", layer.name()),
         );
         let (o, as_layer) = (layer.output.arg(), layer.as_layer());
+        let mask = fusion.forward_done_before(i).then(|| {
+            let mask = field("mask", layer.name());
+            quote!(#mask: ::constnet::layers::ReluMask,)
+        });
         quote! {
             #out: ::constnet::Batch<T, #o>,
             #grad: ::constnet::Batch<T, #o>,
             #cache: #as_layer::Cache,
+            #mask
         }
     });
     quote! {
@@ -500,6 +506,13 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     let split_g = split_params(model, "g", quote!(grads), Buffer::Params, true);
 
     let fusion = Fusion::of(layers);
+    let masks: Vec<_> = names.iter().map(|n| field("mask", n)).collect();
+    let new_masks = layers.iter().enumerate().filter_map(|(i, layer)| {
+        let (mask, width) = (&masks[i], layer.output.expr());
+        fusion
+            .forward_done_before(i)
+            .then(|| quote!(#mask: ::constnet::layers::ReluMask::new(#width, max_batch),))
+    });
     // A ReLU whose `Dense` wrote its output reads that output as its input (see `Fusion`).
     let inputs: Vec<_> = (0..layers.len())
         .map(|i| {
@@ -548,8 +561,13 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                     inputs[i].clone()
                 };
                 if fusion.forward[i] {
-                    let (ty, relu_out) = (layer.ty(), &outs[i + 1]);
-                    quote!(<#ty>::forward_relu(&self.#name, #p, #input, tape.#relu_out.columns_mut(0, batch));)
+                    let (ty, relu_out, mask) = (layer.ty(), &outs[i + 1], &masks[i + 1]);
+                    quote! {
+                        <#ty>::forward_relu(
+                            &self.#name, #p, #input, tape.#relu_out.columns_mut(0, batch),
+                            ::core::option::Option::Some(&mut tape.#mask),
+                        );
+                    }
                 } else if fusion.forward_done_before(i) {
                     quote!()
                 } else if train {
@@ -588,9 +606,16 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         };
         if fusion.backward[i] {
             let ty = layer.ty();
+            // The ReLU's mask, where its forward was fused too.
+            let mask = if fusion.forward_done_before(i - 1) {
+                let mask = &masks[i - 1];
+                quote!(::core::option::Option::Some(&tape.#mask))
+            } else {
+                quote!(::core::option::Option::None)
+            };
             return quote! {
                 <#ty>::backward_through_relu(
-                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, #gr, !overwrite,
+                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, #gr, !overwrite, #mask,
                 );
             };
         }
@@ -702,6 +727,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                         #grads: ::constnet::batch::zeros(max_batch),
                         #caches: #as_layers::new_cache(&self.#names, max_batch),
                     )*
+                    #(#new_masks)*
                 }
             }
 

@@ -34,8 +34,17 @@ pub(super) fn shallow<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>
         ..
     } = p;
     assert!(c.rs == 1 && k <= SHALLOW_K);
-    if let Epilogue::Gate(gate) = &epilogue {
-        assert!(gate.rs == 1 && (n == 0 || (n - 1) * gate.cs + m <= gate.data.len()));
+    match &epilogue {
+        Epilogue::Gate(gate) => {
+            assert!(gate.rs == 1 && (n == 0 || (n - 1) * gate.cs + m <= gate.data.len()));
+        }
+        Epilogue::ReluKeepingBits(bits, bytes) => {
+            assert!(8 * bytes >= m.next_multiple_of(T::VECTOR_LEN) && bits.len() >= n * bytes);
+        }
+        Epilogue::GateBits(bits, bytes) => {
+            assert!(8 * bytes >= m.next_multiple_of(T::VECTOR_LEN) && bits.len() >= n * bytes);
+        }
+        Epilogue::None | Epilogue::Relu => {}
     }
     let m_pad = m.next_multiple_of(SHALLOW_ROWS);
     let depth = pack_shallow_a(m, k, &a, bias, a_pack);
@@ -86,12 +95,27 @@ struct Group<'a, T> {
 }
 
 impl<T: Float> Group<'_, T> {
-    /// `value`, the `count` rows of `C` from row `r` of column `j`, after the epilogue.
+    /// The bits `finish` gathered for rows `r0..` (`NV` vectors) of column `j`, written to
+    /// the mask of a [`Epilogue::ReluKeepingBits`].
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn finish(&self, value: T::V, r: usize, j: usize, count: usize) -> T::V {
+    fn keep_bits<const NV: usize>(&self, bits: &[u8; 16], r0: usize, j: usize) {
+        if let Epilogue::ReluKeepingBits(mask, bytes) = &self.epilogue {
+            let len = NV * T::VECTOR_LEN / 8;
+            for (cell, &byte) in mask[j * bytes + r0 / 8..][..len].iter().zip(bits) {
+                cell.set(byte);
+            }
+        }
+    }
+
+    /// `value`, the `count` rows of `C` from row `r` of column `j`, after the epilogue (the
+    /// bits of a mask being written go to `bits`, for [`keep_bits`](Self::keep_bits)).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn finish(&self, value: T::V, r: usize, j: usize, count: usize, bits: &mut [u8; 16]) -> T::V {
         // SAFETY: the CPU has AVX-512F; `shallow` checked that the gate, shaped as `C`,
-        // holds rows `r..r + count` of column `j` (its columns contiguous).
+        // holds rows `r..r + count` of column `j` (its columns contiguous), and that the
+        // masks hold `bytes` for every column, at least one bit per padded row.
         unsafe {
             match &self.epilogue {
                 Epilogue::None => value,
@@ -99,6 +123,29 @@ impl<T: Float> Group<'_, T> {
                 Epilogue::Gate(gate) => {
                     let g = T::load_first(count, gate.data.as_ptr().add(j * gate.cs + r));
                     T::keep_where_positive(value, g)
+                }
+                // A vector's rows start on a multiple of its length, so its bits are whole
+                // bytes: one for `f64`, two for `f32` (little-endian). Lanes past `count` are
+                // zero (the padded rows of `A`), so their bits are clear.
+                Epilogue::ReluKeepingBits(..) => {
+                    // Gathered for the whole column in `bits` (relative to its first row, a
+                    // multiple of 8 vectors), and written once by `keep_bits`: a byte store
+                    // into the mask might alias anything, and made LLVM reload for every
+                    // vector what it had kept in registers.
+                    let positive = T::positive_bits(value).to_le_bytes();
+                    let bytes = T::VECTOR_LEN / 8;
+                    let at = (r % (8 * T::VECTOR_LEN)) / 8;
+                    bits[at..at + bytes].copy_from_slice(&positive[..bytes]);
+                    T::relu(value)
+                }
+                Epilogue::GateBits(bits, bytes) => {
+                    let at = bits.as_ptr().add(j * bytes + r / 8);
+                    let keep = if T::VECTOR_LEN == 16 {
+                        u32::from(at.cast::<u16>().read_unaligned())
+                    } else {
+                        u32::from(*at)
+                    };
+                    T::keep_lanes(value, keep)
                 }
             }
         }
@@ -150,6 +197,7 @@ impl<T: Float> Group<'_, T> {
             let (alpha, beta) = (T::broadcast(self.alpha), T::broadcast(self.beta));
             let (b_rs, b_cs, c_cs, m_pad) = (b.rs, b.cs, c.cs, self.m_pad);
             let (b_ptr, c_ptr) = (b.data.as_ptr(), c.data.as_mut_ptr());
+            let mut bits = [0u8; 16];
             if K > 0 {
                 // `A` fits in registers (at most 24 of them): load it once for every column.
                 let mut a_regs = [[T::zeros(); NV]; K];
@@ -175,9 +223,10 @@ impl<T: Float> Group<'_, T> {
                             acc = T::fmadd(a_regs[q][v], s[q], acc);
                         }
                         let count = if v + 1 == NV { tail } else { l };
-                        let value = self.finish(acc, r0 + v * l, j, count);
+                        let value = self.finish(acc, r0 + v * l, j, count, &mut bits);
                         T::store_first(count, out.add(v * l), value);
                     }
+                    self.keep_bits::<NV>(&bits, r0, j);
                 }
                 return;
             }
@@ -209,9 +258,10 @@ impl<T: Float> Group<'_, T> {
                             value = T::fmadd(beta, T::load_first(count, out), value);
                         }
                     }
-                    let value = self.finish(value, r0 + v * l, j, count);
+                    let value = self.finish(value, r0 + v * l, j, count, &mut bits);
                     T::store_first(count, out, value);
                 }
+                self.keep_bits::<NV>(&bits, r0, j);
             }
         }
     }

@@ -14,9 +14,10 @@
 use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;
 
+use super::ReluMask;
 use crate::kernels::{
-    affine, affine_grads_in_one_pass, gemm, gemm_gated, gemv, per_sample_is_faster,
-    weights_fit_in_l1,
+    affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
+    gemm_gated_by_bits, gemv, per_sample_is_faster, weights_fit_in_l1,
 };
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
@@ -92,14 +93,17 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// `network!` expansion calls it for every `Dense` followed by a `Relu`, and keeps only
     /// the ReLU's output on the tape (the ReLU's backward needs only where it is positive),
     /// which saves a pass over the layer's output each way (the spiral net's 120 KB hidden
-    /// layer).
+    /// layer). With a `mask`, where the product's kernel can, it also records where `Y` is
+    /// positive, one bit per element, for
+    /// [`backward_through_relu`](Self::backward_through_relu).
     ///
     /// ```
-    /// use constnet::{Batch, layers::Dense};
+    /// use constnet::{Batch, layers::{Dense, ReluMask}};
     /// let p = [1.0f32, -1.0, -1.0, 1.0, 0.0, 0.0];
     /// let x = Batch::<f32, 2>::from_column_slice(&[2.0, 1.0, 1.0, 3.0]);
     /// let mut y = Batch::<f32, 2>::zeros(2);
-    /// Dense::<2, 2>::default().forward_relu(&p, x.columns(0, 2), y.columns_mut(0, 2));
+    /// let mut mask = ReluMask::new(2, 2);
+    /// Dense::<2, 2>::default().forward_relu(&p, x.columns(0, 2), y.columns_mut(0, 2), Some(&mut mask));
     /// assert_eq!(y.as_slice(), &[1.0, 0.0, 0.0, 2.0]);
     /// ```
     pub fn forward_relu<T: Float>(
@@ -107,21 +111,34 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         p: &[T],
         x: BatchView<'_, T, I>,
         mut y: BatchViewMut<'_, T, O>,
+        mask: Option<&mut ReluMask>,
     ) {
         let b = &p[O * I..O * I + O];
         if per_sample_is_faster::<T>(I, O) {
             for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
                 gemv::<T, I, O, true>(p, x.as_slice(), b, y.as_mut_slice());
             }
+            if let Some(mask) = mask {
+                mask.set_batch(None);
+            }
             return;
         }
-        affine(&weight::<T, I, O>(p), &x, b, true, &mut y);
+        let w = weight::<T, I, O>(p);
+        match mask {
+            Some(mask) => {
+                let bytes = mask.column_bytes();
+                let written = affine_relu_keeping_bits(&w, &x, b, &mut y, mask.bits_mut(), bytes);
+                mask.set_batch(written.then_some(x.ncols()));
+            }
+            None => affine(&w, &x, b, true, &mut y),
+        }
     }
 
     /// The backward pass of a ReLU followed by this layer, whose input `x` is that ReLU's
     /// output: as [`Layer::backward`] (or [`Layer::backward_overwrite`] when `accumulate` is
     /// false), except that `dx` receives the gradient with respect to the ReLU's *input*,
-    /// `(W^T dY) ⊙ [x > 0]`, in the same pass as the product.
+    /// `(W^T dY) ⊙ [x > 0]`, in the same pass as the product. With the `mask` the forward
+    /// pass recorded for this batch, the product reads its bits instead of `x`.
     ///
     /// ```
     /// use constnet::{Batch, layers::Dense};
@@ -131,11 +148,15 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// let dy = Batch::<f64, 1>::from_column_slice(&[2.0]);
     /// let (mut dx, mut dp) = (Batch::<f64, 2>::zeros(1), [0.0; 3]);
     /// Dense::<2, 1>::default().backward_through_relu(
-    ///     &p, x.columns(0, 1), dy.columns(0, 1), Some(dx.columns_mut(0, 1)), &mut dp, false,
+    ///     &p, x.columns(0, 1), dy.columns(0, 1), Some(dx.columns_mut(0, 1)), &mut dp, false, None,
     /// );
     /// assert_eq!(dx.as_slice(), &[2.0, 0.0]); // W^T dy = [2, -2], gated by x > 0
     /// assert_eq!(dp, [6.0, 0.0, 2.0]);
     /// ```
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the arguments of `Layer::backward`, with the accumulate flag and the mask"
+    )]
     pub fn backward_through_relu<T: Float>(
         &self,
         p: &[T],
@@ -144,8 +165,13 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
         accumulate: bool,
+        mask: Option<&ReluMask>,
     ) {
-        affine_backward(p, x, dy, dx.map(|dx| (dx, true)), dp, accumulate);
+        let gate = match mask {
+            Some(mask) if mask.batch() == Some(x.ncols()) => Gate::Bits(mask),
+            _ => Gate::Input,
+        };
+        affine_backward(p, x, dy, dx.map(|dx| (dx, gate)), dp, accumulate);
     }
 }
 
@@ -228,7 +254,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
     ) {
-        affine_backward(p, x, dy, dx.map(|dx| (dx, false)), dp, true);
+        affine_backward(p, x, dy, dx.map(|dx| (dx, Gate::None)), dp, true);
     }
 
     fn backward_overwrite(
@@ -241,21 +267,30 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
     ) {
-        affine_backward(p, x, dy, dx.map(|dx| (dx, false)), dp, false);
+        affine_backward(p, x, dy, dx.map(|dx| (dx, Gate::None)), dp, false);
     }
 }
 
 /// The backward pass of `z = W x + b` with `W` the `R x I` column-major matrix at the start of
 /// `p` and `b` the `R` values after it, shared by [`Dense`] and
 /// [`Maxout`](crate::layers::Maxout): `dW += dZ X^T`, `db += the sum of dZ's columns`,
-/// `dX = W^T dZ` (when asked for; with its flag set, `(W^T dZ) ⊙ [X > 0]`, the gradient
-/// through a ReLU whose output is `X`). With `accumulate` false, `dW` and `db` are
-/// overwritten instead (and not read).
+/// How the input gradient of an affine layer is gated: not at all, or as the gradient
+/// through a ReLU whose output is the layer's input `X`: `(W^T dZ) ⊙ [X > 0]`, read from
+/// `X` or from the bits of its mask.
+#[derive(Clone, Copy)]
+pub(crate) enum Gate<'a> {
+    None,
+    Input,
+    Bits(&'a ReluMask),
+}
+
+/// `dX = W^T dZ` (when asked for, gated as its `Gate` says). With `accumulate` false, `dW`
+/// and `db` are overwritten instead (and not read).
 pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
     p: &[T],
     x: BatchView<'_, T, I>,
     dz: MatrixView<'_, T, R, Dyn>,
-    dx: Option<(BatchViewMut<'_, T, I>, bool)>,
+    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
     dp: &mut [T],
     accumulate: bool,
 ) {
@@ -291,15 +326,15 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
     affine_input_grad(p, x, dz, dx);
 }
 
-/// `dX = W^T dZ` (when asked for; gated by `X > 0` with the flag set), with `W^T` an `I x R`
-/// view of `W`'s elements (strides swapped, no copy).
+/// `dX = W^T dZ` (when asked for; gated as its `Gate` says), with `W^T` an `I x R` view of
+/// `W`'s elements (strides swapped, no copy).
 fn affine_input_grad<T: Float, const I: usize, R: Dim>(
     p: &[T],
     x: BatchView<'_, T, I>,
     dz: MatrixView<'_, T, R, Dyn>,
-    dx: Option<(BatchViewMut<'_, T, I>, bool)>,
+    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
 ) {
-    if let Some((mut dx, gated)) = dx {
+    if let Some((mut dx, gate)) = dx {
         let rows = dz.shape_generic().0;
         let w_t = MatrixView::from_slice_with_strides_generic(
             &p[..rows.value() * I],
@@ -308,10 +343,11 @@ fn affine_input_grad<T: Float, const I: usize, R: Dim>(
             rows,
             U1,
         );
-        if gated {
-            gemm_gated(&w_t, &dz, &x, &mut dx);
-        } else {
-            gemm(T::ONE, &w_t, &dz, T::ZERO, &mut dx);
+        match gate {
+            Gate::None => gemm(T::ONE, &w_t, &dz, T::ZERO, &mut dx),
+            Gate::Bits(mask)
+                if gemm_gated_by_bits(&w_t, &dz, mask.bits(), mask.column_bytes(), &mut dx) => {}
+            Gate::Bits(_) | Gate::Input => gemm_gated(&w_t, &dz, &x, &mut dx),
         }
     }
 }

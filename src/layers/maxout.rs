@@ -10,7 +10,7 @@
 use nalgebra::{Const, Dyn, MatrixView, MatrixViewMut, SVector, U1};
 use rand::RngCore;
 
-use super::dense::affine_backward;
+use super::dense::{Gate, affine_backward};
 use crate::kernels::affine;
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Kinks, Layer};
@@ -155,7 +155,7 @@ impl<const I: usize, const O: usize, const K: usize> Maxout<I, O, K> {
             }
         }
         let dz = MatrixView::from_slice_generic(&cache.dz[..rows * batch], Dyn(rows), Dyn(batch));
-        affine_backward(p, x, dz, dx.map(|dx| (dx, false)), dp, accumulate);
+        affine_backward(p, x, dz, dx.map(|dx| (dx, Gate::None)), dp, accumulate);
     }
 }
 

@@ -30,6 +30,6 @@ pub use dropout::{Dropout, DropoutCache};
 pub use elu::Elu;
 pub use leaky_relu::LeakyRelu;
 pub use maxout::{Maxout, MaxoutCache};
-pub use relu::Relu;
+pub use relu::{Relu, ReluMask};
 pub use sigmoid::Sigmoid;
 pub use tanh::Tanh;

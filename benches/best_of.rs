@@ -70,6 +70,20 @@ fn main() {
             black_box(sgd.step(net.params_mut(), &grads).ok());
         });
         println!("W3 SGD step batch 64: {:.2} us/sample", t * 1e6 / 64.0);
+        let t = best_of(40, 20, || {
+            let mut step = || -> Result<f32, Error> {
+                net.forward_train(x.columns(0, 64), &mut tape)?;
+                let (scores, dscores) = tape.output_and_grad_mut();
+                let loss = SoftmaxCrossEntropy.loss_and_grad(scores, &labels[..], dscores)?;
+                sgd.step_in_backward(&mut net, &mut tape)?;
+                Ok(loss)
+            };
+            black_box(step().ok());
+        });
+        println!(
+            "W3 SGD step batch 64, SGD in backward: {:.2} us/sample",
+            t * 1e6 / 64.0
+        );
         let mut adam = AdamConfig::default().build::<f32>().expect("the defaults");
         let t = best_of(40, 20, || {
             let loss =

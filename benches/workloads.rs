@@ -3,7 +3,8 @@
 //!
 //! - W1: 16-32-32-4 forward, one sample per call;
 //! - W2: 784-128-10 forward, one sample per call and a batch of 256;
-//! - W3: 784-256-128-10 training step (forward, softmax cross-entropy, backward, SGD), batch 64;
+//! - W3: 784-256-128-10 training step (forward, softmax cross-entropy, backward, SGD), batch 64,
+//!   with the flat-slice `Sgd::step` after backward and with `Sgd::step_in_backward`;
 //! - W3 Adam: the same step with Adam;
 //! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3;
 //! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s;
@@ -86,6 +87,17 @@ fn w3(c: &mut Criterion) {
                 .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
                 .unwrap();
             sgd.step(net.params_mut(), &grads).unwrap();
+            loss
+        })
+    });
+    group.bench_function("SGD step batch 64, SGD in backward", |b| {
+        b.iter(|| {
+            net.forward_train(x.columns(0, 64), &mut tape).unwrap();
+            let (scores, dscores) = tape.output_and_grad_mut();
+            let loss = SoftmaxCrossEntropy
+                .loss_and_grad(scores, &labels[..], dscores)
+                .unwrap();
+            sgd.step_in_backward(&mut net, &mut tape).unwrap();
             loss
         })
     });

@@ -293,6 +293,40 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
         self.backward(params, x, y, cache, dy, dx, dparams);
     }
 
+    /// How many elements of scratch [`backward_sgd`](Layer::backward_sgd) needs: the default
+    /// computes the whole parameter gradient there, `PARAMS`; a layer that updates its
+    /// parameters without writing the gradient out needs fewer.
+    const SGD_SCRATCH: usize = Self::PARAMS;
+
+    /// The backward pass and a plain SGD step on the layer's parameters in one: `dx` as in
+    /// [`backward`](Layer::backward) (from the parameters before the step), then `params -=
+    /// lr * dparams`. `scratch` holds at least [`SGD_SCRATCH`](Layer::SGD_SCRATCH)
+    /// elements. The default computes the gradient into `scratch` and subtracts it; `Dense`
+    /// overrides it with `W -= lr dZ X^T` as one matrix product into `W`, which saves
+    /// writing the gradient out and reading it back (for the network's backward, see
+    /// [`Network::backward_sgd`](crate::Network::backward_sgd)).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the arguments of `backward`, with the rate and the scratch"
+    )]
+    fn backward_sgd(
+        &self,
+        params: &mut [T],
+        x: BatchView<'_, T, I>,
+        y: BatchView<'_, T, O>,
+        cache: &mut Self::Cache,
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        lr: T,
+        scratch: &mut [T],
+    ) {
+        let grads = &mut scratch[..Self::PARAMS];
+        self.backward_overwrite(params, x, y, cache, dy, dx, grads);
+        for (p, &g) in params.iter_mut().zip(grads.iter()) {
+            *p -= lr * g;
+        }
+    }
+
     /// Records the winners of the layer's max-like gates for input `x` (see [`Kinks`]).
     /// Smooth layers record nothing.
     fn record_kinks(&self, params: &[T], x: BatchView<'_, T, I>, kinks: &mut Kinks) {

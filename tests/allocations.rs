@@ -103,6 +103,25 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
         }
     });
     assert_eq!(training, 0, "a training step allocated");
+
+    // The SGD step taken inside backward uses the tape's scratch, sized with the tape.
+    let mut sgd = Sgd::new(0.01).unwrap();
+    let mut sgd_step = |net: &mut Mlp| {
+        net.forward_train(x.columns(0, 32), &mut tape).unwrap();
+        let (scores, dscores) = tape.output_and_grad_mut();
+        let loss = SoftmaxCrossEntropy
+            .loss_and_grad(scores, &labels[..], dscores)
+            .unwrap();
+        sgd.step_in_backward(net, &mut tape).unwrap();
+        loss
+    };
+    sgd_step(&mut net);
+    let in_backward = allocations_during(|| {
+        for _ in 0..3 {
+            std::hint::black_box(sgd_step(&mut net));
+        }
+    });
+    assert_eq!(in_backward, 0, "an SGD step in backward allocated");
 }
 
 #[test]

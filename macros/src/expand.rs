@@ -326,6 +326,8 @@ fn emit_tape_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
             max_batch: usize,
             input: ::constnet::Batch<T, #input>,
             input_grad: ::constnet::Batch<T, #input>,
+            /// What the layers' `backward_sgd` need (the most any of them does).
+            sgd_scratch: ::std::vec::Vec<T>,
             #(#fields)*
         }
     }
@@ -632,6 +634,50 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         }
     });
 
+    // backward with an SGD step in each layer (see `Network::backward_sgd`)
+    let split_p_mut = split_params(
+        model,
+        "p",
+        quote!(&mut self.params[..]),
+        Buffer::Params,
+        true,
+    );
+    let sgd_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
+        let (as_layer, name, p) = (&as_layers[i], &names[i], &p_names[i]);
+        let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
+        if fusion.backward_done_after(i) {
+            return quote!();
+        }
+        let dx = if i == 0 {
+            quote!(::core::option::Option::None)
+        } else {
+            let previous = &grads[if fusion.backward[i] { i - 2 } else { i - 1 }];
+            let view = layer.linked(quote!(tape.#previous.columns_mut(0, batch)), "batch_mut");
+            quote!(::core::option::Option::Some(#view))
+        };
+        if fusion.backward[i] {
+            let ty = layer.ty();
+            let mask = if fusion.forward_done_before(i - 1) {
+                let mask = &masks[i - 1];
+                quote!(::core::option::Option::Some(&tape.#mask))
+            } else {
+                quote!(::core::option::Option::None)
+            };
+            return quote! {
+                <#ty>::backward_through_relu_sgd(
+                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, lr, #mask,
+                    &mut tape.sgd_scratch[..],
+                );
+            };
+        }
+        quote! {
+            #as_layer::backward_sgd(
+                &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
+                tape.#grad.columns(0, batch), #dx, lr, &mut tape.sgd_scratch[..],
+            );
+        }
+    });
+
     let check_batch = quote! {
         let batch = x.ncols();
         if batch == 0 {
@@ -722,6 +768,11 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                     max_batch,
                     input: ::constnet::batch::zeros(max_batch),
                     input_grad: ::constnet::batch::zeros(max_batch),
+                    sgd_scratch: ::std::vec![T::ZERO; {
+                        let mut most = 0;
+                        #( if #as_layers::SGD_SCRATCH > most { most = #as_layers::SGD_SCRATCH; } )*
+                        most
+                    }],
                     #(
                         #outs: ::constnet::batch::zeros(max_batch),
                         #grads: ::constnet::batch::zeros(max_batch),
@@ -777,6 +828,20 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 #split_p
                 #split_g
                 #(#backward_steps)*
+                ::core::result::Result::Ok(())
+            }
+
+            fn backward_sgd(
+                &mut self,
+                tape: &mut Self::Tape,
+                lr: T,
+            ) -> ::core::result::Result<(), ::constnet::Error> {
+                let batch = tape.batch;
+                if batch == 0 {
+                    return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
+                }
+                #split_p_mut
+                #(#sgd_steps)*
                 ::core::result::Result::Ok(())
             }
 

@@ -167,11 +167,93 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         accumulate: bool,
         mask: Option<&ReluMask>,
     ) {
-        let gate = match mask {
-            Some(mask) if mask.batch() == Some(x.ncols()) => Gate::Bits(mask),
-            _ => Gate::Input,
-        };
+        let gate = Gate::through_relu(mask, x.ncols());
         affine_backward(p, x, dy, dx.map(|dx| (dx, gate)), dp, accumulate);
+    }
+
+    /// [`backward_through_relu`](Self::backward_through_relu) followed by a plain SGD step
+    /// on this layer's parameters, `p -= lr * dp`, in the way of
+    /// [`Layer::backward_sgd`](crate::Layer::backward_sgd): the gradient is never written
+    /// out.
+    ///
+    /// ```
+    /// use constnet::{Batch, layers::Dense};
+    /// let mut p = [1.0f64, -1.0, 0.0];
+    /// let x = Batch::<f64, 2>::from_column_slice(&[3.0, 0.0]);
+    /// let dy = Batch::<f64, 1>::from_column_slice(&[2.0]);
+    /// let mut dx = Batch::<f64, 2>::zeros(1);
+    /// let mut scratch = [0.0; 3];
+    /// Dense::<2, 1>::default().backward_through_relu_sgd(
+    ///     &mut p, x.columns(0, 1), dy.columns(0, 1), Some(dx.columns_mut(0, 1)), 0.5, None, &mut scratch,
+    /// );
+    /// assert_eq!(dx.as_slice(), &[2.0, 0.0]); // from the weights before the step
+    /// assert_eq!(p, [1.0 - 3.0, -1.0, -1.0]); // minus half of [6, 0, 2]
+    /// ```
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the arguments of `Layer::backward_sgd`, with the mask"
+    )]
+    pub fn backward_through_relu_sgd<T: Float>(
+        &self,
+        p: &mut [T],
+        x: BatchView<'_, T, I>,
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        lr: T,
+        mask: Option<&ReluMask>,
+        scratch: &mut [T],
+    ) {
+        let gate = Gate::through_relu(mask, x.ncols());
+        affine_backward_sgd(p, x, dy, dx.map(|dx| (dx, gate)), lr, scratch);
+    }
+}
+
+/// The scratch [`affine_backward_sgd`] needs: the whole gradient of a layer whose weight
+/// gradient takes the one-pass kernel (one or two inputs), none otherwise.
+const fn affine_sgd_scratch(inputs: usize, params: usize) -> usize {
+    if inputs <= 2 { params } else { 0 }
+}
+
+/// The backward pass of `z = W x + b` (as [`affine_backward`], for an `R x I` weight) and a
+/// plain SGD step on `W` and `b`: `dX` from the weights before the step, then `W -= lr dZ X^T`
+/// as one product into `W` and `b -= lr` times each column of `dZ`, so that `dW` is never
+/// written out and read back. A layer with one or two inputs computes its gradient into
+/// `scratch` with the one-pass kernel instead (it is at most `R * 3` elements). Unlike
+/// [`Sgd::step`](crate::Optimizer::step), subnormal weights are not flushed to zero.
+pub(crate) fn affine_backward_sgd<T: Float, const I: usize, R: Dim>(
+    p: &mut [T],
+    x: BatchView<'_, T, I>,
+    dz: MatrixView<'_, T, R, Dyn>,
+    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
+    lr: T,
+    scratch: &mut [T],
+) {
+    let (rows, batch) = dz.shape_generic();
+    let r = rows.value();
+    let len = r * (I + 1);
+    if I <= 2 {
+        let grads = &mut scratch[..len];
+        affine_backward(p, x, dz, dx, grads, false);
+        for (p, &g) in p[..len].iter_mut().zip(grads.iter()) {
+            *p -= lr * g;
+        }
+        return;
+    }
+    affine_input_grad(p, x, dz, dx);
+    let (w, b) = p[..len].split_at_mut(r * I);
+    let x_t = MatrixView::from_slice_with_strides_generic(
+        x.as_slice(),
+        batch,
+        Const::<I>,
+        Const::<I>,
+        U1,
+    );
+    let mut w = MatrixViewMut::from_slice_generic(w, rows, Const::<I>);
+    gemm(-lr, &dz, &x_t, T::ONE, &mut w);
+    for column in dz.column_iter() {
+        for (b, &d) in b.iter_mut().zip(column.as_slice()) {
+            *b -= lr * d;
+        }
     }
 }
 
@@ -182,6 +264,7 @@ fn weight<T: Float, const I: usize, const O: usize>(p: &[T]) -> SMatrixView<'_, 
 
 impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     const PARAMS: usize = O * I + O;
+    const SGD_SCRATCH: usize = affine_sgd_scratch(I, O * I + O);
     const TENSORS: &'static [TensorSpec] = &[
         TensorSpec {
             name: "weight",
@@ -269,11 +352,22 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     ) {
         affine_backward(p, x, dy, dx.map(|dx| (dx, Gate::None)), dp, false);
     }
+
+    fn backward_sgd(
+        &self,
+        p: &mut [T],
+        x: BatchView<'_, T, I>,
+        _y: BatchView<'_, T, O>,
+        _cache: &mut (),
+        dy: BatchView<'_, T, O>,
+        dx: Option<BatchViewMut<'_, T, I>>,
+        lr: T,
+        scratch: &mut [T],
+    ) {
+        affine_backward_sgd(p, x, dy, dx.map(|dx| (dx, Gate::None)), lr, scratch);
+    }
 }
 
-/// The backward pass of `z = W x + b` with `W` the `R x I` column-major matrix at the start of
-/// `p` and `b` the `R` values after it, shared by [`Dense`] and
-/// [`Maxout`](crate::layers::Maxout): `dW += dZ X^T`, `db += the sum of dZ's columns`,
 /// How the input gradient of an affine layer is gated: not at all, or as the gradient
 /// through a ReLU whose output is the layer's input `X`: `(W^T dZ) ⊙ [X > 0]`, read from
 /// `X` or from the bits of its mask.
@@ -284,6 +378,20 @@ pub(crate) enum Gate<'a> {
     Bits(&'a ReluMask),
 }
 
+impl<'a> Gate<'a> {
+    /// The gate through a ReLU whose output is `x`, from its mask where that holds `x`'s
+    /// batch.
+    fn through_relu(mask: Option<&'a ReluMask>, batch: usize) -> Self {
+        match mask {
+            Some(mask) if mask.batch() == Some(batch) => Gate::Bits(mask),
+            _ => Gate::Input,
+        }
+    }
+}
+
+/// The backward pass of `z = W x + b` with `W` the `R x I` column-major matrix at the start of
+/// `p` and `b` the `R` values after it, shared by [`Dense`] and
+/// [`Maxout`](crate::layers::Maxout): `dW += dZ X^T`, `db += the sum of dZ's columns`,
 /// `dX = W^T dZ` (when asked for, gated as its `Gate` says). With `accumulate` false, `dW`
 /// and `db` are overwritten instead (and not read).
 pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(

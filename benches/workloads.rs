@@ -6,7 +6,8 @@
 //! - W3: 784-256-128-10 training step (forward, softmax cross-entropy, backward, SGD), batch 64,
 //!   with the flat-slice `Sgd::step` after backward and with `Sgd::step_in_backward`;
 //! - W3 Adam: the same step with Adam;
-//! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3;
+//! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3, with
+//!   `Regularizer::apply` and `Sgd::step` after backward and with `Sgd::step_in_backward`;
 //! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s;
 //! - the W3 SGD step with batch norm and dropout after each hidden layer, and with Maxout
 //!   (two pieces) hidden layers, beside plain W3; and their single-sample forward;
@@ -97,7 +98,7 @@ fn w3(c: &mut Criterion) {
             let loss = SoftmaxCrossEntropy
                 .loss_and_grad(scores, &labels[..], dscores)
                 .unwrap();
-            sgd.step_in_backward(&mut net, &mut tape).unwrap();
+            sgd.step_in_backward(&mut net, &mut tape, 0.0).unwrap();
             loss
         })
     });
@@ -136,6 +137,18 @@ fn w4(c: &mut Criterion) {
             let reg = l2.apply(&net, &mut grads);
             sgd.step(net.params_mut(), &grads).unwrap();
             loss + reg
+        })
+    });
+    group.bench_function("full-batch step 300 points, L2, SGD in backward", |b| {
+        b.iter(|| {
+            net.forward_train(data.inputs.columns(0, 300), &mut tape)
+                .unwrap();
+            let (scores, dscores) = tape.output_and_grad_mut();
+            let loss = SoftmaxCrossEntropy
+                .loss_and_grad(scores, &data.labels[..], dscores)
+                .unwrap();
+            sgd.step_in_backward(&mut net, &mut tape, 1e-3).unwrap();
+            loss
         })
     });
     group.finish();

@@ -300,14 +300,17 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
 
     /// The backward pass and a plain SGD step on the layer's parameters in one: `dx` as in
     /// [`backward`](Layer::backward) (from the parameters before the step), then `params -=
-    /// lr * dparams`. `scratch` holds at least [`SGD_SCRATCH`](Layer::SGD_SCRATCH)
-    /// elements. The default computes the gradient into `scratch` and subtracts it; `Dense`
-    /// overrides it with `W -= lr dZ X^T` as one matrix product into `W`, which saves
-    /// writing the gradient out and reading it back (for the network's backward, see
+    /// lr * (dparams + weight_decay * params)` on the tensors of kind
+    /// [`TensorKind::Weight`] and `params -= lr * dparams` on the others (the gradient of an
+    /// L2 penalty `0.5 * weight_decay * w^2` on the weights). `scratch` holds at least
+    /// [`SGD_SCRATCH`](Layer::SGD_SCRATCH) elements. The default computes the gradient into
+    /// `scratch` and subtracts it; `Dense` overrides it with
+    /// `W = (1 - lr * weight_decay) W - lr dZ X^T` as one matrix product into `W`, which
+    /// saves writing the gradient out and reading it back (for the network's backward, see
     /// [`Network::backward_sgd`](crate::Network::backward_sgd)).
     #[expect(
         clippy::too_many_arguments,
-        reason = "the arguments of `backward`, with the rate and the scratch"
+        reason = "the arguments of `backward`, with the step's two rates and the scratch"
     )]
     fn backward_sgd(
         &self,
@@ -318,12 +321,21 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
         lr: T,
+        weight_decay: T,
         scratch: &mut [T],
     ) {
         let grads = &mut scratch[..Self::PARAMS];
         self.backward_overwrite(params, x, y, cache, dy, dx, grads);
-        for (p, &g) in params.iter_mut().zip(grads.iter()) {
-            *p -= lr * g;
+        for tensor in Self::TENSORS {
+            let range = tensor.offset..tensor.offset + tensor.shape.iter().product::<usize>();
+            let decay = if tensor.kind == TensorKind::Weight {
+                weight_decay
+            } else {
+                T::ZERO
+            };
+            for (p, &g) in params[range.clone()].iter_mut().zip(&grads[range]) {
+                *p -= lr * (g + decay * *p);
+            }
         }
     }
 

@@ -112,7 +112,7 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
         let loss = SoftmaxCrossEntropy
             .loss_and_grad(scores, &labels[..], dscores)
             .unwrap();
-        sgd.step_in_backward(net, &mut tape).unwrap();
+        sgd.step_in_backward(net, &mut tape, 0.0).unwrap();
         loss
     };
     sgd_step(&mut net);

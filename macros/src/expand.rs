@@ -665,15 +665,15 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             };
             return quote! {
                 <#ty>::backward_through_relu_sgd(
-                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, lr, #mask,
-                    &mut tape.sgd_scratch[..],
+                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, lr, weight_decay,
+                    #mask, &mut tape.sgd_scratch[..],
                 );
             };
         }
         quote! {
             #as_layer::backward_sgd(
                 &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
-                tape.#grad.columns(0, batch), #dx, lr, &mut tape.sgd_scratch[..],
+                tape.#grad.columns(0, batch), #dx, lr, weight_decay, &mut tape.sgd_scratch[..],
             );
         }
     });
@@ -835,7 +835,9 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 &mut self,
                 tape: &mut Self::Tape,
                 lr: T,
+                weight_decay: T,
             ) -> ::core::result::Result<(), ::constnet::Error> {
+                ::constnet::network::check_sgd_rates(lr, weight_decay)?;
                 let batch = tape.batch;
                 if batch == 0 {
                     return ::core::result::Result::Err(::constnet::Error::EmptyBatch);

@@ -172,7 +172,8 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     }
 
     /// [`backward_through_relu`](Self::backward_through_relu) followed by a plain SGD step
-    /// on this layer's parameters, `p -= lr * dp`, in the way of
+    /// on this layer's parameters, `p -= lr * (dp + weight_decay * p)` on the weights and
+    /// `p -= lr * dp` on the biases, in the way of
     /// [`Layer::backward_sgd`](crate::Layer::backward_sgd): the gradient is never written
     /// out.
     ///
@@ -184,7 +185,8 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// let mut dx = Batch::<f64, 2>::zeros(1);
     /// let mut scratch = [0.0; 3];
     /// Dense::<2, 1>::default().backward_through_relu_sgd(
-    ///     &mut p, x.columns(0, 1), dy.columns(0, 1), Some(dx.columns_mut(0, 1)), 0.5, None, &mut scratch,
+    ///     &mut p, x.columns(0, 1), dy.columns(0, 1), Some(dx.columns_mut(0, 1)), 0.5, 0.0, None,
+    ///     &mut scratch,
     /// );
     /// assert_eq!(dx.as_slice(), &[2.0, 0.0]); // from the weights before the step
     /// assert_eq!(p, [1.0 - 3.0, -1.0, -1.0]); // minus half of [6, 0, 2]
@@ -200,11 +202,19 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
         lr: T,
+        weight_decay: T,
         mask: Option<&ReluMask>,
         scratch: &mut [T],
     ) {
         let gate = Gate::through_relu(mask, x.ncols());
-        affine_backward_sgd(p, x, dy, dx.map(|dx| (dx, gate)), lr, scratch);
+        affine_backward_sgd(
+            p,
+            x,
+            dy,
+            dx.map(|dx| (dx, gate)),
+            (lr, weight_decay),
+            scratch,
+        );
     }
 }
 
@@ -215,17 +225,18 @@ const fn affine_sgd_scratch(inputs: usize, params: usize) -> usize {
 }
 
 /// The backward pass of `z = W x + b` (as [`affine_backward`], for an `R x I` weight) and a
-/// plain SGD step on `W` and `b`: `dX` from the weights before the step, then `W -= lr dZ X^T`
-/// as one product into `W` and `b -= lr` times each column of `dZ`, so that `dW` is never
-/// written out and read back. A layer with one or two inputs computes its gradient into
-/// `scratch` with the one-pass kernel instead (it is at most `R * 3` elements). Unlike
+/// plain SGD step with rate `lr` and weight decay `decay` on `W` only: `dX` from the weights
+/// before the step, then `W = (1 - lr decay) W - lr dZ X^T` as one product into `W` and `b
+/// -= lr` times each column of `dZ`, so that `dW` is never written out and read back. A
+/// layer with one or two inputs computes its gradient into `scratch` with the one-pass
+/// kernel instead (it is at most `R * 3` elements). Unlike
 /// [`Sgd::step`](crate::Optimizer::step), subnormal weights are not flushed to zero.
 pub(crate) fn affine_backward_sgd<T: Float, const I: usize, R: Dim>(
     p: &mut [T],
     x: BatchView<'_, T, I>,
     dz: MatrixView<'_, T, R, Dyn>,
     dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
-    lr: T,
+    (lr, decay): (T, T),
     scratch: &mut [T],
 ) {
     let (rows, batch) = dz.shape_generic();
@@ -234,7 +245,12 @@ pub(crate) fn affine_backward_sgd<T: Float, const I: usize, R: Dim>(
     if I <= 2 {
         let grads = &mut scratch[..len];
         affine_backward(p, x, dz, dx, grads, false);
-        for (p, &g) in p[..len].iter_mut().zip(grads.iter()) {
+        let (w, b) = p[..len].split_at_mut(r * I);
+        let (gw, gb) = grads.split_at(r * I);
+        for (p, &g) in w.iter_mut().zip(gw) {
+            *p -= lr * (g + decay * *p);
+        }
+        for (p, &g) in b.iter_mut().zip(gb) {
             *p -= lr * g;
         }
         return;
@@ -249,7 +265,7 @@ pub(crate) fn affine_backward_sgd<T: Float, const I: usize, R: Dim>(
         U1,
     );
     let mut w = MatrixViewMut::from_slice_generic(w, rows, Const::<I>);
-    gemm(-lr, &dz, &x_t, T::ONE, &mut w);
+    gemm(-lr, &dz, &x_t, T::ONE - lr * decay, &mut w);
     for column in dz.column_iter() {
         for (b, &d) in b.iter_mut().zip(column.as_slice()) {
             *b -= lr * d;
@@ -362,9 +378,11 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
         lr: T,
+        weight_decay: T,
         scratch: &mut [T],
     ) {
-        affine_backward_sgd(p, x, dy, dx.map(|dx| (dx, Gate::None)), lr, scratch);
+        let dx = dx.map(|dx| (dx, Gate::None));
+        affine_backward_sgd(p, x, dy, dx, (lr, weight_decay), scratch);
     }
 }
 

@@ -39,8 +39,8 @@ impl Sgd {
     /// The backward pass of `net` from the output gradient in `tape`, with this optimizer's
     /// step taken in it: [`Network::backward_sgd`] at this optimizer's rate, with
     /// `weight_decay` the strength of an L2 penalty on the weights (0 for none). The
-    /// gradient is never written out, which made workload W3's step 13% faster than
-    /// backward followed by [`step`](Optimizer::step).
+    /// gradient is never written out, which made workload W3's step take about 10% less
+    /// time than backward followed by [`step`](Optimizer::step).
     ///
     /// # Errors
     /// As [`Network::backward_sgd`]; the step count is then unchanged.

@@ -261,6 +261,66 @@ where
     true
 }
 
+/// The gate of [`first_layer_grads_through_relu`]: a ReLU mask's bits (`column_bytes` per
+/// column), or the ReLU's output, `m x n` with contiguous columns.
+pub(crate) enum ReluGate<'a, T> {
+    Bits(&'a [u8], usize),
+    Output(&'a [T]),
+}
+
+/// The weight and bias gradients of a network's first layer, with one or two inputs `x`
+/// (`inputs x n`), under a ReLU and a dense layer of `k` outputs and weight `w` (`k x m`,
+/// column-major) whose output gradient is `dz` (`k x n`): `[dW | db] = beta [dW | db] + dZ1
+/// [X; 1]^T` with `dZ1 = (W^T dZ) ⊙ gate`, in one pass that never stores `dZ1` (AVX-512,
+/// `k` at most 16). Returns `false`, computing nothing, where that kernel does not apply
+/// (another CPU, more inputs, a deeper `dz`, operands not contiguous); `dZ1` must then be
+/// computed and used as usual.
+#[expect(clippy::too_many_arguments, reason = "the operands of two products")]
+pub(crate) fn first_layer_grads_through_relu<T: Float>(
+    w: &[T],
+    (k, m, n): (usize, usize, usize),
+    dz: &[T],
+    x: &[T],
+    inputs: usize,
+    gate: ReluGate<'_, T>,
+    beta: T,
+    dwb: &mut [T],
+) -> bool {
+    let applies = cfg!(target_arch = "x86_64")
+        && detect_isa() == AVX512
+        && (1..=2).contains(&inputs)
+        && (1..=SHALLOW_K).contains(&k)
+        && n > 0
+        && w.len() >= k * m
+        && dz.len() >= k * n
+        && x.len() >= inputs * n
+        && dwb.len() >= m * (inputs + 1);
+    if !applies {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m_pad = m.next_multiple_of(SHALLOW_ROWS);
+        // `W^T`, `m x k`: row `i` is column `i` of `W`.
+        let w_t = Operand {
+            data: w,
+            rs: k,
+            cs: 1,
+        };
+        let gate = match gate {
+            ReluGate::Bits(bits, bytes) => small::FirstGate::Bits(bits, bytes),
+            ReluGate::Output(h) => small::FirstGate::Output(h),
+        };
+        T::with_pack_buffers(m_pad * k, 0, |a_pack, _| {
+            pack_shallow_a(m, k, &w_t, None, a_pack);
+            let shape = (m, k, n, inputs);
+            // SAFETY: the CPU has AVX-512F (checked above).
+            unsafe { small::first_layer_grads(shape, a_pack, m_pad, dz, x, gate, beta, dwb) };
+        });
+    }
+    true
+}
+
 /// `c = a * b + bias 1^T`: the affine map `W X + b` of a batch, `bias` added to every column
 /// (`c` is not read), followed by a ReLU (`c = max(0, W X + b)`) when `relu` is set. A
 /// shallow product (the spiral's 2-input layer) adds it as one more
@@ -1592,6 +1652,82 @@ mod tests {
                     let mut by_output = DMatrix::<T>::zeros(m, n);
                     gemm_gated(&a2, &dz, &h, &mut by_output);
                     assert_eq!(by_bits, by_output, "gated {m}x{n}, isa {isa}");
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
+    /// The first layer's gradients through a ReLU and the next layer, in one pass that never
+    /// stores `dZ1`, equal `[dZ1 X^T | dZ1 1]` computed the long way, for both gates, one and
+    /// two inputs, row counts that take several register groups and ragged vectors, depths
+    /// up to 16, beta 0 and 1 and both scalar types (small integers: exact); elsewhere it
+    /// declines.
+    #[test]
+    fn first_layer_gradients_in_one_pass_are_the_long_way_ones() {
+        fn check<T: Float + From<i8>>() {
+            for (m, k, n) in [
+                (100, 3, 300),
+                (7, 1, 5),
+                (17, 16, 9),
+                (130, 2, 33),
+                (16, 3, 1),
+            ] {
+                for inputs in [1, 2] {
+                    let w = small_ints::<T>(k, m, |i, j| (i * 5 + j) % 7, 3);
+                    let dz = small_ints::<T>(k, n, |i, j| (i + j * 2) % 5, 2);
+                    let x = small_ints::<T>(inputs, n, |i, j| (i * 3 + j) % 4, 1);
+                    let h = small_ints::<T>(m, n, |i, j| (i * 7 + j * 3) % 3, 1)
+                        .map(|v| if v > T::ZERO { v } else { T::ZERO });
+                    let column_bytes = m.div_ceil(16) * 2;
+                    let mut bits = vec![0u8; n * column_bytes];
+                    for j in 0..n {
+                        for i in 0..m {
+                            if h[(i, j)] > T::ZERO {
+                                bits[j * column_bytes + i / 8] |= 1 << (i % 8);
+                            }
+                        }
+                    }
+                    let mut dz1 = DMatrix::<T>::zeros(m, n);
+                    gemm_gated(&w.transpose(), &dz, &h, &mut dz1);
+                    let mut x1 = DMatrix::<T>::from_element(inputs + 1, n, T::ONE);
+                    x1.rows_mut(0, inputs).copy_from(&x);
+                    let grads = &dz1 * x1.transpose();
+                    for isa in available_isas() {
+                        for beta in [T::ZERO, T::ONE] {
+                            for by_bits in [false, true] {
+                                let start = DMatrix::<T>::from_fn(m, inputs + 1, |i, j| {
+                                    T::of_f64(((i + j) % 3) as f64)
+                                });
+                                let mut dwb = start.clone();
+                                let gate = if by_bits {
+                                    ReluGate::Bits(&bits, column_bytes)
+                                } else {
+                                    ReluGate::Output(h.as_slice())
+                                };
+                                let done = on_isa(isa, || {
+                                    first_layer_grads_through_relu(
+                                        w.as_slice(),
+                                        (k, m, n),
+                                        dz.as_slice(),
+                                        x.as_slice(),
+                                        inputs,
+                                        gate,
+                                        beta,
+                                        dwb.as_mut_slice(),
+                                    )
+                                });
+                                assert_eq!(done, isa == AVX512, "isa {isa}");
+                                if done {
+                                    let expected = &grads + &start * beta;
+                                    assert_eq!(dwb, expected, "{m}x{k}x{n}, {inputs} inputs");
+                                } else {
+                                    assert_eq!(dwb, start, "declined, so untouched");
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -2,8 +2,11 @@
 //! product before it, its backward into the product after it). Each fused network here is
 //! compared with the same network whose ReLUs are `LeakyRelu(0.0)`, which computes the same
 //! function but is never fused: outputs, parameter gradients (overwritten and accumulated)
-//! and input gradients must agree exactly, on the one-sample, evaluation and training paths.
+//! and input gradients must agree exactly, on the one-sample, evaluation and training paths
+//! (to rounding where the first layer's gradients come from the fused kernel of a network
+//! that starts Dense, Relu, Dense, which sums over the batch in another order).
 
+use approx::assert_relative_eq;
 use constnet::Kinks;
 use constnet::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -90,9 +93,15 @@ where
     assert_eq!(tape_a.input_grad(), tape_b.input_grad(), "input gradients");
     assert!(ga.iter().any(|&g| g != 0.0));
 
+    // Without the input's gradient, a network that starts Dense, Relu, Dense computes its
+    // first layer's gradients in the third layer's kernel (AVX-512), summing over the batch
+    // in another order: equal to rounding.
     a.backward_accumulate(&mut tape_a, &mut ga, false).unwrap();
     b.backward_accumulate(&mut tape_b, &mut gb, false).unwrap();
-    assert_eq!(ga, gb, "accumulated parameter gradients");
+    assert_relative_eq!(&ga[..], &gb[..], epsilon = 1e-13, max_relative = 1e-12);
+    a.backward(&mut tape_a, &mut ga).unwrap();
+    b.backward(&mut tape_b, &mut gb).unwrap();
+    assert_relative_eq!(&ga[..], &gb[..], epsilon = 1e-13, max_relative = 1e-12);
 
     let mut kinks_a = Kinks::default();
     let mut kinks_b = Kinks::default();
@@ -138,5 +147,5 @@ fn a_fused_f32_spiral_net_computes_what_an_unfused_one_does() {
         .loss_and_grad(&x, &labels[..], &loss, &mut tape_b, &mut gb)
         .unwrap();
     assert_eq!(la, lb);
-    assert_eq!(ga, gb);
+    assert_relative_eq!(&ga[..], &gb[..], epsilon = 1e-6, max_relative = 1e-5);
 }

@@ -588,8 +588,11 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     let train_steps = forward_steps(true);
 
     // backward, last layer first: dx of layer k is the output gradient of layer k - 1 (of
-    // layer k - 2 when a fused ReLU sits between them)
-    let backward_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
+    // layer k - 2 when a fused ReLU sits between them). A network that starts `Dense`,
+    // `Relu`, `Dense` first tries the third layer's kernel that also does the first's
+    // gradients (`Dense::backward_through_relu_into_first`), when no input gradient is
+    // asked for; `first_done` says whether it ran.
+    let backward_step = |i: usize, layer: &Resolved<'_>| {
         let (as_layer, name, p, gr) = (&as_layers[i], &names[i], &p_names[i], &g_names[i]);
         let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
         if fusion.backward_done_after(i) {
@@ -632,8 +635,37 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 #as_layer::backward(#args);
             }
         }
-    });
+    };
 
+    let first_pair = fusion.forward[0] && fusion.backward.get(2).copied().unwrap_or(false);
+    let backward_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
+        let step = backward_step(i, layer);
+        if first_pair && i == 2 {
+            let (ty, name, p, gr, x, grad) = (
+                layer.ty(),
+                &names[2],
+                &p_names[2],
+                &g_names[2],
+                &inputs[2],
+                &grads[2],
+            );
+            let (x0, g0, mask) = (&inputs[0], &g_names[0], &masks[1]);
+            return quote! {
+                let first_done = !input_grad
+                    && <#ty>::backward_through_relu_into_first(
+                        &self.#name, #p, #x, tape.#grad.columns(0, batch), #gr, #x0, #g0,
+                        !overwrite, ::core::option::Option::Some(&tape.#mask),
+                    );
+                if !first_done {
+                    #step
+                }
+            };
+        }
+        if first_pair && i == 0 {
+            return quote!(if !first_done { #step });
+        }
+        step
+    });
     // backward with an SGD step in each layer (see `Network::backward_sgd`)
     let split_p_mut = split_params(
         model,

@@ -574,3 +574,148 @@ impl<T: Float> Dots<'_, T> {
         }
     }
 }
+
+/// How [`first_layer_grads`] gates the input gradient it computes: by the bits of a ReLU
+/// mask (`bytes` per column) or by the ReLU's output (`m x n`, contiguous columns).
+#[derive(Clone, Copy)]
+pub(super) enum FirstGate<'a, T> {
+    Bits(&'a [u8], usize),
+    Output(&'a [T]),
+}
+
+/// The weight and bias gradients of a network's first layer, with one or two inputs, when a
+/// ReLU and a dense layer follow it: `[dW | db] = beta [dW | db] + dZ1 [X; 1]^T` with `dZ1 =
+/// (A dZ) ⊙ gate`, `A` the `m x k` transposed weight of the layer after the ReLU (packed
+/// column-major in `a_pack`, `m_pad` rows a column) and `dZ` its output gradient (`k x n`).
+/// Each column of `dZ1` is computed in registers and used at once: it is never stored (the
+/// spiral's `dZ1` is 100 x 300, 120 KB, which the unfused step wrote and read back). `dwb`
+/// is `m x (inputs + 1)` column-major. Rows go in groups of up to four vectors, so that the
+/// group's sums and accumulators fit in registers.
+#[target_feature(enable = "avx512f")]
+#[expect(clippy::too_many_arguments, reason = "the operands of two products")]
+pub(super) fn first_layer_grads<T: Float>(
+    (m, k, n, inputs): (usize, usize, usize, usize),
+    a_pack: &[T],
+    m_pad: usize,
+    dz: &[T],
+    x: &[T],
+    gate: FirstGate<'_, T>,
+    beta: T,
+    dwb: &mut [T],
+) {
+    let l = T::VECTOR_LEN;
+    assert!((1..=2).contains(&inputs) && m_pad >= m.next_multiple_of(l));
+    assert!(a_pack.len() >= m_pad * k && dz.len() >= k * n && x.len() >= inputs * n);
+    assert!(dwb.len() >= m * (inputs + 1));
+    match gate {
+        FirstGate::Bits(bits, bytes) => {
+            assert!(8 * bytes >= m.next_multiple_of(l) && bits.len() >= n * bytes);
+        }
+        FirstGate::Output(h) => assert!(h.len() >= m * n),
+    }
+    let vectors = m.div_ceil(l);
+    let mut v0 = 0;
+    while v0 < vectors {
+        let r0 = v0 * l;
+        let args = (m, k, n, r0, a_pack, m_pad, dz, x, gate, beta);
+        match (vectors - v0, inputs) {
+            (1, 1) => first_layer_group::<T, 1, 1>(args, dwb),
+            (2, 1) => first_layer_group::<T, 2, 1>(args, dwb),
+            (3, 1) => first_layer_group::<T, 3, 1>(args, dwb),
+            (_, 1) => first_layer_group::<T, 4, 1>(args, dwb),
+            (1, _) => first_layer_group::<T, 1, 2>(args, dwb),
+            (2, _) => first_layer_group::<T, 2, 2>(args, dwb),
+            (3, _) => first_layer_group::<T, 3, 2>(args, dwb),
+            _ => first_layer_group::<T, 4, 2>(args, dwb),
+        }
+        v0 += 4;
+    }
+}
+
+/// The operands of one row group of [`first_layer_grads`], from row `r0`.
+type FirstGroup<'a, T> = (
+    usize,
+    usize,
+    usize,
+    usize,
+    &'a [T],
+    usize,
+    &'a [T],
+    &'a [T],
+    FirstGate<'a, T>,
+    T,
+);
+
+/// Rows `r0..` (`NV` vectors, the last maybe ragged) of [`first_layer_grads`], for a layer
+/// with `INPUTS` inputs.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn first_layer_group<T: Float, const NV: usize, const INPUTS: usize>(
+    (m, k, n, r0, a_pack, m_pad, dz, x, gate, beta): FirstGroup<'_, T>,
+    dwb: &mut [T],
+) {
+    let l = T::VECTOR_LEN;
+    let rows = (m - r0).min(NV * l);
+    let tail = rows - (NV - 1) * l;
+    // SAFETY: `first_layer_grads` checked every operand's length: `A`'s packed columns hold
+    // `m_pad >= r0 + NV * l` rows, `dz` and `x` their `n` columns, the gate `n` columns of
+    // `m` rows (or of whole bytes), and `dwb` `inputs + 1` columns of `m`; the counts keep
+    // the gate's and `dwb`'s accesses inside rows `r0..r0 + rows`.
+    unsafe {
+        let a = a_pack.as_ptr().add(r0);
+        let one = T::broadcast(T::ONE);
+        // Weight columns, then the bias column (at most INPUTS + 1 = 3 used).
+        let mut acc = [[T::zeros(); NV]; 3];
+        for j in 0..n {
+            let mut dh = [T::zeros(); NV];
+            for q in 0..k {
+                let s = T::broadcast(*dz.get_unchecked(j * k + q));
+                let a = a.add(q * m_pad);
+                for (v, dh) in dh.iter_mut().enumerate() {
+                    *dh = T::fmadd(T::load(a.add(v * l)), s, *dh);
+                }
+            }
+            for (v, dh) in dh.iter_mut().enumerate() {
+                let r = r0 + v * l;
+                *dh = match gate {
+                    FirstGate::Bits(bits, bytes) => {
+                        let at = bits.as_ptr().add(j * bytes + r / 8);
+                        let keep = if l == 16 {
+                            u32::from(at.cast::<u16>().read_unaligned())
+                        } else {
+                            u32::from(*at)
+                        };
+                        T::keep_lanes(*dh, keep)
+                    }
+                    FirstGate::Output(h) => {
+                        let count = if v + 1 == NV { tail } else { l };
+                        let g = T::load_first(count, h.as_ptr().add(j * m + r));
+                        T::keep_where_positive(*dh, g)
+                    }
+                };
+            }
+            let x0 = T::broadcast(*x.get_unchecked(j * INPUTS));
+            let x1 = T::broadcast(*x.get_unchecked(j * INPUTS + INPUTS - 1));
+            for (v, &dh) in dh.iter().enumerate() {
+                acc[0][v] = T::fmadd(dh, x0, acc[0][v]);
+                if INPUTS == 2 {
+                    acc[1][v] = T::fmadd(dh, x1, acc[1][v]);
+                }
+                acc[INPUTS][v] = T::fmadd(dh, one, acc[INPUTS][v]);
+            }
+        }
+        let beta_v = T::broadcast(beta);
+        for (c, acc) in acc.iter().enumerate().take(INPUTS + 1) {
+            for (v, &value) in acc.iter().enumerate() {
+                let count = if v + 1 == NV { tail } else { l };
+                let out = dwb.as_mut_ptr().add(c * m + r0 + v * l);
+                let value = if beta == T::ZERO {
+                    value
+                } else {
+                    T::fmadd(beta_v, T::load_first(count, out), value)
+                };
+                T::store_first(count, out, value);
+            }
+        }
+    }
+}

@@ -16,8 +16,9 @@ use rand::RngCore;
 
 use super::ReluMask;
 use crate::kernels::{
-    affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
-    gemm_gated_by_bits, gemv, per_sample_is_faster, weights_fit_in_l1,
+    ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits,
+    first_layer_grads_through_relu, gemm, gemm_gated, gemm_gated_by_bits, gemv,
+    per_sample_is_faster, weights_fit_in_l1,
 };
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
@@ -215,6 +216,68 @@ impl<const I: usize, const O: usize> Dense<I, O> {
             (lr, weight_decay),
             scratch,
         );
+    }
+}
+
+impl<const I: usize, const O: usize> Dense<I, O> {
+    /// The backward pass of this layer, reading the ReLU of the network's first layer (a
+    /// `Dense` with `I0` inputs), and of that first layer, in one: this layer's `dp` as in
+    /// [`backward_through_relu`](Self::backward_through_relu), and the first layer's
+    /// weight and bias gradients `first_dp` from its input `x`, where the first layer's
+    /// output gradient is computed column by column in registers and never stored. Neither
+    /// layer's input gradient is computed. Returns `false`, computing nothing, where that
+    /// kernel does not apply (no AVX-512, `I0` over 2, `O` over 16); the two backward passes
+    /// must then run as usual. `network!` calls it for a network that starts `Dense`,
+    /// `Relu`, `Dense` when no input gradient is asked for: the spiral net's step.
+    ///
+    /// ```
+    /// use constnet::{Batch, layers::{Dense, ReluMask}};
+    /// // The first layer 1 -> 2 with W = [1, -1], b = 0; then this layer 2 -> 1, W = [2, 3].
+    /// let (first, second) = (Dense::<1, 2>::default(), Dense::<2, 1>::default());
+    /// let p1 = [1.0f32, -1.0, 0.0, 0.0];
+    /// let p2 = [2.0f32, 3.0, 0.0];
+    /// let x = Batch::<f32, 1>::from_column_slice(&[4.0]);
+    /// let mut h = Batch::<f32, 2>::zeros(1);
+    /// first.forward_relu(&p1, x.columns(0, 1), h.columns_mut(0, 1), None); // h = [4, 0]
+    /// let dy = Batch::<f32, 1>::from_column_slice(&[1.0]);
+    /// let (mut dp2, mut dp1) = ([0.0f32; 3], [0.0f32; 4]);
+    /// let done = second.backward_through_relu_into_first(
+    ///     &p2, h.columns(0, 1), dy.columns(0, 1), &mut dp2, x.columns(0, 1), &mut dp1, false, None,
+    /// );
+    /// if done {
+    ///     assert_eq!(dp2, [4.0, 0.0, 1.0]); // dW2 = dy h^T, db2 = dy
+    ///     assert_eq!(dp1, [8.0, 0.0, 2.0, 0.0]); // dz1 = [2, 3] gated by h > 0 = [2, 0]
+    /// }
+    /// ```
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the backward arguments of two layers, the accumulate flag and the mask"
+    )]
+    pub fn backward_through_relu_into_first<T: Float, const I0: usize>(
+        &self,
+        p: &[T],
+        h: BatchView<'_, T, I>,
+        dy: BatchView<'_, T, O>,
+        dp: &mut [T],
+        x: BatchView<'_, T, I0>,
+        first_dp: &mut [T],
+        accumulate: bool,
+        mask: Option<&ReluMask>,
+    ) -> bool {
+        let batch = h.ncols();
+        let gate = match Gate::through_relu(mask, batch) {
+            Gate::Bits(mask) => ReluGate::Bits(mask.bits(), mask.column_bytes()),
+            _ => ReluGate::Output(h.as_slice()),
+        };
+        let beta = if accumulate { T::ONE } else { T::ZERO };
+        let shape = (O, I, batch);
+        let first = &mut first_dp[..I * (I0 + 1)];
+        let (dz, xs) = (dy.as_slice(), x.as_slice());
+        if !first_layer_grads_through_relu(&p[..O * I], shape, dz, xs, I0, gate, beta, first) {
+            return false;
+        }
+        affine_backward(p, h, dy, None, dp, accumulate);
+        true
     }
 }
 

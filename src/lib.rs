@@ -161,7 +161,16 @@ pub use nalgebra;
 ///   scalar) and `cast::<U>()`;
 /// - `NameTape`, the training tape (see [`Tape`]);
 /// - an implementation of [`Network`]: single-sample `forward` without allocation, batched
-///   `forward_into` / `forward_train` / `backward`, parameters by name.
+///   `forward_into` / `forward_train` / `backward`, `backward_sgd` (backward with an SGD
+///   step in it), parameters by name.
+///
+/// A `Dense` layer next to a `Relu` is fused with it: the `Dense` before a `Relu` applies it
+/// as its product writes the hidden layer (recording where it fired in a
+/// [`ReluMask`](layers::ReluMask) on the tape), and the `Dense` after one computes its input
+/// gradient already gated by it. In a network that starts `Dense`, `Relu`, `Dense`, the
+/// third layer's backward also computes the first layer's gradients, without storing the
+/// first layer's output gradient, when no input gradient is asked for. The results are
+/// those of the unfused layers (to rounding, in that last case).
 ///
 /// ```
 /// use constnet::prelude::*;

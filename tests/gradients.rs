@@ -9,6 +9,9 @@ use rand_distr::StandardNormal;
 
 network! {
     struct ReluNet { fc1: Dense<5, 7>, act: Relu, fc2: Dense<7, 4> }
+    /// Two inputs: its first layer's gradients come from the second Dense layer's kernel
+    /// when the input's gradient is not checked (see `tests/fusion.rs`).
+    struct TwoInputNet { fc1: Dense<2, 20>, act: Relu, fc2: Dense<20, 3> }
     struct LeakyNet { fc1: Dense<5, 7>, act: LeakyRelu(0.1), fc2: Dense<7, 4> }
     struct SigmoidNet { fc1: Dense<5, 7>, act: Sigmoid, fc2: Dense<7, 4> }
     struct TanhNet { fc1: Dense<5, 7>, act: Tanh, fc2: Dense<7, 4> }
@@ -69,6 +72,23 @@ fn relu_net_passes_gradcheck_with_every_tensor_and_the_input_checked() {
     );
     // Every element of these small tensors is checked, biases included.
     assert_eq!(report.tensors[1].checked, 7);
+}
+
+#[test]
+fn a_two_input_relu_net_passes_gradcheck_with_and_without_its_input() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+    let x = Batch::<f64, 2>::from_fn(40, |_, _| rng.sample(StandardNormal));
+    let labels: Vec<usize> = (0..40).map(|i| i % 3).collect();
+    for check_input in [false, true] {
+        let options = Options {
+            samples_per_tensor: 1000,
+            check_input,
+            ..Options::default()
+        };
+        let net = TwoInputNet::<f64>::init(9);
+        let report = gradcheck(&net, &x, &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+        assert_passes(&report);
+    }
 }
 
 #[test]

@@ -270,9 +270,9 @@ pub(crate) enum ReluGate<'a, T> {
 
 /// The weight and bias gradients of a network's first layer, with one or two inputs `x`
 /// (`inputs x n`), under a ReLU and a dense layer of `k` outputs and weight `w` (`k x m`,
-/// column-major) whose output gradient is `dz` (`k x n`): `[dW | db] = beta [dW | db] + dZ1
-/// [X; 1]^T` with `dZ1 = (W^T dZ) ⊙ gate`, in one pass that never stores `dZ1` (AVX-512,
-/// `k` at most 16). Returns `false`, computing nothing, where that kernel does not apply
+/// column-major) whose output gradient is `dz` (`k x n`): `[dW | db] = alpha dZ1 [X; 1]^T +
+/// [beta_w dW | beta_b db]` (`scale` is `(alpha, beta_w, beta_b)`) with `dZ1 = (W^T dZ) ⊙
+/// gate`, in one pass that never stores `dZ1` (AVX-512, `k` at most 16). Returns `false`, computing nothing, where that kernel does not apply
 /// (another CPU, more inputs, a deeper `dz`, operands not contiguous); `dZ1` must then be
 /// computed and used as usual.
 #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
@@ -283,7 +283,7 @@ pub(crate) fn first_layer_grads_through_relu<T: Float>(
     x: &[T],
     inputs: usize,
     gate: ReluGate<'_, T>,
-    beta: T,
+    scale: (T, T, T),
     dwb: &mut [T],
 ) -> bool {
     let applies = cfg!(target_arch = "x86_64")
@@ -315,7 +315,7 @@ pub(crate) fn first_layer_grads_through_relu<T: Float>(
             pack_shallow_a(m, k, &w_t, None, a_pack);
             let shape = (m, k, n, inputs);
             // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe { small::first_layer_grads(shape, a_pack, m_pad, dz, x, gate, beta, dwb) };
+            unsafe { small::first_layer_grads(shape, a_pack, m_pad, dz, x, gate, scale, dwb) };
         });
     }
     true
@@ -1714,7 +1714,7 @@ mod tests {
                                         x.as_slice(),
                                         inputs,
                                         gate,
-                                        beta,
+                                        (T::ONE, beta, beta),
                                         dwb.as_mut_slice(),
                                     )
                                 });

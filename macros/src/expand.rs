@@ -674,7 +674,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         Buffer::Params,
         true,
     );
-    let sgd_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
+    let sgd_step = |i: usize, layer: &Resolved<'_>| {
         let (as_layer, name, p) = (&as_layers[i], &names[i], &p_names[i]);
         let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
         if fusion.backward_done_after(i) {
@@ -708,6 +708,30 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 tape.#grad.columns(0, batch), #dx, lr, weight_decay, &mut tape.sgd_scratch[..],
             );
         }
+    };
+
+    // As in backward: the first layer's step in the third layer's kernel, where it applies.
+    let sgd_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
+        let step = sgd_step(i, layer);
+        if first_pair && i == 2 {
+            let (ty, name, p, x, grad) =
+                (layer.ty(), &names[2], &p_names[2], &inputs[2], &grads[2]);
+            let (x0, p0, mask) = (&inputs[0], &p_names[0], &masks[1]);
+            return quote! {
+                let first_done = <#ty>::backward_through_relu_into_first_sgd(
+                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #x0, #p0,
+                    (lr, weight_decay), ::core::option::Option::Some(&tape.#mask),
+                    &mut tape.sgd_scratch[..],
+                );
+                if !first_done {
+                    #step
+                }
+            };
+        }
+        if first_pair && i == 0 {
+            return quote!(if !first_done { #step });
+        }
+        step
     });
 
     let check_batch = quote! {

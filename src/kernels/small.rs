@@ -589,8 +589,11 @@ pub(super) enum FirstGate<'a, T> {
 /// column-major in `a_pack`, `m_pad` rows a column) and `dZ` its output gradient (`k x n`).
 /// Each column of `dZ1` is computed in registers and used at once: it is never stored (the
 /// spiral's `dZ1` is 100 x 300, 120 KB, which the unfused step wrote and read back). `dwb`
-/// is `m x (inputs + 1)` column-major. Rows go in groups of up to four vectors, so that the
-/// group's sums and accumulators fit in registers.
+/// is `m x (inputs + 1)` column-major, and is written as `alpha` times the sums plus `beta_w`
+/// (weight columns) or `beta_b` (the bias column) times what it held: `(1, beta, beta)` for
+/// a gradient, `(-lr, 1 - lr decay, 1)` for an SGD step on the layer's parameters. Rows go
+/// in groups of up to four vectors, so that the group's sums and accumulators fit in
+/// registers.
 #[target_feature(enable = "avx512f")]
 #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
 pub(super) fn first_layer_grads<T: Float>(
@@ -600,7 +603,7 @@ pub(super) fn first_layer_grads<T: Float>(
     dz: &[T],
     x: &[T],
     gate: FirstGate<'_, T>,
-    beta: T,
+    scale: (T, T, T),
     dwb: &mut [T],
 ) {
     let l = T::VECTOR_LEN;
@@ -617,7 +620,7 @@ pub(super) fn first_layer_grads<T: Float>(
     let mut v0 = 0;
     while v0 < vectors {
         let r0 = v0 * l;
-        let args = (m, k, n, r0, a_pack, m_pad, dz, x, gate, beta);
+        let args = (m, k, n, r0, a_pack, m_pad, dz, x, gate, scale);
         match (vectors - v0, inputs) {
             (1, 1) => first_layer_group::<T, 1, 1>(args, dwb),
             (2, 1) => first_layer_group::<T, 2, 1>(args, dwb),
@@ -643,7 +646,7 @@ type FirstGroup<'a, T> = (
     &'a [T],
     &'a [T],
     FirstGate<'a, T>,
-    T,
+    (T, T, T),
 );
 
 /// Rows `r0..` (`NV` vectors, the last maybe ragged) of [`first_layer_grads`], for a layer
@@ -651,7 +654,7 @@ type FirstGroup<'a, T> = (
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn first_layer_group<T: Float, const NV: usize, const INPUTS: usize>(
-    (m, k, n, r0, a_pack, m_pad, dz, x, gate, beta): FirstGroup<'_, T>,
+    (m, k, n, r0, a_pack, m_pad, dz, x, gate, (alpha, beta_w, beta_b)): FirstGroup<'_, T>,
     dwb: &mut [T],
 ) {
     let l = T::VECTOR_LEN;
@@ -704,11 +707,18 @@ fn first_layer_group<T: Float, const NV: usize, const INPUTS: usize>(
                 acc[INPUTS][v] = T::fmadd(dh, one, acc[INPUTS][v]);
             }
         }
-        let beta_v = T::broadcast(beta);
+        let alpha_v = T::broadcast(alpha);
         for (c, acc) in acc.iter().enumerate().take(INPUTS + 1) {
+            let beta = if c < INPUTS { beta_w } else { beta_b };
+            let beta_v = T::broadcast(beta);
             for (v, &value) in acc.iter().enumerate() {
                 let count = if v + 1 == NV { tail } else { l };
                 let out = dwb.as_mut_ptr().add(c * m + r0 + v * l);
+                let value = if alpha == T::ONE {
+                    value
+                } else {
+                    T::product(alpha_v, value)
+                };
                 let value = if beta == T::ZERO {
                     value
                 } else {

@@ -273,10 +273,68 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         let shape = (O, I, batch);
         let first = &mut first_dp[..I * (I0 + 1)];
         let (dz, xs) = (dy.as_slice(), x.as_slice());
-        if !first_layer_grads_through_relu(&p[..O * I], shape, dz, xs, I0, gate, beta, first) {
+        let scale = (T::ONE, beta, beta);
+        if !first_layer_grads_through_relu(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
             return false;
         }
         affine_backward(p, h, dy, None, dp, accumulate);
+        true
+    }
+
+    /// [`backward_through_relu_into_first`](Self::backward_through_relu_into_first) with a
+    /// plain SGD step on both layers' parameters (`first_p` the first layer's), in the way of
+    /// [`backward_through_relu_sgd`](Self::backward_through_relu_sgd): the first layer steps
+    /// from the gradient as its kernel sums it, before this layer's weights, which that
+    /// gradient reads, take their own step. Returns `false`, changing nothing, where the
+    /// kernel does not apply.
+    ///
+    /// ```
+    /// use constnet::{Batch, layers::{Dense, ReluMask}};
+    /// let (first, second) = (Dense::<1, 2>::default(), Dense::<2, 1>::default());
+    /// let mut p1 = [1.0f32, -1.0, 0.0, 0.0];
+    /// let mut p2 = [2.0f32, 3.0, 0.0];
+    /// let x = Batch::<f32, 1>::from_column_slice(&[4.0]);
+    /// let mut h = Batch::<f32, 2>::zeros(1);
+    /// first.forward_relu(&p1, x.columns(0, 1), h.columns_mut(0, 1), None); // h = [4, 0]
+    /// let dy = Batch::<f32, 1>::from_column_slice(&[1.0]);
+    /// let mut scratch = [0.0f32; 3]; // this layer has two inputs: its gradient goes here first
+    /// let done = second.backward_through_relu_into_first_sgd(
+    ///     &mut p2, h.columns(0, 1), dy.columns(0, 1), x.columns(0, 1), &mut p1, (0.5, 0.0),
+    ///     None, &mut scratch,
+    /// );
+    /// if done {
+    ///     assert_eq!(p2, [0.0, 3.0, -0.5]); // minus half of [4, 0, 1]
+    ///     assert_eq!(p1, [-3.0, -1.0, -1.0, 0.0]); // minus half of [8, 0, 2, 0]
+    /// }
+    /// ```
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the backward arguments of two layers, the step's rates and the mask"
+    )]
+    pub fn backward_through_relu_into_first_sgd<T: Float, const I0: usize>(
+        &self,
+        p: &mut [T],
+        h: BatchView<'_, T, I>,
+        dy: BatchView<'_, T, O>,
+        x: BatchView<'_, T, I0>,
+        first_p: &mut [T],
+        (lr, weight_decay): (T, T),
+        mask: Option<&ReluMask>,
+        scratch: &mut [T],
+    ) -> bool {
+        let batch = h.ncols();
+        let gate = match Gate::through_relu(mask, batch) {
+            Gate::Bits(mask) => ReluGate::Bits(mask.bits(), mask.column_bytes()),
+            _ => ReluGate::Output(h.as_slice()),
+        };
+        let shape = (O, I, batch);
+        let first = &mut first_p[..I * (I0 + 1)];
+        let (dz, xs) = (dy.as_slice(), x.as_slice());
+        let scale = (-lr, T::ONE - lr * weight_decay, T::ONE);
+        if !first_layer_grads_through_relu(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
+            return false;
+        }
+        affine_backward_sgd(p, h, dy, None, (lr, weight_decay), scratch);
         true
     }
 }

@@ -592,6 +592,23 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     // `Relu`, `Dense` first tries the third layer's kernel that also does the first's
     // gradients (`Dense::backward_through_relu_into_first`), when no input gradient is
     // asked for; `first_done` says whether it ran.
+    // Where layer `i > 0` writes its input gradient: the output gradient of the layer before
+    // it, or of the one before that when a fused ReLU sits between them (the first layer is
+    // never a ReLU, so a fused one has a layer before it).
+    let dx_view = |i: usize, layer: &Resolved<'_>| {
+        let previous = &grads[if fusion.backward[i] { i - 2 } else { i - 1 }];
+        let view = layer.linked(quote!(tape.#previous.columns_mut(0, batch)), "batch_mut");
+        quote!(::core::option::Option::Some(#view))
+    };
+    // The mask of the ReLU before layer `i`, where that ReLU's forward was fused too.
+    let relu_mask = |i: usize| {
+        if fusion.forward_done_before(i - 1) {
+            let mask = &masks[i - 1];
+            quote!(::core::option::Option::Some(&tape.#mask))
+        } else {
+            quote!(::core::option::Option::None)
+        }
+    };
     let backward_step = |i: usize, layer: &Resolved<'_>| {
         let (as_layer, name, p, gr) = (&as_layers[i], &names[i], &p_names[i], &g_names[i]);
         let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
@@ -604,20 +621,10 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 else { ::core::option::Option::None }
             }
         } else {
-            // The first layer is never a ReLU, so a fused one has a layer before it.
-            let previous = &grads[if fusion.backward[i] { i - 2 } else { i - 1 }];
-            let view = layer.linked(quote!(tape.#previous.columns_mut(0, batch)), "batch_mut");
-            quote!(::core::option::Option::Some(#view))
+            dx_view(i, layer)
         };
         if fusion.backward[i] {
-            let ty = layer.ty();
-            // The ReLU's mask, where its forward was fused too.
-            let mask = if fusion.forward_done_before(i - 1) {
-                let mask = &masks[i - 1];
-                quote!(::core::option::Option::Some(&tape.#mask))
-            } else {
-                quote!(::core::option::Option::None)
-            };
+            let (ty, mask) = (layer.ty(), relu_mask(i));
             return quote! {
                 <#ty>::backward_through_relu(
                     &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, #gr, !overwrite, #mask,
@@ -683,18 +690,10 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         let dx = if i == 0 {
             quote!(::core::option::Option::None)
         } else {
-            let previous = &grads[if fusion.backward[i] { i - 2 } else { i - 1 }];
-            let view = layer.linked(quote!(tape.#previous.columns_mut(0, batch)), "batch_mut");
-            quote!(::core::option::Option::Some(#view))
+            dx_view(i, layer)
         };
         if fusion.backward[i] {
-            let ty = layer.ty();
-            let mask = if fusion.forward_done_before(i - 1) {
-                let mask = &masks[i - 1];
-                quote!(::core::option::Option::Some(&tape.#mask))
-            } else {
-                quote!(::core::option::Option::None)
-            };
+            let (ty, mask) = (layer.ty(), relu_mask(i));
             return quote! {
                 <#ty>::backward_through_relu_sgd(
                     &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, lr, weight_decay,

@@ -378,13 +378,7 @@ pub(crate) fn affine_backward_sgd<T: Float, const I: usize, R: Dim>(
     }
     affine_input_grad(p, x, dz, dx);
     let (w, b) = p[..len].split_at_mut(r * I);
-    let x_t = MatrixView::from_slice_with_strides_generic(
-        x.as_slice(),
-        batch,
-        Const::<I>,
-        Const::<I>,
-        U1,
-    );
+    let x_t = transposed(&x, batch);
     let mut w = MatrixViewMut::from_slice_generic(w, rows, Const::<I>);
     gemm(-lr, &dz, &x_t, T::ONE - lr * decay, &mut w);
     for column in dz.column_iter() {
@@ -550,13 +544,7 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
     }
     let (dw, db) = dp.split_at_mut(r * I);
     // dW += dZ X^T, with X^T a B x I view of X's buffer.
-    let x_t = MatrixView::from_slice_with_strides_generic(
-        x.as_slice(),
-        batch,
-        Const::<I>,
-        Const::<I>,
-        U1,
-    );
+    let x_t = transposed(&x, batch);
     let mut dw = MatrixViewMut::from_slice_generic(dw, rows, Const::<I>);
     gemm(T::ONE, &dz, &x_t, beta, &mut dw);
     // db += the sum of dZ's columns.
@@ -571,6 +559,14 @@ pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
         }
     }
     affine_input_grad(p, x, dz, dx);
+}
+
+/// `X^T`, `B x I`: a view of the batch `X`'s buffer with its strides swapped.
+fn transposed<'a, T: Float, const I: usize>(
+    x: &'a BatchView<'_, T, I>,
+    batch: Dyn,
+) -> MatrixView<'a, T, Dyn, Const<I>, Const<I>, U1> {
+    MatrixView::from_slice_with_strides_generic(x.as_slice(), batch, Const::<I>, Const::<I>, U1)
 }
 
 /// `dX = W^T dZ` (when asked for; gated as its `Gate` says), with `W^T` an `I x R` view of

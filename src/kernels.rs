@@ -263,6 +263,7 @@ where
 
 /// The gate of [`first_layer_grads_through_relu`]: a ReLU mask's bits (`column_bytes` per
 /// column), or the ReLU's output, `m x n` with contiguous columns.
+#[derive(Clone, Copy)]
 pub(crate) enum ReluGate<'a, T> {
     Bits(&'a [u8], usize),
     Output(&'a [T]),
@@ -306,10 +307,6 @@ pub(crate) fn first_layer_grads_through_relu<T: Float>(
             data: w,
             rs: k,
             cs: 1,
-        };
-        let gate = match gate {
-            ReluGate::Bits(bits, bytes) => small::FirstGate::Bits(bits, bytes),
-            ReluGate::Output(h) => small::FirstGate::Output(h),
         };
         T::with_pack_buffers(m_pad * k, 0, |a_pack, _| {
             pack_shallow_a(m, k, &w_t, None, a_pack);

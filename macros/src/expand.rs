@@ -645,10 +645,26 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
     };
 
     let first_pair = fusion.forward[0] && fusion.backward.get(2).copied().unwrap_or(false);
+    // Layer `i`'s step, where a network that starts `Dense`, `Relu`, `Dense` first tries
+    // (`attempt`, a `bool` expression) the third layer's kernel that also does the first
+    // layer's part: the third and first layers' own steps then run only if it declined.
+    // `attempt` builds the call for the third layer (so `2` and `1` index layers then).
+    let with_first_pair = |i: usize, step: TokenStream, attempt: &dyn Fn() -> TokenStream| match i {
+        2 if first_pair => {
+            let attempt = attempt();
+            quote! {
+                let first_done = #attempt;
+                if !first_done {
+                    #step
+                }
+            }
+        }
+        0 if first_pair => quote!(if !first_done { #step }),
+        _ => step,
+    };
     let backward_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
-        let step = backward_step(i, layer);
-        if first_pair && i == 2 {
-            let (ty, name, p, gr, x, grad) = (
+        let attempt = || {
+            let (ty, name, p, g, x, grad) = (
                 layer.ty(),
                 &names[2],
                 &p_names[2],
@@ -657,21 +673,15 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 &grads[2],
             );
             let (x0, g0, mask) = (&inputs[0], &g_names[0], &masks[1]);
-            return quote! {
-                let first_done = !input_grad
+            quote! {
+                !input_grad
                     && <#ty>::backward_through_relu_into_first(
-                        &self.#name, #p, #x, tape.#grad.columns(0, batch), #gr, #x0, #g0,
+                        &self.#name, #p, #x, tape.#grad.columns(0, batch), #g, #x0, #g0,
                         !overwrite, ::core::option::Option::Some(&tape.#mask),
-                    );
-                if !first_done {
-                    #step
-                }
-            };
-        }
-        if first_pair && i == 0 {
-            return quote!(if !first_done { #step });
-        }
-        step
+                    )
+            }
+        };
+        with_first_pair(i, backward_step(i, layer), &attempt)
     });
     // backward with an SGD step in each layer (see `Network::backward_sgd`)
     let split_p_mut = split_params(
@@ -711,26 +721,19 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
 
     // As in backward: the first layer's step in the third layer's kernel, where it applies.
     let sgd_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
-        let step = sgd_step(i, layer);
-        if first_pair && i == 2 {
+        let attempt = || {
             let (ty, name, p, x, grad) =
                 (layer.ty(), &names[2], &p_names[2], &inputs[2], &grads[2]);
             let (x0, p0, mask) = (&inputs[0], &p_names[0], &masks[1]);
-            return quote! {
-                let first_done = <#ty>::backward_through_relu_into_first_sgd(
+            quote! {
+                <#ty>::backward_through_relu_into_first_sgd(
                     &self.#name, #p, #x, tape.#grad.columns(0, batch), #x0, #p0,
                     (lr, weight_decay), ::core::option::Option::Some(&tape.#mask),
                     &mut tape.sgd_scratch[..],
-                );
-                if !first_done {
-                    #step
-                }
-            };
-        }
-        if first_pair && i == 0 {
-            return quote!(if !first_done { #step });
-        }
-        step
+                )
+            }
+        };
+        with_first_pair(i, sgd_step(i, layer), &attempt)
     });
 
     let check_batch = quote! {

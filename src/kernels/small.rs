@@ -7,7 +7,7 @@
 //! the tests compare against.
 
 use super::{
-    Epilogue, FEW, GROUP, Operand, OperandMut, Problem, SHALLOW_K, SHALLOW_ROWS,
+    Epilogue, FEW, GROUP, Operand, OperandMut, Problem, ReluGate, SHALLOW_K, SHALLOW_ROWS,
     contiguous_columns, pack_few_rows_a, pack_shallow_a, put,
 };
 use crate::Float;
@@ -575,14 +575,6 @@ impl<T: Float> Dots<'_, T> {
     }
 }
 
-/// How [`first_layer_grads`] gates the input gradient it computes: by the bits of a ReLU
-/// mask (`bytes` per column) or by the ReLU's output (`m x n`, contiguous columns).
-#[derive(Clone, Copy)]
-pub(super) enum FirstGate<'a, T> {
-    Bits(&'a [u8], usize),
-    Output(&'a [T]),
-}
-
 /// The weight and bias gradients of a network's first layer, with one or two inputs, when a
 /// ReLU and a dense layer follow it: `[dW | db] = beta [dW | db] + dZ1 [X; 1]^T` with `dZ1 =
 /// (A dZ) ⊙ gate`, `A` the `m x k` transposed weight of the layer after the ReLU (packed
@@ -602,7 +594,7 @@ pub(super) fn first_layer_grads<T: Float>(
     m_pad: usize,
     dz: &[T],
     x: &[T],
-    gate: FirstGate<'_, T>,
+    gate: ReluGate<'_, T>,
     scale: (T, T, T),
     dwb: &mut [T],
 ) {
@@ -611,10 +603,10 @@ pub(super) fn first_layer_grads<T: Float>(
     assert!(a_pack.len() >= m_pad * k && dz.len() >= k * n && x.len() >= inputs * n);
     assert!(dwb.len() >= m * (inputs + 1));
     match gate {
-        FirstGate::Bits(bits, bytes) => {
+        ReluGate::Bits(bits, bytes) => {
             assert!(8 * bytes >= m.next_multiple_of(l) && bits.len() >= n * bytes);
         }
-        FirstGate::Output(h) => assert!(h.len() >= m * n),
+        ReluGate::Output(h) => assert!(h.len() >= m * n),
     }
     let vectors = m.div_ceil(l);
     let mut v0 = 0;
@@ -645,7 +637,7 @@ type FirstGroup<'a, T> = (
     usize,
     &'a [T],
     &'a [T],
-    FirstGate<'a, T>,
+    ReluGate<'a, T>,
     (T, T, T),
 );
 
@@ -681,7 +673,7 @@ fn first_layer_group<T: Float, const NV: usize, const INPUTS: usize>(
             for (v, dh) in dh.iter_mut().enumerate() {
                 let r = r0 + v * l;
                 *dh = match gate {
-                    FirstGate::Bits(bits, bytes) => {
+                    ReluGate::Bits(bits, bytes) => {
                         let at = bits.as_ptr().add(j * bytes + r / 8);
                         let keep = if l == 16 {
                             u32::from(at.cast::<u16>().read_unaligned())
@@ -690,7 +682,7 @@ fn first_layer_group<T: Float, const NV: usize, const INPUTS: usize>(
                         };
                         T::keep_lanes(*dh, keep)
                     }
-                    FirstGate::Output(h) => {
+                    ReluGate::Output(h) => {
                         let count = if v + 1 == NV { tail } else { l };
                         let g = T::load_first(count, h.as_ptr().add(j * m + r));
                         T::keep_where_positive(*dh, g)

@@ -265,10 +265,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         mask: Option<&ReluMask>,
     ) -> bool {
         let batch = h.ncols();
-        let gate = match Gate::through_relu(mask, batch) {
-            Gate::Bits(mask) => ReluGate::Bits(mask.bits(), mask.column_bytes()),
-            _ => ReluGate::Output(h.as_slice()),
-        };
+        let gate = relu_gate(&h, mask);
         let beta = if accumulate { T::ONE } else { T::ZERO };
         let shape = (O, I, batch);
         let first = &mut first_dp[..I * (I0 + 1)];
@@ -323,10 +320,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         scratch: &mut [T],
     ) -> bool {
         let batch = h.ncols();
-        let gate = match Gate::through_relu(mask, batch) {
-            Gate::Bits(mask) => ReluGate::Bits(mask.bits(), mask.column_bytes()),
-            _ => ReluGate::Output(h.as_slice()),
-        };
+        let gate = relu_gate(&h, mask);
         let shape = (O, I, batch);
         let first = &mut first_p[..I * (I0 + 1)];
         let (dz, xs) = (dy.as_slice(), x.as_slice());
@@ -336,6 +330,18 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         }
         affine_backward_sgd(p, h, dy, None, (lr, weight_decay), scratch);
         true
+    }
+}
+
+/// The gate of the first-layer kernel for a ReLU whose output is `h`: its mask's bits where
+/// they hold `h`'s batch, `h` itself otherwise.
+fn relu_gate<'a, T: Float, const I: usize>(
+    h: &'a BatchView<'_, T, I>,
+    mask: Option<&'a ReluMask>,
+) -> ReluGate<'a, T> {
+    match Gate::through_relu(mask, h.ncols()) {
+        Gate::Bits(mask) => ReluGate::Bits(mask.bits(), mask.column_bytes()),
+        _ => ReluGate::Output(h.as_slice()),
     }
 }
 

@@ -77,8 +77,8 @@ impl ReluMask {
         &self.bits
     }
 
-    /// The bits to write for a batch of `batch`, marked written (`batch` is then
-    /// [`batch`](Self::batch)) or not by the caller.
+    /// The bits, to be written by a forward pass, which then records whether it did with
+    /// [`set_batch`](Self::set_batch).
     pub(crate) fn bits_mut(&mut self) -> &mut [u8] {
         &mut self.bits
     }

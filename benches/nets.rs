@@ -18,7 +18,7 @@ network! {
 
 /// `columns` samples of width `N`, uniform in [-1, 1), from `seed`.
 pub fn random_batch<const N: usize>(columns: usize, seed: u64) -> Batch<f32, N> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = constnet::SeededRng::seed_from_u64(seed);
     Batch::<f32, N>::from_fn(columns, |_, _| rng.random_range(-1.0..1.0))
 }
 

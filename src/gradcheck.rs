@@ -196,7 +196,7 @@ where
 
     let mut tensors: Vec<TensorRef> = Vec::new();
     net.for_each_tensor(&mut |t| tensors.push(t));
-    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    let mut rng = crate::SeededRng::seed_from_u64(options.seed);
     let mut reports = Vec::new();
     for t in &tensors {
         let indices = sample_indices(t.spec.len(), options.samples_per_tensor, &mut rng);
@@ -335,7 +335,7 @@ impl TensorReport {
 }
 
 /// All of `0..len` when it is short, otherwise `count` distinct indices at random.
-fn sample_indices(len: usize, count: usize, rng: &mut rand::rngs::StdRng) -> Vec<usize> {
+fn sample_indices(len: usize, count: usize, rng: &mut crate::SeededRng) -> Vec<usize> {
     if len <= count {
         (0..len).collect()
     } else {

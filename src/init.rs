@@ -25,7 +25,7 @@ use crate::Float;
 /// ```
 /// use constnet::Init;
 /// use rand::SeedableRng;
-/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let mut rng = constnet::SeededRng::seed_from_u64(0);
 /// let mut w = vec![0.0f64; 10_000];
 /// Init::He.fill(&mut w, 50, &mut rng);
 /// let var = w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64;
@@ -64,7 +64,7 @@ pub enum Init {
     /// ```
     /// use constnet::Init;
     /// use rand::SeedableRng;
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let mut rng = constnet::SeededRng::seed_from_u64(1);
     /// // 3 outputs and 5 inputs, stored column-major: output o, input i at o + 3 * i.
     /// let mut w = [0.0f32; 15];
     /// Init::Sparse { connections: 2 }.fill(&mut w, 5, &mut rng);
@@ -122,7 +122,7 @@ impl Init {
     /// use rand::SeedableRng;
     /// let draw = |seed| {
     ///     let mut w = [0.0f64; 6];
-    ///     Init::SmallRandom.fill(&mut w, 3, &mut rand::rngs::StdRng::seed_from_u64(seed));
+    ///     Init::SmallRandom.fill(&mut w, 3, &mut constnet::SeededRng::seed_from_u64(seed));
     ///     w
     /// };
     /// assert_eq!(draw(7), draw(7));

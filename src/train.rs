@@ -1,12 +1,12 @@
 //! A mini-batch trainer for classifiers and regressors: epochs of shuffled mini-batches of
 //! any [`Supervised`] set (class labels or regression targets), any update rule, schedule,
-//! regularizer and loss that takes the set's targets, a per-epoch history, a progress bar on
-//! a terminal and plain log lines elsewhere, and a clean stop on a non-finite loss.
+//! regularizer and loss that takes the set's targets, a per-epoch history, plain log lines
+//! (under a progress bar on a terminal, with the `progress-bar` feature) and a clean stop on
+//! a non-finite loss.
 
+#[cfg(feature = "progress-bar")]
 use std::io::IsTerminal;
 use std::time::Instant;
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::datasets::{MiniBatches, Supervised};
 use crate::{
@@ -25,7 +25,8 @@ pub enum Every {
 /// How the trainer reports its progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Progress {
-    /// A progress bar when standard error is a terminal, plain lines otherwise (CI, a pipe).
+    /// One plain line per epoch on standard error, under a progress bar of the steps when
+    /// standard error is a terminal and the crate's `progress-bar` feature (indicatif) is on.
     #[default]
     Auto,
     /// One plain line per epoch on standard error.
@@ -277,27 +278,57 @@ where
 
 /// The progress bar or the log lines.
 struct Report {
-    bar: Option<ProgressBar>,
+    bar: Option<Bar>,
     lines: bool,
+}
+
+/// A progress bar of the training steps, drawn by indicatif.
+#[cfg(feature = "progress-bar")]
+type Bar = indicatif::ProgressBar;
+
+/// Without the `progress-bar` feature there is never a bar: this type has no values.
+#[cfg(not(feature = "progress-bar"))]
+enum Bar {}
+
+#[cfg(not(feature = "progress-bar"))]
+impl Bar {
+    fn inc(&self, _steps: u64) {
+        match *self {}
+    }
+
+    fn println(&self, _line: String) {
+        match *self {}
+    }
+
+    fn finish_and_clear(&self) {
+        match *self {}
+    }
+}
+
+/// A bar of `steps` steps, on a terminal when the feature is on.
+fn new_bar(steps: usize) -> Option<Bar> {
+    #[cfg(feature = "progress-bar")]
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(steps as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} steps, {per_sec}, eta {eta} {msg}",
+        ) {
+            bar.set_style(style);
+        }
+        return Some(bar);
+    }
+    let _ = steps;
+    None
 }
 
 impl Report {
     fn new(progress: Progress, steps: usize) -> Self {
-        let terminal = std::io::stderr().is_terminal();
         match progress {
-            Progress::Auto if terminal => {
-                let bar = ProgressBar::new(steps as u64);
-                if let Ok(style) = ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} steps, {per_sec}, eta {eta} {msg}",
-                ) {
-                    bar.set_style(style);
-                }
-                Report {
-                    bar: Some(bar),
-                    lines: true,
-                }
-            }
-            Progress::Auto | Progress::Lines => Report {
+            Progress::Auto => Report {
+                bar: new_bar(steps),
+                lines: true,
+            },
+            Progress::Lines => Report {
                 bar: None,
                 lines: true,
             },

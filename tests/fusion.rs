@@ -41,7 +41,7 @@ network! {
 }
 
 fn random_batch<const N: usize>(batch: usize, seed: u64) -> Batch<f64, N> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = constnet::SeededRng::seed_from_u64(seed);
     Batch::<f64, N>::from_fn(batch, |_, _| rng.sample(StandardNormal))
 }
 

@@ -4,10 +4,10 @@
 //! bias, and the same seed gives the same parameters.
 
 use constnet::Init;
+use constnet::SeededRng;
 use constnet::layers::Dense;
 use constnet::prelude::*;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 /// How many standard errors a sample statistic may stray from its expected value.
 const Z: f64 = 5.0;
@@ -34,7 +34,7 @@ fn assert_gaussian(values: &[f64], std: f64, what: &str) {
 
 fn filled(init: Init, len: usize, fan_in: usize, seed: u64) -> Vec<f64> {
     let mut w = vec![f64::NAN; len];
-    init.fill(&mut w, fan_in, &mut StdRng::seed_from_u64(seed));
+    init.fill(&mut w, fan_in, &mut SeededRng::seed_from_u64(seed));
     w
 }
 
@@ -288,7 +288,7 @@ fn dense_layers_carry_their_scheme_and_bias() {
     assert_eq!(Dense::<6, 4>::default(), Dense::new(Init::He));
 
     let mut p = [f64::NAN; 6 * 4 + 4];
-    Layer::<f64, 6, 4>::init(&FC, &mut p, &mut StdRng::seed_from_u64(0));
+    Layer::<f64, 6, 4>::init(&FC, &mut p, &mut SeededRng::seed_from_u64(0));
     let (w, b) = p.split_at(24);
     for o in 0..4 {
         assert_eq!((0..6).filter(|i| w[o + 4 * i] != 0.0).count(), 2);

@@ -16,7 +16,7 @@ network! {
 }
 
 #[test]
-fn one_epoch_on_8000_mnist_images_beats_90_percent_on_the_test_set() {
+fn two_epochs_on_8000_mnist_images_beat_90_percent_on_the_test_set() {
     let (train, _) = mnist::<f32>("data/mnist", Split::Train)
         .unwrap()
         .shuffled(0)
@@ -26,19 +26,20 @@ fn one_epoch_on_8000_mnist_images_beats_90_percent_on_the_test_set() {
     let standardize = Standardize::fit(&train, Granularity::Scalar, true);
     let (train, test) = (standardize.apply(&train), standardize.apply(&test));
     let mut net = Small::new(0);
-    let mut adam = AdamConfig::new(2e-3).build().unwrap();
+    // Seeds 0-4 of this run gave 92.1-93.4% (one epoch at 2e-3 had given 89.3-92.3%).
+    let mut adam = AdamConfig::new(1e-3).build().unwrap();
     let history = fit(
         &mut net,
         &mut adam,
         &SoftmaxCrossEntropy,
         &train,
         Some(&test),
-        &silent(1, 10),
+        &silent(2, 10),
     )
     .unwrap();
     let accuracy = history.last().unwrap().val_accuracy.unwrap();
     assert!(accuracy > 0.90, "test accuracy {accuracy}");
-    assert_eq!(Optimizer::<f32>::steps(&adam), 8000 / 10);
+    assert_eq!(Optimizer::<f32>::steps(&adam), 2 * 8000 / 10);
 }
 
 fn spiral_history(seed: u64) -> (Vec<f64>, Vec<f32>) {

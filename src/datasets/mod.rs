@@ -362,7 +362,7 @@ pub struct MiniBatches<'a, T: Float, const N: usize, S: Supervised<T, N> = Label
     size: usize,
     inputs: Batch<T, N>,
     targets: S::Buffer,
-    rng: rand::rngs::StdRng,
+    rng: crate::SeededRng,
 }
 
 impl<'a, T: Float, const N: usize, S: Supervised<T, N>> MiniBatches<'a, T, N, S> {
@@ -394,7 +394,7 @@ impl<'a, T: Float, const N: usize, S: Supervised<T, N>> MiniBatches<'a, T, N, S>
             size,
             inputs: Batch::<T, N>::zeros(size.min(len)),
             targets: data.target_buffer(size),
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            rng: crate::SeededRng::seed_from_u64(seed),
         };
         batches.next_epoch();
         Ok(batches)
@@ -447,7 +447,7 @@ fn copy_columns<T: Float, const N: usize>(
 /// `data` in an order shuffled reproducibly from `seed`.
 fn shuffled<T: Float, const N: usize, S: Supervised<T, N>>(data: &S, seed: u64) -> S {
     let mut order: Vec<usize> = (0..data.inputs().ncols()).collect();
-    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    order.shuffle(&mut crate::SeededRng::seed_from_u64(seed));
     data.select(&order)
 }
 

@@ -16,7 +16,7 @@ use crate::{Batch, Float};
 /// assert_eq!(data.labels[150], 1);
 /// ```
 pub fn spiral<T: Float>(points: usize, classes: usize, seed: u64) -> Labeled<T, 2> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = crate::SeededRng::seed_from_u64(seed);
     let mut inputs = Batch::<T, 2>::zeros(points * classes);
     let mut labels = Vec::with_capacity(points * classes);
     let step = |i: usize| {

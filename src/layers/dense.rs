@@ -61,7 +61,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// use rand::SeedableRng;
     /// const FC: Dense<3, 2> = Dense::new(Init::He).with_bias(0.01);
     /// let mut p = [0.0f32; 3 * 2 + 2];
-    /// FC.init(&mut p, &mut rand::rngs::StdRng::seed_from_u64(0));
+    /// FC.init(&mut p, &mut constnet::SeededRng::seed_from_u64(0));
     /// assert_eq!(&p[6..], &[0.01, 0.01]);
     /// ```
     #[must_use]

@@ -5,8 +5,8 @@
 //! single-sample `forward` and the batched `forward_into`): the identity.
 //! Backward: `dx = dy * mask`.
 
+use crate::SeededRng;
 use nalgebra::SVector;
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::layer::TensorSpec;
@@ -90,7 +90,7 @@ impl Default for Dropout {
 pub struct DropoutCache<T> {
     /// `(u < p) / p` per element of the last training batch, column by column.
     mask: Vec<T>,
-    rng: StdRng,
+    rng: SeededRng,
     frozen: bool,
 }
 
@@ -106,7 +106,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
     fn new_cache(&self, max_batch: usize) -> DropoutCache<T> {
         DropoutCache {
             mask: vec![T::ZERO; N * max_batch],
-            rng: StdRng::seed_from_u64(self.seed),
+            rng: SeededRng::seed_from_u64(self.seed),
             frozen: false,
         }
     }

@@ -177,3 +177,32 @@ fn a_failed_save_leaves_the_previous_file_intact() {
     assert_eq!(loaded.params(), net.params());
     std::fs::remove_dir(&temp).unwrap();
 }
+
+#[test]
+fn a_file_written_by_the_reference_implementation_loads() {
+    // tests/fixtures/reference.safetensors was written by Python's safetensors 0.8.0
+    // (`safetensors.numpy.save_file`), with its own header layout and key order.
+    let checkpoint = Checkpoint::load("tests/fixtures/reference.safetensors").unwrap();
+    assert_eq!(
+        checkpoint.names(),
+        ["fc1.bias", "fc1.weight", "optimizer.m"]
+    );
+    let (shape, weight) = checkpoint.get::<f32>("fc1.weight").unwrap();
+    assert_eq!(shape, [3, 4]);
+    let expected: Vec<f32> = (0..12).map(|i| i as f32 / 8.0 - 0.5).collect();
+    assert_eq!(weight, expected);
+    assert_eq!(
+        checkpoint.get::<f32>("fc1.bias").unwrap().1,
+        [1.5, -2.25, 1e-30]
+    );
+    assert_eq!(checkpoint.get::<f64>("optimizer.m").unwrap().1, [0.1, -3.0]);
+    assert_eq!(checkpoint.metadata("format"), Some("constnet-1"));
+    assert_eq!(
+        checkpoint.metadata("note"),
+        Some("written by Python safetensors 0.8.0 \u{e9}")
+    );
+    // Saved again by constnet, it reads back the same.
+    let path = scratch("resaved.safetensors");
+    checkpoint.save(&path).unwrap();
+    assert_eq!(Checkpoint::load(&path).unwrap(), checkpoint);
+}

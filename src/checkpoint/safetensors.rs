@@ -1,0 +1,611 @@
+//! The safetensors file format, read and written without serde: an 8-byte little-endian
+//! header length, a JSON header, then the tensors' bytes.
+//!
+//! The header maps each tensor's name to `{"dtype", "shape", "data_offsets"}` (offsets
+//! relative to the end of the header) and may hold `"__metadata__"`, a map of strings to
+//! strings. The reader checks what the reference implementation checks: a header of at
+//! most 100 MB that is a JSON object, known fields of the right types, no name twice, each
+//! tensor's byte length equal to its shape's product times its element size, and offsets
+//! that tile the data from its first byte to its last without gaps or overlaps. Only the
+//! JSON the header can hold is parsed (objects, arrays, strings, integers); anything else is
+//! an error, never a panic.
+//!
+//! The writer orders tensors by element size, largest first, then by name, as the reference
+//! implementation does, so every tensor starts on a multiple of its element size, and pads
+//! the header with spaces to a multiple of 8 bytes.
+
+use std::collections::BTreeMap;
+
+/// The longest header the reader accepts, as in the reference implementation.
+const MAX_HEADER: usize = 100_000_000;
+
+/// How deeply JSON values may nest (the format needs 3).
+const MAX_DEPTH: usize = 16;
+
+/// One tensor of a file: its element type's name (`"F32"`, `"BF16"`, ...), shape and bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry<'a> {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub data: &'a [u8],
+}
+
+/// The bytes of an element of the named type, for the types the format defines.
+fn element_size(dtype: &str) -> Option<usize> {
+    Some(match dtype {
+        "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" => 1,
+        "I16" | "U16" | "F16" | "BF16" => 2,
+        "I32" | "U32" | "F32" => 4,
+        "I64" | "U64" | "F64" => 8,
+        _ => return None,
+    })
+}
+
+/// Serializes tensors (name, element type, shape, little-endian bytes) and metadata.
+pub(crate) fn serialize(
+    tensors: &[(&str, &str, &[usize], &[u8])],
+    metadata: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    let mut order: Vec<_> = tensors.iter().collect();
+    order.sort_by(|a, b| {
+        let size = |dtype: &str| element_size(dtype).unwrap_or(1);
+        size(b.1).cmp(&size(a.1)).then_with(|| a.0.cmp(b.0))
+    });
+    let mut header = String::from("{");
+    let mut first = true;
+    let mut separator = |header: &mut String| {
+        if !first {
+            header.push(',');
+        }
+        first = false;
+    };
+    if !metadata.is_empty() {
+        separator(&mut header);
+        header.push_str("\"__metadata__\":{");
+        for (i, (key, value)) in metadata.iter().enumerate() {
+            if i > 0 {
+                header.push(',');
+            }
+            push_string(&mut header, key);
+            header.push(':');
+            push_string(&mut header, value);
+        }
+        header.push('}');
+    }
+    let mut offset = 0;
+    for (name, dtype, shape, data) in &order {
+        separator(&mut header);
+        push_string(&mut header, name);
+        header.push_str(":{\"dtype\":");
+        push_string(&mut header, dtype);
+        header.push_str(",\"shape\":[");
+        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+        header.push_str(&dims.join(","));
+        header.push_str(&format!(
+            "],\"data_offsets\":[{offset},{}]}}",
+            offset + data.len()
+        ));
+        offset += data.len();
+    }
+    header.push('}');
+    while !header.len().is_multiple_of(8) {
+        header.push(' ');
+    }
+    let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for (_, _, _, data) in &order {
+        bytes.extend_from_slice(data);
+    }
+    bytes
+}
+
+/// `s` as a JSON string literal.
+fn push_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Parses a file's bytes into its tensors, in file order, and its metadata. The error says
+/// what is wrong.
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Entry<'_>>, BTreeMap<String, String>), String> {
+    let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(format!("{} bytes, too short for a header", bytes.len()));
+    };
+    let length = u64::from_le_bytes(*length);
+    let length = usize::try_from(length)
+        .ok()
+        .filter(|&n| n <= MAX_HEADER)
+        .ok_or_else(|| format!("a header of {length} bytes (at most {MAX_HEADER})"))?;
+    if length > rest.len() {
+        return Err(format!(
+            "a header of {length} bytes but only {} bytes after the length",
+            rest.len()
+        ));
+    }
+    let (header, data) = rest.split_at(length);
+    let header = std::str::from_utf8(header).map_err(|_| "a header that is not UTF-8")?;
+    if !header.starts_with('{') {
+        return Err("a header that is not a JSON object".into());
+    }
+    let mut parser = Parser {
+        text: header.as_bytes(),
+        at: 0,
+    };
+    let value = parser.value(0)?;
+    parser.skip_whitespace();
+    if parser.at != parser.text.len() {
+        return Err(format!(
+            "text after the header's JSON, at byte {}",
+            parser.at
+        ));
+    }
+    let Json::Object(fields) = value else {
+        return Err("a header that is not a JSON object".into());
+    };
+    let mut metadata = BTreeMap::new();
+    let mut entries = Vec::new();
+    let mut spans = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (name, value) in fields {
+        if !names.insert(name.clone()) {
+            return Err(format!("`{name}` twice in the header"));
+        }
+        if name == "__metadata__" {
+            metadata = metadata_of(value)?;
+            continue;
+        }
+        let (dtype, shape, (begin, end)) = tensor_of(&name, value)?;
+        let count = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| format!("`{name}`'s shape {shape:?} overflows"))?;
+        if let Some(size) = element_size(&dtype) {
+            let bytes = count.checked_mul(size);
+            if end < begin || bytes != Some(end - begin) {
+                return Err(format!(
+                    "`{name}` is {dtype} {shape:?} but its offsets [{begin}, {end}] hold another \
+                     number of bytes"
+                ));
+            }
+        }
+        spans.push((begin, end, entries.len()));
+        entries.push((name, dtype, shape));
+    }
+    // The offsets must tile the data exactly.
+    spans.sort_unstable();
+    let mut next = 0;
+    for &(begin, end, i) in &spans {
+        if begin != next || end < begin {
+            return Err(format!(
+                "`{}`'s offsets [{begin}, {end}] leave a gap or overlap (expected it to start at \
+                 {next})",
+                entries[i].0
+            ));
+        }
+        next = end;
+    }
+    if next != data.len() {
+        return Err(format!(
+            "the tensors hold {next} bytes but the file has {} after the header",
+            data.len()
+        ));
+    }
+    let mut spans_by_entry = vec![(0, 0); entries.len()];
+    for &(begin, end, i) in &spans {
+        spans_by_entry[i] = (begin, end);
+    }
+    let mut out: Vec<Entry<'_>> = entries
+        .into_iter()
+        .zip(spans_by_entry)
+        .map(|((name, dtype, shape), (begin, end))| Entry {
+            name,
+            dtype,
+            shape,
+            data: &data[begin..end],
+        })
+        .collect();
+    out.sort_by_key(|e| e.data.as_ptr().addr());
+    Ok((out, metadata))
+}
+
+fn metadata_of(value: Json) -> Result<BTreeMap<String, String>, String> {
+    let Json::Object(fields) = value else {
+        return Err("`__metadata__` is not an object".into());
+    };
+    let mut metadata = BTreeMap::new();
+    for (key, value) in fields {
+        let Json::String(value) = value else {
+            return Err(format!("metadata `{key}` is not a string"));
+        };
+        if metadata.insert(key.clone(), value).is_some() {
+            return Err(format!("metadata `{key}` twice"));
+        }
+    }
+    Ok(metadata)
+}
+
+type Tensor = (String, Vec<usize>, (usize, usize));
+
+fn tensor_of(name: &str, value: Json) -> Result<Tensor, String> {
+    let Json::Object(fields) = value else {
+        return Err(format!("`{name}` is not an object"));
+    };
+    let (mut dtype, mut shape, mut offsets) = (None, None, None);
+    for (key, value) in fields {
+        let slot_taken = match key.as_str() {
+            "dtype" => match value {
+                Json::String(s) => dtype.replace(s).is_some(),
+                _ => return Err(format!("`{name}`'s dtype is not a string")),
+            },
+            "shape" => shape.replace(integers(name, "shape", value)?).is_some(),
+            "data_offsets" => match integers(name, "data_offsets", value)?[..] {
+                [begin, end] => offsets.replace((begin, end)).is_some(),
+                _ => return Err(format!("`{name}`'s data_offsets are not two integers")),
+            },
+            other => return Err(format!("`{name}` has an unknown field `{other}`")),
+        };
+        if slot_taken {
+            return Err(format!("`{name}` has `{key}` twice"));
+        }
+    }
+    match (dtype, shape, offsets) {
+        (Some(dtype), Some(shape), Some(offsets)) => Ok((dtype, shape, offsets)),
+        _ => Err(format!(
+            "`{name}` lacks one of dtype, shape and data_offsets"
+        )),
+    }
+}
+
+fn integers(name: &str, field: &str, value: Json) -> Result<Vec<usize>, String> {
+    let bad = || format!("`{name}`'s {field} is not a list of non-negative integers");
+    let Json::Array(items) = value else {
+        return Err(bad());
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Json::Integer(n) => Ok(n),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
+/// The JSON values a header can hold.
+#[derive(Debug)]
+enum Json {
+    Object(Vec<(String, Json)>),
+    Array(Vec<Json>),
+    String(String),
+    Integer(usize),
+}
+
+struct Parser<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn error(&self, what: &str) -> String {
+        format!("bad header JSON at byte {}: {what}", self.at)
+    }
+
+    /// Consumes `byte` after any whitespace.
+    fn expect(&mut self, byte: u8) -> Result<(), String> {
+        self.skip_whitespace();
+        if self.text.get(self.at) == Some(&byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected `{}`", char::from(byte))))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Json, String> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.skip_whitespace();
+        match self.text.get(self.at) {
+            Some(b'{') => {
+                self.at += 1;
+                let mut fields = Vec::new();
+                self.skip_whitespace();
+                if self.text.get(self.at) == Some(&b'}') {
+                    self.at += 1;
+                    return Ok(Json::Object(fields));
+                }
+                loop {
+                    self.skip_whitespace();
+                    let key = self.string()?;
+                    self.expect(b':')?;
+                    fields.push((key, self.value(depth + 1)?));
+                    self.skip_whitespace();
+                    match self.text.get(self.at) {
+                        Some(b',') => self.at += 1,
+                        Some(b'}') => {
+                            self.at += 1;
+                            return Ok(Json::Object(fields));
+                        }
+                        _ => return Err(self.error("expected `,` or `}`")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.at += 1;
+                let mut items = Vec::new();
+                self.skip_whitespace();
+                if self.text.get(self.at) == Some(&b']') {
+                    self.at += 1;
+                    return Ok(Json::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.skip_whitespace();
+                    match self.text.get(self.at) {
+                        Some(b',') => self.at += 1,
+                        Some(b']') => {
+                            self.at += 1;
+                            return Ok(Json::Array(items));
+                        }
+                        _ => return Err(self.error("expected `,` or `]`")),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Json::String(self.string()?)),
+            Some(b'0'..=b'9') => {
+                let start = self.at;
+                while let Some(b'0'..=b'9') = self.text.get(self.at) {
+                    self.at += 1;
+                }
+                if let Some(b'.' | b'e' | b'E') = self.text.get(self.at) {
+                    return Err(self.error("a number that is not an integer"));
+                }
+                let digits = std::str::from_utf8(&self.text[start..self.at])
+                    .map_err(|_| self.error("bad digits"))?;
+                if digits.len() > 1 && digits.starts_with('0') {
+                    return Err(self.error("an integer with a leading zero"));
+                }
+                digits
+                    .parse()
+                    .map(Json::Integer)
+                    .map_err(|_| self.error("an integer too large"))
+            }
+            _ => Err(self.error("expected an object, a list, a string or an integer")),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        if self.text.get(self.at) != Some(&b'"') {
+            return Err(self.error("expected a string"));
+        }
+        self.at += 1;
+        let mut out = String::new();
+        loop {
+            let start = self.at;
+            while let Some(&b) = self.text.get(self.at) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.at += 1;
+            }
+            // The header was checked to be UTF-8 and the run stops at ASCII bytes only.
+            out.push_str(
+                std::str::from_utf8(&self.text[start..self.at])
+                    .map_err(|_| self.error("bad UTF-8"))?,
+            );
+            match self.text.get(self.at) {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    let escaped = match self.text.get(self.at) {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.at += 1;
+                            let high = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&high) {
+                                if self.text.get(self.at..self.at + 2) != Some(b"\\u") {
+                                    return Err(self.error("a lone surrogate"));
+                                }
+                                self.at += 2;
+                                let low = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return Err(self.error("a lone surrogate"));
+                                }
+                                0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                high
+                            };
+                            out.push(
+                                char::from_u32(code)
+                                    .ok_or_else(|| self.error("a lone surrogate"))?,
+                            );
+                            continue;
+                        }
+                        _ => return Err(self.error("a bad escape")),
+                    };
+                    out.push(escaped);
+                    self.at += 1;
+                }
+                _ => return Err(self.error("an unterminated string")),
+            }
+        }
+    }
+
+    /// Four hex digits.
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self
+            .text
+            .get(self.at..self.at + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u32::from_str_radix(d, 16).ok())
+            .ok_or_else(|| self.error("a bad \\u escape"))?;
+        self.at += 4;
+        Ok(digits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    #[test]
+    fn a_written_file_reads_back_with_its_layout() {
+        let a: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b: Vec<u8> = 3.0f64.to_le_bytes().to_vec();
+        let metadata = BTreeMap::from([("format".to_string(), "x \"q\" \u{1}\\".to_string())]);
+        let bytes = serialize(
+            &[("z.a", "F32", &[2], &a), ("y.b", "F64", &[1, 1], &b)],
+            &metadata,
+        );
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        assert_eq!(header_len % 8, 0);
+        let (entries, read) = parse(&bytes).unwrap();
+        assert_eq!(read, metadata);
+        // The F64 tensor first, so both are aligned to their element size.
+        assert_eq!(entries[0].name, "y.b");
+        assert_eq!(
+            (entries[0].dtype.as_str(), &entries[0].shape[..]),
+            ("F64", &[1, 1][..])
+        );
+        assert_eq!(entries[0].data, &b[..]);
+        assert_eq!(entries[1].data, &a[..]);
+    }
+
+    #[test]
+    fn the_reference_layout_parses() {
+        // As Python's safetensors writes it: spaces, the metadata anywhere, escapes.
+        let header = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}, "__metadata__" : {"k\u00e9\ud83d\ude00":"v\n"}}  "#;
+        let bytes = file(header, &[0; 8]);
+        let (entries, metadata) = parse(&bytes).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(metadata["k\u{e9}\u{1F600}"], "v\n");
+        let bytes = file("{}", &[]);
+        let (entries, metadata) = parse(&bytes).unwrap();
+        assert!(entries.is_empty() && metadata.is_empty());
+    }
+
+    #[test]
+    fn malformed_headers_are_errors() {
+        let ok = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+        assert!(parse(&file(ok, &[0; 8])).is_ok());
+        let bad = [
+            (
+                r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+                7,
+                "the file has 7",
+            ),
+            (
+                r#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
+                8,
+                "another number",
+            ),
+            (
+                r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                12,
+                "gap",
+            ),
+            (r#"{"w":{"dtype":"F32","shape":[2]}}"#, 8, "lacks"),
+            (
+                r#"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#,
+                8,
+                "integer",
+            ),
+            (
+                r#"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#,
+                8,
+                "expected an",
+            ),
+            (
+                r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}}"#,
+                8,
+                "unknown",
+            ),
+            (
+                r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{}}"#,
+                8,
+                "twice",
+            ),
+            (r#"{"__metadata__":{"a":1}}"#, 0, "not a string"),
+            (
+                r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#,
+                8,
+                "expected `,`",
+            ),
+            (r#"{"w":"unterminated}"#, 0, "unterminated"),
+            (r#"{"a":"\ud800"}"#, 0, "surrogate"),
+            (r#"[1]"#, 0, "not a JSON object"),
+            (r#"{} x"#, 0, "text after"),
+            (
+                r#"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#,
+                8,
+                "overflows",
+            ),
+        ];
+        for (header, data, message) in bad {
+            let err = parse(&file(header, &vec![0; data])).unwrap_err();
+            assert!(err.contains(message), "{header}: {err}");
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(40), "]".repeat(40));
+        assert!(parse(&file(&deep, &[])).unwrap_err().contains("deeply"));
+        assert!(parse(&[1, 2, 3]).unwrap_err().contains("too short"));
+        assert!(
+            parse(&u64::MAX.to_le_bytes())
+                .unwrap_err()
+                .contains("at most")
+        );
+        assert!(parse(&file("{}", &[])[..9]).unwrap_err().contains("only"));
+    }
+
+    #[test]
+    fn every_cut_and_every_flipped_byte_of_a_file_is_an_error_or_a_file_never_a_panic() {
+        let a: Vec<u8> = [1.0f32, -2.0, 0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let metadata = BTreeMap::from([("format".to_string(), "constnet-1".to_string())]);
+        let bytes = serialize(&[("fc1.weight", "F32", &[3, 1], &a)], &metadata);
+        for cut in 0..bytes.len() {
+            assert!(parse(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        for at in 0..bytes.len() {
+            for flip in [0x01u8, 0x20, 0x80, 0xff] {
+                let mut copy = bytes.clone();
+                copy[at] ^= flip;
+                let _ = parse(&copy);
+            }
+        }
+    }
+}

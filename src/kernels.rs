@@ -108,8 +108,8 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
         return;
     }
     let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
-    dispatch(
-        detect_isa(),
+    T::matrix_product(Product {
+        isa: detect_isa(),
         m,
         k,
         n,
@@ -117,10 +117,10 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
         a,
         b,
         beta,
-        None,
-        Epilogue::None,
+        bias: None,
+        epilogue: Epilogue::None,
         c,
-    );
+    });
 }
 
 /// `c = (a * b) ⊙ [gate > 0]`: the product, zero wherever the matching element of `gate`
@@ -161,7 +161,19 @@ pub(crate) fn gemm_gated<T, R1, C1, S1, R2, C2, S2, R3, C3, S3, R4, C4, S4>(
     }
     let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
     let gate = Epilogue::Gate(Operand::of(gate));
-    dispatch(detect_isa(), m, k, n, T::ONE, a, b, T::ZERO, None, gate, c);
+    T::matrix_product(Product {
+        isa: detect_isa(),
+        m,
+        k,
+        n,
+        alpha: T::ONE,
+        a,
+        b,
+        beta: T::ZERO,
+        bias: None,
+        epilogue: gate,
+        c,
+    });
 }
 
 /// `(m, k, n)` of `C (m x n) = A (m x k) B (k x n)`.
@@ -218,7 +230,19 @@ where
     let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
     let bits = Cell::from_mut(bits).as_slice_of_cells();
     let epilogue = Epilogue::ReluKeepingBits(bits, column_bytes);
-    dispatch(isa, m, k, n, T::ONE, a, b, T::ZERO, Some(bias), epilogue, c);
+    T::matrix_product(Product {
+        isa,
+        m,
+        k,
+        n,
+        alpha: T::ONE,
+        a,
+        b,
+        beta: T::ZERO,
+        bias: Some(bias),
+        epilogue,
+        c,
+    });
     true
 }
 
@@ -257,7 +281,19 @@ where
     }
     let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
     let epilogue = Epilogue::GateBits(bits, column_bytes);
-    dispatch(isa, m, k, n, T::ONE, a, b, T::ZERO, None, epilogue, c);
+    T::matrix_product(Product {
+        isa,
+        m,
+        k,
+        n,
+        alpha: T::ONE,
+        a,
+        b,
+        beta: T::ZERO,
+        bias: None,
+        epilogue,
+        c,
+    });
     true
 }
 
@@ -277,7 +313,23 @@ pub(crate) enum ReluGate<'a, T> {
 /// (another CPU, more inputs, a deeper `dz`, operands not contiguous); `dZ1` must then be
 /// computed and used as usual.
 #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
+#[inline]
 pub(crate) fn first_layer_grads_through_relu<T: Float>(
+    w: &[T],
+    shape: (usize, usize, usize),
+    dz: &[T],
+    x: &[T],
+    inputs: usize,
+    gate: ReluGate<'_, T>,
+    scale: (T, T, T),
+    dwb: &mut [T],
+) -> bool {
+    T::first_layer_grads(w, shape, dz, x, inputs, gate, scale, dwb)
+}
+
+/// [`first_layer_grads_through_relu`] for any scalar type (see [`Compiled`]).
+#[expect(clippy::too_many_arguments, reason = "the operands of two products")]
+fn first_layer_grads_any<T: Float>(
     w: &[T],
     (k, m, n): (usize, usize, usize),
     dz: &[T],
@@ -351,19 +403,19 @@ pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     }
     let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
     let epilogue = if relu { Epilogue::Relu } else { Epilogue::None };
-    dispatch(
-        detect_isa(),
+    T::matrix_product(Product {
+        isa: detect_isa(),
         m,
         k,
         n,
-        T::ONE,
+        alpha: T::ONE,
         a,
         b,
-        T::ZERO,
-        Some(bias),
+        beta: T::ZERO,
+        bias: Some(bias),
         epilogue,
         c,
-    );
+    });
 }
 
 /// `[dW | db] = beta [dW | db] + dZ [X^T | 1]` in one pass over `dZ`, for an affine layer
@@ -411,7 +463,25 @@ where
         rows * (inputs + 1),
         "affine gradients: [dW | db] is r x (i + 1)"
     );
-    let (dz, x) = (Operand::of(dz), Operand::of(x));
+    T::affine_grads(
+        (inputs, batch, rows),
+        Operand::of(x),
+        Operand::of(dz),
+        beta,
+        dwb,
+    );
+    true
+}
+
+/// The kernel of [`affine_grads_in_one_pass`] for any scalar type (see [`Compiled`]): `x` is
+/// `inputs x batch` and `dz` `rows x batch`, both contiguous, on an AVX-512 CPU.
+fn affine_grads_any<T: Float>(
+    (inputs, batch, rows): (usize, usize, usize),
+    x: Operand<'_, T>,
+    dz: Operand<'_, T>,
+    beta: T,
+    dwb: &mut [T],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         let dz_t = dz.transposed();
@@ -420,10 +490,11 @@ where
             rs: rows,
             cs: 1,
         };
-        // SAFETY: the CPU has AVX-512F (checked above).
+        // SAFETY: the caller checked that the CPU has AVX-512F.
         unsafe { small::by_rows_with_ones((inputs, batch, rows), x, dz_t, beta, &mut dwb_t) };
     }
-    true
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ((inputs, batch, rows), x, dz, beta, dwb);
 }
 
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
@@ -665,20 +736,114 @@ enum Path {
     FewRows,
 }
 
-#[expect(clippy::too_many_arguments, reason = "the BLAS signature")]
-fn dispatch<T: Float>(
+/// A product's operands and what it does, as [`dispatch`] takes them.
+pub(crate) struct Product<'a, T> {
     isa: u8,
     m: usize,
     k: usize,
     n: usize,
     alpha: T,
-    a: Operand<'_, T>,
-    b: Operand<'_, T>,
+    a: Operand<'a, T>,
+    b: Operand<'a, T>,
     beta: T,
-    bias: Option<&[T]>,
-    epilogue: Epilogue<'_, T>,
-    c: OperandMut<'_, T>,
-) {
+    bias: Option<&'a [T]>,
+    epilogue: Epilogue<'a, T>,
+    c: OperandMut<'a, T>,
+}
+
+/// The kernels' entry points for one scalar type, a supertrait of [`Float`]. `f32`'s are
+/// compiled here, once, in constnet's own build (`#[inline(never)]`), so a crate that
+/// declares networks in `f32` links them instead of compiling its own copy: the kernels are
+/// most of a network's machine code (274 KB of the spiral example's), and editing a network
+/// then rebuilt them all. `f64`'s (gradient checks) are instantiated where they are used, so
+/// a crate that does not use them does not pay for them. Its methods take the kernels'
+/// crate-private types: outside the crate the trait is unnameable, and `Float` is sealed.
+#[expect(
+    private_interfaces,
+    reason = "a sealed supertrait: its arguments are the kernels' own types"
+)]
+pub trait Compiled: Sized {
+    /// [`dispatch`] for this type.
+    fn matrix_product(p: Product<'_, Self>);
+
+    /// [`first_layer_grads_through_relu`] for this type.
+    #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
+    fn first_layer_grads(
+        w: &[Self],
+        shape: (usize, usize, usize),
+        dz: &[Self],
+        x: &[Self],
+        inputs: usize,
+        gate: ReluGate<'_, Self>,
+        scale: (Self, Self, Self),
+        dwb: &mut [Self],
+    ) -> bool;
+
+    /// The kernel of [`affine_grads_in_one_pass`], its operands checked.
+    fn affine_grads(
+        shape: (usize, usize, usize),
+        x: Operand<'_, Self>,
+        dz: Operand<'_, Self>,
+        beta: Self,
+        dwb: &mut [Self],
+    );
+}
+
+macro_rules! compiled {
+    ($ty:ty, #[$inline:meta]) => {
+        #[expect(private_interfaces, reason = "as the trait")]
+        impl Compiled for $ty {
+            #[$inline]
+            fn matrix_product(p: Product<'_, Self>) {
+                dispatch(p);
+            }
+
+            #[$inline]
+            fn first_layer_grads(
+                w: &[Self],
+                shape: (usize, usize, usize),
+                dz: &[Self],
+                x: &[Self],
+                inputs: usize,
+                gate: ReluGate<'_, Self>,
+                scale: (Self, Self, Self),
+                dwb: &mut [Self],
+            ) -> bool {
+                first_layer_grads_any(w, shape, dz, x, inputs, gate, scale, dwb)
+            }
+
+            #[$inline]
+            fn affine_grads(
+                shape: (usize, usize, usize),
+                x: Operand<'_, Self>,
+                dz: Operand<'_, Self>,
+                beta: Self,
+                dwb: &mut [Self],
+            ) {
+                affine_grads_any(shape, x, dz, beta, dwb);
+            }
+        }
+    };
+}
+
+compiled!(f32, #[inline(never)]);
+compiled!(f64, #[inline]);
+
+/// Runs a product on the path its shape and the CPU call for.
+fn dispatch<T: Float>(p: Product<'_, T>) {
+    let Product {
+        isa,
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        b,
+        beta,
+        bias,
+        epilogue,
+        c,
+    } = p;
     // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`);
     // the others start from `C` filled with it.
     let (mut beta, mut bias) = (beta, bias);

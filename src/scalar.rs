@@ -240,7 +240,17 @@ pub(crate) mod lanes {
 /// assert_eq!(2.0f32.as_f64(), 2.0);
 /// ```
 pub trait Float:
-    RealField + Copy + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed + lanes::Lanes
+    RealField
+    + Copy
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + sealed::Sealed
+    + lanes::Lanes
+    + crate::kernels::Compiled
 {
     /// Zero.
     const ZERO: Self;

@@ -1,81 +1,40 @@
-//! The one place constnet multiplies matrices: [`gemm`], a packed matrix product in the
-//! style of BLIS and `matrixmultiply`, with two differences that matter here:
+//! The one place constnet multiplies matrices: nalgebra matrices handed to the products of
+//! the `constnet-kernels` crate (its docs describe the algorithms) as slices and strides,
+//! so that a transpose (`W^T dY`, `dY X^T` in the backward pass) is a strided view of the
+//! same buffer, never a copy. [`gemm`] is the general product, [`affine`] `W X + b` with an
+//! optional ReLU, [`gemv`] the single-sample product, and the others the fused steps of a
+//! ReLU network's forward and backward passes.
 //!
-//! - its packing buffers are per-thread and reused, so after the first product of a given
-//!   size no call allocates (a training step allocates nothing);
-//! - every operand is read through its own strides, so the transposes of the backward pass
-//!   (`W^T dY`, `dY X^T`) are strided views of the same buffers, never copies.
-//!
-//! Blocking: `C (m x n) += A (m x k) B (k x n)` is cut into `KC`-deep slices of `k`; each
-//! slice of `B` is packed into `NR`-column micro-panels and each `MC`-row block of `A` into
-//! `MR`-row micro-panels, so the micro-kernel streams both from contiguous memory and keeps
-//! an `MR x NR` tile of `C` in registers. On x86-64 the whole product is compiled twice more,
-//! with AVX2 + FMA and with AVX-512, and the best one the CPU has is chosen at run time; the
-//! micro-kernels (16 x 6 for AVX2, 32 x 8 for AVX-512, in `f32`) are intrinsics in
-//! `scalar.rs`, and the AVX-512 one updates whole tiles of `C` in place. The packing buffers
-//! start on cache-line boundaries, so no vector load from them straddles two lines.
-//!
-//! [`gemv`] is the single-sample product, used for the batched forward of narrow layers.
+//! The kernels are a crate of their own because they depend on nothing: they compile while
+//! nalgebra does, instead of after it, and `f32`'s are compiled once there rather than in
+//! every crate that declares a network.
 
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
 
+pub(crate) use constnet_kernels::ReluGate;
+use constnet_kernels::{
+    AVX512, Epilogue, FEW, Operand, OperandMut, Product, SHALLOW_K, bits_in_registers, detect_isa,
+};
 use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVectorView, SVectorViewMut};
 
 use crate::Float;
 
-/// Depth of one packed slice of `k`.
-#[cfg(target_arch = "x86_64")]
-mod small;
-
-const KC: usize = 1024;
-/// Rows of `A` packed at once.
-const MC: usize = 96;
-/// Columns of `B` packed at once.
-const NC: usize = 1024;
-
-/// The instruction sets a product is compiled for, as const-generic tags: plain Rust for
-/// any CPU, AVX2 with FMA, and AVX-512 (F and VL: every AVX-512 CPU but Knights Landing).
-const PORTABLE: u8 = 0;
-const AVX2: u8 = 1;
-const AVX512: u8 = 2;
-
-#[cfg(test)]
-thread_local! {
-    /// In tests, an instruction set below the best one to run instead, so that every
-    /// compiled variant is tested on one machine.
-    static FORCED_ISA: Cell<Option<u8>> = const { Cell::new(None) };
+/// A matrix as a read-only operand: the slice covering its elements, and its strides.
+fn operand<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>>(
+    m: &Matrix<T, R, C, S>,
+) -> Operand<'_, T> {
+    let (rs, cs) = m.strides();
+    Operand::new(covering_slice(m), rs, cs)
 }
 
-/// The best instruction set this CPU has (detection is cached by the standard library).
-#[inline]
-fn detect_isa() -> u8 {
-    #[cfg(test)]
-    if let Some(isa) = FORCED_ISA.get() {
-        return isa;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            return AVX512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return AVX2;
-        }
-    }
-    PORTABLE
-}
-
-/// The packed micro-kernel's register tile, `(MR, NR)`, for an instruction set and a scalar
-/// size: two vector registers tall, 8 columns wide with AVX-512 (32 registers) and 6 with
-/// AVX2 (16 registers).
-const fn tile_shape(isa: u8, scalar_size: usize) -> (usize, usize) {
-    let lanes = if isa == AVX512 { 64 } else { 32 } / scalar_size;
-    (2 * lanes, if isa == AVX512 { 8 } else { 6 })
+/// A matrix as a written operand.
+fn operand_mut<T: Float, R: Dim, C: Dim, S: RawStorageMut<T, R, C>>(
+    m: &mut Matrix<T, R, C, S>,
+) -> OperandMut<'_, T> {
+    let (rs, cs) = m.strides();
+    OperandMut::new(covering_slice_mut(m), rs, cs)
 }
 
 /// `c = alpha * a * b + beta * c` for any shapes and strides nalgebra can describe. When
@@ -107,7 +66,7 @@ pub(crate) fn gemm<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     if m == 0 || n == 0 {
         return;
     }
-    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
+    let (a, b, c) = (operand(a), operand(b), operand_mut(c));
     T::matrix_product(Product {
         isa: detect_isa(),
         m,
@@ -159,8 +118,8 @@ pub(crate) fn gemm_gated<T, R1, C1, S1, R2, C2, S2, R3, C3, S3, R4, C4, S4>(
     if m == 0 || n == 0 {
         return;
     }
-    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
-    let gate = Epilogue::Gate(Operand::of(gate));
+    let (a, b, c) = (operand(a), operand(b), operand_mut(c));
+    let gate = Epilogue::Gate(operand(gate));
     T::matrix_product(Product {
         isa: detect_isa(),
         m,
@@ -227,7 +186,7 @@ where
     if m == 0 || n == 0 {
         return true;
     }
-    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
+    let (a, b, c) = (operand(a), operand(b), operand_mut(c));
     let bits = Cell::from_mut(bits).as_slice_of_cells();
     let epilogue = Epilogue::ReluKeepingBits(bits, column_bytes);
     T::matrix_product(Product {
@@ -279,7 +238,7 @@ where
     if m == 0 || n == 0 {
         return true;
     }
-    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
+    let (a, b, c) = (operand(a), operand(b), operand_mut(c));
     let epilogue = Epilogue::GateBits(bits, column_bytes);
     T::matrix_product(Product {
         isa,
@@ -295,14 +254,6 @@ where
         c,
     });
     true
-}
-
-/// The gate of [`first_layer_grads_through_relu`]: a ReLU mask's bits (`column_bytes` per
-/// column), or the ReLU's output, `m x n` with contiguous columns.
-#[derive(Clone, Copy)]
-pub(crate) enum ReluGate<'a, T> {
-    Bits(&'a [u8], usize),
-    Output(&'a [T]),
 }
 
 /// The weight and bias gradients of a network's first layer, with one or two inputs `x`
@@ -325,49 +276,6 @@ pub(crate) fn first_layer_grads_through_relu<T: Float>(
     dwb: &mut [T],
 ) -> bool {
     T::first_layer_grads(w, shape, dz, x, inputs, gate, scale, dwb)
-}
-
-/// [`first_layer_grads_through_relu`] for any scalar type (see [`Compiled`]).
-#[expect(clippy::too_many_arguments, reason = "the operands of two products")]
-fn first_layer_grads_any<T: Float>(
-    w: &[T],
-    (k, m, n): (usize, usize, usize),
-    dz: &[T],
-    x: &[T],
-    inputs: usize,
-    gate: ReluGate<'_, T>,
-    scale: (T, T, T),
-    dwb: &mut [T],
-) -> bool {
-    let applies = cfg!(target_arch = "x86_64")
-        && detect_isa() == AVX512
-        && (1..=2).contains(&inputs)
-        && (1..=SHALLOW_K).contains(&k)
-        && n > 0
-        && w.len() >= k * m
-        && dz.len() >= k * n
-        && x.len() >= inputs * n
-        && dwb.len() >= m * (inputs + 1);
-    if !applies {
-        return false;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        let m_pad = m.next_multiple_of(SHALLOW_ROWS);
-        // `W^T`, `m x k`: row `i` is column `i` of `W`.
-        let w_t = Operand {
-            data: w,
-            rs: k,
-            cs: 1,
-        };
-        T::with_pack_buffers(m_pad * k, 0, |a_pack, _| {
-            pack_shallow_a(m, k, &w_t, None, a_pack);
-            let shape = (m, k, n, inputs);
-            // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe { small::first_layer_grads(shape, a_pack, m_pad, dz, x, gate, scale, dwb) };
-        });
-    }
-    true
 }
 
 /// `c = a * b + bias 1^T`: the affine map `W X + b` of a batch, `bias` added to every column
@@ -401,7 +309,7 @@ pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
     if m == 0 || n == 0 {
         return;
     }
-    let (a, b, c) = (Operand::of(a), Operand::of(b), OperandMut::of(c));
+    let (a, b, c) = (operand(a), operand(b), operand_mut(c));
     let epilogue = if relu { Epilogue::Relu } else { Epilogue::None };
     T::matrix_product(Product {
         isa: detect_isa(),
@@ -463,38 +371,8 @@ where
         rows * (inputs + 1),
         "affine gradients: [dW | db] is r x (i + 1)"
     );
-    T::affine_grads(
-        (inputs, batch, rows),
-        Operand::of(x),
-        Operand::of(dz),
-        beta,
-        dwb,
-    );
+    T::affine_grads((inputs, batch, rows), operand(x), operand(dz), beta, dwb);
     true
-}
-
-/// The kernel of [`affine_grads_in_one_pass`] for any scalar type (see [`Compiled`]): `x` is
-/// `inputs x batch` and `dz` `rows x batch`, both contiguous, on an AVX-512 CPU.
-fn affine_grads_any<T: Float>(
-    (inputs, batch, rows): (usize, usize, usize),
-    x: Operand<'_, T>,
-    dz: Operand<'_, T>,
-    beta: T,
-    dwb: &mut [T],
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let dz_t = dz.transposed();
-        let mut dwb_t = OperandMut {
-            data: dwb,
-            rs: rows,
-            cs: 1,
-        };
-        // SAFETY: the caller checked that the CPU has AVX-512F.
-        unsafe { small::by_rows_with_ones((inputs, batch, rows), x, dz_t, beta, &mut dwb_t) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ((inputs, batch, rows), x, dz, beta, dwb);
 }
 
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
@@ -552,143 +430,6 @@ pub(crate) fn per_sample_is_faster<T: Float>(inputs: usize, outputs: usize) -> b
         && detect_isa() == AVX512
 }
 
-/// A read-only operand: its elements and strides.
-#[derive(Clone, Copy)]
-struct Operand<'a, T> {
-    data: &'a [T],
-    rs: usize,
-    cs: usize,
-}
-
-impl<'a, T: Float> Operand<'a, T> {
-    fn of<R: Dim, C: Dim, S: RawStorage<T, R, C>>(m: &'a Matrix<T, R, C, S>) -> Self {
-        let (rs, cs) = m.strides();
-        Operand {
-            data: covering_slice(m),
-            rs,
-            cs,
-        }
-    }
-
-    #[inline(always)]
-    fn at(&self, i: usize, j: usize) -> T {
-        self.data[i * self.rs + j * self.cs]
-    }
-
-    /// The transpose: the same elements with the strides swapped.
-    fn transposed(self) -> Self {
-        Operand {
-            data: self.data,
-            rs: self.cs,
-            cs: self.rs,
-        }
-    }
-}
-
-struct OperandMut<'a, T> {
-    data: &'a mut [T],
-    rs: usize,
-    cs: usize,
-}
-
-impl<'a, T: Float> OperandMut<'a, T> {
-    fn of<R: Dim, C: Dim, S: RawStorageMut<T, R, C>>(m: &'a mut Matrix<T, R, C, S>) -> Self {
-        let (rs, cs) = m.strides();
-        OperandMut {
-            data: covering_slice_mut(m),
-            rs,
-            cs,
-        }
-    }
-}
-
-impl<T> OperandMut<'_, T> {
-    /// The transpose: the same elements with the strides swapped.
-    fn transposed(self) -> Self {
-        OperandMut {
-            data: self.data,
-            rs: self.cs,
-            cs: self.rs,
-        }
-    }
-}
-
-/// What a product does to each element of `C` as it writes it, after `alpha`, `beta` and
-/// the bias: a ReLU fused into the layer before or after it. The AVX-512 shallow kernel
-/// applies it in registers; every other path in one pass over `C` after the product.
-#[derive(Clone, Copy)]
-enum Epilogue<'a, T> {
-    /// `C` as computed.
-    None,
-    /// `max(0, c)`.
-    Relu,
-    /// `c` where the matching element of the gate (shaped as `C`) is positive, 0 elsewhere.
-    Gate(Operand<'a, T>),
-    /// `max(0, c)`, recording where `c` is positive in bit `i % 8` of byte `j * bytes + i /
-    /// 8` of the mask (`bytes` per column, given with it). In registers only: see
-    /// [`bits_in_registers`].
-    ReluKeepingBits(&'a [Cell<u8>], usize),
-    /// `c` where its bit of the mask (laid out as above) is set, 0 elsewhere; in registers
-    /// only.
-    GateBits(&'a [u8], usize),
-}
-
-/// Whether a product of depth `k` whose `C` has row stride `c_rs` applies its epilogue in
-/// registers (the AVX-512 shallow kernel), which the mask epilogues need: they have no
-/// pass over `C` after the product.
-fn bits_in_registers(isa: u8, k: usize, c_rs: usize) -> bool {
-    cfg!(target_arch = "x86_64") && isa == AVX512 && k <= SHALLOW_K && c_rs == 1
-}
-
-impl<T: Float> Epilogue<'_, T> {
-    /// The same epilogue for `C^T`.
-    fn transposed(self) -> Self {
-        match self {
-            Epilogue::Gate(gate) => Epilogue::Gate(gate.transposed()),
-            other => other,
-        }
-    }
-
-    /// Applies the epilogue to the `m x n` matrix `c` in place.
-    fn apply(&self, m: usize, n: usize, c: &mut OperandMut<'_, T>) {
-        match self {
-            Epilogue::None => {}
-            Epilogue::ReluKeepingBits(..) | Epilogue::GateBits(..) => {
-                unreachable!("mask epilogues run in registers only (see `bits_in_registers`)")
-            }
-            Epilogue::Relu => {
-                for j in 0..n {
-                    if c.rs == 1 {
-                        for v in &mut c.data[j * c.cs..][..m] {
-                            *v = if *v > T::ZERO { *v } else { T::ZERO };
-                        }
-                    } else {
-                        for i in 0..m {
-                            let v = &mut c.data[i * c.rs + j * c.cs];
-                            *v = if *v > T::ZERO { *v } else { T::ZERO };
-                        }
-                    }
-                }
-            }
-            Epilogue::Gate(gate) => {
-                for j in 0..n {
-                    if c.rs == 1 && gate.rs == 1 {
-                        let out = &mut c.data[j * c.cs..][..m];
-                        for (v, &g) in out.iter_mut().zip(&gate.data[j * gate.cs..][..m]) {
-                            *v = if g > T::ZERO { *v } else { T::ZERO };
-                        }
-                    } else {
-                        for i in 0..m {
-                            let v = &mut c.data[i * c.rs + j * c.cs];
-                            *v = if gate.at(i, j) > T::ZERO { *v } else { T::ZERO };
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// How many elements, from the first, a matrix of this shape and strides spans.
 fn span(shape: (usize, usize), strides: (usize, usize)) -> usize {
     if shape.0 == 0 || shape.1 == 0 {
@@ -717,927 +458,18 @@ fn covering_slice_mut<T: Float, R: Dim, C: Dim, S: RawStorageMut<T, R, C>>(
     unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr(), len) }
 }
 
-/// Products whose depth `k` is at most this skip packing: each column of `C` is a sum of
-/// `k` scaled columns of `A` (the spiral net's 2- and 3-wide layers).
-const SHALLOW_K: usize = 16;
-/// Products with at most this many rows (or, transposed, columns) of `C` skip packing too:
-/// each element is a dot product (the 3- and 10-wide output layers), where the packed path
-/// would pad the rows to a whole 16-row micro-panel.
-const FEW: usize = 8;
-
-/// The algorithm a product takes, chosen from its shape.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Path {
-    /// BLIS-style packing and the register-tiled micro-kernel.
-    Packed,
-    /// `k <= SHALLOW_K`: columns of `C` as sums of scaled columns of `A`.
-    Shallow,
-    /// `m <= FEW`: rows of `C` from dot products or scaled rows of `B`.
-    FewRows,
-}
-
-/// A product's operands and what it does, as [`dispatch`] takes them.
-pub(crate) struct Product<'a, T> {
-    isa: u8,
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    a: Operand<'a, T>,
-    b: Operand<'a, T>,
-    beta: T,
-    bias: Option<&'a [T]>,
-    epilogue: Epilogue<'a, T>,
-    c: OperandMut<'a, T>,
-}
-
-/// The kernels' entry points for one scalar type, a supertrait of [`Float`]. `f32`'s are
-/// compiled here, once, in constnet's own build (`#[inline(never)]`), so a crate that
-/// declares networks in `f32` links them instead of compiling its own copy: the kernels are
-/// most of a network's machine code (274 KB of the spiral example's), and editing a network
-/// then rebuilt them all. `f64`'s (gradient checks) are instantiated where they are used, so
-/// a crate that does not use them does not pay for them. Its methods take the kernels'
-/// crate-private types: outside the crate the trait is unnameable, and `Float` is sealed.
-#[expect(
-    private_interfaces,
-    reason = "a sealed supertrait: its arguments are the kernels' own types"
-)]
-pub trait Compiled: Sized {
-    /// [`dispatch`] for this type.
-    fn matrix_product(p: Product<'_, Self>);
-
-    /// [`first_layer_grads_through_relu`] for this type.
-    #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
-    fn first_layer_grads(
-        w: &[Self],
-        shape: (usize, usize, usize),
-        dz: &[Self],
-        x: &[Self],
-        inputs: usize,
-        gate: ReluGate<'_, Self>,
-        scale: (Self, Self, Self),
-        dwb: &mut [Self],
-    ) -> bool;
-
-    /// The kernel of [`affine_grads_in_one_pass`], its operands checked.
-    fn affine_grads(
-        shape: (usize, usize, usize),
-        x: Operand<'_, Self>,
-        dz: Operand<'_, Self>,
-        beta: Self,
-        dwb: &mut [Self],
-    );
-}
-
-macro_rules! compiled {
-    ($ty:ty, #[$inline:meta]) => {
-        #[expect(private_interfaces, reason = "as the trait")]
-        impl Compiled for $ty {
-            #[$inline]
-            fn matrix_product(p: Product<'_, Self>) {
-                dispatch(p);
-            }
-
-            #[$inline]
-            fn first_layer_grads(
-                w: &[Self],
-                shape: (usize, usize, usize),
-                dz: &[Self],
-                x: &[Self],
-                inputs: usize,
-                gate: ReluGate<'_, Self>,
-                scale: (Self, Self, Self),
-                dwb: &mut [Self],
-            ) -> bool {
-                first_layer_grads_any(w, shape, dz, x, inputs, gate, scale, dwb)
-            }
-
-            #[$inline]
-            fn affine_grads(
-                shape: (usize, usize, usize),
-                x: Operand<'_, Self>,
-                dz: Operand<'_, Self>,
-                beta: Self,
-                dwb: &mut [Self],
-            ) {
-                affine_grads_any(shape, x, dz, beta, dwb);
-            }
-        }
-    };
-}
-
-compiled!(f32, #[inline(never)]);
-compiled!(f64, #[inline]);
-
-/// Runs a product on the path its shape and the CPU call for.
-fn dispatch<T: Float>(p: Product<'_, T>) {
-    let Product {
-        isa,
-        m,
-        k,
-        n,
-        alpha,
-        a,
-        b,
-        beta,
-        bias,
-        epilogue,
-        c,
-    } = p;
-    // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`);
-    // the others start from `C` filled with it.
-    let (mut beta, mut bias) = (beta, bias);
-    // The AVX-512 dot products of a few-rows product add it as they write `C` (the spiral's
-    // 3-output layer had spent a fifth of its forward filling 300 columns of 3).
-    let dots_add_bias = isa == AVX512 && m <= FEW && b.rs == 1 && b.cs != 1;
-    if let Some(values) = bias
-        && k > SHALLOW_K
-        && !dots_add_bias
-    {
-        assert!(beta == T::ZERO && values.len() == m);
-        for j in 0..n {
-            if c.rs == 1 {
-                c.data[j * c.cs..][..m].copy_from_slice(values);
-            } else {
-                for (i, &v) in values.iter().enumerate() {
-                    c.data[i * c.rs + j * c.cs] = v;
-                }
-            }
-        }
-        (beta, bias) = (T::ONE, None);
-    }
-    // `C^T = B^T A^T`: a product with few columns is one with few rows, transposed (a
-    // transpose is swapped strides).
-    let (m, n, a, b, epilogue, mut c) = if k > SHALLOW_K && m > FEW && n <= FEW {
-        let (a_t, b_t) = (b.transposed(), a.transposed());
-        (n, m, a_t, b_t, epilogue.transposed(), c.transposed())
-    } else {
-        (m, n, a, b, epilogue, c)
-    };
-    let path = if k <= SHALLOW_K {
-        Path::Shallow
-    } else if m <= FEW {
-        Path::FewRows
-    } else {
-        Path::Packed
-    };
-    let (a_len, b_len) = match path {
-        Path::Shallow => {
-            let m_pad = m.next_multiple_of(SHALLOW_ROWS);
-            (m_pad * (k + 1), m_pad)
-        }
-        Path::FewRows if b.rs == 1 || b.cs == 1 => (m.next_multiple_of(GROUP) * k, 0),
-        Path::FewRows => (m.next_multiple_of(GROUP) * k, k * n),
-        Path::Packed => {
-            let (mr, nr) = tile_shape(isa, size_of::<T>());
-            let kc_max = k.clamp(1, KC);
-            let mc_max = m.min(MC).next_multiple_of(mr);
-            let nc_max = n.min(NC).next_multiple_of(nr);
-            (kc_max * mc_max, kc_max * nc_max)
-        }
-    };
-    let applied = T::with_pack_buffers(a_len, b_len, |a_pack, b_pack| {
-        let p = Problem {
-            m,
-            k,
-            n,
-            alpha,
-            beta,
-            bias,
-            epilogue,
-            a,
-            b,
-            a_pack,
-            b_pack,
-        };
-        #[cfg(target_arch = "x86_64")]
-        {
-            if isa == AVX512 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { run_avx512(path, p, &mut c) };
-            }
-            if isa == AVX2 {
-                // SAFETY: as above.
-                unsafe { run_avx2_fma(path, p, &mut c) };
-                return false;
-            }
-        }
-        run_portable(path, p, &mut c);
-        false
-    });
-    if !applied {
-        epilogue.apply(m, n, &mut c);
-    }
-}
-
-/// One product's operands, sizes and packing buffers.
-struct Problem<'a, 'p, T> {
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: T,
-    beta: T,
-    /// Added to every column of `C`, with `beta` zero: only on the shallow path, and in the
-    /// AVX-512 few-rows dot products.
-    bias: Option<&'a [T]>,
-    /// Applied as `C` is written by the kernels that can (the AVX-512 shallow one, which
-    /// says so); after the product otherwise.
-    epilogue: Epilogue<'a, T>,
-    a: Operand<'a, T>,
-    b: Operand<'a, T>,
-    a_pack: &'p mut [T],
-    b_pack: &'p mut [T],
-}
-
-/// The product compiled with AVX2 and FMA, so that multiply-adds are fused and 8 (f32) or 4
-/// (f64) wide.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn run_avx2_fma<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    run::<T, AVX2>(path, p, c);
-}
-
-/// The product compiled with AVX-512F: 16 (f32) or 8 (f64) lanes and 32 vector registers.
-/// Returns whether the kernel applied the product's epilogue.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn run_avx512<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) -> bool {
-    match path {
-        Path::Shallow if c.rs == 1 => {
-            small::shallow(p, c);
-            return true;
-        }
-        Path::FewRows => small::few_rows(p, c),
-        _ => run::<T, AVX512>(path, p, c),
-    }
-    false
-}
-
-/// The product for any CPU.
-fn run_portable<T: Float>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    run::<T, PORTABLE>(path, p, c);
-}
-
-#[inline(always)]
-fn run<T: Float, const ISA: u8>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    let fma = ISA != PORTABLE;
-    match (path, ISA == AVX512, size_of::<T>() == 4) {
-        (Path::Shallow, ..) if fma => shallow::<T, true>(p, c),
-        (Path::Shallow, ..) => shallow::<T, false>(p, c),
-        (Path::FewRows, ..) if fma => few_rows::<T, true>(p, c),
-        (Path::FewRows, ..) => few_rows::<T, false>(p, c),
-        (Path::Packed, true, true) => blocked::<T, 32, 8, ISA>(p, c),
-        (Path::Packed, true, false) => blocked::<T, 16, 8, ISA>(p, c),
-        (Path::Packed, false, true) => blocked::<T, 16, 6, ISA>(p, c),
-        (Path::Packed, false, false) => blocked::<T, 8, 6, ISA>(p, c),
-    }
-}
-
-/// `x * y + acc`, fused when the caller is compiled with FMA.
-#[inline(always)]
-fn mul_add<T: Float, const FMA: bool>(x: T, y: T, acc: T) -> T {
-    if FMA { x.mul_add(y, acc) } else { x * y + acc }
-}
-
-/// `C[i, j] = alpha * v + beta * C[i, j]`, not reading `C` when `beta` is zero.
-#[inline(always)]
-fn put<T: Float>(c: &mut OperandMut<'_, T>, i: usize, j: usize, v: T, alpha: T, beta: T) {
-    let at = i * c.rs + j * c.cs;
-    c.data[at] = if beta == T::ZERO {
-        alpha * v
-    } else {
-        alpha * v + beta * c.data[at]
-    };
-}
-
-/// Rows of `C` in one register block of the shallow product.
-const SHALLOW_ROWS: usize = 16;
-
-/// The shallow product (`k <= SHALLOW_K`). `A` is copied column-major with its rows padded
-/// to whole blocks (it is at most `16 m` elements); each 16-row block of a column of `C` is
-/// summed in registers as `sum_p B[p, j] * A[i.., p]` (with `B` read in place) into a
-/// padded column buffer, which is then scaled into `C`.
-///
-/// The register blocks are only ever indexed with constants, so that LLVM keeps them in
-/// vector registers: one dynamic index would put them on the stack.
-#[inline(always)]
-fn shallow<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    let Problem {
-        m,
-        k,
-        n,
-        alpha,
-        beta,
-        bias,
-        epilogue: _,
-        a,
-        b,
-        a_pack,
-        b_pack: column,
-    } = p;
-    let m_pad = m.next_multiple_of(SHALLOW_ROWS);
-    let depth = pack_shallow_a(m, k, &a, bias, a_pack);
-    let (a_blocks, _) = a_pack.as_chunks::<SHALLOW_ROWS>();
-    let blocks = m_pad / SHALLOW_ROWS;
-    let mut b_col = [T::ONE; SHALLOW_K + 1];
-    for j in 0..n {
-        for (q, v) in b_col.iter_mut().enumerate().take(k) {
-            *v = b.at(q, j);
-        }
-        let (out_blocks, _) = column.as_chunks_mut::<SHALLOW_ROWS>();
-        for (r, out) in out_blocks.iter_mut().enumerate() {
-            let mut acc = [T::ZERO; SHALLOW_ROWS];
-            for (q, &s) in b_col.iter().enumerate().take(depth) {
-                for (t, &v) in acc.iter_mut().zip(&a_blocks[q * blocks + r]) {
-                    *t = mul_add::<T, FMA>(s, v, *t);
-                }
-            }
-            *out = acc;
-        }
-        write_column(c, j, &column[..m], alpha, beta);
-    }
-}
-
-/// Copies the shallow product's `A` (`m x k`) into `a_pack` column-major, each column padded
-/// to a whole number of 16-row blocks, followed by `bias` as one more column when there is
-/// one (the shallow kernels multiply it by a row of ones). Returns the depth packed: `k`, or
-/// `k + 1` with a bias.
-fn pack_shallow_a<T: Float>(
-    m: usize,
-    k: usize,
-    a: &Operand<'_, T>,
-    bias: Option<&[T]>,
-    a_pack: &mut [T],
-) -> usize {
-    let m_pad = m.next_multiple_of(SHALLOW_ROWS);
-    for (q, out) in a_pack.chunks_exact_mut(m_pad).enumerate().take(k) {
-        let (rows, pad) = out.split_at_mut(m);
-        if a.rs == 1 {
-            rows.copy_from_slice(&a.data[q * a.cs..][..m]);
-        } else {
-            for (i, v) in rows.iter_mut().enumerate() {
-                *v = a.at(i, q);
-            }
-        }
-        pad.fill(T::ZERO);
-    }
-    let Some(bias) = bias else { return k };
-    let out = &mut a_pack[k * m_pad..][..m_pad];
-    out[..m].copy_from_slice(&bias[..m]);
-    out[m..].fill(T::ZERO);
-    k + 1
-}
-
-/// `C[.., j] = alpha * column + beta * C[.., j]`.
-#[inline(always)]
-fn write_column<T: Float>(c: &mut OperandMut<'_, T>, j: usize, column: &[T], alpha: T, beta: T) {
-    if c.rs == 1 {
-        let out = &mut c.data[j * c.cs..][..column.len()];
-        if beta == T::ZERO {
-            for (o, &v) in out.iter_mut().zip(column) {
-                *o = alpha * v;
-            }
-        } else {
-            for (o, &v) in out.iter_mut().zip(column) {
-                *o = alpha * v + beta * *o;
-            }
-        }
-    } else {
-        for (i, &v) in column.iter().enumerate() {
-            put(c, i, j, v, alpha, beta);
-        }
-    }
-}
-
-/// Rows of `C` computed together in the few-rows product (`A`'s rows are padded to it).
-const GROUP: usize = 4;
-/// Partial sums of the few-rows product's dot products, and columns per block when it
-/// accumulates rows.
-const LANES: usize = 16;
-
-/// The few-rows product (`m <= FEW`). `A` is copied row-major with its rows padded to a
-/// multiple of 4 (it is at most `8 k` elements). With contiguous rows of `B`, four rows of
-/// `C` are computed together as `sum_p A[i, p] * B[p, j..]` over 16-column blocks, indexed
-/// with constants only as in [`shallow`]; with contiguous columns, each element is a dot
-/// product with 16 partial sums; otherwise `B` is first copied column-major.
-#[inline(always)]
-fn few_rows<T: Float, const FMA: bool>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    let Problem {
-        m,
-        k,
-        n,
-        alpha,
-        beta,
-        bias: _,
-        epilogue: _,
-        a,
-        b,
-        a_pack,
-        b_pack,
-    } = p;
-    pack_few_rows_a(m, k, &a, a_pack);
-    if b.cs == 1 && b.rs != 1 {
-        let mut j0 = 0;
-        while j0 < n {
-            let width = (n - j0).min(LANES);
-            for i0 in (0..m).step_by(GROUP) {
-                let tile = if width == LANES {
-                    row_block::<T, FMA, true>(a_pack, k, i0, &b, j0, LANES)
-                } else {
-                    row_block::<T, FMA, false>(a_pack, k, i0, &b, j0, width)
-                };
-                for (g, row) in tile.iter().enumerate().take(m - i0) {
-                    for (j, &v) in row.iter().enumerate().take(width) {
-                        put(c, i0 + g, j0 + j, v, alpha, beta);
-                    }
-                }
-            }
-            j0 += LANES;
-        }
-        return;
-    }
-    let (columns, stride) = contiguous_columns(k, n, &b, b_pack);
-    for j in 0..n {
-        let column = &columns[j * stride..][..k];
-        for (i, row) in a_pack.chunks_exact(k).take(m).enumerate() {
-            put(c, i, j, dot::<T, FMA>(row, column), alpha, beta);
-        }
-    }
-}
-
-/// Copies the few-rows product's `A` (`m x k`) into `a_pack` row-major, zero rows after the
-/// last up to the end of `a_pack` (a multiple of `GROUP` rows).
-fn pack_few_rows_a<T: Float>(m: usize, k: usize, a: &Operand<'_, T>, a_pack: &mut [T]) {
-    for (i, out) in a_pack.chunks_exact_mut(k).enumerate() {
-        for (q, v) in out.iter_mut().enumerate() {
-            *v = if i < m { a.at(i, q) } else { T::ZERO };
-        }
-    }
-}
-
-/// `B`'s `n` columns (each `k` long) as one slice and the stride between them: `B`'s own
-/// elements when its columns are contiguous, a column-major copy in `b_pack` otherwise.
-fn contiguous_columns<'a, T: Float>(
-    k: usize,
-    n: usize,
-    b: &Operand<'a, T>,
-    b_pack: &'a mut [T],
-) -> (&'a [T], usize) {
-    if b.rs == 1 {
-        return (b.data, b.cs);
-    }
-    for (j, out) in b_pack.chunks_exact_mut(k).enumerate().take(n) {
-        for (q, v) in out.iter_mut().enumerate() {
-            *v = b.at(q, j);
-        }
-    }
-    (&b_pack[..k * n], k)
-}
-
-/// `x . y` with 16 independent partial sums, so the loop vectorizes without reassociating.
-#[inline(always)]
-fn dot<T: Float, const FMA: bool>(x: &[T], y: &[T]) -> T {
-    let mut partial = [T::ZERO; LANES];
-    let (xc, xr) = x.as_chunks::<LANES>();
-    let (yc, yr) = y.as_chunks::<LANES>();
-    for (xs, ys) in xc.iter().zip(yc) {
-        for ((p, &u), &v) in partial.iter_mut().zip(xs).zip(ys) {
-            *p = mul_add::<T, FMA>(u, v, *p);
-        }
-    }
-    let mut sum = T::ZERO;
-    for (&u, &v) in xr.iter().zip(yr) {
-        sum = mul_add::<T, FMA>(u, v, sum);
-    }
-    partial.iter().fold(sum, |s, &p| s + p)
-}
-
-/// `sum_p A[i0 + g, p] * B[p, j0 + j]` for `g < 4` and `j < width <= 16`, reading rows of
-/// `B` in place (`FULL`: `width` is 16, no padding copy).
-#[inline(always)]
-fn row_block<T: Float, const FMA: bool, const FULL: bool>(
-    a_pack: &[T],
-    k: usize,
-    i0: usize,
-    b: &Operand<'_, T>,
-    j0: usize,
-    width: usize,
-) -> [[T; LANES]; GROUP] {
-    let rows: [&[T]; GROUP] = std::array::from_fn(|g| &a_pack[(i0 + g) * k..][..k]);
-    let mut tile = [[T::ZERO; LANES]; GROUP];
-    for q in 0..k {
-        let b_row = &b.data[q * b.rs + j0..][..width];
-        let mut padded = [T::ZERO; LANES];
-        let b_row: &[T; LANES] = if FULL {
-            b_row.try_into().expect("a full block")
-        } else {
-            padded[..width].copy_from_slice(b_row);
-            &padded
-        };
-        for (sums, row) in tile.iter_mut().zip(&rows) {
-            let s = row[q];
-            for (t, &v) in sums.iter_mut().zip(b_row) {
-                *t = mul_add::<T, FMA>(s, v, *t);
-            }
-        }
-    }
-    tile
-}
-
-#[inline(always)]
-fn blocked<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
-    p: Problem<'_, '_, T>,
-    c: &mut OperandMut<'_, T>,
-) {
-    // The packing buffers were sized by `tile_shape`: the tile here must be that one (`run`
-    // instantiates other shapes in arms it never takes).
-    debug_assert_eq!((MR, NR), tile_shape(ISA, size_of::<T>()));
-    let Problem {
-        m,
-        k,
-        n,
-        alpha,
-        beta,
-        bias: _,
-        epilogue: _,
-        a,
-        b,
-        a_pack,
-        b_pack,
-    } = p;
-    // With AVX-512, a column-major `A` whose rows fill whole tiles and whose columns start on
-    // cache lines is read in place, its micro-panels `MR` contiguous rows at a stride of
-    // `a.cs`: forward's `W X` then costs no copy of `W` (the parameter buffer is aligned for
-    // this). Misaligned, every load would straddle two lines, which measured slower than
-    // packing.
-    let a_in_place = ISA == AVX512
-        && a.rs == 1
-        && m % MR == 0
-        && c.rs == 1
-        && a.data.as_ptr().addr().is_multiple_of(64)
-        && (a.cs * size_of::<T>()).is_multiple_of(64);
-    let mut jc = 0;
-    while jc < n {
-        let nc = (n - jc).min(NC);
-        let mut pc = 0;
-        loop {
-            let kc = (k - pc).min(KC);
-            // The first slice of k applies beta; the others accumulate.
-            let beta = if pc == 0 { beta } else { T::ONE };
-            pack_b::<T, NR, ISA>(&b, pc, kc, jc, nc, b_pack);
-            let mut ic = 0;
-            while ic < m {
-                let mc = (m - ic).min(MC);
-                if !a_in_place {
-                    pack_a::<T, MR, ISA>(&a, ic, mc, pc, kc, a_pack);
-                }
-                let mut jr = 0;
-                while jr < nc {
-                    let b_panel = &b_pack[jr * kc..][..kc * NR];
-                    let cols = (nc - jr).min(NR);
-                    let mut ir = 0;
-                    while ir < mc {
-                        #[cfg(target_arch = "x86_64")]
-                        if a_in_place {
-                            let first = (ic + ir) + pc * a.cs;
-                            let a_panel = &a.data[first..];
-                            let at = (ic + ir) + (jc + jr) * c.cs;
-                            if cols == NR {
-                                assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
-                                // SAFETY: ISA is AVX512 only inside `run_avx512`; the
-                                // assertion keeps the tile's eight columns of MR rows inside
-                                // `c`, and the kernel checks its reads of `a_panel`.
-                                unsafe {
-                                    T::micro_kernel_avx512(
-                                        kc,
-                                        a_panel,
-                                        a.cs,
-                                        b_panel,
-                                        c.data.as_mut_ptr().add(at),
-                                        c.cs,
-                                        alpha,
-                                        beta,
-                                    );
-                                }
-                            } else {
-                                // The last, narrower tile: computed whole (B's panel is
-                                // zero-padded) and stored in part.
-                                let mut tile = [[T::ZERO; MR]; NR];
-                                // SAFETY: as above, into the local MR x NR tile.
-                                unsafe {
-                                    T::micro_kernel_avx512(
-                                        kc,
-                                        a_panel,
-                                        a.cs,
-                                        b_panel,
-                                        tile.as_flattened_mut().as_mut_ptr(),
-                                        MR,
-                                        T::ONE,
-                                        T::ZERO,
-                                    );
-                                }
-                                store(c, ic + ir, jc + jr, MR, cols, &tile, alpha, beta);
-                            }
-                            ir += MR;
-                            continue;
-                        }
-                        let a_panel = &a_pack[ir * kc..][..kc * MR];
-                        let rows = (mc - ir).min(MR);
-                        #[cfg(target_arch = "x86_64")]
-                        if ISA == AVX512 && rows == MR && cols == NR && c.rs == 1 {
-                            let at = (ic + ir) + (jc + jr) * c.cs;
-                            assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
-                            // SAFETY: ISA is AVX512 only inside `run_avx512`; the assertion
-                            // keeps the tile's eight columns of MR rows inside `c`.
-                            unsafe {
-                                T::micro_kernel_avx512(
-                                    kc,
-                                    a_panel,
-                                    MR,
-                                    b_panel,
-                                    c.data.as_mut_ptr().add(at),
-                                    c.cs,
-                                    alpha,
-                                    beta,
-                                );
-                            }
-                            ir += MR;
-                            continue;
-                        }
-                        let tile = micro_kernel::<T, MR, NR, ISA>(kc, a_panel, b_panel);
-                        store(c, ic + ir, jc + jr, rows, cols, &tile, alpha, beta);
-                        ir += MR;
-                    }
-                    jr += NR;
-                }
-                ic += MC;
-            }
-            pc += KC;
-            if pc >= k {
-                break;
-            }
-        }
-        jc += NC;
-    }
-}
-
-/// Packs `B[pc.., jc..]` (`kc x nc`) into `NR`-column micro-panels, row by row, zero-padded.
-#[inline(always)]
-fn pack_b<T: Float, const NR: usize, const ISA: u8>(
-    b: &Operand<'_, T>,
-    pc: usize,
-    kc: usize,
-    jc: usize,
-    nc: usize,
-    out: &mut [T],
-) {
-    // Rows of B are contiguous (a transposed view, `X^T` in `dW = dZ X^T`): whole panels are
-    // packed two at a time, so that each row's 2 NR elements read (a whole cache line for
-    // NR = 8 floats) are read once. One panel at a time read every line twice, from L2 (the
-    // panels of a 784-wide `X^T` do not fit in L1); row by row across all the panels wrote
-    // to lines 2 KB apart, which fall in two sets of L1.
-    let whole = if b.cs == 1 { nc / NR } else { 0 };
-    for pair in (0..whole).step_by(2) {
-        let both = pair + 1 < whole;
-        let width = if both { 2 * NR } else { NR };
-        for p in 0..kc {
-            let row = &b.data[(pc + p) * b.rs + jc + pair * NR..][..width];
-            out[pair * kc * NR + p * NR..][..NR].copy_from_slice(&row[..NR]);
-            if both {
-                out[(pair + 1) * kc * NR + p * NR..][..NR].copy_from_slice(&row[NR..]);
-            }
-        }
-    }
-    for (panel, j0) in (0..nc).step_by(NR).enumerate().skip(whole) {
-        let out = &mut out[panel * kc * NR..][..kc * NR];
-        let cols = (nc - j0).min(NR);
-        if cols == NR && b.rs == 1 {
-            // Columns of B are contiguous (the batch of a forward product): transpose 8 x 8
-            // blocks in registers where the CPU has AVX2, with the ragged end of `kc`
-            // gathered one element from each of NR columns.
-            let mut p0 = 0;
-            #[cfg(target_arch = "x86_64")]
-            if ISA != PORTABLE && NR == 8 {
-                let first = (jc + j0) * b.cs + pc;
-                // The last block's last element, column jc + j0 + 7 at depth pc + p0 + 7.
-                while p0 + 8 <= kc {
-                    assert!(first + 7 * b.cs + p0 + 8 <= b.data.len());
-                    // SAFETY: AVX2 is enabled in the functions ISA is set in; the assertion
-                    // keeps the eight columns' eight elements inside `b`, and `out` holds
-                    // `kc` rows of NR = 8.
-                    unsafe {
-                        T::transpose_8x8_avx2(
-                            b.data.as_ptr().add(first + p0),
-                            b.cs,
-                            out.as_mut_ptr().add(p0 * NR),
-                            NR,
-                        );
-                    }
-                    p0 += 8;
-                }
-            }
-            let columns: [&[T]; NR] = std::array::from_fn(|j| {
-                let start = (jc + j0 + j) * b.cs + pc;
-                &b.data[start..start + kc]
-            });
-            for (p, row) in out.chunks_exact_mut(NR).enumerate().skip(p0) {
-                for (v, column) in row.iter_mut().zip(&columns) {
-                    *v = column[p];
-                }
-            }
-        } else {
-            for (p, row) in out.chunks_exact_mut(NR).enumerate() {
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = if j < cols {
-                        b.at(pc + p, jc + j0 + j)
-                    } else {
-                        T::ZERO
-                    };
-                }
-            }
-        }
-    }
-}
-
-/// Packs `A[ic.., pc..]` (`mc x kc`) into `MR`-row micro-panels, column by column, zero-padded.
-#[inline(always)]
-fn pack_a<T: Float, const MR: usize, const ISA: u8>(
-    a: &Operand<'_, T>,
-    ic: usize,
-    mc: usize,
-    pc: usize,
-    kc: usize,
-    out: &mut [T],
-) {
-    for (panel, i0) in (0..mc).step_by(MR).enumerate() {
-        let out = &mut out[panel * kc * MR..][..kc * MR];
-        let rows = (mc - i0).min(MR);
-        if a.rs == 1 && rows == MR {
-            for (p, column) in out.chunks_exact_mut(MR).enumerate() {
-                let start = (ic + i0) + (pc + p) * a.cs;
-                column.copy_from_slice(&a.data[start..start + MR]);
-            }
-        } else if a.cs == 1 && rows == MR {
-            // Rows of A are contiguous (a transposed view, `W^T` in backward): transpose
-            // MR x 8 blocks, reading eight elements of each row at a time.
-            const STEP: usize = 8;
-            let rows: [&[T]; MR] =
-                std::array::from_fn(|i| &a.data[(ic + i0 + i) * a.rs + pc..][..kc]);
-            let mut p0 = 0;
-            #[cfg(target_arch = "x86_64")]
-            if ISA != PORTABLE && MR.is_multiple_of(8) {
-                let first = (ic + i0) * a.rs + pc;
-                assert!(out.len() >= kc * MR);
-                while p0 + 8 <= kc {
-                    // The last block's last element: row MR - 1 at depth p0 + 7.
-                    assert!(first + (MR - 1) * a.rs + p0 + 8 <= a.data.len());
-                    for i in (0..MR).step_by(8) {
-                        // SAFETY: AVX2 is enabled in the functions ISA is set in; the
-                        // assertions keep the block's rows inside `a` and `out`.
-                        unsafe {
-                            T::transpose_8x8_avx2(
-                                a.data.as_ptr().add(first + i * a.rs + p0),
-                                a.rs,
-                                out.as_mut_ptr().add(p0 * MR + i),
-                                MR,
-                            );
-                        }
-                    }
-                    p0 += 8;
-                }
-            }
-            let (blocks, _) = out.as_chunks_mut::<MR>();
-            while p0 + STEP <= kc {
-                for (i, row) in rows.iter().enumerate() {
-                    let chunk: &[T; STEP] = row[p0..p0 + STEP].try_into().expect("eight elements");
-                    for (q, &v) in chunk.iter().enumerate() {
-                        blocks[p0 + q][i] = v;
-                    }
-                }
-                p0 += STEP;
-            }
-            for p in p0..kc {
-                for (i, row) in rows.iter().enumerate() {
-                    blocks[p][i] = row[p];
-                }
-            }
-        } else {
-            for (p, column) in out.chunks_exact_mut(MR).enumerate() {
-                for (i, v) in column.iter_mut().enumerate() {
-                    *v = if i < rows {
-                        a.at(ic + i0 + i, pc + p)
-                    } else {
-                        T::ZERO
-                    };
-                }
-            }
-        }
-    }
-}
-
-/// The `MR x NR` register tile of `A_panel * B_panel` over `kc` steps: the scalar type's
-/// AVX-512 or AVX2 + FMA kernel, or plain multiply-adds.
-#[inline(always)]
-fn micro_kernel<T: Float, const MR: usize, const NR: usize, const ISA: u8>(
-    kc: usize,
-    a_panel: &[T],
-    b_panel: &[T],
-) -> [[T; MR]; NR] {
-    let mut acc = [[T::ZERO; MR]; NR];
-    #[cfg(target_arch = "x86_64")]
-    {
-        if ISA == AVX512 {
-            assert_eq!((MR, NR), tile_shape(AVX512, size_of::<T>()));
-            // SAFETY: `ISA` is AVX512 only inside `run_avx512`, which runs only on CPUs with
-            // AVX-512F; the assertion makes `acc` exactly one tile of MR-row columns.
-            unsafe {
-                T::micro_kernel_avx512(
-                    kc,
-                    a_panel,
-                    MR,
-                    b_panel,
-                    acc.as_flattened_mut().as_mut_ptr(),
-                    MR,
-                    T::ONE,
-                    T::ZERO,
-                );
-            }
-            return acc;
-        }
-        if ISA == AVX2 {
-            // SAFETY: likewise for `run_avx2_fma` and AVX2 + FMA.
-            unsafe { T::micro_kernel_avx2_fma(kc, a_panel, b_panel, acc.as_flattened_mut()) };
-            return acc;
-        }
-    }
-    for (a, b) in a_panel
-        .chunks_exact(MR)
-        .zip(b_panel.chunks_exact(NR))
-        .take(kc)
-    {
-        for (column, &bj) in acc.iter_mut().zip(b) {
-            for (c, &ai) in column.iter_mut().zip(a) {
-                *c += ai * bj;
-            }
-        }
-    }
-    acc
-}
-
-/// `C[i0.., j0..] = alpha * tile + beta * C` on the valid `rows x cols` corner of the tile.
-#[inline(always)]
-#[expect(clippy::too_many_arguments, reason = "a tile and where it goes")]
-fn store<T: Float, const MR: usize, const NR: usize>(
-    c: &mut OperandMut<'_, T>,
-    i0: usize,
-    j0: usize,
-    rows: usize,
-    cols: usize,
-    tile: &[[T; MR]; NR],
-    alpha: T,
-    beta: T,
-) {
-    if c.rs == 1 && rows == MR {
-        for (j, column) in tile.iter().enumerate().take(cols) {
-            let start = i0 + (j0 + j) * c.cs;
-            let out = &mut c.data[start..start + MR];
-            if beta == T::ZERO {
-                for (o, &v) in out.iter_mut().zip(column) {
-                    *o = alpha * v;
-                }
-            } else {
-                for (o, &v) in out.iter_mut().zip(column) {
-                    *o = alpha * v + beta * *o;
-                }
-            }
-        }
-        return;
-    }
-    for (j, column) in tile.iter().enumerate().take(cols) {
-        for (i, &v) in column.iter().enumerate().take(rows) {
-            put(c, i0 + i, j0 + j, v, alpha, beta);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     #[cfg(target_arch = "x86_64")]
-    use crate::Float;
+    use constnet_kernels::Scalar;
     use nalgebra::{Const, DMatrix, Dyn, MatrixView, MatrixViewMut, SVector, U1};
+
+    use constnet_kernels::{PORTABLE, on_isa};
 
     /// Every instruction set this CPU can run, so each compiled variant is tested.
     fn available_isas() -> Vec<u8> {
         (PORTABLE..=detect_isa()).collect()
-    }
-
-    /// Runs `f` with the products compiled for `isa`.
-    fn on_isa<R>(isa: u8, f: impl FnOnce() -> R) -> R {
-        FORCED_ISA.set(Some(isa));
-        let result = f();
-        FORCED_ISA.set(None);
-        result
     }
 
     #[test]
@@ -1989,7 +821,7 @@ mod tests {
 
     /// A column-major `A` starting on a cache line is read in place by the AVX-512 kernel,
     /// one starting elsewhere is packed: both give `A B`, including ragged column tiles and a
-    /// depth of more than one `KC` slice.
+    /// depth of more than one `KC` slice (1024).
     #[test]
     fn aligned_and_misaligned_a_give_the_same_product() {
         fn check<T: Float + From<i8>>() {

@@ -240,6 +240,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::aligned::AlignedBuffer;
+    pub use constnet_kernels::Scalar;
 
     /// The seeded generator that initializes a network.
     pub fn seeded_rng(seed: u64) -> crate::SeededRng {

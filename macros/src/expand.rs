@@ -436,7 +436,7 @@ fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
             pub fn init(seed: u64) -> Self {
                 let mut params = ::constnet::__private::AlignedBuffer::<T>::zeros(Self::PARAM_COUNT);
                 let mut rng = ::constnet::__private::seeded_rng(seed);
-                let mut state = ::std::vec![<T as ::constnet::Float>::ZERO; Self::STATE_COUNT];
+                let mut state = ::std::vec![<T as ::constnet::__private::Scalar>::ZERO; Self::STATE_COUNT];
                 let net = #ident {
                     params: ::constnet::__private::AlignedBuffer::zeros(0),
                     state: ::std::vec::Vec::new(),

@@ -6,11 +6,11 @@
 //! `alpha` and `beta` applied. The portable versions in the parent module are the reference
 //! the tests compare against.
 
-use super::{
+use crate::Scalar;
+use crate::{
     Epilogue, FEW, GROUP, Operand, OperandMut, Problem, ReluGate, SHALLOW_K, SHALLOW_ROWS,
     contiguous_columns, pack_few_rows_a, pack_shallow_a, put,
 };
-use crate::Float;
 
 /// The shallow product with contiguous columns of `C` (`c.rs == 1`): `A` is copied
 /// column-major with its rows padded to whole vectors, and each column of `C` is
@@ -19,7 +19,7 @@ use crate::Float;
 /// The epilogue is applied in registers as `C` is written (a gate must have contiguous
 /// columns, as `C` does).
 #[target_feature(enable = "avx512f")]
-pub(super) fn shallow<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+pub(super) fn shallow<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
     let Problem {
         m,
         k,
@@ -94,7 +94,7 @@ struct Group<'a, T> {
     epilogue: Epilogue<'a, T>,
 }
 
-impl<T: Float> Group<'_, T> {
+impl<T: Scalar> Group<'_, T> {
     /// The bits `finish` gathered for rows `r0..` (`NV` vectors) of column `j`, written to
     /// the mask of a [`Epilogue::ReluKeepingBits`].
     #[target_feature(enable = "avx512f")]
@@ -272,7 +272,7 @@ impl<T: Float> Group<'_, T> {
 /// columns; otherwise each element is a dot product of a row of `A` with a contiguous column
 /// of `B` (copied column-major first when neither is contiguous).
 #[target_feature(enable = "avx512f")]
-pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+pub(super) fn few_rows<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
     let Problem {
         m,
         k,
@@ -354,7 +354,7 @@ pub(super) fn few_rows<T: Float>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
 /// gets its bias gradient (the sum of `dZ`'s columns) in the same pass over `dZ` as its
 /// weight gradient. `C` has `A`'s rows plus one.
 #[target_feature(enable = "avx512f")]
-pub(super) fn by_rows_with_ones<T: Float>(
+pub(super) fn by_rows_with_ones<T: Scalar>(
     (m, k, n): (usize, usize, usize),
     a: Operand<'_, T>,
     b: Operand<'_, T>,
@@ -390,7 +390,7 @@ struct ByRows<'a, T> {
     beta: T,
 }
 
-impl<T: Float> ByRows<'_, T> {
+impl<T: Scalar> ByRows<'_, T> {
     /// All of `C`, `M` rows by `NB` vectors of columns at a time.
     #[target_feature(enable = "avx512f")]
     #[inline]
@@ -432,7 +432,7 @@ impl<T: Float> ByRows<'_, T> {
     }
 }
 
-impl<T: Float> ByRows<'_, T> {
+impl<T: Scalar> ByRows<'_, T> {
     /// The sums `sum_q A[i, q] B[q, j0..]` of one block of `NB` vectors of columns, the
     /// `v`-th `counts[v]` long; `PARTIAL` when some count is short of a whole vector (whole
     /// blocks load without masks). With `ONES`, `A`'s last row is ones (not read).
@@ -491,7 +491,7 @@ struct Dots<'a, T> {
     bias: Option<&'a [T]>,
 }
 
-impl<T: Float> Dots<'_, T> {
+impl<T: Scalar> Dots<'_, T> {
     /// All of `C`, two columns at a time.
     #[target_feature(enable = "avx512f")]
     #[inline]
@@ -588,7 +588,7 @@ impl<T: Float> Dots<'_, T> {
 /// registers.
 #[target_feature(enable = "avx512f")]
 #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
-pub(super) fn first_layer_grads<T: Float>(
+pub(super) fn first_layer_grads<T: Scalar>(
     (m, k, n, inputs): (usize, usize, usize, usize),
     a_pack: &[T],
     m_pad: usize,
@@ -645,7 +645,7 @@ type FirstGroup<'a, T> = (
 /// with `INPUTS` inputs.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn first_layer_group<T: Float, const NV: usize, const INPUTS: usize>(
+fn first_layer_group<T: Scalar, const NV: usize, const INPUTS: usize>(
     (m, k, n, r0, a_pack, m_pad, dz, x, gate, (alpha, beta_w, beta_b)): FirstGroup<'_, T>,
     dwb: &mut [T],
 ) {

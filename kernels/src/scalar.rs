@@ -1,0 +1,681 @@
+//! The scalar types the kernels compute in, `f32` and `f64`, with their vector operations
+//! and micro-kernels.
+
+use std::cell::RefCell;
+use std::fmt::Debug;
+use std::ops::{Add, AddAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use crate::Compiled;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The AVX-512 vector of a scalar type and the few operations the small-product kernels
+/// (`kernels::small`) are written in, so that one generic kernel serves `f32` and `f64`.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) mod lanes {
+    use std::arch::x86_64::*;
+
+    /// A scalar's 512-bit vector: `VECTOR_LEN` elements. Every method needs AVX-512F.
+    pub trait Lanes: Copy {
+        /// The vector type.
+        type V: Copy;
+        /// Elements per vector.
+        const VECTOR_LEN: usize;
+        /// All lanes zero.
+        unsafe fn zeros() -> Self::V;
+        /// All lanes `x`.
+        unsafe fn broadcast(x: Self) -> Self::V;
+        /// The first `n` (at most `VECTOR_LEN`) elements at `p`, zero in the other lanes; only
+        /// those `n` elements are read.
+        unsafe fn load_first(n: usize, p: *const Self) -> Self::V;
+        /// `VECTOR_LEN` elements at `p`.
+        unsafe fn load(p: *const Self) -> Self::V;
+        /// Writes the first `n` lanes of `v` to `p`.
+        unsafe fn store_first(n: usize, p: *mut Self, v: Self::V);
+        /// `a * b + c`, fused.
+        unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        /// `a * b`.
+        unsafe fn product(a: Self::V, b: Self::V) -> Self::V;
+        /// The sum of the lanes of each of 16 vectors.
+        unsafe fn lane_sums(v: &[Self::V; 16]) -> [Self; 16];
+        /// `max(0, v)` in every lane (0 where `v` is NaN, as the scalar ReLU).
+        unsafe fn relu(v: Self::V) -> Self::V;
+        /// `v` in the lanes where `gate` is positive, 0 in the others.
+        unsafe fn keep_where_positive(v: Self::V, gate: Self::V) -> Self::V;
+        /// Bit `l` set where lane `l` of `v` is positive.
+        unsafe fn positive_bits(v: Self::V) -> u32;
+        /// `v` in the lanes whose bit of `bits` is set, 0 in the others.
+        unsafe fn keep_lanes(v: Self::V, bits: u32) -> Self::V;
+    }
+
+    macro_rules! impl_lanes {
+        ($ty:ty, $v:ty, $lanes:literal, $mask:ty, $zero:ident, $set1:ident, $maskz_load:ident,
+         $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident,
+         $max:ident, $cmp_mask:ident, $maskz_mov:ident, $lane_sums:ident) => {
+            impl Lanes for $ty {
+                type V = $v;
+                const VECTOR_LEN: usize = $lanes;
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn zeros() -> $v {
+                    $zero()
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn broadcast(x: $ty) -> $v {
+                    $set1(x)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn load_first(n: usize, p: *const $ty) -> $v {
+                    // SAFETY: the mask keeps the read to the caller's `n` elements.
+                    unsafe { $maskz_load(((1u32 << n) - 1) as $mask, p) }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn load(p: *const $ty) -> $v {
+                    // SAFETY: the caller's contract.
+                    unsafe { $load(p) }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn store_first(n: usize, p: *mut $ty, v: $v) {
+                    if n == $lanes {
+                        // SAFETY: the caller's contract.
+                        unsafe { $store(p, v) }
+                    } else {
+                        // SAFETY: the mask keeps the write to the caller's `n` elements.
+                        unsafe { $mask_store(p, ((1u32 << n) - 1) as $mask, v) }
+                    }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn fmadd(a: $v, b: $v, c: $v) -> $v {
+                    $fmadd(a, b, c)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn product(a: $v, b: $v) -> $v {
+                    $mul(a, b)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn lane_sums(v: &[$v; 16]) -> [$ty; 16] {
+                    $lane_sums(v)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn relu(v: $v) -> $v {
+                    // `max` returns its second operand where either is NaN.
+                    $max(v, $zero())
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn keep_where_positive(v: $v, gate: $v) -> $v {
+                    $maskz_mov($cmp_mask::<_CMP_GT_OQ>(gate, $zero()), v)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn positive_bits(v: $v) -> u32 {
+                    u32::from($cmp_mask::<_CMP_GT_OQ>(v, $zero()))
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn keep_lanes(v: $v, bits: u32) -> $v {
+                    $maskz_mov(bits as $mask, v)
+                }
+            }
+        };
+    }
+
+    impl_lanes!(
+        f32,
+        __m512,
+        16,
+        __mmask16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_maskz_loadu_ps,
+        _mm512_loadu_ps,
+        _mm512_mask_storeu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_mul_ps,
+        _mm512_max_ps,
+        _mm512_cmp_ps_mask,
+        _mm512_maskz_mov_ps,
+        tree_sums_f32
+    );
+    impl_lanes!(
+        f64,
+        __m512d,
+        8,
+        __mmask8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_maskz_loadu_pd,
+        _mm512_loadu_pd,
+        _mm512_mask_storeu_pd,
+        _mm512_storeu_pd,
+        _mm512_fmadd_pd,
+        _mm512_mul_pd,
+        _mm512_max_pd,
+        _mm512_cmp_pd_mask,
+        _mm512_maskz_mov_pd,
+        sums_one_by_one_f64
+    );
+
+    /// [`Lanes::lane_sums`] for `f32`: 16 vectors reduced together in a tree of 15
+    /// shuffle-and-add steps (each halving the lanes every vector occupies), instead of 16
+    /// reductions of 8 dependent steps each. Level by level, the pairs combined hold the
+    /// partial sums of 1, 2, 4 and 8 vectors, in halves, quarters, then pairs and single
+    /// lanes of each quarter; the last vector has the total of vector `4r + q` in lane `4q +
+    /// r`, so the inputs go in with those two indices swapped.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn tree_sums_f32(v: &[__m512; 16]) -> [f32; 16] {
+        let level0: [__m512; 16] = std::array::from_fn(|j| v[4 * (j % 4) + j / 4]);
+        // Halves: lanes 0-7 of pair i are partial sums of vector 2i, lanes 8-15 of 2i + 1.
+        let level1: [__m512; 8] = std::array::from_fn(|i| {
+            let (x, y) = (level0[2 * i], level0[2 * i + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x44>(x, y),
+                _mm512_shuffle_f32x4::<0xEE>(x, y),
+            )
+        });
+        // Quarters: quarter q of vector i holds partial sums of input 4i + q.
+        let level2: [__m512; 4] = std::array::from_fn(|i| {
+            let (x, y) = (level1[2 * i], level1[2 * i + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_f32x4::<0x88>(x, y),
+                _mm512_shuffle_f32x4::<0xDD>(x, y),
+            )
+        });
+        // Pairs of lanes within each quarter, then single lanes.
+        let level3: [__m512; 2] = std::array::from_fn(|i| {
+            let (x, y) = (level2[2 * i], level2[2 * i + 1]);
+            _mm512_add_ps(
+                _mm512_shuffle_ps::<0x44>(x, y),
+                _mm512_shuffle_ps::<0xEE>(x, y),
+            )
+        });
+        let total = _mm512_add_ps(
+            _mm512_shuffle_ps::<0x88>(level3[0], level3[1]),
+            _mm512_shuffle_ps::<0xDD>(level3[0], level3[1]),
+        );
+        let mut sums = [0.0f32; 16];
+        // SAFETY: `sums` holds 16 floats.
+        unsafe { _mm512_storeu_ps(sums.as_mut_ptr(), total) };
+        sums
+    }
+
+    /// [`Lanes::lane_sums`] for `f64` (used in gradient checks, not on a hot path).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sums_one_by_one_f64(v: &[__m512d; 16]) -> [f64; 16] {
+        std::array::from_fn(|j| _mm512_reduce_add_pd(v[j]))
+    }
+}
+
+/// No vector operations off x86-64: the small-product kernels are not compiled there.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) mod lanes {
+    /// Empty off x86-64.
+    pub trait Lanes {}
+    impl Lanes for f32 {}
+    impl Lanes for f64 {}
+}
+
+/// A scalar the kernels compute in: `f32` or `f64` (sealed). constnet's `Float` extends it.
+pub trait Scalar:
+    Copy
+    + Default
+    + Debug
+    + PartialOrd
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + sealed::Sealed
+    + lanes::Lanes
+    + Compiled
+{
+    /// Zero.
+    const ZERO: Self;
+    /// One.
+    const ONE: Self;
+    /// `self * a + b` with one rounding.
+    fn fused_mul_add(self, a: Self, b: Self) -> Self;
+    /// Runs `f` with this thread's two packing buffers for matrix products, grown to at
+    /// least `a_len` and `b_len` elements. They are allocated on first use and reused after.
+    fn with_pack_buffers<R>(
+        a_len: usize,
+        b_len: usize,
+        f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+    ) -> R;
+
+    /// Transposes an 8 x 8 block: `dst[q * dst_stride + i] = src[i * src_stride + q]` for
+    /// `i, q < 8`, in vector registers (the packing of a product's transposed operands).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and both blocks must be inside their allocations.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn transpose_8x8_avx2(
+        src: *const Self,
+        src_stride: usize,
+        dst: *mut Self,
+        dst_stride: usize,
+    );
+
+    /// The packed micro-kernel of the matrix product: `tile` (`MR x 6`, column-major, `MR`
+    /// 16 for `f32` and 8 for `f64`) = `sum_p a[p * MR..][..MR] (x) b[p * 6..][..6]` over
+    /// `kc` steps, with AVX2 and FMA.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
+
+    /// The AVX-512 micro-kernel, `MR x 8` with `MR` 32 for `f32` and 16 for `f64` (two
+    /// 512-bit registers per column of the tile): `C = alpha * A_panel B_panel + beta * C`
+    /// for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is
+    /// not read when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
+    /// `a[p * lda..]`: `lda` is `MR` for a packed panel, or the column stride of a
+    /// column-major `A` read in place.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
+    /// of `c`, `c + ldc`, ..., `c + 7 ldc`.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the BLAS micro-kernel's operands"
+    )]
+    unsafe fn micro_kernel_avx512(
+        kc: usize,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        c: *mut Self,
+        ldc: usize,
+        alpha: Self,
+        beta: Self,
+    );
+
+    /// `y = W x + b` for one sample (then `max(0, y)` when `RELU` is set), with `W` the `O x
+    /// I` column-major matrix in `w`, `x` of length `I` and `b` and `y` of length `O`:
+    /// register-blocked over up to 8 256-bit vectors of
+    /// rows, with enough independent accumulators to keep both FMA pipes busy, and AVX-512VL
+    /// masked loads for the rows past the last whole vector (256-bit vectors measured faster
+    /// than 512-bit ones for these short products).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512VL.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool>(
+        w: &[Self],
+        x: &[Self],
+        b: &[Self],
+        y: &mut [Self],
+    );
+}
+
+/// `len` elements of `buffer` starting on a 64-byte boundary, growing `buffer` (with room
+/// for the alignment) when it is too short: vector loads from the packed panels then never
+/// straddle two cache lines.
+fn cache_line_aligned<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mut [T] {
+    let room = 64 / size_of::<T>();
+    if buffer.len() < len + room {
+        buffer.resize(len + room, T::default());
+    }
+    let start = buffer.as_ptr().align_offset(64).min(room);
+    &mut buffer[start..start + len]
+}
+
+/// Implements [`Scalar`] for one scalar type, given its AVX2 and AVX-512 tile heights, lane
+/// counts and intrinsics.
+macro_rules! impl_scalar {
+    ($ty:ident, avx2: [$mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
+     $fmadd:ident, $store:ident],
+     avx512: [$mr512:literal, $lanes512:literal, $zero512:ident, $load512:ident, $set1_512:ident,
+     $fmadd512:ident, $store512:ident, $mul512:ident],
+     gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
+     $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident, $gmax:ident],
+     transpose: $transpose:path) => {
+        impl Scalar for $ty {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+
+            #[inline(always)]
+            fn fused_mul_add(self, a: Self, b: Self) -> Self {
+                self.mul_add(a, b)
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
+                use std::arch::x86_64::*;
+                assert!(a.len() >= kc * $mr && b.len() >= kc * 6 && tile.len() >= $mr * 6);
+                let mut c = [$zero(); 12];
+                for p in 0..kc {
+                    // SAFETY: the assertion above keeps every read inside `a`.
+                    let (a0, a1) = unsafe {
+                        let a = a.as_ptr().add(p * $mr);
+                        ($load(a), $load(a.add($lanes)))
+                    };
+                    let b = b[p * 6..p * 6 + 6].as_ptr();
+                    for j in 0..6 {
+                        // SAFETY: `b` points at six elements.
+                        let bj = $broadcast(unsafe { &*b.add(j) });
+                        c[2 * j] = $fmadd(a0, bj, c[2 * j]);
+                        c[2 * j + 1] = $fmadd(a1, bj, c[2 * j + 1]);
+                    }
+                }
+                for (i, v) in c.iter().enumerate() {
+                    // SAFETY: the assertion above keeps every write inside `tile`.
+                    unsafe { $store(tile.as_mut_ptr().add(i * $lanes), *v) };
+                }
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn micro_kernel_avx512(
+                kc: usize,
+                a: &[Self],
+                lda: usize,
+                b: &[Self],
+                out: *mut Self,
+                ldc: usize,
+                alpha: Self,
+                beta: Self,
+            ) {
+                use std::arch::x86_64::*;
+                const NR: usize = 8;
+                const PREFETCH: usize = 8;
+                assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr512);
+                assert!(b.len() >= kc * NR);
+                let mut c = [$zero512(); 2 * NR];
+                let (a, b) = (a.as_ptr(), b.as_ptr());
+                for p in 0..kc {
+                    // SAFETY: the assertion above keeps every read inside `a` and `b`.
+                    unsafe {
+                        let a = a.add(p * lda);
+                        // `wrapping_add`: near the panel's end the prefetched address lies
+                        // past it (a prefetch never faults, but `add` must stay in bounds).
+                        let ahead = a.wrapping_add(PREFETCH * lda);
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
+                        let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
+                        let b = b.add(p * NR);
+                        for j in 0..NR {
+                            let bj = $set1_512(*b.add(j));
+                            c[2 * j] = $fmadd512(a0, bj, c[2 * j]);
+                            c[2 * j + 1] = $fmadd512(a1, bj, c[2 * j + 1]);
+                        }
+                    }
+                }
+                let alpha = $set1_512(alpha);
+                for (j, column) in c.chunks_exact(2).enumerate() {
+                    for (h, &v) in column.iter().enumerate() {
+                        // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
+                        unsafe {
+                            let at = out.add(j * ldc + h * $lanes512);
+                            let v = $mul512(alpha, v);
+                            if beta == 0.0 {
+                                $store512(at, v);
+                            } else {
+                                $store512(at, $fmadd512($set1_512(beta), $load512(at), v));
+                            }
+                        }
+                    }
+                }
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool>(
+                w: &[Self],
+                x: &[Self],
+                b: &[Self],
+                y: &mut [Self],
+            ) {
+                use std::arch::x86_64::*;
+                const L: usize = $glanes;
+
+                /// Rows `r0..r0 + rows` of `y = W x + b`, `NV` vectors of rows, the columns
+                /// dealt round-robin to `G` sets of accumulators (the first starting from
+                /// `b`), which are summed in a tree: one sample's product is a chain of
+                /// dependent multiply-adds, so its latency is what W1 waits on.
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                #[inline]
+                unsafe fn block<
+                    const NV: usize,
+                    const G: usize,
+                    const O: usize,
+                    const I: usize,
+                    const RELU: bool,
+                >(
+                    r0: usize,
+                    rows: usize,
+                    w: *const $ty,
+                    x: *const $ty,
+                    b: *const $ty,
+                    y: *mut $ty,
+                ) {
+                    let masks: [$gmask; NV] = std::array::from_fn(|v| {
+                        let n = rows.saturating_sub(v * L).min(L) as u32;
+                        ((1u32 << n) - 1) as $gmask
+                    });
+                    let mut acc = [[$gzero(); NV]; G];
+                    for (v, acc) in acc[0].iter_mut().enumerate() {
+                        // SAFETY: the mask keeps the load inside `b[r0..r0 + rows]`.
+                        *acc = unsafe { $gmaskz_load(masks[v], b.add(r0 + v * L)) };
+                    }
+                    let mut c = 0;
+                    // SAFETY (both loops): `c + g < I` and the masks keep every load inside
+                    // column `c + g` of `W` (rows `r0..r0 + rows`), and `x[c + g]` exists.
+                    while c + G <= I {
+                        for (g, acc) in acc.iter_mut().enumerate() {
+                            let xb = $gset1(unsafe { *x.add(c + g) });
+                            let column = unsafe { w.add((c + g) * O + r0) };
+                            for (v, acc) in acc.iter_mut().enumerate() {
+                                let wv = unsafe { $gmaskz_load(masks[v], column.add(v * L)) };
+                                *acc = $gfmadd(wv, xb, *acc);
+                            }
+                        }
+                        c += G;
+                    }
+                    while c < I {
+                        let xb = $gset1(unsafe { *x.add(c) });
+                        let column = unsafe { w.add(c * O + r0) };
+                        for (v, acc) in acc[0].iter_mut().enumerate() {
+                            let wv = unsafe { $gmaskz_load(masks[v], column.add(v * L)) };
+                            *acc = $gfmadd(wv, xb, *acc);
+                        }
+                        c += 1;
+                    }
+                    let mut width = G;
+                    while width > 1 {
+                        let half = width.div_ceil(2);
+                        for g in 0..width - half {
+                            for v in 0..NV {
+                                acc[g][v] = $gadd(acc[g][v], acc[g + half][v]);
+                            }
+                        }
+                        width = half;
+                    }
+                    for v in 0..NV {
+                        let sum = if RELU {
+                            $gmax(acc[0][v], $gzero())
+                        } else {
+                            acc[0][v]
+                        };
+                        let n = rows.saturating_sub(v * L).min(L);
+                        // SAFETY: `n` keeps the writes inside `y[r0..r0 + rows]`.
+                        unsafe {
+                            let out = y.add(r0 + v * L);
+                            if n == L {
+                                $gstore(out, sum);
+                            } else {
+                                // Not a masked store: a masked store's value is not forwarded
+                                // to the caller's next loads, which then stall.
+                                let mut lanes = [0.0; L];
+                                $gstore(lanes.as_mut_ptr(), sum);
+                                std::slice::from_raw_parts_mut(out, n).copy_from_slice(&lanes[..n]);
+                            }
+                        }
+                    }
+                }
+
+                assert!(w.len() >= O * I && x.len() >= I && b.len() >= O && y.len() >= O);
+                let (w, x, b, y) = (w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr());
+                let mut r0 = 0;
+                while r0 < O {
+                    let rows = (O - r0).min(8 * L);
+                    // SAFETY: the assertion above; each block stays inside rows r0..r0 + rows.
+                    unsafe {
+                        match rows.div_ceil(L) {
+                            1 => block::<1, 8, O, I, RELU>(r0, rows, w, x, b, y),
+                            2 => block::<2, 8, O, I, RELU>(r0, rows, w, x, b, y),
+                            3 => block::<3, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            4 => block::<4, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            5 => block::<5, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            6 => block::<6, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                            7 => block::<7, 3, O, I, RELU>(r0, rows, w, x, b, y),
+                            _ => block::<8, 3, O, I, RELU>(r0, rows, w, x, b, y),
+                        }
+                    }
+                    r0 += rows;
+                }
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            unsafe fn transpose_8x8_avx2(
+                src: *const Self,
+                src_stride: usize,
+                dst: *mut Self,
+                dst_stride: usize,
+            ) {
+                // SAFETY: the caller's contract.
+                unsafe { $transpose(src, src_stride, dst, dst_stride) }
+            }
+
+            fn with_pack_buffers<R>(
+                a_len: usize,
+                b_len: usize,
+                f: impl FnOnce(&mut [Self], &mut [Self]) -> R,
+            ) -> R {
+                thread_local! {
+                    static PACK: RefCell<(Vec<$ty>, Vec<$ty>)> =
+                        const { RefCell::new((Vec::new(), Vec::new())) };
+                }
+                PACK.with(|pack| {
+                    let mut pack = pack.borrow_mut();
+                    let (a, b) = &mut *pack;
+                    f(cache_line_aligned(a, a_len), cache_line_aligned(b, b_len))
+                })
+            }
+        }
+    };
+}
+
+impl_scalar!(f32,
+    avx2: [16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
+        _mm256_storeu_ps],
+    avx512: [32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+        _mm512_storeu_ps, _mm512_mul_ps],
+    gemv: [8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+        _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps,
+        _mm256_max_ps],
+    transpose: transpose_8x8_f32);
+impl_scalar!(f64,
+    avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
+        _mm256_storeu_pd],
+    avx512: [16, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
+        _mm512_storeu_pd, _mm512_mul_pd],
+    gemv: [4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd,
+        _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd,
+        _mm256_max_pd],
+    transpose: transpose_8x8_f64);
+
+/// [`Scalar::transpose_8x8_avx2`] for `f32`: the classic three rounds of shuffles (pairs of
+/// elements, pairs of pairs, then 128-bit halves).
+///
+/// # Safety
+/// As the trait method.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_8x8_f32(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller keeps the eight rows of eight at `src` and `dst` in bounds.
+    unsafe {
+        let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * src_stride)));
+        let t: [__m256; 8] = std::array::from_fn(|i| {
+            let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+            if i % 2 == 0 {
+                _mm256_unpacklo_ps(a, b)
+            } else {
+                _mm256_unpackhi_ps(a, b)
+            }
+        });
+        // u[4h + k]: from t[4h + (k / 2)] and t[4h + 2 + (k / 2)], low or high pairs.
+        let u: [__m256; 8] = std::array::from_fn(|i| {
+            let (h, k) = (i / 4, i % 4);
+            let (a, b) = (t[4 * h + k / 2], t[4 * h + 2 + k / 2]);
+            if k % 2 == 0 {
+                _mm256_shuffle_ps::<0x44>(a, b)
+            } else {
+                _mm256_shuffle_ps::<0xEE>(a, b)
+            }
+        });
+        for q in 0..8 {
+            let (a, b) = (u[q % 4], u[4 + q % 4]);
+            let row = if q < 4 {
+                _mm256_permute2f128_ps::<0x20>(a, b)
+            } else {
+                _mm256_permute2f128_ps::<0x31>(a, b)
+            };
+            _mm256_storeu_ps(dst.add(q * dst_stride), row);
+        }
+    }
+}
+
+/// [`Scalar::transpose_8x8_avx2`] for `f64`, element by element (gradient checks, not a hot
+/// path).
+///
+/// # Safety
+/// As the trait method.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline]
+unsafe fn transpose_8x8_f64(src: *const f64, src_stride: usize, dst: *mut f64, dst_stride: usize) {
+    for i in 0..8 {
+        for q in 0..8 {
+            // SAFETY: the caller keeps both blocks in bounds.
+            unsafe { *dst.add(q * dst_stride + i) = *src.add(i * src_stride + q) };
+        }
+    }
+}

@@ -92,21 +92,6 @@ fn main() {
             black_box(adam.step(net.params_mut(), &grads).ok());
         });
         println!("W3 Adam step batch 64: {:.2} us/sample", t * 1e6 / 64.0);
-        let mut adam = AdamConfig::default().build::<f32>().expect("the defaults");
-        let t = best_of(40, 20, || {
-            let mut step = || -> Result<f32, Error> {
-                net.forward_train(x.columns(0, 64), &mut tape)?;
-                let (scores, dscores) = tape.output_and_grad_mut();
-                let loss = SoftmaxCrossEntropy.loss_and_grad(scores, &labels[..], dscores)?;
-                adam.step_in_backward(&mut net, &mut tape, 0.0)?;
-                Ok(loss)
-            };
-            black_box(step().ok());
-        });
-        println!(
-            "W3 Adam step batch 64, Adam in backward: {:.2} us/sample",
-            t * 1e6 / 64.0
-        );
     }
     if wanted("read") {
         // What W2's single-sample forward is up against: its first layer's 401 KB of weights

@@ -5,7 +5,7 @@
 //! - W2: 784-128-10 forward, one sample per call and a batch of 256;
 //! - W3: 784-256-128-10 training step (forward, softmax cross-entropy, backward, SGD), batch 64,
 //!   with the flat-slice `Sgd::step` after backward and with `Sgd::step_in_backward`;
-//! - W3 Adam: the same step with Adam, after backward and with `Adam::step_in_backward`;
+//! - W3 Adam: the same step with Adam;
 //! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3, with
 //!   `Regularizer::apply` and `Sgd::step` after backward and with `Sgd::step_in_backward`;
 //! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s;
@@ -109,18 +109,6 @@ fn w3(c: &mut Criterion) {
                 .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
                 .unwrap();
             adam.step(net.params_mut(), &grads).unwrap();
-            loss
-        })
-    });
-    let mut adam = AdamConfig::default().build::<f32>().unwrap();
-    group.bench_function("Adam step batch 64, Adam in backward", |b| {
-        b.iter(|| {
-            net.forward_train(x.columns(0, 64), &mut tape).unwrap();
-            let (scores, dscores) = tape.output_and_grad_mut();
-            let loss = SoftmaxCrossEntropy
-                .loss_and_grad(scores, &labels[..], dscores)
-                .unwrap();
-            adam.step_in_backward(&mut net, &mut tape, 0.0).unwrap();
             loss
         })
     });

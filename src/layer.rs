@@ -9,7 +9,6 @@ use std::fmt::Debug;
 use nalgebra::SVector;
 use rand::RngCore;
 
-use crate::optim::Step;
 use crate::{BatchView, BatchViewMut, Float};
 
 /// Whether a parameter tensor is a weight (regularized by default) or a bias (not).
@@ -294,25 +293,26 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
         self.backward(params, x, y, cache, dy, dx, dparams);
     }
 
-    /// How many elements of scratch [`backward_step`](Layer::backward_step) needs: the
-    /// default computes the whole parameter gradient there, `PARAMS`; a layer that updates
-    /// its parameters without writing the gradient out needs fewer.
-    const STEP_SCRATCH: usize = Self::PARAMS;
+    /// How many elements of scratch [`backward_sgd`](Layer::backward_sgd) needs: the default
+    /// computes the whole parameter gradient there, `PARAMS`; a layer that updates its
+    /// parameters without writing the gradient out needs fewer.
+    const SGD_SCRATCH: usize = Self::PARAMS;
 
-    /// The backward pass and an update of the layer's parameters in one: `dx` as in
-    /// [`backward`](Layer::backward) (from the parameters before the step), then `step` (an
-    /// SGD or Adam step, with its weight decay on the tensors of kind
-    /// [`TensorKind::Weight`]). `scratch` holds at least
-    /// [`STEP_SCRATCH`](Layer::STEP_SCRATCH) elements. The default computes the gradient
-    /// into `scratch` and applies the step from there ([`Step::apply`]); `Dense` overrides it
-    /// to step its weights inside the weight-gradient product, which saves writing the
-    /// gradient out and reading it back (for the network's backward, see
-    /// [`Network::backward_step`](crate::Network::backward_step)).
+    /// The backward pass and a plain SGD step on the layer's parameters in one: `dx` as in
+    /// [`backward`](Layer::backward) (from the parameters before the step), then `params -=
+    /// lr * (dparams + weight_decay * params)` on the tensors of kind
+    /// [`TensorKind::Weight`] and `params -= lr * dparams` on the others (the gradient of an
+    /// L2 penalty `0.5 * weight_decay * w^2` on the weights). `scratch` holds at least
+    /// [`SGD_SCRATCH`](Layer::SGD_SCRATCH) elements. The default computes the gradient into
+    /// `scratch` and subtracts it; `Dense` overrides it with
+    /// `W = (1 - lr * weight_decay) W - lr dZ X^T` as one matrix product into `W`, which
+    /// saves writing the gradient out and reading it back (for the network's backward, see
+    /// [`Network::backward_sgd`](crate::Network::backward_sgd)).
     #[expect(
         clippy::too_many_arguments,
-        reason = "the arguments of `backward`, with the step and the scratch"
+        reason = "the arguments of `backward`, with the step's two rates and the scratch"
     )]
-    fn backward_step(
+    fn backward_sgd(
         &self,
         params: &mut [T],
         x: BatchView<'_, T, I>,
@@ -320,12 +320,23 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
         cache: &mut Self::Cache,
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
-        step: Step<'_, T>,
+        lr: T,
+        weight_decay: T,
         scratch: &mut [T],
     ) {
         let grads = &mut scratch[..Self::PARAMS];
         self.backward_overwrite(params, x, y, cache, dy, dx, grads);
-        step.apply(params, grads, Self::TENSORS);
+        for tensor in Self::TENSORS {
+            let range = tensor.offset..tensor.offset + tensor.shape.iter().product::<usize>();
+            let decay = if tensor.kind == TensorKind::Weight {
+                weight_decay
+            } else {
+                T::ZERO
+            };
+            for (p, &g) in params[range.clone()].iter_mut().zip(&grads[range]) {
+                *p -= lr * (g + decay * *p);
+            }
+        }
     }
 
     /// Records the winners of the layer's max-like gates for input `x` (see [`Kinks`]).

@@ -326,8 +326,8 @@ fn emit_tape_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
             max_batch: usize,
             input: ::constnet::Batch<T, #input>,
             input_grad: ::constnet::Batch<T, #input>,
-            /// What the layers' `backward_step` need (the most any of them does).
-            step_scratch: ::std::vec::Vec<T>,
+            /// What the layers' `backward_sgd` need (the most any of them does).
+            sgd_scratch: ::std::vec::Vec<T>,
             #(#fields)*
         }
     }
@@ -683,7 +683,7 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         };
         with_first_pair(i, backward_step(i, layer), &attempt)
     });
-    // backward with a step in each layer (see `Network::backward_step`)
+    // backward with an SGD step in each layer (see `Network::backward_sgd`)
     let split_p_mut = split_params(
         model,
         "p",
@@ -691,21 +691,8 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         Buffer::Params,
         true,
     );
-    let step_names: Vec<_> = names.iter().map(|n| field("step", n)).collect();
-    // Each layer's share of the step (Adam's moments split as the parameters are).
-    let split_steps = {
-        let lets = layers.iter().zip(&step_names).map(|(layer, step)| {
-            let as_layer = layer.as_layer();
-            quote!(#[allow(unused_mut, unused_variables)] let (mut #step, _rest) = _rest.split(#as_layer::PARAMS);)
-        });
-        quote! {
-            let _rest = step;
-            #(#lets)*
-        }
-    };
     let sgd_step = |i: usize, layer: &Resolved<'_>| {
         let (as_layer, name, p) = (&as_layers[i], &names[i], &p_names[i]);
-        let step = &step_names[i];
         let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
         if fusion.backward_done_after(i) {
             return quote!();
@@ -718,16 +705,16 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
         if fusion.backward[i] {
             let (ty, mask) = (layer.ty(), relu_mask(i));
             return quote! {
-                <#ty>::backward_through_relu_step(
-                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, #step,
-                    #mask, &mut tape.step_scratch[..],
+                <#ty>::backward_through_relu_sgd(
+                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, lr, weight_decay,
+                    #mask, &mut tape.sgd_scratch[..],
                 );
             };
         }
         quote! {
-            #as_layer::backward_step(
+            #as_layer::backward_sgd(
                 &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
-                tape.#grad.columns(0, batch), #dx, #step, &mut tape.step_scratch[..],
+                tape.#grad.columns(0, batch), #dx, lr, weight_decay, &mut tape.sgd_scratch[..],
             );
         }
     };
@@ -738,12 +725,11 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
             let (ty, name, p, x, grad) =
                 (layer.ty(), &names[2], &p_names[2], &inputs[2], &grads[2]);
             let (x0, p0, mask) = (&inputs[0], &p_names[0], &masks[1]);
-            let (step, step0) = (&step_names[2], &step_names[0]);
             quote! {
-                <#ty>::backward_through_relu_into_first_step(
+                <#ty>::backward_through_relu_into_first_sgd(
                     &self.#name, #p, #x, tape.#grad.columns(0, batch), #x0, #p0,
-                    #step.reborrow(), #step0.reborrow(), ::core::option::Option::Some(&tape.#mask),
-                    &mut tape.step_scratch[..],
+                    (lr, weight_decay), ::core::option::Option::Some(&tape.#mask),
+                    &mut tape.sgd_scratch[..],
                 )
             }
         };
@@ -840,9 +826,9 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                     max_batch,
                     input: ::constnet::batch::zeros(max_batch),
                     input_grad: ::constnet::batch::zeros(max_batch),
-                    step_scratch: ::std::vec![T::ZERO; {
+                    sgd_scratch: ::std::vec![T::ZERO; {
                         let mut most = 0;
-                        #( if #as_layers::STEP_SCRATCH > most { most = #as_layers::STEP_SCRATCH; } )*
+                        #( if #as_layers::SGD_SCRATCH > most { most = #as_layers::SGD_SCRATCH; } )*
                         most
                     }],
                     #(
@@ -903,18 +889,18 @@ fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
                 ::core::result::Result::Ok(())
             }
 
-            fn backward_step(
+            fn backward_sgd(
                 &mut self,
                 tape: &mut Self::Tape,
-                step: ::constnet::optim::Step<'_, T>,
+                lr: T,
+                weight_decay: T,
             ) -> ::core::result::Result<(), ::constnet::Error> {
-                step.check(self.params.len())?;
+                ::constnet::network::check_sgd_rates(lr, weight_decay)?;
                 let batch = tape.batch;
                 if batch == 0 {
                     return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
                 }
                 #split_p_mut
-                #split_steps
                 #(#sgd_steps)*
                 ::core::result::Result::Ok(())
             }

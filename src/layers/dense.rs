@@ -21,7 +21,6 @@ use crate::kernels::{
     per_sample_is_faster, weights_fit_in_l1,
 };
 use crate::layer::{Storage, TensorKind, TensorSpec};
-use crate::optim::{AdamStep, Step};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
 
 /// A fully-connected layer from `I` to `O` features: `y = W x + b`.
@@ -173,22 +172,21 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         affine_backward(p, x, dy, dx.map(|dx| (dx, gate)), dp, accumulate);
     }
 
-    /// [`backward_through_relu`](Self::backward_through_relu) followed by `step` on this
-    /// layer's parameters (SGD: `p -= lr * (dp + weight_decay * p)` on the weights and `p -=
-    /// lr * dp` on the biases; or Adam), in the way of
-    /// [`Layer::backward_step`](crate::Layer::backward_step): the weight gradient is never
-    /// written out.
+    /// [`backward_through_relu`](Self::backward_through_relu) followed by a plain SGD step
+    /// on this layer's parameters, `p -= lr * (dp + weight_decay * p)` on the weights and
+    /// `p -= lr * dp` on the biases, in the way of
+    /// [`Layer::backward_sgd`](crate::Layer::backward_sgd): the gradient is never written
+    /// out.
     ///
     /// ```
-    /// use constnet::{Batch, layers::Dense, optim::Step};
+    /// use constnet::{Batch, layers::Dense};
     /// let mut p = [1.0f64, -1.0, 0.0];
     /// let x = Batch::<f64, 2>::from_column_slice(&[3.0, 0.0]);
     /// let dy = Batch::<f64, 1>::from_column_slice(&[2.0]);
     /// let mut dx = Batch::<f64, 2>::zeros(1);
     /// let mut scratch = [0.0; 3];
-    /// let step = Step::Sgd { lr: 0.5, weight_decay: 0.0 };
-    /// Dense::<2, 1>::default().backward_through_relu_step(
-    ///     &mut p, x.columns(0, 1), dy.columns(0, 1), Some(dx.columns_mut(0, 1)), step, None,
+    /// Dense::<2, 1>::default().backward_through_relu_sgd(
+    ///     &mut p, x.columns(0, 1), dy.columns(0, 1), Some(dx.columns_mut(0, 1)), 0.5, 0.0, None,
     ///     &mut scratch,
     /// );
     /// assert_eq!(dx.as_slice(), &[2.0, 0.0]); // from the weights before the step
@@ -196,20 +194,28 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// ```
     #[expect(
         clippy::too_many_arguments,
-        reason = "the arguments of `Layer::backward_step`, with the mask"
+        reason = "the arguments of `Layer::backward_sgd`, with the mask"
     )]
-    pub fn backward_through_relu_step<T: Float>(
+    pub fn backward_through_relu_sgd<T: Float>(
         &self,
         p: &mut [T],
         x: BatchView<'_, T, I>,
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
-        step: Step<'_, T>,
+        lr: T,
+        weight_decay: T,
         mask: Option<&ReluMask>,
         scratch: &mut [T],
     ) {
         let gate = Gate::through_relu(mask, x.ncols());
-        affine_backward_step(p, x, dy, dx.map(|dx| (dx, gate)), step, scratch);
+        affine_backward_sgd(
+            p,
+            x,
+            dy,
+            dx.map(|dx| (dx, gate)),
+            (lr, weight_decay),
+            scratch,
+        );
     }
 }
 
@@ -272,16 +278,15 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         true
     }
 
-    /// [`backward_through_relu_into_first`](Self::backward_through_relu_into_first) with an
-    /// SGD step on both layers' parameters (`first_p` the first layer's, `step` and
-    /// `first_step` the two layers' steps), in the way of
-    /// [`backward_through_relu_step`](Self::backward_through_relu_step): the first layer
-    /// steps from the gradient as its kernel sums it, before this layer's weights, which that
+    /// [`backward_through_relu_into_first`](Self::backward_through_relu_into_first) with a
+    /// plain SGD step on both layers' parameters (`first_p` the first layer's), in the way of
+    /// [`backward_through_relu_sgd`](Self::backward_through_relu_sgd): the first layer steps
+    /// from the gradient as its kernel sums it, before this layer's weights, which that
     /// gradient reads, take their own step. Returns `false`, changing nothing, where the
-    /// kernel does not apply, and for an Adam step (which needs each gradient whole).
+    /// kernel does not apply.
     ///
     /// ```
-    /// use constnet::{Batch, layers::Dense, optim::Step};
+    /// use constnet::{Batch, layers::{Dense, ReluMask}};
     /// let (first, second) = (Dense::<1, 2>::default(), Dense::<2, 1>::default());
     /// let mut p1 = [1.0f32, -1.0, 0.0, 0.0];
     /// let mut p2 = [2.0f32, 3.0, 0.0];
@@ -290,9 +295,8 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// first.forward_relu(&p1, x.columns(0, 1), h.columns_mut(0, 1), None); // h = [4, 0]
     /// let dy = Batch::<f32, 1>::from_column_slice(&[1.0]);
     /// let mut scratch = [0.0f32; 3]; // this layer has two inputs: its gradient goes here first
-    /// let sgd = || Step::Sgd { lr: 0.5, weight_decay: 0.0 };
-    /// let done = second.backward_through_relu_into_first_step(
-    ///     &mut p2, h.columns(0, 1), dy.columns(0, 1), x.columns(0, 1), &mut p1, sgd(), sgd(),
+    /// let done = second.backward_through_relu_into_first_sgd(
+    ///     &mut p2, h.columns(0, 1), dy.columns(0, 1), x.columns(0, 1), &mut p1, (0.5, 0.0),
     ///     None, &mut scratch,
     /// );
     /// if done {
@@ -302,23 +306,19 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// ```
     #[expect(
         clippy::too_many_arguments,
-        reason = "the backward arguments of two layers, their steps and the mask"
+        reason = "the backward arguments of two layers, the step's rates and the mask"
     )]
-    pub fn backward_through_relu_into_first_step<T: Float, const I0: usize>(
+    pub fn backward_through_relu_into_first_sgd<T: Float, const I0: usize>(
         &self,
         p: &mut [T],
         h: BatchView<'_, T, I>,
         dy: BatchView<'_, T, O>,
         x: BatchView<'_, T, I0>,
         first_p: &mut [T],
-        step: Step<'_, T>,
-        first_step: Step<'_, T>,
+        (lr, weight_decay): (T, T),
         mask: Option<&ReluMask>,
         scratch: &mut [T],
     ) -> bool {
-        let (Step::Sgd { lr, weight_decay }, Step::Sgd { .. }) = (step, first_step) else {
-            return false;
-        };
         let batch = h.ncols();
         let gate = relu_gate(&h, mask);
         let shape = (O, I, batch);
@@ -345,45 +345,10 @@ fn relu_gate<'a, T: Float, const I: usize>(
     }
 }
 
-/// The backward pass of `z = W x + b` (as [`affine_backward`], for an `R x I` weight) and
-/// `step` on `W` and `b`: SGD as [`affine_backward_sgd`], Adam as [`affine_backward_adam`].
-/// `scratch` holds the layer's parameter count.
-pub(crate) fn affine_backward_step<T: Float, const I: usize, R: Dim>(
-    p: &mut [T],
-    x: BatchView<'_, T, I>,
-    dz: MatrixView<'_, T, R, Dyn>,
-    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
-    step: Step<'_, T>,
-    scratch: &mut [T],
-) {
-    match step {
-        Step::Sgd { lr, weight_decay } => {
-            affine_backward_sgd(p, x, dz, dx, (lr, weight_decay), scratch);
-        }
-        Step::Adam(adam) => affine_backward_adam(p, x, dz, dx, adam, scratch),
-    }
-}
-
-/// The backward pass of `z = W x + b` and an Adam step on `W` (with the weight decay) and
-/// `b`: `dX` from the parameters before the step, then the gradient into `scratch` and the
-/// step from there.
-pub(crate) fn affine_backward_adam<T: Float, const I: usize, R: Dim>(
-    p: &mut [T],
-    x: BatchView<'_, T, I>,
-    dz: MatrixView<'_, T, R, Dyn>,
-    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
-    adam: AdamStep<'_, T>,
-    scratch: &mut [T],
-) {
-    let r = dz.nrows();
-    let len = r * (I + 1);
-    let grads = &mut scratch[..len];
-    affine_backward(p, x, dz, dx, grads, false);
-    let (w, b) = p[..len].split_at_mut(r * I);
-    let (gw, gb) = grads.split_at(r * I);
-    let (weights, biases) = Step::Adam(adam).split(r * I);
-    weights.apply_range(w, gw, 0, true);
-    biases.apply_range(b, gb, 0, false);
+/// The scratch [`affine_backward_sgd`] needs: the whole gradient of a layer whose weight
+/// gradient takes the one-pass kernel (one or two inputs), none otherwise.
+const fn affine_sgd_scratch(inputs: usize, params: usize) -> usize {
+    if inputs <= 2 { params } else { 0 }
 }
 
 /// The backward pass of `z = W x + b` (as [`affine_backward`], for an `R x I` weight) and a
@@ -436,7 +401,7 @@ fn weight<T: Float, const I: usize, const O: usize>(p: &[T]) -> SMatrixView<'_, 
 
 impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     const PARAMS: usize = O * I + O;
-    const STEP_SCRATCH: usize = O * I + O;
+    const SGD_SCRATCH: usize = affine_sgd_scratch(I, O * I + O);
     const TENSORS: &'static [TensorSpec] = &[
         TensorSpec {
             name: "weight",
@@ -525,7 +490,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         affine_backward(p, x, dy, dx.map(|dx| (dx, Gate::None)), dp, false);
     }
 
-    fn backward_step(
+    fn backward_sgd(
         &self,
         p: &mut [T],
         x: BatchView<'_, T, I>,
@@ -533,11 +498,12 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         _cache: &mut (),
         dy: BatchView<'_, T, O>,
         dx: Option<BatchViewMut<'_, T, I>>,
-        step: Step<'_, T>,
+        lr: T,
+        weight_decay: T,
         scratch: &mut [T],
     ) {
         let dx = dx.map(|dx| (dx, Gate::None));
-        affine_backward_step(p, x, dy, dx, step, scratch);
+        affine_backward_sgd(p, x, dy, dx, (lr, weight_decay), scratch);
     }
 }
 

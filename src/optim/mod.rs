@@ -54,7 +54,6 @@ mod momentum;
 mod nesterov;
 mod rmsprop;
 mod sgd;
-mod step;
 
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
@@ -62,7 +61,6 @@ pub use momentum::{Momentum, MomentumConfig};
 pub use nesterov::{Nesterov, NesterovConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use sgd::Sgd;
-pub use step::{AdamRates, AdamStep, Step};
 
 use crate::{Error, Float};
 

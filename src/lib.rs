@@ -56,6 +56,13 @@
 //! | [`Init`] | He, calibrated, small-random and sparse initialization, chosen per layer with `#[init(...)]` |
 //! | [`datasets`] | `Labeled` and `Regression` sets and mini-batches; MNIST (IDX), CSV and regression-table loaders (diabetes); the course's spiral |
 //! | [`Batch`] | batches: one sample per column, width in the type |
+//! | [`Checkpoint`] | safetensors checkpoints with PyTorch's names |
+//! | [`SeededRng`] | the generator behind every seed |
+//!
+//! The matrix products are the `constnet-kernels` crate (packed, shallow and few-row
+//! products, portable, AVX2 and AVX-512, chosen at run time), which depends on nothing so
+//! that it compiles alongside nalgebra; this crate's `kernels` module hands nalgebra
+//! matrices to it.
 
 #![warn(missing_docs)]
 

@@ -972,9 +972,18 @@ mod tests {
                     assert_eq!(y, expected, "f32 relu {}x{}", $o, $i);
                 })*};
             }
+            // Few outputs (1, 2, 4, 8) over few or many inputs, and many outputs.
             check!(
                 (1, 1),
+                (1, 16),
+                (1, 48),
+                (2, 8),
+                (2, 40),
+                (4, 4),
+                (4, 6),
                 (4, 32),
+                (8, 6),
+                (8, 64),
                 (10, 128),
                 (16, 3),
                 (17, 9),

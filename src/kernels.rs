@@ -256,13 +256,12 @@ where
     true
 }
 
-/// The weight and bias gradients of a network's first layer, with one or two inputs `x`
-/// (`inputs x n`), under a ReLU and a dense layer of `k` outputs and weight `w` (`k x m`,
-/// column-major) whose output gradient is `dz` (`k x n`): `[dW | db] = alpha dZ1 [X; 1]^T +
-/// [beta_w dW | beta_b db]` (`scale` is `(alpha, beta_w, beta_b)`) with `dZ1 = (W^T dZ) ⊙
-/// gate`, in one pass that never stores `dZ1` (AVX-512, `k` at most 16). Returns `false`, computing nothing, where that kernel does not apply
-/// (another CPU, more inputs, a deeper `dz`, operands not contiguous); `dZ1` must then be
-/// computed and used as usual.
+/// The weight and bias gradients of a network's first layer, with one or two inputs,
+/// under a ReLU and a dense layer of at most 16 outputs, in one pass that never stores the
+/// first layer's output gradient: `constnet_kernels::Compiled::first_layer_grads`
+/// (its docs give the operands). Returns `false`, computing nothing, where that kernel does
+/// not apply (another CPU, more inputs or outputs); the gradient must then be computed as
+/// usual.
 #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
 #[inline]
 pub(crate) fn first_layer_grads_through_relu<T: Float>(

@@ -5,7 +5,8 @@
 //! accuracies and the wall time, then saves a checkpoint (parameters, Adam's state and the
 //! fitted standardization) that `examples/mnist_eval.rs` loads.
 //!
-//! The trainer prints one line per epoch (under a progress bar on a terminal).
+//! The trainer prints one line per epoch (under a progress bar on a terminal, with
+//! `--features progress-bar`).
 //!
 //! Run with `cargo run --release --example mnist`, then
 //! `cargo run --release --example mnist_eval`.

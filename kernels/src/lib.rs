@@ -44,6 +44,7 @@
 //! ```
 
 #![allow(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::cell::Cell;
 
@@ -52,6 +53,8 @@ mod scalar;
 mod small;
 
 pub use scalar::Scalar;
+
+/// Depth of one packed slice of `k`.
 pub const KC: usize = 1024;
 /// Rows of `A` packed at once.
 const MC: usize = 96;
@@ -60,8 +63,11 @@ const NC: usize = 1024;
 
 /// The instruction sets a product is compiled for, as const-generic tags: plain Rust for
 /// any CPU, AVX2 with FMA, and AVX-512 (F and VL: every AVX-512 CPU but Knights Landing).
+/// This one is plain Rust.
 pub const PORTABLE: u8 = 0;
+/// AVX2 with FMA (see [`PORTABLE`]).
 pub const AVX2: u8 = 1;
+/// AVX-512 F and VL (see [`PORTABLE`]).
 pub const AVX512: u8 = 2;
 
 #[cfg(feature = "isa-override")]
@@ -192,8 +198,11 @@ fn affine_grads_any<T: Scalar>(
 /// A read-only operand: its elements and strides.
 #[derive(Clone, Copy)]
 pub struct Operand<'a, T> {
+    /// The elements, from the first.
     pub data: &'a [T],
+    /// Row stride: element `(i, j)` is at `i * rs + j * cs`.
     pub rs: usize,
+    /// Column stride.
     pub cs: usize,
 }
 
@@ -218,9 +227,13 @@ impl<'a, T: Scalar> Operand<'a, T> {
     }
 }
 
+/// A written operand: its elements and strides.
 pub struct OperandMut<'a, T> {
+    /// The elements, from the first.
     pub data: &'a mut [T],
+    /// Row stride: element `(i, j)` is at `i * rs + j * cs`.
     pub rs: usize,
+    /// Column stride.
     pub cs: usize,
 }
 

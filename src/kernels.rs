@@ -256,27 +256,6 @@ where
     true
 }
 
-/// The weight and bias gradients of a network's first layer, with one or two inputs,
-/// under a ReLU and a dense layer of at most 16 outputs, in one pass that never stores the
-/// first layer's output gradient: `constnet_kernels::Compiled::first_layer_grads`
-/// (its docs give the operands). Returns `false`, computing nothing, where that kernel does
-/// not apply (another CPU, more inputs or outputs); the gradient must then be computed as
-/// usual.
-#[expect(clippy::too_many_arguments, reason = "the operands of two products")]
-#[inline]
-pub(crate) fn first_layer_grads_through_relu<T: Float>(
-    w: &[T],
-    shape: (usize, usize, usize),
-    dz: &[T],
-    x: &[T],
-    inputs: usize,
-    gate: ReluGate<'_, T>,
-    scale: (T, T, T),
-    dwb: &mut [T],
-) -> bool {
-    T::first_layer_grads(w, shape, dz, x, inputs, gate, scale, dwb)
-}
-
 /// `c = a * b + bias 1^T`: the affine map `W X + b` of a batch, `bias` added to every column
 /// (`c` is not read), followed by a ReLU (`c = max(0, W X + b)`) when `relu` is set. A
 /// shallow product (the spiral's 2-input layer) adds it as one more
@@ -700,7 +679,7 @@ mod tests {
                                     ReluGate::Output(h.as_slice())
                                 };
                                 let done = on_isa(isa, || {
-                                    first_layer_grads_through_relu(
+                                    T::first_layer_grads(
                                         w.as_slice(),
                                         (k, m, n),
                                         dz.as_slice(),

@@ -55,7 +55,7 @@ mod small;
 pub use scalar::Scalar;
 
 /// Depth of one packed slice of `k`.
-pub const KC: usize = 1024;
+const KC: usize = 1024;
 /// Rows of `A` packed at once.
 const MC: usize = 96;
 /// Columns of `B` packed at once.

@@ -153,8 +153,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Entry<'_>>, BTreeMap<String, St
         return Err("a header that is not a JSON object".into());
     };
     let mut metadata = BTreeMap::new();
-    let mut entries = Vec::new();
-    let mut spans = Vec::new();
+    // Each tensor with its offsets, then in file order.
+    let mut tensors = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for (name, value) in fields {
         if !names.insert(name.clone()) {
@@ -178,21 +178,28 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Entry<'_>>, BTreeMap<String, St
                 ));
             }
         }
-        spans.push((begin, end, entries.len()));
-        entries.push((name, dtype, shape));
+        tensors.push(((begin, end), name, dtype, shape));
     }
     // The offsets must tile the data exactly.
-    spans.sort_unstable();
+    tensors.sort_unstable_by_key(|t| t.0);
     let mut next = 0;
-    for &(begin, end, i) in &spans {
+    let mut entries = Vec::with_capacity(tensors.len());
+    for ((begin, end), name, dtype, shape) in tensors {
         if begin != next || end < begin {
             return Err(format!(
-                "`{}`'s offsets [{begin}, {end}] leave a gap or overlap (expected it to start at \
-                 {next})",
-                entries[i].0
+                "`{name}`'s offsets [{begin}, {end}] leave a gap or overlap (expected it to start \
+                 at {next})"
             ));
         }
         next = end;
+        if let Some(data) = data.get(begin..end) {
+            entries.push(Entry {
+                name,
+                dtype,
+                shape,
+                data,
+            });
+        }
     }
     if next != data.len() {
         return Err(format!(
@@ -200,22 +207,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Entry<'_>>, BTreeMap<String, St
             data.len()
         ));
     }
-    let mut spans_by_entry = vec![(0, 0); entries.len()];
-    for &(begin, end, i) in &spans {
-        spans_by_entry[i] = (begin, end);
-    }
-    let mut out: Vec<Entry<'_>> = entries
-        .into_iter()
-        .zip(spans_by_entry)
-        .map(|((name, dtype, shape), (begin, end))| Entry {
-            name,
-            dtype,
-            shape,
-            data: &data[begin..end],
-        })
-        .collect();
-    out.sort_by_key(|e| e.data.as_ptr().addr());
-    Ok((out, metadata))
+    Ok((entries, metadata))
 }
 
 fn metadata_of(value: Json) -> Result<BTreeMap<String, String>, String> {

@@ -16,9 +16,8 @@ use rand::RngCore;
 
 use super::ReluMask;
 use crate::kernels::{
-    ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits,
-    first_layer_grads_through_relu, gemm, gemm_gated, gemm_gated_by_bits, gemv,
-    per_sample_is_faster, weights_fit_in_l1,
+    ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
+    gemm_gated_by_bits, gemv, per_sample_is_faster, weights_fit_in_l1,
 };
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
@@ -271,7 +270,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         let first = &mut first_dp[..I * (I0 + 1)];
         let (dz, xs) = (dy.as_slice(), x.as_slice());
         let scale = (T::ONE, beta, beta);
-        if !first_layer_grads_through_relu(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
+        if !T::first_layer_grads(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
             return false;
         }
         affine_backward(p, h, dy, None, dp, accumulate);
@@ -325,7 +324,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         let first = &mut first_p[..I * (I0 + 1)];
         let (dz, xs) = (dy.as_slice(), x.as_slice());
         let scale = (-lr, T::ONE - lr * weight_decay, T::ONE);
-        if !first_layer_grads_through_relu(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
+        if !T::first_layer_grads(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
             return false;
         }
         affine_backward_sgd(p, h, dy, None, (lr, weight_decay), scratch);

@@ -950,8 +950,21 @@ mod tests {
                     assert_eq!(y, expected, "f32 relu {}x{}", $o, $i);
                 })*};
             }
-            // Few outputs (1, 2, 4, 8) over few or many inputs, and many outputs.
+            // Few outputs (1, 2, 4, 8) over few or many inputs, some ending in part of a
+            // vector of inputs; whole vectors of outputs; and other row counts: the shapes
+            // of both the 512-bit kernels (in builds for AVX-512 CPUs) and the 256-bit one.
             check!(
+                (16, 1),
+                (16, 16),
+                (32, 16),
+                (32, 32),
+                (48, 5),
+                (64, 7),
+                (80, 9),
+                (128, 3),
+                (2, 24),
+                (4, 20),
+                (8, 10),
                 (1, 1),
                 (1, 16),
                 (1, 48),

@@ -48,6 +48,8 @@
 
 use std::cell::Cell;
 
+#[cfg(target_arch = "x86_64")]
+mod one_sample;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod small;

@@ -435,8 +435,8 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     fn forward_one(&self, p: &[T], _state: &[T], x: &SVector<T, I>) -> SVector<T, O> {
         // Weights that fit in L1 take the register-blocked kernel of the batched narrow
         // layers (W1: 84-112 ns with nalgebra's product, 60-65 ns with it, 43-45 ns with its
-        // 512-bit paths in a build for AVX-512); larger ones
-        // stream from L2, where nalgebra's fixed-size product measured as fast or faster.
+        // 512-bit paths in a build for AVX-512); larger ones stream from L2, where
+        // nalgebra's fixed-size product measured as fast or faster.
         if weights_fit_in_l1::<T>(I, O) {
             let mut y = SVector::<T, O>::zeros();
             gemv::<T, I, O, false>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());

@@ -2,7 +2,19 @@
 
 use crate::{Error, Float, Network, Optimizer, TensorRef};
 
-/// The norms of one parameter tensor around the last step.
+/// The norms of one parameter tensor around the last step, as an [`UpdateMonitor`] records
+/// them.
+///
+/// ```
+/// use constnet::TensorStats;
+/// let stats = TensorStats {
+///     name: "fc1.weight".into(),
+///     weight_norm: 4.0,
+///     grad_norm: 0.5,
+///     update_norm: 0.004,
+/// };
+/// assert!((stats.update_ratio() - 1e-3).abs() < 1e-12);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorStats {
     /// The tensor's name, `fc1.weight`.
@@ -19,6 +31,19 @@ impl TensorStats {
     /// `||update|| / ||w||`, the notes' health check: about 1e-3 is typical; much lower means
     /// the learning rate is too low, much higher too high. Infinite for an all-zero tensor
     /// that moved, and 0 for one that did not.
+    ///
+    /// ```
+    /// use constnet::TensorStats;
+    /// let stats = |weight_norm, update_norm| TensorStats {
+    ///     name: "fc.bias".into(),
+    ///     weight_norm,
+    ///     grad_norm: 1.0,
+    ///     update_norm,
+    /// };
+    /// assert_eq!(stats(2.0, 0.5).update_ratio(), 0.25);
+    /// assert_eq!(stats(0.0, 0.0).update_ratio(), 0.0); // zero biases that did not move
+    /// assert_eq!(stats(0.0, 0.1).update_ratio(), f64::INFINITY);
+    /// ```
     pub fn update_ratio(&self) -> f64 {
         if self.update_norm == 0.0 {
             0.0
@@ -55,7 +80,16 @@ pub struct UpdateMonitor<T: Float> {
 }
 
 impl<T: Float> UpdateMonitor<T> {
-    /// A monitor for `net`'s tensors.
+    /// A monitor for `net`'s tensors; until its first step every norm is 0.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<3, 4>, act: Tanh, fc2: Dense<4, 2> } }
+    /// let monitor = UpdateMonitor::new(&Net::<f32>::new(0));
+    /// let names: Vec<&str> = monitor.tensors().iter().map(|t| t.name.as_str()).collect();
+    /// assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+    /// assert!(monitor.tensors().iter().all(|t| t.update_norm == 0.0));
+    /// ```
     pub fn new<const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(net: &N) -> Self {
         let mut tensors = Vec::new();
         net.for_each_tensor(&mut |t| tensors.push(t));
@@ -76,6 +110,27 @@ impl<T: Float> UpdateMonitor<T> {
     }
 
     /// Runs `optimizer.step(net.params_mut(), grads)` and records the statistics of that step.
+    /// A network with another parameter count than the one the monitor was built for is an
+    /// [`Error::WrongLength`], and nothing is stepped.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! {
+    ///     struct Small { fc: Dense<2, 1> }
+    ///     struct Large { fc: Dense<4, 1> }
+    /// }
+    /// let mut net = Small::new(0);
+    /// let mut monitor = UpdateMonitor::new(&net);
+    /// let mut sgd = Sgd::new(0.1)?;
+    /// // The bias starts at 0; a gradient of 2 moves it by lr * 2.
+    /// monitor.step(&mut net, &[0.0, 0.0, 2.0], &mut sgd)?;
+    /// let bias = &monitor.tensors()[1];
+    /// assert_eq!((bias.weight_norm, bias.grad_norm), (0.0, 2.0));
+    /// assert!((bias.update_norm - 0.2).abs() < 1e-6);
+    /// let mut other = Large::new(0);
+    /// assert!(monitor.step(&mut other, &[0.0; 5], &mut sgd).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn step<const IN: usize, const OUT: usize, N, O>(
         &mut self,
         net: &mut N,
@@ -111,6 +166,18 @@ impl<T: Float> UpdateMonitor<T> {
     }
 
     /// The statistics of the last step, one entry per tensor in declaration order.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<1, 1> } }
+    /// let mut net = Net::new(0);
+    /// let mut monitor = UpdateMonitor::new(&net);
+    /// monitor.step(&mut net, &[1.0, 1.0], &mut Sgd::new(0.5)?)?;
+    /// let [weight, bias] = monitor.tensors() else { panic!("two tensors") };
+    /// assert_eq!((weight.name.as_str(), bias.name.as_str()), ("fc.weight", "fc.bias"));
+    /// assert!((weight.update_norm - 0.5).abs() < 1e-6 && (bias.update_norm - 0.5).abs() < 1e-6);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn tensors(&self) -> &[TensorStats] {
         &self.stats
     }

@@ -3,7 +3,7 @@
 use rand::{Rng, RngCore};
 use rand_distr::StandardNormal;
 
-use crate::Float;
+use crate::{Error, Float};
 
 /// How a layer's weights are drawn. Every scheme draws independent zero-mean gaussians, with
 /// `z ~ N(0, 1)` a standard normal draw and `fan_in` the layer's number of inputs:
@@ -27,9 +27,10 @@ use crate::Float;
 /// use rand::SeedableRng;
 /// let mut rng = constnet::SeededRng::seed_from_u64(0);
 /// let mut w = vec![0.0f64; 10_000];
-/// Init::He.fill(&mut w, 50, &mut rng);
+/// Init::He.fill(&mut w, 50, &mut rng)?;
 /// let var = w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64;
 /// assert!((var - 2.0 / 50.0).abs() < 0.004);
+/// # Ok::<(), constnet::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Init {
@@ -67,11 +68,12 @@ pub enum Init {
     /// let mut rng = constnet::SeededRng::seed_from_u64(1);
     /// // 3 outputs and 5 inputs, stored column-major: output o, input i at o + 3 * i.
     /// let mut w = [0.0f32; 15];
-    /// Init::Sparse { connections: 2 }.fill(&mut w, 5, &mut rng);
+    /// Init::Sparse { connections: 2 }.fill(&mut w, 5, &mut rng)?;
     /// for o in 0..3 {
     ///     let nonzero = (0..5).filter(|i| w[o + 3 * i] != 0.0).count();
     ///     assert_eq!(nonzero, 2);
     /// }
+    /// # Ok::<(), constnet::Error>(())
     /// ```
     Sparse {
         /// How many inputs each output neuron is connected to.
@@ -110,28 +112,38 @@ impl Init {
     /// `rng` alone: the same generator state gives the same weights.
     ///
     /// Only [`Sparse`](Init::Sparse) depends on the layout; it draws each output neuron's
-    /// inputs, then their weights, one neuron after the other.
-    ///
-    /// # Panics
-    ///
-    /// For [`Sparse`](Init::Sparse), if `weights` is not empty and its length is not a
-    /// multiple of `fan_in`.
+    /// inputs, then their weights, one neuron after the other, and is an
+    /// [`Error::BadHyperparameter`] (with nothing drawn) when `weights` is not empty and
+    /// `fan_in` does not divide its length. The other schemes cannot fail.
     ///
     /// ```
-    /// use constnet::Init;
+    /// use constnet::{Error, Init};
     /// use rand::SeedableRng;
-    /// let draw = |seed| {
+    /// let draw = |seed| -> Result<[f64; 6], Error> {
     ///     let mut w = [0.0f64; 6];
-    ///     Init::SmallRandom.fill(&mut w, 3, &mut constnet::SeededRng::seed_from_u64(seed));
-    ///     w
+    ///     Init::SmallRandom.fill(&mut w, 3, &mut constnet::SeededRng::seed_from_u64(seed))?;
+    ///     Ok(w)
     /// };
-    /// assert_eq!(draw(7), draw(7));
-    /// assert!(draw(7).iter().all(|w| w.abs() < 0.1));
+    /// assert_eq!(draw(7)?, draw(7)?);
+    /// assert!(draw(7)?.iter().all(|w| w.abs() < 0.1));
+    /// // 6 weights are not whole columns of 4 inputs.
+    /// let mut rng = constnet::SeededRng::seed_from_u64(0);
+    /// let sparse = Init::Sparse { connections: 2 };
+    /// assert!(sparse.fill(&mut [0.0f32; 6], 4, &mut rng).is_err());
+    /// # Ok::<(), Error>(())
     /// ```
-    pub fn fill<T: Float>(self, weights: &mut [T], fan_in: usize, rng: &mut dyn RngCore) {
+    pub fn fill<T: Float>(
+        self,
+        weights: &mut [T],
+        fan_in: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<(), Error> {
         match self {
             Init::Sparse { connections } => fill_sparse(weights, fan_in, connections, rng),
-            _ => fill_dense(weights, self.std_dev(fan_in), rng),
+            _ => {
+                fill_dense(weights, self.std_dev(fan_in), rng);
+                Ok(())
+            }
         }
     }
 }
@@ -150,16 +162,18 @@ fn fill_sparse<T: Float>(
     fan_in: usize,
     connections: usize,
     rng: &mut dyn RngCore,
-) {
-    weights.fill(T::ZERO);
+) -> Result<(), Error> {
     if weights.is_empty() {
-        return;
+        return Ok(());
     }
-    assert!(
-        fan_in > 0 && weights.len().is_multiple_of(fan_in),
-        "sparse init: {} weights are not a whole number of rows of {fan_in} inputs",
-        weights.len()
-    );
+    if fan_in == 0 || !weights.len().is_multiple_of(fan_in) {
+        return Err(Error::BadHyperparameter {
+            name: "sparse init fan_in",
+            value: fan_in as f64,
+            expected: "a divisor of the number of weights",
+        });
+    }
+    weights.fill(T::ZERO);
     let outputs = weights.len() / fan_in;
     let std = Init::Sparse { connections }.std_dev(fan_in);
     for o in 0..outputs {
@@ -173,6 +187,7 @@ fn fill_sparse<T: Float>(
             }
         }
     }
+    Ok(())
 }
 
 fn gaussian<T: Float>(std: f64, rng: &mut dyn RngCore) -> T {

@@ -1,6 +1,7 @@
 //! A mini-batch trainer for classifiers and regressors: epochs of shuffled mini-batches of
 //! any [`Supervised`] set (class labels or regression targets), any update rule, schedule,
-//! regularizer and loss that takes the set's targets, a per-epoch history, plain log lines
+//! regularizer and loss that takes the set's targets, a per-epoch history (with, on request,
+//! each epoch's update/weight ratios), plain log lines
 //! (under a progress bar on a terminal, with the `progress-bar` feature) and a clean stop on
 //! a non-finite loss.
 
@@ -11,9 +12,33 @@ use std::time::Instant;
 use crate::datasets::{MiniBatches, Supervised};
 use crate::{
     AsBatch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
+    TensorStats, UpdateMonitor,
 };
 
 /// When a [`Schedule`] sets the learning rate.
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::datasets::Labeled;
+/// use constnet::train::{fit, Config, Every, Progress};
+/// network! { struct Net { fc: Dense<1, 2> } }
+/// let train = Labeled::new(Batch::<f32, 1>::from_column_slice(&[0.0, 1.0, 2.0, 3.0]), vec![0, 1, 0, 1])?;
+/// // 1/t decay, 0.1 / (1 + t): per step, the epoch's second (last) step has t = 1.
+/// let schedule = Schedule::inverse_time(0.1, 1.0)?;
+/// let lr_after = |every| -> Result<f64, Error> {
+///     let config = Config {
+///         schedule: Some((schedule, every)),
+///         progress: Progress::Silent,
+///         ..Config::new(1, 2)
+///     };
+///     let mut sgd = Sgd::new(1.0)?;
+///     let history = fit(&mut Net::new(0), &mut sgd, &SoftmaxCrossEntropy, &train, None, &config)?;
+///     Ok(history.epochs[0].learning_rate)
+/// };
+/// assert!((lr_after(Every::Step)? - 0.05).abs() < 1e-12);
+/// assert!((lr_after(Every::Epoch)? - 0.1).abs() < 1e-12);
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Every {
     /// Before each epoch, with `t` the number of epochs done.
@@ -23,6 +48,13 @@ pub enum Every {
 }
 
 /// How the trainer reports its progress.
+///
+/// ```
+/// use constnet::train::{Config, Progress};
+/// assert_eq!(Config::new(5, 32).progress, Progress::Auto);
+/// let quiet = Config { progress: Progress::Silent, ..Config::new(5, 32) };
+/// assert_ne!(quiet, Config::new(5, 32));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Progress {
     /// One plain line per epoch on standard error, under a progress bar of the steps when
@@ -36,6 +68,20 @@ pub enum Progress {
 }
 
 /// What [`fit`] does. `Config::new(epochs, batch_size)` gives the rest sensible defaults.
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::train::{Config, Every};
+/// let config = Config {
+///     schedule: Some((Schedule::step(1e-3, 4, 0.5)?, Every::Epoch)),
+///     regularizer: Some(Regularizer::l2(1e-4)?),
+///     max_norm: Some(MaxNorm::new(3.0)?),
+///     ..Config::new(12, 64)
+/// };
+/// assert_eq!((config.epochs, config.batch_size), (12, 64));
+/// assert!(!config.monitor_updates);
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Passes over the training set.
@@ -52,10 +98,16 @@ pub struct Config {
     pub max_norm: Option<MaxNorm>,
     /// How progress is shown.
     pub progress: Progress,
+    /// Whether to record, for each epoch's last step, every parameter tensor's
+    /// update/weight ratio and gradient norm in [`History::updates`] (through an
+    /// [`UpdateMonitor`], which copies the parameters before each step; off, it costs
+    /// nothing).
+    pub monitor_updates: bool,
 }
 
 impl Config {
-    /// `epochs` epochs of mini-batches of `batch_size`, seed 0, no schedule, no penalty.
+    /// `epochs` epochs of mini-batches of `batch_size`, seed 0, no schedule, no penalty, no
+    /// update monitor.
     ///
     /// ```
     /// let config = constnet::train::Config::new(10, 64);
@@ -70,11 +122,29 @@ impl Config {
             regularizer: None,
             max_norm: None,
             progress: Progress::Auto,
+            monitor_updates: false,
         }
     }
 }
 
 /// One epoch's numbers.
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::datasets::Labeled;
+/// use constnet::train::{fit, Config, Progress};
+/// network! { struct Net { fc: Dense<1, 2> } }
+/// let data = Labeled::new(Batch::<f32, 1>::from_column_slice(&[-1.0, 1.0, -2.0, 2.0]), vec![0, 1, 0, 1])?;
+/// let config = Config { progress: Progress::Silent, ..Config::new(2, 4) };
+/// let history = fit(&mut Net::new(0), &mut Sgd::new(0.5)?, &SoftmaxCrossEntropy, &data, Some(&data), &config)?;
+/// let stats = history.epochs[1];
+/// assert_eq!(stats.epoch, 2);
+/// assert_eq!(stats.learning_rate, 0.5);
+/// // A classifier gets accuracies; with a validation set, its loss and accuracy too.
+/// assert!(stats.train_accuracy.is_some() && stats.val_loss.unwrap().is_finite());
+/// assert!((0.0..=1.0).contains(&stats.val_accuracy.unwrap()));
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochStats {
     /// The epoch, from 1.
@@ -103,10 +173,48 @@ pub struct EpochStats {
 pub struct History {
     /// One entry per epoch completed.
     pub epochs: Vec<EpochStats>,
+    /// With [`Config::monitor_updates`], one entry per epoch completed: the statistics of
+    /// its last step, one per parameter tensor in declaration order (the notes' rule of
+    /// thumb: an update/weight ratio near 1e-3). Empty otherwise.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// use constnet::datasets::Labeled;
+    /// use constnet::train::{fit, Config, Progress};
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 0.0, 0.0, 1.0, 1.0, 0.2, 0.1, 0.9]);
+    /// let train = Labeled::new(x, vec![0, 1, 0, 1])?;
+    /// let mut net = Net::new(0);
+    /// let mut sgd = Sgd::new(0.1)?;
+    /// let config = Config { monitor_updates: true, progress: Progress::Silent, ..Config::new(3, 2) };
+    /// let history = fit(&mut net, &mut sgd, &SoftmaxCrossEntropy, &train, None, &config)?;
+    /// assert_eq!(history.updates.len(), 3);
+    /// let names: Vec<&str> = history.updates[2].iter().map(|t| t.name.as_str()).collect();
+    /// assert_eq!(names, ["fc.weight", "fc.bias"]);
+    /// assert!(history.updates[2].iter().all(|t| t.update_ratio() > 0.0));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub updates: Vec<Vec<TensorStats>>,
 }
 
 impl History {
-    /// The last epoch's numbers.
+    /// The last epoch's numbers; `None` before any epoch.
+    ///
+    /// ```
+    /// use constnet::train::{EpochStats, History};
+    /// assert!(History::default().last().is_none());
+    /// let epoch = |epoch| EpochStats {
+    ///     epoch,
+    ///     train_loss: 1.0 / epoch as f64,
+    ///     train_accuracy: None,
+    ///     val_loss: None,
+    ///     val_accuracy: None,
+    ///     learning_rate: 0.1,
+    ///     seconds: 0.0,
+    /// };
+    /// let history = History { epochs: vec![epoch(1), epoch(2)], updates: Vec::new() };
+    /// assert_eq!(history.last().map(|e| e.train_loss), Some(0.5));
+    /// ```
     pub fn last(&self) -> Option<&EpochStats> {
         self.epochs.last()
     }
@@ -190,6 +298,7 @@ where
     let mut grads = net.new_grads();
     // The parameters and state before the last update, restored on a non-finite loss.
     let mut last_good = (net.params().to_vec(), net.state().to_vec());
+    let mut monitor = config.monitor_updates.then(|| UpdateMonitor::new(&*net));
     let report = Report::new(config.progress, config.epochs * batches.per_epoch());
     let mut history = History::default();
     let mut step = 0u64;
@@ -224,7 +333,10 @@ where
             batch_count += 1;
             last_good.0.copy_from_slice(net.params());
             last_good.1.copy_from_slice(net.state());
-            optimizer.step(net.params_mut(), &grads)?;
+            match monitor.as_mut() {
+                Some(monitor) => monitor.step(net, &grads, optimizer)?,
+                None => optimizer.step(net.params_mut(), &grads)?,
+            }
             if let Some(max_norm) = &config.max_norm {
                 max_norm.apply(net);
             }
@@ -251,6 +363,9 @@ where
         };
         report.epoch(&stats, config.epochs);
         history.epochs.push(stats);
+        if let Some(monitor) = &monitor {
+            history.updates.push(monitor.tensors().to_vec());
+        }
     }
     report.finish();
     Ok(history)

@@ -1,7 +1,8 @@
 //! A counting global allocator proves that single-sample and batched inference and a whole
-//! training step (forward, loss, backward, L2, Adam, max-norm) allocate nothing once warmed
-//! up, through every kind of layer with state or scratch: batch norm, dropout and Maxout;
-//! and that drawing mini-batches, labeled or regression, allocates nothing either.
+//! training step (forward, loss, backward, L2, Adam, max-norm; or SGD, inside backward or
+//! after it) allocate nothing once warmed up, through every kind of layer with state or
+//! scratch: batch norm, dropout and Maxout; and that drawing mini-batches, labeled or
+//! regression, allocates nothing either.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -122,6 +123,22 @@ fn inference_and_training_allocate_nothing_after_warm_up() {
         }
     });
     assert_eq!(in_backward, 0, "an SGD step in backward allocated");
+
+    // The plain step: forward, loss, backward into the gradient buffer, then `Sgd::step`.
+    let mut plain_sgd_step = |net: &mut Mlp| {
+        let loss = net
+            .loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)
+            .unwrap();
+        sgd.step(net.params_mut(), &grads).unwrap();
+        loss
+    };
+    plain_sgd_step(&mut net);
+    let plain = allocations_during(|| {
+        for _ in 0..3 {
+            std::hint::black_box(plain_sgd_step(&mut net));
+        }
+    });
+    assert_eq!(plain, 0, "a step with Sgd::step allocated");
 }
 
 #[test]

@@ -34,7 +34,8 @@ fn assert_gaussian(values: &[f64], std: f64, what: &str) {
 
 fn filled(init: Init, len: usize, fan_in: usize, seed: u64) -> Vec<f64> {
     let mut w = vec![f64::NAN; len];
-    init.fill(&mut w, fan_in, &mut SeededRng::seed_from_u64(seed));
+    init.fill(&mut w, fan_in, &mut SeededRng::seed_from_u64(seed))
+        .expect("whole columns of fan_in inputs");
     w
 }
 
@@ -88,6 +89,26 @@ fn fill_sparse_connects_every_input_when_connections_reach_fan_in() {
     }
     let w = filled(Init::Sparse { connections: 0 }, 3 * 8, 8, 0);
     assert!(w.iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn fill_sparse_with_weights_not_whole_columns_is_an_error_and_draws_nothing() {
+    let mut rng = SeededRng::seed_from_u64(0);
+    for (len, fan_in) in [(10, 4), (6, 0), (5, 10)] {
+        let mut w = vec![7.0f32; len];
+        let result = Init::Sparse { connections: 2 }.fill(&mut w, fan_in, &mut rng);
+        assert!(
+            matches!(result, Err(constnet::Error::BadHyperparameter { .. })),
+            "{len} weights, fan_in {fan_in}: {result:?}"
+        );
+        assert!(w.iter().all(|&v| v == 7.0), "{len} weights touched: {w:?}");
+    }
+    // Empty weights have nothing to draw, whatever the fan-in.
+    assert!(
+        Init::Sparse { connections: 2 }
+            .fill::<f32>(&mut [], 0, &mut rng)
+            .is_ok()
+    );
 }
 
 #[test]

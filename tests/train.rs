@@ -56,6 +56,53 @@ fn spiral_history(seed: u64) -> (Vec<f64>, Vec<f32>) {
 }
 
 #[test]
+fn the_update_monitor_records_each_epochs_last_sgd_step() {
+    let data = constnet::datasets::spiral::<f32>(50, 3, 0);
+    let lr = 0.5;
+    let run = |monitor_updates| {
+        let (mut net, mut sgd) = (Spiral::new(0), Sgd::new(lr).unwrap());
+        let config = Config {
+            monitor_updates,
+            ..silent(4, 16)
+        };
+        let history = fit(
+            &mut net,
+            &mut sgd,
+            &SoftmaxCrossEntropy,
+            &data,
+            None,
+            &config,
+        );
+        (history.unwrap(), net.params().to_vec())
+    };
+    let (plain, plain_params) = run(false);
+    assert!(plain.updates.is_empty());
+    let (watched, watched_params) = run(true);
+    // Watching changes nothing about the training.
+    let losses = |h: &constnet::train::History| -> Vec<f64> {
+        h.epochs.iter().map(|e| e.train_loss).collect()
+    };
+    assert_eq!(losses(&watched), losses(&plain));
+    assert_eq!(watched_params, plain_params);
+    assert_eq!(watched.updates.len(), 4);
+    for epoch in &watched.updates {
+        let names: Vec<&str> = epoch.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+        for t in epoch {
+            // SGD moves each tensor by exactly `lr` times its gradient.
+            let expected = lr * t.grad_norm;
+            assert!(
+                (t.update_norm - expected).abs() <= 1e-5 * expected,
+                "{}: update {} against lr * grad {expected}",
+                t.name,
+                t.update_norm
+            );
+        }
+        assert!(epoch[0].weight_norm > 0.0 && epoch[0].update_ratio() > 0.0);
+    }
+}
+
+#[test]
 fn the_same_seed_gives_the_same_history() {
     let (losses, params) = spiral_history(7);
     assert_eq!(spiral_history(7), (losses.clone(), params));

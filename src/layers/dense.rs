@@ -425,7 +425,10 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
 
     fn init(&self, params: &mut [T], rng: &mut dyn RngCore) {
         let (w, b) = params.split_at_mut(O * I);
-        self.init.fill(w, I, rng);
+        // `w` is whole columns of `I >= 1` inputs (a zero width does not compile).
+        self.init
+            .fill(w, I, rng)
+            .expect("a layer's weights are whole columns of its inputs");
         b.fill(T::of_f64(self.bias));
     }
 

@@ -19,6 +19,29 @@ use rand::SeedableRng;
 use crate::{Batch, Error, Kinks, Loss, Network, Regularizer, Tape, TensorRef};
 
 /// What a gradient check does.
+///
+/// ```
+/// use constnet::gradcheck::Options;
+/// use constnet::prelude::*;
+/// network! { struct Net { fc1: Dense<3, 4>, act: Tanh, fc2: Dense<4, 2> } }
+/// let net = Net::<f64>::init(2);
+/// let x = Batch::<f64, 3>::from_fn(3, |i, j| (i + 2 * j) as f64 * 0.1);
+/// let options = Options {
+///     samples_per_tensor: 5,
+///     regularizer: Some(Regularizer::l2(1e-2)?),
+///     check_input: true,
+///     ..Options::default()
+/// };
+/// let report = gradcheck(&net, &x, &[1, 0, 1][..], &SoftmaxCrossEntropy, &options)?;
+/// assert!(report.passed(), "{report}");
+/// // 5 elements of each tensor, or all of a smaller one; the input comes last.
+/// let checked: Vec<usize> = report.tensors.iter().map(|t| t.checked).collect();
+/// assert_eq!(checked, [5, 4, 5, 2, 5]); // fc1.weight, fc1.bias, fc2.weight, fc2.bias
+/// assert_eq!(report.tensors[4].name, "input");
+/// let bad_step = Options { step: 0.0, ..Options::default() };
+/// assert!(gradcheck(&net, &x, &[1, 0, 1][..], &SoftmaxCrossEntropy, &bad_step).is_err());
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     /// The perturbation `h` (the notes: 1e-5).
@@ -49,6 +72,22 @@ impl Default for Options {
 }
 
 /// One checked element.
+///
+/// ```
+/// use constnet::gradcheck::rel_error;
+/// use constnet::prelude::*;
+/// network! { struct Net { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> } }
+/// # let net = Net::<f64>::init(0);
+/// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
+/// let report = gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &Default::default())?;
+/// let fc2_bias = &report.tensors[3];
+/// let worst = fc2_bias.worst.expect("a tensor with counted elements has a worst one");
+/// assert!(worst.index < 2);
+/// assert_eq!(worst.rel_error, rel_error(worst.analytic, worst.numeric));
+/// assert_eq!(worst.rel_error, fc2_bias.max_rel_error);
+/// assert!((worst.analytic - worst.numeric).abs() < 1e-8);
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Element {
     /// Index in the tensor's buffer order.
@@ -62,6 +101,23 @@ pub struct Element {
 }
 
 /// The check of one tensor.
+///
+/// ```
+/// use constnet::gradcheck::Options;
+/// use constnet::prelude::*;
+/// network! { struct Net { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> } }
+/// # let net = Net::<f64>::init(0);
+/// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
+/// let options = Options { samples_per_tensor: 4, ..Options::default() };
+/// let report = gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &options)?;
+/// let fc1_weight = &report.tensors[0];
+/// assert_eq!(fc1_weight.name, "fc1.weight");
+/// assert_eq!(fc1_weight.checked, 4); // 4 of its 6 elements
+/// assert_eq!(fc1_weight.kinks, 0); // tanh and softmax have no kinks
+/// assert_eq!(fc1_weight.failures, 0);
+/// assert!(fc1_weight.max_rel_error <= report.tolerance);
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorReport {
     /// `fc1.weight`, or `input` for the input batch.
@@ -81,6 +137,21 @@ pub struct TensorReport {
 }
 
 /// The result of [`gradcheck`]: one line per tensor.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> } }
+/// # let net = Net::<f64>::init(0);
+/// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
+/// let report = gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &Default::default())?;
+/// assert_eq!((report.tensors.len(), report.tolerance), (4, 1e-7));
+/// // Printed, it is a table with a header, a line per tensor and the verdict.
+/// let text = report.to_string();
+/// let lines: Vec<&str> = text.lines().collect();
+/// assert!(lines[0].starts_with("tensor") && lines[1].starts_with("fc1.weight"));
+/// assert_eq!(lines[5], "passed at tolerance 1e-7");
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// Per-tensor results, in buffer order (the input last, when checked).
@@ -91,11 +162,48 @@ pub struct Report {
 
 impl Report {
     /// Whether no element failed.
+    ///
+    /// ```
+    /// use constnet::gradcheck::Options;
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> } }
+    /// # let net = Net::<f64>::init(0);
+    /// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
+    /// let check = |step| {
+    ///     let options = Options { step, ..Options::default() };
+    ///     gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &options)
+    /// };
+    /// assert!(check(1e-5)?.passed());
+    /// // A step of 0.5 is far too coarse: the centered difference misses the gradient.
+    /// let coarse = check(0.5)?;
+    /// assert!(!coarse.passed());
+    /// assert!(coarse.tensors.iter().any(|t| t.failures > 0));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn passed(&self) -> bool {
         self.tensors.iter().all(|t| t.failures == 0)
     }
 
     /// The largest relative error over all counted elements.
+    ///
+    /// ```
+    /// use constnet::gradcheck::Options;
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> } }
+    /// # let net = Net::<f64>::init(0);
+    /// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
+    /// let check = |step| {
+    ///     let options = Options { step, ..Options::default() };
+    ///     gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &options)
+    /// };
+    /// let (fine, coarse) = (check(1e-5)?, check(0.5)?);
+    /// assert!(fine.max_rel_error() < 1e-7);
+    /// assert!(coarse.max_rel_error() > 1e-4);
+    /// // It is the largest of the per-tensor maxima.
+    /// assert!(coarse.tensors.iter().all(|t| t.max_rel_error <= coarse.max_rel_error()));
+    /// assert!(coarse.tensors.iter().any(|t| t.max_rel_error == coarse.max_rel_error()));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn max_rel_error(&self) -> f64 {
         self.tensors
             .iter()

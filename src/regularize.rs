@@ -5,6 +5,18 @@ use crate::optim::positive;
 use crate::{Error, Float, Network, Storage, TensorRef};
 
 /// A penalty on parameter magnitudes, with the notes' formulas.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 1> } }
+/// let mut net = Net::new(0);
+/// net.write_param("fc.weight", &[2.0, -4.0])?; // sum |w| = 6, sum w^2 = 20
+/// let value = |penalty| Regularizer::new(penalty).map(|r| r.value(&net));
+/// assert_eq!(value(Penalty::L2 { lambda: 0.5 })?, 0.5 * 0.5 * 20.0);
+/// assert_eq!(value(Penalty::L1 { lambda: 0.5 })?, 0.5 * 6.0);
+/// assert_eq!(value(Penalty::ElasticNet { l1: 0.5, l2: 0.25 })?, 0.5 * 6.0 + 0.25 * 20.0);
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Penalty {
     /// `0.5 * lambda * w^2` per weight; gradient `lambda * w`.
@@ -51,6 +63,16 @@ pub struct Regularizer {
 
 impl Regularizer {
     /// The penalty, its strengths checked (non-negative and finite), on weights only.
+    ///
+    /// ```
+    /// use constnet::{Penalty, Regularizer};
+    /// let r = Regularizer::new(Penalty::ElasticNet { l1: 1e-4, l2: 0.0 })?;
+    /// assert_eq!(r.penalty(), Penalty::ElasticNet { l1: 1e-4, l2: 0.0 });
+    /// assert!(!r.regularizes_biases());
+    /// assert!(Regularizer::new(Penalty::L2 { lambda: -1.0 }).is_err());
+    /// assert!(Regularizer::new(Penalty::ElasticNet { l1: 1e-4, l2: f64::NAN }).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn new(penalty: Penalty) -> Result<Self, Error> {
         let strengths: &[(&'static str, f64)] = match &penalty {
             Penalty::L2 { lambda } => &[("L2 strength", *lambda)],
@@ -73,16 +95,52 @@ impl Regularizer {
     }
 
     /// L2, `0.5 * lambda * w^2`.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[2.0, -4.0])?;
+    /// let mut grads = net.new_grads();
+    /// assert_eq!(Regularizer::l2(0.5)?.apply(&net, &mut grads), 0.5 * 0.5 * 20.0);
+    /// assert_eq!(grads, [1.0, -2.0, 0.0]); // lambda * w, and nothing on the bias
+    /// assert!(Regularizer::l2(-0.5).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn l2(lambda: f64) -> Result<Self, Error> {
         Regularizer::new(Penalty::L2 { lambda })
     }
 
     /// L1, `lambda * |w|`.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<3, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[2.0, 0.0, -4.0])?;
+    /// let mut grads = net.new_grads();
+    /// assert_eq!(Regularizer::l1(0.5)?.apply(&net, &mut grads), 0.5 * 6.0);
+    /// assert_eq!(grads, [0.5, 0.0, -0.5, 0.0]); // lambda * sign(w), with sign(0) = 0
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn l1(lambda: f64) -> Result<Self, Error> {
         Regularizer::new(Penalty::L1 { lambda })
     }
 
     /// Elastic net, `l1 * |w| + l2 * w^2`.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[2.0, -4.0])?;
+    /// let mut grads = net.new_grads();
+    /// let value = Regularizer::elastic_net(1.0, 0.25)?.apply(&net, &mut grads);
+    /// assert_eq!(value, 1.0 * 6.0 + 0.25 * 20.0);
+    /// assert_eq!(grads, [2.0, -3.0, 0.0]); // l1 * sign(w) + 2 * l2 * w
+    /// assert!(Regularizer::elastic_net(-1.0, 0.25).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn elastic_net(l1: f64, l2: f64) -> Result<Self, Error> {
         Regularizer::new(Penalty::ElasticNet { l1, l2 })
     }
@@ -94,6 +152,21 @@ impl Regularizer {
     /// assert!(r.regularizes_biases());
     /// # Ok::<(), constnet::Error>(())
     /// ```
+    ///
+    /// The bias then gets the penalty's gradient like a weight:
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<1, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[2.0])?;
+    /// net.write_param("fc.bias", &[4.0])?;
+    /// let mut grads = net.new_grads();
+    /// let value = Regularizer::l2(0.5)?.with_biases().apply(&net, &mut grads);
+    /// assert_eq!(value, 0.5 * 0.5 * (4.0 + 16.0));
+    /// assert_eq!(grads, [1.0, 2.0]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn with_biases(self) -> Self {
         Regularizer {
             biases: true,
@@ -102,11 +175,25 @@ impl Regularizer {
     }
 
     /// Whether biases are penalized.
+    ///
+    /// ```
+    /// let r = constnet::Regularizer::l2(1e-3)?;
+    /// assert!(!r.regularizes_biases());
+    /// assert!(r.with_biases().regularizes_biases());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn regularizes_biases(&self) -> bool {
         self.biases
     }
 
     /// The penalty.
+    ///
+    /// ```
+    /// use constnet::{Penalty, Regularizer};
+    /// let r = Regularizer::elastic_net(0.1, 0.2)?;
+    /// assert_eq!(r.penalty(), Penalty::ElasticNet { l1: 0.1, l2: 0.2 });
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn penalty(&self) -> Penalty {
         self.penalty
     }
@@ -116,6 +203,19 @@ impl Regularizer {
     }
 
     /// Adds the penalty's gradient to `grads` and returns the penalty's value.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[2.0, -4.0])?;
+    /// net.write_param("fc.bias", &[3.0])?;
+    /// let mut grads = vec![1.0f32; 3]; // a data gradient, already computed
+    /// let l2 = Regularizer::l2(0.5)?;
+    /// assert_eq!(l2.apply(&net, &mut grads), l2.value(&net));
+    /// assert_eq!(grads, [2.0, -1.0, 1.0]); // added to, not overwritten; the bias left alone
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn apply<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &self,
         net: &N,
@@ -244,6 +344,14 @@ pub struct MaxNorm {
 
 impl MaxNorm {
     /// The constraint `||w||_2 <= c`; `c` must be positive (typically 3 or 4).
+    ///
+    /// ```
+    /// use constnet::MaxNorm;
+    /// assert_eq!(MaxNorm::new(3.0)?.bound(), 3.0);
+    /// assert!(MaxNorm::new(0.0).is_err());
+    /// assert!(MaxNorm::new(f64::INFINITY).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn new(c: f64) -> Result<Self, Error> {
         Ok(MaxNorm {
             c: positive("max-norm bound", c)?,
@@ -251,11 +359,31 @@ impl MaxNorm {
     }
 
     /// The bound `c`.
+    ///
+    /// ```
+    /// assert_eq!(constnet::MaxNorm::new(4.0)?.bound(), 4.0);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn bound(&self) -> f64 {
         self.c
     }
 
     /// Clamps every row of every weight tensor of `net`. Allocates nothing.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<3, 2>, act: Relu, fc2: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc1.weight", &[2.0, 2.0, 1.0, 0.0, 1.0, 0.0])?; // row norms 3 and 1
+    /// net.write_param("fc1.bias", &[10.0, -10.0])?;
+    /// net.write_param("fc2.weight", &[0.0, -6.0])?; // norm 6
+    /// MaxNorm::new(1.5)?.apply(&mut net);
+    /// let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+    /// assert!(close(&net.param("fc1.weight")?, &[1.0, 1.0, 0.5, 0.0, 1.0, 0.0]));
+    /// assert!(close(&net.param("fc2.weight")?, &[0.0, -1.5]));
+    /// assert_eq!(net.param("fc1.bias")?, [10.0, -10.0]); // biases are not touched
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn apply<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &self,
         net: &mut N,

@@ -5,6 +5,17 @@ use crate::{Error, Float, Optimizer};
 
 /// How the learning rate decays with `t`, which counts epochs or steps as the caller
 /// chooses (call [`Schedule::apply`] once per epoch, or once per step).
+///
+/// ```
+/// use constnet::{Decay, Schedule};
+/// let halving = Schedule::new(0.1, Decay::Step { every: 10, factor: 0.5 })?;
+/// assert_eq!((halving.lr(9), halving.lr(10), halving.lr(20)), (0.1, 0.05, 0.025));
+/// let exponential = Schedule::new(2.0, Decay::Exponential { k: 0.1 })?;
+/// assert!((exponential.lr(10) - 2.0 / std::f64::consts::E).abs() < 1e-12);
+/// let inverse = Schedule::new(2.0, Decay::InverseTime { k: 0.5 })?;
+/// assert_eq!(inverse.lr(6), 0.5); // 2 / (1 + 0.5 * 6)
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Decay {
     /// `lr0`, always.
@@ -83,21 +94,56 @@ impl Schedule {
     }
 
     /// A constant rate.
+    ///
+    /// ```
+    /// use constnet::Schedule;
+    /// let constant = Schedule::constant(0.3)?;
+    /// assert_eq!((constant.lr(0), constant.lr(1_000_000)), (0.3, 0.3));
+    /// assert!(Schedule::constant(0.0).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn constant(lr0: f64) -> Result<Self, Error> {
         Schedule::new(lr0, Decay::Constant)
     }
 
     /// Step decay: multiply by `factor` every `every` periods.
+    ///
+    /// ```
+    /// use constnet::Schedule;
+    /// let step = Schedule::step(0.1, 3, 0.5)?;
+    /// let rates: Vec<f64> = (0..7).map(|t| step.lr(t)).collect();
+    /// assert_eq!(rates, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]);
+    /// assert!(Schedule::step(0.1, 3, 1.5).is_err()); // a factor above 1 would grow the rate
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn step(lr0: f64, every: u64, factor: f64) -> Result<Self, Error> {
         Schedule::new(lr0, Decay::Step { every, factor })
     }
 
     /// Exponential decay `lr0 * e^(-k t)`.
+    ///
+    /// ```
+    /// use constnet::Schedule;
+    /// let exponential = Schedule::exponential(0.1, 0.2)?;
+    /// assert!((exponential.lr(5) - 0.1 * (-1.0f64).exp()).abs() < 1e-15);
+    /// assert_eq!(Schedule::exponential(0.1, 0.0)?.lr(100), 0.1); // k = 0: constant
+    /// assert!(Schedule::exponential(0.1, f64::INFINITY).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn exponential(lr0: f64, k: f64) -> Result<Self, Error> {
         Schedule::new(lr0, Decay::Exponential { k })
     }
 
     /// 1/t decay `lr0 / (1 + k t)`.
+    ///
+    /// ```
+    /// use constnet::Schedule;
+    /// let inverse = Schedule::inverse_time(0.1, 0.25)?;
+    /// assert_eq!(inverse.lr(0), 0.1);
+    /// assert!((inverse.lr(4) - 0.05).abs() < 1e-15); // 0.1 / (1 + 0.25 * 4)
+    /// assert!(Schedule::inverse_time(0.1, -0.25).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn inverse_time(lr0: f64, k: f64) -> Result<Self, Error> {
         Schedule::new(lr0, Decay::InverseTime { k })
     }
@@ -124,6 +170,18 @@ impl Schedule {
 
     /// Sets `optimizer`'s learning rate to [`lr(t)`](Self::lr) and returns it. An `Err` if
     /// the rate has decayed to zero (underflow after very many periods).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let mut adam = AdamConfig::new(0.1).build::<f64>()?;
+    /// let lr = Schedule::inverse_time(0.1, 1.0)?.apply(&mut adam, 3)?; // 0.1 / (1 + 3)
+    /// assert!((lr - 0.025).abs() < 1e-15);
+    /// assert_eq!(adam.learning_rate(), lr);
+    /// // e^(-10000) underflows to 0, which is not a learning rate.
+    /// assert!(Schedule::exponential(0.1, 1.0)?.apply(&mut adam, 10_000).is_err());
+    /// assert_eq!(adam.learning_rate(), lr);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn apply<T: Float, O: Optimizer<T>>(
         &self,
         optimizer: &mut O,

@@ -19,11 +19,28 @@ pub struct AdagradConfig {
 
 impl AdagradConfig {
     /// Learning rate `lr` and `eps` 1e-8.
+    ///
+    /// ```
+    /// let config = constnet::AdagradConfig::new(0.1);
+    /// assert_eq!((config.lr, config.eps), (0.1, 1e-8));
+    /// ```
     pub fn new(lr: f64) -> Self {
         AdagradConfig { lr, eps: 1e-8 }
     }
 
     /// Validates the hyperparameters and builds the rule.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let opt = AdagradConfig::new(0.1).build::<f32>()?;
+    /// assert_eq!(opt.learning_rate(), 0.1);
+    /// assert!(opt.state()[0].1.is_empty()); // the cache is sized at the first step
+    /// let err = AdagradConfig::new(-0.1).build::<f32>();
+    /// assert!(matches!(err, Err(Error::BadHyperparameter { name: "learning rate", .. })));
+    /// let err = AdagradConfig { eps: f64::NAN, ..AdagradConfig::new(0.1) }.build::<f32>();
+    /// assert!(matches!(err, Err(Error::BadHyperparameter { name: "eps", .. })));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn build<T: Float>(self) -> Result<Adagrad<T>, Error> {
         Ok(Adagrad {
             lr: positive("learning rate", self.lr)?,

@@ -36,6 +36,13 @@ impl Default for AdamConfig {
 
 impl AdamConfig {
     /// The defaults with learning rate `lr`.
+    ///
+    /// ```
+    /// use constnet::AdamConfig;
+    /// let config = AdamConfig::new(0.01);
+    /// assert_eq!(config, AdamConfig { lr: 0.01, ..AdamConfig::default() });
+    /// assert_eq!((config.beta1, config.beta2, config.eps), (0.9, 0.999, 1e-8));
+    /// ```
     pub fn new(lr: f64) -> Self {
         AdamConfig {
             lr,
@@ -44,6 +51,17 @@ impl AdamConfig {
     }
 
     /// Validates the hyperparameters and builds the rule.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let adam = AdamConfig::new(0.01).build::<f32>()?;
+    /// assert_eq!((adam.learning_rate(), adam.steps()), (0.01, 0));
+    /// assert!(AdamConfig { beta1: 0.0, ..AdamConfig::default() }.build::<f32>().is_ok());
+    /// let err = AdamConfig { beta1: 1.0, ..AdamConfig::default() }.build::<f32>();
+    /// assert!(matches!(err, Err(Error::BadHyperparameter { name: "beta1", .. })));
+    /// assert!(AdamConfig { eps: 0.0, ..AdamConfig::default() }.build::<f32>().is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn build<T: Float>(self) -> Result<Adam<T>, Error> {
         Ok(Adam {
             lr: positive("learning rate", self.lr)?,

@@ -81,24 +81,100 @@ use crate::{Error, Float};
 pub trait Optimizer<T: Float> {
     /// One update of `params` from `grads`, which must have the same length (and, for a
     /// stateful rule, the same length as at the first step).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let mut opt = MomentumConfig::new(0.5).build::<f64>()?;
+    /// let mut x = [1.0, 2.0];
+    /// opt.step(&mut x, &[1.0, -2.0])?; // v = -0.5 * dx = [-0.5, 1.0]
+    /// assert_eq!(x, [0.5, 3.0]);
+    /// assert!(opt.step(&mut x, &[1.0]).is_err()); // lengths differ
+    /// assert!(opt.step(&mut [0.0; 3], &[0.0; 3]).is_err()); // not the first step's length
+    /// assert_eq!((x, opt.steps()), ([0.5, 3.0], 1)); // a refused step changes nothing
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error>;
 
     /// The current learning rate.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let adam = AdamConfig::new(0.01).build::<f32>()?;
+    /// assert_eq!(adam.learning_rate(), 0.01);
+    /// // `Sgd` is an optimizer for every scalar type, so name the one meant.
+    /// assert_eq!(Optimizer::<f32>::learning_rate(&Sgd::new(0.5)?), 0.5);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn learning_rate(&self) -> f64;
 
     /// Sets the learning rate (what a [`Schedule`](crate::Schedule) does); it must be
     /// positive and finite.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let mut opt = MomentumConfig::new(0.1).build::<f64>()?;
+    /// opt.set_learning_rate(0.05)?;
+    /// let mut x = [1.0];
+    /// opt.step(&mut x, &[2.0])?; // v = -0.05 * 2
+    /// assert!((x[0] - 0.9).abs() < 1e-12);
+    /// assert!(opt.set_learning_rate(0.0).is_err());
+    /// assert!(opt.set_learning_rate(f64::INFINITY).is_err());
+    /// assert_eq!(opt.learning_rate(), 0.05); // the refused rates were not set
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn set_learning_rate(&mut self, lr: f64) -> Result<(), Error>;
 
     /// How many steps have been taken (Adam's `t`).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let mut adam = AdamConfig::default().build::<f32>()?;
+    /// assert_eq!(adam.steps(), 0);
+    /// let mut x = [0.0f32; 2];
+    /// for _ in 0..3 {
+    ///     adam.step(&mut x, &[1.0, -1.0])?;
+    /// }
+    /// assert_eq!(adam.steps(), 3);
+    /// assert!(adam.step(&mut x, &[1.0]).is_err()); // a refused step is not counted
+    /// assert_eq!(adam.steps(), 3);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn steps(&self) -> u64;
 
     /// The state buffers by name (`velocity`, `cache`, `m`, `v`), empty before the first
     /// step. The step counter is [`steps`](Self::steps).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let mut adam = AdamConfig::new(0.1).build::<f64>()?;
+    /// let names: Vec<&str> = adam.state().iter().map(|&(name, _)| name).collect();
+    /// assert_eq!(names, ["m", "v"]);
+    /// assert!(adam.state().iter().all(|(_, buffer)| buffer.is_empty()));
+    /// adam.step(&mut [1.0, 1.0], &[2.0, -4.0])?;
+    /// let state = adam.state();
+    /// let (m, v) = (state[0].1, state[1].1); // m = (1 - beta1) dx, v = (1 - beta2) dx^2
+    /// assert!((m[0] - 0.2).abs() < 1e-12 && (m[1] + 0.4).abs() < 1e-12);
+    /// assert!((v[0] - 0.004).abs() < 1e-12 && (v[1] - 0.016).abs() < 1e-12);
+    /// assert!(Optimizer::<f32>::state(&Sgd::new(0.1)?).is_empty()); // SGD keeps none
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn state(&self) -> Vec<(&'static str, &[T])>;
 
     /// Restores the state: the buffers named as [`state`](Self::state) names them, and the
     /// step counter. A wrong name or length is an `Err`, and nothing is changed then.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let mut trained = MomentumConfig::new(0.1).build::<f64>()?;
+    /// trained.step(&mut [1.0, 1.0], &[1.0, 2.0])?;
+    /// let mut resumed = MomentumConfig::new(0.1).build::<f64>()?;
+    /// resumed.load_state(trained.steps(), &trained.state())?;
+    /// assert_eq!(resumed, trained);
+    /// assert!(resumed.load_state(5, &[("cache", &[0.0, 0.0][..])]).is_err()); // unknown name
+    /// assert!(resumed.load_state(5, &[("velocity", &[0.0][..])]).is_err()); // wrong length
+    /// assert_eq!(resumed, trained);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error>;
 }
 

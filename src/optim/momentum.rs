@@ -21,11 +21,26 @@ pub struct MomentumConfig {
 
 impl MomentumConfig {
     /// Learning rate `lr` and the default momentum 0.9.
+    ///
+    /// ```
+    /// let config = constnet::MomentumConfig::new(0.1);
+    /// assert_eq!((config.lr, config.mu), (0.1, 0.9));
+    /// ```
     pub fn new(lr: f64) -> Self {
         MomentumConfig { lr, mu: 0.9 }
     }
 
     /// Validates the hyperparameters and builds the rule.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let opt = MomentumConfig::new(0.1).build::<f64>()?;
+    /// assert_eq!((opt.learning_rate(), opt.steps()), (0.1, 0));
+    /// assert!(MomentumConfig::new(0.0).build::<f64>().is_err()); // lr must be positive
+    /// let err = MomentumConfig { mu: -0.1, ..MomentumConfig::new(0.1) }.build::<f64>();
+    /// assert!(matches!(err, Err(Error::BadHyperparameter { name: "momentum", .. })));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn build<T: Float>(self) -> Result<Momentum<T>, Error> {
         Ok(Momentum {
             lr: positive("learning rate", self.lr)?,

@@ -18,11 +18,29 @@ pub struct NesterovConfig {
 
 impl NesterovConfig {
     /// Learning rate `lr` and the default momentum 0.9.
+    ///
+    /// ```
+    /// let config = constnet::NesterovConfig::new(0.01);
+    /// assert_eq!((config.lr, config.mu), (0.01, 0.9));
+    /// ```
     pub fn new(lr: f64) -> Self {
         NesterovConfig { lr, mu: 0.9 }
     }
 
     /// Validates the hyperparameters and builds the rule.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// // mu = 0 is allowed: the update is then plain SGD.
+    /// let mut opt = NesterovConfig { mu: 0.0, ..NesterovConfig::new(0.5) }.build::<f64>()?;
+    /// let mut x = [1.0];
+    /// opt.step(&mut x, &[1.0])?;
+    /// assert_eq!(x, [0.5]);
+    /// let err = NesterovConfig { mu: 1.0, ..NesterovConfig::new(0.5) }.build::<f64>();
+    /// assert!(matches!(err, Err(Error::BadHyperparameter { name: "momentum", .. })));
+    /// assert!(NesterovConfig::new(f64::NAN).build::<f32>().is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn build<T: Float>(self) -> Result<Nesterov<T>, Error> {
         Ok(Nesterov {
             lr: positive("learning rate", self.lr)?,

@@ -23,6 +23,11 @@ pub struct RmsPropConfig {
 
 impl RmsPropConfig {
     /// Learning rate `lr`, `decay` 0.99, `eps` 1e-8.
+    ///
+    /// ```
+    /// let config = constnet::RmsPropConfig::new(1e-3);
+    /// assert_eq!((config.lr, config.decay, config.eps), (1e-3, 0.99, 1e-8));
+    /// ```
     pub fn new(lr: f64) -> Self {
         RmsPropConfig {
             lr,
@@ -32,6 +37,18 @@ impl RmsPropConfig {
     }
 
     /// Validates the hyperparameters and builds the rule.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// let mut opt = RmsPropConfig { decay: 0.75, ..RmsPropConfig::new(0.1) }.build::<f64>()?;
+    /// let mut x = [1.0];
+    /// opt.step(&mut x, &[2.0])?; // cache = 0.25 * 4 = 1, x -= 0.1 * 2 / (1 + eps)
+    /// assert!((x[0] - 0.8).abs() < 1e-7);
+    /// // The decay is in (0, 1): 0 would keep no history at all.
+    /// let err = RmsPropConfig { decay: 0.0, ..RmsPropConfig::new(0.1) }.build::<f64>();
+    /// assert!(matches!(err, Err(Error::BadHyperparameter { name: "decay rate", .. })));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn build<T: Float>(self) -> Result<RmsProp<T>, Error> {
         Ok(RmsProp {
             lr: positive("learning rate", self.lr)?,

@@ -349,8 +349,7 @@ where
         rows * (inputs + 1),
         "affine gradients: [dW | db] is r x (i + 1)"
     );
-    T::affine_grads((inputs, batch, rows), operand(x), operand(dz), beta, dwb);
-    true
+    T::affine_grads((inputs, batch, rows), operand(x), operand(dz), beta, dwb)
 }
 
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x

@@ -66,10 +66,55 @@ const NC: usize = 1024;
 /// The instruction sets a product is compiled for, as const-generic tags: plain Rust for
 /// any CPU, AVX2 with FMA, and AVX-512 (F and VL: every AVX-512 CPU but Knights Landing).
 /// This one is plain Rust.
+///
+/// A product run with `PORTABLE` works on any CPU:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, PORTABLE, Product};
+/// // [1 2; 3 4] [1; 1], column-major.
+/// let (a, b, mut c) = ([1.0f32, 3.0, 2.0, 4.0], [1.0f32, 1.0], [0.0f32; 2]);
+/// f32::matrix_product(Product {
+///     isa: PORTABLE,
+///     m: 2, k: 2, n: 1,
+///     alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 2),
+///     beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, 2),
+/// });
+/// assert_eq!(c, [3.0, 7.0]);
+/// ```
 pub const PORTABLE: u8 = 0;
 /// AVX2 with FMA (see [`PORTABLE`]).
+///
+/// The tags are ordered, so every instruction set up to [`detect_isa`]'s can run a product,
+/// and they all give the same result:
+///
+/// ```
+/// use constnet_kernels::{AVX2, AVX512, Compiled, Epilogue, Operand, OperandMut, PORTABLE};
+/// use constnet_kernels::{Product, detect_isa};
+/// assert!(PORTABLE < AVX2 && AVX2 < AVX512);
+/// // A 9 x 17 times 17 x 9 product of ones: the packed path.
+/// let (a, b) = (vec![1.0f32; 9 * 17], vec![1.0f32; 17 * 9]);
+/// for isa in PORTABLE..=detect_isa() {
+///     let mut c = vec![0.0f32; 9 * 9];
+///     f32::matrix_product(Product {
+///         isa, m: 9, k: 17, n: 9,
+///         alpha: 1.0, a: Operand::new(&a, 1, 9), b: Operand::new(&b, 1, 17),
+///         beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, 9),
+///     });
+///     assert!(c.iter().all(|&v| v == 17.0));
+/// }
+/// ```
 pub const AVX2: u8 = 1;
 /// AVX-512 F and VL (see [`PORTABLE`]).
+///
+/// It is the highest tag, and the only one whose shallow kernel applies the mask
+/// epilogues (see [`bits_in_registers`]):
+///
+/// ```
+/// use constnet_kernels::{AVX2, AVX512, bits_in_registers, detect_isa};
+/// assert!(detect_isa() <= AVX512);
+/// assert!(!bits_in_registers(AVX2, 2, 1));
+/// assert_eq!(bits_in_registers(AVX512, 2, 1), cfg!(target_arch = "x86_64"));
+/// ```
 pub const AVX512: u8 = 2;
 
 #[cfg(feature = "isa-override")]
@@ -82,6 +127,31 @@ thread_local! {
 /// Runs `f` with this thread's products compiled for `isa` (one of [`PORTABLE`], [`AVX2`]
 /// and [`AVX512`], at most [`detect_isa`]'s): for tests of every compiled variant. Only with
 /// the `isa-override` feature, which costs a thread-local read per product.
+///
+/// Inside `f`, [`detect_isa`] returns `isa`, so a product given `detect_isa()` runs on
+/// that variant:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, PORTABLE, Product};
+/// use constnet_kernels::{detect_isa, on_isa};
+/// let best = detect_isa();
+/// let (a, b) = ([1.0f32, 3.0, 2.0, 4.0], [5.0f32, 6.0]);
+/// for isa in PORTABLE..=best {
+///     let c = on_isa(isa, || {
+///         assert_eq!(detect_isa(), isa);
+///         let mut c = [0.0f32; 2];
+///         f32::matrix_product(Product {
+///             isa: detect_isa(), m: 2, k: 2, n: 1,
+///             alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 2),
+///             beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, 2),
+///         });
+///         c
+///     });
+///     assert_eq!(c, [17.0, 39.0]);
+/// }
+/// // Back to the best one afterwards.
+/// assert_eq!(detect_isa(), best);
+/// ```
 #[cfg(feature = "isa-override")]
 pub fn on_isa<R>(isa: u8, f: impl FnOnce() -> R) -> R {
     FORCED_ISA.set(Some(isa));
@@ -91,6 +161,16 @@ pub fn on_isa<R>(isa: u8, f: impl FnOnce() -> R) -> R {
 }
 
 /// The best instruction set this CPU has (detection is cached by the standard library).
+///
+/// ```
+/// use constnet_kernels::{AVX2, AVX512, PORTABLE, detect_isa};
+/// let isa = detect_isa();
+/// assert!([PORTABLE, AVX2, AVX512].contains(&isa));
+/// #[cfg(target_arch = "x86_64")]
+/// if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+///     assert!(isa >= AVX2);
+/// }
+/// ```
 #[inline]
 pub fn detect_isa() -> u8 {
     #[cfg(feature = "isa-override")]
@@ -122,6 +202,22 @@ const fn tile_shape(isa: u8, scalar_size: usize) -> (usize, usize) {
 
 /// The gate of [`Compiled::first_layer_grads`]: a ReLU mask's bits or the ReLU's output,
 /// `m x n`.
+///
+/// The same 2 x 2 gate both ways (row 0 fired in column 0, rows 0 and 1 in column 1), with
+/// two bytes a column as `f32` needs:
+///
+/// ```
+/// use constnet_kernels::{Compiled, ReluGate};
+/// let (w, dz, x) = ([1.0f32, 2.0], [1.0f32, 3.0], [2.0f32, 1.0]);
+/// let output = [1.0f32, 0.0, 2.0, 3.0];
+/// let bits = [0b01u8, 0, 0b11, 0];
+/// for gate in [ReluGate::Output(&output), ReluGate::Bits(&bits, 2)] {
+///     let mut dwb = [0.0f32; 4];
+///     if f32::first_layer_grads(&w, (1, 2, 2), &dz, &x, 1, gate, (1.0, 0.0, 0.0), &mut dwb) {
+///         assert_eq!(dwb, [5.0, 6.0, 4.0, 6.0]);
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy)]
 pub enum ReluGate<'a, T> {
     /// Bit `i % 8` of byte `j * column_bytes + i / 8` is set where element `(i, j)` fired;
@@ -181,7 +277,10 @@ fn affine_grads_any<T: Scalar>(
     dz: Operand<'_, T>,
     beta: T,
     dwb: &mut [T],
-) {
+) -> bool {
+    if !(cfg!(target_arch = "x86_64") && detect_isa() == AVX512 && (1..=2).contains(&inputs)) {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         let dz_t = dz.transposed();
@@ -190,14 +289,26 @@ fn affine_grads_any<T: Scalar>(
             rs: rows,
             cs: 1,
         };
-        // SAFETY: the caller checked that the CPU has AVX-512F.
+        // SAFETY: the CPU has AVX-512F (checked above).
         unsafe { small::by_rows_with_ones((inputs, batch, rows), x, dz_t, beta, &mut dwb_t) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = ((inputs, batch, rows), x, dz, beta, dwb);
+    let _ = ((batch, rows), x, dz, beta, dwb);
+    true
 }
 
 /// A read-only operand: its elements and strides.
+///
+/// The strides give any layout over one buffer; here a row-major 2 x 3 matrix:
+///
+/// ```
+/// use constnet_kernels::Operand;
+/// // [1 2 3; 4 5 6]
+/// let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// let a = Operand { data: &data, rs: 3, cs: 1 };
+/// let (i, j) = (1, 2);
+/// assert_eq!(a.data[i * a.rs + j * a.cs], 6.0);
+/// ```
 #[derive(Clone, Copy)]
 pub struct Operand<'a, T> {
     /// The elements, from the first.
@@ -210,6 +321,22 @@ pub struct Operand<'a, T> {
 
 impl<'a, T: Scalar> Operand<'a, T> {
     /// The elements of `data` at `i * rs + j * cs`.
+    ///
+    /// Swapped strides view the transpose of the same buffer, without a copy:
+    ///
+    /// ```
+    /// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};
+    /// // A = [1 2; 3 4] column-major, used as A^T = [1 3; 2 4].
+    /// let (a, b, mut c) = ([1.0f32, 3.0, 2.0, 4.0], [5.0f32, 6.0], [0.0f32; 2]);
+    /// let a_t = Operand::new(&a, 2, 1);
+    /// assert_eq!((a_t.rs, a_t.cs), (2, 1));
+    /// f32::matrix_product(Product {
+    ///     isa: detect_isa(), m: 2, k: 2, n: 1,
+    ///     alpha: 1.0, a: a_t, b: Operand::new(&b, 1, 2),
+    ///     beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, 2),
+    /// });
+    /// assert_eq!(c, [23.0, 34.0]);
+    /// ```
     pub fn new(data: &'a [T], rs: usize, cs: usize) -> Self {
         Operand { data, rs, cs }
     }
@@ -230,6 +357,21 @@ impl<'a, T: Scalar> Operand<'a, T> {
 }
 
 /// A written operand: its elements and strides.
+///
+/// A column stride above the number of rows leaves the elements between columns alone:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};
+/// // [1 2; 3 4] [1 0; 0 1] into a 2 x 2 C whose columns are 3 apart.
+/// let (a, b) = ([1.0f32, 3.0, 2.0, 4.0], [1.0f32, 0.0, 0.0, 1.0]);
+/// let mut c = [-1.0f32; 5];
+/// f32::matrix_product(Product {
+///     isa: detect_isa(), m: 2, k: 2, n: 2,
+///     alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 2), beta: 0.0,
+///     bias: None, epilogue: Epilogue::None, c: OperandMut { data: &mut c, rs: 1, cs: 3 },
+/// });
+/// assert_eq!(c, [1.0, 3.0, -1.0, 2.0, 4.0]);
+/// ```
 pub struct OperandMut<'a, T> {
     /// The elements, from the first.
     pub data: &'a mut [T],
@@ -241,6 +383,21 @@ pub struct OperandMut<'a, T> {
 
 impl<'a, T> OperandMut<'a, T> {
     /// The elements of `data` at `i * rs + j * cs`.
+    ///
+    /// With `rs = n` and `cs = 1`, a product writes `C` row-major:
+    ///
+    /// ```
+    /// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};
+    /// // [1 2; 3 4] [5 7; 6 8], both column-major.
+    /// let (a, b) = ([1.0f32, 3.0, 2.0, 4.0], [5.0f32, 6.0, 7.0, 8.0]);
+    /// let mut c = [0.0f32; 4];
+    /// f32::matrix_product(Product {
+    ///     isa: detect_isa(), m: 2, k: 2, n: 2,
+    ///     alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 2),
+    ///     beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 2, 1),
+    /// });
+    /// assert_eq!(c, [17.0, 23.0, 39.0, 53.0]);
+    /// ```
     pub fn new(data: &'a mut [T], rs: usize, cs: usize) -> Self {
         OperandMut { data, rs, cs }
     }
@@ -258,6 +415,25 @@ impl<'a, T> OperandMut<'a, T> {
 /// What a product does to each element of `C` as it writes it, after `alpha`, `beta` and
 /// the bias: a ReLU fused into the layer before or after it. The AVX-512 shallow kernel
 /// applies it in registers; every other path in one pass over `C` after the product.
+///
+/// `C = [1; -1] [3]` with each of the epilogues that run on every path:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};
+/// let (a, b, gate) = ([1.0f32, -1.0], [3.0f32], [0.0f32, 5.0]);
+/// let gated = Epilogue::Gate(Operand::new(&gate, 1, 2));
+/// for (epilogue, expected) in
+///     [(Epilogue::None, [3.0, -3.0]), (Epilogue::Relu, [3.0, 0.0]), (gated, [0.0, -3.0])]
+/// {
+///     let mut c = [0.0f32; 2];
+///     f32::matrix_product(Product {
+///         isa: detect_isa(), m: 2, k: 1, n: 1,
+///         alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 1),
+///         beta: 0.0, bias: None, epilogue, c: OperandMut::new(&mut c, 1, 2),
+///     });
+///     assert_eq!(c, expected);
+/// }
+/// ```
 #[derive(Clone, Copy)]
 pub enum Epilogue<'a, T> {
     /// `C` as computed.
@@ -278,6 +454,27 @@ pub enum Epilogue<'a, T> {
 /// Whether a product of depth `k` whose `C` has row stride `c_rs` applies its epilogue in
 /// registers (the AVX-512 shallow kernel), which the mask epilogues need: they have no
 /// pass over `C` after the product.
+///
+/// ```
+/// use constnet_kernels::{AVX512, Compiled, Epilogue, Operand, OperandMut, PORTABLE, Product};
+/// use constnet_kernels::{SHALLOW_K, bits_in_registers, detect_isa};
+/// use std::cell::Cell;
+/// assert!(!bits_in_registers(PORTABLE, 2, 1));
+/// assert!(!bits_in_registers(AVX512, SHALLOW_K + 1, 1));
+/// assert!(!bits_in_registers(AVX512, 2, 3));
+/// if bits_in_registers(detect_isa(), 1, 1) {
+///     // max(0, [1; -1] [3]), keeping where it fired: two bytes a column for `f32`.
+///     let (a, b, mut c) = ([1.0f32, -1.0], [3.0f32], [0.0f32; 2]);
+///     let mask = [Cell::new(0u8), Cell::new(0)];
+///     f32::matrix_product(Product {
+///         isa: detect_isa(), m: 2, k: 1, n: 1,
+///         alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 1), beta: 0.0,
+///         bias: None, epilogue: Epilogue::ReluKeepingBits(&mask, 2),
+///         c: OperandMut::new(&mut c, 1, 2),
+///     });
+///     assert_eq!((c, mask[0].get(), mask[1].get()), ([3.0, 0.0], 0b01, 0));
+/// }
+/// ```
 pub fn bits_in_registers(isa: u8, k: usize, c_rs: usize) -> bool {
     cfg!(target_arch = "x86_64") && isa == AVX512 && k <= SHALLOW_K && c_rs == 1
 }
@@ -333,10 +530,44 @@ impl<T: Scalar> Epilogue<'_, T> {
 
 /// Products whose depth `k` is at most this skip packing: each column of `C` is a sum of
 /// `k` scaled columns of `A` (the spiral net's 2- and 3-wide layers).
+///
+/// Either side of it, the product is the same sum:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, SHALLOW_K};
+/// use constnet_kernels::detect_isa;
+/// // A row of k ones times a column of k twos: 2 k.
+/// for k in [SHALLOW_K, SHALLOW_K + 1] {
+///     let (a, b, mut c) = (vec![1.0f32; k], vec![2.0f32; k], [0.0f32]);
+///     f32::matrix_product(Product {
+///         isa: detect_isa(), m: 1, k, n: 1,
+///         alpha: 1.0, a: Operand::new(&a, 1, 1), b: Operand::new(&b, 1, k),
+///         beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, 1),
+///     });
+///     assert_eq!(c[0], 2.0 * k as f32);
+/// }
+/// ```
 pub const SHALLOW_K: usize = 16;
 /// Products with at most this many rows (or, transposed, columns) of `C` skip packing too:
 /// each element is a dot product (the 3- and 10-wide output layers), where the packed path
 /// would pad the rows to a whole 16-row micro-panel.
+///
+/// `FEW` rows take the dot products and one more the packed path, with the same result:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, FEW, Operand, OperandMut, Product, SHALLOW_K};
+/// use constnet_kernels::detect_isa;
+/// let (k, n) = (SHALLOW_K + 1, FEW + 1);
+/// for m in [FEW, FEW + 1] {
+///     let (a, b, mut c) = (vec![1.0f32; m * k], vec![2.0f32; k * n], vec![0.0f32; m * n]);
+///     f32::matrix_product(Product {
+///         isa: detect_isa(), m, k, n,
+///         alpha: 1.0, a: Operand::new(&a, 1, m), b: Operand::new(&b, 1, k),
+///         beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, m),
+///     });
+///     assert!(c.iter().all(|&v| v == 2.0 * k as f32));
+/// }
+/// ```
 pub const FEW: usize = 8;
 
 /// The algorithm a product takes, chosen from its shape.
@@ -352,6 +583,27 @@ enum Path {
 
 /// One product, `C = alpha A B + beta C` then the bias and the epilogue: what
 /// [`Compiled::matrix_product`] runs.
+///
+/// `C = 2 A B + 10 C` for `A = [1 2; 3 4]`, `B = [1; 1]` and `C = [1; 1]`:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};
+/// let (a, b, mut c) = ([1.0f32, 3.0, 2.0, 4.0], [1.0f32, 1.0], [1.0f32, 1.0]);
+/// f32::matrix_product(Product {
+///     isa: detect_isa(),
+///     m: 2,
+///     k: 2,
+///     n: 1,
+///     alpha: 2.0,
+///     a: Operand::new(&a, 1, 2),
+///     b: Operand::new(&b, 1, 2),
+///     beta: 10.0,
+///     bias: None,
+///     epilogue: Epilogue::None,
+///     c: OperandMut::new(&mut c, 1, 2),
+/// });
+/// assert_eq!(c, [16.0, 24.0]);
+/// ```
 pub struct Product<'a, T> {
     /// The instruction set to run it with: [`detect_isa`]'s, or one below it.
     pub isa: u8,
@@ -383,8 +635,35 @@ pub struct Product<'a, T> {
 /// most of a network's machine code (274 KB of the spiral example's), and editing a network
 /// then rebuilt them all. `f64`'s (gradient checks) are instantiated where they are used, so
 /// a crate that does not use them does not pay for them.
+///
+/// The crate example's product, in `f64`:
+///
+/// ```
+/// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};
+/// let (a, b, mut c) = ([1.0f64, 3.0, 2.0, 4.0], [5.0f64, 6.0], [0.0f64; 2]);
+/// f64::matrix_product(Product {
+///     isa: detect_isa(), m: 2, k: 2, n: 1,
+///     alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 2),
+///     beta: 0.0, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, 2),
+/// });
+/// assert_eq!(c, [17.0, 39.0]);
+/// ```
 pub trait Compiled: Sized {
     /// Runs the product on the path its shape and the CPU call for.
+    ///
+    /// With a bias and a ReLU: `max(0, [1 2; 3 4] [1; -1] + [-1; 10])`.
+    ///
+    /// ```
+    /// use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};
+    /// let (a, b, bias) = ([1.0f32, 3.0, 2.0, 4.0], [1.0f32, -1.0], [-1.0f32, 10.0]);
+    /// let mut c = [0.0f32; 2];
+    /// f32::matrix_product(Product {
+    ///     isa: detect_isa(), m: 2, k: 2, n: 1,
+    ///     alpha: 1.0, a: Operand::new(&a, 1, 2), b: Operand::new(&b, 1, 2), beta: 0.0,
+    ///     bias: Some(&bias), epilogue: Epilogue::Relu, c: OperandMut::new(&mut c, 1, 2),
+    /// });
+    /// assert_eq!(c, [0.0, 9.0]);
+    /// ```
     fn matrix_product(p: Product<'_, Self>);
 
     /// The weight and bias gradients of a network's first layer, with one or two inputs `x`
@@ -394,6 +673,22 @@ pub trait Compiled: Sized {
     /// (W^T dZ) ⊙ gate`, in one pass that never stores `dZ1` (AVX-512, `k` at most 16).
     /// Returns `false`, computing nothing, where that kernel does not apply (another CPU,
     /// more inputs, a deeper `dz`, operands too short).
+    ///
+    /// One input, `W = [1 2]` (`k = 1`, `m = 2`), two samples:
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX512, Compiled, ReluGate, detect_isa};
+    /// let (w, dz, x) = ([1.0f32, 2.0], [1.0f32, 3.0], [2.0f32, 1.0]);
+    /// // The ReLU's output, 2 x 2: element (1, 0) did not fire.
+    /// let h = [1.0f32, 0.0, 2.0, 3.0];
+    /// let (gate, scale, mut dwb) = (ReluGate::Output(&h), (1.0, 0.0, 0.0), [0.0f32; 4]);
+    /// let applied = f32::first_layer_grads(&w, (1, 2, 2), &dz, &x, 1, gate, scale, &mut dwb);
+    /// assert_eq!(applied, detect_isa() == AVX512);
+    /// if applied {
+    ///     // dZ1 = [1 3; 0 6]: dW = dZ1 x^T = [5; 6], db = [4; 6].
+    ///     assert_eq!(dwb, [5.0, 6.0, 4.0, 6.0]);
+    /// }
+    /// ```
     #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
     fn first_layer_grads(
         w: &[Self],
@@ -408,15 +703,34 @@ pub trait Compiled: Sized {
 
     /// `[dW | db] = beta [dW | db] + dZ [X^T | 1]` in one pass over `dZ` for an affine
     /// layer with one or two inputs: `x` is `inputs x batch` and `dz` `rows x batch`, both
-    /// with contiguous columns, and `dwb` is `rows x (inputs + 1)`, column-major. The caller
-    /// has checked that the CPU has AVX-512F; elsewhere this does nothing.
+    /// with contiguous columns, and `dwb` is `rows x (inputs + 1)`, column-major. Returns
+    /// `false`, writing nothing, on a CPU without AVX-512F or for more than two inputs (the
+    /// caller then computes the two gradients apart).
+    ///
+    /// One input and two rows over a batch of two, added to `[dW | db]` (`beta` 1):
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX512, Compiled, Operand, detect_isa};
+    /// // x = [2 1] and dZ = [1 3; 0 6], column-major.
+    /// let (x, dz) = ([2.0f32, 1.0], [1.0f32, 0.0, 3.0, 6.0]);
+    /// let (x, dz) = (Operand::new(&x, 1, 1), Operand::new(&dz, 1, 2));
+    /// let mut dwb = [1.0f32; 4];
+    /// let done = f32::affine_grads((1, 2, 2), x, dz, 1.0, &mut dwb);
+    /// assert_eq!(done, detect_isa() == AVX512);
+    /// if done {
+    ///     // dW = dZ x^T = [5; 6] and db = [4; 6], plus the ones.
+    ///     assert_eq!(dwb, [6.0, 7.0, 5.0, 7.0]);
+    /// } else {
+    ///     assert_eq!(dwb, [1.0; 4]);
+    /// }
+    /// ```
     fn affine_grads(
         shape: (usize, usize, usize),
         x: Operand<'_, Self>,
         dz: Operand<'_, Self>,
         beta: Self,
         dwb: &mut [Self],
-    );
+    ) -> bool;
 }
 
 macro_rules! compiled {
@@ -448,8 +762,8 @@ macro_rules! compiled {
                 dz: Operand<'_, Self>,
                 beta: Self,
                 dwb: &mut [Self],
-            ) {
-                affine_grads_any(shape, x, dz, beta, dwb);
+            ) -> bool {
+                affine_grads_any(shape, x, dz, beta, dwb)
             }
         }
     };
@@ -479,9 +793,15 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
     // The AVX-512 dot products of a few-rows product add it as they write `C` (the spiral's
     // 3-output layer had spent a fifth of its forward filling 300 columns of 3).
     let dots_add_bias = isa == AVX512 && m <= FEW && b.rs == 1 && b.cs != 1;
+    // The shallow path's bias column is scaled by `alpha` with the rest of `A`, so with
+    // another `alpha` it too starts from `C` filled with the bias.
+    let fill_c = if k > SHALLOW_K {
+        !dots_add_bias
+    } else {
+        alpha != T::ONE
+    };
     if let Some(values) = bias
-        && k > SHALLOW_K
-        && !dots_add_bias
+        && fill_c
     {
         assert!(beta == T::ZERO && values.len() == m);
         for j in 0..n {
@@ -1249,6 +1569,58 @@ fn store<T: Scalar, const MR: usize, const NR: usize>(
     for (j, column) in tile.iter().enumerate().take(cols) {
         for (i, &v) in column.iter().enumerate().take(rows) {
             put(c, i0 + i, j0 + j, v, alpha, beta);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `C = alpha A B + bias` (then the ReLU) on every path: shallow, few rows (dot
+    /// products), packed, and every instruction set this CPU has, with `alpha` other than
+    /// 1 (the shallow path once scaled the bias too), against the sums written out.
+    #[test]
+    fn the_bias_is_added_after_alpha_scales_the_product() {
+        for (m, k, n) in [(3, 2, 5), (17, 16, 3), (2, 40, 33), (40, 17, 9), (5, 3, 1)] {
+            let a: Vec<f64> = (0..m * k).map(|v| ((v * 7) % 5) as f64 - 2.0).collect();
+            let b: Vec<f64> = (0..k * n).map(|v| ((v * 3) % 4) as f64 - 1.5).collect();
+            let bias: Vec<f64> = (0..m).map(|i| (i % 3) as f64 * 4.0 - 4.0).collect();
+            for alpha in [1.0, 2.0, -0.5] {
+                for relu in [false, true] {
+                    let expected: Vec<f64> = (0..m * n)
+                        .map(|e| {
+                            let (i, j) = (e % m, e / m);
+                            let dot: f64 = (0..k).map(|q| a[i + q * m] * b[q + j * k]).sum();
+                            let v = alpha * dot + bias[i];
+                            if relu { v.max(0.0) } else { v }
+                        })
+                        .collect();
+                    for isa in [PORTABLE, AVX2, AVX512]
+                        .into_iter()
+                        .filter(|&i| i <= detect_isa())
+                    {
+                        let mut c = vec![f64::NAN; m * n];
+                        f64::matrix_product(Product {
+                            isa,
+                            m,
+                            k,
+                            n,
+                            alpha,
+                            a: Operand::new(&a, 1, m),
+                            b: Operand::new(&b, 1, k),
+                            beta: 0.0,
+                            bias: Some(&bias),
+                            epilogue: if relu { Epilogue::Relu } else { Epilogue::None },
+                            c: OperandMut::new(&mut c, 1, m),
+                        });
+                        assert_eq!(
+                            c, expected,
+                            "{m}x{k}x{n}, alpha {alpha}, relu {relu}, isa {isa}"
+                        );
+                    }
+                }
+            }
         }
     }
 }

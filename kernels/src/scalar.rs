@@ -371,6 +371,24 @@ pub(crate) mod lanes {
 }
 
 /// A scalar the kernels compute in: `f32` or `f64` (sealed). constnet's `Float` extends it.
+///
+/// Code generic over it can run products (it extends [`Compiled`]):
+///
+/// ```
+/// use constnet_kernels::{Epilogue, Operand, OperandMut, Product, Scalar, detect_isa};
+/// /// `x . y`, as a 1 x k by k x 1 product.
+/// fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
+///     let mut c = [T::ZERO];
+///     T::matrix_product(Product {
+///         isa: detect_isa(), m: 1, k: x.len(), n: 1,
+///         alpha: T::ONE, a: Operand::new(x, 1, 1), b: Operand::new(y, 1, y.len()),
+///         beta: T::ZERO, bias: None, epilogue: Epilogue::None, c: OperandMut::new(&mut c, 1, 1),
+///     });
+///     c[0]
+/// }
+/// assert_eq!(dot(&[1.0f32, 2.0], &[3.0, 4.0]), 11.0);
+/// assert_eq!(dot(&[1.0f64, 2.0, 3.0], &[1.0, 1.0, 1.0]), 6.0);
+/// ```
 pub trait Scalar:
     Copy
     + Default
@@ -391,13 +409,52 @@ pub trait Scalar:
     + Compiled
 {
     /// Zero.
+    ///
+    /// ```
+    /// use constnet_kernels::Scalar;
+    /// fn sum<T: Scalar>(x: &[T]) -> T {
+    ///     x.iter().fold(T::ZERO, |s, &v| s + v)
+    /// }
+    /// assert_eq!(sum::<f32>(&[]), 0.0);
+    /// assert_eq!(sum(&[1.0f64, 2.0]), 3.0);
+    /// ```
     const ZERO: Self;
     /// One.
+    ///
+    /// ```
+    /// use constnet_kernels::Scalar;
+    /// assert_eq!(f32::ONE * 2.5, 2.5);
+    /// assert_eq!(f64::ONE - f64::ONE, f64::ZERO);
+    /// ```
     const ONE: Self;
     /// `self * a + b` with one rounding.
+    ///
+    /// `(1 + e) (1 - e) - 1` with `e = 2^-30` is `-2^-60`, which the separate product loses
+    /// (`1 - 2^-60` rounds to 1):
+    ///
+    /// ```
+    /// use constnet_kernels::Scalar;
+    /// let e = 2.0f64.powi(-30);
+    /// assert_eq!((1.0 + e).fused_mul_add(1.0 - e, -1.0), -(2.0f64.powi(-60)));
+    /// assert_eq!((1.0 + e) * (1.0 - e) - 1.0, 0.0);
+    /// assert_eq!(2.0f32.fused_mul_add(3.0, 1.0), 7.0);
+    /// ```
     fn fused_mul_add(self, a: Self, b: Self) -> Self;
     /// Runs `f` with this thread's two packing buffers for matrix products, grown to at
     /// least `a_len` and `b_len` elements. They are allocated on first use and reused after.
+    ///
+    /// ```
+    /// use constnet_kernels::Scalar;
+    /// let total = f32::with_pack_buffers(3, 5, |a, b| {
+    ///     assert!(a.len() >= 3 && b.len() >= 5);
+    ///     // Both start on a cache line.
+    ///     assert!(a.as_ptr().addr() % 64 == 0 && b.as_ptr().addr() % 64 == 0);
+    ///     a[..3].fill(1.0);
+    ///     b[..5].fill(2.0);
+    ///     a[..3].iter().chain(&b[..5]).sum::<f32>()
+    /// });
+    /// assert_eq!(total, 13.0);
+    /// ```
     fn with_pack_buffers<R>(
         a_len: usize,
         b_len: usize,
@@ -409,6 +466,25 @@ pub trait Scalar:
     ///
     /// # Safety
     /// The CPU must support AVX2, and both blocks must be inside their allocations.
+    ///
+    /// # Examples
+    ///
+    /// The first 8 columns of an 8 x 10 row-major block:
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX2, Scalar, detect_isa};
+    /// let src: Vec<f32> = (0..80).map(|v| v as f32).collect();
+    /// let mut dst = [0.0f32; 64];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() >= AVX2 {
+    ///     // SAFETY: the CPU has AVX2; the source's 8 rows of 8, 10 apart, are inside `src`
+    ///     // and the destination's 8 rows of 8 fill `dst`.
+    ///     unsafe { f32::transpose_8x8_avx2(src.as_ptr(), 10, dst.as_mut_ptr(), 8) };
+    ///     for (i, q) in (0..8).flat_map(|i| (0..8).map(move |q| (i, q))) {
+    ///         assert_eq!(dst[q * 8 + i], src[i * 10 + q]);
+    ///     }
+    /// }
+    /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     unsafe fn transpose_8x8_avx2(
@@ -424,6 +500,28 @@ pub trait Scalar:
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA.
+    ///
+    /// # Examples
+    ///
+    /// Two steps in `f32`: ones times ones, then rows `0..16` times columns `0..6`, so that
+    /// element `(i, j)` is `1 + i j`:
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX2, Scalar, detect_isa};
+    /// let a = [[1.0f32; 16], std::array::from_fn(|i| i as f32)].concat();
+    /// let b = [[1.0f32; 6], std::array::from_fn(|j| j as f32)].concat();
+    /// let mut tile = [0.0f32; 16 * 6];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() >= AVX2 {
+    ///     // SAFETY: the CPU has AVX2 and FMA.
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, &b, &mut tile) };
+    ///     for (j, column) in tile.chunks_exact(16).enumerate() {
+    ///         for (i, &v) in column.iter().enumerate() {
+    ///             assert_eq!(v, (1 + i * j) as f32);
+    ///         }
+    ///     }
+    /// }
+    /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
@@ -438,6 +536,28 @@ pub trait Scalar:
     /// # Safety
     /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
     /// of `c`, `c + ldc`, ..., `c + 7 ldc`.
+    ///
+    /// # Examples
+    ///
+    /// `C = 2 A_panel B_panel + 3 C` in `f32`, from `C` all ones, with the two steps of the
+    /// [`micro_kernel_avx2_fma`](Self::micro_kernel_avx2_fma) example widened to 32 x 8:
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX512, Scalar, detect_isa};
+    /// let a = [[1.0f32; 32], std::array::from_fn(|i| i as f32)].concat();
+    /// let b = [[1.0f32; 8], std::array::from_fn(|j| j as f32)].concat();
+    /// let mut c = vec![1.0f32; 32 * 8];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() == AVX512 {
+    ///     // SAFETY: the CPU has AVX-512F, and `c` holds 8 columns of 32, 32 apart.
+    ///     unsafe { f32::micro_kernel_avx512(2, &a, 32, &b, c.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     for (j, column) in c.chunks_exact(32).enumerate() {
+    ///         for (i, &v) in column.iter().enumerate() {
+    ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
+    ///         }
+    ///     }
+    /// }
+    /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     #[expect(
@@ -464,6 +584,25 @@ pub trait Scalar:
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512VL.
+    ///
+    /// # Examples
+    ///
+    /// `W = [1 2 3; 4 5 6]`, `x = [1; 1; -1]` and `b = [0.5; -20]`, without and with the ReLU:
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX512, Scalar, detect_isa};
+    /// let (w, x, b) = ([1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0], [1.0f32, 1.0, -1.0], [0.5f32, -20.0]);
+    /// let mut y = [0.0f32; 2];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() == AVX512 {
+    ///     // SAFETY: the CPU has AVX-512F and AVX-512VL.
+    ///     unsafe { f32::gemv_avx512::<2, 3, false>(&w, &x, &b, &mut y) };
+    ///     assert_eq!(y, [0.5, -17.0]);
+    ///     // SAFETY: as above.
+    ///     unsafe { f32::gemv_avx512::<2, 3, true>(&w, &x, &b, &mut y) };
+    ///     assert_eq!(y, [0.5, 0.0]);
+    /// }
+    /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
     unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool>(

@@ -98,7 +98,7 @@ fn fill_sparse_with_weights_not_whole_columns_is_an_error_and_draws_nothing() {
         let mut w = vec![7.0f32; len];
         let result = Init::Sparse { connections: 2 }.fill(&mut w, fan_in, &mut rng);
         assert!(
-            matches!(result, Err(constnet::Error::BadHyperparameter { .. })),
+            matches!(result, Err(Error::BadHyperparameter { .. })),
             "{len} weights, fan_in {fan_in}: {result:?}"
         );
         assert!(w.iter().all(|&v| v == 7.0), "{len} weights touched: {w:?}");

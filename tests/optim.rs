@@ -254,7 +254,7 @@ fn spiral_loss(net: &SpiralNet, regularizer: Regularizer) -> f32 {
 fn raising_the_regularization_strength_raises_the_loss() {
     let net = SpiralNet::new(3);
     let elastic_net = |lambda| Regularizer::elastic_net(lambda, 0.5 * lambda);
-    let makes: [&dyn Fn(f64) -> Result<Regularizer, constnet::Error>; 3] =
+    let makes: [&dyn Fn(f64) -> Result<Regularizer, Error>; 3] =
         [&Regularizer::l2, &Regularizer::l1, &elastic_net];
     for make in makes {
         let losses: Vec<f32> = [0.0, 1e-3, 1e-1, 1e1]

@@ -605,7 +605,8 @@ enum Path {
 /// assert_eq!(c, [16.0, 24.0]);
 /// ```
 pub struct Product<'a, T> {
-    /// The instruction set to run it with: [`detect_isa`]'s, or one below it.
+    /// The instruction set to run it with: [`detect_isa`]'s, or one below it (one above it
+    /// runs as `detect_isa`'s: never with instructions the CPU lacks).
     pub isa: u8,
     /// Rows of `A` and `C`.
     pub m: usize,
@@ -787,6 +788,8 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
         epilogue,
         c,
     } = p;
+    // Never an instruction set the CPU lacks: that would be undefined behaviour.
+    let isa = isa.min(detect_isa());
     // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`);
     // the others start from `C` filled with it.
     let (mut beta, mut bias) = (beta, bias);

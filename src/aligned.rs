@@ -30,11 +30,25 @@ pub struct AlignedBuffer<T> {
 
 impl<T: Copy + Default> AlignedBuffer<T> {
     /// `len` default values (zeros for the scalars).
+    ///
+    /// ```
+    /// let buffer = constnet::__private::AlignedBuffer::<f64>::zeros(3);
+    /// assert_eq!(&buffer[..], &[0.0, 0.0, 0.0]);
+    /// assert_eq!(buffer.as_ptr().addr() % 64, 0);
+    /// ```
     pub fn zeros(len: usize) -> Self {
         Self::from_slice(&vec![T::default(); len])
     }
 
     /// A copy of `values`.
+    ///
+    /// ```
+    /// use constnet::__private::AlignedBuffer;
+    /// let mut buffer = AlignedBuffer::from_slice(&[1.0f32, 2.0, 3.0]);
+    /// buffer[1] = 5.0; // it dereferences to a mutable slice
+    /// assert_eq!(&buffer[..], &[1.0, 5.0, 3.0]);
+    /// assert_eq!(buffer.as_ptr().addr() % 64, 0);
+    /// ```
     pub fn from_slice(values: &[T]) -> Self {
         let storage = vec![T::default(); values.len() + room::<T>()];
         let start = storage.as_ptr().align_offset(64).min(room::<T>());

@@ -20,12 +20,35 @@ pub type Batch<T, const N: usize> = OMatrix<T, Const<N>, Dyn>;
 
 /// A borrowed, contiguous batch of `N`-wide samples (for example the first `b` columns of a
 /// [`Batch`], from `batch.columns(0, b)`).
+///
+/// ```
+/// use constnet::{Batch, BatchView};
+/// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// let last_two: BatchView<'_, f32, 2> = x.columns(1, 2);
+/// assert_eq!(last_two.ncols(), 2);
+/// assert_eq!(last_two.as_slice(), &[3.0, 4.0, 5.0, 6.0]); // contiguous, not a copy
+/// ```
 pub type BatchView<'a, T, const N: usize> = MatrixView<'a, T, Const<N>, Dyn>;
 
 /// A mutable, contiguous batch of `N`-wide samples.
+///
+/// ```
+/// use constnet::{Batch, BatchViewMut};
+/// let mut x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+/// let mut first: BatchViewMut<'_, f32, 2> = x.columns_mut(0, 1);
+/// first.fill(0.0);
+/// assert_eq!(x.as_slice(), &[0.0, 0.0, 3.0, 4.0]);
+/// ```
 pub type BatchViewMut<'a, T, const N: usize> = MatrixViewMut<'a, T, Const<N>, Dyn>;
 
 /// One `N`-wide sample, on the stack.
+///
+/// ```
+/// use constnet::{Batch, Sample};
+/// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+/// let second: Sample<f32, 2> = x.column(1).into_owned();
+/// assert_eq!(second, Sample::<f32, 2>::new(3.0, 4.0));
+/// ```
 pub type Sample<T, const N: usize> = SVector<T, N>;
 
 /// A batch of `N`-wide zeros with `columns` samples.
@@ -60,6 +83,16 @@ pub fn from_rows<T: Float, const N: usize>(rows: &[[T; N]]) -> Batch<T, N> {
 /// ```
 pub trait AsBatch<T: Float, const N: usize> {
     /// The samples as a borrowed batch.
+    ///
+    /// ```
+    /// use constnet::AsBatch;
+    /// fn first_feature_sum(x: &impl AsBatch<f32, 2>) -> f32 {
+    ///     x.as_batch().row(0).sum()
+    /// }
+    /// let x = constnet::batch::from_rows(&[[1.0, 2.0], [3.0, 4.0]]);
+    /// assert_eq!(first_feature_sum(&x), 4.0); // an owned batch
+    /// assert_eq!(first_feature_sum(&x.columns(1, 1)), 3.0); // a view of its second sample
+    /// ```
     fn as_batch(&self) -> BatchView<'_, T, N>;
 }
 

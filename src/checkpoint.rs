@@ -40,6 +40,7 @@ const FORMAT: &str = "constnet-1";
 /// let mut other = Net::new(1);
 /// Checkpoint::load(&path)?.restore(&mut other)?;
 /// assert_eq!(other.params(), net.params());
+/// # std::fs::remove_file(&path).ok();
 /// # Ok::<(), constnet::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -74,11 +75,29 @@ impl Dtype {
 
 impl Checkpoint {
     /// An empty checkpoint.
+    ///
+    /// ```
+    /// let checkpoint = constnet::Checkpoint::new();
+    /// assert!(checkpoint.names().is_empty());
+    /// assert_eq!(checkpoint.metadata("format"), None);
+    /// ```
     pub fn new() -> Self {
         Checkpoint::default()
     }
 
     /// A checkpoint of `net`'s parameters and state, under their PyTorch names.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, prelude::*};
+    /// network! { struct Net { fc1: Dense<2, 3>, bn: BatchNorm, fc2: Dense<3, 1> } }
+    /// let checkpoint = Checkpoint::of(&Net::new(0));
+    /// assert_eq!(checkpoint.names(), [
+    ///     "bn.bias", "bn.running_mean", "bn.running_var", "bn.weight",
+    ///     "fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight",
+    /// ]);
+    /// assert_eq!(checkpoint.get::<f32>("fc1.weight").unwrap().0, [3, 2]); // [out, in]
+    /// assert_eq!(checkpoint.metadata("format"), Some("constnet-1"));
+    /// ```
     pub fn of<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         net: &N,
     ) -> Self {
@@ -95,6 +114,18 @@ impl Checkpoint {
     }
 
     /// Adds an update rule's state (`optimizer.<buffer>`) and step count.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// let mut momentum = MomentumConfig::new(0.1).build::<f32>()?;
+    /// momentum.step(net.params_mut(), &[1.0; 3])?;
+    /// let checkpoint = Checkpoint::of(&net).with_optimizer(&momentum);
+    /// assert_eq!(checkpoint.get::<f32>("optimizer.velocity").unwrap(), (&[3][..], vec![-0.1; 3]));
+    /// assert_eq!(checkpoint.metadata("optimizer.steps"), Some("1"));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     #[must_use]
     pub fn with_optimizer<T: Float, O: Optimizer<T>>(mut self, optimizer: &O) -> Self {
         for (name, values) in optimizer.state() {
@@ -106,6 +137,17 @@ impl Checkpoint {
     }
 
     /// Adds (or replaces) a tensor; `values` must hold `shape`'s product of elements.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, Error};
+    /// let mut checkpoint = Checkpoint::new();
+    /// checkpoint.add("extra.table", &[2, 3], &[0.0f32; 6])?;
+    /// checkpoint.add("extra.table", &[1], &[7.0f32])?; // replaces it
+    /// assert_eq!(checkpoint.get::<f32>("extra.table"), Some((&[1][..], vec![7.0])));
+    /// let err = checkpoint.add("extra.bad", &[2, 2], &[1.0f32; 3]);
+    /// assert!(matches!(err, Err(Error::WrongLength { expected: 4, got: 3, .. })));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn add<T: Float>(
         &mut self,
         name: &str,
@@ -142,21 +184,53 @@ impl Checkpoint {
     }
 
     /// Sets a metadata entry.
+    ///
+    /// ```
+    /// let mut checkpoint = constnet::Checkpoint::new();
+    /// checkpoint.set_metadata("epoch", "3");
+    /// checkpoint.set_metadata("epoch", "4"); // a key holds one value
+    /// assert_eq!(checkpoint.metadata("epoch"), Some("4"));
+    /// ```
     pub fn set_metadata(&mut self, key: &str, value: &str) {
         self.metadata.insert(key.into(), value.into());
     }
 
     /// A metadata entry.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let checkpoint = Checkpoint::of(&Net::new(0));
+    /// assert_eq!(checkpoint.metadata("format"), Some("constnet-1"));
+    /// assert_eq!(checkpoint.metadata("optimizer.steps"), None); // no optimizer added
+    /// ```
     pub fn metadata(&self, key: &str) -> Option<&str> {
         self.metadata.get(key).map(String::as_str)
     }
 
     /// Every tensor's name, sorted.
+    ///
+    /// ```
+    /// let mut checkpoint = constnet::Checkpoint::new();
+    /// checkpoint.add("b", &[1], &[0.0f64])?;
+    /// checkpoint.add("a", &[1], &[0.0f64])?;
+    /// assert_eq!(checkpoint.names(), ["a", "b"]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn names(&self) -> Vec<&str> {
         self.tensors.keys().map(String::as_str).collect()
     }
 
     /// A tensor's shape and values converted to `T`, or `None` if there is no such tensor.
+    ///
+    /// ```
+    /// let mut checkpoint = constnet::Checkpoint::new();
+    /// checkpoint.add("x", &[2], &[0.1f64, 2.0])?;
+    /// assert_eq!(checkpoint.get::<f64>("x"), Some((&[2][..], vec![0.1, 2.0])));
+    /// assert_eq!(checkpoint.get::<f32>("x").unwrap().1, [0.1f32, 2.0]); // rounded to f32
+    /// assert_eq!(checkpoint.get::<f32>("y"), None);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn get<T: Float>(&self, name: &str) -> Option<(&[usize], Vec<T>)> {
         self.tensors.get(name).map(|t| {
             (
@@ -169,6 +243,21 @@ impl Checkpoint {
     /// Loads every parameter and state tensor of `net` from the checkpoint. Names or shapes
     /// that differ are an [`Error::Checkpoint`] listing each missing, unexpected or
     /// misshapen tensor, and then `net` is left unchanged.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, Error, prelude::*};
+    /// network! { struct Small { fc1: Dense<2, 3>, relu: Relu, fc2: Dense<3, 1> } }
+    /// network! { struct Wide { fc1: Dense<2, 4>, relu: Relu, fc2: Dense<4, 1> } }
+    /// let checkpoint = Checkpoint::of(&Small::new(0));
+    /// let mut small = Small::new(1);
+    /// checkpoint.restore(&mut small)?;
+    /// assert_eq!(small.params(), Small::new(0).params());
+    /// let mut wide = Wide::new(1);
+    /// let Err(Error::Checkpoint { problems, .. }) = checkpoint.restore(&mut wide) else { panic!() };
+    /// assert_eq!(problems.len(), 3); // fc1.weight, fc1.bias and fc2.weight differ in shape
+    /// assert_eq!(wide.params(), Wide::new(1).params()); // unchanged
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn restore<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &self,
         net: &mut N,
@@ -211,6 +300,18 @@ impl Checkpoint {
     }
 
     /// Loads an update rule's state saved by [`with_optimizer`](Self::with_optimizer).
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, prelude::*};
+    /// let mut saved = MomentumConfig::new(0.1).build::<f64>()?;
+    /// saved.step(&mut [0.0, 0.0], &[1.0, 2.0])?;
+    /// let checkpoint = Checkpoint::new().with_optimizer(&saved);
+    /// let mut resumed = MomentumConfig::new(0.1).build::<f64>()?;
+    /// checkpoint.restore_optimizer(&mut resumed)?;
+    /// assert_eq!((resumed.steps(), resumed.state()), (1, saved.state()));
+    /// assert!(Checkpoint::new().restore_optimizer(&mut resumed).is_err()); // nothing saved
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn restore_optimizer<T: Float, O: Optimizer<T>>(
         &self,
         optimizer: &mut O,
@@ -238,6 +339,19 @@ impl Checkpoint {
     }
 
     /// Writes the checkpoint to `path` through a temporary file renamed over it.
+    ///
+    /// ```
+    /// use constnet::Checkpoint;
+    /// let dir = std::env::temp_dir();
+    /// let path = dir.join(format!("constnet-doc-save-{}.safetensors", std::process::id()));
+    /// let mut checkpoint = Checkpoint::new();
+    /// checkpoint.add("x", &[3], &[1.0f32, 2.0, 3.0])?;
+    /// checkpoint.save(&path)?;
+    /// assert_eq!(Checkpoint::load(&path)?, checkpoint);
+    /// assert!(checkpoint.save(dir.join("constnet-no-such-dir").join("x.safetensors")).is_err());
+    /// std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
         let fail = |what: String| Error::Checkpoint {
@@ -270,6 +384,19 @@ impl Checkpoint {
 
     /// Reads a checkpoint; a missing, truncated or corrupt file, or a tensor of another
     /// element type than `F32` or `F64`, is an [`Error::Checkpoint`].
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, Error};
+    /// let path = std::env::temp_dir().join(format!("constnet-doc-load-{}.safetensors", std::process::id()));
+    /// let mut checkpoint = Checkpoint::new();
+    /// checkpoint.add("x", &[2], &[0.5f64, -1.0])?;
+    /// checkpoint.save(&path)?;
+    /// assert_eq!(Checkpoint::load(&path)?.get::<f64>("x"), Some((&[2][..], vec![0.5, -1.0])));
+    /// std::fs::write(&path, b"not a checkpoint").unwrap();
+    /// assert!(matches!(Checkpoint::load(&path), Err(Error::Checkpoint { .. })));
+    /// std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let fail = |what: String| Error::Checkpoint {
@@ -300,6 +427,21 @@ impl Checkpoint {
 
     /// Like [`restore`](Self::restore) for a checkpoint read from `path`, with the path in
     /// the error.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// network! { struct Other { fc: Dense<3, 1> } }
+    /// let path = std::env::temp_dir().join(format!("constnet-doc-load-into-{}.safetensors", std::process::id()));
+    /// Checkpoint::of(&Net::new(0)).save(&path)?;
+    /// let mut net = Net::new(1);
+    /// Checkpoint::load_into(&path, &mut net)?;
+    /// assert_eq!(net.params(), Net::new(0).params());
+    /// let err = Checkpoint::load_into(&path, &mut Other::new(0)).unwrap_err();
+    /// assert!(err.to_string().contains(&*path.to_string_lossy())); // names the file
+    /// std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn load_into<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         path: impl AsRef<Path>,
         net: &mut N,

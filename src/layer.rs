@@ -12,6 +12,17 @@ use rand::RngCore;
 use crate::{BatchView, BatchViewMut, Float};
 
 /// Whether a parameter tensor is a weight (regularized by default) or a bias (not).
+///
+/// ```
+/// use constnet::{TensorKind, prelude::*};
+/// network! { struct Net { fc: Dense<2, 3>, bn: BatchNorm } }
+/// let net = Net::<f32>::new(0);
+/// let kind = |name: &str| net.tensor(name).map(|t| t.spec.kind);
+/// assert_eq!(kind("fc.weight")?, TensorKind::Weight);
+/// assert_eq!(kind("bn.weight")?, TensorKind::Bias); // batch norm's scale
+/// assert_eq!(kind("bn.running_mean")?, TensorKind::State);
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TensorKind {
     /// A weight: L2 and the other regularizers apply to it by default.
@@ -28,6 +39,13 @@ pub enum TensorKind {
 
 /// How a tensor's elements are ordered in the network's parameter buffer, relative to the
 /// row-major order of its named shape (PyTorch's `state_dict` order).
+///
+/// ```
+/// use constnet::{Layer, Storage, layers::Dense};
+/// let [weight, bias] = <Dense<3, 2> as Layer<f32, 3, 2>>::TENSORS else { unreachable!() };
+/// assert_eq!((weight.name, weight.storage), ("weight", Storage::ColumnMajor));
+/// assert_eq!((bias.name, bias.storage), ("bias", Storage::RowMajor));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Storage {
     /// Stored in the row-major order of the shape.
@@ -112,6 +130,16 @@ impl Default for Kinks {
 
 impl Kinks {
     /// Records which side of one kink a value fell on.
+    ///
+    /// ```
+    /// let (mut k, mut swapped) = (constnet::Kinks::default(), constnet::Kinks::default());
+    /// k.record(true);
+    /// k.record(false);
+    /// swapped.record(false);
+    /// swapped.record(true);
+    /// assert_eq!(k.count(), 2);
+    /// assert_ne!(k, swapped); // the order of the winners counts
+    /// ```
     #[inline]
     pub fn record(&mut self, winner: bool) {
         self.hash ^= u64::from(winner) + 1;
@@ -199,14 +227,43 @@ impl Kinks {
 )]
 pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// How many trainable parameters the layer reads from the network's buffer.
+    ///
+    /// ```
+    /// use constnet::{Layer, layers::{BatchNorm, Dense, Relu}};
+    /// assert_eq!(<Dense<2, 3> as Layer<f32, 2, 3>>::PARAMS, 3 * 2 + 3);
+    /// assert_eq!(<BatchNorm as Layer<f32, 4, 4>>::PARAMS, 2 * 4); // a scale and a shift each
+    /// assert_eq!(<Relu as Layer<f32, 4, 4>>::PARAMS, 0);
+    /// ```
     const PARAMS: usize;
     /// The layer's parameter tensors, in buffer order, with offsets into its slice.
+    ///
+    /// ```
+    /// use constnet::{Layer, TensorKind, layers::BatchNorm};
+    /// let specs = <BatchNorm as Layer<f32, 4, 4>>::TENSORS;
+    /// let names: Vec<_> = specs.iter().map(|s| (s.name, s.offset)).collect();
+    /// assert_eq!(names, [("weight", 0), ("bias", 4)]);
+    /// assert!(specs.iter().all(|s| s.kind == TensorKind::Bias)); // neither is decayed
+    /// ```
     const TENSORS: &'static [TensorSpec];
     /// How many elements of non-trainable state the layer keeps in the network's state buffer
     /// (batch norm's running statistics); 0 for most layers.
+    ///
+    /// ```
+    /// use constnet::{Layer, layers::{BatchNorm, Dense}};
+    /// assert_eq!(<BatchNorm as Layer<f32, 4, 4>>::STATE, 2 * 4); // running mean and variance
+    /// assert_eq!(<Dense<4, 4> as Layer<f32, 4, 4>>::STATE, 0);
+    /// ```
     const STATE: usize = 0;
     /// The layer's state tensors, in state-buffer order, with offsets into its state slice
     /// and kind [`TensorKind::State`].
+    ///
+    /// ```
+    /// use constnet::{Layer, TensorKind, layers::{BatchNorm, Dense}};
+    /// let specs = <BatchNorm as Layer<f32, 4, 4>>::STATE_TENSORS;
+    /// assert_eq!((specs[1].name, specs[1].offset), ("running_var", 4));
+    /// assert!(specs.iter().all(|s| s.kind == TensorKind::State));
+    /// assert!(<Dense<4, 4> as Layer<f32, 4, 4>>::STATE_TENSORS.is_empty());
+    /// ```
     const STATE_TENSORS: &'static [TensorSpec] = &[];
     /// What [`forward_train`](Layer::forward_train) keeps for
     /// [`backward`](Layer::backward) beyond the layer's input and output (both of which the
@@ -214,32 +271,97 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     type Cache;
 
     /// The kind of layer, for summaries (`"Dense"`, `"Relu"`).
+    ///
+    /// ```
+    /// use constnet::{Layer, layers::{Dense, Relu}};
+    /// assert_eq!(Layer::<f32, 2, 3>::kind(&Dense::<2, 3>::default()), "Dense");
+    /// assert_eq!(Layer::<f32, 3, 3>::kind(&Relu), "Relu");
+    /// ```
     fn kind(&self) -> &'static str;
 
     /// Fills the layer's `PARAMS` parameters with their initial values.
+    ///
+    /// ```
+    /// use constnet::{Layer, SeededRng, layers::BatchNorm};
+    /// use rand::SeedableRng;
+    /// let mut p = [9.0f32; 4];
+    /// Layer::<f32, 2, 2>::init(&BatchNorm::default(), &mut p, &mut SeededRng::seed_from_u64(0));
+    /// assert_eq!(p, [1.0, 1.0, 0.0, 0.0]); // scale 1, shift 0
+    /// ```
     fn init(&self, params: &mut [T], rng: &mut dyn RngCore) {
         let _ = rng;
         params.fill(T::ZERO);
     }
 
     /// Fills the layer's `STATE` elements of state with their initial values.
+    ///
+    /// ```
+    /// use constnet::{Layer, layers::BatchNorm};
+    /// let mut state = [9.0f32; 4];
+    /// Layer::<f32, 2, 2>::init_state(&BatchNorm::default(), &mut state);
+    /// assert_eq!(state, [0.0, 0.0, 1.0, 1.0]); // running mean 0, running variance 1
+    /// ```
     fn init_state(&self, state: &mut [T]) {
         state.fill(T::ZERO);
     }
 
     /// Allocates the cache for batches of up to `max_batch` samples.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::BatchNorm};
+    /// let bn = BatchNorm::default();
+    /// let mut cache = Layer::<f32, 1, 1>::new_cache(&bn, 4); // for batches of up to 4
+    /// let (p, mut state) = ([1.0f32, 0.0], [0.0f32, 1.0]);
+    /// let x = Batch::<f32, 1>::from_column_slice(&[1.0, 3.0]);
+    /// let mut y = Batch::<f32, 1>::zeros(2);
+    /// bn.forward_train(&p, &mut state, x.columns(0, 2), y.columns_mut(0, 2), &mut cache);
+    /// // the batch's mean is 2 and its variance 1
+    /// assert!((y[0] + 1.0).abs() < 1e-4 && (y[1] - 1.0).abs() < 1e-4);
+    /// ```
     fn new_cache(&self, max_batch: usize) -> Self::Cache;
 
     /// Forward pass of one sample, on the stack, in evaluation mode. `state` is the layer's
     /// `STATE`-long slice of the state buffer (empty for most layers).
+    ///
+    /// ```
+    /// use constnet::{Layer, layers::BatchNorm};
+    /// use nalgebra::SVector;
+    /// let p = [2.0f32, 1.0]; // scale 2, shift 1
+    /// let state = [3.0f32, 4.0]; // running mean 3, running variance 4
+    /// let bn = BatchNorm::default();
+    /// let y = Layer::<f32, 1, 1>::forward_one(&bn, &p, &state, &SVector::from([5.0]));
+    /// assert!((y[0] - 3.0).abs() < 1e-4); // 2 (5 - 3) / sqrt(4) + 1
+    /// ```
     fn forward_one(&self, params: &[T], state: &[T], x: &SVector<T, I>) -> SVector<T, O>;
 
     /// Forward pass of a batch in evaluation mode: writes every column of `y`.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dense};
+    /// // W = [[1, 2], [3, 4], [5, 6]] column by column, then b = [0.5, 0.5, 0.5]
+    /// let p = [1.0f32, 3.0, 5.0, 2.0, 4.0, 6.0, 0.5, 0.5, 0.5];
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0, 1.0, 0.0]); // two samples
+    /// let mut y = Batch::<f32, 3>::zeros(2);
+    /// Dense::<2, 3>::default().forward(&p, &[], x.columns(0, 2), y.columns_mut(0, 2));
+    /// assert_eq!(y.as_slice(), &[3.5, 7.5, 11.5, 1.5, 3.5, 5.5]);
+    /// ```
     fn forward(&self, params: &[T], state: &[T], x: BatchView<'_, T, I>, y: BatchViewMut<'_, T, O>);
 
     /// Forward pass of a batch in training mode; fills `cache` for backward and may update
     /// the layer's state (batch norm's running statistics). The default is the evaluation
     /// forward.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dropout};
+    /// let drop = Dropout::new(0.5)?;
+    /// let mut cache = Layer::<f32, 8, 8>::new_cache(&drop, 1);
+    /// let x = Batch::<f32, 8>::from_element(1, 1.0);
+    /// let mut y = Batch::<f32, 8>::zeros(1);
+    /// drop.forward_train(&[], &mut [], x.columns(0, 1), y.columns_mut(0, 1), &mut cache);
+    /// // each unit is dropped, or kept and scaled by 1 / p (evaluation would copy x)
+    /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn forward_train(
         &self,
         params: &[T],
@@ -256,6 +378,20 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// gradient `dy`, adds the gradient of every parameter into `dparams` (gradients
     /// accumulate: [`backward_overwrite`](Layer::backward_overwrite) is the variant that
     /// overwrites them) and, when `dx` is given, writes the gradient of the input into it. `cache` is mutable so that a layer can keep its backward scratch there.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dense};
+    /// let p = [1.0f32, 2.0, 0.0]; // W = [[1, 2]], b = 0
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// let y = Batch::<f32, 1>::zeros(1); // Dense's backward does not read it
+    /// let dy = Batch::<f32, 1>::from_column_slice(&[3.0]);
+    /// let (mut dx, mut dp) = (Batch::<f32, 2>::zeros(1), [1.0f32; 3]);
+    /// let (x, y, dy) = (x.columns(0, 1), y.columns(0, 1), dy.columns(0, 1));
+    /// let dense = Dense::<2, 1>::default();
+    /// dense.backward(&p, x, y, &mut (), dy, Some(dx.columns_mut(0, 1)), &mut dp);
+    /// assert_eq!(dx.as_slice(), &[3.0, 6.0]); // W^T dy
+    /// assert_eq!(dp, [4.0, 4.0, 4.0]); // 1 + dy x^T, 1 + dy: added to what was there
+    /// ```
     #[expect(
         clippy::too_many_arguments,
         reason = "the pairs (x, y), (dy, dx) and (params, dparams) read best side by side"
@@ -275,6 +411,18 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// of adding into it. The default zeroes `dparams` and calls `backward`; a layer that can
     /// write its gradients directly (Dense, Maxout) overrides it, which saves the network's
     /// backward a pass over every gradient.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dense};
+    /// let p = [1.0f32, 2.0, 0.0]; // W = [[1, 2]], b = 0
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// let y = Batch::<f32, 1>::zeros(1); // Dense's backward does not read it
+    /// let dy = Batch::<f32, 1>::from_column_slice(&[3.0]);
+    /// let mut dp = [100.0f32; 3];
+    /// let (x, y, dy) = (x.columns(0, 1), y.columns(0, 1), dy.columns(0, 1));
+    /// Dense::<2, 1>::default().backward_overwrite(&p, x, y, &mut (), dy, None, &mut dp);
+    /// assert_eq!(dp, [3.0, 3.0, 3.0]); // dy x^T, dy: the 100s are gone
+    /// ```
     #[expect(
         clippy::too_many_arguments,
         reason = "the same arguments as `backward`, side by side"
@@ -296,6 +444,12 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// How many elements of scratch [`backward_sgd`](Layer::backward_sgd) needs: the default
     /// computes the whole parameter gradient there, `PARAMS`; a layer that updates its
     /// parameters without writing the gradient out needs fewer.
+    ///
+    /// ```
+    /// use constnet::{Layer, layers::{BatchNorm, Dense}};
+    /// assert_eq!(<BatchNorm as Layer<f32, 4, 4>>::SGD_SCRATCH, 8); // the default: PARAMS
+    /// assert_eq!(<Dense<100, 10> as Layer<f32, 100, 10>>::SGD_SCRATCH, 0); // steps W in place
+    /// ```
     const SGD_SCRATCH: usize = Self::PARAMS;
 
     /// The backward pass and a plain SGD step on the layer's parameters in one: `dx` as in
@@ -308,6 +462,22 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// `W = (1 - lr * weight_decay) W - lr dZ X^T` as one matrix product into `W`, which
     /// saves writing the gradient out and reading it back (for the network's backward, see
     /// [`Network::backward_sgd`](crate::Network::backward_sgd)).
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dense};
+    /// let mut p = [1.0f32, 2.0, 0.5]; // W = [[1, 2]], b = 0.5
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// let (y, dy) = (Batch::<f32, 1>::zeros(1), Batch::<f32, 1>::from_element(1, 1.0));
+    /// let mut dx = Batch::<f32, 2>::zeros(1);
+    /// let mut scratch = vec![0.0; <Dense<2, 1> as Layer<f32, 2, 1>>::SGD_SCRATCH];
+    /// let (x, y, dy) = (x.columns(0, 1), y.columns(0, 1), dy.columns(0, 1));
+    /// let dxv = Some(dx.columns_mut(0, 1));
+    /// let (lr, weight_decay) = (0.5, 1.0);
+    /// Dense::<2, 1>::default()
+    ///     .backward_sgd(&mut p, x, y, &mut (), dy, dxv, lr, weight_decay, &mut scratch);
+    /// assert_eq!(dx.as_slice(), &[1.0, 2.0]); // W^T dy, with W from before the step
+    /// assert_eq!(p, [0.0, 0.5, 0.0]); // W -= 0.5 (dy x^T + 1.0 W), b -= 0.5 dy
+    /// ```
     #[expect(
         clippy::too_many_arguments,
         reason = "the arguments of `backward`, with the step's two rates and the scratch"
@@ -341,12 +511,40 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
 
     /// Records the winners of the layer's max-like gates for input `x` (see [`Kinks`]).
     /// Smooth layers record nothing.
+    ///
+    /// ```
+    /// use constnet::{Batch, Kinks, Layer, layers::{Relu, Tanh}};
+    /// let x = Batch::<f32, 2>::from_column_slice(&[-1.0, 2.0]);
+    /// let mut kinks = Kinks::default();
+    /// Relu.record_kinks(&[], x.columns(0, 1), &mut kinks);
+    /// let mut expected = Kinks::default();
+    /// expected.record(false); // -1 is left of ReLU's kink
+    /// expected.record(true); // 2 is right of it
+    /// assert_eq!(kinks, expected);
+    /// Tanh.record_kinks(&[], x.columns(0, 1), &mut kinks); // a smooth layer records nothing
+    /// assert_eq!(kinks.count(), 2);
+    /// ```
     fn record_kinks(&self, params: &[T], x: BatchView<'_, T, I>, kinks: &mut Kinks) {
         let _ = (params, x, kinks);
     }
 
     /// For a layer that draws random numbers in training (dropout): while `frozen`, reuse the
     /// last draw. The default does nothing.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dropout};
+    /// let drop = Dropout::new(0.5)?;
+    /// let mut cache = Layer::<f32, 16, 16>::new_cache(&drop, 1);
+    /// let x = Batch::<f32, 16>::from_element(1, 1.0);
+    /// let mut y = [Batch::<f32, 16>::zeros(1), Batch::zeros(1), Batch::zeros(1)];
+    /// for (y, frozen) in y.iter_mut().zip([false, true, false]) {
+    ///     <Dropout as Layer<f32, 16, 16>>::freeze_masks(&mut cache, frozen);
+    ///     drop.forward_train(&[], &mut [], x.columns(0, 1), y.columns_mut(0, 1), &mut cache);
+    /// }
+    /// assert_eq!(y[1], y[0]); // frozen: the last mask again
+    /// assert_ne!(y[2], y[0]); // unfrozen: a new draw
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn freeze_masks(cache: &mut Self::Cache, frozen: bool) {
         let _ = (cache, frozen);
     }

@@ -15,6 +15,15 @@ use crate::{AsBatch, Batch, BatchView, BatchViewMut, Error, Float, Kinks, Loss};
 
 /// One parameter tensor of a network: which layer, its spec, and where it starts in the
 /// network's flat parameter buffer.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc1: Dense<2, 3>, fc2: Dense<3, 1> } }
+/// let t = Net::<f32>::new(0).tensor("fc2.weight")?;
+/// assert_eq!((t.layer, t.spec.name, t.spec.shape), ("fc2", "weight", &[1, 3][..]));
+/// assert_eq!(t.offset, 3 * 2 + 3); // after fc1's weight and bias
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TensorRef {
     /// The layer's name in the declaration (`fc1`).
@@ -40,17 +49,46 @@ impl TensorRef {
     }
 
     /// The tensor's element range in the parameter buffer.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3> } }
+    /// let net = Net::<f32>::new(0);
+    /// let bias = net.tensor("fc1.bias")?;
+    /// assert_eq!(bias.range(), 6..9);
+    /// assert_eq!(net.params()[bias.range()], [0.0; 3]); // biases start at zero
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.spec.len()
     }
 
     /// Whether the tensor is a weight (regularized by default) rather than a bias.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, bn: BatchNorm } }
+    /// let net = Net::<f32>::new(0);
+    /// assert!(net.tensor("fc1.weight")?.is_weight());
+    /// assert!(!net.tensor("fc1.bias")?.is_weight());
+    /// assert!(!net.tensor("bn.weight")?.is_weight()); // batch norm's scale counts as a bias
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn is_weight(&self) -> bool {
         self.spec.kind == TensorKind::Weight
     }
 }
 
 /// One layer of a network, for summaries.
+///
+/// ```
+/// use constnet::{LayerInfo, prelude::*};
+/// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+/// let layers = Net::<f32>::new(0).layers();
+/// let fc1 = LayerInfo { name: "fc1", kind: "Dense", inputs: 2, outputs: 3, params: 9 };
+/// assert_eq!(layers[0], fc1);
+/// assert_eq!((layers[1].kind, layers[1].params), ("Relu", 0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerInfo {
     /// The layer's name in the declaration.
@@ -68,22 +106,111 @@ pub struct LayerInfo {
 /// The buffers a training forward pass fills for the backward pass: every layer's output and
 /// cache, the gradient with respect to every layer's output, allocated once for a maximum batch
 /// size and reused, so a training step allocates nothing.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 3>, act: Relu } }
+/// let net = Net::new(0);
+/// let mut tape = net.new_tape(8); // room for up to 8 samples
+/// let x = Batch::<f32, 2>::zeros(5);
+/// net.forward_into(x.columns(0, 5), &mut tape)?;
+/// assert_eq!((tape.max_batch(), tape.batch()), (8, 5));
+/// assert_eq!(tape.output().shape(), (3, 5));
+/// # Ok::<(), constnet::Error>(())
+/// ```
 pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
     /// The largest batch the tape can hold.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let net = Net::new(0);
+    /// let mut tape = net.new_tape(4);
+    /// assert_eq!(tape.max_batch(), 4);
+    /// let x = Batch::<f32, 2>::zeros(5);
+    /// let err = net.forward_into(x.columns(0, 5), &mut tape).unwrap_err();
+    /// assert_eq!(err, Error::BatchTooLarge { max: 4, got: 5 });
+    /// ```
     fn max_batch(&self) -> usize;
     /// The number of samples of the last forward pass (0 before the first).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let net = Net::new(0);
+    /// let mut tape = net.new_tape(4);
+    /// assert_eq!(tape.batch(), 0);
+    /// let x = Batch::<f32, 2>::zeros(3);
+    /// net.forward_into(x.columns(0, 3), &mut tape)?;
+    /// assert_eq!(tape.batch(), 3);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn batch(&self) -> usize;
     /// The network's output (the scores) of the last forward pass.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 3>, act: Tanh } }
+    /// let mut net = Net::new(0);
+    /// let x = Batch::<f32, 2>::from_element(4, 0.5);
+    /// let mut tape = net.new_tape(4);
+    /// net.forward_train(x.columns(0, 4), &mut tape)?;
+    /// // the scores, kept for the loss and backward
+    /// assert_eq!(tape.output(), net.forward_batch(&x));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn output(&self) -> BatchView<'_, T, OUT>;
     /// The scores and the buffer for their gradient, which a loss fills before backward.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?;
+    /// let (mut tape, mut grads) = (net.new_tape(1), net.new_grads());
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// net.forward_train(x.columns(0, 1), &mut tape)?;
+    /// let (scores, mut dscores) = tape.output_and_grad_mut();
+    /// dscores.copy_from(&scores); // the gradient of 0.5 * y^2
+    /// net.backward(&mut tape, &mut grads)?;
+    /// assert_eq!(grads, [3.0, 3.0, 3.0]); // y = 3: dW = 3 x^T, db = 3
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn output_and_grad_mut(&mut self) -> (BatchView<'_, T, OUT>, BatchViewMut<'_, T, OUT>);
     /// The gradient of the loss with respect to the input, after
     /// [`Network::backward_with_input_grad`].
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?;
+    /// let (mut tape, mut grads) = (net.new_tape(2), net.new_grads());
+    /// net.forward_train(Batch::<f32, 2>::zeros(2).columns(0, 2), &mut tape)?;
+    /// tape.output_and_grad_mut().1.fill(1.0); // dL/dy = 1 for both samples
+    /// net.backward_with_input_grad(&mut tape, &mut grads)?;
+    /// assert_eq!(tape.input_grad().as_slice(), &[1.0, 2.0, 1.0, 2.0]); // W^T dL/dy
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn input_grad(&self) -> BatchView<'_, T, IN>;
 
     /// While `frozen`, every training forward reuses the random masks (dropout) drawn by the
     /// last unfrozen one instead of drawing new ones: what a gradient check needs, since the
     /// loss must be a fixed function of the parameters. Unfrozen by default.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<4, 16>, drop: Dropout } }
+    /// let mut net = Net::new(0);
+    /// let x = Batch::<f32, 4>::from_element(2, 1.0);
+    /// let mut tape = net.new_tape(2);
+    /// let first = net.forward_train(x.columns(0, 2), &mut tape)?.clone_owned();
+    /// tape.freeze_masks(true);
+    /// assert_eq!(net.forward_train(x.columns(0, 2), &mut tape)?, first); // the same mask
+    /// tape.freeze_masks(false);
+    /// assert_ne!(net.forward_train(x.columns(0, 2), &mut tape)?, first); // a new one
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn freeze_masks(&mut self, frozen: bool);
 }
 
@@ -113,29 +240,103 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     type Tape: Tape<T, IN, OUT>;
 
     /// The number of trainable parameters.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+    /// // weights and biases: (3 * 2 + 3) + (1 * 3 + 1)
+    /// assert_eq!(<Net as Network<f32, 2, 1>>::PARAM_COUNT, 13);
+    /// ```
     const PARAM_COUNT: usize;
 
     /// The number of elements of non-trainable state (batch norm's running statistics).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 3>, bn: BatchNorm } }
+    /// // a running mean and a running variance for each of the 3 features
+    /// assert_eq!(<Net as Network<f32, 2, 3>>::STATE_COUNT, 6);
+    /// network! { struct Plain { fc: Dense<2, 3> } }
+    /// assert_eq!(<Plain as Network<f32, 2, 3>>::STATE_COUNT, 0);
+    /// ```
     const STATE_COUNT: usize;
 
     /// A network with freshly initialized parameters, reproducible from `seed`.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 3> } }
+    /// fn fresh<N: Network<f64, 2, 3>>(seed: u64) -> N {
+    ///     N::init(seed)
+    /// }
+    /// let (a, b, c): (Net<f64>, Net<f64>, Net<f64>) = (fresh(1), fresh(1), fresh(2));
+    /// assert_eq!(a.params(), b.params());
+    /// assert_ne!(a.params(), c.params());
+    /// ```
     fn init(seed: u64) -> Self;
 
     /// The flat parameter buffer.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0, 3.0, 4.0])?; // [[1, 2], [3, 4]]
+    /// net.write_param("fc.bias", &[5.0, 6.0])?;
+    /// // the weights column by column, then the biases
+    /// assert_eq!(net.params(), &[1.0, 3.0, 2.0, 4.0, 5.0, 6.0]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn params(&self) -> &[T];
 
     /// The flat parameter buffer, mutably (for update rules).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.params_mut().copy_from_slice(&[1.0, 2.0, 0.5]); // weight [[1, 2]], bias 0.5
+    /// assert_eq!(net.forward(&Sample::from([1.0, 1.0]))[0], 3.5);
+    /// ```
     fn params_mut(&mut self) -> &mut [T];
 
     /// The flat state buffer: every layer's non-trainable state (batch norm's running mean
     /// and variance), which the training forward pass updates and evaluation reads. Update
     /// rules and regularizers never see it; checkpoints save it.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 3>, bn: BatchNorm } }
+    /// let net = Net::new(0);
+    /// // running mean 0, then running variance 1, for each of the 3 features
+    /// assert_eq!(net.state(), &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+    /// ```
     fn state(&self) -> &[T];
 
     /// The flat state buffer, mutably.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<1, 1>, bn: BatchNorm } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0])?;
+    /// net.state_mut().copy_from_slice(&[2.0, 4.0]); // running mean 2, running variance 4
+    /// // evaluation normalizes with the running statistics: (6 - 2) / sqrt(4)
+    /// let y = net.forward(&Sample::from([6.0]))[0];
+    /// assert!((y - 2.0).abs() < 1e-5);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn state_mut(&mut self) -> &mut [T];
 
     /// Calls `f` for every parameter tensor, in buffer order, without allocating.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, fc2: Dense<3, 1> } }
+    /// let mut offsets = vec![];
+    /// Net::<f32>::new(0).for_each_tensor(&mut |t| offsets.push(t.offset));
+    /// assert_eq!(offsets, [0, 6, 9, 12]); // fc1.weight, fc1.bias, fc2.weight, fc2.bias
+    /// ```
     fn for_each_tensor(&self, f: &mut dyn FnMut(TensorRef));
 
     /// Calls `f` for every state tensor (kind [`TensorKind::State`]), in state-buffer order;
@@ -171,17 +372,55 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// The layers, in order.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+    /// let layers = Net::<f32>::new(0).layers();
+    /// let kinds: Vec<_> = layers.iter().map(|l| (l.kind, l.params)).collect();
+    /// assert_eq!(kinds, [("Dense", 9), ("Relu", 0), ("Dense", 4)]);
+    /// ```
     fn layers(&self) -> Vec<LayerInfo>;
 
     /// Forward pass of one sample in evaluation mode, on the stack: no heap allocation.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2>, act: Relu } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, -1.0, 2.0, 1.0])?; // [[1, -1], [2, 1]], bias 0
+    /// let y = net.forward(&Sample::from([1.0, 3.0]));
+    /// assert_eq!(y.as_slice(), &[0.0, 5.0]); // relu([1 - 3, 2 + 3])
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn forward(&self, x: &SVector<T, IN>) -> SVector<T, OUT>;
 
     /// A tape for batches of up to `max_batch` samples.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let tape = Net::new(0).new_tape(64);
+    /// assert_eq!((tape.max_batch(), tape.batch()), (64, 0));
+    /// ```
     fn new_tape(&self, max_batch: usize) -> Self::Tape;
 
     /// Forward pass of a batch in evaluation mode, into `tape`'s buffers (no allocation).
     /// `x` is read in place; only [`forward_train`](Network::forward_train) keeps a copy of
     /// it for backward.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.params_mut().copy_from_slice(&[1.0, 2.0, 0.5]); // weight [[1, 2]], bias 0.5
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0, 0.0, -1.0]); // two samples
+    /// let mut tape = net.new_tape(2);
+    /// let y = net.forward_into(x.columns(0, 2), &mut tape)?;
+    /// assert_eq!(y.as_slice(), &[3.5, -1.5]);
+    /// assert_eq!(net.forward_into(x.columns(0, 0), &mut tape).unwrap_err(), Error::EmptyBatch);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn forward_into<'t>(
         &self,
         x: BatchView<'_, T, IN>,
@@ -192,6 +431,20 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// Training mode differs from evaluation where a layer says so: dropout draws a mask,
     /// batch norm normalizes with the batch's statistics and updates its running ones (hence
     /// `&mut self`).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<1, 8>, drop: Dropout } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0; 8])?; // every unit copies the input
+    /// let x = Batch::<f32, 1>::from_element(1, 1.0);
+    /// let mut tape = net.new_tape(1);
+    /// let y = net.forward_train(x.columns(0, 1), &mut tape)?;
+    /// // in training each unit is dropped, or kept and scaled by 1 / p = 2
+    /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+    /// assert_eq!(net.forward_batch(&x).as_slice(), &[1.0; 8]); // evaluation keeps them all
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn forward_train<'t>(
         &mut self,
         x: BatchView<'_, T, IN>,
@@ -204,6 +457,25 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// set. Layers run in the reverse order of the forward pass. Generated by `network!`;
     /// [`backward`](Network::backward) and [`backward_accumulate`](Network::backward_accumulate)
     /// read better.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?;
+    /// let mut tape = net.new_tape(1);
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// net.forward_train(x.columns(0, 1), &mut tape)?;
+    /// tape.output_and_grad_mut().1.fill(1.0); // dL/dy = 1
+    /// let mut grads = vec![10.0; 3];
+    /// net.backward_into(&mut tape, &mut grads, true, false)?; // add; and the input's gradient
+    /// assert_eq!(grads, [11.0, 11.0, 11.0]); // 10 + dW (dy x^T = [1, 1]), 10 + db (1)
+    /// assert_eq!(tape.input_grad().as_slice(), &[1.0, 2.0]); // W^T dy
+    /// net.backward_into(&mut tape, &mut grads, false, true)?; // overwrite
+    /// assert_eq!(grads, [1.0, 1.0, 1.0]);
+    /// assert!(net.backward_into(&mut tape, &mut [0.0; 2], false, true).is_err()); // wrong length
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn backward_into(
         &self,
         tape: &mut Self::Tape,
@@ -215,6 +487,20 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// Backward pass that adds every parameter's gradient into `grads` (to sum gradients over
     /// several batches), and writes the input's gradient into the tape when `input_grad` is
     /// set.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// let (mut tape, mut grads) = (net.new_tape(1), net.new_grads());
+    /// for x in [[1.0, 1.0], [2.0, 0.0]] {
+    ///     net.forward_train(Batch::<f32, 2>::from_column_slice(&x).columns(0, 1), &mut tape)?;
+    ///     tape.output_and_grad_mut().1.fill(1.0); // dL/dy = 1
+    ///     net.backward_accumulate(&mut tape, &mut grads, false)?;
+    /// }
+    /// assert_eq!(grads, [3.0, 1.0, 2.0]); // dW: [1, 1] + [2, 0]; db: 1 + 1
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn backward_accumulate(
         &self,
         tape: &mut Self::Tape,
@@ -261,15 +547,62 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     fn backward_sgd(&mut self, tape: &mut Self::Tape, lr: T, weight_decay: T) -> Result<(), Error>;
 
     /// Records the winners of every max-like gate of the last forward pass (see [`Kinks`]).
+    ///
+    /// ```
+    /// use constnet::{Kinks, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 2>, act: Relu } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the identity
+    /// let mut tape = net.new_tape(1);
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, -1.0]);
+    /// net.forward_train(x.columns(0, 1), &mut tape)?;
+    /// let mut kinks = Kinks::default();
+    /// net.record_kinks(&tape, &mut kinks);
+    /// let mut expected = Kinks::default();
+    /// expected.record(true); // the first ReLU unit fired
+    /// expected.record(false); // the second did not
+    /// assert_eq!(kinks, expected);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn record_kinks(&self, tape: &Self::Tape, kinks: &mut Kinks);
 
     /// Backward pass that overwrites `grads` with the gradient of every parameter.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// let mut grads = vec![5.0; 3]; // whatever was there before
+    /// let mut tape = net.new_tape(1);
+    /// assert_eq!(net.backward(&mut tape, &mut grads), Err(Error::EmptyBatch)); // no forward yet
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// net.forward_train(x.columns(0, 1), &mut tape)?;
+    /// tape.output_and_grad_mut().1.fill(1.0); // dL/dy = 1
+    /// net.backward(&mut tape, &mut grads)?;
+    /// assert_eq!(grads, [1.0, 1.0, 1.0]); // dW = dy x^T, db = dy
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn backward(&self, tape: &mut Self::Tape, grads: &mut [T]) -> Result<(), Error> {
         self.backward_into(tape, grads, false, true)
     }
 
     /// Like [`backward`](Network::backward), and also writes the gradient with respect to the
     /// input into the tape ([`Tape::input_grad`]).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?;
+    /// let (mut tape, mut grads) = (net.new_tape(1), net.new_grads());
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// net.forward_train(x.columns(0, 1), &mut tape)?;
+    /// tape.output_and_grad_mut().1.fill(3.0); // dL/dy = 3
+    /// net.backward_with_input_grad(&mut tape, &mut grads)?;
+    /// assert_eq!(grads, [3.0, 3.0, 3.0]); // dW = dy x^T, db = dy
+    /// assert_eq!(tape.input_grad().as_slice(), &[3.0, 6.0]); // W^T dy
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn backward_with_input_grad(
         &self,
         tape: &mut Self::Tape,
@@ -280,6 +613,20 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
 
     /// Forward in training mode, the loss and its gradient, and backward: returns the mean
     /// loss over the batch and overwrites `grads`. Allocates nothing.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?; // y = x1 + 2 x2
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// let target = Batch::<f32, 1>::from_column_slice(&[2.0]);
+    /// let (mut tape, mut grads) = (net.new_tape(1), net.new_grads());
+    /// let loss = net.loss_and_grad(&x, &target, &MeanSquaredError, &mut tape, &mut grads)?;
+    /// assert_eq!(loss, 1.0); // (3 - 2)^2
+    /// assert_eq!(grads, [2.0, 2.0, 2.0]); // dL/dy = 2 (3 - 2), times x = [1, 1] and 1
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn loss_and_grad<L: Loss<T, OUT>>(
         &mut self,
         x: &impl AsBatch<T, IN>,
@@ -297,6 +644,17 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
 
     /// Forward pass of a batch in evaluation mode into a new matrix (allocates; use
     /// [`forward_into`](Network::forward_into) with a reused tape on a hot path).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?;
+    /// let x = constnet::batch::from_rows(&[[1.0, 1.0], [0.0, -1.0], [2.0, 0.0]]);
+    /// assert_eq!(net.forward_batch(&x).as_slice(), &[3.0, -2.0, 2.0]);
+    /// assert_eq!(net.forward_batch(&x.columns(0, 0)).ncols(), 0); // empty in, empty out
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn forward_batch(&self, x: &impl AsBatch<T, IN>) -> Batch<T, OUT> {
         let x = x.as_batch();
         if x.ncols() == 0 {
@@ -310,11 +668,34 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// The index of the largest output for one sample: the predicted class.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
+    /// assert_eq!(net.predict(&Sample::from([0.2, 0.9])), 1);
+    /// assert_eq!(net.predict(&Sample::from([0.7, 0.7])), 0); // the first on ties
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn predict(&self, x: &SVector<T, IN>) -> usize {
         argmax(self.forward(x).as_slice())
     }
 
     /// The fraction of samples whose largest score is at their label.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
+    /// // three samples, which it classifies as 0, 1 and 0
+    /// let x = constnet::batch::from_rows(&[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]);
+    /// assert_eq!(net.accuracy(&x, &[0, 1, 1])?, 2.0 / 3.0);
+    /// let err = net.accuracy(&x, &[0, 1]).unwrap_err();
+    /// assert!(matches!(err, Error::WrongLength { expected: 3, got: 2, .. }));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn accuracy(&self, x: &impl AsBatch<T, IN>, labels: &[usize]) -> Result<f64, Error> {
         let x = x.as_batch();
         if labels.len() != x.ncols() {
@@ -337,11 +718,26 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// A zeroed gradient buffer of the right length.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, fc2: Dense<3, 1> } }
+    /// let grads = Net::new(0).new_grads();
+    /// assert_eq!(grads.len(), (3 * 2 + 3) + (3 + 1));
+    /// assert!(grads.iter().all(|&g| g == 0.0));
+    /// ```
     fn new_grads(&self) -> Vec<T> {
         vec![T::ZERO; Self::PARAM_COUNT]
     }
 
     /// Every parameter tensor's full name (`fc1.weight`), in buffer order.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+    /// let names = Net::<f32>::new(0).param_names();
+    /// assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+    /// ```
     fn param_names(&self) -> Vec<String> {
         let mut names = Vec::new();
         self.for_each_tensor(&mut |t| names.push(t.name()));
@@ -349,6 +745,15 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// Every parameter tensor's full name and PyTorch shape (`fc1.weight`, `[out, in]`).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+    /// let shapes = Net::<f32>::new(0).param_shapes();
+    /// assert_eq!(shapes.len(), 4);
+    /// assert_eq!(shapes[0], ("fc1.weight".to_string(), vec![3, 2])); // [out, in]
+    /// assert_eq!(shapes[3], ("fc2.bias".to_string(), vec![1]));
+    /// ```
     fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let mut out = Vec::new();
         self.for_each_tensor(&mut |t| out.push((t.name(), t.spec.shape.to_vec())));
@@ -356,6 +761,18 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// Every state tensor's full name (`bn1.running_mean`), in state-buffer order.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! {
+    ///     struct Net { fc1: Dense<2, 3>, bn1: BatchNorm, fc2: Dense<3, 2>, bn2: BatchNorm }
+    /// }
+    /// let names = Net::<f32>::new(0).state_names();
+    /// assert_eq!(
+    ///     names,
+    ///     ["bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"]
+    /// );
+    /// ```
     fn state_names(&self) -> Vec<String> {
         let mut names = Vec::new();
         self.for_each_state_tensor(&mut |t| names.push(t.name()));
@@ -365,6 +782,21 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// Finds a parameter or state tensor by full name; an unknown name is an `Err` that lists
     /// the known ones. A state tensor's kind is [`TensorKind::State`] and its range refers to
     /// the state buffer.
+    ///
+    /// ```
+    /// use constnet::{TensorKind, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 3>, bn: BatchNorm } }
+    /// let net = Net::<f32>::new(0);
+    /// let var = net.tensor("bn.running_var")?;
+    /// assert_eq!(var.spec.kind, TensorKind::State);
+    /// assert_eq!(net.state()[var.range()], [1.0; 3]); // a range of the state buffer
+    /// let Err(Error::UnknownParameter { known, .. }) = net.tensor("fc2.weight") else { panic!() };
+    /// assert_eq!(
+    ///     known,
+    ///     "fc.weight, fc.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var"
+    /// );
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn tensor(&self, name: &str) -> Result<TensorRef, Error> {
         let mut found = None;
         let mut visit = |t: TensorRef| {
@@ -382,6 +814,19 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
 
     /// Copies a parameter or state tensor into `out` in PyTorch's row-major order
     /// (`fc1.weight` as `[out, in]`).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.params_mut()[..4].copy_from_slice(&[1.0, 2.0, 3.0, 4.0]); // stored column by column
+    /// let mut w = [0.0; 4];
+    /// net.read_param("fc.weight", &mut w)?;
+    /// assert_eq!(w, [1.0, 3.0, 2.0, 4.0]); // [[1, 3], [2, 4]] row by row
+    /// let err = net.read_param("fc.weight", &mut [0.0; 3]).unwrap_err();
+    /// assert!(matches!(err, Error::WrongLength { expected: 4, got: 3, .. }));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn read_param(&self, name: &str, out: &mut [T]) -> Result<(), Error> {
         let t = self.tensor(name)?;
         check_len(name, t.spec.len(), out.len())?;
@@ -405,6 +850,17 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
 
     /// Overwrites a parameter or state tensor from `values` given in PyTorch's row-major
     /// order.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0, 3.0, 4.0])?; // [[1, 2], [3, 4]]
+    /// // the first input picks out W's first column
+    /// assert_eq!(net.forward(&Sample::from([1.0, 0.0])).as_slice(), &[1.0, 3.0]);
+    /// assert!(net.write_param("fc.bias", &[1.0]).is_err()); // 2 values are needed
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn write_param(&mut self, name: &str, values: &[T]) -> Result<(), Error> {
         let t = self.tensor(name)?;
         check_len(name, t.spec.len(), values.len())?;
@@ -427,6 +883,16 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// A tensor as a new vector in PyTorch's row-major order.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { #[init(bias = 0.01)] fc: Dense<2, 3>, bn: BatchNorm } }
+    /// let net = Net::<f32>::new(0);
+    /// assert_eq!(net.param("fc.bias")?, [0.01; 3]);
+    /// assert_eq!(net.param("bn.running_var")?, [1.0; 3]); // state tensors too
+    /// assert!(net.param("fc.scale").is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn param(&self, name: &str) -> Result<Vec<T>, Error> {
         let mut out = vec![T::ZERO; self.tensor(name)?.spec.len()];
         self.read_param(name, &mut out)?;
@@ -434,6 +900,14 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     }
 
     /// A printable table of the layers, their widths and parameter counts.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+    /// let table = Net::<f32>::new(0).summary().to_string();
+    /// assert_eq!(table.lines().count(), 5); // a header, three layers, the total
+    /// assert_eq!(table.lines().last(), Some("13 parameters (f32)"));
+    /// ```
     fn summary(&self) -> Summary {
         Summary {
             layers: self.layers(),
@@ -443,6 +917,17 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
 }
 
 /// A table of a network's layers, from [`Network::summary`].
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+/// let table = Net::<f64>::init(0).summary().to_string();
+/// let header: Vec<_> = table.lines().next().unwrap().split_whitespace().collect();
+/// assert_eq!(header, ["layer", "kind", "in", "out", "params"]);
+/// let relu: Vec<_> = table.lines().nth(2).unwrap().split_whitespace().collect();
+/// assert_eq!(relu, ["act", "Relu", "3", "3", "0"]);
+/// assert!(table.ends_with("13 parameters (f64)"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Summary {
     layers: Vec<LayerInfo>,

@@ -26,6 +26,18 @@ use crate::kernels::gemm;
 use crate::{Batch, Checkpoint, Error, Float};
 
 /// Over what a statistic is taken.
+///
+/// ```
+/// use constnet::{Batch, datasets::Labeled, preprocess::{Granularity, Standardize}};
+/// // two samples: feature 0 is 0 then 2, feature 1 is 10 then 12
+/// let x = Batch::<f64, 2>::from_column_slice(&[0.0, 10.0, 2.0, 12.0]);
+/// let (train, _) = Labeled::new(x, vec![0, 1])?.split(2);
+/// let per_feature = Standardize::fit(&train, Granularity::PerFeature, false);
+/// assert_eq!(per_feature.mean(), &[1.0, 11.0]);
+/// let scalar = Standardize::fit(&train, Granularity::Scalar, false);
+/// assert_eq!(scalar.mean(), &[6.0, 6.0]); // one mean over all four values
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
     /// One value per feature (tabular data).
@@ -57,6 +69,17 @@ pub struct Standardize<T: Float, const N: usize> {
 impl<T: Float, const N: usize> Standardize<T, N> {
     /// Fits the mean (and, when `normalize`, the standard deviation) on the inputs of
     /// `train`, a labeled or a regression training set.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled, preprocess::{Granularity, Standardize}};
+    /// // feature 0 is 0 then 4 (mean 2, standard deviation 2); feature 1 is always 5
+    /// let x = Batch::<f64, 2>::from_column_slice(&[0.0, 5.0, 4.0, 5.0]);
+    /// let (train, _) = Labeled::new(x, vec![0, 1])?.split(2);
+    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+    /// assert_eq!(standardize.mean(), &[2.0, 5.0]);
+    /// assert_eq!(standardize.scale(), &[0.5, 1.0]); // the constant feature is only centered
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn fit<S: Supervised<T, N>>(
         train: &Training<T, N, S>,
         granularity: Granularity,
@@ -134,16 +157,46 @@ impl<T: Float, const N: usize> Standardize<T, N> {
     }
 
     /// The fitted means, one per feature.
+    ///
+    /// ```
+    /// use constnet::preprocess::{Granularity, Standardize};
+    /// let (train, _) = constnet::datasets::diabetes::<f64>("data/sklearn")?.split(442);
+    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, false);
+    /// assert!((standardize.mean()[0] - 48.518).abs() < 1e-3); // the mean age
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn mean(&self) -> &[T] {
         &self.mean
     }
 
     /// The fitted factors `1 / std`, one per feature (1 where nothing is scaled).
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled, preprocess::{Granularity, Standardize}};
+    /// let x = Batch::<f64, 1>::from_column_slice(&[1.0, 3.0, 5.0, 7.0]); // variance 5
+    /// let (train, _) = Labeled::new(x, vec![0; 4])?.split(4);
+    /// let normalized = Standardize::fit(&train, Granularity::PerFeature, true);
+    /// assert!((normalized.scale()[0] - 1.0 / 5.0f64.sqrt()).abs() < 1e-15);
+    /// let centered = Standardize::fit(&train, Granularity::PerFeature, false);
+    /// assert_eq!(centered.scale(), &[1.0]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn scale(&self) -> &[T] {
         &self.scale
     }
 
     /// Transforms a batch in place.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled, preprocess::{Granularity, Standardize}};
+    /// let x = Batch::<f64, 2>::from_column_slice(&[0.0, 5.0, 4.0, 5.0]);
+    /// let (train, _) = Labeled::new(x, vec![0, 1])?.split(2);
+    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true); // mean [2, 5], scale [0.5, 1]
+    /// let mut batch = Batch::<f64, 2>::from_column_slice(&[6.0, 7.0]);
+    /// standardize.apply_in_place(&mut batch);
+    /// assert_eq!(batch.as_slice(), &[2.0, 2.0]); // (6 - 2) * 0.5, (7 - 5) * 1
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn apply_in_place(&self, inputs: &mut Batch<T, N>) {
         for mut column in inputs.column_iter_mut() {
             for ((v, &m), &s) in column.iter_mut().zip(&self.mean).zip(&self.scale) {
@@ -198,6 +251,17 @@ impl<T: Float, const N: usize> Standardize<T, N> {
     /// The transformed copy of a set (labeled or regression; the labels or targets are
     /// copied unchanged). A [`Training`] set gives a plain set; [`Training::map`] keeps the
     /// mark.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled, preprocess::{Granularity, Standardize}};
+    /// let x = Batch::<f64, 2>::from_column_slice(&[0.0, 5.0, 4.0, 5.0]);
+    /// let (train, _) = Labeled::new(x, vec![0, 1])?.split(2);
+    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+    /// let out: Labeled<f64, 2> = standardize.apply(&train); // a plain set
+    /// assert_eq!(out.inputs.as_slice(), &[-1.0, 0.0, 1.0, 0.0]);
+    /// assert_eq!(out.labels, [0, 1]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn apply<S: Supervised<T, N>>(&self, data: &S) -> S::WithInputs<N> {
         let mut inputs = data.inputs().clone();
         self.apply_in_place(&mut inputs);
@@ -205,12 +269,35 @@ impl<T: Float, const N: usize> Standardize<T, N> {
     }
 
     /// Stores the transform in `checkpoint` as `preprocess.mean` and `preprocess.scale`.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, preprocess::{Granularity, Standardize}};
+    /// let (train, _) = constnet::datasets::spiral::<f32>(10, 3, 0).split(30);
+    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+    /// let mut checkpoint = Checkpoint::new();
+    /// standardize.save_to(&mut checkpoint)?;
+    /// assert_eq!(checkpoint.names(), ["preprocess.mean", "preprocess.scale"]);
+    /// assert_eq!(checkpoint.get::<f32>("preprocess.mean").unwrap().1, standardize.mean());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn save_to(&self, checkpoint: &mut Checkpoint) -> Result<(), Error> {
         checkpoint.add("preprocess.mean", &[N], &self.mean)?;
         checkpoint.add("preprocess.scale", &[N], &self.scale)
     }
 
     /// The transform saved by [`save_to`](Self::save_to).
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, preprocess::{Granularity, Standardize}};
+    /// let (train, _) = constnet::datasets::spiral::<f32>(10, 3, 0).split(30);
+    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+    /// let mut checkpoint = Checkpoint::new();
+    /// standardize.save_to(&mut checkpoint)?;
+    /// assert_eq!(Standardize::<f32, 2>::load_from(&checkpoint)?, standardize);
+    /// assert!(Standardize::<f32, 3>::load_from(&checkpoint).is_err()); // saved 2 wide
+    /// assert!(Standardize::<f32, 2>::load_from(&Checkpoint::new()).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn load_from(checkpoint: &Checkpoint) -> Result<Self, Error> {
         Ok(Standardize {
             mean: stored(checkpoint, "preprocess.mean", &[N])?,
@@ -247,6 +334,17 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
     /// Fits the top `K` components on `train`; `whiten: Some(eps)` also divides each by
     /// `sqrt(eigenvalue + eps)` (the notes use `eps = 1e-5`). `K <= N` is checked at compile
     /// time; `eps` must be non-negative and finite.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled, preprocess::Pca};
+    /// // (2, 0), (-2, 0), (0, 1), (0, -1): variance 2 along x, 0.5 along y
+    /// let x = Batch::<f64, 2>::from_column_slice(&[2.0, 0.0, -2.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
+    /// let (train, _) = Labeled::new(x, vec![0; 4])?.split(4);
+    /// let pca = Pca::<f64, 2, 1>::fit(&train, None)?;
+    /// assert!((pca.eigenvalues()[0] - 2.0).abs() < 1e-12);
+    /// assert!(Pca::<f64, 2, 1>::fit(&train, Some(-1.0)).is_err()); // a negative eps
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn fit<S: Supervised<T, N>>(
         train: &Training<T, N, S>,
         whiten: Option<f64>,
@@ -309,11 +407,33 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
     }
 
     /// The variance along each kept component, largest first.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled, preprocess::Pca};
+    /// let x = Batch::<f64, 2>::from_column_slice(&[0.0, 1.0, 0.0, -1.0, 2.0, 0.0, -2.0, 0.0]);
+    /// let (train, _) = Labeled::new(x, vec![0; 4])?.split(4);
+    /// let values = Pca::<f64, 2, 2>::fit(&train, None)?.eigenvalues().to_vec();
+    /// assert!((values[0] - 2.0).abs() < 1e-12 && (values[1] - 0.5).abs() < 1e-12);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn eigenvalues(&self) -> &[f64] {
         &self.eigenvalues
     }
 
     /// The projected (and whitened) copy of a batch.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled, preprocess::Pca};
+    /// // variance 2 along x, 0.5 along y: the top component is the x axis (up to its sign)
+    /// let x = Batch::<f64, 2>::from_column_slice(&[2.0, 0.0, -2.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
+    /// let (train, _) = Labeled::new(x, vec![0; 4])?.split(4);
+    /// let point = Batch::<f64, 2>::from_column_slice(&[3.0, 5.0]);
+    /// let projected = Pca::<f64, 2, 1>::fit(&train, None)?.apply_batch(&point);
+    /// assert!((projected[0].abs() - 3.0).abs() < 1e-12);
+    /// let whitened = Pca::<f64, 2, 1>::fit(&train, Some(0.0))?.apply_batch(&point);
+    /// assert!((whitened[0].abs() - 3.0 / 2.0f64.sqrt()).abs() < 1e-12); // divided by sqrt(2)
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn apply_batch(&self, inputs: &Batch<T, N>) -> Batch<T, K> {
         let mut out = Batch::<T, K>::zeros(inputs.ncols());
         for (x, mut y) in inputs.column_iter().zip(out.column_iter_mut()) {
@@ -331,12 +451,34 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
 
     /// The projected (and whitened) copy of a set (labeled or regression; the labels or
     /// targets are copied unchanged).
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Regression, preprocess::Pca};
+    /// let x = Batch::<f64, 2>::from_column_slice(&[2.0, 0.0, -2.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
+    /// let y = Batch::<f64, 1>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+    /// let (train, _) = Regression::new(x, y)?.split(4);
+    /// let reduced: Regression<f64, 1, 1> = Pca::<f64, 2, 1>::fit(&train, None)?.apply(&train);
+    /// assert_eq!(reduced.targets, train.targets);
+    /// assert!((reduced.inputs[0].abs() - 2.0).abs() < 1e-12); // the first sample's x
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn apply<S: Supervised<T, N>>(&self, data: &S) -> S::WithInputs<K> {
         data.with_inputs(self.apply_batch(data.inputs()))
     }
 
     /// Stores the transform as `preprocess.pca.mean`, `.components` (`[K, N]`) and
     /// `.eigenvalues`.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, preprocess::Pca};
+    /// let (train, _) = constnet::datasets::spiral::<f32>(10, 3, 0).split(30);
+    /// let mut checkpoint = Checkpoint::new();
+    /// Pca::<f32, 2, 1>::fit(&train, None)?.save_to(&mut checkpoint)?;
+    /// let (shape, _) = checkpoint.get::<f32>("preprocess.pca.components").unwrap();
+    /// assert_eq!(shape, [1, 2]); // [K, N]
+    /// assert_eq!(checkpoint.names().len(), 3);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn save_to(&self, checkpoint: &mut Checkpoint) -> Result<(), Error> {
         checkpoint.add("preprocess.pca.mean", &[N], &self.mean)?;
         checkpoint.add("preprocess.pca.components", &[K, N], &self.components)?;
@@ -344,6 +486,17 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
     }
 
     /// The transform saved by [`save_to`](Self::save_to).
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, preprocess::Pca};
+    /// let (train, _) = constnet::datasets::spiral::<f64>(10, 3, 0).split(30);
+    /// let pca = Pca::<f64, 2, 1>::fit(&train, Some(1e-5))?;
+    /// let mut checkpoint = Checkpoint::new();
+    /// pca.save_to(&mut checkpoint)?;
+    /// assert_eq!(Pca::<f64, 2, 1>::load_from(&checkpoint)?, pca);
+    /// assert!(Pca::<f64, 2, 2>::load_from(&checkpoint).is_err()); // one component was saved
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn load_from(checkpoint: &Checkpoint) -> Result<Self, Error> {
         Ok(Pca {
             mean: stored(checkpoint, "preprocess.pca.mean", &[N])?,

@@ -24,15 +24,47 @@ pub trait Float:
     RealField + Copy + Default + Debug + Display + Send + Sync + 'static + constnet_kernels::Scalar
 {
     /// The machine epsilon of the type.
+    ///
+    /// ```
+    /// use constnet::Float;
+    /// assert_eq!(<f32 as Float>::EPSILON, f32::EPSILON);
+    /// assert!(1.0 + <f64 as Float>::EPSILON > 1.0);
+    /// ```
     const EPSILON: Self;
     /// The smallest positive normal value: below it, arithmetic on x86 takes a slow path
     /// (a microcode assist per operation on subnormal operands).
+    ///
+    /// ```
+    /// use constnet::Float;
+    /// let smallest = <f32 as Float>::MIN_POSITIVE;
+    /// assert!(smallest.is_normal());
+    /// assert!(!(smallest / 2.0).is_normal()); // half of it is subnormal
+    /// ```
     const MIN_POSITIVE: Self;
     /// The type's name, for reports.
+    ///
+    /// ```
+    /// use constnet::Float;
+    /// assert_eq!((<f32 as Float>::NAME, <f64 as Float>::NAME), ("f32", "f64"));
+    /// ```
     const NAME: &'static str;
     /// Converts from `f64`, rounding to nearest.
+    ///
+    /// ```
+    /// use constnet::Float;
+    /// assert_eq!(f32::of_f64(0.1), 0.1f32); // the nearest f32 to 0.1
+    /// assert_eq!(f64::of_f64(0.1), 0.1);
+    /// ```
     fn of_f64(x: f64) -> Self;
     /// Converts to `f64` (exact for both implementations).
+    ///
+    /// ```
+    /// use constnet::Float;
+    /// assert_eq!(0.5f32.as_f64(), 0.5);
+    /// // exact: the f32 nearest 0.1 is not the f64 nearest 0.1
+    /// assert_eq!(0.1f32.as_f64(), f64::from(0.1f32));
+    /// assert_ne!(0.1f32.as_f64(), 0.1);
+    /// ```
     fn as_f64(self) -> f64;
     /// Replaces every element `x` of `xs` by `e^x`.
     ///
@@ -55,6 +87,13 @@ pub trait Float:
     fn exp_in_place(xs: &mut [Self]);
 
     /// Converts between the two scalar types.
+    ///
+    /// ```
+    /// use constnet::Float;
+    /// let x: f32 = 0.1f64.cast();
+    /// assert_eq!(x, 0.1f32);
+    /// assert_eq!(x.cast::<f64>(), f64::from(0.1f32));
+    /// ```
     fn cast<U: Float>(self) -> U {
         U::of_f64(self.as_f64())
     }

@@ -9,6 +9,19 @@ use super::{Labeled, Regression, data_error, read_file};
 use crate::{Batch, Error, Float};
 
 /// What precedes the samples in a CSV file.
+///
+/// ```
+/// use constnet::datasets::{Header, read_csv};
+/// let path = std::env::temp_dir().join(format!("constnet-doc-header-{}.csv", std::process::id()));
+/// std::fs::write(&path, "0.5,1.5,0\n2.5,3.5,1\n")?;
+/// let data = read_csv::<f32, 2>(&path, Header::None)?;
+/// assert_eq!(data.inputs.as_slice(), &[0.5, 1.5, 2.5, 3.5]);
+/// assert_eq!(data.labels, [0, 1]);
+/// // read as scikit-learn's, the first sample is taken for a header, which it is not
+/// assert!(read_csv::<f32, 2>(&path, Header::Sklearn).is_err());
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Header {
     /// No header: the first line is a sample (scikit-learn's `digits.csv.gz`).

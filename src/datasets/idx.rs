@@ -15,6 +15,25 @@ const IMAGES_MAGIC: u32 = 2051;
 const LABELS_MAGIC: u32 = 2049;
 
 /// Which of MNIST's two sets.
+///
+/// The split chooses the files [`mnist`] reads. Here a folder holds a one-image test set
+/// (uncompressed, under the original names) and no training set:
+///
+/// ```
+/// use constnet::datasets::{Split, mnist};
+/// let dir = std::env::temp_dir().join(format!("constnet-doc-split-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let header = |words: &[u32]| words.iter().flat_map(|w| w.to_be_bytes()).collect::<Vec<u8>>();
+/// let mut images = header(&[2051, 1, 28, 28]);
+/// images.extend([255u8; 784]);
+/// std::fs::write(dir.join("t10k-images-idx3-ubyte"), images)?;
+/// std::fs::write(dir.join("t10k-labels-idx1-ubyte"), [header(&[2049, 1]), vec![7]].concat())?;
+/// let test = mnist::<f32>(&dir, Split::Test)?;
+/// assert_eq!((test.labels, test.inputs[(0, 0)]), (vec![7], 1.0)); // pixels scaled to [0, 1]
+/// assert!(mnist::<f32>(&dir, Split::Train).is_err()); // no train-* files
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
     /// The 60,000 training images (`train-*`).

@@ -65,24 +65,81 @@ pub trait Supervised<T: Float, const N: usize>: Sized {
     type Plain: Supervised<T, N, Target = Self::Target>;
 
     /// The samples, one per column.
+    ///
+    /// ```
+    /// use constnet::datasets::{Labeled, Supervised};
+    /// use constnet::Batch;
+    /// let data = Labeled::new(Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]), vec![0, 1])?;
+    /// let (train, _) = data.split(1);
+    /// assert_eq!(train.inputs().as_slice(), &[1.0, 2.0]); // also through the `Training` mark
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn inputs(&self) -> &Batch<T, N>;
 
     /// The targets of every sample.
+    ///
+    /// ```
+    /// use constnet::datasets::Supervised;
+    /// let data = constnet::datasets::spiral::<f32>(2, 3, 0);
+    /// assert_eq!(data.targets(), &[0, 0, 1, 1, 2, 2][..]);
+    /// ```
     fn targets(&self) -> &Self::Target;
 
     /// The samples at `indices`, in that order, with their targets.
+    ///
+    /// ```
+    /// use constnet::datasets::{Supervised, Training};
+    /// let (train, _) = constnet::datasets::spiral::<f32>(5, 2, 0).split(10);
+    /// let picked: Training<f32, 2> = Supervised::select(&train, &[9, 0]); // still training data
+    /// assert_eq!(picked.labels, [1, 0]);
+    /// assert_eq!(picked.inputs.column(0), train.inputs.column(9));
+    /// ```
     fn select(&self, indices: &[usize]) -> Self;
 
     /// The same targets with `inputs` instead of the samples. `inputs` must have one column
     /// per sample; this is not checked (a set whose counts differ makes every later loss
     /// call fail with [`Error::WrongLength`]).
+    ///
+    /// ```
+    /// use constnet::datasets::Supervised;
+    /// use constnet::Batch;
+    /// let data = constnet::datasets::spiral::<f32>(5, 2, 0);
+    /// // a third feature, the squared radius
+    /// let r2 = |j: usize| data.inputs.column(j).norm_squared();
+    /// let wider = data.with_inputs(Batch::<f32, 3>::from_fn(10, |i, j| {
+    ///     if i < 2 { data.inputs[(i, j)] } else { r2(j) }
+    /// }));
+    /// assert_eq!(wider.labels, data.labels);
+    /// assert_eq!(wider.inputs[(2, 4)], r2(4));
+    /// ```
     fn with_inputs<const K: usize>(&self, inputs: Batch<T, K>) -> Self::WithInputs<K>;
 
     /// Storage for the targets of mini-batches of `size` samples (the last of an epoch may be
     /// smaller) drawn from this set.
+    ///
+    /// ```
+    /// use constnet::datasets::{Regression, Supervised};
+    /// use constnet::Batch;
+    /// let data = Regression::new(Batch::<f32, 1>::zeros(10), Batch::<f32, 1>::zeros(10))?;
+    /// // batches of 4: room for a full batch and for the last one, of 10 % 4 = 2
+    /// let [full, last] = data.target_buffer(4);
+    /// assert_eq!((full.ncols(), last.ncols()), (4, 2));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn target_buffer(&self, size: usize) -> Self::Buffer;
 
     /// Copies the targets of the samples at `indices` into `buffer` and returns them.
+    ///
+    /// ```
+    /// use constnet::datasets::{Regression, Supervised};
+    /// use constnet::Batch;
+    /// let x = Batch::<f32, 1>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+    /// let data = Regression::new(x.clone(), x * 10.0)?;
+    /// let mut buffer = data.target_buffer(2);
+    /// assert_eq!(data.gather_targets(&[3, 0], &mut buffer).as_slice(), &[40.0, 10.0]);
+    /// assert_eq!(data.gather_targets(&[1, 2], &mut buffer).as_slice(), &[20.0, 30.0]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn gather_targets<'b>(
         &self,
         indices: &[usize],
@@ -131,17 +188,37 @@ pub struct Labeled<T: Float, const N: usize> {
 
 impl<T: Float, const N: usize> Labeled<T, N> {
     /// Pairs samples with labels; their counts must agree.
+    ///
+    /// ```
+    /// use constnet::{Batch, Error, datasets::Labeled};
+    /// let data = Labeled::new(Batch::<f32, 2>::zeros(3), vec![0, 1, 1])?;
+    /// assert_eq!(data.labels, [0, 1, 1]);
+    /// let err = Labeled::new(Batch::<f32, 2>::zeros(3), vec![0, 1]);
+    /// assert!(matches!(err, Err(Error::WrongLength { expected: 3, got: 2, .. })));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn new(inputs: Batch<T, N>, labels: Vec<usize>) -> Result<Self, Error> {
         check_count("labels", inputs.ncols(), labels.len())?;
         Ok(Labeled { inputs, labels })
     }
 
     /// The number of samples.
+    ///
+    /// ```
+    /// let data = constnet::datasets::spiral::<f32>(4, 3, 0);
+    /// assert_eq!(data.len(), 12);
+    /// ```
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
     /// Whether there are no samples.
+    ///
+    /// ```
+    /// let data = constnet::datasets::spiral::<f32>(4, 3, 0);
+    /// assert!(!data.is_empty());
+    /// assert!(data.select(&[]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -157,6 +234,13 @@ impl<T: Float, const N: usize> Labeled<T, N> {
     }
 
     /// The samples at `indices`, in that order.
+    ///
+    /// ```
+    /// let data = constnet::datasets::spiral::<f32>(4, 3, 0);
+    /// let picked = data.select(&[9, 0, 9]); // an index may repeat
+    /// assert_eq!(picked.labels, [2, 0, 2]);
+    /// assert_eq!(picked.inputs.column(0), data.inputs.column(9));
+    /// ```
     pub fn select(&self, indices: &[usize]) -> Self {
         let labels = indices.iter().map(|&i| self.labels[i]).collect();
         Labeled {
@@ -166,6 +250,16 @@ impl<T: Float, const N: usize> Labeled<T, N> {
     }
 
     /// The same samples in an order shuffled reproducibly from `seed`.
+    ///
+    /// ```
+    /// let data = constnet::datasets::spiral::<f32>(20, 3, 0);
+    /// let shuffled = data.shuffled(5);
+    /// assert_eq!(shuffled, data.shuffled(5)); // the same seed, the same order
+    /// assert_ne!(shuffled.labels, data.labels);
+    /// let mut labels = shuffled.labels.clone();
+    /// labels.sort();
+    /// assert_eq!(labels, data.labels); // the same samples
+    /// ```
     pub fn shuffled(&self, seed: u64) -> Self {
         shuffled(self, seed)
     }
@@ -174,6 +268,14 @@ impl<T: Float, const N: usize> Labeled<T, N> {
     /// rest (all of them in training when `train` is larger than the set). Shuffle first when
     /// the file is sorted by class, as iris is. Only a [`Training`] set can fit a
     /// preprocessing transform (see [`crate::preprocess`]).
+    ///
+    /// ```
+    /// let data = constnet::datasets::spiral::<f32>(4, 3, 0);
+    /// let (train, val) = data.split(8);
+    /// assert_eq!((train.labels.clone(), val.labels), (vec![0, 0, 0, 0, 1, 1, 1, 1], vec![2; 4]));
+    /// let (all, none) = data.split(100);
+    /// assert_eq!((all.len(), none.len()), (12, 0));
+    /// ```
     pub fn split(&self, train: usize) -> (Training<T, N>, Self) {
         split(self, train)
     }
@@ -181,11 +283,28 @@ impl<T: Float, const N: usize> Labeled<T, N> {
     /// Declares the whole set a training set, for data that comes already split (MNIST's
     /// training file). **Only call this on training data**: a transform fitted on
     /// validation or test data leaks them into training and flatters every later score.
+    ///
+    /// ```
+    /// use constnet::preprocess::{Granularity, Standardize};
+    /// let train = constnet::datasets::spiral::<f64>(10, 3, 0).into_training();
+    /// assert_eq!(train.len(), 30); // every sample
+    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true); // now allowed
+    /// assert_eq!(standardize.mean().len(), 2);
+    /// ```
     pub fn into_training(self) -> Training<T, N> {
         Training::new(self)
     }
 
     /// Every input multiplied by `factor` (pixel counts to `[0, 1]`, say).
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled};
+    /// let data = Labeled::new(Batch::<f32, 2>::from_column_slice(&[0.0, 64.0, 128.0, 256.0]), vec![0, 1])?;
+    /// let scaled = data.scaled(1.0 / 256.0);
+    /// assert_eq!(scaled.inputs.as_slice(), &[0.0, 0.25, 0.5, 1.0]);
+    /// assert_eq!(scaled.labels, [0, 1]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn scaled(mut self, factor: T) -> Self {
         self.inputs *= factor;
         self
@@ -287,6 +406,13 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
     }
 
     /// The training samples as a plain set.
+    ///
+    /// ```
+    /// use constnet::datasets::Labeled;
+    /// let (train, _) = constnet::datasets::spiral::<f32>(10, 3, 0).split(24);
+    /// let plain: Labeled<f32, 2> = train.clone().into_inner();
+    /// assert_eq!(plain, *train);
+    /// ```
     pub fn into_inner(self) -> S {
         self.0
     }
@@ -354,6 +480,19 @@ impl<T: Float, const N: usize, S: Supervised<T, N>> Supervised<T, N> for Trainin
 /// Mini-batches over a set ([`Labeled`] unless `S` says otherwise), copied into buffers
 /// allocated up front: drawing a batch allocates nothing. See [`Labeled::mini_batches`] and
 /// [`Regression::mini_batches`].
+///
+/// ```
+/// use constnet::datasets::MiniBatches;
+/// let data = constnet::datasets::spiral::<f32>(5, 2, 0);
+/// let mut batches: MiniBatches<'_, f32, 2> = data.mini_batches(4, 0)?;
+/// let mut labels = vec![];
+/// while let Some((_, batch_labels)) = batches.next_batch() {
+///     labels.extend_from_slice(batch_labels);
+/// }
+/// labels.sort();
+/// assert_eq!(labels, data.labels); // every sample once per epoch
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct MiniBatches<'a, T: Float, const N: usize, S: Supervised<T, N> = Labeled<T, N>> {
     data: &'a S,
@@ -401,18 +540,53 @@ impl<'a, T: Float, const N: usize, S: Supervised<T, N>> MiniBatches<'a, T, N, S>
     }
 
     /// Starts a new epoch in a freshly shuffled order.
+    ///
+    /// ```
+    /// let data = constnet::datasets::spiral::<f32>(5, 2, 0);
+    /// let mut batches = data.mini_batches(10, 0)?; // one batch per epoch
+    /// let first = batches.next_batch().unwrap().1.to_vec();
+    /// assert!(batches.next_batch().is_none()); // the epoch is over
+    /// batches.next_epoch();
+    /// let second = batches.next_batch().unwrap().1.to_vec();
+    /// assert_ne!(first, second); // the same labels, in another order
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn next_epoch(&mut self) {
         self.order.shuffle(&mut self.rng);
         self.next = 0;
     }
 
     /// The number of batches in an epoch.
+    ///
+    /// ```
+    /// let data = constnet::datasets::spiral::<f32>(5, 2, 0); // 10 samples
+    /// assert_eq!(data.mini_batches(3, 0)?.per_epoch(), 4); // 3 + 3 + 3 + 1
+    /// assert_eq!(data.mini_batches(10, 0)?.per_epoch(), 1);
+    /// assert_eq!(data.mini_batches(64, 0)?.per_epoch(), 1);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn per_epoch(&self) -> usize {
         self.order.len().div_ceil(self.size)
     }
 
     /// The next batch of this epoch and its targets (labels, for a [`Labeled`] set), or
     /// `None` once the epoch is over.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled};
+    /// // Sample j is the number j with label j, to see which samples a batch holds.
+    /// let data = Labeled::new(Batch::<f32, 1>::from_fn(5, |_, j| j as f32), (0..5).collect())?;
+    /// let mut batches = data.mini_batches(2, 3)?;
+    /// let mut sizes = vec![];
+    /// while let Some((x, labels)) = batches.next_batch() {
+    ///     for (column, &label) in x.column_iter().zip(labels) {
+    ///         assert_eq!(column[0], label as f32); // each sample with its own label
+    ///     }
+    ///     sizes.push(labels.len());
+    /// }
+    /// assert_eq!(sizes, [2, 2, 1]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn next_batch(&mut self) -> Option<(BatchView<'_, T, N>, &S::Target)> {
         let end = (self.next + self.size).min(self.order.len());
         if self.next >= end {

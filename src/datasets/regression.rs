@@ -49,11 +49,25 @@ impl<T: Float, const N: usize, const M: usize> Regression<T, N, M> {
     }
 
     /// The number of samples.
+    ///
+    /// ```
+    /// let data = constnet::datasets::diabetes::<f64>("data/sklearn")?;
+    /// assert_eq!(data.len(), 442);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.inputs.ncols()
     }
 
     /// Whether there are no samples.
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Regression};
+    /// let data = Regression::new(Batch::<f32, 2>::zeros(3), Batch::<f32, 1>::zeros(3))?;
+    /// assert!(!data.is_empty());
+    /// assert!(data.select(&[]).is_empty());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -14,10 +14,30 @@ use crate::Float;
 /// ```
 pub trait Activation<T: Float> {
     /// Whether `f` has a kink (a max gate) at zero, which a gradient check must watch.
+    ///
+    /// ```
+    /// use constnet::layers::{Activation, Relu, Tanh};
+    /// assert!(<Relu as Activation<f32>>::KINKED);
+    /// assert!(!<Tanh as Activation<f32>>::KINKED);
+    /// ```
     const KINKED: bool;
     /// `f(x)`.
+    ///
+    /// ```
+    /// use constnet::layers::{Activation, LeakyRelu, Relu};
+    /// assert_eq!(Activation::<f64>::value(&Relu, -3.0), 0.0);
+    /// assert_eq!(Activation::<f64>::value(&LeakyRelu::new(0.5), -3.0), -1.5);
+    /// ```
     fn value(&self, x: T) -> T;
     /// `f'(x)`, given `x` and `y = f(x)`.
+    ///
+    /// ```
+    /// use constnet::layers::{Activation, Relu, Tanh};
+    /// // tanh' = 1 - y^2 is read from the output, ReLU's from the input.
+    /// assert_eq!(Activation::<f64>::derivative(&Tanh, 0.3, 0.5), 0.75);
+    /// assert_eq!(Activation::<f64>::derivative(&Relu, -1.0, 0.0), 0.0);
+    /// assert_eq!(Activation::<f64>::derivative(&Relu, 2.0, 2.0), 1.0);
+    /// ```
     fn derivative(&self, x: T, y: T) -> T;
 }
 

@@ -44,11 +44,32 @@ pub struct BatchNorm {
 
 impl BatchNorm {
     /// The default momentum of the running statistics.
+    ///
+    /// ```
+    /// use constnet::layers::BatchNorm;
+    /// assert_eq!(BatchNorm::DEFAULT_MOMENTUM, 0.9);
+    /// assert_eq!(BatchNorm::default().momentum(), BatchNorm::DEFAULT_MOMENTUM);
+    /// ```
     pub const DEFAULT_MOMENTUM: f64 = 0.9;
     /// The default `eps` added to the variance.
+    ///
+    /// ```
+    /// use constnet::layers::BatchNorm;
+    /// assert_eq!(BatchNorm::DEFAULT_EPS, 1e-5);
+    /// assert_eq!(BatchNorm::default().eps(), BatchNorm::DEFAULT_EPS);
+    /// ```
     pub const DEFAULT_EPS: f64 = 1e-5;
 
     /// Batch norm with running-statistics `momentum` in `[0, 1)` and `eps > 0`.
+    ///
+    /// ```
+    /// use constnet::{Error, layers::BatchNorm};
+    /// let bn = BatchNorm::new(0.0, 1e-3)?; // momentum 0: running statistics of the last batch
+    /// assert_eq!((bn.momentum(), bn.eps()), (0.0, 1e-3));
+    /// assert!(matches!(BatchNorm::new(-0.1, 1e-5), Err(Error::BadHyperparameter { .. })));
+    /// assert!(BatchNorm::new(0.9, f64::INFINITY).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn new(momentum: f64, eps: f64) -> Result<Self, Error> {
         if !(0.0..1.0).contains(&momentum) {
             return Err(Error::BadHyperparameter {
@@ -74,11 +95,21 @@ impl BatchNorm {
     }
 
     /// The momentum of the running statistics.
+    ///
+    /// ```
+    /// assert_eq!(constnet::layers::BatchNorm::new(0.99, 1e-5)?.momentum(), 0.99);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn momentum(&self) -> f64 {
         self.momentum
     }
 
     /// The value added to the variance before its square root.
+    ///
+    /// ```
+    /// assert_eq!(constnet::layers::BatchNorm::new(0.9, 1e-3)?.eps(), 1e-3);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn eps(&self) -> f64 {
         self.eps
     }
@@ -91,6 +122,24 @@ impl Default for BatchNorm {
 }
 
 /// What a [`BatchNorm`] layer's training forward keeps for backward.
+///
+/// [`Layer::new_cache`] makes one; the training forward fills it with the batch's
+/// normalized inputs and statistics, and backward reads them.
+///
+/// ```
+/// use constnet::{Batch, Layer, layers::{BatchNorm, BatchNormCache}};
+/// let bn = BatchNorm::default();
+/// let mut cache: BatchNormCache<f64> = Layer::<f64, 1, 1>::new_cache(&bn, 2);
+/// let (p, mut state) = ([1.0, 0.0], [0.0, 1.0]); // gamma 1, beta 0; running mean 0, var 1
+/// let x = Batch::<f64, 1>::from_column_slice(&[1.0, 3.0]); // batch mean 2, variance 1
+/// let mut y = Batch::<f64, 1>::zeros(2);
+/// bn.forward_train(&p, &mut state, x.columns(0, 2), y.columns_mut(0, 2), &mut cache);
+/// assert!((y[0] + 1.0).abs() < 1e-5 && (y[1] - 1.0).abs() < 1e-5); // x_hat = -1, 1
+/// assert!((state[0] - 0.2).abs() < 1e-12); // 0.9 * 0 + 0.1 * 2
+/// let (dy, mut dp) = (Batch::<f64, 1>::from_column_slice(&[1.0, 0.0]), [0.0; 2]);
+/// bn.backward(&p, x.columns(0, 2), y.columns(0, 2), &mut cache, dy.columns(0, 2), None, &mut dp);
+/// assert!((dp[0] + 1.0).abs() < 1e-5 && dp[1] == 1.0); // dgamma = sum(dy x_hat), dbeta = sum(dy)
+/// ```
 #[derive(Debug, Clone)]
 pub struct BatchNormCache<T> {
     /// The normalized input `x_hat`, column by column.

@@ -39,6 +39,14 @@ pub struct Dropout {
 impl Dropout {
     /// Dropout keeping each unit with probability `p`, which must be in `(0, 1]`; masks
     /// seeded with 0 (see [`with_seed`](Self::with_seed)).
+    ///
+    /// ```
+    /// use constnet::{Error, layers::Dropout};
+    /// let drop = Dropout::new(1.0)?; // keeps every unit
+    /// assert_eq!((drop.p(), drop.seed()), (1.0, 0));
+    /// assert!(matches!(Dropout::new(0.0), Err(Error::BadHyperparameter { .. })));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn new(p: f64) -> Result<Self, Error> {
         if p > 0.0 && p <= 1.0 {
             Ok(Dropout { p, seed: 0 })
@@ -69,11 +77,25 @@ impl Dropout {
     }
 
     /// The probability of keeping a unit.
+    ///
+    /// ```
+    /// use constnet::layers::Dropout;
+    /// assert_eq!(Dropout::default().p(), 0.5);
+    /// assert_eq!(Dropout::new(0.8)?.p(), 0.8);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn p(&self) -> f64 {
         self.p
     }
 
     /// The seed of the mask generator.
+    ///
+    /// ```
+    /// use constnet::layers::Dropout;
+    /// assert_eq!(Dropout::new(0.8)?.seed(), 0);
+    /// assert_eq!(Dropout::new(0.8)?.with_seed(3).seed(), 3);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -86,6 +108,23 @@ impl Default for Dropout {
 }
 
 /// The training state of a [`Dropout`] layer: its last mask and its generator.
+///
+/// [`Layer::new_cache`] makes one; the training forward draws a mask into it, and backward
+/// multiplies the upstream gradient by that same mask.
+///
+/// ```
+/// use constnet::{Batch, Layer, layers::{Dropout, DropoutCache}};
+/// let drop = Dropout::new(0.5)?;
+/// let mut cache: DropoutCache<f64> = Layer::<f64, 4, 4>::new_cache(&drop, 2);
+/// let ones = Batch::<f64, 4>::from_element(2, 1.0);
+/// let (mut y, mut dx) = (Batch::<f64, 4>::zeros(2), Batch::<f64, 4>::zeros(2));
+/// drop.forward_train(&[], &mut [], ones.columns(0, 2), y.columns_mut(0, 2), &mut cache);
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0)); // kept units are scaled by 1 / p
+/// drop.backward(&[], ones.columns(0, 2), y.columns(0, 2), &mut cache,
+///     ones.columns(0, 2), Some(dx.columns_mut(0, 2)), &mut []);
+/// assert_eq!(dx, y); // the gradient goes through the same mask
+/// # Ok::<(), constnet::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct DropoutCache<T> {
     /// `(u < p) / p` per element of the last training batch, column by column.

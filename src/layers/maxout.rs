@@ -112,6 +112,23 @@ impl<const I: usize, const O: usize, const K: usize> Maxout<I, O, K> {
 
 /// What a [`Maxout`] layer's training forward keeps: every piece's value and each output's
 /// winning piece, and the scratch for backward's `dZ`.
+///
+/// [`Layer::new_cache`] makes one; backward sends each output's gradient to the piece that
+/// won it in the training forward.
+///
+/// ```
+/// use constnet::{Batch, Layer, layers::{Maxout, MaxoutCache}};
+/// // One input, one output, two pieces: max(2x, -x + 1).
+/// let (mx, p) = (Maxout::<1, 1, 2>::default(), [2.0f64, -1.0, 0.0, 1.0]);
+/// let mut cache: MaxoutCache<f64> = mx.new_cache(2);
+/// let x = Batch::<f64, 1>::from_column_slice(&[3.0, -1.0]); // piece 0 wins, then piece 1
+/// let mut y = Batch::<f64, 1>::zeros(2);
+/// mx.forward_train(&p, &mut [], x.columns(0, 2), y.columns_mut(0, 2), &mut cache);
+/// assert_eq!(y.as_slice(), &[6.0, 2.0]);
+/// let (dy, mut dp) = (Batch::<f64, 1>::from_column_slice(&[1.0, 1.0]), [0.0; 4]);
+/// mx.backward(&p, x.columns(0, 2), y.columns(0, 2), &mut cache, dy.columns(0, 2), None, &mut dp);
+/// assert_eq!(dp, [3.0, -1.0, 1.0, 1.0]); // each piece's weight gets its winner's x
+/// ```
 #[derive(Debug, Clone)]
 pub struct MaxoutCache<T> {
     /// `Z = W X + b`, `K * O` rows per sample.

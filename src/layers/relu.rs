@@ -53,6 +53,19 @@ pub struct ReluMask {
 impl ReluMask {
     /// Room for `width` units and up to `max_batch` samples: every column padded to a whole
     /// number of 16-bit words, one per vector of `f32` rows.
+    ///
+    /// ```
+    /// use constnet::{Batch, layers::{Dense, ReluMask}};
+    /// let mut mask = ReluMask::new(3, 4); // a 3-wide hidden layer, batches of up to 4
+    /// assert_eq!(mask.batch(), None);
+    /// let (p, x) = ([1.0f32; 3 * 2 + 3], Batch::<f32, 2>::from_element(4, 1.0));
+    /// let mut h = Batch::<f32, 3>::zeros(4);
+    /// Dense::<2, 3>::default().forward_relu(&p, x.columns(0, 4), h.columns_mut(0, 4), Some(&mut mask));
+    /// assert_eq!(h, Batch::<f32, 3>::from_element(4, 3.0)); // max(0, W x + b), as without a mask
+    /// if let Some(batch) = mask.batch() {
+    ///     assert_eq!(batch, 4); // bits written for this batch
+    /// }
+    /// ```
     pub fn new(width: usize, max_batch: usize) -> Self {
         let column_bytes = width.div_ceil(16) * 2;
         ReluMask {
@@ -64,6 +77,19 @@ impl ReluMask {
 
     /// The batch size whose bits the last forward pass wrote, or `None` if it wrote none (the
     /// backward then gates by the ReLU's output instead).
+    ///
+    /// Whether bits are written depends on the layer's shape and the CPU (AVX-512), so a
+    /// forward pass leaves either its own batch size here or `None`, never an older one:
+    ///
+    /// ```
+    /// use constnet::{Batch, layers::{Dense, ReluMask}};
+    /// let mut mask = ReluMask::new(2, 8);
+    /// let p = [1.0f32, -1.0, -1.0, 1.0, 0.0, 0.0];
+    /// let x = Batch::<f32, 2>::from_element(5, 1.0);
+    /// let mut h = Batch::<f32, 2>::zeros(5);
+    /// Dense::<2, 2>::default().forward_relu(&p, x.columns(0, 5), h.columns_mut(0, 5), Some(&mut mask));
+    /// assert!(matches!(mask.batch(), None | Some(5)));
+    /// ```
     pub fn batch(&self) -> Option<usize> {
         self.batch
     }

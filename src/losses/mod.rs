@@ -36,6 +36,18 @@ pub trait Loss<T: Float, const K: usize> {
     /// The mean loss over the batch, with the gradient of that mean written into `dscores`.
     /// A target that does not match the batch (wrong length, label out of range) is an
     /// `Err`.
+    ///
+    /// ```
+    /// use constnet::{Batch, Error, Loss, losses::MulticlassSvm};
+    /// let s = Batch::<f32, 3>::from_column_slice(&[2.0, 1.5, 0.0]); // one sample
+    /// let mut ds = Batch::<f32, 3>::zeros(1);
+    /// let loss = MulticlassSvm.loss_and_grad(s.columns(0, 1), &[0][..], ds.columns_mut(0, 1))?;
+    /// assert_eq!(loss, 0.5); // max(0, 1.5 - 2 + 1) + max(0, 0 - 2 + 1)
+    /// assert_eq!(ds.as_slice(), &[-1.0, 1.0, 0.0]);
+    /// let bad = MulticlassSvm.loss_and_grad(s.columns(0, 1), &[3][..], ds.columns_mut(0, 1));
+    /// assert_eq!(bad, Err(Error::LabelOutOfRange { sample: 0, label: 3, classes: 3 }));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
     fn loss_and_grad(
         &self,
         scores: BatchView<'_, T, K>,
@@ -45,6 +57,19 @@ pub trait Loss<T: Float, const K: usize> {
 
     /// Records the winners of the loss's max gates (see [`Kinks`]); smooth losses record
     /// nothing.
+    ///
+    /// ```
+    /// use constnet::{Batch, Kinks, Loss, losses::{MulticlassSvm, SoftmaxCrossEntropy}};
+    /// let s = Batch::<f64, 3>::from_column_slice(&[2.0, 1.5, 0.0]); // true class 0
+    /// let mut kinks = Kinks::default();
+    /// MulticlassSvm.record_kinks(s.columns(0, 1), &[0][..], &mut kinks);
+    /// let mut expected = Kinks::default();
+    /// expected.record(true); // class 1's margin, 1.5 - 2 + 1, is active
+    /// expected.record(false); // class 2's, 0 - 2 + 1, is not
+    /// assert_eq!(kinks, expected);
+    /// SoftmaxCrossEntropy.record_kinks(s.columns(0, 1), &[0][..], &mut kinks); // smooth: nothing
+    /// assert_eq!(kinks.count(), 2);
+    /// ```
     fn record_kinks(&self, scores: BatchView<'_, T, K>, target: &Self::Target, kinks: &mut Kinks) {
         let _ = (scores, target, kinks);
     }

@@ -354,12 +354,14 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// ```
     /// use constnet::{Batch, Layer, layers::Dropout};
     /// let drop = Dropout::new(0.5)?;
-    /// let mut cache = Layer::<f32, 8, 8>::new_cache(&drop, 1);
-    /// let x = Batch::<f32, 8>::from_element(1, 1.0);
-    /// let mut y = Batch::<f32, 8>::zeros(1);
+    /// let mut cache = Layer::<f32, 64, 64>::new_cache(&drop, 1);
+    /// let x = Batch::<f32, 64>::from_element(1, 1.0);
+    /// let mut y = Batch::<f32, 64>::zeros(1);
     /// drop.forward_train(&[], &mut [], x.columns(0, 1), y.columns_mut(0, 1), &mut cache);
     /// // each unit is dropped, or kept and scaled by 1 / p (evaluation would copy x)
     /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+    /// let kept = y.iter().filter(|&&v| v == 2.0).count();
+    /// assert!((16..=48).contains(&kept), "{kept} of 64 kept with p = 0.5");
     /// # Ok::<(), constnet::Error>(())
     /// ```
     fn forward_train(

@@ -170,7 +170,7 @@ unsafe fn few<T: Scalar, const O: usize, const I: usize, const RELU: bool>(
         sum = unsafe { T::fold(sum, apart) };
         apart /= 2;
     }
-    // SAFETY: `b` and `y` hold `O` elements; `lanes` holds a whole vector.
+    // SAFETY: `b` and `y` hold `O` elements; `out` holds a whole vector (16 lanes at most).
     unsafe {
         sum = T::sum(sum, T::load_first(O, b));
         if RELU {

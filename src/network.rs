@@ -178,7 +178,9 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
     /// ```
     fn output_and_grad_mut(&mut self) -> (BatchView<'_, T, OUT>, BatchViewMut<'_, T, OUT>);
     /// The gradient of the loss with respect to the input, after
-    /// [`Network::backward_with_input_grad`].
+    /// [`Network::backward_with_input_grad`]. A plain [`Network::backward`] does not compute
+    /// it (that saves the first layer's `W^T dZ`) and leaves the buffer as it was: zeros on a
+    /// new tape, or what the last `backward_with_input_grad` wrote.
     ///
     /// ```
     /// use constnet::prelude::*;

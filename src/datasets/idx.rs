@@ -54,7 +54,7 @@ impl Split {
 /// Loads one MNIST split from `dir` (holding `train-images-idx3-ubyte.gz` and the others under
 /// their original names, compressed or not), pixels scaled to `[0, 1]`.
 ///
-/// ```no_run
+/// ```
 /// use constnet::datasets::{Split, mnist};
 /// let test = mnist::<f32>("data/mnist", Split::Test)?;
 /// assert_eq!((test.len(), test.classes()), (10_000, 10));
@@ -76,7 +76,7 @@ pub fn mnist<T: Float>(dir: impl AsRef<Path>, split: Split) -> Result<Labeled<T,
 /// wide, that neither file is truncated or too long, and that every label is below
 /// `classes`.
 ///
-/// ```no_run
+/// ```
 /// use constnet::datasets::read_idx;
 /// let err = read_idx::<f32, 64>(
 ///     "data/mnist/t10k-images-idx3-ubyte.gz",

@@ -150,19 +150,23 @@ impl<T: Float> UpdateMonitor<T> {
         }
         self.before.copy_from_slice(net.params());
         optimizer.step(net.params_mut(), grads)?;
-        let after = net.params();
+        let before = std::mem::take(&mut self.before);
+        self.record(&before, net.params(), grads);
+        self.before = before;
+        Ok(())
+    }
+
+    /// Records the statistics of a step that took the parameters from `before` to `after`
+    /// with `grads`, for a caller that kept `before` anyway (the trainer keeps it to roll
+    /// back a diverged step), so that [`step`](Self::step)'s copy is not made twice.
+    pub(crate) fn record(&mut self, before: &[T], after: &[T], grads: &[T]) {
         for (t, stats) in self.tensors.iter().zip(&mut self.stats) {
             let range = t.range();
-            let (w0, w1, g) = (
-                &self.before[range.clone()],
-                &after[range.clone()],
-                &grads[range],
-            );
+            let (w0, w1, g) = (&before[range.clone()], &after[range.clone()], &grads[range]);
             stats.weight_norm = norm(w0.iter().map(|w| w.as_f64()));
             stats.grad_norm = norm(g.iter().map(|g| g.as_f64()));
             stats.update_norm = norm(w1.iter().zip(w0).map(|(a, b)| (*a - *b).as_f64()));
         }
-        Ok(())
     }
 
     /// The statistics of the last step, one entry per tensor in declaration order.

@@ -100,8 +100,8 @@ pub struct Config {
     pub progress: Progress,
     /// Whether to record, for each epoch's last step, every parameter tensor's
     /// update/weight ratio and gradient norm in [`History::updates`] (through an
-    /// [`UpdateMonitor`], which copies the parameters before each step; off, it costs
-    /// nothing).
+    /// [`UpdateMonitor`], from the copy of the parameters the trainer keeps anyway; off, it
+    /// costs nothing).
     pub monitor_updates: bool,
 }
 
@@ -333,9 +333,10 @@ where
             batch_count += 1;
             last_good.0.copy_from_slice(net.params());
             last_good.1.copy_from_slice(net.state());
-            match monitor.as_mut() {
-                Some(monitor) => monitor.step(net, &grads, optimizer)?,
-                None => optimizer.step(net.params_mut(), &grads)?,
+            optimizer.step(net.params_mut(), &grads)?;
+            if let Some(monitor) = monitor.as_mut() {
+                // `last_good` holds the parameters from before this step.
+                monitor.record(&last_good.0, net.params(), &grads);
             }
             if let Some(max_norm) = &config.max_norm {
                 max_norm.apply(net);

@@ -83,6 +83,7 @@ mod init;
 mod kernels;
 mod layer;
 pub mod layers;
+mod link;
 pub mod losses;
 pub mod network;
 pub mod optim;
@@ -247,6 +248,9 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::aligned::AlignedBuffer;
+    pub use crate::link::{
+        Message, batch as link_batch, batch_mut as link_batch_mut, one as link_one,
+    };
     pub use constnet_kernels::Scalar;
 
     /// The seeded generator that initializes a network.

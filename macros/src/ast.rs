@@ -193,12 +193,26 @@ impl Width {
     }
 
     /// Whether the macro can tell that two widths are equal (`Some(true)`), different
-    /// (`Some(false)`), or must leave it to the type system (`None`).
-    pub fn same_as(&self, other: &Width) -> Option<bool> {
+    /// (`Some(false)`), or must leave it to a constant evaluation (`None`). A const generic
+    /// parameter of the network (one of `generics`) equals only itself: the compiler never
+    /// unifies it with another parameter or a value.
+    pub fn same_as(&self, other: &Width, generics: &Generics) -> Option<bool> {
         match (self, other) {
             (Width::Lit { value: a, .. }, Width::Lit { value: b, .. }) => Some(a == b),
             (Width::Name(a), Width::Name(b)) if a == b => Some(true),
+            _ if self.is_generic(generics) || other.is_generic(generics) => Some(false),
             _ => None,
+        }
+    }
+
+    /// Whether the width is one of the network's const generic parameters.
+    pub fn is_generic(&self, generics: &Generics) -> bool {
+        match self {
+            Width::Name(ident) => generics.params.iter().any(|p| match p {
+                syn::GenericParam::Const(c) => c.ident == *ident,
+                _ => false,
+            }),
+            _ => false,
         }
     }
 

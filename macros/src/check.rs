@@ -12,9 +12,8 @@ use syn::{GenericParam, Ident};
 
 use crate::ast::{Act, Affine, LayerDecl, LayerKind, NetDecl, Scheme, Width};
 
-/// A checked network: the declaration plus what was resolved about each layer.
+/// A checked network: what was resolved about each of its layers.
 pub struct Model<'a> {
-    pub net: &'a NetDecl,
     pub layers: Vec<Resolved<'a>>,
 }
 
@@ -83,7 +82,7 @@ pub fn check(net: &NetDecl) -> Result<Model<'_>, syn::Error> {
     init_biases_are_finite(net, &mut errors);
     let layers = resolve_widths(net, &mut errors);
     errors.finish()?;
-    Ok(Model { net, layers })
+    Ok(Model { layers })
 }
 
 #[derive(Default)]
@@ -448,9 +447,6 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
     let mut resolved: Vec<Resolved<'a>> = Vec::new();
     for (index, layer) in net.layers.iter().enumerate() {
         let previous = resolved.last().map(|r| (&r.decl.name, r.output.clone()));
-        let maxout_hint = resolved
-            .last()
-            .map_or(String::new(), |r| maxout_hint(r.decl));
         let feeds_relu = matches!(
             net.layers.get(index + 1).map(|l| &l.kind),
             Some(LayerKind::Activation { act, .. }) if act.is_relu_family()
@@ -460,13 +456,14 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
                 (input.clone(), output.clone(), None)
             }
             (LayerKind::Affine { input, output, .. }, Some((previous, produced))) => {
-                let deferred = match input.same_as(&produced) {
+                let deferred = match input.same_as(&produced, &net.generics) {
                     Some(true) => None,
                     Some(false) => {
+                        let hint = width_hint(net, &resolved, input);
                         errors.push(
                             input.span(),
                             format!(
-                                "layer `{}` expects {} inputs but `{previous}` produces {}{maxout_hint}",
+                                "layer `{}` expects {} inputs but `{previous}` produces {}{hint}",
                                 layer.name,
                                 input.describe(),
                                 produced.describe()
@@ -509,18 +506,34 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
     resolved
 }
 
-/// After a `Maxout` layer, a reminder that its output is `OUT` wide, not `K * OUT` (its
-/// weight has `K * OUT` rows, which is easy to take for its output).
-fn maxout_hint(previous: &LayerDecl) -> String {
-    match &previous.kind {
-        LayerKind::Affine {
+/// What to add to a width mismatch: after a `Maxout` (possibly behind layers that keep the
+/// width, such as `Dropout`), a reminder that its output is `OUT` wide, not `K * OUT` (its
+/// weight has `K * OUT` rows, which is easy to take for its output); when a const generic
+/// parameter is involved, that the compiler never takes two different ones, or one and a
+/// number, for the same width.
+fn width_hint(net: &NetDecl, resolved: &[Resolved<'_>], input: &Width) -> String {
+    let source = resolved.iter().rev().find(|r| {
+        !matches!(
+            r.decl.kind,
+            LayerKind::Activation { .. } | LayerKind::BatchNorm { .. }
+        )
+    });
+    match source.map(|r| &r.decl.kind) {
+        Some(LayerKind::Affine {
             affine: Affine::Maxout { .. },
             output,
             ..
-        } => format!(
+        }) => format!(
             " (a Maxout's output is the max over its pieces: {} features)",
             output.describe()
         ),
+        _ if input.is_generic(&net.generics)
+            || resolved
+                .last()
+                .is_some_and(|r| r.output.is_generic(&net.generics)) =>
+        {
+            " (a const generic parameter is only ever equal to itself)".into()
+        }
         _ => String::new(),
     }
 }

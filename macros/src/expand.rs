@@ -5,30 +5,43 @@
 //! layer's output, output gradient and cache, and inside an anonymous `const _` block: the
 //! inherent items (`INPUT`, `OUTPUT`, `PARAM_COUNT`, `init`, `new`, `cast`), the
 //! `constnet::Network` and `constnet::Tape` impls whose forward and backward are written out
-//! layer by layer, and one width-check trait per boundary the macro could not decide.
+//! layer by layer (in [`network`]), and one width check per boundary the macro could not
+//! decide.
+//!
+//! Every item is emitted from the declaration's [`Surface`] (what the rest of a program sees:
+//! names, generics, widths, fields) and, for a checked declaration, its [`Body`]. A
+//! declaration with errors gets the same items with bodies that never run, so that the rest
+//! of the program type-checks against the type the user declared and the only errors are
+//! the declaration's own.
 //!
 //! A `Dense` layer next to a `Relu` is fused with it (see [`Fusion`]): the two are one pass
 //! over the hidden layer each way instead of two.
 
+mod network;
+
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{GenericParam, Ident};
 
-use crate::ast::{Act, Affine, Input, LayerKind, NetDecl, Scheme, Width};
+use crate::ast::{Act, Affine, Input, LayerDecl, LayerKind, NetDecl, Scheme, Width};
 use crate::check::{Model, Resolved, check};
 
-/// Expands every network of the input; a network with errors becomes its errors plus a stub
-/// of its type, so that one mistake does not cascade into "cannot find type".
+/// Expands every network of the input; a network with errors becomes its errors plus the
+/// same items with bodies that never run.
 pub fn network(input: Input) -> TokenStream {
     input
         .nets
         .iter()
-        .map(|net| match check(net) {
-            Ok(model) => emit(&model),
-            Err(errors) => {
-                let mut out = errors.to_compile_error();
-                out.extend(stub(net));
-                out
+        .map(|net| {
+            let surface = Surface::of(net);
+            match check(net) {
+                Ok(model) => emit(&surface, Some(&Body::of(&model))),
+                Err(errors) => {
+                    let mut out = errors.to_compile_error();
+                    out.extend(emit(&surface, None));
+                    out
+                }
             }
         })
         .collect()
@@ -44,6 +57,8 @@ struct Generics {
     user_params: TokenStream,
     /// `H,` followed by the scalar type, for naming the type.
     user_args: TokenStream,
+    /// `[(); H],` for each parameter: what a type that holds no layer uses them in.
+    phantoms: TokenStream,
 }
 
 impl Generics {
@@ -64,7 +79,271 @@ impl Generics {
             params: quote!(#(const #idents: #tys,)* T: ::constnet::Float),
             user_params: quote!(#(const #idents: #tys),*),
             user_args: quote!(#(#idents,)*),
+            phantoms: quote!(#([(); #idents],)*),
         }
+    }
+}
+
+/// A network width in the generated code: as a const generic argument and as an expression.
+struct WidthTokens {
+    /// `784`, `H` or `{ 2 * 64 }`.
+    arg: TokenStream,
+    /// `784`, `H` or `(2 * 64)` (braces would warn).
+    expr: TokenStream,
+}
+
+/// What the rest of a program sees of a network, read from its declaration alone (so that a
+/// declaration with errors offers the same): its name, generic parameters, input and output
+/// widths and fields.
+struct Surface<'a> {
+    net: &'a NetDecl,
+    generics: Generics,
+    tape: Ident,
+    /// The input and output widths. Where a declaration with errors leaves one unknown, the
+    /// `Network` impl is generic over it (`__IN` or `__OUT`), so any use type-checks.
+    input: WidthTokens,
+    output: WidthTokens,
+    /// The impl parameters: the network's own, plus `const __IN: usize` and `const __OUT:
+    /// usize` where a width is unknown.
+    impl_params: TokenStream,
+    /// The layers that have a type, with it.
+    fields: Vec<(&'a LayerDecl, TokenStream)>,
+}
+
+impl<'a> Surface<'a> {
+    fn of(net: &'a NetDecl) -> Self {
+        let generics = Generics::of(net);
+        let input = match net.layers.first().map(|l| &l.kind) {
+            Some(LayerKind::Affine { input, .. }) => Some(input.clone()),
+            _ => None,
+        };
+        let output = net
+            .layers
+            .iter()
+            .fold(None, |width, layer| match &layer.kind {
+                LayerKind::Affine { output, .. } => Some(output.clone()),
+                LayerKind::Custom { output, .. } => output.clone(),
+                LayerKind::Activation { .. } | LayerKind::BatchNorm { .. } => width,
+            });
+        let mut impl_params = generics.params.clone();
+        let mut tokens = |width: Option<Width>, unknown: &str| match width {
+            Some(width) => WidthTokens {
+                arg: width.arg(),
+                expr: width.expr(),
+            },
+            None => {
+                let ident = Ident::new(unknown, Span::call_site());
+                impl_params.extend(quote!(, const #ident: usize));
+                WidthTokens {
+                    arg: quote!(#ident),
+                    expr: quote!(0),
+                }
+            }
+        };
+        let (input, output) = (tokens(input, "__IN"), tokens(output, "__OUT"));
+        // The first layer of each name (a second one is an error of the check phase).
+        let mut fields: Vec<(&LayerDecl, TokenStream)> = Vec::new();
+        for layer in &net.layers {
+            if let Some(ty) = layer_type(layer)
+                && fields.iter().all(|(seen, _)| seen.name != layer.name)
+            {
+                fields.push((layer, ty));
+            }
+        }
+        Surface {
+            net,
+            generics,
+            tape: format_ident!("{}Tape", net.ident),
+            input,
+            output,
+            impl_params,
+            fields,
+        }
+    }
+
+    /// The network's type: `Net<H, T>`.
+    fn self_ty(&self) -> TokenStream {
+        let (ident, args) = (&self.net.ident, &self.generics.user_args);
+        quote!(#ident<#args T>)
+    }
+
+    /// The tape's type: `NetTape<H, T>`.
+    fn tape_ty(&self) -> TokenStream {
+        let (tape, args) = (&self.tape, &self.generics.user_args);
+        quote!(#tape<#args T>)
+    }
+}
+
+/// What a checked declaration adds to its surface: the resolved layers and the names the
+/// generated passes use for each layer's slices, tape fields and views.
+struct Body<'a> {
+    model: &'a Model<'a>,
+    fusion: Fusion,
+    /// `<Ty as Layer<T, IN, OUT>>` per layer.
+    as_layers: Vec<TokenStream>,
+    names: Vec<&'a Ident>,
+    /// The layer's slices of the parameters, their gradients and the state.
+    p_names: Vec<Ident>,
+    g_names: Vec<Ident>,
+    s_names: Vec<Ident>,
+    /// The layer's tape fields: output, output gradient, cache and (for a fused ReLU) mask.
+    outs: Vec<Ident>,
+    grads: Vec<Ident>,
+    caches: Vec<Ident>,
+    masks: Vec<Ident>,
+    /// The single-sample forward's locals.
+    hs: Vec<Ident>,
+    /// The batch each layer reads in a pass over the tape.
+    inputs: Vec<TokenStream>,
+}
+
+impl<'a> Body<'a> {
+    fn of(model: &'a Model<'a>) -> Self {
+        let layers = &model.layers;
+        let names: Vec<&Ident> = layers.iter().map(Resolved::name).collect();
+        let prefixed =
+            |prefix: &str| -> Vec<Ident> { names.iter().map(|n| field(prefix, n)).collect() };
+        let fusion = Fusion::of(layers);
+        let outs = prefixed("out");
+        // A ReLU whose `Dense` wrote its output reads that output as its input (see `Fusion`).
+        let inputs = (0..layers.len())
+            .map(|i| {
+                if i == 0 {
+                    quote!(tape.input.columns(0, batch))
+                } else if fusion.forward_done_before(i) {
+                    let out = &outs[i];
+                    quote!(tape.#out.columns(0, batch))
+                } else {
+                    let previous = &outs[i - 1];
+                    layers[i].linked(quote!(tape.#previous.columns(0, batch)), Link::Batch)
+                }
+            })
+            .collect();
+        Body {
+            model,
+            as_layers: layers.iter().map(Resolved::as_layer).collect(),
+            p_names: prefixed("p"),
+            g_names: prefixed("g"),
+            s_names: prefixed("s"),
+            grads: prefixed("grad"),
+            caches: prefixed("cache"),
+            masks: prefixed("mask"),
+            hs: prefixed("h"),
+            outs,
+            inputs,
+            fusion,
+            names,
+        }
+    }
+
+    fn layers(&self) -> &[Resolved<'a>] {
+        &self.model.layers
+    }
+
+    /// `tokens`, a piece of code that calls layer `i`, with every token at the layer's type
+    /// when it is a custom layer: a custom layer that does not implement `Layer` at its widths
+    /// is then one error at its declaration (the compiler reports each distinct place once),
+    /// not one for every call, nor one spanning the whole declaration.
+    fn at(&self, i: usize, tokens: TokenStream) -> TokenStream {
+        match &self.layers()[i].decl.kind {
+            // The type's place, with the macro's hygiene: lints still see generated code.
+            LayerKind::Custom { ty, .. } => respan(tokens, Span::call_site().located_at(ty.span())),
+            _ => tokens,
+        }
+    }
+
+    /// `&mut <owner>.cache_<layer>` as the layer's `Cache`. A custom layer's cache is kept
+    /// as `Box<dyn Any>`: the tape's type then does not name `<Custom as Layer<..>>::Cache`,
+    /// so a custom layer that does not fit its widths is an error at its declaration only,
+    /// not again wherever a program holds the tape.
+    fn cache_mut(&self, i: usize, owner: TokenStream) -> TokenStream {
+        let (cache, as_layer) = (&self.caches[i], &self.as_layers[i]);
+        match &self.layers()[i].decl.kind {
+            LayerKind::Custom { .. } => self.at(i, quote! {
+                match #owner.#cache.downcast_mut::<#as_layer::Cache>() {
+                    ::core::option::Option::Some(cache) => cache,
+                    ::core::option::Option::None => ::core::unreachable!("the tape holds each layer's own cache"),
+                }
+            }),
+            _ => quote!(&mut #owner.#cache),
+        }
+    }
+
+    /// The type of layer `i`'s cache field on the tape (see [`Body::cache_mut`]).
+    fn cache_type(&self, i: usize) -> TokenStream {
+        match &self.layers()[i].decl.kind {
+            LayerKind::Custom { .. } => quote!(::std::boxed::Box<dyn ::core::any::Any>),
+            _ => {
+                let as_layer = &self.as_layers[i];
+                quote!(#as_layer::Cache)
+            }
+        }
+    }
+
+    /// The expression that allocates layer `i`'s cache (see [`Body::cache_mut`]).
+    fn new_cache(&self, i: usize) -> TokenStream {
+        let (as_layer, name) = (&self.as_layers[i], self.names[i]);
+        let cache = quote!(#as_layer::new_cache(&self.#name, max_batch));
+        match &self.layers()[i].decl.kind {
+            LayerKind::Custom { .. } => self.at(i, quote!(::std::boxed::Box::new(#cache))),
+            _ => cache,
+        }
+    }
+
+    /// `let (p_fc1, _rest) = _rest.split_at(PARAMS); ...` over `source`.
+    fn split(
+        &self,
+        prefix: &str,
+        source: TokenStream,
+        buffer: Buffer,
+        mutable: bool,
+    ) -> TokenStream {
+        let count = match buffer {
+            Buffer::Params => quote!(PARAMS),
+            Buffer::State => quote!(STATE),
+        };
+        let split = if mutable {
+            quote!(split_at_mut)
+        } else {
+            quote!(split_at)
+        };
+        let lets = self.layers().iter().enumerate().map(|(i, layer)| {
+            let (name, as_layer) = (field(prefix, layer.name()), &self.as_layers[i]);
+            // A layer fused with its neighbour does not read its slices.
+            let split = self.at(i, quote!(_rest.#split(#as_layer::#count)));
+            quote!(#[allow(unused_variables)] let (#name, _rest) = #split;)
+        });
+        quote! {
+            let _rest = #source;
+            #(#lets)*
+        }
+    }
+}
+
+/// The two flat buffers a network hands out to its layers in slices.
+#[derive(Clone, Copy)]
+enum Buffer {
+    /// The trainable parameters (or their gradients), `PARAMS` per layer.
+    Params,
+    /// The non-trainable state, `STATE` per layer.
+    State,
+}
+
+/// The body of a generated function: the checked declaration's, or one that never runs (a
+/// declaration with errors does not compile, so the program it is in never runs).
+fn body(body: Option<&Body<'_>>, real: impl FnOnce(&Body<'_>) -> TokenStream) -> TokenStream {
+    match body {
+        Some(body) => real(body),
+        None => quote!(::core::unreachable!("a network declared with errors")),
+    }
+}
+
+/// What a declaration with errors puts on its impl blocks: their bodies ignore their
+/// arguments.
+fn stub_lints(body: Option<&Body<'_>>) -> TokenStream {
+    match body {
+        Some(_) => quote!(),
+        None => quote!(#[allow(unused_variables, unreachable_code, clippy::all)]),
     }
 }
 
@@ -88,6 +367,42 @@ impl Width {
     }
 }
 
+/// A layer's Rust type, from its declaration alone; `None` for an unknown layer kind.
+fn layer_type(layer: &LayerDecl) -> Option<TokenStream> {
+    Some(match &layer.kind {
+        LayerKind::Affine {
+            affine,
+            input,
+            output,
+        } => {
+            let (i, o) = (input.arg(), output.arg());
+            match affine {
+                Affine::Dense => quote!(::constnet::layers::Dense<#i, #o>),
+                Affine::Maxout { pieces } => {
+                    let k = pieces.as_ref().map_or(quote!(2), Width::arg);
+                    quote!(::constnet::layers::Maxout<#i, #o, #k>)
+                }
+            }
+        }
+        LayerKind::BatchNorm { keyword, .. } | LayerKind::Activation { keyword, .. } => {
+            quote!(::constnet::layers::#keyword)
+        }
+        LayerKind::Custom {
+            ty,
+            output: Some(_),
+        } => quote!(#ty),
+        LayerKind::Custom { output: None, .. } => return None,
+    })
+}
+
+/// Which of a deferred boundary's conversions a view goes through (see `constnet::__private`).
+#[derive(Clone, Copy)]
+enum Link {
+    Batch,
+    BatchMut,
+    One,
+}
+
 impl Resolved<'_> {
     fn name(&self) -> &Ident {
         &self.decl.name
@@ -95,27 +410,20 @@ impl Resolved<'_> {
 
     /// The layer's Rust type.
     fn ty(&self) -> TokenStream {
-        match &self.decl.kind {
-            LayerKind::Affine { affine, .. } => {
-                let (i, o) = (self.input.arg(), self.output.arg());
-                match affine {
-                    Affine::Dense => quote!(::constnet::layers::Dense<#i, #o>),
-                    Affine::Maxout { pieces } => {
-                        let k = pieces.as_ref().map_or(quote!(2), Width::arg);
-                        quote!(::constnet::layers::Maxout<#i, #o, #k>)
-                    }
-                }
-            }
-            LayerKind::BatchNorm { keyword, .. } => quote!(::constnet::layers::#keyword),
-            LayerKind::Activation { keyword, .. } => quote!(::constnet::layers::#keyword),
-            LayerKind::Custom { ty, .. } => quote!(#ty),
-        }
+        layer_type(self.decl).expect("a checked layer has a type")
     }
 
-    /// `<Ty as Layer<T, IN, OUT>>`, the path through which every layer is called.
+    /// `<Ty as Layer<T, IN, OUT>>`, the path through which every layer is called. A custom
+    /// layer's path carries the span of its type, so that a layer that does not implement
+    /// `Layer` at these widths is one error at its declaration, however often it is called.
     fn as_layer(&self) -> TokenStream {
         let (ty, i, o) = (self.ty(), self.input.arg(), self.output.arg());
-        quote!(<#ty as ::constnet::Layer<T, #i, #o>>)
+        match &self.decl.kind {
+            LayerKind::Custom { ty: user_ty, .. } => {
+                quote_spanned!(user_ty.span()=> <#ty as ::constnet::Layer<T, #i, #o>>)
+            }
+            _ => quote!(<#ty as ::constnet::Layer<T, #i, #o>>),
+        }
     }
 
     /// The expression that builds the layer's value.
@@ -170,25 +478,24 @@ impl Resolved<'_> {
                 let eps = Literal::f64_suffixed(eps.map_or(1e-5, |(value, _)| value));
                 quote!(::constnet::layers::BatchNorm::checked(#momentum, #eps))
             }
-            LayerKind::Custom { ty, .. } => quote!(<#ty as ::core::default::Default>::default()),
+            LayerKind::Custom { ty, .. } => {
+                quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
+            }
         }
     }
 
-    fn link_trait(&self) -> Ident {
-        format_ident!("__ConstnetLink_{}", self.name())
-    }
-
-    /// Wraps a view of the previous layer's output so that it has this layer's input width,
-    /// through this boundary's check trait when the widths were left to the type system.
-    fn linked(&self, view: TokenStream, method: &str) -> TokenStream {
-        match &self.deferred {
-            None => view,
-            Some(boundary) => {
-                let link = self.link_trait();
-                let method = Ident::new(method, Span::call_site());
-                let (a, b) = (self.input.arg(), boundary.produced.arg());
-                quote_spanned!(self.input.span()=> <() as #link<#a, #b>>::#method(#view))
-            }
+    /// A view of the previous layer's output with this layer's input width. Where the macro
+    /// left the two widths to a constant evaluation, the view goes through a conversion that
+    /// compiles at any pair of widths (the identity when the check passes).
+    fn linked(&self, view: TokenStream, link: Link) -> TokenStream {
+        let Some(boundary) = &self.deferred else {
+            return view;
+        };
+        let (a, b) = (self.input.arg(), boundary.produced.arg());
+        match link {
+            Link::Batch => quote!(::constnet::__private::link_batch::<T, #a, #b>(#view)),
+            Link::BatchMut => quote!(::constnet::__private::link_batch_mut::<T, #a, #b>(#view)),
+            Link::One => quote!(&::constnet::__private::link_one::<T, #a, #b>(#view)),
         }
     }
 }
@@ -241,28 +548,38 @@ impl Fusion {
     fn backward_done_after(&self, i: usize) -> bool {
         i + 1 < self.backward.len() && self.backward[i + 1]
     }
+
+    /// Whether a network that starts `Dense`, `Relu`, `Dense` has its third layer's kernel
+    /// also do the first layer's gradients.
+    fn first_pair(&self) -> bool {
+        self.forward[0] && self.backward.get(2).copied().unwrap_or(false)
+    }
 }
 
 fn field(prefix: &str, name: &Ident) -> Ident {
     format_ident!("{}_{}", prefix, name)
 }
 
-/// Everything for one checked network.
-fn emit(model: &Model<'_>) -> TokenStream {
-    let net = model.net;
-    let generics = Generics::of(net);
-    let net_struct = emit_struct(model, &generics);
-    let tape_struct = emit_tape_struct(model, &generics);
-    let links = model.layers.iter().map(emit_link_trait);
-    let inherent = emit_inherent(model, &generics);
-    let network_impl = emit_network_impl(model, &generics);
-    let tape_impl = emit_tape_impl(model, &generics);
-    let debug_impls = emit_debug_impls(model, &generics);
+/// Everything for one network: `body` is `None` for a declaration with errors.
+fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
+    let net_struct = emit_struct(surface, body);
+    let tape_struct = emit_tape_struct(surface, body);
+    let checks = body.map(|b| {
+        b.model
+            .layers
+            .iter()
+            .map(emit_width_check)
+            .collect::<TokenStream>()
+    });
+    let inherent = emit_inherent(surface, body);
+    let network_impl = network::emit_network_impl(surface, body);
+    let tape_impl = emit_tape_impl(surface, body);
+    let debug_impls = emit_debug_impls(surface, body);
     quote! {
         #net_struct
         #tape_struct
         const _: () = {
-            #(#links)*
+            #checks
             #inherent
             #network_impl
             #tape_impl
@@ -271,12 +588,17 @@ fn emit(model: &Model<'_>) -> TokenStream {
     }
 }
 
-fn emit_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
-    let net = model.net;
-    let (attrs, vis, ident, decl) = (&net.attrs, &net.vis, &net.ident, &g.decl);
-    let fields = model.layers.iter().map(|layer| {
-        let (attrs, vis, name, ty) = (&layer.decl.attrs, &layer.decl.vis, layer.name(), layer.ty());
+fn emit_struct(s: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
+    let net = s.net;
+    let (attrs, vis, ident, decl) = (&net.attrs, &net.vis, &net.ident, &s.generics.decl);
+    let fields = s.fields.iter().map(|(layer, ty)| {
+        let (attrs, vis, name) = (&layer.attrs, &layer.vis, &layer.name);
         quote!(#(#attrs)* #vis #name: #ty,)
+    });
+    // A declaration with errors may leave a parameter without a layer that uses it.
+    let phantom = body.is_none().then(|| {
+        let phantoms = &s.generics.phantoms;
+        quote!(__widths: ::core::marker::PhantomData<fn() -> (#phantoms T,)>,)
     });
     quote! {
         #(#attrs)*
@@ -285,181 +607,123 @@ fn emit_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
             params: ::constnet::__private::AlignedBuffer<T>,
             state: ::std::vec::Vec<T>,
             #(#fields)*
+            #phantom
         }
     }
 }
 
-fn emit_tape_struct(model: &Model<'_>, g: &Generics) -> TokenStream {
-    let net = model.net;
-    let (vis, decl) = (&net.vis, &g.decl);
-    let tape = format_ident!("{}Tape", net.ident);
-    let input = model.layers[0].input.arg();
+fn emit_tape_struct(s: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
+    let net = s.net;
+    let (vis, decl, tape) = (&net.vis, &s.generics.decl, &s.tape);
     let doc = format!(
         "The training tape of [`{}`]: each layer's output, output gradient and cache for up \
          to `max_batch` samples, allocated once by `Network::new_tape` and reused.",
         net.ident
     );
-    let fusion = Fusion::of(&model.layers);
-    let fields = model.layers.iter().enumerate().map(|(i, layer)| {
-        let (out, grad, cache) = (
-            field("out", layer.name()),
-            field("grad", layer.name()),
-            field("cache", layer.name()),
-        );
-        let (o, as_layer) = (layer.output.arg(), layer.as_layer());
-        let mask = fusion.forward_done_before(i).then(|| {
-            let mask = field("mask", layer.name());
-            quote!(#mask: ::constnet::layers::ReluMask,)
-        });
-        quote! {
-            #out: ::constnet::Batch<T, #o>,
-            #grad: ::constnet::Batch<T, #o>,
-            #cache: #as_layer::Cache,
-            #mask
+    let fields = match body {
+        Some(b) => {
+            let input = &s.input.arg;
+            let layers = b.layers().iter().enumerate().map(|(i, layer)| {
+                let (out, grad, cache, cache_type) =
+                    (&b.outs[i], &b.grads[i], &b.caches[i], b.cache_type(i));
+                let o = layer.output.arg();
+                let mask = b.fusion.forward_done_before(i).then(|| {
+                    let mask = &b.masks[i];
+                    quote!(#mask: ::constnet::layers::ReluMask,)
+                });
+                quote! {
+                    #out: ::constnet::Batch<T, #o>,
+                    #grad: ::constnet::Batch<T, #o>,
+                    #cache: #cache_type,
+                    #mask
+                }
+            });
+            quote! {
+                batch: usize,
+                max_batch: usize,
+                input: ::constnet::Batch<T, #input>,
+                input_grad: ::constnet::Batch<T, #input>,
+                /// What the layers' `backward_sgd` need (the most any of them does).
+                sgd_scratch: ::std::vec::Vec<T>,
+                #(#layers)*
+            }
         }
-    });
+        None => {
+            let phantoms = &s.generics.phantoms;
+            quote!(__widths: ::core::marker::PhantomData<fn() -> (#phantoms T,)>,)
+        }
+    };
     quote! {
         #[doc = #doc]
         #[allow(non_snake_case)]
         #vis struct #tape<#decl> {
-            batch: usize,
-            max_batch: usize,
-            input: ::constnet::Batch<T, #input>,
-            input_grad: ::constnet::Batch<T, #input>,
-            /// What the layers' `backward_sgd` need (the most any of them does).
-            sgd_scratch: ::std::vec::Vec<T>,
-            #(#fields)*
+            #fields
         }
     }
 }
 
-/// The check of one boundary the macro could not decide: a trait implemented only when the
-/// two widths are equal, whose message names the layers and the widths.
-fn emit_link_trait(layer: &Resolved<'_>) -> TokenStream {
+/// The check of one boundary the macro could not decide (a `const` item or an expression on
+/// either side): a constant evaluation that fails with the layer's message when the widths
+/// differ, once, at the layer's input width.
+fn emit_width_check(layer: &Resolved<'_>) -> TokenStream {
     let Some(boundary) = &layer.deferred else {
         return TokenStream::new();
     };
-    let link = layer.link_trait();
-    let message = format!(
-        "layer `{}` expects {{A}} inputs but `{}` produces {{B}}",
-        layer.name(),
-        boundary.previous
-    );
-    let label = format!("`{}` takes {{A}} inputs here", layer.name());
-    quote! {
-        #[diagnostic::on_unimplemented(message = #message, label = #label)]
-        #[allow(non_camel_case_types)]
-        trait #link<const A: usize, const B: usize> {
-            fn batch<'a, T: ::constnet::Float>(x: ::constnet::BatchView<'a, T, B>) -> ::constnet::BatchView<'a, T, A>;
-            fn batch_mut<'a, T: ::constnet::Float>(x: ::constnet::BatchViewMut<'a, T, B>) -> ::constnet::BatchViewMut<'a, T, A>;
-            fn one<T: ::constnet::Float>(x: &::constnet::Sample<T, B>) -> &::constnet::Sample<T, A>;
-        }
-        impl<const N: usize> #link<N, N> for () {
-            #[inline(always)]
-            fn batch<'a, T: ::constnet::Float>(x: ::constnet::BatchView<'a, T, N>) -> ::constnet::BatchView<'a, T, N> { x }
-            #[inline(always)]
-            fn batch_mut<'a, T: ::constnet::Float>(x: ::constnet::BatchViewMut<'a, T, N>) -> ::constnet::BatchViewMut<'a, T, N> { x }
-            #[inline(always)]
-            fn one<T: ::constnet::Float>(x: &::constnet::Sample<T, N>) -> &::constnet::Sample<T, N> { x }
-        }
+    let (expects, produces) = (layer.input.expr(), boundary.produced.expr());
+    let head = format!("layer `{}` expects ", layer.name());
+    let middle = format!(" inputs but `{}` produces ", boundary.previous);
+    quote_spanned! {layer.input.span()=>
+        const _: () = {
+            if #expects != #produces {
+                let message = ::constnet::__private::Message::new()
+                    .text(#head)
+                    .number(#expects)
+                    .text(#middle)
+                    .number(#produces);
+                ::core::panic!("{}", message.as_str());
+            }
+        };
     }
 }
 
-/// The two flat buffers a network hands out to its layers in slices.
-#[derive(Clone, Copy)]
-enum Buffer {
-    /// The trainable parameters (or their gradients), `PARAMS` per layer.
-    Params,
-    /// The non-trainable state, `STATE` per layer.
-    State,
-}
-
-/// `let (p_fc1, _rest) = _rest.split_at(PARAMS); ...` over `source`.
-fn split_params(
-    model: &Model<'_>,
-    prefix: &str,
-    source: TokenStream,
-    buffer: Buffer,
-    mutable: bool,
-) -> TokenStream {
-    let count = match buffer {
-        Buffer::Params => quote!(PARAMS),
-        Buffer::State => quote!(STATE),
+fn emit_inherent(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+    let g = &s.generics;
+    let (ident, params, user_params, self_ty) =
+        (&s.net.ident, &g.params, &g.user_params, s.self_ty());
+    let (input, output) = (&s.input.expr, &s.output.expr);
+    let user_args = &g.user_args;
+    let (param_count, state_count) = match b {
+        Some(b) => {
+            let sum = |count: TokenStream| {
+                let terms = b
+                    .as_layers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, as_layer)| b.at(i, quote!(#as_layer::#count)));
+                quote!(0 #(+ #terms)*)
+            };
+            (sum(quote!(PARAMS)), sum(quote!(STATE)))
+        }
+        None => (quote!(0), quote!(0)),
     };
-    let split = if mutable {
-        quote!(split_at_mut)
-    } else {
-        quote!(split_at)
-    };
-    let lets = model.layers.iter().map(|layer| {
-        let (name, as_layer) = (field(prefix, layer.name()), layer.as_layer());
-        // A layer fused with its neighbour does not read its slices.
-        quote!(#[allow(unused_variables)] let (#name, _rest) = _rest.#split(#as_layer::#count);)
-    });
+    let init = emit_init(s, b);
+    let cast = emit_cast(s, b);
+    let lints = stub_lints(b);
     quote! {
-        let _rest = #source;
-        #(#lets)*
-    }
-}
-
-fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
-    let net = model.net;
-    let (ident, params, user_params, user_args) =
-        (&net.ident, &g.params, &g.user_params, &g.user_args);
-    let input = model.layers[0].input.expr();
-    let output = model.layers[model.layers.len() - 1].output.expr();
-    let as_layers: Vec<_> = model.layers.iter().map(Resolved::as_layer).collect();
-    let names: Vec<_> = model.layers.iter().map(Resolved::name).collect();
-    let constructors = model.layers.iter().map(Resolved::constructor);
-    let p_names: Vec<_> = names.iter().map(|n| field("p", n)).collect();
-    let s_names: Vec<_> = names.iter().map(|n| field("s", n)).collect();
-    let splits = split_params(model, "p", quote!(&mut params[..]), Buffer::Params, true);
-    let split_state = split_params(model, "s", quote!(&mut state[..]), Buffer::State, true);
-    let init_doc = format!(
-        "A `{ident}` with freshly initialized parameters, reproducible from `seed`: each \
-         Dense layer as its `#[init(...)]` attribute says, and without one He \
-         initialization if it feeds a ReLU-family activation, `N(0, 1) / sqrt(fan_in)` \
-         otherwise, biases zero."
-    );
-    quote! {
-        impl<#params> #ident<#user_args T> {
+        #lints
+        impl<#params> #self_ty {
             /// Width of one input sample.
             pub const INPUT: usize = #input;
             /// Width of the output (the number of scores).
             pub const OUTPUT: usize = #output;
             /// Number of trainable parameters.
-            pub const PARAM_COUNT: usize = 0 #(+ #as_layers::PARAMS)*;
+            pub const PARAM_COUNT: usize = #param_count;
             /// Number of elements of non-trainable state (batch norm's running statistics).
-            pub const STATE_COUNT: usize = 0 #(+ #as_layers::STATE)*;
+            pub const STATE_COUNT: usize = #state_count;
 
-            #[doc = #init_doc]
-            pub fn init(seed: u64) -> Self {
-                let mut params = ::constnet::__private::AlignedBuffer::<T>::zeros(Self::PARAM_COUNT);
-                let mut rng = ::constnet::__private::seeded_rng(seed);
-                let mut state = ::std::vec![<T as ::constnet::__private::Scalar>::ZERO; Self::STATE_COUNT];
-                let net = #ident {
-                    params: ::constnet::__private::AlignedBuffer::zeros(0),
-                    state: ::std::vec::Vec::new(),
-                    #(#names: #constructors,)*
-                };
-                {
-                    #splits
-                    #split_state
-                    #( #as_layers::init(&net.#names, #p_names, &mut rng); )*
-                    #( #as_layers::init_state(&net.#names, #s_names); )*
-                }
-                #ident { params, state, ..net }
-            }
+            #init
 
-            /// The same network with its parameters converted to scalar `U` (for example a
-            /// trained `f32` network in `f64` for a gradient check).
-            pub fn cast<U: ::constnet::Float>(&self) -> #ident<#user_args U> {
-                #ident {
-                    params: self.params.iter().map(|&v| ::constnet::Float::cast::<U>(v)).collect(),
-                    state: self.state.iter().map(|&v| ::constnet::Float::cast::<U>(v)).collect(),
-                    #(#names: ::core::clone::Clone::clone(&self.#names),)*
-                }
-            }
+            #cast
         }
 
         impl<#user_params> #ident<#user_args f32> {
@@ -471,500 +735,147 @@ fn emit_inherent(model: &Model<'_>, g: &Generics) -> TokenStream {
     }
 }
 
-/// The views each layer reads in a pass over the tape: its input (the previous layer's
-/// output, or the tape's input) and its output.
-fn input_view(model: &Model<'_>, index: usize) -> TokenStream {
-    if index == 0 {
-        quote!(tape.input.columns(0, batch))
-    } else {
-        let previous = field("out", model.layers[index - 1].name());
-        model.layers[index].linked(quote!(tape.#previous.columns(0, batch)), "batch")
-    }
-}
-
-fn emit_network_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
-    let net = model.net;
-    let (ident, params, user_args) = (&net.ident, &g.params, &g.user_args);
-    let tape = format_ident!("{}Tape", net.ident);
-    let layers = &model.layers;
-    let last = &layers[layers.len() - 1];
-    let (input, output) = (layers[0].input.arg(), last.output.arg());
-    let out_last = field("out", last.name());
-    let as_layers: Vec<_> = layers.iter().map(Resolved::as_layer).collect();
-    let names: Vec<_> = layers.iter().map(Resolved::name).collect();
-    let name_strs: Vec<_> = names.iter().map(|n| n.to_string()).collect();
-    let p_names: Vec<_> = names.iter().map(|n| field("p", n)).collect();
-    let g_names: Vec<_> = names.iter().map(|n| field("g", n)).collect();
-    let outs: Vec<_> = names.iter().map(|n| field("out", n)).collect();
-    let grads: Vec<_> = names.iter().map(|n| field("grad", n)).collect();
-    let caches: Vec<_> = names.iter().map(|n| field("cache", n)).collect();
-    let input_exprs = layers.iter().map(|l| l.input.expr());
-    let output_exprs = layers.iter().map(|l| l.output.expr());
-    let inputs: Vec<_> = (0..layers.len()).map(|i| input_view(model, i)).collect();
-    let s_names: Vec<_> = names.iter().map(|n| field("s", n)).collect();
-    let split_p = split_params(model, "p", quote!(&self.params[..]), Buffer::Params, false);
-    let split_s = split_params(model, "s", quote!(&self.state[..]), Buffer::State, false);
-    let split_s_mut = split_params(model, "s", quote!(&mut self.state[..]), Buffer::State, true);
-    let split_g = split_params(model, "g", quote!(grads), Buffer::Params, true);
-
-    let fusion = Fusion::of(layers);
-    let masks: Vec<_> = names.iter().map(|n| field("mask", n)).collect();
-    let new_masks = layers.iter().enumerate().filter_map(|(i, layer)| {
-        let (mask, width) = (&masks[i], layer.output.expr());
-        fusion
-            .forward_done_before(i)
-            .then(|| quote!(#mask: ::constnet::layers::ReluMask::new(#width, max_batch),))
-    });
-    // A ReLU whose `Dense` wrote its output reads that output as its input (see `Fusion`).
-    let inputs: Vec<_> = (0..layers.len())
-        .map(|i| {
-            if fusion.forward_done_before(i) {
-                let out = &outs[i];
-                quote!(tape.#out.columns(0, batch))
-            } else {
-                inputs[i].clone()
-            }
-        })
-        .collect();
-
-    // forward of one sample: h_<layer> = layer(h_<previous>)
-    let hs: Vec<_> = names.iter().map(|n| field("h", n)).collect();
-    let one_steps = layers.iter().enumerate().map(|(i, layer)| {
-        let (as_layer, name, p, st, h) =
-            (&as_layers[i], &names[i], &p_names[i], &s_names[i], &hs[i]);
-        let input = if i == 0 {
-            quote!(x)
-        } else {
-            let previous = &hs[i - 1];
-            layer.linked(quote!(&#previous), "one")
-        };
-        if fusion.forward[i] {
-            let (ty, relu_h) = (layer.ty(), &hs[i + 1]);
-            quote!(let #relu_h = <#ty>::forward_one_relu(&self.#name, #p, #input);)
-        } else if fusion.forward_done_before(i) {
-            quote!()
-        } else {
-            quote!(let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);)
-        }
-    });
-    let h_last = &hs[hs.len() - 1];
-
-    // The batched forward steps, in evaluation (`x` read in place) or training mode.
-    let forward_steps = |train: bool| -> Vec<TokenStream> {
-        layers
-            .iter()
-            .enumerate()
-            .map(|(i, layer)| {
-                let (as_layer, name, p, st) = (&as_layers[i], &names[i], &p_names[i], &s_names[i]);
-                let (out, cache) = (&outs[i], &caches[i]);
-                let input = if i == 0 && !train {
-                    quote!(x)
-                } else {
-                    inputs[i].clone()
-                };
-                if fusion.forward[i] {
-                    let (ty, relu_out, mask) = (layer.ty(), &outs[i + 1], &masks[i + 1]);
-                    quote! {
-                        <#ty>::forward_relu(
-                            &self.#name, #p, #input, tape.#relu_out.columns_mut(0, batch),
-                            ::core::option::Option::Some(&mut tape.#mask),
-                        );
-                    }
-                } else if fusion.forward_done_before(i) {
-                    quote!()
-                } else if train {
-                    quote! {
-                        #as_layer::forward_train(
-                            &self.#name, #p, #st, #input, tape.#out.columns_mut(0, batch), &mut tape.#cache,
-                        );
-                    }
-                } else {
-                    quote!(#as_layer::forward(&self.#name, #p, #st, #input, tape.#out.columns_mut(0, batch));)
-                }
-            })
-            .collect()
-    };
-    let eval_steps = forward_steps(false);
-    let train_steps = forward_steps(true);
-
-    // backward, last layer first: dx of layer k is the output gradient of layer k - 1 (of
-    // layer k - 2 when a fused ReLU sits between them). A network that starts `Dense`,
-    // `Relu`, `Dense` first tries the third layer's kernel that also does the first's
-    // gradients (`Dense::backward_through_relu_into_first`), when no input gradient is
-    // asked for; `first_done` says whether it ran.
-    // Where layer `i > 0` writes its input gradient: the output gradient of the layer before
-    // it, or of the one before that when a fused ReLU sits between them (the first layer is
-    // never a ReLU, so a fused one has a layer before it).
-    let dx_view = |i: usize, layer: &Resolved<'_>| {
-        let previous = &grads[if fusion.backward[i] { i - 2 } else { i - 1 }];
-        let view = layer.linked(quote!(tape.#previous.columns_mut(0, batch)), "batch_mut");
-        quote!(::core::option::Option::Some(#view))
-    };
-    // The mask of the ReLU before layer `i`, where that ReLU's forward was fused too.
-    let relu_mask = |i: usize| {
-        if fusion.forward_done_before(i - 1) {
-            let mask = &masks[i - 1];
-            quote!(::core::option::Option::Some(&tape.#mask))
-        } else {
-            quote!(::core::option::Option::None)
-        }
-    };
-    let backward_step = |i: usize, layer: &Resolved<'_>| {
-        let (as_layer, name, p, gr) = (&as_layers[i], &names[i], &p_names[i], &g_names[i]);
-        let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
-        if fusion.backward_done_after(i) {
-            return quote!();
-        }
-        let dx = if i == 0 {
-            quote! {
-                if input_grad { ::core::option::Option::Some(tape.input_grad.columns_mut(0, batch)) }
-                else { ::core::option::Option::None }
-            }
-        } else {
-            dx_view(i, layer)
-        };
-        if fusion.backward[i] {
-            let (ty, mask) = (layer.ty(), relu_mask(i));
-            return quote! {
-                <#ty>::backward_through_relu(
-                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, #gr, !overwrite, #mask,
-                );
-            };
-        }
-        let args = quote! {
-            &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
-            tape.#grad.columns(0, batch), #dx, #gr,
-        };
-        quote! {
-            if overwrite {
-                #as_layer::backward_overwrite(#args);
-            } else {
-                #as_layer::backward(#args);
-            }
-        }
-    };
-
-    let first_pair = fusion.forward[0] && fusion.backward.get(2).copied().unwrap_or(false);
-    // Layer `i`'s step, where a network that starts `Dense`, `Relu`, `Dense` first tries
-    // (`attempt`, a `bool` expression) the third layer's kernel that also does the first
-    // layer's part: the third and first layers' own steps then run only if it declined.
-    // `attempt` builds the call for the third layer (so `2` and `1` index layers then).
-    let with_first_pair = |i: usize, step: TokenStream, attempt: &dyn Fn() -> TokenStream| match i {
-        2 if first_pair => {
-            let attempt = attempt();
-            quote! {
-                let first_done = #attempt;
-                if !first_done {
-                    #step
-                }
-            }
-        }
-        0 if first_pair => quote!(if !first_done { #step }),
-        _ => step,
-    };
-    let backward_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
-        let attempt = || {
-            let (ty, name, p, g, x, grad) = (
-                layer.ty(),
-                &names[2],
-                &p_names[2],
-                &g_names[2],
-                &inputs[2],
-                &grads[2],
-            );
-            let (x0, g0, mask) = (&inputs[0], &g_names[0], &masks[1]);
-            quote! {
-                !input_grad
-                    && <#ty>::backward_through_relu_into_first(
-                        &self.#name, #p, #x, tape.#grad.columns(0, batch), #g, #x0, #g0,
-                        !overwrite, ::core::option::Option::Some(&tape.#mask),
-                    )
-            }
-        };
-        with_first_pair(i, backward_step(i, layer), &attempt)
-    });
-    // backward with an SGD step in each layer (see `Network::backward_sgd`)
-    let split_p_mut = split_params(
-        model,
-        "p",
-        quote!(&mut self.params[..]),
-        Buffer::Params,
-        true,
+fn emit_init(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+    let ident = &s.net.ident;
+    let doc = format!(
+        "A `{ident}` with freshly initialized parameters, reproducible from `seed`: each \
+         Dense layer as its `#[init(...)]` attribute says, and without one He \
+         initialization if it feeds a ReLU-family activation, `N(0, 1) / sqrt(fan_in)` \
+         otherwise, biases zero."
     );
-    let sgd_step = |i: usize, layer: &Resolved<'_>| {
-        let (as_layer, name, p) = (&as_layers[i], &names[i], &p_names[i]);
-        let (x, out, grad, cache) = (&inputs[i], &outs[i], &grads[i], &caches[i]);
-        if fusion.backward_done_after(i) {
-            return quote!();
-        }
-        let dx = if i == 0 {
-            quote!(::core::option::Option::None)
-        } else {
-            dx_view(i, layer)
-        };
-        if fusion.backward[i] {
-            let (ty, mask) = (layer.ty(), relu_mask(i));
-            return quote! {
-                <#ty>::backward_through_relu_sgd(
-                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #dx, lr, weight_decay,
-                    #mask, &mut tape.sgd_scratch[..],
-                );
-            };
-        }
+    let body = body(b, |b| {
+        let names = &b.names;
+        let inits = (0..names.len()).map(|i| {
+            let (as_layer, name, p, st) = (&b.as_layers[i], names[i], &b.p_names[i], &b.s_names[i]);
+            b.at(
+                i,
+                quote! {
+                    #as_layer::init(&net.#name, #p, &mut rng);
+                    #as_layer::init_state(&net.#name, #st);
+                },
+            )
+        });
+        let constructors = b.layers().iter().map(Resolved::constructor);
+        let splits = b.split("p", quote!(&mut params[..]), Buffer::Params, true);
+        let split_state = b.split("s", quote!(&mut state[..]), Buffer::State, true);
         quote! {
-            #as_layer::backward_sgd(
-                &self.#name, #p, #x, tape.#out.columns(0, batch), &mut tape.#cache,
-                tape.#grad.columns(0, batch), #dx, lr, weight_decay, &mut tape.sgd_scratch[..],
-            );
-        }
-    };
-
-    // As in backward: the first layer's step in the third layer's kernel, where it applies.
-    let sgd_steps = layers.iter().enumerate().rev().map(|(i, layer)| {
-        let attempt = || {
-            let (ty, name, p, x, grad) =
-                (layer.ty(), &names[2], &p_names[2], &inputs[2], &grads[2]);
-            let (x0, p0, mask) = (&inputs[0], &p_names[0], &masks[1]);
-            quote! {
-                <#ty>::backward_through_relu_into_first_sgd(
-                    &self.#name, #p, #x, tape.#grad.columns(0, batch), #x0, #p0,
-                    (lr, weight_decay), ::core::option::Option::Some(&tape.#mask),
-                    &mut tape.sgd_scratch[..],
-                )
+            let mut params = ::constnet::__private::AlignedBuffer::<T>::zeros(Self::PARAM_COUNT);
+            let mut rng = ::constnet::__private::seeded_rng(seed);
+            let mut state = ::std::vec![<T as ::constnet::__private::Scalar>::ZERO; Self::STATE_COUNT];
+            let net = #ident {
+                params: ::constnet::__private::AlignedBuffer::zeros(0),
+                state: ::std::vec::Vec::new(),
+                #(#names: #constructors,)*
+            };
+            {
+                #splits
+                #split_state
+                #(#inits)*
             }
-        };
-        with_first_pair(i, sgd_step(i, layer), &attempt)
+            #ident { params, state, ..net }
+        }
     });
-
-    let check_batch = quote! {
-        let batch = x.ncols();
-        if batch == 0 {
-            return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
-        }
-        if batch > tape.max_batch {
-            return ::core::result::Result::Err(::constnet::Error::BatchTooLarge {
-                max: tape.max_batch,
-                got: batch,
-            });
-        }
-        tape.batch = batch;
-    };
-    // Evaluation reads the caller's batch in place; training keeps a copy for backward.
-    let keep_input = quote!(tape.input.columns_mut(0, batch).copy_from(&x););
-
     quote! {
-        impl<#params> ::constnet::Network<T, #input, #output> for #ident<#user_args T> {
-            type Tape = #tape<#user_args T>;
-            const PARAM_COUNT: usize = Self::PARAM_COUNT;
-            const STATE_COUNT: usize = Self::STATE_COUNT;
-
-            fn init(seed: u64) -> Self {
-                Self::init(seed)
-            }
-
-            fn params(&self) -> &[T] {
-                &self.params
-            }
-
-            fn params_mut(&mut self) -> &mut [T] {
-                &mut self.params
-            }
-
-            fn state(&self) -> &[T] {
-                &self.state
-            }
-
-            fn state_mut(&mut self) -> &mut [T] {
-                &mut self.state
-            }
-
-            fn for_each_tensor(&self, f: &mut dyn FnMut(::constnet::TensorRef)) {
-                let mut offset = 0;
-                #(
-                    for spec in #as_layers::TENSORS {
-                        f(::constnet::TensorRef { layer: #name_strs, spec, offset: offset + spec.offset });
-                    }
-                    offset += #as_layers::PARAMS;
-                )*
-                let _ = offset;
-            }
-
-            fn for_each_state_tensor(&self, f: &mut dyn FnMut(::constnet::TensorRef)) {
-                let mut offset = 0;
-                #(
-                    for spec in #as_layers::STATE_TENSORS {
-                        f(::constnet::TensorRef { layer: #name_strs, spec, offset: offset + spec.offset });
-                    }
-                    offset += #as_layers::STATE;
-                )*
-                let _ = offset;
-            }
-
-            fn layers(&self) -> ::std::vec::Vec<::constnet::LayerInfo> {
-                ::std::vec![#(
-                    ::constnet::LayerInfo {
-                        name: #name_strs,
-                        kind: #as_layers::kind(&self.#names),
-                        inputs: #input_exprs,
-                        outputs: #output_exprs,
-                        params: #as_layers::PARAMS,
-                    }
-                ),*]
-            }
-
-            #[inline]
-            fn forward(&self, x: &::constnet::Sample<T, #input>) -> ::constnet::Sample<T, #output> {
-                #split_p
-                #split_s
-                #(#one_steps)*
-                #h_last
-            }
-
-            fn new_tape(&self, max_batch: usize) -> Self::Tape {
-                #tape {
-                    batch: 0,
-                    max_batch,
-                    input: ::constnet::batch::zeros(max_batch),
-                    input_grad: ::constnet::batch::zeros(max_batch),
-                    sgd_scratch: ::std::vec![T::ZERO; {
-                        let mut most = 0;
-                        #( if #as_layers::SGD_SCRATCH > most { most = #as_layers::SGD_SCRATCH; } )*
-                        most
-                    }],
-                    #(
-                        #outs: ::constnet::batch::zeros(max_batch),
-                        #grads: ::constnet::batch::zeros(max_batch),
-                        #caches: #as_layers::new_cache(&self.#names, max_batch),
-                    )*
-                    #(#new_masks)*
-                }
-            }
-
-            fn forward_into<'t>(
-                &self,
-                x: ::constnet::BatchView<'_, T, #input>,
-                tape: &'t mut Self::Tape,
-            ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
-                #check_batch
-                #split_p
-                #split_s
-                #(#eval_steps)*
-                ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
-            }
-
-            fn forward_train<'t>(
-                &mut self,
-                x: ::constnet::BatchView<'_, T, #input>,
-                tape: &'t mut Self::Tape,
-            ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
-                #check_batch
-                #keep_input
-                #split_p
-                #split_s_mut
-                #(#train_steps)*
-                ::core::result::Result::Ok(tape.#out_last.columns(0, batch))
-            }
-
-            fn backward_into(
-                &self,
-                tape: &mut Self::Tape,
-                grads: &mut [T],
-                input_grad: bool,
-                overwrite: bool,
-            ) -> ::core::result::Result<(), ::constnet::Error> {
-                if grads.len() != Self::PARAM_COUNT {
-                    return ::core::result::Result::Err(::constnet::Error::WrongLength {
-                        what: ::std::string::String::from("gradient buffer"),
-                        expected: Self::PARAM_COUNT,
-                        got: grads.len(),
-                    });
-                }
-                let batch = tape.batch;
-                if batch == 0 {
-                    return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
-                }
-                #split_p
-                #split_g
-                #(#backward_steps)*
-                ::core::result::Result::Ok(())
-            }
-
-            fn backward_sgd(
-                &mut self,
-                tape: &mut Self::Tape,
-                lr: T,
-                weight_decay: T,
-            ) -> ::core::result::Result<(), ::constnet::Error> {
-                ::constnet::network::check_sgd_rates(lr, weight_decay)?;
-                let batch = tape.batch;
-                if batch == 0 {
-                    return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
-                }
-                #split_p_mut
-                #(#sgd_steps)*
-                ::core::result::Result::Ok(())
-            }
-
-            fn record_kinks(&self, tape: &Self::Tape, kinks: &mut ::constnet::Kinks) {
-                let batch = tape.batch;
-                #split_p
-                #( #as_layers::record_kinks(&self.#names, #p_names, #inputs, kinks); )*
-            }
+        #[doc = #doc]
+        pub fn init(seed: u64) -> Self {
+            #body
         }
     }
 }
 
-fn emit_tape_impl(model: &Model<'_>, g: &Generics) -> TokenStream {
-    let (params, user_args) = (&g.params, &g.user_args);
-    let tape = format_ident!("{}Tape", model.net.ident);
-    let layers = &model.layers;
-    let last = layers[layers.len() - 1].name();
-    let (out_last, grad_last) = (field("out", last), field("grad", last));
-    let (input, output) = (layers[0].input.arg(), layers[layers.len() - 1].output.arg());
-    let freezes = layers.iter().map(|layer| {
-        let (as_layer, cache) = (layer.as_layer(), field("cache", layer.name()));
-        quote!(#as_layer::freeze_masks(&mut self.#cache, frozen);)
+fn emit_cast(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+    let (ident, user_args) = (&s.net.ident, &s.generics.user_args);
+    let body = body(b, |b| {
+        let names = &b.names;
+        quote! {
+            #ident {
+                params: self.params.iter().map(|&v| ::constnet::Float::cast::<U>(v)).collect(),
+                state: self.state.iter().map(|&v| ::constnet::Float::cast::<U>(v)).collect(),
+                #(#names: ::core::clone::Clone::clone(&self.#names),)*
+            }
+        }
     });
     quote! {
-        impl<#params> ::constnet::Tape<T, #input, #output> for #tape<#user_args T> {
+        /// The same network with its parameters converted to scalar `U` (for example a
+        /// trained `f32` network in `f64` for a gradient check).
+        pub fn cast<U: ::constnet::Float>(&self) -> #ident<#user_args U> {
+            #body
+        }
+    }
+}
+
+fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+    let (params, tape_ty) = (&s.impl_params, s.tape_ty());
+    let (input, output) = (&s.input.arg, &s.output.arg);
+    let last = |f: &dyn Fn(&Ident, &Ident) -> TokenStream| {
+        body(b, |b| {
+            let last = b.names.len() - 1;
+            f(&b.outs[last], &b.grads[last])
+        })
+    };
+    let freeze = body(b, |b| {
+        let freezes = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
+            let cache = b.cache_mut(i, quote!(self));
+            b.at(i, quote!(#as_layer::freeze_masks(#cache, frozen);))
+        });
+        quote!(#(#freezes)*)
+    });
+    let max_batch = body(b, |_| quote!(self.max_batch));
+    let batch = body(b, |_| quote!(self.batch));
+    let output_view = last(&|out, _| quote!(self.#out.columns(0, self.batch)));
+    let output_and_grad = last(
+        &|out, grad| quote!((self.#out.columns(0, self.batch), self.#grad.columns_mut(0, self.batch))),
+    );
+    let input_grad = body(b, |_| quote!(self.input_grad.columns(0, self.batch)));
+    let lints = stub_lints(b);
+    quote! {
+        #lints
+        impl<#params> ::constnet::Tape<T, #input, #output> for #tape_ty {
             fn freeze_masks(&mut self, frozen: bool) {
-                #(#freezes)*
+                #freeze
             }
 
             fn max_batch(&self) -> usize {
-                self.max_batch
+                #max_batch
             }
 
             fn batch(&self) -> usize {
-                self.batch
+                #batch
             }
 
             fn output(&self) -> ::constnet::BatchView<'_, T, #output> {
-                self.#out_last.columns(0, self.batch)
+                #output_view
             }
 
             fn output_and_grad_mut(
                 &mut self,
             ) -> (::constnet::BatchView<'_, T, #output>, ::constnet::BatchViewMut<'_, T, #output>) {
-                (self.#out_last.columns(0, self.batch), self.#grad_last.columns_mut(0, self.batch))
+                #output_and_grad
             }
 
             fn input_grad(&self) -> ::constnet::BatchView<'_, T, #input> {
-                self.input_grad.columns(0, self.batch)
+                #input_grad
             }
         }
     }
 }
 
-fn emit_debug_impls(model: &Model<'_>, g: &Generics) -> TokenStream {
-    let net = model.net;
-    let (ident, params, user_args) = (&net.ident, &g.params, &g.user_args);
-    let tape = format_ident!("{}Tape", net.ident);
-    let (ident_str, tape_str) = (ident.to_string(), tape.to_string());
-    let names: Vec<_> = model.layers.iter().map(Resolved::name).collect();
+fn emit_debug_impls(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+    let (params, self_ty, tape_ty) = (&s.generics.params, s.self_ty(), s.tape_ty());
+    let (ident_str, tape_str) = (s.net.ident.to_string(), s.tape.to_string());
+    let names: Vec<_> = s.fields.iter().map(|(layer, _)| &layer.name).collect();
     let name_strs = names.iter().map(|n| n.to_string());
+    let tape_fields = body(b, |_| {
+        quote! {
+            f.debug_struct(#tape_str)
+                .field("batch", &self.batch)
+                .field("max_batch", &self.max_batch)
+                .finish_non_exhaustive()
+        }
+    });
+    let lints = stub_lints(b);
     quote! {
-        impl<#params> ::core::fmt::Debug for #ident<#user_args T> {
+        impl<#params> ::core::fmt::Debug for #self_ty {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#ident_str)
                     #(.field(#name_strs, &self.#names))*
@@ -973,32 +884,31 @@ fn emit_debug_impls(model: &Model<'_>, g: &Generics) -> TokenStream {
             }
         }
 
-        impl<#params> ::core::fmt::Debug for #tape<#user_args T> {
+        #lints
+        impl<#params> ::core::fmt::Debug for #tape_ty {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#tape_str)
-                    .field("batch", &self.batch)
-                    .field("max_batch", &self.max_batch)
-                    .finish_non_exhaustive()
+                #tape_fields
             }
         }
     }
 }
 
-/// The declared type with no behavior, emitted beside errors.
-fn stub(net: &NetDecl) -> TokenStream {
-    let (vis, ident) = (&net.vis, &net.ident);
-    let docs = net.attrs.iter().filter(|a| a.path().is_ident("doc"));
-    let g = Generics::of(net);
-    let user_params = &g.user_params;
-    let comma = if net.generics.params.is_empty() {
-        quote!()
-    } else {
-        quote!(,)
-    };
-    quote! {
-        #(#docs)*
-        #vis struct #ident<#user_params #comma T = f32>(::core::marker::PhantomData<T>);
-    }
+/// `tokens` with every token, and every group's delimiters, at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut respanned =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                token = respanned.into();
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
 
 /// A seed from a layer's name (FNV-1a), so that two dropout layers draw different masks.

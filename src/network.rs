@@ -237,6 +237,10 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
 /// assert_eq!(grads.len(), Tiny::<f32>::PARAM_COUNT);
 /// # Ok::<(), constnet::Error>(())
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a network from {IN} inputs to {OUT} outputs of `{T}`",
+    label = "this needs a network from {IN} inputs to {OUT} outputs of `{T}`"
+)]
 pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + Sized {
     /// The generated tape type.
     type Tape: Tape<T, IN, OUT>;

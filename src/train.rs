@@ -9,9 +9,9 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use crate::datasets::{MiniBatches, Supervised};
+use crate::datasets::{Dataset, MiniBatches, Supervised};
 use crate::{
-    AsBatch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
+    AsBatch, Batch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
     TensorStats, UpdateMonitor,
 };
 
@@ -271,7 +271,7 @@ pub fn fit<T, const IN: usize, const OUT: usize, N, O, L, D>(
     optimizer: &mut O,
     loss: &L,
     train: &D,
-    val: Option<&D::Plain>,
+    val: Option<&<D as Dataset>::Plain>,
     config: &Config,
 ) -> Result<History, Error>
 where
@@ -294,7 +294,8 @@ where
     }
     let mut batches = MiniBatches::new(train, config.batch_size, config.seed)?;
     let mut tape = net.new_tape(config.batch_size.min(samples));
-    let mut val_tape = val.map(|v| net.new_tape(v.inputs().ncols()));
+    let val = val.map(D::plain_parts);
+    let mut val_tape = val.map(|(inputs, _)| net.new_tape(inputs.ncols()));
     let mut grads = net.new_grads();
     // The parameters and state before the last update, restored on a non-finite loss.
     let mut last_good = (net.params().to_vec(), net.state().to_vec());
@@ -346,9 +347,10 @@ where
         }
         batches.next_epoch();
         let (val_loss, val_accuracy) = match (val, val_tape.as_mut()) {
-            (Some(v), Some(val_tape)) => {
-                let (value, val_hits) = evaluate(net, loss, v, val_tape)?;
-                let accuracy = val_hits.map(|h| h as f64 / v.inputs().ncols() as f64);
+            (Some((inputs, targets)), Some(val_tape)) => {
+                let (value, val_hits) =
+                    evaluate::<T, IN, OUT, N, L, D>(net, loss, inputs, targets, val_tape)?;
+                let accuracy = val_hits.map(|h| h as f64 / inputs.ncols() as f64);
                 (Some(value), accuracy)
             }
             _ => (None, None),
@@ -372,12 +374,13 @@ where
     Ok(history)
 }
 
-/// The data loss of the whole set `data` in evaluation mode, and the count of samples right
-/// where its targets have one.
+/// The data loss of the whole set `inputs` with `targets` (of a set of kind `D`) in
+/// evaluation mode, and the count of samples right where its targets have one.
 fn evaluate<T, const IN: usize, const OUT: usize, N, L, D>(
     net: &N,
     loss: &L,
-    data: &D,
+    inputs: &Batch<T, IN>,
+    targets: &D::Target,
     tape: &mut N::Tape,
 ) -> Result<(f64, Option<usize>), Error>
 where
@@ -386,10 +389,10 @@ where
     L: Loss<T, OUT, Target = D::Target>,
     D: Supervised<T, IN>,
 {
-    net.forward_into(data.inputs().as_batch(), tape)?;
+    net.forward_into(inputs.as_batch(), tape)?;
     let (scores, dscores) = tape.output_and_grad_mut();
-    let value = loss.loss_and_grad(scores, data.targets(), dscores)?;
-    Ok((value.as_f64(), D::count_correct(scores, data.targets())))
+    let value = loss.loss_and_grad(scores, targets, dscores)?;
+    Ok((value.as_f64(), D::count_correct(scores, targets)))
 }
 
 /// The progress bar or the log lines.

@@ -205,6 +205,11 @@ impl Width {
         }
     }
 
+    /// Whether the width is the literal 0.
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Width::Lit { value: 0, .. })
+    }
+
     /// Whether the width is one of the network's const generic parameters.
     pub fn is_generic(&self, generics: &Generics) -> bool {
         match self {

@@ -458,6 +458,8 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
             (LayerKind::Affine { input, output, .. }, Some((previous, produced))) => {
                 let deferred = match input.same_as(&produced, &net.generics) {
                     Some(true) => None,
+                    // A zero width is an error of its own (`widths_are_not_zero`).
+                    Some(false) if input.is_zero() || produced.is_zero() => None,
                     Some(false) => {
                         let hint = width_hint(net, &resolved, input);
                         errors.push(

@@ -113,10 +113,12 @@ struct Surface<'a> {
 impl<'a> Surface<'a> {
     fn of(net: &'a NetDecl) -> Self {
         let generics = Generics::of(net);
-        let input = match net.layers.first().map(|l| &l.kind) {
-            Some(LayerKind::Affine { input, .. }) => Some(input.clone()),
+        // A declaration that does not start with a `Dense` or `Maxout` (an error) is taken
+        // to read what its first such layer reads: a program written for it then compiles.
+        let input = net.layers.iter().find_map(|l| match &l.kind {
+            LayerKind::Affine { input, .. } => Some(input.clone()),
             _ => None,
-        };
+        });
         let output = net
             .layers
             .iter()

@@ -29,6 +29,21 @@ pub use idx::{Split, mnist, read_idx};
 pub use regression::Regression;
 pub use spiral::spiral;
 
+/// What a set is whatever its scalar type and width: the plain kind of set (without a
+/// [`Training`] mark) that a validation set for it has. It does not depend on the width, so
+/// that a set of the wrong width given to [`fit`](crate::train::fit) is one error, at the
+/// training set.
+///
+/// ```
+/// use constnet::datasets::{Dataset, Labeled, Training};
+/// fn same<A, B>(_: Option<A>, _: Option<B>) where A: Dataset<Plain = B> {}
+/// same::<Training<f32, 2>, Labeled<f32, 2>>(None, None); // a training set's plain kind
+/// ```
+pub trait Dataset {
+    /// The set without a [`Training`] mark (the set itself when it has none).
+    type Plain;
+}
+
 /// A set of `N`-wide inputs, each paired with what a loss compares the network's output
 /// with: a class label ([`Labeled`]) or a column of target values ([`Regression`]), or such a
 /// set marked as training data ([`Training`]). [`MiniBatches`], the trainer
@@ -51,7 +66,11 @@ pub use spiral::spiral;
 /// assert_eq!(labeled.gather_targets(&[1, 2], &mut buffer), &[1, 0][..]);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub trait Supervised<T: Float, const N: usize>: Sized {
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a set of {N}-wide samples of `{T}`",
+    label = "{N}-wide samples of `{T}` are needed here"
+)]
+pub trait Supervised<T: Float, const N: usize>: Dataset + Sized {
     /// The targets of a batch as a loss takes them (the loss's [`Loss::Target`](crate::Loss)):
     /// `[usize]` labels or a `Batch<T, M>` of target values.
     type Target: ?Sized;
@@ -60,9 +79,6 @@ pub trait Supervised<T: Float, const N: usize>: Sized {
     /// The same kind of set with `K`-wide inputs and the same targets (what a preprocessing
     /// transform that changes the width returns).
     type WithInputs<const K: usize>: Supervised<T, K, Target = Self::Target>;
-    /// The set without a [`Training`] mark (the set itself when it has none): what a
-    /// validation set for it is.
-    type Plain: Supervised<T, N, Target = Self::Target>;
 
     /// The samples, one per column.
     ///
@@ -84,6 +100,18 @@ pub trait Supervised<T: Float, const N: usize>: Sized {
     /// assert_eq!(data.targets(), &[0, 0, 1, 1, 2, 2][..]);
     /// ```
     fn targets(&self) -> &Self::Target;
+
+    /// The samples and targets of a set of this set's plain kind ([`Dataset::Plain`]), such
+    /// as a validation set for it.
+    ///
+    /// ```
+    /// use constnet::datasets::{Labeled, Supervised, Training};
+    /// let (train, val) = constnet::datasets::spiral::<f32>(5, 2, 0).split(8);
+    /// let (inputs, labels) = <Training<f32, 2> as Supervised<f32, 2>>::plain_parts(&val);
+    /// assert_eq!((inputs.ncols(), labels), (2, &val.labels[..]));
+    /// # let _ = train;
+    /// ```
+    fn plain_parts(plain: &Self::Plain) -> (&Batch<T, N>, &Self::Target);
 
     /// The samples at `indices`, in that order, with their targets.
     ///
@@ -331,11 +359,14 @@ impl<T: Float, const N: usize> Labeled<T, N> {
     }
 }
 
+impl<T: Float, const N: usize> Dataset for Labeled<T, N> {
+    type Plain = Self;
+}
+
 impl<T: Float, const N: usize> Supervised<T, N> for Labeled<T, N> {
     type Target = [usize];
     type Buffer = Vec<usize>;
     type WithInputs<const K: usize> = Labeled<T, K>;
-    type Plain = Self;
 
     fn inputs(&self) -> &Batch<T, N> {
         &self.inputs
@@ -343,6 +374,10 @@ impl<T: Float, const N: usize> Supervised<T, N> for Labeled<T, N> {
 
     fn targets(&self) -> &[usize] {
         &self.labels
+    }
+
+    fn plain_parts(plain: &Self) -> (&Batch<T, N>, &[usize]) {
+        (&plain.inputs, &plain.labels)
     }
 
     fn select(&self, indices: &[usize]) -> Self {
@@ -439,11 +474,18 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
 /// A subset of training data is training data; a set with new inputs
 /// ([`with_inputs`](Supervised::with_inputs)) is a plain set, as the preprocessing
 /// transforms' `apply` returns it (use [`Training::map`] to keep the mark).
+impl<T: Float, const N: usize, S: Dataset> Dataset for Training<T, N, S> {
+    type Plain = S::Plain;
+}
+
 impl<T: Float, const N: usize, S: Supervised<T, N>> Supervised<T, N> for Training<T, N, S> {
     type Target = S::Target;
     type Buffer = S::Buffer;
     type WithInputs<const K: usize> = S::WithInputs<K>;
-    type Plain = S::Plain;
+
+    fn plain_parts(plain: &S::Plain) -> (&Batch<T, N>, &S::Target) {
+        S::plain_parts(plain)
+    }
 
     fn inputs(&self) -> &Batch<T, N> {
         self.0.inputs()

@@ -1,7 +1,8 @@
 //! Regression sets: `N`-wide inputs paired with `M` target values each.
 
 use super::{
-    MiniBatches, Supervised, Training, check_count, copy_columns, select_columns, shuffled, split,
+    Dataset, MiniBatches, Supervised, Training, check_count, copy_columns, select_columns,
+    shuffled, split,
 };
 use crate::{Batch, Error, Float};
 
@@ -167,12 +168,19 @@ impl<T: Float, const N: usize, const M: usize> Regression<T, N, M> {
     }
 }
 
+impl<T: Float, const N: usize, const M: usize> Dataset for Regression<T, N, M> {
+    type Plain = Self;
+}
+
 impl<T: Float, const N: usize, const M: usize> Supervised<T, N> for Regression<T, N, M> {
     type Target = Batch<T, M>;
     /// A full batch's targets and the last, smaller batch's.
     type Buffer = [Batch<T, M>; 2];
     type WithInputs<const K: usize> = Regression<T, K, M>;
-    type Plain = Self;
+
+    fn plain_parts(plain: &Self) -> (&Batch<T, N>, &Batch<T, M>) {
+        (&plain.inputs, &plain.targets)
+    }
 
     fn inputs(&self) -> &Batch<T, N> {
         &self.inputs

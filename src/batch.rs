@@ -81,6 +81,11 @@ pub fn from_rows<T: Float, const N: usize>(rows: &[[T; N]]) -> Batch<T, N> {
 /// assert_eq!(x.as_batch().ncols(), 2);
 /// assert_eq!(x.columns(1, 1).as_batch()[(0, 0)], 3.0);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "this is not a batch of {N}-wide samples of `{T}`",
+    label = "{N}-wide samples of `{T}` are needed here",
+    note = "a batch is a `Batch<T, N>` (one sample per column) or a view of one"
+)]
 pub trait AsBatch<T: Float, const N: usize> {
     /// The samples as a borrowed batch.
     ///
@@ -102,5 +107,52 @@ where
 {
     fn as_batch(&self) -> BatchView<'_, T, N> {
         self.columns(0, self.ncols())
+    }
+}
+
+/// A batch seen through a reference is the same batch: methods that take a batch by value
+/// (such as [`Network::forward_into`](crate::Network::forward_into)) also take `&batch`.
+///
+/// ```
+/// use constnet::{AsBatch, Batch};
+/// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
+/// assert_eq!((&x).as_batch(), x.as_batch());
+/// ```
+impl<T: Float, const N: usize, A: AsBatch<T, N>> AsBatch<T, N> for &A {
+    fn as_batch(&self) -> BatchView<'_, T, N> {
+        (**self).as_batch()
+    }
+}
+
+/// One sample of `N` features: a [`Sample`]. What single-sample methods such as
+/// [`Network::forward`](crate::Network::forward) take, so that a sample of another width
+/// is an error that says so.
+///
+/// ```
+/// use constnet::{AsSample, Sample};
+/// fn first<S: AsSample<f32, 2>>(x: &S) -> f32 {
+///     x.as_sample()[0]
+/// }
+/// assert_eq!(first(&Sample::<f32, 2>::new(1.0, 2.0)), 1.0);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "this is not a sample of {N} features of `{T}`",
+    label = "a `Sample<{T}, {N}>` is needed here"
+)]
+pub trait AsSample<T: Float, const N: usize> {
+    /// The sample.
+    ///
+    /// ```
+    /// use constnet::{AsSample, Sample};
+    /// let x = Sample::<f64, 3>::zeros();
+    /// assert_eq!(x.as_sample().len(), 3);
+    /// ```
+    fn as_sample(&self) -> &Sample<T, N>;
+}
+
+impl<T: Float, const N: usize> AsSample<T, N> for Sample<T, N> {
+    #[inline(always)]
+    fn as_sample(&self) -> &Sample<T, N> {
+        self
     }
 }

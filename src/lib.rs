@@ -93,7 +93,7 @@ mod scalar;
 mod schedule;
 pub mod train;
 
-pub use batch::{AsBatch, Batch, BatchView, BatchViewMut, Sample};
+pub use batch::{AsBatch, AsSample, Batch, BatchView, BatchViewMut, Sample};
 pub use checkpoint::Checkpoint;
 pub use diagnostics::{TensorStats, UpdateMonitor};
 pub use error::Error;
@@ -237,10 +237,10 @@ pub mod prelude {
     };
     pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
     pub use crate::{
-        Adagrad, AdagradConfig, Adam, AdamConfig, AsBatch, Batch, BatchView, BatchViewMut, Decay,
-        Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig, Nesterov, NesterovConfig,
-        Network, Optimizer, Penalty, Regularizer, RmsProp, RmsPropConfig, Sample, Schedule, Sgd,
-        Tape, UpdateMonitor, gradcheck, network,
+        Adagrad, AdagradConfig, Adam, AdamConfig, AsBatch, AsSample, Batch, BatchView,
+        BatchViewMut, Decay, Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig,
+        Nesterov, NesterovConfig, Network, Optimizer, Penalty, Regularizer, RmsProp, RmsPropConfig,
+        Sample, Schedule, Sgd, Tape, UpdateMonitor, gradcheck, network,
     };
 }
 

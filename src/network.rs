@@ -10,6 +10,7 @@ use std::fmt::{self, Debug};
 
 use nalgebra::SVector;
 
+use crate::batch::AsSample;
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{AsBatch, Batch, BatchView, BatchViewMut, Error, Float, Kinks, Loss};
 
@@ -399,7 +400,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// assert_eq!(y.as_slice(), &[0.0, 5.0]); // relu([1 - 3, 2 + 3])
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward(&self, x: &SVector<T, IN>) -> SVector<T, OUT>;
+    fn forward(&self, x: &impl AsSample<T, IN>) -> SVector<T, OUT>;
 
     /// A tape for batches of up to `max_batch` samples.
     ///
@@ -429,7 +430,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// ```
     fn forward_into<'t>(
         &self,
-        x: BatchView<'_, T, IN>,
+        x: impl AsBatch<T, IN>,
         tape: &'t mut Self::Tape,
     ) -> Result<BatchView<'t, T, OUT>, Error>;
 
@@ -455,7 +456,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// ```
     fn forward_train<'t>(
         &mut self,
-        x: BatchView<'_, T, IN>,
+        x: impl AsBatch<T, IN>,
         tape: &'t mut Self::Tape,
     ) -> Result<BatchView<'t, T, OUT>, Error>;
 
@@ -686,7 +687,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// assert_eq!(net.predict(&Sample::from([0.7, 0.7])), 0); // the first on ties
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn predict(&self, x: &SVector<T, IN>) -> usize {
+    fn predict(&self, x: &impl AsSample<T, IN>) -> usize {
         argmax(self.forward(x).as_slice())
     }
 

@@ -21,7 +21,7 @@
 
 use nalgebra::{DMatrix, Dyn, MatrixViewMut, SymmetricEigen};
 
-use crate::datasets::{Regression, Supervised, Training};
+use crate::datasets::{Regression, Supervised, TrainingData};
 use crate::kernels::gemm;
 use crate::{Batch, Checkpoint, Error, Float};
 
@@ -80,8 +80,8 @@ impl<T: Float, const N: usize> Standardize<T, N> {
     /// assert_eq!(standardize.scale(), &[0.5, 1.0]); // the constant feature is only centered
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    pub fn fit<S: Supervised<T, N>>(
-        train: &Training<T, N, S>,
+    pub fn fit<D: TrainingData<T, N>>(
+        train: &D,
         granularity: Granularity,
         normalize: bool,
     ) -> Self {
@@ -103,12 +103,12 @@ impl<T: Float, const N: usize> Standardize<T, N> {
     /// assert!((y[(0, 0)] - test.targets[(0, 0)]).abs() < 1e-9);
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    pub fn fit_targets<const IN: usize>(
-        train: &Training<T, IN, Regression<T, IN, N>>,
+    pub fn fit_targets<const IN: usize, D: TrainingData<T, IN, Target = Batch<T, N>>>(
+        train: &D,
         granularity: Granularity,
         normalize: bool,
     ) -> Self {
-        Self::fit_batch(&train.targets, granularity, normalize)
+        Self::fit_batch(train.targets(), granularity, normalize)
     }
 
     fn fit_batch(values: &Batch<T, N>, granularity: Granularity, normalize: bool) -> Self {
@@ -345,10 +345,7 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
     /// assert!(Pca::<f64, 2, 1>::fit(&train, Some(-1.0)).is_err()); // a negative eps
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    pub fn fit<S: Supervised<T, N>>(
-        train: &Training<T, N, S>,
-        whiten: Option<f64>,
-    ) -> Result<Self, Error> {
+    pub fn fit<D: TrainingData<T, N>>(train: &D, whiten: Option<f64>) -> Result<Self, Error> {
         const { assert!(K >= 1 && K <= N, "PCA keeps between 1 and N components") };
         if let Some(eps) = whiten
             && !(eps >= 0.0 && eps.is_finite())

@@ -471,6 +471,34 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
     }
 }
 
+/// A set marked as training data: a [`Training`] set, what the preprocessing transforms are
+/// fitted on. Any other set given to them is an error that says how to mark it.
+///
+/// ```
+/// use constnet::datasets::TrainingData;
+/// fn rows<D: TrainingData<f32, 2>>(train: &D) -> usize {
+///     train.inputs().ncols()
+/// }
+/// let (train, _) = constnet::datasets::spiral::<f32>(5, 2, 0).split(6);
+/// assert_eq!(rows(&train), 6);
+/// ```
+///
+/// ```compile_fail
+/// # use constnet::datasets::TrainingData;
+/// # fn rows<D: TrainingData<f32, 2>>(train: &D) -> usize { train.inputs().ncols() }
+/// let data = constnet::datasets::spiral::<f32>(5, 2, 0);
+/// rows(&data); // not marked: `split` it, or call `into_training`
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not marked as training data",
+    label = "preprocessing is fitted on training data only",
+    note = "`.split(n)` returns the first `n` samples as training data; \
+            `.into_training()` marks data that comes already split"
+)]
+pub trait TrainingData<T: Float, const N: usize>: Supervised<T, N> {}
+
+impl<T: Float, const N: usize, S: Supervised<T, N>> TrainingData<T, N> for Training<T, N, S> {}
+
 /// A subset of training data is training data; a set with new inputs
 /// ([`with_inputs`](Supervised::with_inputs)) is a plain set, as the preprocessing
 /// transforms' `apply` returns it (use [`Training::map`] to keep the mark).

@@ -157,6 +157,7 @@ fn emit_forward(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         });
         let h_last = &b.hs[b.hs.len() - 1];
         quote! {
+            let x = ::constnet::AsSample::as_sample(x);
             #split_p
             #split_s
             #(#steps)*
@@ -165,7 +166,7 @@ fn emit_forward(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     });
     quote! {
         #[inline]
-        fn forward(&self, x: &::constnet::Sample<T, #input>) -> ::constnet::Sample<T, #output> {
+        fn forward(&self, x: &impl ::constnet::AsSample<T, #input>) -> ::constnet::Sample<T, #output> {
             #body
         }
     }
@@ -218,6 +219,7 @@ fn emit_new_tape(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
 /// The start of a batched pass: the batch's size against the tape's.
 fn check_batch() -> TokenStream {
     quote! {
+        let x = ::constnet::AsBatch::as_batch(&x);
         let batch = x.ncols();
         if batch == 0 {
             return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
@@ -283,7 +285,7 @@ fn emit_forward_into(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     quote! {
         fn forward_into<'t>(
             &self,
-            x: ::constnet::BatchView<'_, T, #input>,
+            x: impl ::constnet::AsBatch<T, #input>,
             tape: &'t mut Self::Tape,
         ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
             #body
@@ -311,7 +313,7 @@ fn emit_forward_train(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     quote! {
         fn forward_train<'t>(
             &mut self,
-            x: ::constnet::BatchView<'_, T, #input>,
+            x: impl ::constnet::AsBatch<T, #input>,
             tape: &'t mut Self::Tape,
         ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
             #body

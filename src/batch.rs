@@ -83,8 +83,7 @@ pub fn from_rows<T: Float, const N: usize>(rows: &[[T; N]]) -> Batch<T, N> {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "this is not a batch of {N}-wide samples of `{T}`",
-    label = "{N}-wide samples of `{T}` are needed here",
-    note = "a batch is a `Batch<T, N>` (one sample per column) or a view of one"
+    label = "{N}-wide samples of `{T}` are needed here"
 )]
 pub trait AsBatch<T: Float, const N: usize> {
     /// The samples as a borrowed batch.

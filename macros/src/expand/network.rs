@@ -1,10 +1,10 @@
 //! The `constnet::Network` impl: one function per method it defines, each emitting the
 //! method's signature and, for a checked declaration, its body (see [`body`]).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use super::{Body, Buffer, Link, Surface, body, stub_lints};
+use super::{Body, Buffer, Link, Surface, body, respan, stub_lints};
 use crate::check::Resolved;
 
 pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
@@ -23,9 +23,16 @@ pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenS
         emit_record_kinks(b),
     ];
     let lints = stub_lints(b);
+    // The header at the network's name: a note that this impl exists (when another one was
+    // asked for) then shows that line, not the whole declaration.
+    let at_name = Span::call_site().located_at(s.net.ident.span());
+    let header = respan(
+        quote!(impl<#params> ::constnet::Network<T, #input, #output> for #self_ty),
+        at_name,
+    );
     quote! {
         #lints
-        impl<#params> ::constnet::Network<T, #input, #output> for #self_ty {
+        #header {
             type Tape = #tape_ty;
             const PARAM_COUNT: usize = Self::PARAM_COUNT;
             const STATE_COUNT: usize = Self::STATE_COUNT;

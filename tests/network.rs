@@ -242,3 +242,52 @@ fn backward_overwrites_and_backward_accumulate_adds() {
         assert_relative_eq!(*s, 1.0 + f, epsilon = 1e-6);
     }
 }
+
+/// A hidden width as a `const` item, compared with an expression: the macro leaves this
+/// boundary to a constant evaluation and converts the views between the two spellings.
+const WIDE: usize = 12;
+
+network! {
+    /// The widths of `Literal`, spelled so that the macro cannot compare them itself.
+    struct Spelled { fc1: Dense<8, WIDE>, act: Tanh, fc2: Dense<{ 3 * 4 }, 10> }
+
+    /// The same network with literal widths.
+    struct Literal { fc1: Dense<8, 12>, act: Tanh, fc2: Dense<12, 10> }
+}
+
+#[test]
+fn widths_the_macro_leaves_to_the_compiler_give_the_same_network() {
+    let (mut spelled, mut literal) = (Spelled::new(5), Literal::new(5));
+    assert_eq!(spelled.params(), literal.params());
+    let x = batch(6);
+    let one = x.column(2).into_owned();
+    assert_eq!(spelled.forward(&one), literal.forward(&one));
+    assert_eq!(spelled.forward_batch(&x), literal.forward_batch(&x));
+    let labels = [0usize, 1, 2, 3, 4, 5];
+    let (mut tape_s, mut tape_l) = (spelled.new_tape(6), literal.new_tape(6));
+    let (mut grads_s, mut grads_l) = (spelled.new_grads(), literal.new_grads());
+    let loss_s = spelled
+        .loss_and_grad(
+            &x,
+            &labels[..],
+            &SoftmaxCrossEntropy,
+            &mut tape_s,
+            &mut grads_s,
+        )
+        .unwrap();
+    let loss_l = literal
+        .loss_and_grad(
+            &x,
+            &labels[..],
+            &SoftmaxCrossEntropy,
+            &mut tape_l,
+            &mut grads_l,
+        )
+        .unwrap();
+    assert_eq!((loss_s, &grads_s), (loss_l, &grads_l));
+    spelled.forward_train(&x, &mut tape_s).unwrap();
+    literal.forward_train(&x, &mut tape_l).unwrap();
+    spelled.backward_sgd(&mut tape_s, 0.1, 0.0).unwrap();
+    literal.backward_sgd(&mut tape_l, 0.1, 0.0).unwrap();
+    assert_eq!(spelled.params(), literal.params());
+}

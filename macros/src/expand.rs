@@ -674,8 +674,11 @@ fn emit_width_check(layer: &Resolved<'_>) -> TokenStream {
     let (expects, produces) = (layer.input.expr(), boundary.produced.expr());
     let head = format!("layer `{}` expects ", layer.name());
     let middle = format!(" inputs but `{}` produces ", boundary.previous);
+    // Named for the label of the error: "evaluation of `_::fc2_inputs` failed here".
+    let name = format_ident!("{}_inputs", layer.name());
     quote_spanned! {layer.input.span()=>
-        const _: () = {
+        #[allow(non_upper_case_globals, dead_code)]
+        const #name: () = {
             if #expects != #produces {
                 let message = ::constnet::__private::Message::new()
                     .text(#head)

@@ -839,23 +839,31 @@ macro_rules! impl_scalar {
                 {
                     return;
                 }
+                // Blocks of 8 vectors of rows, then one of the vectors left. How many are
+                // left is a constant of the shape, matched as one (`const { .. }`), so that
+                // only the block it picks is compiled for this shape: the compiler does not
+                // instantiate the arms a constant rules out (a match on a value would make
+                // all eight, for every layer of every network).
                 let mut r0 = 0;
-                while r0 < O {
-                    let rows = (O - r0).min(8 * L);
-                    // SAFETY: the assertion above; each block stays inside rows r0..r0 + rows.
-                    unsafe {
-                        match rows.div_ceil(L) {
-                            1 => block::<1, 8, O, I, RELU>(r0, rows, w, x, b, y),
-                            2 => block::<2, 8, O, I, RELU>(r0, rows, w, x, b, y),
-                            3 => block::<3, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                            4 => block::<4, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                            5 => block::<5, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                            6 => block::<6, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                            7 => block::<7, 3, O, I, RELU>(r0, rows, w, x, b, y),
-                            _ => block::<8, 3, O, I, RELU>(r0, rows, w, x, b, y),
-                        }
+                while r0 + 8 * L <= O {
+                    // SAFETY: the assertion above; the block stays inside rows r0..r0 + 8 L.
+                    unsafe { block::<8, 3, O, I, RELU>(r0, 8 * L, w, x, b, y) };
+                    r0 += 8 * L;
+                }
+                let rows = O - r0;
+                // SAFETY: the assertion above; the block stays inside rows r0..O.
+                unsafe {
+                    match const { (O % (8 * L)).div_ceil(L) } {
+                        0 => {}
+                        1 => block::<1, 8, O, I, RELU>(r0, rows, w, x, b, y),
+                        2 => block::<2, 8, O, I, RELU>(r0, rows, w, x, b, y),
+                        3 => block::<3, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                        4 => block::<4, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                        5 => block::<5, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                        6 => block::<6, 4, O, I, RELU>(r0, rows, w, x, b, y),
+                        7 => block::<7, 3, O, I, RELU>(r0, rows, w, x, b, y),
+                        _ => block::<8, 3, O, I, RELU>(r0, rows, w, x, b, y),
                     }
-                    r0 += rows;
                 }
             }
 

@@ -172,9 +172,12 @@ pub type SeededRng = rand_xoshiro::Xoshiro256PlusPlus;
 /// A width is an integer literal, a `const` item or const generic parameter, or a
 /// `{ constant expression }`. The first layer must be `Dense` or `Maxout`: it fixes the
 /// input width.
-/// Literal widths are compared by the macro; any other pair by the type system, at the
-/// layer. The network gets a scalar type parameter `T: Float = f32` after the declared
-/// ones.
+/// Literal widths are compared by the macro, and so are const generic parameters (a
+/// parameter equals only itself); a pair with a `const` item or an expression is compared by
+/// a constant evaluation. Either way a mismatch is one error, at the layer. A declaration
+/// with errors still defines its type, with every generated item, so that the program around
+/// it reports nothing else. The network gets a scalar type parameter `T: Float = f32` after
+/// the declared ones.
 ///
 /// # What is generated
 ///
@@ -221,11 +224,20 @@ pub type SeededRng = rand_xoshiro::Xoshiro256PlusPlus;
 /// # Ok::<(), constnet::Error>(())
 /// ```
 ///
-/// A const-generic width mistake is caught by the type system, at the layer:
+/// Two different const generic parameters are different widths, an error at the layer:
 ///
 /// ```compile_fail
 /// constnet::network! {
 ///     struct Bad<const A: usize, const B: usize> { fc1: Dense<2, A>, fc2: Dense<B, 3> }
+/// }
+/// ```
+///
+/// and so are a `const` item and an expression of different values:
+///
+/// ```compile_fail
+/// const HIDDEN: usize = 100;
+/// constnet::network! {
+///     struct Bad { fc1: Dense<2, HIDDEN>, act: Relu, fc2: Dense<{ 2 * 64 }, 3> }
 /// }
 /// ```
 pub use constnet_macros::network;

@@ -177,9 +177,10 @@ impl Act {
 pub enum Width {
     /// An integer literal, which the macro checks itself.
     Lit { value: usize, lit: LitInt },
-    /// A `const` item or a const generic parameter, checked by the type system.
+    /// A `const` item (compared by a constant evaluation) or a const generic parameter (equal
+    /// only to itself, which the macro checks).
     Name(Ident),
-    /// `{ expr }`, a constant expression, checked by the type system.
+    /// `{ expr }`, a constant expression, compared by a constant evaluation.
     Expr { expr: Box<Expr>, span: Span },
 }
 

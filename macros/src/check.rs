@@ -2,8 +2,8 @@
 //! offending token. All rules run, so one build reports every mistake.
 //!
 //! The output is a [`Model`]: each layer with its resolved input and output widths, and for
-//! every boundary the macro could not decide (a const name or expression), a note that the
-//! type system must check it.
+//! every boundary the macro could not decide (a `const` item or an expression), a note that
+//! the expansion must have a constant evaluation check it.
 
 use std::collections::HashMap;
 
@@ -25,7 +25,7 @@ pub struct Resolved<'a> {
     /// The width it produces.
     pub output: Width,
     /// Set when the layer's declared input width could not be compared with the previous
-    /// layer's output by the macro: the expansion then has the type system check it.
+    /// layer's output by the macro: the expansion then has a constant evaluation check it.
     pub deferred: Option<Boundary<'a>>,
     /// For a `Dense` layer: whether a ReLU-family activation follows (He initialization).
     pub feeds_relu: bool,
@@ -57,7 +57,7 @@ impl InitChoice {
     }
 }
 
-/// A boundary between two layers whose widths only the compiler can compare.
+/// A boundary between two layers whose widths only a constant evaluation can compare.
 pub struct Boundary<'a> {
     pub previous: &'a Ident,
     pub produced: Width,
@@ -441,8 +441,9 @@ fn init_biases_are_finite(net: &NetDecl, errors: &mut Errors) {
 }
 
 /// The first layer fixes the network's input width, and every layer's input width equals
-/// the previous layer's output width. Literal widths are compared here; any other pair is
-/// left to the type system.
+/// the previous layer's output width. Literal widths and const generic parameters are
+/// compared here; a pair with a `const` item or an expression is left to a constant
+/// evaluation.
 fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>> {
     let mut resolved: Vec<Resolved<'a>> = Vec::new();
     for (index, layer) in net.layers.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Data preprocessing from the CS231n notes, fitted on a training split and applied to any
 //! split: mean subtraction, normalization by the standard deviation, PCA and whitening.
 //!
-//! Fitting takes a [`Training`] set, which only the sets' `split`
+//! Fitting takes a [`Training`](crate::datasets::Training) set, which only the sets' `split`
 //! ([`Labeled::split`](crate::datasets::Labeled::split), [`Regression::split`]) and the
 //! explicit `into_training` make, so statistics cannot be computed on validation or test
 //! data by accident. A transform applies to any set, labeled or regression
@@ -249,7 +249,7 @@ impl<T: Float, const N: usize> Standardize<T, N> {
     }
 
     /// The transformed copy of a set (labeled or regression; the labels or targets are
-    /// copied unchanged). A [`Training`] set gives a plain set; [`Training::map`] keeps the
+    /// copied unchanged). A [`Training`](crate::datasets::Training) set gives a plain set; [`Training::map`](crate::datasets::Training::map) keeps the
     /// mark.
     ///
     /// ```

@@ -241,6 +241,17 @@ fn check_batch() -> TokenStream {
     }
 }
 
+/// The start of a backward pass: the size of the batch the tape holds, which a forward pass
+/// in training mode must have set.
+fn tape_batch() -> TokenStream {
+    quote! {
+        let batch = tape.batch;
+        if batch == 0 {
+            return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
+        }
+    }
+}
+
 /// The batched forward steps, in evaluation (`x` read in place) or training mode.
 fn forward_steps(b: &Body<'_>, train: bool) -> TokenStream {
     let steps = b.layers().iter().enumerate().map(|(i, layer)| {
@@ -493,6 +504,7 @@ fn emit_backward_into(b: Option<&Body<'_>>) -> TokenStream {
         });
         let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
         let split_g = b.split("g", quote!(grads), Buffer::Params, true);
+        let tape_batch = tape_batch();
         quote! {
             if grads.len() != Self::PARAM_COUNT {
                 return ::core::result::Result::Err(::constnet::Error::WrongLength {
@@ -501,10 +513,7 @@ fn emit_backward_into(b: Option<&Body<'_>>) -> TokenStream {
                     got: grads.len(),
                 });
             }
-            let batch = tape.batch;
-            if batch == 0 {
-                return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
-            }
+            #tape_batch
             #split_p
             #split_g
             #(#steps)*
@@ -548,12 +557,10 @@ fn emit_backward_sgd(b: Option<&Body<'_>>) -> TokenStream {
             })
         });
         let split_p = b.split("p", quote!(&mut self.params[..]), Buffer::Params, true);
+        let tape_batch = tape_batch();
         quote! {
             ::constnet::network::check_sgd_rates(lr, weight_decay)?;
-            let batch = tape.batch;
-            if batch == 0 {
-                return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
-            }
+            #tape_batch
             #split_p
             #(#steps)*
             ::core::result::Result::Ok(())

@@ -43,7 +43,8 @@ pub enum Error {
     /// A class label not below the number of classes.
     #[error("label {label} of sample {sample} is out of range for {classes} classes")]
     LabelOutOfRange {
-        /// Index of the sample in its batch.
+        /// Index of the sample in its batch, or in its set where a whole set is checked (as
+        /// [`fit`](crate::train::fit) does before it trains).
         sample: usize,
         /// The label found.
         label: usize,
@@ -94,6 +95,49 @@ pub enum Error {
         /// Every problem found: each missing, unexpected or misshapen tensor, or why the file
         /// could not be read or written.
         problems: Vec<String>,
+    },
+    /// A set given to [`fit`](crate::train::fit) with no samples.
+    #[error("the {set} set is empty: it needs at least one sample")]
+    EmptySet {
+        /// Which set: `"training"` or `"validation"`.
+        set: &'static str,
+    },
+    /// A set given to [`fit`](crate::train::fit) holds a NaN or infinite value: found
+    /// before training, so nothing was trained.
+    #[error(
+        "{set} {what} of sample {sample}, element {element}, is {value}: the data must be \
+         finite"
+    )]
+    NonFiniteData {
+        /// Which set: `"training"` or `"validation"`.
+        set: &'static str,
+        /// `"input"` or `"target"`.
+        what: &'static str,
+        /// The sample's index in the set.
+        sample: usize,
+        /// The element's index within the sample.
+        element: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A training step left a parameter (or a batch norm statistic) NaN or infinite although
+    /// its loss was finite; the network keeps the parameters and state from before it.
+    #[error(
+        "{what} `{tensor}` became {value} in the update of epoch {epoch}, step {step}; \
+         training stopped and the parameters from before it were kept"
+    )]
+    NonFiniteStep {
+        /// What was not finite: `"the gradient of"` (the update then spread it to the
+        /// parameter) or `"parameter"` / `"state"`.
+        what: &'static str,
+        /// The tensor's name, such as `fc1.weight`.
+        tensor: String,
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step within the epoch, from 1.
+        step: usize,
+        /// The first non-finite value found.
+        value: f64,
     },
     /// A loss that is NaN or infinite.
     #[error("loss is not finite ({value})")]

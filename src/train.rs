@@ -9,7 +9,8 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use crate::datasets::{Dataset, MiniBatches, Supervised};
+use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
+use crate::network::TensorRef;
 use crate::{
     AsBatch, Batch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
     TensorStats, UpdateMonitor,
@@ -229,9 +230,17 @@ impl History {
 /// marked as [`Training`](crate::datasets::Training). After each epoch, `val` (if given) is
 /// evaluated in evaluation mode: its data loss and, for labels, its accuracy.
 ///
+/// Before the first step, every input of `train` and `val` must be finite and every target
+/// valid for the network (labels below its output width, regression targets finite): else
+/// [`Error::NonFiniteData`] or [`Error::LabelOutOfRange`] naming the sample's index in its
+/// set, with nothing trained; an empty set is [`Error::EmptySet`].
+///
 /// A NaN or infinite loss stops training with [`Error::Diverged`] naming the epoch and
-/// step; the network's parameters and state are then those of the last step whose loss was
-/// finite.
+/// step; a step whose loss was finite but which left a parameter (or a batch norm
+/// statistic) NaN or infinite stops it with [`Error::NonFiniteStep`], naming the tensor and
+/// whether its gradient was already non-finite. Either way the network's parameters and
+/// state are then those from before the step. (The parameters are checked as they are
+/// copied for that restore, which each step does anyway.)
 ///
 /// ```
 /// use constnet::prelude::*;
@@ -289,16 +298,18 @@ where
         });
     }
     let samples = train.inputs().ncols();
-    if samples == 0 {
-        return Err(Error::EmptyBatch);
+    check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
+    let val = val.map(D::plain_parts);
+    if let Some((inputs, targets)) = val {
+        check_set::<T, IN, OUT, D>(inputs, targets, "validation")?;
     }
     let mut batches = MiniBatches::new(train, config.batch_size, config.seed)?;
     let mut tape = net.new_tape(config.batch_size.min(samples));
-    let val = val.map(D::plain_parts);
     let mut val_tape = val.map(|(inputs, _)| net.new_tape(inputs.ncols()));
     let mut grads = net.new_grads();
-    // The parameters and state before the last update, restored on a non-finite loss.
-    let mut last_good = (net.params().to_vec(), net.state().to_vec());
+    let mut last_good = Rollback::new(&*net);
+    // Where the last update was made, for an error about what it left.
+    let mut last_step = (0, 0);
     let mut monitor = config.monitor_updates.then(|| UpdateMonitor::new(&*net));
     let report = Report::new(config.progress, config.epochs * batches.per_epoch());
     let mut history = History::default();
@@ -313,13 +324,17 @@ where
             if let Some((schedule, Every::Step)) = &config.schedule {
                 schedule.apply(optimizer, step)?;
             }
+            // The parameters the last update left, checked as they are kept for a restore.
+            if let Err(bad) = last_good.keep(net) {
+                report.finish();
+                return Err(bad.error(&*net, &grads, last_step));
+            }
             let mut value = net.loss_and_grad(&x, target, loss, &mut tape, &mut grads)?;
             if let Some(regularizer) = &config.regularizer {
                 value += regularizer.apply(net, &mut grads);
             }
             if !value.is_finite() {
-                net.params_mut().copy_from_slice(&last_good.0);
-                net.state_mut().copy_from_slice(&last_good.1);
+                last_good.restore_previous(net);
                 report.finish();
                 return Err(Error::Diverged {
                     epoch,
@@ -332,12 +347,11 @@ where
                 .map(|(a, b)| a + b);
             loss_sum += value.as_f64();
             batch_count += 1;
-            last_good.0.copy_from_slice(net.params());
-            last_good.1.copy_from_slice(net.state());
+            last_step = (epoch, batch_count);
             optimizer.step(net.params_mut(), &grads)?;
             if let Some(monitor) = monitor.as_mut() {
                 // `last_good` holds the parameters from before this step.
-                monitor.record(&last_good.0, net.params(), &grads);
+                monitor.record(&last_good.params, net.params(), &grads);
             }
             if let Some(max_norm) = &config.max_norm {
                 max_norm.apply(net);
@@ -346,6 +360,11 @@ where
             report.step();
         }
         batches.next_epoch();
+        // The last update of the epoch, before it is evaluated (and before `fit` returns).
+        if let Err(bad) = last_good.check(net) {
+            report.finish();
+            return Err(bad.error(&*net, &grads, last_step));
+        }
         let (val_loss, val_accuracy) = match (val, val_tape.as_mut()) {
             (Some((inputs, targets)), Some(val_tape)) => {
                 let (value, val_hits) =
@@ -372,6 +391,169 @@ where
     }
     report.finish();
     Ok(history)
+}
+
+/// A set's checks before training: not empty, every input finite, every target valid for
+/// `OUT` outputs.
+fn check_set<T, const IN: usize, const OUT: usize, D>(
+    inputs: &Batch<T, IN>,
+    targets: &D::Target,
+    set: &'static str,
+) -> Result<(), Error>
+where
+    T: Float,
+    D: Supervised<T, IN>,
+{
+    if inputs.ncols() == 0 {
+        return Err(Error::EmptySet { set });
+    }
+    check_finite(inputs, set, "input")?;
+    D::check_targets(targets, OUT, set)
+}
+
+/// The parameters and state from before the current step, to go back to when the step goes
+/// wrong, and a spare buffer: each step copies the parameters into the spare one, checking
+/// that they are finite as it does, and the two swap places. Checking costs no pass over the
+/// parameters beyond the copy a restore needs anyway.
+struct Rollback<T> {
+    params: Vec<T>,
+    state: Vec<T>,
+    spare: Vec<T>,
+}
+
+/// A non-finite value the last update left: its index in the parameters (or the state).
+struct NonFinite {
+    index: usize,
+    in_state: bool,
+    value: f64,
+}
+
+impl<T: Float> Rollback<T> {
+    fn new<const IN: usize, const OUT: usize>(net: &impl Network<T, IN, OUT>) -> Self {
+        Rollback {
+            params: net.params().to_vec(),
+            state: net.state().to_vec(),
+            spare: net.params().to_vec(),
+        }
+    }
+
+    /// Keeps the network's parameters and state as the ones to go back to; if the last
+    /// update left any of them non-finite, restores the kept ones instead and says where.
+    fn keep<const IN: usize, const OUT: usize>(
+        &mut self,
+        net: &mut impl Network<T, IN, OUT>,
+    ) -> Result<(), NonFinite> {
+        if !copy_finite(net.params(), &mut self.spare) {
+            return Err(self.undo(net));
+        }
+        if net.state().iter().any(|v| !v.is_finite()) {
+            return Err(self.undo(net));
+        }
+        std::mem::swap(&mut self.params, &mut self.spare);
+        self.state.copy_from_slice(net.state());
+        Ok(())
+    }
+
+    /// As [`keep`](Self::keep), without keeping: whether the last update left the network
+    /// finite.
+    fn check<const IN: usize, const OUT: usize>(
+        &mut self,
+        net: &mut impl Network<T, IN, OUT>,
+    ) -> Result<(), NonFinite> {
+        let finite = |values: &[T]| values.iter().all(|v| v.is_finite());
+        if finite(net.params()) && finite(net.state()) {
+            Ok(())
+        } else {
+            Err(self.undo(net))
+        }
+    }
+
+    fn restore<const IN: usize, const OUT: usize>(&self, net: &mut impl Network<T, IN, OUT>) {
+        net.params_mut().copy_from_slice(&self.params);
+        net.state_mut().copy_from_slice(&self.state);
+    }
+
+    /// Right after [`keep`](Self::keep), when the step's loss is not finite: back to the
+    /// parameters of the step before (whose loss was finite; the spare buffer holds them
+    /// after the swap), with the state as it was when this step began.
+    fn restore_previous<const IN: usize, const OUT: usize>(
+        &self,
+        net: &mut impl Network<T, IN, OUT>,
+    ) {
+        net.params_mut().copy_from_slice(&self.spare);
+        net.state_mut().copy_from_slice(&self.state);
+    }
+
+    /// Finds the first non-finite value, then restores the kept parameters and state.
+    fn undo<const IN: usize, const OUT: usize>(
+        &self,
+        net: &mut impl Network<T, IN, OUT>,
+    ) -> NonFinite {
+        let first = |values: &[T]| values.iter().position(|v| !v.is_finite());
+        let found = match first(net.params()) {
+            Some(index) => NonFinite {
+                index,
+                in_state: false,
+                value: net.params()[index].as_f64(),
+            },
+            None => {
+                let index = first(net.state()).unwrap_or(0);
+                NonFinite {
+                    index,
+                    in_state: true,
+                    value: net.state().get(index).map_or(f64::NAN, |v| v.as_f64()),
+                }
+            }
+        };
+        self.restore(net);
+        found
+    }
+}
+
+impl NonFinite {
+    /// The error for the update made at `(epoch, step)`, naming the tensor and whether its
+    /// gradient (still in `grads`) was already non-finite there.
+    fn error<T: Float, const IN: usize, const OUT: usize>(
+        &self,
+        net: &impl Network<T, IN, OUT>,
+        grads: &[T],
+        (epoch, step): (usize, usize),
+    ) -> Error {
+        let mut tensor = String::from("?");
+        let mut find = |t: TensorRef| {
+            if (t.offset..t.offset + t.spec.len()).contains(&self.index) {
+                tensor = format!("{}.{}", t.layer, t.spec.name);
+            }
+        };
+        let what = if self.in_state {
+            net.for_each_state_tensor(&mut find);
+            "state"
+        } else {
+            net.for_each_tensor(&mut find);
+            match grads.get(self.index) {
+                Some(g) if !g.is_finite() => "the gradient of",
+                _ => "parameter",
+            }
+        };
+        Error::NonFiniteStep {
+            what,
+            tensor,
+            epoch,
+            step,
+            value: self.value,
+        }
+    }
+}
+
+/// Copies `from` into `to` and says whether every value was finite (one pass, which
+/// vectorizes).
+fn copy_finite<T: Float>(from: &[T], to: &mut [T]) -> bool {
+    let mut finite = true;
+    for (to, &from) in to.iter_mut().zip(from) {
+        *to = from;
+        finite &= from.is_finite();
+    }
+    finite
 }
 
 /// The data loss of the whole set `inputs` with `targets` (of a set of kind `D`) in

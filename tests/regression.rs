@@ -387,6 +387,6 @@ fn two_targets_per_sample_are_learned_together() {
     ));
     assert_eq!(
         run(silent(1, 16), &data.split(0).0.into_inner()),
-        Err(Error::EmptyBatch)
+        Err(Error::EmptySet { set: "training" })
     );
 }

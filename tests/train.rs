@@ -216,7 +216,10 @@ fn bad_configurations_are_errors() {
     assert!(run(silent(0, 10), &data).is_err());
     assert!(run(silent(1, 0), &data).is_err());
     let empty = data.split(0).0.into_inner();
-    assert_eq!(run(silent(1, 10), &empty), Err(Error::EmptyBatch));
+    assert_eq!(
+        run(silent(1, 10), &empty),
+        Err(Error::EmptySet { set: "training" })
+    );
     let mut bad = data.clone();
     bad.labels[3] = 7;
     assert!(matches!(

@@ -194,6 +194,45 @@ pub trait Supervised<T: Float, const N: usize>: Dataset + Sized {
         let _ = (scores, targets);
         None
     }
+
+    /// Checks every target of a set for a network of `outputs` outputs, before training on
+    /// it: labels below `outputs` ([`Error::LabelOutOfRange`], with the sample's index in the
+    /// set), target values finite ([`Error::NonFiniteData`], `set` naming the set). Without
+    /// an implementation, every target is accepted.
+    ///
+    /// ```
+    /// use constnet::datasets::{Labeled, Supervised};
+    /// use constnet::Error;
+    /// let err = Labeled::<f32, 1>::check_targets(&[0, 2, 5][..], 3, "training").unwrap_err();
+    /// assert_eq!(err, Error::LabelOutOfRange { sample: 2, label: 5, classes: 3 });
+    /// ```
+    fn check_targets(
+        targets: &Self::Target,
+        outputs: usize,
+        set: &'static str,
+    ) -> Result<(), Error> {
+        let _ = (targets, outputs, set);
+        Ok(())
+    }
+}
+
+/// The first NaN or infinite value of a batch, as a [`Error::NonFiniteData`] naming `set` and
+/// `what` (`"input"` or `"target"`).
+pub(crate) fn check_finite<T: Float, const N: usize>(
+    values: &Batch<T, N>,
+    set: &'static str,
+    what: &'static str,
+) -> Result<(), Error> {
+    match values.as_slice().iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(at) => Err(Error::NonFiniteData {
+            set,
+            what,
+            sample: at / N,
+            element: at % N,
+            value: values.as_slice()[at].as_f64(),
+        }),
+    }
 }
 
 /// Inputs (one sample per column) and their class labels.
@@ -412,6 +451,17 @@ impl<T: Float, const N: usize> Supervised<T, N> for Labeled<T, N> {
             .count();
         Some(right)
     }
+
+    fn check_targets(labels: &[usize], classes: usize, _: &'static str) -> Result<(), Error> {
+        match labels.iter().position(|&l| l >= classes) {
+            None => Ok(()),
+            Some(sample) => Err(Error::LabelOutOfRange {
+                sample,
+                label: labels[sample],
+                classes,
+            }),
+        }
+    }
 }
 
 /// A set known to be training data: what preprocessing transforms are fitted on (the
@@ -499,13 +549,13 @@ pub trait TrainingData<T: Float, const N: usize>: Supervised<T, N> {}
 
 impl<T: Float, const N: usize, S: Supervised<T, N>> TrainingData<T, N> for Training<T, N, S> {}
 
-/// A subset of training data is training data; a set with new inputs
-/// ([`with_inputs`](Supervised::with_inputs)) is a plain set, as the preprocessing
-/// transforms' `apply` returns it (use [`Training::map`] to keep the mark).
 impl<T: Float, const N: usize, S: Dataset> Dataset for Training<T, N, S> {
     type Plain = S::Plain;
 }
 
+/// A subset of training data is training data; a set with new inputs
+/// ([`with_inputs`](Supervised::with_inputs)) is a plain set, as the preprocessing
+/// transforms' `apply` returns it (use [`Training::map`] to keep the mark).
 impl<T: Float, const N: usize, S: Supervised<T, N>> Supervised<T, N> for Training<T, N, S> {
     type Target = S::Target;
     type Buffer = S::Buffer;
@@ -544,6 +594,10 @@ impl<T: Float, const N: usize, S: Supervised<T, N>> Supervised<T, N> for Trainin
         targets: &S::Target,
     ) -> Option<usize> {
         S::count_correct(scores, targets)
+    }
+
+    fn check_targets(targets: &S::Target, outputs: usize, set: &'static str) -> Result<(), Error> {
+        S::check_targets(targets, outputs, set)
     }
 }
 

@@ -182,6 +182,10 @@ impl<T: Float, const N: usize, const M: usize> Supervised<T, N> for Regression<T
         (&plain.inputs, &plain.targets)
     }
 
+    fn check_targets(targets: &Batch<T, M>, _: usize, set: &'static str) -> Result<(), Error> {
+        super::check_finite(targets, set, "target")
+    }
+
     fn inputs(&self) -> &Batch<T, N> {
         &self.inputs
     }

@@ -250,3 +250,37 @@ fn a_nan_left_by_the_very_last_update_is_still_an_error() {
     );
     assert!(restored);
 }
+
+#[test]
+fn a_batch_size_beyond_the_set_is_one_batch_of_the_whole_set_not_an_abort() {
+    // `usize::MAX` panicked with "capacity overflow", `1 << 40` aborted the process, and the
+    // regression path overflowed `next + size`.
+    for size in [usize::MAX, 1 << 40, 61] {
+        let mut net = Spiral::new(0);
+        let mut sgd = Sgd::new(0.5).unwrap();
+        let history = fit(
+            &mut net,
+            &mut sgd,
+            &SoftmaxCrossEntropy,
+            &spiral(),
+            None,
+            &silent(2, size),
+        )
+        .unwrap();
+        assert_eq!(history.epochs.len(), 2);
+        let x = Batch::<f32, 2>::from_fn(30, |i, j| (i * j) as f32 / 30.0);
+        let y = Batch::<f32, 1>::from_fn(30, |_, j| j as f32 / 30.0);
+        let data = Regression::new(x, y).unwrap();
+        let mut line = Line::new(0);
+        let history = fit(
+            &mut line,
+            &mut sgd,
+            &MeanSquaredError,
+            &data,
+            None,
+            &silent(2, size),
+        )
+        .unwrap();
+        assert!(history.last().unwrap().train_loss.is_finite());
+    }
+}

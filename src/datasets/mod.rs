@@ -630,8 +630,8 @@ pub struct MiniBatches<'a, T: Float, const N: usize, S: Supervised<T, N> = Label
 
 impl<'a, T: Float, const N: usize, S: Supervised<T, N>> MiniBatches<'a, T, N, S> {
     /// Mini-batches of `size` samples of `data` (the last of an epoch may be smaller) in an
-    /// order reshuffled every epoch from `seed`; `size` must be at least 1. The sets'
-    /// `mini_batches` methods call this.
+    /// order reshuffled every epoch from `seed`; `size` must be at least 1, and a size above
+    /// the set's is the whole set. The sets' `mini_batches` methods call this.
     ///
     /// ```
     /// use constnet::datasets::MiniBatches;
@@ -639,6 +639,7 @@ impl<'a, T: Float, const N: usize, S: Supervised<T, N>> MiniBatches<'a, T, N, S>
     /// let batches = MiniBatches::new(&data, 7, 0)?;
     /// assert_eq!(batches.per_epoch(), 5);
     /// assert!(MiniBatches::new(&data, 0, 0).is_err());
+    /// assert_eq!(MiniBatches::new(&data, usize::MAX, 0)?.per_epoch(), 1); // the whole set
     /// # Ok::<(), constnet::Error>(())
     /// ```
     pub fn new(data: &'a S, size: usize, seed: u64) -> Result<Self, Error> {
@@ -650,6 +651,10 @@ impl<'a, T: Float, const N: usize, S: Supervised<T, N>> MiniBatches<'a, T, N, S>
             });
         }
         let len = data.inputs().ncols();
+        // A batch larger than the set is the whole set: nothing is allocated for more (a
+        // size of `usize::MAX` once asked the allocator for it), and `next + size` cannot
+        // overflow.
+        let size = size.min(len.max(1));
         let mut batches = MiniBatches {
             data,
             order: (0..len).collect(),

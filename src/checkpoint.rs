@@ -146,6 +146,8 @@ impl Checkpoint {
     /// assert_eq!(checkpoint.get::<f32>("extra.table"), Some((&[1][..], vec![7.0])));
     /// let err = checkpoint.add("extra.bad", &[2, 2], &[1.0f32; 3]);
     /// assert!(matches!(err, Err(Error::WrongLength { expected: 4, got: 3, .. })));
+    /// // a shape whose product overflows is an error, not an empty tensor
+    /// assert!(checkpoint.add::<f32>("extra.huge", &[1 << 32, 1 << 32], &[]).is_err());
     /// # Ok::<(), constnet::Error>(())
     /// ```
     pub fn add<T: Float>(
@@ -154,7 +156,15 @@ impl Checkpoint {
         shape: &[usize],
         values: &[T],
     ) -> Result<(), Error> {
-        let expected: usize = shape.iter().product();
+        // Checked: a shape such as [2^32, 2^32] wrapped to 0 and was accepted with no values.
+        let Some(expected) = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+            return Err(Error::Checkpoint {
+                path: String::new(),
+                problems: vec![format!(
+                    "tensor `{name}`'s shape {shape:?} has more elements than a usize counts"
+                )],
+            });
+        };
         if expected != values.len() {
             return Err(Error::WrongLength {
                 what: format!("checkpoint tensor `{name}`"),

@@ -139,6 +139,15 @@ pub enum Error {
         /// The first non-finite value found.
         value: f64,
     },
+    /// Saved state (an update rule's, from a checkpoint) that cannot be resumed from: a
+    /// missing buffer, a NaN, a negative sum of squares, a step counter at its limit.
+    #[error("{name}: {problem}")]
+    BadState {
+        /// What the state is.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A loss that is NaN or infinite.
     #[error("loss is not finite ({value})")]
     NonFiniteLoss {

@@ -284,3 +284,107 @@ fn a_batch_size_beyond_the_set_is_one_batch_of_the_whole_set_not_an_abort() {
         assert!(history.last().unwrap().train_loss.is_finite());
     }
 }
+
+/// Adam after three steps on four parameters, and a checkpoint of it.
+fn adam_and_checkpoint() -> (Adam<f32>, constnet::Checkpoint) {
+    let mut adam = AdamConfig::new(1e-2).build::<f32>().unwrap();
+    let mut params = [0.5f32, -0.5, 1.0, 2.0];
+    for _ in 0..3 {
+        adam.step(&mut params, &[0.1, -0.2, 0.3, 0.0]).unwrap();
+    }
+    let checkpoint = constnet::Checkpoint::new().with_optimizer(&adam);
+    (adam, checkpoint)
+}
+
+/// Restores `checkpoint` into a fresh Adam: the error, and whether the rule is untouched.
+fn restore_into_fresh(checkpoint: &constnet::Checkpoint) -> (Error, bool) {
+    let mut fresh = AdamConfig::new(1e-2).build::<f32>().unwrap();
+    let err = checkpoint.restore_optimizer(&mut fresh).unwrap_err();
+    (
+        err,
+        fresh.steps() == 0 && fresh.state().iter().all(|(_, b)| b.is_empty()),
+    )
+}
+
+#[test]
+fn optimizer_state_from_a_file_is_validated_before_it_is_used() {
+    let (adam, good) = adam_and_checkpoint();
+    let mut resumed = AdamConfig::new(1e-2).build::<f32>().unwrap();
+    good.restore_optimizer(&mut resumed).unwrap();
+    assert_eq!((resumed.steps(), resumed.state()), (3, adam.state()));
+
+    // A step counter that the next step would overflow (a panic in debug builds, every
+    // parameter NaN in release).
+    let mut at_limit = good.clone();
+    at_limit.set_metadata("optimizer.steps", &u64::MAX.to_string());
+    let (err, untouched) = restore_into_fresh(&at_limit);
+    assert!(
+        matches!(&err, Error::BadState { problem, .. } if problem.contains("largest")),
+        "{err}"
+    );
+    assert!(untouched);
+
+    // A negative second moment would make sqrt(v) NaN.
+    let mut negative = good.clone();
+    negative
+        .add("optimizer.v", &[4], &[0.1f32, -0.3, 0.2, 0.0])
+        .unwrap();
+    let (err, untouched) = restore_into_fresh(&negative);
+    assert_eq!(
+        err.to_string(),
+        "optimizer state `v`: element 1 is -0.30000001192092896, but it is a sum of squares"
+    );
+    assert!(untouched);
+
+    // A NaN anywhere.
+    let mut nan = good.clone();
+    nan.add("optimizer.m", &[4], &[0.0f32, 0.0, f32::NAN, 0.0])
+        .unwrap();
+    let (err, untouched) = restore_into_fresh(&nan);
+    assert!(err.to_string().contains("`m`: element 2 is NaN"), "{err}");
+    assert!(untouched);
+
+    // m and v of different lengths (which the first step used to find).
+    let mut short = good.clone();
+    short.add("optimizer.v", &[3], &[0.1f32, 0.1, 0.1]).unwrap();
+    let (err, untouched) = restore_into_fresh(&short);
+    assert!(
+        matches!(
+            err,
+            Error::WrongLength {
+                expected: 4,
+                got: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(untouched);
+
+    // v missing after three steps: resuming with an empty v silently restarted it.
+    let mut missing = constnet::Checkpoint::new();
+    missing
+        .add("optimizer.m", &[4], adam.state()[0].1)
+        .unwrap();
+    missing.set_metadata("optimizer.steps", "3");
+    let (err, untouched) = restore_into_fresh(&missing);
+    assert!(
+        matches!(&err, Error::BadState { name, .. } if name.contains("`v`")),
+        "{err}"
+    );
+    assert!(untouched);
+}
+
+#[test]
+fn a_step_counter_near_its_limit_saturates_instead_of_overflowing() {
+    let (_, mut checkpoint) = adam_and_checkpoint();
+    checkpoint.set_metadata("optimizer.steps", &(u64::MAX - 1).to_string());
+    let mut adam = AdamConfig::new(1e-2).build::<f32>().unwrap();
+    checkpoint.restore_optimizer(&mut adam).unwrap();
+    let mut params = [0.5f32, -0.5, 1.0, 2.0];
+    for _ in 0..3 {
+        adam.step(&mut params, &[0.1, -0.2, 0.3, 0.0]).unwrap();
+    }
+    assert_eq!(adam.steps(), u64::MAX);
+    assert!(params.iter().all(|p| p.is_finite()), "{params:?}");
+}

@@ -113,7 +113,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
         same_length(params, grads)?;
         sized_state(&mut [&mut self.m, &mut self.v], params.len())?;
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
         let t = i32::try_from(self.steps).unwrap_or(i32::MAX);
         let (b1, b2) = (T::of_f64(self.beta1), T::of_f64(self.beta2));
         let (rest1, rest2) = (T::of_f64(1.0 - self.beta1), T::of_f64(1.0 - self.beta2));
@@ -136,5 +136,5 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         Ok(())
     }
 
-    shared_accessors!("m" => m, "v" => v);
+    shared_accessors!("m" => m, "v" => v (non_negative));
 }

@@ -22,7 +22,7 @@
 /// The accessors every rule shares: its `lr` and `steps` fields, and its state buffers
 /// given as `"name" => field` pairs.
 macro_rules! shared_accessors {
-    ($($name:literal => $field:ident),*) => {
+    ($($name:literal => $field:ident $(($sign:ident))?),*) => {
         fn learning_rate(&self) -> f64 {
             self.lr
         }
@@ -41,10 +41,24 @@ macro_rules! shared_accessors {
         }
 
         fn load_state(&mut self, steps: u64, buffers: &[(&str, &[T])]) -> Result<(), Error> {
-            super::restore::<T>(&mut [$(($name, &mut self.$field)),*], buffers)?;
+            super::restore::<T>(
+                steps,
+                &mut [$(super::Own {
+                    name: $name,
+                    buffer: &mut self.$field,
+                    non_negative: shared_accessors!(@sign $($sign)?),
+                }),*],
+                buffers,
+            )?;
             self.steps = steps;
             Ok(())
         }
+    };
+    (@sign non_negative) => {
+        true
+    };
+    (@sign) => {
+        false
     };
 }
 
@@ -262,36 +276,83 @@ pub(crate) fn sized_state<T: Float>(buffers: &mut [&mut Vec<T>], len: usize) -> 
     Ok(())
 }
 
-/// Restores named state buffers: checks every name and length first, then copies.
+/// One of a rule's state buffers, for [`restore`].
+pub(crate) struct Own<'a, T> {
+    pub name: &'static str,
+    pub buffer: &'a mut Vec<T>,
+    /// Whether its values are sums of squares (Adam's `v`, Adagrad's and RMSprop's `cache`).
+    pub non_negative: bool,
+}
+
+/// Restores a rule's step counter and named state buffers, from a file, so trusting nothing:
+/// checks every name, that every buffer is there once the rule has stepped, that they share
+/// one length (the rule's own, if it has stepped here), that every value is finite and
+/// sums of squares are not negative, and that the counter can count another step; then
+/// copies. On an error the rule is unchanged.
 pub(crate) fn restore<T: Float>(
-    own: &mut [(&'static str, &mut Vec<T>)],
+    steps: u64,
+    own: &mut [Own<'_, T>],
     given: &[(&str, &[T])],
 ) -> Result<(), Error> {
-    let known = || {
-        own.iter()
-            .map(|(name, _)| *name)
-            .collect::<Vec<_>>()
-            .join(", ")
+    let known = || own.iter().map(|o| o.name).collect::<Vec<_>>().join(", ");
+    let bad = |name: &str, what: String| Error::BadState {
+        name: format!("optimizer state `{name}`"),
+        problem: what,
     };
+    if steps == u64::MAX {
+        return Err(bad(
+            "steps",
+            "the step counter is at its largest value".into(),
+        ));
+    }
+    let mut length = own.iter().map(|o| o.buffer.len()).find(|&l| l > 0);
     for (name, values) in given {
-        let Some((_, buffer)) = own.iter().find(|(own_name, _)| own_name == name) else {
+        let Some(target) = own.iter().find(|o| o.name == *name) else {
             return Err(Error::UnknownParameter {
                 name: format!("optimizer state `{name}`"),
                 known: known(),
             });
         };
-        if !buffer.is_empty() && buffer.len() != values.len() {
-            return Err(Error::WrongLength {
-                what: format!("optimizer state `{name}`"),
-                expected: buffer.len(),
-                got: values.len(),
-            });
+        match length {
+            Some(expected) if expected != values.len() => {
+                return Err(Error::WrongLength {
+                    what: format!("optimizer state `{name}`"),
+                    expected,
+                    got: values.len(),
+                });
+            }
+            _ => length = Some(values.len()),
+        }
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(
+                name,
+                format!("element {at} is {}", values[at].as_f64()),
+            ));
+        }
+        if target.non_negative
+            && let Some(at) = values.iter().position(|v| *v < T::ZERO)
+        {
+            return Err(bad(
+                name,
+                format!(
+                    "element {at} is {}, but it is a sum of squares",
+                    values[at].as_f64()
+                ),
+            ));
         }
     }
+    if steps > 0
+        && let Some(missing) = own.iter().find(|o| given.iter().all(|(n, _)| *n != o.name))
+    {
+        return Err(bad(
+            missing.name,
+            format!("missing, though the rule has taken {steps} steps"),
+        ));
+    }
     for (name, values) in given {
-        if let Some((_, buffer)) = own.iter_mut().find(|(own_name, _)| own_name == name) {
-            buffer.clear();
-            buffer.extend_from_slice(values);
+        if let Some(target) = own.iter_mut().find(|o| o.name == *name) {
+            target.buffer.clear();
+            target.buffer.extend_from_slice(values);
         }
     }
     Ok(())

@@ -83,7 +83,7 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             *v = flush(mu * *v - lr * dx);
             *x = flush(*x + *v);
         }
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
         Ok(())
     }
 

@@ -85,7 +85,7 @@ impl<T: Float> Optimizer<T> for Nesterov<T> {
             *v = flush(mu * *v - lr * dx);
             *x = flush(*x + (one_plus_mu * *v - mu * v_prev));
         }
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
         Ok(())
     }
 

@@ -93,9 +93,9 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
             *c = flush(decay * *c + rest * dx * dx);
             *x = flush(*x - lr * dx / (c.sqrt() + eps));
         }
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
         Ok(())
     }
 
-    shared_accessors!("cache" => cache);
+    shared_accessors!("cache" => cache (non_negative));
 }

@@ -73,7 +73,7 @@ impl Sgd {
         N: Network<T, IN, OUT>,
     {
         net.backward_sgd(tape, T::of_f64(self.lr), T::of_f64(weight_decay))?;
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
         Ok(())
     }
 }
@@ -85,7 +85,7 @@ impl<T: Float> Optimizer<T> for Sgd {
         for (x, &dx) in params.iter_mut().zip(grads) {
             *x = flush(*x - lr * dx);
         }
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
         Ok(())
     }
 

@@ -266,6 +266,11 @@ impl Checkpoint {
     /// let Err(Error::Checkpoint { problems, .. }) = checkpoint.restore(&mut wide) else { panic!() };
     /// assert_eq!(problems.len(), 3); // fc1.weight, fc1.bias and fc2.weight differ in shape
     /// assert_eq!(wide.params(), Wide::new(1).params()); // unchanged
+    /// // an f64 weight beyond f32's range, for an f32 network
+    /// let mut huge = Checkpoint::of(&Small::<f64>::init(0));
+    /// huge.add("fc2.bias", &[1], &[1e300f64])?;
+    /// let Err(Error::Checkpoint { problems, .. }) = huge.restore(&mut small) else { panic!() };
+    /// assert_eq!(problems, ["`fc2.bias` element 0 is 1e300, not a finite f32"]);
     /// # Ok::<(), constnet::Error>(())
     /// ```
     pub fn restore<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
@@ -284,7 +289,17 @@ impl Checkpoint {
                     "`{name}` is {:?} in the file but {shape:?} in the network",
                     t.shape
                 )),
-                Some(_) => {}
+                // Not finite in the network's scalar type: a NaN, or an `f64` value such as
+                // 1e300 that an `f32` network would hold as infinity.
+                Some(t) => {
+                    if let Some(at) = t.values.iter().position(|&v| !T::of_f64(v).is_finite()) {
+                        problems.push(format!(
+                            "`{name}` element {at} is {:e}, not a finite {}",
+                            t.values[at],
+                            T::NAME
+                        ));
+                    }
+                }
             }
         }
         for name in self.tensors.keys() {

@@ -363,9 +363,7 @@ fn optimizer_state_from_a_file_is_validated_before_it_is_used() {
 
     // v missing after three steps: resuming with an empty v silently restarted it.
     let mut missing = constnet::Checkpoint::new();
-    missing
-        .add("optimizer.m", &[4], adam.state()[0].1)
-        .unwrap();
+    missing.add("optimizer.m", &[4], adam.state()[0].1).unwrap();
     missing.set_metadata("optimizer.steps", "3");
     let (err, untouched) = restore_into_fresh(&missing);
     assert!(

@@ -102,6 +102,14 @@ fn bad_csv_content_is_an_error_with_the_line() {
             Some("2,1,a,b\n1.0,0\n2.0,3.0,1\n"),
             "ragged.csv:3",
         ),
+        // beyond f32's range: it would be infinity
+        (
+            "overflow.csv",
+            Some("2,1,a,b\n1.0,0\n1e39,1\n"),
+            "overflow.csv:3: expected a finite number within f32's range, found `1e39`",
+        ),
+        ("nan.csv", Some("2,1,a,b\nnan,0\n1.0,1\n"), "found `nan`"),
+        ("inf.csv", Some("2,1,a,b\n1.0,0\n-inf,1\n"), "found `-inf`"),
     ];
     for (name, content, expected) in cases {
         let path = match content {

@@ -132,6 +132,19 @@ fn corrupted_copies_are_errors_naming_the_file_and_line() {
             true,
             ["extra-column.txt:5", "11 fields"],
         ),
+        // beyond f64's range: it would be infinity
+        (
+            "overflow.txt",
+            with_line(&data, 7, "1 2 3 4 5 6 7 8 9 1e400"),
+            true,
+            ["overflow.txt:7", "`1e400`"],
+        ),
+        (
+            "nan-target.txt",
+            with_line(&target, 9, "nan"),
+            false,
+            ["nan-target.txt:9", "finite number"],
+        ),
         (
             "two-targets.txt",
             with_line(&target, 3, "1.4e+02 2.0e+00"),

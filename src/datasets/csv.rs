@@ -245,7 +245,17 @@ fn push_numbers<T: Float>(
             expected: "a number".into(),
             found: format!("`{field}`"),
         })?;
-        values.push(T::of_f64(value));
+        // `nan`, `inf`, and numbers beyond the scalar type's range (`1e39` for `f32`,
+        // `1e400` for `f64`), which would become infinity.
+        let value = T::of_f64(value);
+        if !value.is_finite() {
+            return Err(Error::Data {
+                path: at(),
+                expected: format!("a finite number within {}'s range", T::NAME),
+                found: format!("`{field}`"),
+            });
+        }
+        values.push(value);
     }
     Ok(())
 }

@@ -17,6 +17,9 @@
 //!
 //! Saving writes a temporary file beside the target and renames it over the target only once
 //! it is complete and flushed: a failed or interrupted save leaves the previous file intact.
+//! Each save has its own temporary file (`<name>.<process id>-<count>.tmp`), so concurrent
+//! saves to one path each leave a whole file; a process killed mid-save leaves its temporary
+//! file behind, which nothing reads and which may be deleted.
 
 mod safetensors;
 
@@ -391,13 +394,17 @@ impl Checkpoint {
             .map(|((name, t), data)| (name.as_str(), t.dtype.name(), &t.shape[..], &data[..]))
             .collect();
         let serialized = safetensors::serialize(&views, &self.metadata);
-        let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
-        temp_name.push(".tmp");
-        let temp = path.with_file_name(temp_name);
-        let written = std::fs::File::create(&temp).and_then(|mut file| {
+        let (temp, file) = create_temp(path).map_err(|e| {
+            fail(format!(
+                "could not create a temporary file beside it ({e}); any previous file is \
+                 unchanged"
+            ))
+        })?;
+        let written = (|| {
+            let mut file = file;
             file.write_all(&serialized)?;
             file.sync_all()
-        });
+        })();
         if let Err(e) = written.and_then(|()| std::fs::rename(&temp, path)) {
             let _ = std::fs::remove_file(&temp);
             return Err(fail(format!(
@@ -481,6 +488,31 @@ impl Checkpoint {
             other => other,
         })?;
         Ok(checkpoint)
+    }
+}
+
+/// A new file beside `path` for a save to write before renaming it over `path`: named
+/// `<name>.<process id>-<count>.tmp`, created only if no such file exists, so that saves to
+/// one path from several threads or processes never write into each other's file (they all
+/// once used `<name>.tmp`), and a leftover file or directory of any such name is passed
+/// over. A process killed mid-save leaves its temporary file behind; it is never read.
+fn create_temp(path: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = path.file_name().unwrap_or_default().to_os_string();
+    loop {
+        let count = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut temp_name = name.clone();
+        temp_name.push(format!(".{}-{count}.tmp", std::process::id()));
+        let temp = path.with_file_name(temp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
     }
 }
 

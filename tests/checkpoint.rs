@@ -159,13 +159,14 @@ fn missing_truncated_and_corrupt_files_are_errors() {
 
 #[test]
 fn a_failed_save_leaves_the_previous_file_intact() {
-    let path = scratch("kept.safetensors");
     let (net, _) = trained::<f32>();
-    Checkpoint::of(&net).save(&path).unwrap();
+    let short = scratch("kept.safetensors");
+    Checkpoint::of(&net).save(&short).unwrap();
+    // A name that fits (250 bytes) but leaves no room for the temporary file's suffix, so
+    // the save fails before it touches the file already there.
+    let path = scratch(&format!("{}.safetensors", "k".repeat(238)));
+    std::fs::copy(&short, &path).unwrap();
     let before = std::fs::read(&path).unwrap();
-    // The temporary file cannot be created: a directory is in its place.
-    let temp = scratch("kept.safetensors.tmp");
-    std::fs::create_dir_all(&temp).unwrap();
     let err = Checkpoint::of(&Net::<f32>::new(5)).save(&path).unwrap_err();
     assert!(
         err.to_string().contains("previous file is unchanged"),
@@ -175,7 +176,55 @@ fn a_failed_save_leaves_the_previous_file_intact() {
     let mut loaded = Net::<f32>::new(7);
     Checkpoint::load_into(&path, &mut loaded).unwrap();
     assert_eq!(loaded.params(), net.params());
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_leftover_temporary_directory_does_not_block_a_save() {
+    // Every save once wrote `<name>.tmp`: a directory of that name made every save fail.
+    let path = scratch("blocked.safetensors");
+    let temp = scratch("blocked.safetensors.tmp");
+    std::fs::create_dir_all(&temp).unwrap();
+    let (net, _) = trained::<f32>();
+    Checkpoint::of(&net).save(&path).unwrap();
+    let mut loaded = Net::<f32>::new(7);
+    Checkpoint::load_into(&path, &mut loaded).unwrap();
+    assert_eq!(loaded.params(), net.params());
     std::fs::remove_dir(&temp).unwrap();
+}
+
+#[test]
+fn concurrent_saves_to_one_path_leave_a_whole_file_and_no_temporary_ones() {
+    // Three processes saving to one path once gave empty and short files to readers, and
+    // ENOENT to the savers, as they shared one temporary file.
+    let path = scratch("contended.safetensors");
+    let nets: Vec<Net<f32>> = (0..4).map(Net::<f32>::init).collect();
+    Checkpoint::of(&nets[0]).save(&path).unwrap();
+    std::thread::scope(|scope| {
+        for net in &nets {
+            let path = &path;
+            scope.spawn(move || {
+                for _ in 0..25 {
+                    Checkpoint::of(net).save(path).unwrap();
+                }
+            });
+        }
+        scope.spawn(|| {
+            for _ in 0..50 {
+                let mut loaded = Net::<f32>::new(9);
+                Checkpoint::load_into(&path, &mut loaded).unwrap();
+                assert!(nets.iter().any(|n| n.params() == loaded.params()));
+            }
+        });
+    });
+    let dir = path.parent().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("contended.safetensors.") && n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

@@ -198,6 +198,34 @@ impl Regularizer {
         self.penalty
     }
 
+    /// `Ok` if the strengths, checked in `f64` when the regularizer was made, are still finite
+    /// in the scalar type `T` of a network it regularizes (`l2(1e300)` is infinity in `f32`);
+    /// [`fit`](crate::train::fit) checks this before it trains.
+    ///
+    /// ```
+    /// use constnet::Regularizer;
+    /// assert!(Regularizer::l2(1e300)?.check_in::<f64>().is_ok());
+    /// assert!(Regularizer::l2(1e300)?.check_in::<f32>().is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn check_in<T: Float>(&self) -> Result<(), Error> {
+        let strengths: &[(&'static str, f64)] = match self.penalty {
+            Penalty::L2 { lambda } => &[("L2 strength", 0.5 * lambda)],
+            Penalty::L1 { lambda } => &[("L1 strength", lambda)],
+            Penalty::ElasticNet { l1, l2 } => &[("L1 strength", l1), ("L2 strength", l2)],
+        };
+        for &(name, value) in strengths {
+            if !T::of_f64(value).is_finite() {
+                return Err(Error::BadHyperparameter {
+                    name,
+                    value,
+                    expected: "finite in the scalar type of the network",
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn covers(&self, t: &TensorRef) -> bool {
         self.biases || t.is_weight()
     }

@@ -297,6 +297,9 @@ where
             expected: "at least 1",
         });
     }
+    if let Some(regularizer) = &config.regularizer {
+        regularizer.check_in::<T>()?;
+    }
     let samples = train.inputs().ncols();
     check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
     let val = val.map(D::plain_parts);

@@ -386,3 +386,71 @@ fn a_step_counter_near_its_limit_saturates_instead_of_overflowing() {
     assert_eq!(adam.steps(), u64::MAX);
     assert!(params.iter().all(|p| p.is_finite()), "{params:?}");
 }
+
+#[test]
+fn hyperparameters_are_checked_in_the_scalar_type_the_parameters_are_in() {
+    // eps = 1e-50 is 0 in f32: Adam's first zero gradient made 0/0 = NaN.
+    let mut adam = AdamConfig {
+        eps: 1e-50,
+        ..AdamConfig::new(1e-3)
+    }
+    .build::<f32>()
+    .unwrap();
+    let mut params = [1.0f32, 2.0];
+    let err = adam.step(&mut params, &[0.0, 0.5]).unwrap_err();
+    assert!(
+        matches!(err, Error::BadHyperparameter { name: "eps", .. }),
+        "{err}"
+    );
+    assert_eq!(params, [1.0, 2.0]);
+    // ... while in f64 it is a usable eps.
+    let mut adam64 = AdamConfig {
+        eps: 1e-50,
+        ..AdamConfig::new(1e-3)
+    }
+    .build::<f64>()
+    .unwrap();
+    let mut params64 = [1.0f64, 2.0];
+    adam64.step(&mut params64, &[0.0, 0.5]).unwrap();
+    assert!(params64.iter().all(|p| p.is_finite()));
+    // A learning rate of 1e300 is infinity in f32.
+    let mut sgd = Sgd::new(1e300).unwrap();
+    let err = sgd.step(&mut params, &[0.1, 0.1]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::BadHyperparameter {
+                name: "learning rate",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // An L2 strength of 1e300 likewise, found by fit before it trains.
+    let config = Config {
+        regularizer: Some(Regularizer::l2(1e300).unwrap()),
+        ..silent(2, 10)
+    };
+    let mut net = Spiral::new(0);
+    let mut sgd = Sgd::new(0.1).unwrap();
+    let err = fit(
+        &mut net,
+        &mut sgd,
+        &SoftmaxCrossEntropy,
+        &spiral(),
+        None,
+        &config,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::BadHyperparameter {
+                name: "L2 strength",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(net.params(), Spiral::new(0).params());
+}

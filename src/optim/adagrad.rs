@@ -1,6 +1,6 @@
 //! Adagrad: per-parameter rates from the sum of squared gradients.
 
-use super::{Optimizer, flush, positive, same_length, sized_state};
+use super::{Optimizer, flush, in_scalar, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Adagrad`]; `eps` defaults to 1e-8.
@@ -75,7 +75,10 @@ impl<T: Float> Optimizer<T> for Adagrad<T> {
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
         same_length(params, grads)?;
         sized_state(&mut [&mut self.cache], params.len())?;
-        let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
+        let (lr, eps) = (
+            in_scalar::<T>("learning rate", self.lr)?,
+            in_scalar::<T>("eps", self.eps)?,
+        );
         for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
             *c += dx * dx;
             *x = flush(*x - lr * dx / (c.sqrt() + eps));

@@ -1,6 +1,6 @@
 //! Adam with bias correction.
 
-use super::{Optimizer, flush, fraction, positive, same_length, sized_state};
+use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Adam`]. The default is the notes' recommendation: `lr` 1e-3,
@@ -120,7 +120,10 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         // The bias corrections as factors, computed once in f64.
         let correct1 = T::of_f64(1.0 / (1.0 - self.beta1.powi(t)));
         let correct2 = T::of_f64(1.0 / (1.0 - self.beta2.powi(t)));
-        let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
+        let (lr, eps) = (
+            in_scalar::<T>("learning rate", self.lr)?,
+            in_scalar::<T>("eps", self.eps)?,
+        );
         for (((x, &dx), m), v) in params
             .iter_mut()
             .zip(grads)

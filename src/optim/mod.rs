@@ -246,6 +246,23 @@ pub(crate) fn flush<T: Float>(x: T) -> T {
     }
 }
 
+/// A positive hyperparameter (a learning rate, an `eps`), validated in `f64` when the rule
+/// was built, as the scalar type `T` the rule steps in: it must still be positive and
+/// finite there (`eps = 1e-50` is 0 in `f32`, which made 0/0 on a zero gradient; a learning
+/// rate of 1e300 is infinity).
+pub(crate) fn in_scalar<T: Float>(name: &'static str, value: f64) -> Result<T, Error> {
+    let converted = T::of_f64(value);
+    if converted > T::ZERO && converted.is_finite() {
+        Ok(converted)
+    } else {
+        Err(Error::BadHyperparameter {
+            name,
+            value,
+            expected: "positive and finite in the scalar type the parameters are in",
+        })
+    }
+}
+
 /// `Ok` if the gradient buffer matches the parameters.
 pub(crate) fn same_length<T>(params: &[T], grads: &[T]) -> Result<(), Error> {
     if params.len() == grads.len() {

@@ -1,6 +1,6 @@
 //! SGD with (heavy-ball) momentum.
 
-use super::{Optimizer, flush, fraction, positive, same_length, sized_state};
+use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`Momentum`]; `mu` defaults to the notes' 0.9.
@@ -78,7 +78,10 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
         same_length(params, grads)?;
         sized_state(&mut [&mut self.velocity], params.len())?;
-        let (lr, mu) = (T::of_f64(self.lr), T::of_f64(self.mu));
+        let (lr, mu) = (
+            in_scalar::<T>("learning rate", self.lr)?,
+            T::of_f64(self.mu),
+        );
         for ((x, &dx), v) in params.iter_mut().zip(grads).zip(&mut self.velocity) {
             *v = flush(mu * *v - lr * dx);
             *x = flush(*x + *v);

@@ -1,6 +1,6 @@
 //! RMSprop: Adagrad with a leaky cache.
 
-use super::{Optimizer, flush, open_fraction, positive, same_length, sized_state};
+use super::{Optimizer, flush, in_scalar, open_fraction, positive, same_length, sized_state};
 use crate::{Error, Float};
 
 /// The hyperparameters of [`RmsProp`]; `decay` 0.99 and `eps` 1e-8 by default, as in the
@@ -87,7 +87,10 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
         same_length(params, grads)?;
         sized_state(&mut [&mut self.cache], params.len())?;
-        let (lr, eps) = (T::of_f64(self.lr), T::of_f64(self.eps));
+        let (lr, eps) = (
+            in_scalar::<T>("learning rate", self.lr)?,
+            in_scalar::<T>("eps", self.eps)?,
+        );
         let (decay, rest) = (T::of_f64(self.decay), T::of_f64(1.0 - self.decay));
         for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
             *c = flush(decay * *c + rest * dx * dx);

@@ -1,6 +1,6 @@
 //! Vanilla stochastic gradient descent.
 
-use super::{Optimizer, flush, positive, same_length};
+use super::{Optimizer, flush, in_scalar, positive, same_length};
 use crate::{Error, Float, Network};
 
 /// Vanilla stochastic gradient descent: `x -= lr * dx`. It has no state but its step count.
@@ -72,7 +72,11 @@ impl Sgd {
     where
         N: Network<T, IN, OUT>,
     {
-        net.backward_sgd(tape, T::of_f64(self.lr), T::of_f64(weight_decay))?;
+        net.backward_sgd(
+            tape,
+            in_scalar("learning rate", self.lr)?,
+            T::of_f64(weight_decay),
+        )?;
         self.steps = self.steps.saturating_add(1);
         Ok(())
     }
@@ -81,7 +85,7 @@ impl Sgd {
 impl<T: Float> Optimizer<T> for Sgd {
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
         same_length(params, grads)?;
-        let lr = T::of_f64(self.lr);
+        let lr = in_scalar::<T>("learning rate", self.lr)?;
         for (x, &dx) in params.iter_mut().zip(grads) {
             *x = flush(*x - lr * dx);
         }

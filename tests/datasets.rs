@@ -252,3 +252,37 @@ fn mini_batches_cover_an_epoch_once_and_are_reproducible() {
     assert_ne!(epoch(6).0, seen);
     assert!(data.mini_batches(0, 0).is_err());
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn every_gzip_member_is_read_and_nothing_past_what_the_header_promises() {
+    let images = gunzip("data/mnist/t10k-images-idx3-ubyte.gz");
+    let labels = gunzip("data/mnist/t10k-labels-idx1-ubyte.gz");
+    let good_images = write("members-images", &images);
+    // The labels in two gzip members (as `cat a.gz b.gz` makes): both are read.
+    let split = [gzip(&labels[..5000]), gzip(&labels[5000..])].concat();
+    let two_members = write("two-members.gz", &split);
+    let data = read_idx::<f32, 784>(&good_images, &two_members, 10).unwrap();
+    assert_eq!(data.labels[9999], labels[8 + 9999] as usize);
+    // A second member with more labels than the header counts: too long, not ignored.
+    let extra = [gzip(&labels), gzip(&[1, 2, 3])].concat();
+    let extra = write("extra-member.gz", &extra);
+    let err = message(read_idx::<f32, 784>(&good_images, &extra, 10).unwrap_err());
+    assert!(err.contains("more than 10000 bytes"), "{err}");
+    // A gzip bomb: a header for one 28 x 28 image, then 64 MB of zeros (64 KB compressed).
+    // Reading stops a byte past the 784 promised, instead of inflating it all.
+    let mut bomb = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28];
+    bomb.resize(64 << 20, 0);
+    let bomb = write("bomb.gz", &gzip(&bomb));
+    let one_label = write("one-label", &[0, 0, 8, 1, 0, 0, 0, 1, 3]);
+    let err = message(read_idx::<f32, 784>(&bomb, &one_label, 10).unwrap_err());
+    assert!(
+        err.contains("784 bytes after the header") && err.contains("more than 784"),
+        "{err}"
+    );
+}

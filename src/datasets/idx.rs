@@ -6,9 +6,10 @@
 //! | images | magic 2051, count, rows, columns (four `u32`) | `count * rows * columns` bytes |
 //! | labels | magic 2049, count (two `u32`) | `count` bytes |
 
+use std::io::Read;
 use std::path::Path;
 
-use super::{Labeled, data_error, read_file};
+use super::{Labeled, data_error, open_data, read_at_most};
 use crate::{Batch, Error, Float};
 
 const IMAGES_MAGIC: u32 = 2051;
@@ -91,8 +92,8 @@ pub fn read_idx<T: Float, const N: usize>(
     classes: usize,
 ) -> Result<Labeled<T, N>, Error> {
     let (images, labels) = (images.as_ref(), labels.as_ref());
-    let image_bytes = read_file(images)?;
-    let [magic, count, rows, columns] = header::<4>(images, &image_bytes)?;
+    let mut image_file = open_data(images)?;
+    let [magic, count, rows, columns] = header::<4>(images, &mut image_file)?;
     check_magic(images, magic, IMAGES_MAGIC)?;
     let width = rows as usize * columns as usize;
     if width != N {
@@ -103,10 +104,10 @@ pub fn read_idx<T: Float, const N: usize>(
         ));
     }
     let count = count as usize;
-    let pixels = payload(images, &image_bytes, 16, count * N)?;
+    let pixels = payload(images, &mut image_file, count as u64 * N as u64)?;
 
-    let label_bytes = read_file(labels)?;
-    let [magic, label_count] = header::<2>(labels, &label_bytes)?;
+    let mut label_file = open_data(labels)?;
+    let [magic, label_count] = header::<2>(labels, &mut label_file)?;
     check_magic(labels, magic, LABELS_MAGIC)?;
     if label_count as usize != count {
         return Err(data_error(
@@ -115,7 +116,7 @@ pub fn read_idx<T: Float, const N: usize>(
             label_count,
         ));
     }
-    let label_values = payload(labels, &label_bytes, 8, count)?;
+    let label_values = payload(labels, &mut label_file, count as u64)?;
     if let Some((i, &bad)) = label_values
         .iter()
         .enumerate()
@@ -132,7 +133,18 @@ pub fn read_idx<T: Float, const N: usize>(
 }
 
 /// The first `K` big-endian `u32`s.
-fn header<const K: usize>(path: &Path, bytes: &[u8]) -> Result<[u32; K], Error> {
+fn header<const K: usize>(path: &Path, reader: &mut dyn Read) -> Result<[u32; K], Error> {
+    let mut bytes = Vec::new();
+    reader
+        .take(4 * K as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            data_error(
+                path,
+                "a readable file and, if compressed, a complete gzip stream",
+                e,
+            )
+        })?;
     if bytes.len() < 4 * K {
         return Err(data_error(
             path,
@@ -162,16 +174,19 @@ fn check_magic(path: &Path, found: u32, expected: u32) -> Result<(), Error> {
     }
 }
 
-/// The `len` bytes after the header, which must be all that follows it.
-fn payload<'a>(path: &Path, bytes: &'a [u8], start: usize, len: usize) -> Result<&'a [u8], Error> {
-    let found = bytes.len() - start;
-    if found != len {
-        let what = if found < len { "truncated" } else { "too long" };
+/// The `len` bytes after the header, which must be all that follows it: reading stops one
+/// byte past what the header promises, so a file (or gzip bomb) longer than it says is an
+/// error found without inflating the rest.
+fn payload(path: &Path, reader: &mut dyn Read, len: u64) -> Result<Vec<u8>, Error> {
+    let bytes = read_at_most(path, reader, len, || {
+        format!("{len} bytes after the header")
+    })?;
+    if (bytes.len() as u64) < len {
         return Err(data_error(
             path,
             format!("{len} bytes after the header"),
-            format!("{found} ({what})"),
+            format!("{} (truncated)", bytes.len()),
         ));
     }
-    Ok(&bytes[start..])
+    Ok(bytes)
 }

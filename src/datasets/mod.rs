@@ -16,6 +16,7 @@ mod regression;
 mod spiral;
 
 use std::fmt::Debug;
+use std::io::{BufRead, BufReader, Read};
 use std::marker::PhantomData;
 use std::path::Path;
 
@@ -777,18 +778,57 @@ fn check_count(what: &str, samples: usize, got: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// The loaders' shared checks and reading.
-fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    let bytes = std::fs::read(path).map_err(|e| data_error(path, "a readable file", e))?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        let mut decoder = flate2::read::GzDecoder::new(&bytes[..]);
-        std::io::Read::read_to_end(&mut decoder, &mut out)
-            .map_err(|e| data_error(path, "a complete gzip stream", e))?;
-        Ok(out)
+/// The most a text table (CSV, a regression table) may hold, decompressed: reading stops
+/// there with an error, so a stream without end (`/dev/zero`) or a gzip bomb cannot take all
+/// memory. IDX files are bounded by the size their header gives instead.
+pub(crate) const TEXT_LIMIT: u64 = 512 << 20;
+
+/// A data file as a stream of its bytes, decompressed when it is gzip (every member, as
+/// `gunzip` and Python read them: a file of two members is both).
+pub(crate) fn open_data(path: &Path) -> Result<Box<dyn Read>, Error> {
+    let file = std::fs::File::open(path).map_err(|e| data_error(path, "a readable file", e))?;
+    let mut reader = BufReader::new(file);
+    let start = reader
+        .fill_buf()
+        .map_err(|e| data_error(path, "a readable file", e))?;
+    if start.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
     } else {
-        Ok(bytes)
+        Ok(Box::new(reader))
     }
+}
+
+/// Reads the rest of `reader`, which must hold at most `limit` bytes: one byte more is an
+/// error (`more` says what was expected), found without reading further.
+pub(crate) fn read_at_most(
+    path: &Path,
+    reader: &mut dyn Read,
+    limit: u64,
+    more: impl FnOnce() -> String,
+) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            data_error(
+                path,
+                "a readable file and, if compressed, a complete gzip stream",
+                e,
+            )
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(data_error(path, more(), format!("more than {limit} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// A whole text table, at most [`TEXT_LIMIT`] bytes decompressed.
+fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    let mut reader = open_data(path)?;
+    read_at_most(path, &mut reader, TEXT_LIMIT, || {
+        format!("a table of at most {TEXT_LIMIT} bytes")
+    })
 }
 
 fn data_error(path: &Path, expected: impl ToString, found: impl ToString) -> Error {

@@ -314,6 +314,14 @@ impl Checkpoint {
             }
         }
         if !problems.is_empty() {
+            // The first few, and how many more: a file of 10,000 unknown tensors once made
+            // an error of half a megabyte.
+            const SHOWN: usize = 8;
+            if problems.len() > SHOWN {
+                let more = problems.len() - SHOWN;
+                problems.truncate(SHOWN);
+                problems.push(format!("and {more} more"));
+            }
             return Err(Error::Checkpoint {
                 path: "(in memory)".into(),
                 problems,

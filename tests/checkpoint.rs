@@ -255,3 +255,26 @@ fn a_file_written_by_the_reference_implementation_loads() {
     checkpoint.save(&path).unwrap();
     assert_eq!(Checkpoint::load(&path).unwrap(), checkpoint);
 }
+
+#[test]
+fn a_file_of_thousands_of_unexpected_tensors_lists_a_few_and_counts_the_rest() {
+    let mut checkpoint = Checkpoint::of(&Net::<f32>::new(0));
+    for i in 0..10_000 {
+        checkpoint
+            .add(&format!("junk{i}.weight"), &[1], &[0.0f32])
+            .unwrap();
+    }
+    let mut net = Net::<f32>::new(1);
+    let err = checkpoint.restore(&mut net).unwrap_err();
+    let Error::Checkpoint { problems, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(problems.len(), 9);
+    assert_eq!(problems[8], "and 9992 more");
+    assert!(
+        err.to_string().len() < 1000,
+        "{} bytes",
+        err.to_string().len()
+    );
+    assert_eq!(net.params(), Net::<f32>::new(1).params());
+}

@@ -257,8 +257,9 @@ fn activation_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
                 errors.push(
                     *span,
                     format!(
-                        "layer `{}`: {value} is out of range, expected {rule}",
-                        layer.name
+                        "layer `{}`: {} is out of range, expected {rule}",
+                        layer.name,
+                        number(*value)
                     ),
                 );
             }
@@ -277,8 +278,9 @@ fn batch_norm_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
             (
                 eps,
                 "eps",
-                "positive and finite",
-                f64::MIN_POSITIVE..f64::INFINITY,
+                "finite and at least 1.2e-38 (f32's smallest normal number), so that it is \
+                 not 0 in an f32 network",
+                f64::from(f32::MIN_POSITIVE)..f64::INFINITY,
             ),
         ];
         for (arg, name, rule, range) in rules {
@@ -288,8 +290,9 @@ fn batch_norm_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
                 errors.push(
                     *span,
                     format!(
-                        "layer `{}`: batch norm {name} {value} is out of range, expected {rule}",
-                        layer.name
+                        "layer `{}`: batch norm {name} {} is out of range, expected {rule}",
+                        layer.name,
+                        number(*value)
                     ),
                 );
             }
@@ -538,5 +541,14 @@ fn width_hint(net: &NetDecl, resolved: &[Resolved<'_>], input: &Width) -> String
             " (a const generic parameter is only ever equal to itself)".into()
         }
         _ => String::new(),
+    }
+}
+
+/// A number as an error message shows it: `1e-50` rather than fifty zeros.
+fn number(value: f64) -> String {
+    if value != 0.0 && !(1e-4..1e6).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
     }
 }

@@ -60,7 +60,8 @@ impl BatchNorm {
     /// ```
     pub const DEFAULT_EPS: f64 = 1e-5;
 
-    /// Batch norm with running-statistics `momentum` in `[0, 1)` and `eps > 0`.
+    /// Batch norm with running-statistics `momentum` in `[0, 1)` and `eps` finite and at least
+    /// `f32::MIN_POSITIVE`, so that it is not 0 in an `f32` network.
     ///
     /// ```
     /// use constnet::{Error, layers::BatchNorm};
@@ -68,6 +69,7 @@ impl BatchNorm {
     /// assert_eq!((bn.momentum(), bn.eps()), (0.0, 1e-3));
     /// assert!(matches!(BatchNorm::new(-0.1, 1e-5), Err(Error::BadHyperparameter { .. })));
     /// assert!(BatchNorm::new(0.9, f64::INFINITY).is_err());
+    /// assert!(BatchNorm::new(0.9, 1e-50).is_err()); // 0 in f32
     /// # Ok::<(), constnet::Error>(())
     /// ```
     pub fn new(momentum: f64, eps: f64) -> Result<Self, Error> {
@@ -78,11 +80,13 @@ impl BatchNorm {
                 expected: "in [0, 1)",
             });
         }
-        if !(eps > 0.0 && eps.is_finite()) {
+        // At least f32's smallest normal number: below it, eps is 0 (or a subnormal) in an
+        // `f32` network, and a constant feature divides 0 by 0.
+        if !(eps >= f64::from(f32::MIN_POSITIVE) && eps.is_finite()) {
             return Err(Error::BadHyperparameter {
                 name: "batch norm eps",
                 value: eps,
-                expected: "a positive, finite number",
+                expected: "finite and at least 1.2e-38 (f32's smallest normal number)",
             });
         }
         Ok(BatchNorm { momentum, eps })

@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{Labeled, data_error, open_data, read_at_most};
+use super::{Labeled, data_error, open_data, read_at_most, read_up_to};
 use crate::{Batch, Error, Float};
 
 const IMAGES_MAGIC: u32 = 2051;
@@ -134,17 +134,7 @@ pub fn read_idx<T: Float, const N: usize>(
 
 /// The first `K` big-endian `u32`s.
 fn header<const K: usize>(path: &Path, reader: &mut dyn Read) -> Result<[u32; K], Error> {
-    let mut bytes = Vec::new();
-    reader
-        .take(4 * K as u64)
-        .read_to_end(&mut bytes)
-        .map_err(|e| {
-            data_error(
-                path,
-                "a readable file and, if compressed, a complete gzip stream",
-                e,
-            )
-        })?;
+    let bytes = read_up_to(path, reader, 4 * K as u64)?;
     if bytes.len() < 4 * K {
         return Err(data_error(
             path,

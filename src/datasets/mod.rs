@@ -806,20 +806,23 @@ pub(crate) fn read_at_most(
     limit: u64,
     more: impl FnOnce() -> String,
 ) -> Result<Vec<u8>, Error> {
-    let mut bytes = Vec::new();
-    reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| {
-            data_error(
-                path,
-                "a readable file and, if compressed, a complete gzip stream",
-                e,
-            )
-        })?;
+    let bytes = read_up_to(path, reader, limit.saturating_add(1))?;
     if bytes.len() as u64 > limit {
         return Err(data_error(path, more(), format!("more than {limit} bytes")));
     }
+    Ok(bytes)
+}
+
+/// The next `count` bytes of `reader`, or all it has left if fewer.
+pub(crate) fn read_up_to(path: &Path, reader: &mut dyn Read, count: u64) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    reader.take(count).read_to_end(&mut bytes).map_err(|e| {
+        data_error(
+            path,
+            "a readable file and, if compressed, a complete gzip stream",
+            e,
+        )
+    })?;
     Ok(bytes)
 }
 

@@ -1,4 +1,9 @@
 // Batch norm's momentum is in [0, 1) and its eps positive; the arguments are named.
+use constnet::datasets::Labeled;
+use constnet::prelude::*;
+use constnet::train::{Config, fit};
+use constnet::Checkpoint;
+
 constnet::network! {
     struct MomentumTooLarge { fc1: Dense<4, 8>, bn: BatchNorm(momentum = 1.0), fc2: Dense<8, 2> }
     struct ZeroEps { fc1: Dense<4, 8>, bn: BatchNorm(eps = 0), fc2: Dense<8, 2> }
@@ -10,4 +15,24 @@ constnet::network! {
     struct UnknownArgument { fc1: Dense<4, 8>, bn: BatchNorm(decay = 0.9), fc2: Dense<8, 2> }
 }
 
-fn main() {}
+/// What a user's program does with a network: trains it for a few steps on data of its
+/// input width, classifies a sample, and saves it.
+fn use_network<N: Network<f32, IN, OUT>, const IN: usize, const OUT: usize>(
+    mut net: N,
+) -> Result<usize, Error> {
+    let x = Batch::<f32, IN>::from_fn(16, |i, j| ((i + 3 * j) % 7) as f32 / 7.0);
+    let data = Labeled::new(x, (0..16).map(|j| j % OUT).collect())?;
+    let mut sgd = Sgd::new(0.1)?;
+    fit(&mut net, &mut sgd, &SoftmaxCrossEntropy, &data, None, &Config::new(2, 8))?;
+    Checkpoint::of(&net).save(std::env::temp_dir().join("net.safetensors"))?;
+    Ok(net.predict(&data.inputs.column(0).into_owned()))
+}
+
+fn main() -> Result<(), Error> {
+    use_network(MomentumTooLarge::new(0))?;
+    use_network(ZeroEps::new(0))?;
+    use_network(EpsZeroInF32::new(0))?;
+    use_network(InitOnBatchNorm::new(0))?;
+    use_network(UnknownArgument::new(0))?;
+    Ok(())
+}

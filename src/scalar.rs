@@ -177,6 +177,27 @@ fn exp_f32_in_place(xs: &mut [f32]) {
     }
 }
 
+/// The index of the first NaN or infinite value, found by a pass that vectorizes first
+/// (`v * 0` is zero for a finite `v` and NaN otherwise, summed in 16 independent lanes; a
+/// plain `position(|v| !v.is_finite())` does not vectorize), so that checking a whole
+/// dataset, or the parameters after every step, costs about a read of them.
+pub(crate) fn first_non_finite<T: Float>(values: &[T]) -> Option<usize> {
+    const LANES: usize = 16;
+    let mut sums = [T::ZERO; LANES];
+    let whole = values.chunks_exact(LANES);
+    let rest = whole.remainder();
+    for chunk in whole {
+        for k in 0..LANES {
+            sums[k] += chunk[k] * T::ZERO;
+        }
+    }
+    if sums.iter().all(|s| *s == T::ZERO) && rest.iter().all(|v| v.is_finite()) {
+        None
+    } else {
+        values.iter().position(|v| !v.is_finite())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +243,28 @@ mod tests {
         let mut xs = [-3.0f64, 0.5, 700.0];
         f64::exp_in_place(&mut xs);
         assert_eq!(xs, [(-3.0f64).exp(), 0.5f64.exp(), 700.0f64.exp()]);
+    }
+
+    #[test]
+    fn first_non_finite_finds_the_first_nan_or_infinity_wherever_it_is() {
+        let values: Vec<f32> = (0..37).map(|i| i as f32 - 18.0).collect();
+        assert_eq!(super::first_non_finite(&values), None);
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, 15, 16, 31, 32, 36] {
+                let mut with = values.clone();
+                with[at] = bad;
+                with[36 - at / 2] = bad;
+                assert_eq!(
+                    super::first_non_finite(&with),
+                    Some(at.min(36 - at / 2)),
+                    "{bad} at {at}"
+                );
+            }
+        }
+        assert_eq!(super::first_non_finite::<f64>(&[]), None);
+        assert_eq!(
+            super::first_non_finite(&[f64::MAX, -f64::MAX, f64::MIN_POSITIVE]),
+            None
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
 use crate::network::TensorRef;
+use crate::scalar::first_non_finite;
 use crate::{
     AsBatch, Batch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
     TensorStats, UpdateMonitor,
@@ -447,10 +448,7 @@ impl NonFinite {
         net: &impl Network<T, IN, OUT>,
     ) -> Option<Self> {
         let first = |values: &[T], in_state| {
-            if all_finite(values) {
-                return None;
-            }
-            let index = values.iter().position(|v| !v.is_finite())?;
+            let index = first_non_finite(values)?;
             Some(NonFinite {
                 index,
                 in_state,
@@ -492,22 +490,6 @@ impl NonFinite {
             value: self.value,
         }
     }
-}
-
-/// Whether every value is finite, in a pass that vectorizes: `v * 0` is zero for a finite `v`
-/// and NaN for NaN or infinity, summed in 16 independent lanes (a plain `all(is_finite)`
-/// does not vectorize).
-fn all_finite<T: Float>(values: &[T]) -> bool {
-    const LANES: usize = 16;
-    let mut sums = [T::ZERO; LANES];
-    let whole = values.chunks_exact(LANES);
-    let rest = whole.remainder();
-    for chunk in whole {
-        for k in 0..LANES {
-            sums[k] += chunk[k] * T::ZERO;
-        }
-    }
-    sums.iter().all(|s| *s == T::ZERO) && rest.iter().all(|v| v.is_finite())
 }
 
 /// The data loss of the whole set `inputs` with `targets` (of a set of kind `D`) in
@@ -629,25 +611,5 @@ impl Report {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::all_finite;
-
-    #[test]
-    fn all_finite_finds_every_non_finite_value_wherever_it_is() {
-        let values: Vec<f32> = (0..37).map(|i| i as f32 - 18.0).collect();
-        assert!(all_finite(&values));
-        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-            for at in [0, 15, 16, 31, 32, 36] {
-                let mut with = values.clone();
-                with[at] = bad;
-                assert!(!all_finite(&with), "{bad} at {at}");
-            }
-        }
-        assert!(all_finite::<f64>(&[]));
-        assert!(all_finite(&[f64::MAX, -f64::MAX, f64::MIN_POSITIVE]));
     }
 }

@@ -23,6 +23,7 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
+use crate::scalar::first_non_finite;
 use crate::{Batch, BatchView, Error, Float};
 
 pub use csv::{Header, diabetes, read_csv, read_regression};
@@ -224,7 +225,7 @@ pub(crate) fn check_finite<T: Float, const N: usize>(
     set: &'static str,
     what: &'static str,
 ) -> Result<(), Error> {
-    match values.as_slice().iter().position(|v| !v.is_finite()) {
+    match first_non_finite(values.as_slice()) {
         None => Ok(()),
         Some(at) => Err(Error::NonFiniteData {
             set,

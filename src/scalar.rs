@@ -248,22 +248,22 @@ mod tests {
     #[test]
     fn first_non_finite_finds_the_first_nan_or_infinity_wherever_it_is() {
         let values: Vec<f32> = (0..37).map(|i| i as f32 - 18.0).collect();
-        assert_eq!(super::first_non_finite(&values), None);
+        assert_eq!(first_non_finite(&values), None);
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             for at in [0, 15, 16, 31, 32, 36] {
                 let mut with = values.clone();
                 with[at] = bad;
                 with[36 - at / 2] = bad;
                 assert_eq!(
-                    super::first_non_finite(&with),
+                    first_non_finite(&with),
                     Some(at.min(36 - at / 2)),
                     "{bad} at {at}"
                 );
             }
         }
-        assert_eq!(super::first_non_finite::<f64>(&[]), None);
+        assert_eq!(first_non_finite::<f64>(&[]), None);
         assert_eq!(
-            super::first_non_finite(&[f64::MAX, -f64::MAX, f64::MIN_POSITIVE]),
+            first_non_finite(&[f64::MAX, -f64::MAX, f64::MIN_POSITIVE]),
             None
         );
     }

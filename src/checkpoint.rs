@@ -18,8 +18,10 @@
 //! Saving writes a temporary file beside the target and renames it over the target only once
 //! it is complete and flushed: a failed or interrupted save leaves the previous file intact.
 //! Each save has its own temporary file (`<name>.<process id>-<count>.tmp`), so concurrent
-//! saves to one path each leave a whole file; a process killed mid-save leaves its temporary
-//! file behind, which nothing reads and which may be deleted.
+//! saves to one path each leave a whole file. A process killed mid-save leaves its temporary
+//! file behind, which nothing reads; the next successful save to the same path deletes it
+//! once its process is gone and it has not been written to for a minute (on systems with
+//! `/proc`; elsewhere such files may be deleted by hand).
 
 mod safetensors;
 
@@ -374,6 +376,89 @@ impl Checkpoint {
         optimizer.load_state(steps, &views)
     }
 
+    /// Restores a training run: `net` as [`restore`](Self::restore) does and `optimizer` as
+    /// [`restore_optimizer`](Self::restore_optimizer) does, after checking that every saved
+    /// optimizer buffer holds one value per parameter of `net` (state saved for another
+    /// network would otherwise be taken, and fail only at the first step). Both or neither:
+    /// on any error `net` and `optimizer` are as they were.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, Error, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// network! { struct Wider { fc: Dense<3, 1> } }
+    /// let mut net = Net::new(0);
+    /// let mut adam = AdamConfig::new(1e-2).build::<f32>()?;
+    /// adam.step(net.params_mut(), &[0.5; 3])?;
+    /// let checkpoint = Checkpoint::of(&net).with_optimizer(&adam);
+    /// let (mut resumed, mut rule) = (Net::new(1), AdamConfig::new(1e-2).build::<f32>()?);
+    /// checkpoint.restore_with_optimizer(&mut resumed, &mut rule)?;
+    /// assert_eq!((resumed.params(), rule.steps()), (net.params(), 1));
+    /// // Adam's moments for 3 parameters do not fit a network of 4
+    /// let mut other = Checkpoint::of(&Wider::new(0));
+    /// other.add("optimizer.m", &[3], &[0.0f32; 3])?;
+    /// other.set_metadata("optimizer.steps", "1");
+    /// let (mut wider, mut fresh) = (Wider::new(5), AdamConfig::new(1e-2).build::<f32>()?);
+    /// let err = other.restore_with_optimizer(&mut wider, &mut fresh).unwrap_err();
+    /// assert!(matches!(err, Error::WrongLength { expected: 4, got: 3, .. }));
+    /// assert_eq!((wider.params(), fresh.steps()), (Wider::new(5).params(), 0)); // unchanged
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn restore_with_optimizer<T, const IN: usize, const OUT: usize, N, O>(
+        &self,
+        net: &mut N,
+        optimizer: &mut O,
+    ) -> Result<(), Error>
+    where
+        T: Float,
+        N: Network<T, IN, OUT>,
+        O: Optimizer<T>,
+    {
+        for (name, t) in &self.tensors {
+            if let Some(short) = name.strip_prefix("optimizer.")
+                && t.values.len() != N::PARAM_COUNT
+            {
+                return Err(Error::WrongLength {
+                    what: format!(
+                        "optimizer state `{short}` (one value per parameter of the network)"
+                    ),
+                    expected: N::PARAM_COUNT,
+                    got: t.values.len(),
+                });
+            }
+        }
+        let (params, state) = (net.params().to_vec(), net.state().to_vec());
+        self.restore(net)?;
+        if let Err(e) = self.restore_optimizer(optimizer) {
+            net.params_mut().copy_from_slice(&params);
+            net.state_mut().copy_from_slice(&state);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The bytes of the safetensors file [`save`](Self::save) writes, for a program that
+    /// stores or sends them itself; [`from_bytes`](Self::from_bytes) reads them back.
+    ///
+    /// ```
+    /// use constnet::Checkpoint;
+    /// let mut checkpoint = Checkpoint::new();
+    /// checkpoint.add("x", &[2], &[1.5f32, -2.0])?;
+    /// let bytes = checkpoint.to_bytes();
+    /// assert_eq!(u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize + 8 + 8, bytes.len());
+    /// assert_eq!(Checkpoint::from_bytes(&bytes)?, checkpoint);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let bytes: Vec<Vec<u8>> = self.tensors.values().map(to_bytes).collect();
+        let views: Vec<(&str, &str, &[usize], &[u8])> = self
+            .tensors
+            .iter()
+            .zip(&bytes)
+            .map(|((name, t), data)| (name.as_str(), t.dtype.name(), &t.shape[..], &data[..]))
+            .collect();
+        safetensors::serialize(&views, &self.metadata)
+    }
+
     /// Writes the checkpoint to `path` through a temporary file renamed over it.
     ///
     /// ```
@@ -394,14 +479,7 @@ impl Checkpoint {
             path: path.display().to_string(),
             problems: vec![what],
         };
-        let bytes: Vec<Vec<u8>> = self.tensors.values().map(to_bytes).collect();
-        let views: Vec<(&str, &str, &[usize], &[u8])> = self
-            .tensors
-            .iter()
-            .zip(&bytes)
-            .map(|((name, t), data)| (name.as_str(), t.dtype.name(), &t.shape[..], &data[..]))
-            .collect();
-        let serialized = safetensors::serialize(&views, &self.metadata);
+        let serialized = self.to_bytes();
         let (temp, file) = create_temp(path).map_err(|e| {
             fail(format!(
                 "could not create a temporary file beside it ({e}); any previous file is \
@@ -419,6 +497,7 @@ impl Checkpoint {
                 "could not write it ({e}); any previous file is unchanged"
             )));
         }
+        remove_stale_temps(path);
         Ok(())
     }
 
@@ -444,7 +523,38 @@ impl Checkpoint {
             problems: vec![what],
         };
         let bytes = std::fs::read(path).map_err(|e| fail(format!("could not read it ({e})")))?;
-        let (entries, metadata) = safetensors::parse(&bytes)
+        Checkpoint::from_bytes(&bytes).map_err(|e| match e {
+            Error::Checkpoint { problems, .. } => Error::Checkpoint {
+                path: path.display().to_string(),
+                problems,
+            },
+            other => other,
+        })
+    }
+
+    /// Reads a checkpoint from the bytes of a safetensors file, such as a model built into
+    /// the program with `include_bytes!`; errors as [`load`](Self::load)'s, with the path
+    /// `(in memory)`.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, Error, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let path = std::env::temp_dir().join(format!("constnet-doc-bytes-{}.safetensors", std::process::id()));
+    /// Checkpoint::of(&Net::new(0)).save(&path)?;
+    /// let bytes = std::fs::read(&path).unwrap(); // or include_bytes!("model.safetensors")
+    /// let mut net = Net::new(1);
+    /// Checkpoint::from_bytes(&bytes)?.restore(&mut net)?;
+    /// assert_eq!(net.params(), Net::new(0).params());
+    /// assert!(matches!(Checkpoint::from_bytes(&bytes[..20]), Err(Error::Checkpoint { .. })));
+    /// std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let fail = |what: String| Error::Checkpoint {
+            path: "(in memory)".into(),
+            problems: vec![what],
+        };
+        let (entries, metadata) = safetensors::parse(bytes)
             .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
         let mut checkpoint = Checkpoint::new();
         for entry in entries {
@@ -503,7 +613,8 @@ impl Checkpoint {
 /// `<name>.<process id>-<count>.tmp`, created only if no such file exists, so that saves to
 /// one path from several threads or processes never write into each other's file (they all
 /// once used `<name>.tmp`), and a leftover file or directory of any such name is passed
-/// over. A process killed mid-save leaves its temporary file behind; it is never read.
+/// over. A process killed mid-save leaves its temporary file behind; it is never read, and
+/// [`remove_stale_temps`] deletes it later.
 fn create_temp(path: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = path.file_name().unwrap_or_default().to_os_string();
@@ -520,6 +631,56 @@ fn create_temp(path: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::Fil
             Ok(file) => return Ok((temp, file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Deletes the temporary files that saves to `path` left behind when their process died
+/// mid-save: files named `<name>.<process id>-<count>.tmp` whose process is no longer
+/// running and that nothing has written to for a minute. Where that cannot be told (no
+/// `/proc`, as on macOS and Windows), nothing is deleted. A file of a live process, of this
+/// one, or of a process in another PID namespace that is still writing (the minute) is
+/// left alone; errors are ignored, since the save itself succeeded.
+fn remove_stale_temps(path: &Path) {
+    let proc = Path::new("/proc");
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else {
+        return;
+    };
+    let (Some(name), true) = (name.to_str(), proc.join("self").exists()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|f| {
+                f.strip_prefix(name)?
+                    .strip_prefix('.')?
+                    .strip_suffix(".tmp")
+            })
+            .and_then(|middle| middle.split_once('-'))
+            .filter(|(_, count)| count.parse::<u64>().is_ok())
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let idle = entry
+            .metadata()
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= 60);
+        if idle && pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

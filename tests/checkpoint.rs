@@ -278,3 +278,86 @@ fn a_file_of_thousands_of_unexpected_tensors_lists_a_few_and_counts_the_rest() {
     );
     assert_eq!(net.params(), Net::<f32>::new(1).params());
 }
+
+#[test]
+fn a_save_deletes_the_temporary_files_of_dead_saves_and_only_those() {
+    let path = scratch("crashed.safetensors");
+    // A process that has ended: its id names no running process (ids are not reused so soon).
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    let temp = |owner: u32, count: u32, modified: std::time::SystemTime| {
+        let file = path.with_file_name(format!("crashed.safetensors.{owner}-{count}.tmp"));
+        std::fs::write(&file, b"half a checkpoint").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        file
+    };
+    let stale = temp(dead, 0, old);
+    let recent = temp(dead, 1, std::time::SystemTime::now()); // may still be written
+    let live = temp(1, 0, old); // pid 1 is always running
+    let own = temp(std::process::id(), 999_999, old);
+    let unrelated = path.with_file_name("crashed.safetensors.notes.tmp");
+    std::fs::write(&unrelated, b"a user's file").unwrap();
+    Checkpoint::of(&Net::<f32>::init(0)).save(&path).unwrap();
+    assert!(!stale.exists(), "the dead save's idle file is deleted");
+    for kept in [&recent, &live, &own, &unrelated] {
+        assert!(kept.exists(), "{} must be kept", kept.display());
+    }
+    assert_eq!(
+        Checkpoint::load(&path).unwrap(),
+        Checkpoint::of(&Net::<f32>::init(0))
+    );
+}
+
+#[test]
+fn a_training_run_resumes_only_with_state_of_its_own_network() {
+    let (net, adam) = trained::<f32>();
+    let checkpoint = Checkpoint::of(&net).with_optimizer(&adam);
+    let (mut resumed, mut rule) = (Net::<f32>::init(9), AdamConfig::new(1e-2).build().unwrap());
+    checkpoint
+        .restore_with_optimizer(&mut resumed, &mut rule)
+        .unwrap();
+    assert_eq!(
+        (resumed.params(), resumed.state()),
+        (net.params(), net.state())
+    );
+    assert_eq!((rule.steps(), rule.state()), (adam.steps(), adam.state()));
+
+    // Moments of the right network but one short: refused before anything changes.
+    let mut short = checkpoint.clone();
+    let (_, m) = checkpoint.get::<f32>("optimizer.m").unwrap();
+    short.add("optimizer.m", &[m.len() - 1], &m[1..]).unwrap();
+    let (mut fresh, mut rule) = (Net::<f32>::init(9), AdamConfig::new(1e-2).build().unwrap());
+    let err = short
+        .restore_with_optimizer(&mut fresh, &mut rule)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::WrongLength { expected, got, .. } if expected == m.len() && got == m.len() - 1),
+        "{err}"
+    );
+    assert_eq!(fresh.params(), Net::<f32>::init(9).params());
+    assert_eq!(rule.steps(), 0);
+
+    // A network that restores but a state that does not (a negative sum of squares): the
+    // network is put back as it was.
+    let mut negative = checkpoint.clone();
+    let (_, v) = checkpoint.get::<f32>("optimizer.v").unwrap();
+    let mut bad = v.clone();
+    bad[0] = -1.0;
+    negative.add("optimizer.v", &[bad.len()], &bad).unwrap();
+    let err = negative
+        .restore_with_optimizer(&mut fresh, &mut rule)
+        .unwrap_err();
+    assert!(matches!(err, Error::BadState { .. }), "{err}");
+    assert_eq!(
+        (fresh.params(), fresh.state()),
+        (Net::<f32>::init(9).params(), Net::<f32>::init(9).state())
+    );
+    assert_eq!(rule.steps(), 0);
+}

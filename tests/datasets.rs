@@ -5,7 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use constnet::Error;
-use constnet::datasets::{Header, Labeled, Split, mnist, read_csv, read_idx};
+use constnet::datasets::{
+    Header, Labeled, NonFinite, Split, mnist, read_csv, read_csv_with, read_idx,
+    read_regression_with,
+};
 
 fn class_counts<const N: usize>(data: &Labeled<f32, N>) -> Vec<usize> {
     let mut counts = vec![0; data.classes()];
@@ -119,6 +122,48 @@ fn bad_csv_content_is_an_error_with_the_line() {
         let err = message(read_csv::<f32, 1>(&path, Header::Sklearn).unwrap_err());
         assert!(err.contains(expected), "{name}: {err}");
     }
+}
+
+#[test]
+fn nan_and_inf_fields_are_kept_only_when_asked_and_out_of_range_numbers_never() {
+    // Spellings pandas and NumPy write, in a header-less CSV of two features.
+    let path = write(
+        "missing.csv",
+        b"1.0,nan,0\n2.0,NaN,1\n-inf,3.0,2\n+Infinity,4.0,0\n5.0,6.0,1\n",
+    );
+    let err = message(read_csv::<f32, 2>(&path, Header::None).unwrap_err());
+    assert!(
+        err.contains("missing.csv:1") && err.contains("`nan`"),
+        "{err}"
+    );
+    let kept = read_csv_with::<f32, 2>(&path, Header::None, NonFinite::Keep).unwrap();
+    assert_eq!(kept.len(), 5);
+    assert!(kept.inputs[(1, 0)].is_nan() && kept.inputs[(1, 1)].is_nan());
+    assert_eq!(kept.inputs[(0, 2)], f32::NEG_INFINITY);
+    assert_eq!(kept.inputs[(0, 3)], f32::INFINITY);
+    let clean = kept.without_non_finite();
+    assert_eq!(clean.labels, [1]);
+    assert_eq!(clean.inputs.as_slice(), &[5.0, 6.0]);
+    // Numbers beyond the scalar type's range are refused even when non-finite fields are
+    // kept: they are not missing values.
+    for (text, scalar_is_f32) in [("1e39,0,0\n", true), ("1e400,0,0\n", false)] {
+        let path = write("overflow-kept.csv", text.as_bytes());
+        let err = if scalar_is_f32 {
+            read_csv_with::<f32, 2>(&path, Header::None, NonFinite::Keep).map(|_| ())
+        } else {
+            read_csv_with::<f64, 2>(&path, Header::None, NonFinite::Keep).map(|_| ())
+        };
+        let err = message(err.unwrap_err());
+        assert!(err.contains("overflow-kept.csv:1"), "{text}: {err}");
+    }
+    // The same for regression tables, in either file.
+    let x = write("rx.txt", b"1 2\n3 4\n5 6\n");
+    let y = write("ry.txt", b"0.5\nnan\n2\n");
+    assert!(read_regression_with::<f64, 2, 1>(&x, &y, NonFinite::Refuse).is_err());
+    let data = read_regression_with::<f64, 2, 1>(&x, &y, NonFinite::Keep).unwrap();
+    let clean = data.without_non_finite();
+    assert_eq!(clean.targets.as_slice(), &[0.5, 2.0]);
+    assert_eq!(clean.inputs.as_slice(), &[1.0, 2.0, 5.0, 6.0]);
 }
 
 #[test]

@@ -32,6 +32,37 @@ pub enum Header {
     Sklearn,
 }
 
+/// What a loader does with a field that spells a non-finite number: `nan`, `inf`,
+/// `-infinity` and the like, in any case (how pandas and NumPy write a missing or undefined
+/// value). A number beyond the scalar type's range, such as `1e39` for `f32`, is refused
+/// either way: it is not a missing value but one that would silently become infinity.
+///
+/// ```
+/// use constnet::datasets::{Header, NonFinite, read_csv, read_csv_with};
+/// let path = std::env::temp_dir().join(format!("constnet-doc-nonfinite-{}.csv", std::process::id()));
+/// std::fs::write(&path, "0.5,NaN,0\n2.5,3.5,1\n")?;
+/// let err = read_csv::<f32, 2>(&path, Header::None).unwrap_err(); // refused by default
+/// assert!(err.to_string().contains(":1"), "{err}"); // with the file and line
+/// let kept = read_csv_with::<f32, 2>(&path, Header::None, NonFinite::Keep)?;
+/// assert!(kept.inputs[(1, 0)].is_nan());
+/// assert_eq!(kept.without_non_finite().labels, [1]); // then dropped, or imputed by hand
+/// std::fs::write(&path, "1e39,0,0\n")?; // beyond f32's range
+/// assert!(read_csv_with::<f32, 2>(&path, Header::None, NonFinite::Keep).is_err());
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NonFinite {
+    /// An error naming the file, line and field (what [`read_csv`] and [`read_regression`]
+    /// do): [`fit`](crate::train::fit) refuses such data anyway.
+    #[default]
+    Refuse,
+    /// The field is read as NaN or an infinity, for the program to drop
+    /// ([`Labeled::without_non_finite`](super::Labeled::without_non_finite)) or fill in
+    /// before training.
+    Keep,
+}
+
 /// Reads a labeled CSV whose samples have `N` features.
 ///
 /// Errors name the file (and line) and what was expected and found: a missing file, a
@@ -49,6 +80,16 @@ pub enum Header {
 pub fn read_csv<T: Float, const N: usize>(
     path: impl AsRef<Path>,
     header: Header,
+) -> Result<Labeled<T, N>, Error> {
+    read_csv_with(path, header, NonFinite::Refuse)
+}
+
+/// [`read_csv`], with what to do with `nan` and `inf` fields chosen by `non_finite` (see
+/// [`NonFinite`] for an example).
+pub fn read_csv_with<T: Float, const N: usize>(
+    path: impl AsRef<Path>,
+    header: Header,
+    non_finite: NonFinite,
 ) -> Result<Labeled<T, N>, Error> {
     let path = path.as_ref();
     let text = read_text(path)?;
@@ -78,7 +119,7 @@ pub fn read_csv<T: Float, const N: usize>(
                 ),
             });
         }
-        push_numbers(&at, &fields[..N], &mut values)?;
+        push_numbers(&at, &fields[..N], non_finite, &mut values)?;
         let label_text = fields[N];
         let label: usize = label_text.parse().map_err(|_| Error::Data {
             path: at(),
@@ -158,9 +199,31 @@ pub fn read_regression<T: Float, const N: usize, const M: usize>(
     inputs: impl AsRef<Path>,
     targets: impl AsRef<Path>,
 ) -> Result<Regression<T, N, M>, Error> {
+    read_regression_with(inputs, targets, NonFinite::Refuse)
+}
+
+/// [`read_regression`], with what to do with `nan` and `inf` fields (in either file) chosen
+/// by `non_finite`.
+///
+/// ```
+/// use constnet::datasets::{NonFinite, read_regression_with};
+/// let dir = std::env::temp_dir();
+/// let (x, y) = (dir.join("constnet-doc-x.txt"), dir.join("constnet-doc-y.txt"));
+/// std::fs::write(&x, "1 2\n3 nan\n5 6\n")?;
+/// std::fs::write(&y, "0.5\n1.5\n-inf\n")?;
+/// let data = read_regression_with::<f64, 2, 1>(&x, &y, NonFinite::Keep)?;
+/// assert_eq!(data.without_non_finite().targets.as_slice(), &[0.5]);
+/// assert!(read_regression_with::<f64, 2, 1>(&x, &y, NonFinite::Refuse).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_regression_with<T: Float, const N: usize, const M: usize>(
+    inputs: impl AsRef<Path>,
+    targets: impl AsRef<Path>,
+    non_finite: NonFinite,
+) -> Result<Regression<T, N, M>, Error> {
     let (inputs, targets) = (inputs.as_ref(), targets.as_ref());
-    let x = read_table::<T, N>(inputs, "inputs")?;
-    let y = read_table::<T, M>(targets, "targets")?;
+    let x = read_table::<T, N>(inputs, "inputs", non_finite)?;
+    let y = read_table::<T, M>(targets, "targets", non_finite)?;
     if y.ncols() != x.ncols() {
         return Err(data_error(
             targets,
@@ -198,7 +261,11 @@ pub fn diabetes<T: Float>(dir: impl AsRef<Path>) -> Result<Regression<T, 10, 1>,
 }
 
 /// Every non-blank line of `path` as `W` numbers, one column per line.
-fn read_table<T: Float, const W: usize>(path: &Path, what: &str) -> Result<Batch<T, W>, Error> {
+fn read_table<T: Float, const W: usize>(
+    path: &Path,
+    what: &str,
+    non_finite: NonFinite,
+) -> Result<Batch<T, W>, Error> {
     let text = read_text(path)?;
     let mut values = Vec::new();
     for (number, line) in numbered_lines(&text) {
@@ -215,7 +282,7 @@ fn read_table<T: Float, const W: usize>(path: &Path, what: &str) -> Result<Batch
                 found: format!("{} fields", fields.len()),
             });
         }
-        push_numbers(&at, &fields, &mut values)?;
+        push_numbers(&at, &fields, non_finite, &mut values)?;
     }
     Ok(Batch::<T, W>::from_vec(values))
 }
@@ -237,6 +304,7 @@ fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 fn push_numbers<T: Float>(
     at: &dyn Fn() -> String,
     fields: &[&str],
+    non_finite: NonFinite,
     values: &mut Vec<T>,
 ) -> Result<(), Error> {
     for field in fields {
@@ -246,9 +314,14 @@ fn push_numbers<T: Float>(
             found: format!("`{field}`"),
         })?;
         // `nan`, `inf`, and numbers beyond the scalar type's range (`1e39` for `f32`,
-        // `1e400` for `f64`), which would become infinity.
+        // `1e400` for `f64`), which would become infinity; only the first two may be kept.
         let value = T::of_f64(value);
-        if !value.is_finite() {
+        let spelled = || {
+            let word = field.trim_start_matches(['+', '-']).to_ascii_lowercase();
+            matches!(word.as_str(), "nan" | "inf" | "infinity")
+        };
+        let kept = non_finite == NonFinite::Keep && spelled();
+        if !(value.is_finite() || kept) {
             return Err(Error::Data {
                 path: at(),
                 expected: format!("a finite number within {}'s range", T::NAME),

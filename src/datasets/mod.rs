@@ -26,7 +26,9 @@ use rand::seq::SliceRandom;
 use crate::scalar::first_non_finite;
 use crate::{Batch, BatchView, Error, Float};
 
-pub use csv::{Header, diabetes, read_csv, read_regression};
+pub use csv::{
+    Header, NonFinite, diabetes, read_csv, read_csv_with, read_regression, read_regression_with,
+};
 pub use idx::{Split, mnist, read_idx};
 pub use regression::Regression;
 pub use spiral::spiral;
@@ -316,6 +318,23 @@ impl<T: Float, const N: usize> Labeled<T, N> {
             inputs: select_columns(&self.inputs, indices),
             labels,
         }
+    }
+
+    /// The samples whose inputs are all finite, in their order: the set without the ones a
+    /// loader kept NaN or infinite fields in ([`NonFinite::Keep`]).
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Labeled};
+    /// let inputs = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, f32::NAN, 0.0, 5.0, 6.0]);
+    /// let data = Labeled::new(inputs, vec![0, 1, 2])?;
+    /// let clean = data.without_non_finite();
+    /// assert_eq!((clean.labels, clean.inputs.as_slice()), (vec![0, 2], &[1.0, 2.0, 5.0, 6.0][..]));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn without_non_finite(&self) -> Self {
+        let finite = finite_columns(self.inputs.as_slice(), N, self.len());
+        let keep: Vec<usize> = (0..self.len()).filter(|&i| finite[i]).collect();
+        self.select(&keep)
     }
 
     /// The same samples in an order shuffled reproducibly from `seed`.
@@ -841,4 +860,16 @@ fn data_error(path: &Path, expected: impl ToString, found: impl ToString) -> Err
         expected: expected.to_string(),
         found: found.to_string(),
     }
+}
+
+/// For each of `count` samples laid out column after column, `width` values each, whether
+/// all its values are finite.
+pub(crate) fn finite_columns<T: Float>(values: &[T], width: usize, count: usize) -> Vec<bool> {
+    if width == 0 {
+        return vec![true; count];
+    }
+    values
+        .chunks_exact(width)
+        .map(|column| first_non_finite(column).is_none())
+        .collect()
 }

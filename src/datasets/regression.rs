@@ -92,6 +92,28 @@ impl<T: Float, const N: usize, const M: usize> Regression<T, N, M> {
         }
     }
 
+    /// The samples whose inputs and targets are all finite, in their order: the set
+    /// without the ones a loader kept NaN or infinite fields in
+    /// ([`NonFinite::Keep`](super::NonFinite::Keep)).
+    ///
+    /// ```
+    /// use constnet::{Batch, datasets::Regression};
+    /// let data = Regression::new(
+    ///     Batch::<f64, 1>::from_column_slice(&[1.0, f64::INFINITY, 3.0]),
+    ///     Batch::<f64, 1>::from_column_slice(&[10.0, 20.0, f64::NAN]),
+    /// )?;
+    /// assert_eq!(data.without_non_finite().targets.as_slice(), &[10.0]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn without_non_finite(&self) -> Self {
+        let inputs = super::finite_columns(self.inputs.as_slice(), N, self.len());
+        let targets = super::finite_columns(self.targets.as_slice(), M, self.len());
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| inputs[i] && targets[i])
+            .collect();
+        self.select(&keep)
+    }
+
     /// The same samples (each with its targets) in an order shuffled reproducibly from
     /// `seed`.
     ///

@@ -7,10 +7,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use constnet::Checkpoint;
 use constnet::datasets::{Header, read_csv, read_idx, read_regression};
 use constnet::prelude::*;
-use constnet::{Checkpoint, SeededRng};
-use rand::{Rng, SeedableRng};
+
+/// The fuzz targets' checks, for their mutator (the checks themselves run in
+/// `tests/fuzz_corpus.rs`).
+#[path = "../fuzz/src/checks.rs"]
+#[allow(dead_code)]
+mod checks;
 
 network! {
     struct Small { fc1: Dense<3, 4>, bn: BatchNorm, act: Relu, fc2: Dense<4, 2> }
@@ -31,45 +36,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-/// `good` with one to three seeded mutations, and what they were.
-fn mutate(good: &[u8], seed: u64) -> (Vec<u8>, String) {
-    let mut rng = SeededRng::seed_from_u64(seed);
-    let mut bytes = good.to_vec();
-    let mut done = Vec::new();
-    for _ in 0..rng.random_range(1..=3) {
-        let at = rng.random_range(0..=bytes.len());
-        match rng.random_range(0..6) {
-            0 if at < bytes.len() => {
-                bytes[at] ^= 1 << rng.random_range(0..8);
-                done.push(format!("flip bit at {at}"));
-            }
-            1 => {
-                bytes.insert(at, rng.random());
-                done.push(format!("insert at {at}"));
-            }
-            2 if at < bytes.len() => {
-                bytes.remove(at);
-                done.push(format!("delete at {at}"));
-            }
-            3 => {
-                bytes.truncate(at);
-                done.push(format!("cut at {at}"));
-            }
-            4 if at + 4 <= bytes.len() => {
-                let word = [0u32, 1, u32::MAX, 1 << 31, 60_000][rng.random_range(0..5)];
-                bytes[at..at + 4].copy_from_slice(&word.to_be_bytes());
-                done.push(format!("word {word} at {at}"));
-            }
-            _ if at < bytes.len() => {
-                bytes[at] = rng.random();
-                done.push(format!("random byte at {at}"));
-            }
-            _ => {}
-        }
-    }
-    (bytes, done.join(", "))
-}
-
 /// Runs `read` on `CASES` mutations of `good`, written to `name`; `read` returns whether the
 /// file was accepted and panics on a malformed result. Returns how many were accepted.
 fn mutations(name: &str, good: &[u8], mut read: impl FnMut(&PathBuf) -> bool) -> u64 {
@@ -81,7 +47,7 @@ fn mutations(name: &str, good: &[u8], mut read: impl FnMut(&PathBuf) -> bool) ->
     );
     let mut accepted = 0;
     for seed in 0..CASES {
-        let (bytes, what) = mutate(good, seed);
+        let (bytes, what) = checks::mutate(good, seed);
         std::fs::write(&path, &bytes).unwrap();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&path)))
             .unwrap_or_else(|_| panic!("{name}, seed {seed} ({what}): the reader panicked"));

@@ -148,6 +148,13 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// A check that does not apply to what it was given, such as the loss-at-chance check
+    /// for a loss that states no value at chance.
+    #[error("not applicable: {what}")]
+    NotApplicable {
+        /// What does not apply, and why.
+        what: String,
+    },
     /// A loss that is NaN or infinite.
     #[error("loss is not finite ({value})")]
     NonFiniteLoss {

@@ -89,6 +89,7 @@ pub mod network;
 pub mod optim;
 pub mod preprocess;
 mod regularize;
+pub mod sanity;
 mod scalar;
 mod schedule;
 pub mod train;

@@ -73,6 +73,20 @@ pub trait Loss<T: Float, const K: usize> {
     fn record_kinks(&self, scores: BatchView<'_, T, K>, target: &Self::Target, kinks: &mut Kinks) {
         let _ = (scores, target, kinks);
     }
+
+    /// The loss of a classifier that knows nothing yet, whose `K` scores are all about
+    /// equal (small weights): the notes' first sanity check. `None` for a loss that states
+    /// none (a regression loss, whose value at the start depends on the targets).
+    ///
+    /// ```
+    /// use constnet::{Loss, losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy}};
+    /// assert_eq!(Loss::<f32, 10>::chance_loss(&SoftmaxCrossEntropy), Some(10f64.ln()));
+    /// assert_eq!(Loss::<f32, 10>::chance_loss(&MulticlassSvm), Some(9.0)); // K - 1, margin 1
+    /// assert_eq!(Loss::<f32, 1>::chance_loss(&MeanSquaredError), None);
+    /// ```
+    fn chance_loss(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Checks that there is one label per sample and every label is below `classes`.

@@ -96,6 +96,11 @@ impl<T: Float, const K: usize> Loss<T, K> for SoftmaxCrossEntropy {
         let total = shifted.iter().fold(T::of_f64(logs), |acc, &v| acc + v);
         Ok(total * inv_n)
     }
+
+    /// `ln K`: equal scores give every class probability `1 / K`.
+    fn chance_loss(&self) -> Option<f64> {
+        Some((K as f64).ln())
+    }
 }
 
 /// Columns per chunk of the loss's passes.

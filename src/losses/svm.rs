@@ -65,6 +65,12 @@ impl<T: Float, const K: usize> Loss<T, K> for MulticlassSvm {
             }
         }
     }
+
+    /// `K - 1`: with equal scores each of the `K - 1` wrong classes is inside the margin
+    /// of 1 by exactly 1.
+    fn chance_loss(&self) -> Option<f64> {
+        Some(K.saturating_sub(1) as f64)
+    }
 }
 
 #[cfg(test)]

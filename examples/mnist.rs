@@ -17,7 +17,7 @@ use constnet::datasets::{Split, mnist};
 use constnet::prelude::*;
 use constnet::preprocess::{Granularity, Standardize};
 use constnet::train::{Config, Every, fit};
-use constnet::{Checkpoint, Schedule};
+use constnet::{Checkpoint, Schedule, sanity};
 
 #[path = "common/mnist_net.rs"]
 mod mnist_net;
@@ -46,6 +46,26 @@ fn main() -> Result<(), Error> {
     let mut net = MnistNet::new(0);
     println!("{}\n", net.summary());
     let mut adam = AdamConfig::new(1e-3).build()?;
+
+    // The notes' sanity checks, on copies, before the long run.
+    let checks = Instant::now();
+    let report = sanity::run(
+        &net,
+        &net.cast::<f64>(),
+        &adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        &sanity::Options::default(),
+    )?;
+    println!(
+        "sanity checks ({:.1} s):\n{report}\n",
+        checks.elapsed().as_secs_f64()
+    );
+    if !report.passed() {
+        return Err(Error::NotApplicable {
+            what: "training a network that fails its sanity checks".into(),
+        });
+    }
     let config = Config {
         schedule: Some((Schedule::step(1e-3, 4, 0.5)?, Every::Epoch)),
         ..Config::new(12, 64)

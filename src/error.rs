@@ -148,6 +148,14 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// A file that could not be created or written (a run's record).
+    #[error("{path}: {problem}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        problem: String,
+    },
     /// A check that does not apply to what it was given, such as the loss-at-chance check
     /// for a loss that states no value at chance.
     #[error("not applicable: {what}")]

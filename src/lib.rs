@@ -88,6 +88,7 @@ pub mod losses;
 pub mod network;
 pub mod optim;
 pub mod preprocess;
+pub mod record;
 mod regularize;
 pub mod sanity;
 mod scalar;

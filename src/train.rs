@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
 use crate::network::TensorRef;
+use crate::record::{Record, Recorder, StepRow};
 use crate::scalar::first_non_finite;
 use crate::{
     AsBatch, Batch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
@@ -105,6 +106,9 @@ pub struct Config {
     /// [`UpdateMonitor`], from the copy of the parameters the trainer keeps anyway; off, it
     /// costs nothing).
     pub monitor_updates: bool,
+    /// Whether to write the run to a directory as it trains: `metrics.csv` and TensorBoard
+    /// event files (see [`crate::record`]); off, it costs nothing.
+    pub record: Option<Record>,
 }
 
 impl Config {
@@ -125,6 +129,7 @@ impl Config {
             max_norm: None,
             progress: Progress::Auto,
             monitor_updates: false,
+            record: None,
         }
     }
 }
@@ -312,7 +317,12 @@ where
     let mut val_tape = val.map(|(inputs, _)| net.new_tape(inputs.ncols()));
     let mut grads = net.new_grads();
     let mut last_good = Rollback::new(&*net);
-    let mut monitor = config.monitor_updates.then(|| UpdateMonitor::new(&*net));
+    let mut recorder = match &config.record {
+        Some(record) => Some(Recorder::create(record, &*net, config.epochs)?),
+        None => None,
+    };
+    let mut monitor =
+        (config.monitor_updates || recorder.is_some()).then(|| UpdateMonitor::new(&*net));
     let report = Report::new(config.progress, config.epochs * batches.per_epoch());
     let mut history = History::default();
     let mut step = 0u64;
@@ -339,9 +349,8 @@ where
                     loss: value.as_f64(),
                 });
             }
-            hits = hits
-                .zip(D::count_correct(tape.output(), target))
-                .map(|(a, b)| a + b);
+            let batch_hits = D::count_correct(tape.output(), target);
+            hits = hits.zip(batch_hits).map(|(a, b)| a + b);
             loss_sum += value.as_f64();
             batch_count += 1;
             last_good.save(net);
@@ -360,6 +369,16 @@ where
                 return Err(error);
             }
             step += 1;
+            if let (Some(recorder), Some(monitor)) = (recorder.as_mut(), monitor.as_ref()) {
+                recorder.step(&StepRow {
+                    epoch,
+                    step,
+                    loss: value.as_f64(),
+                    accuracy: batch_hits.map(|h| h as f64 / x.ncols() as f64),
+                    learning_rate: optimizer.learning_rate(),
+                    tensors: monitor.tensors(),
+                })?;
+            }
             report.step();
         }
         batches.next_epoch();
@@ -384,10 +403,18 @@ where
         report.epoch(&stats, config.epochs);
         history.epochs.push(stats);
         if let Some(monitor) = &monitor {
-            history.updates.push(monitor.tensors().to_vec());
+            if let Some(recorder) = recorder.as_mut() {
+                recorder.epoch(&stats, step, monitor.tensors(), &*net)?;
+            }
+            if config.monitor_updates {
+                history.updates.push(monitor.tensors().to_vec());
+            }
         }
     }
     report.finish();
+    if let Some(recorder) = recorder.as_mut() {
+        recorder.finish()?;
+    }
     Ok(history)
 }
 

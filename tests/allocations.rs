@@ -165,3 +165,47 @@ fn drawing_mini_batches_allocates_nothing() {
     assert_eq!((seen_labels, seen_targets), (30, 30));
     assert_eq!(drawn, 0, "drawing mini-batches allocated");
 }
+
+#[test]
+fn a_recorded_training_step_allocates_nothing() {
+    use constnet::datasets::Labeled;
+    use constnet::record::Record;
+    use constnet::train::{Config, Progress, fit};
+    network! { struct Small { fc1: Dense<8, 16>, a1: Relu, fc2: Dense<16, 3> } }
+    let dir = std::env::temp_dir().join(format!("constnet-alloc-record-{}", std::process::id()));
+    // One epoch of `steps` steps of 4 samples, recorded (metrics.csv and the event file,
+    // whose histograms come after the epoch): the same allocations for 10 steps as for 40
+    // means none per step.
+    let run = |steps: usize| {
+        let x = Batch::<f32, 8>::from_fn(4 * steps, |i, j| ((i * 7 + j * 3) % 11) as f32 / 11.0);
+        let data = Labeled::new(x, (0..4 * steps).map(|j| j % 3).collect()).unwrap();
+        let config = Config {
+            record: Some(Record {
+                histogram_epochs: vec![],
+                ..Record::new(&dir)
+            }),
+            progress: Progress::Silent,
+            ..Config::new(1, 4)
+        };
+        let mut net = Small::new(0);
+        let mut sgd = Sgd::new(0.1).unwrap();
+        allocations_during(|| {
+            fit(
+                &mut net,
+                &mut sgd,
+                &SoftmaxCrossEntropy,
+                &data,
+                None,
+                &config,
+            )
+            .unwrap();
+        })
+    };
+    run(10); // warms up what is done once per process
+    let (ten, forty) = (run(10), run(40));
+    assert_eq!(
+        ten, forty,
+        "10 recorded steps allocated {ten} times, 40 steps {forty}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,320 @@
+//! A training run written to a directory as it happens, for the notes' "babysitting the
+//! learning process": [`fit`](crate::train::fit) with [`Config::record`](crate::train::Config)
+//! set writes
+//!
+//! | file | what |
+//! |---|---|
+//! | `metrics.csv` | a row per step (`kind` `step`: the batch's loss and accuracy, the learning rate, every parameter tensor's update/weight ratio and gradient norm) and a row per epoch (`kind` `epoch`: the epoch's mean training loss and accuracy, the validation loss and accuracy, the epoch's wall time, and the ratios and norms of its last step) |
+//! | `events.out.tfevents.<time>.<host>.constnet` | the same scalars, and histograms of every parameter tensor after chosen epochs, as TensorBoard event files: `tensorboard --logdir <dir>` shows the run as it shows a PyTorch one |
+//!
+//! The numbers are written with Rust's shortest round-trip formatting, so a loss read back
+//! from `metrics.csv` equals the one in [`History`](crate::train::History) bit for bit. A
+//! step's row and scalars are formatted into buffers that are reused, so recording
+//! allocates nothing per step after the first; the event file holds the values as `f32`,
+//! as TensorBoard's scalars do.
+//!
+//! | TensorBoard tag | step | value |
+//! |---|---|---|
+//! | `train/loss`, `train/accuracy`, `train/learning_rate` | each step | the batch's loss (with the penalty) and accuracy (in training mode), the learning rate |
+//! | `update_ratio/<tensor>`, `grad_norm/<tensor>` | each step | `‖Δw‖ / ‖w‖` (the notes' ~1e-3), `‖dw‖` |
+//! | `epoch/train_loss`, `epoch/train_accuracy`, `epoch/val_loss`, `epoch/val_accuracy` | the epoch's last step | as in [`EpochStats`](crate::train::EpochStats) |
+//! | `weights/<tensor>` (histogram) | the chosen epochs' last steps | every value of the tensor |
+
+pub(crate) mod tensorboard;
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::train::EpochStats;
+use crate::{Error, Float, Network, TensorStats};
+use tensorboard::{EventWriter, Histogram};
+
+/// Where and what [`fit`](crate::train::fit) records; see the [module](self).
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::record::Record;
+/// use constnet::train::{Config, Progress, fit};
+/// network! { struct Net { fc1: Dense<2, 16>, act: Relu, fc2: Dense<16, 3> } }
+/// let data = constnet::datasets::spiral::<f32>(30, 3, 0);
+/// let dir = std::env::temp_dir().join(format!("constnet-doc-record-{}", std::process::id()));
+/// let config = Config {
+///     record: Some(Record::new(&dir)),
+///     progress: Progress::Silent,
+///     ..Config::new(3, 30)
+/// };
+/// let history = fit(&mut Net::new(0), &mut Sgd::new(0.5)?, &SoftmaxCrossEntropy, &data, None, &config)?;
+/// let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+/// assert_eq!(csv.lines().filter(|l| l.starts_with("step,")).count(), 9); // 3 steps an epoch
+/// let epochs: Vec<&str> = csv.lines().filter(|l| l.starts_with("epoch,")).collect();
+/// let loss: f64 = epochs[2].split(',').nth(3).unwrap().parse().unwrap();
+/// assert_eq!(loss, history.epochs[2].train_loss); // bit for bit
+/// assert!(std::fs::read_dir(&dir).unwrap().any(|e| {
+///     e.unwrap().file_name().to_string_lossy().starts_with("events.out.tfevents.")
+/// }));
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The run's directory, created if missing; files of an earlier run there are replaced
+    /// (`metrics.csv`) or joined by a new event file.
+    pub dir: PathBuf,
+    /// The epochs (from 1) after which histograms of every parameter tensor are written;
+    /// the last epoch always gets them.
+    pub histogram_epochs: Vec<usize>,
+    /// Buckets per histogram.
+    pub bins: usize,
+}
+
+impl Record {
+    /// Records into `dir`, with histograms after the first and the last epoch, 30 buckets
+    /// each.
+    ///
+    /// ```
+    /// let record = constnet::record::Record::new("runs/mnist");
+    /// assert_eq!((record.histogram_epochs, record.bins), (vec![1], 30));
+    /// ```
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        Record {
+            dir: dir.as_ref().to_path_buf(),
+            histogram_epochs: vec![1],
+            bins: 30,
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, TensorBoard's wall time.
+fn wall_time() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One step's numbers, for [`Recorder::step`].
+pub(crate) struct StepRow<'a> {
+    pub epoch: usize,
+    pub step: u64,
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+    pub learning_rate: f64,
+    pub tensors: &'a [TensorStats],
+}
+
+/// The open files of a run being recorded.
+pub(crate) struct Recorder {
+    dir: PathBuf,
+    csv: BufWriter<File>,
+    events: EventWriter,
+    events_path: PathBuf,
+    /// One step's CSV row, reused.
+    row: String,
+    /// A tag, reused.
+    tag: String,
+    histogram_epochs: Vec<usize>,
+    epochs: usize,
+    bins: usize,
+}
+
+impl Recorder {
+    /// Creates the directory and its files, and writes the CSV header.
+    pub fn create<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        record: &Record,
+        net: &N,
+        epochs: usize,
+    ) -> Result<Self, Error> {
+        if record.bins == 0 {
+            return Err(Error::BadHyperparameter {
+                name: "record bins",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
+        let dir = record.dir.clone();
+        let io = |path: &Path, e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            problem: e.to_string(),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let csv_path = dir.join("metrics.csv");
+        let mut csv = BufWriter::new(File::create(&csv_path).map_err(|e| io(&csv_path, e))?);
+        let mut header = String::from(
+            "kind,epoch,step,loss,accuracy,learning_rate,val_loss,val_accuracy,seconds",
+        );
+        for name in net.param_names() {
+            let _ = write!(header, ",update_ratio:{name},grad_norm:{name}");
+        }
+        writeln!(csv, "{header}").map_err(|e| io(&csv_path, e))?;
+        let now = wall_time();
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty() && !h.contains(['/', '\\']))
+            .unwrap_or_else(|| "localhost".into());
+        let events_path = dir.join(format!(
+            "events.out.tfevents.{}.{host}.{}.constnet",
+            now as u64,
+            std::process::id()
+        ));
+        let events = EventWriter::create(&events_path, now).map_err(|e| io(&events_path, e))?;
+        Ok(Recorder {
+            dir,
+            csv,
+            events,
+            events_path,
+            // Sized for the longest row and tag, so that steps never grow them.
+            row: String::with_capacity(128 + 64 * net.param_names().len()),
+            tag: String::with_capacity(
+                32 + net.param_names().iter().map(String::len).max().unwrap_or(0),
+            ),
+            histogram_epochs: record.histogram_epochs.clone(),
+            epochs,
+            bins: record.bins,
+        })
+    }
+
+    fn csv_error(&self, e: std::io::Error) -> Error {
+        Error::Io {
+            path: self.dir.join("metrics.csv").display().to_string(),
+            problem: e.to_string(),
+        }
+    }
+
+    fn events_error(&self, e: std::io::Error) -> Error {
+        Error::Io {
+            path: self.events_path.display().to_string(),
+            problem: e.to_string(),
+        }
+    }
+
+    /// `prefix/<tensor>` scalars for every tensor: its update ratio and gradient norm.
+    fn tensor_scalars(
+        &mut self,
+        step: u64,
+        time: f64,
+        tensors: &[TensorStats],
+    ) -> Result<(), Error> {
+        for t in tensors {
+            for (prefix, value) in [
+                ("update_ratio", t.update_ratio()),
+                ("grad_norm", t.grad_norm),
+            ] {
+                self.tag.clear();
+                let _ = write!(self.tag, "{prefix}/{}", t.name);
+                self.events
+                    .scalar(&self.tag, step, time, value)
+                    .map_err(|e| self.events_error(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ratio and norm columns of a row.
+    fn tensor_columns(row: &mut String, tensors: &[TensorStats]) {
+        for t in tensors {
+            let _ = write!(row, ",{},{}", t.update_ratio(), t.grad_norm);
+        }
+    }
+
+    /// A step's row and scalars.
+    pub fn step(&mut self, s: &StepRow<'_>) -> Result<(), Error> {
+        self.row.clear();
+        let _ = write!(self.row, "step,{},{},{},", s.epoch, s.step, s.loss);
+        if let Some(a) = s.accuracy {
+            let _ = write!(self.row, "{a}");
+        }
+        let _ = write!(self.row, ",{},,,", s.learning_rate);
+        Self::tensor_columns(&mut self.row, s.tensors);
+        self.row.push('\n');
+        self.csv
+            .write_all(self.row.as_bytes())
+            .map_err(|e| self.csv_error(e))?;
+        let time = wall_time();
+        let mut scalar = |tag: &str, value: f64| self.events.scalar(tag, s.step, time, value);
+        let written = scalar("train/loss", s.loss)
+            .and_then(|()| scalar("train/learning_rate", s.learning_rate))
+            .and_then(|()| match s.accuracy {
+                Some(a) => scalar("train/accuracy", a),
+                None => Ok(()),
+            });
+        written.map_err(|e| self.events_error(e))?;
+        self.tensor_scalars(s.step, time, s.tensors)
+    }
+
+    /// An epoch's row and scalars, after its last step `step`, and the histograms of
+    /// `net`'s tensors if it is one of the chosen epochs. Flushes both files.
+    pub fn epoch<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &mut self,
+        stats: &EpochStats,
+        step: u64,
+        tensors: &[TensorStats],
+        net: &N,
+    ) -> Result<(), Error> {
+        let row = &mut self.row;
+        row.clear();
+        let _ = write!(row, "epoch,{},{step},{},", stats.epoch, stats.train_loss);
+        let optional = |row: &mut String, value: Option<f64>| {
+            if let Some(v) = value {
+                let _ = write!(row, "{v}");
+            }
+        };
+        optional(row, stats.train_accuracy);
+        let _ = write!(row, ",{},", stats.learning_rate);
+        optional(row, stats.val_loss);
+        row.push(',');
+        optional(row, stats.val_accuracy);
+        let _ = write!(row, ",{}", stats.seconds);
+        Self::tensor_columns(row, tensors);
+        row.push('\n');
+        self.csv
+            .write_all(self.row.as_bytes())
+            .map_err(|e| self.csv_error(e))?;
+        self.csv.flush().map_err(|e| self.csv_error(e))?;
+        let time = wall_time();
+        let scalars = [
+            ("epoch/train_loss", Some(stats.train_loss)),
+            ("epoch/train_accuracy", stats.train_accuracy),
+            ("epoch/val_loss", stats.val_loss),
+            ("epoch/val_accuracy", stats.val_accuracy),
+        ];
+        for (tag, value) in scalars {
+            if let Some(value) = value {
+                self.events
+                    .scalar(tag, step, time, value)
+                    .map_err(|e| self.events_error(e))?;
+            }
+        }
+        if self.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
+            self.histograms(step, time, net)?;
+        }
+        self.events.flush().map_err(|e| self.events_error(e))
+    }
+
+    /// `weights/<tensor>` histograms of every parameter tensor.
+    fn histograms<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &mut self,
+        step: u64,
+        time: f64,
+        net: &N,
+    ) -> Result<(), Error> {
+        let mut tensors = Vec::new();
+        net.for_each_tensor(&mut |t| tensors.push((t.name(), t.range())));
+        for (name, range) in tensors {
+            let values = &net.params()[range];
+            let histogram = Histogram::of(values.iter().map(|v| v.as_f64()), self.bins);
+            self.events
+                .histogram(&format!("weights/{name}"), step, time, &histogram)
+                .map_err(|e| self.events_error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes both files (after the last epoch, or when the run stops with an error).
+    pub fn finish(&mut self) -> Result<(), Error> {
+        self.csv.flush().map_err(|e| self.csv_error(e))?;
+        self.events.flush().map_err(|e| self.events_error(e))
+    }
+}

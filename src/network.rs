@@ -389,6 +389,23 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// ```
     fn layers(&self) -> Vec<LayerInfo>;
 
+    /// Runs one sample forward in evaluation mode, layer by layer (no layers fused), and
+    /// calls `f` with each layer's name and output: what activation histograms are made of.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+    /// let net = Net::new(0);
+    /// let x = Sample::from([0.5, -1.0]);
+    /// let mut seen = Vec::new();
+    /// net.for_each_activation(&x, &mut |layer, h| seen.push((layer, h.to_vec())));
+    /// let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
+    /// assert_eq!(names, ["fc1", "act", "fc2"]);
+    /// assert!(seen[1].1.iter().zip(&seen[0].1).all(|(r, z)| *r == z.max(0.0))); // ReLU
+    /// assert_eq!(seen[2].1, net.forward(&x).as_slice()); // the last is the output
+    /// ```
+    fn for_each_activation(&self, x: &impl AsSample<T, IN>, f: &mut dyn FnMut(&'static str, &[T]));
+
     /// Forward pass of one sample in evaluation mode, on the stack: no heap allocation.
     ///
     /// ```

@@ -5,7 +5,8 @@
 //! | file | what |
 //! |---|---|
 //! | `metrics.csv` | a row per step (`kind` `step`: the batch's loss and accuracy, the learning rate, every parameter tensor's update/weight ratio and gradient norm) and a row per epoch (`kind` `epoch`: the epoch's mean training loss and accuracy, the validation loss and accuracy, the epoch's wall time, and the ratios and norms of its last step) |
-//! | `events.out.tfevents.<time>.<host>.constnet` | the same scalars, and histograms of every parameter tensor after chosen epochs, as TensorBoard event files: `tensorboard --logdir <dir>` shows the run as it shows a PyTorch one |
+//! | `activations.csv` | after the chosen epochs, each layer's output over a probe batch (evaluation mode): mean, standard deviation, and for ReLU the fraction of dead units (zero for every probe sample), for tanh and sigmoid the fraction of saturated values (`|h| > 0.99`; below 0.01 or above 0.99) |
+//! | `events.out.tfevents.<time>.<host>.constnet` | the same scalars, and histograms of every parameter tensor, its gradient and every layer's output after the chosen epochs, as TensorBoard event files: `tensorboard --logdir <dir>` shows the run as it shows a PyTorch one |
 //!
 //! The numbers are written with Rust's shortest round-trip formatting, so a loss read back
 //! from `metrics.csv` equals the one in [`History`](crate::train::History) bit for bit. A
@@ -18,7 +19,9 @@
 //! | `train/loss`, `train/accuracy`, `train/learning_rate` | each step | the batch's loss (with the penalty) and accuracy (in training mode), the learning rate |
 //! | `update_ratio/<tensor>`, `grad_norm/<tensor>` | each step | `‖Δw‖ / ‖w‖` (the notes' ~1e-3), `‖dw‖` |
 //! | `epoch/train_loss`, `epoch/train_accuracy`, `epoch/val_loss`, `epoch/val_accuracy` | the epoch's last step | as in [`EpochStats`](crate::train::EpochStats) |
-//! | `weights/<tensor>` (histogram) | the chosen epochs' last steps | every value of the tensor |
+//! | `weights/<tensor>`, `gradients/<tensor>` (histograms) | the chosen epochs' last steps | every value of the tensor, of its gradient at that step |
+//! | `activations/<layer>` (histogram) | the chosen epochs' last steps | every output value of the layer over the probe batch |
+//! | `dead_fraction/<layer>`, `saturated_fraction/<layer>` | the chosen epochs' last steps | as in `activations.csv` |
 
 pub(crate) mod tensorboard;
 
@@ -29,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::train::EpochStats;
-use crate::{Error, Float, Network, TensorStats};
+use crate::{Batch, Error, Float, Network, TensorStats};
 use tensorboard::{EventWriter, Histogram};
 
 /// Where and what [`fit`](crate::train::fit) records; see the [module](self).
@@ -68,21 +71,25 @@ pub struct Record {
     pub histogram_epochs: Vec<usize>,
     /// Buckets per histogram.
     pub bins: usize,
+    /// How many samples (the validation set's first, or the training set's without one)
+    /// are run forward for the activation histograms.
+    pub probe_samples: usize,
 }
 
 impl Record {
     /// Records into `dir`, with histograms after the first and the last epoch, 30 buckets
-    /// each.
+    /// each, activations over 256 samples.
     ///
     /// ```
     /// let record = constnet::record::Record::new("runs/mnist");
-    /// assert_eq!((record.histogram_epochs, record.bins), (vec![1], 30));
+    /// assert_eq!((record.histogram_epochs, record.bins, record.probe_samples), (vec![1], 30, 256));
     /// ```
     pub fn new(dir: impl AsRef<Path>) -> Self {
         Record {
             dir: dir.as_ref().to_path_buf(),
             histogram_epochs: vec![1],
             bins: 30,
+            probe_samples: 256,
         }
     }
 }
@@ -108,6 +115,7 @@ pub(crate) struct StepRow<'a> {
 pub(crate) struct Recorder {
     dir: PathBuf,
     csv: BufWriter<File>,
+    activations: BufWriter<File>,
     events: EventWriter,
     events_path: PathBuf,
     /// One step's CSV row, reused.
@@ -117,6 +125,7 @@ pub(crate) struct Recorder {
     histogram_epochs: Vec<usize>,
     epochs: usize,
     bins: usize,
+    probe_samples: usize,
 }
 
 impl Recorder {
@@ -148,6 +157,14 @@ impl Recorder {
             let _ = write!(header, ",update_ratio:{name},grad_norm:{name}");
         }
         writeln!(csv, "{header}").map_err(|e| io(&csv_path, e))?;
+        let activations_path = dir.join("activations.csv");
+        let mut activations =
+            BufWriter::new(File::create(&activations_path).map_err(|e| io(&activations_path, e))?);
+        writeln!(
+            activations,
+            "epoch,step,layer,kind,samples,units,mean,std,dead_fraction,saturated_fraction"
+        )
+        .map_err(|e| io(&activations_path, e))?;
         let now = wall_time();
         let host = std::fs::read_to_string("/etc/hostname")
             .ok()
@@ -163,6 +180,7 @@ impl Recorder {
         Ok(Recorder {
             dir,
             csv,
+            activations,
             events,
             events_path,
             // Sized for the longest row and tag, so that steps never grow them.
@@ -173,6 +191,7 @@ impl Recorder {
             histogram_epochs: record.histogram_epochs.clone(),
             epochs,
             bins: record.bins,
+            probe_samples: record.probe_samples,
         })
     }
 
@@ -244,14 +263,17 @@ impl Recorder {
         self.tensor_scalars(s.step, time, s.tensors)
     }
 
-    /// An epoch's row and scalars, after its last step `step`, and the histograms of
-    /// `net`'s tensors if it is one of the chosen epochs. Flushes both files.
+    /// An epoch's row and scalars, after its last step `step`, and if it is one of the
+    /// chosen epochs the histograms of `net`'s tensors, of their gradients `grads` and of
+    /// every layer's output over the first samples of `probe`. Flushes the files.
     pub fn epoch<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &mut self,
         stats: &EpochStats,
         step: u64,
         tensors: &[TensorStats],
         net: &N,
+        grads: &[T],
+        probe: &Batch<T, IN>,
     ) -> Result<(), Error> {
         let row = &mut self.row;
         row.clear();
@@ -288,33 +310,169 @@ impl Recorder {
             }
         }
         if self.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
-            self.histograms(step, time, net)?;
+            self.tensor_histograms(step, time, net, grads)?;
+            self.activations(stats.epoch, step, time, net, probe)?;
         }
         self.events.flush().map_err(|e| self.events_error(e))
     }
 
-    /// `weights/<tensor>` histograms of every parameter tensor.
-    fn histograms<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+    /// `weights/<tensor>` and `gradients/<tensor>` histograms of every parameter tensor.
+    fn tensor_histograms<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &mut self,
         step: u64,
         time: f64,
         net: &N,
+        grads: &[T],
     ) -> Result<(), Error> {
         let mut tensors = Vec::new();
         net.for_each_tensor(&mut |t| tensors.push((t.name(), t.range())));
         for (name, range) in tensors {
-            let values = &net.params()[range];
-            let histogram = Histogram::of(values.iter().map(|v| v.as_f64()), self.bins);
-            self.events
-                .histogram(&format!("weights/{name}"), step, time, &histogram)
-                .map_err(|e| self.events_error(e))?;
+            for (prefix, values) in [
+                ("weights", &net.params()[range.clone()]),
+                ("gradients", &grads[range]),
+            ] {
+                let histogram = Histogram::of(values.iter().map(|v| v.as_f64()), self.bins);
+                self.events
+                    .histogram(&format!("{prefix}/{name}"), step, time, &histogram)
+                    .map_err(|e| self.events_error(e))?;
+            }
         }
         Ok(())
     }
 
-    /// Flushes both files (after the last epoch, or when the run stops with an error).
+    /// Every layer's output over the first samples of `probe`: a histogram, its row of
+    /// `activations.csv`, and the dead or saturated fraction as a scalar.
+    fn activations<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &mut self,
+        epoch: usize,
+        step: u64,
+        time: f64,
+        net: &N,
+        probe: &Batch<T, IN>,
+    ) -> Result<(), Error> {
+        let samples = self.probe_samples.min(probe.ncols());
+        let layers = net.layers();
+        let mut outputs: Vec<Vec<f64>> = vec![Vec::new(); layers.len()];
+        for j in 0..samples {
+            let x = crate::Sample::<T, IN>::from_iterator(probe.column(j).iter().copied());
+            let mut i = 0;
+            net.for_each_activation(&x, &mut |_, h| {
+                outputs[i].extend(h.iter().map(|v| v.as_f64()));
+                i += 1;
+            });
+        }
+        for (layer, values) in layers.iter().zip(&outputs) {
+            let activity = Activity::of(layer.kind, values, layer.outputs, samples);
+            let blank = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            writeln!(
+                self.activations,
+                "{epoch},{step},{},{},{samples},{},{},{},{},{}",
+                layer.name,
+                layer.kind,
+                layer.outputs,
+                activity.mean,
+                activity.std,
+                blank(activity.dead),
+                blank(activity.saturated)
+            )
+            .map_err(|e| Error::Io {
+                path: self.dir.join("activations.csv").display().to_string(),
+                problem: e.to_string(),
+            })?;
+            let histogram = Histogram::of(values.iter().copied(), self.bins);
+            self.events
+                .histogram(
+                    &format!("activations/{}", layer.name),
+                    step,
+                    time,
+                    &histogram,
+                )
+                .map_err(|e| self.events_error(e))?;
+            for (prefix, value) in [
+                ("dead_fraction", activity.dead),
+                ("saturated_fraction", activity.saturated),
+            ] {
+                if let Some(value) = value {
+                    self.events
+                        .scalar(&format!("{prefix}/{}", layer.name), step, time, value)
+                        .map_err(|e| self.events_error(e))?;
+                }
+            }
+        }
+        self.activations.flush().map_err(|e| Error::Io {
+            path: self.dir.join("activations.csv").display().to_string(),
+            problem: e.to_string(),
+        })
+    }
+
+    /// Flushes the files (after the last epoch, or when the run stops with an error).
     pub fn finish(&mut self) -> Result<(), Error> {
         self.csv.flush().map_err(|e| self.csv_error(e))?;
         self.events.flush().map_err(|e| self.events_error(e))
+    }
+}
+
+/// A layer's output over a probe batch, summed up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Activity {
+    pub mean: f64,
+    pub std: f64,
+    /// For a ReLU: the fraction of its units that are zero for every sample.
+    pub dead: Option<f64>,
+    /// For tanh and sigmoid: the fraction of values within 0.01 of the ends of the range.
+    pub saturated: Option<f64>,
+}
+
+impl Activity {
+    /// The activity of a layer of kind `kind` whose `units` outputs for `samples` samples
+    /// are `values`, sample after sample.
+    pub fn of(kind: &str, values: &[f64], units: usize, samples: usize) -> Self {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
+        let fraction = |count: usize, of: usize| count as f64 / of.max(1) as f64;
+        let dead = (kind == "Relu").then(|| {
+            let dead = (0..units)
+                .filter(|&u| (0..samples).all(|j| values[j * units + u] <= 0.0))
+                .count();
+            fraction(dead, units)
+        });
+        let saturated = match kind {
+            "Tanh" => Some(values.iter().filter(|v| v.abs() > 0.99).count()),
+            "Sigmoid" => Some(
+                values
+                    .iter()
+                    .filter(|&&v| !(0.01..=0.99).contains(&v))
+                    .count(),
+            ),
+            _ => None,
+        }
+        .map(|count| fraction(count, values.len()));
+        Activity {
+            mean,
+            std,
+            dead,
+            saturated,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Activity;
+
+    #[test]
+    fn dead_relus_and_saturated_tanh_units_are_counted() {
+        // Three samples of four ReLU units: unit 1 never fires, unit 3 fires once.
+        let relu = [0.5, 0.0, 1.0, 0.0, 0.2, 0.0, 0.0, 0.0, 0.1, 0.0, 0.3, 2.0];
+        let a = Activity::of("Relu", &relu, 4, 3);
+        assert_eq!((a.dead, a.saturated), (Some(0.25), None));
+        assert!((a.mean - 4.1 / 12.0).abs() < 1e-12);
+        let tanh = [0.999, -0.995, 0.5, 0.0];
+        assert_eq!(Activity::of("Tanh", &tanh, 2, 2).saturated, Some(0.5));
+        let sigmoid = [0.005, 0.5, 0.995, 0.2];
+        assert_eq!(Activity::of("Sigmoid", &sigmoid, 4, 1).saturated, Some(0.5));
+        let dense = Activity::of("Dense", &tanh, 2, 2);
+        assert_eq!((dense.dead, dense.saturated), (None, None));
     }
 }

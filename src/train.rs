@@ -404,7 +404,8 @@ where
         history.epochs.push(stats);
         if let Some(monitor) = &monitor {
             if let Some(recorder) = recorder.as_mut() {
-                recorder.epoch(&stats, step, monitor.tensors(), &*net)?;
+                let probe = val.map_or(train.inputs(), |(inputs, _)| inputs);
+                recorder.epoch(&stats, step, monitor.tensors(), &*net, &grads, probe)?;
             }
             if config.monitor_updates {
                 history.updates.push(monitor.tensors().to_vec());

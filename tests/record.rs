@@ -207,6 +207,68 @@ fn tensorboard_reads_the_event_file_with_the_csvs_numbers() {
             "{name}"
         );
     }
+    // The gradients' histograms count every element; the activations' every output of
+    // every probe sample (the 50 validation samples).
+    for (name, size) in [("fc1.weight", 64.0), ("fc2.bias", 3.0)] {
+        for e in &histograms[&format!("gradients/{name}")] {
+            assert_eq!((e[3], e[5]), (size, size), "gradients/{name}");
+        }
+    }
+    for (layer, units) in [("fc1", 32.0), ("relu", 32.0), ("drop", 32.0), ("fc2", 3.0)] {
+        let events = &histograms[&format!("activations/{layer}")];
+        assert_eq!(events.len(), 3, "{layer}");
+        for e in events {
+            assert_eq!(
+                (e[3], e[5]),
+                (50.0 * units, 50.0 * units),
+                "activations/{layer}"
+            );
+        }
+    }
+    assert_eq!(scalars["dead_fraction/relu"].len(), 3);
+    assert!(!scalars.contains_key("dead_fraction/fc1"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn activations_csv_sums_up_every_layer_after_the_chosen_epochs() {
+    let dir = scratch("activations");
+    let (net, _) = recorded_run(&dir);
+    let text = std::fs::read_to_string(dir.join("activations.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 3 * 4, "{text}"); // epochs 1, 2 and 4; four layers
+    let last: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == "4").collect();
+    let layers: Vec<&str> = last.iter().map(|r| r[2]).collect();
+    assert_eq!(layers, ["fc1", "relu", "drop", "fc2"]);
+    // Recompute the ReLU's row from the probe batch (the validation split's 50 samples).
+    let data = spiral::<f32>(100, 3, 0).shuffled(0);
+    let (_, val) = data.split(250);
+    let mut relu = Vec::new();
+    for j in 0..val.len() {
+        let x = Sample::<f32, 2>::from_iterator(val.inputs.column(j).iter().copied());
+        net.for_each_activation(&x, &mut |layer, h| {
+            if layer == "relu" {
+                relu.extend(h.iter().map(|&v| f64::from(v)));
+            }
+        });
+    }
+    let mean = relu.iter().sum::<f64>() / relu.len() as f64;
+    let dead = (0..32)
+        .filter(|&u| (0..50).all(|j| relu[j * 32 + u] <= 0.0))
+        .count() as f64
+        / 32.0;
+    let row = last[1];
+    assert_eq!((row[3], row[4], row[5]), ("Relu", "50", "32"));
+    assert_eq!(row[6].parse::<f64>().unwrap(), mean);
+    assert_eq!(row[8].parse::<f64>().unwrap(), dead);
+    assert_eq!(row[9], ""); // no saturation for a ReLU
+    // Dropout is the identity in evaluation mode: the same numbers as the ReLU's.
+    assert_eq!(last[2][6], row[6]);
+    assert_eq!((last[0][8], last[0][9]), ("", "")); // a Dense layer has neither
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -15,6 +15,7 @@ pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenS
         emit_tensor_walks(b),
         emit_layers(b),
         emit_forward(s, b),
+        emit_activations(s, b),
         emit_new_tape(s, b),
         emit_forward_into(s, b),
         emit_forward_train(s, b),
@@ -174,6 +175,54 @@ fn emit_forward(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     quote! {
         #[inline]
         fn forward(&self, x: &impl ::constnet::AsSample<T, #input>) -> ::constnet::Sample<T, #output> {
+            #body
+        }
+    }
+}
+
+/// `for_each_activation`: the single-sample forward without fusion, each layer's output
+/// handed to `f` with the layer's name.
+fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+    let input = &s.input.arg;
+    let body = body(b, |b| {
+        let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
+        let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
+        let steps = b.layers().iter().enumerate().map(|(i, layer)| {
+            let (as_layer, name, p, st, h) = (
+                &b.as_layers[i],
+                b.names[i],
+                &b.p_names[i],
+                &b.s_names[i],
+                &b.hs[i],
+            );
+            let name_str = name.to_string();
+            let input = if i == 0 {
+                quote!(x)
+            } else {
+                let previous = &b.hs[i - 1];
+                layer.linked(quote!(&#previous), Link::One)
+            };
+            b.at(
+                i,
+                quote! {
+                    let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);
+                    f(#name_str, #h.as_slice());
+                },
+            )
+        });
+        quote! {
+            let x = ::constnet::AsSample::as_sample(x);
+            #split_p
+            #split_s
+            #(#steps)*
+        }
+    });
+    quote! {
+        fn for_each_activation(
+            &self,
+            x: &impl ::constnet::AsSample<T, #input>,
+            f: &mut dyn FnMut(&'static str, &[T]),
+        ) {
             #body
         }
     }

@@ -352,7 +352,10 @@ impl Recorder {
     ) -> Result<(), Error> {
         let samples = self.probe_samples.min(probe.ncols());
         let layers = net.layers();
-        let mut outputs: Vec<Vec<f64>> = vec![Vec::new(); layers.len()];
+        let mut outputs: Vec<Vec<f64>> = layers
+            .iter()
+            .map(|l| Vec::with_capacity(samples * l.outputs))
+            .collect();
         for j in 0..samples {
             let x = crate::Sample::<T, IN>::from_iterator(probe.column(j).iter().copied());
             let mut i = 0;

@@ -87,6 +87,9 @@ mod link;
 pub mod losses;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "plots")]
+pub mod plots;
+mod png;
 pub mod preprocess;
 pub mod record;
 mod regularize;

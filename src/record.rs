@@ -5,6 +5,8 @@
 //! | file | what |
 //! |---|---|
 //! | `metrics.csv` | a row per step (`kind` `step`: the batch's loss and accuracy, the learning rate, every parameter tensor's update/weight ratio and gradient norm) and a row per epoch (`kind` `epoch`: the epoch's mean training loss and accuracy, the validation loss and accuracy, the epoch's wall time, and the ratios and norms of its last step) |
+//! | `histograms.csv` | every histogram of the event file as rows `epoch,step,kind,name,lower,upper,count` (`kind` `weights`, `gradients` or `activations`), for plots and other tools |
+//! | `first_layer.png` | after the last epoch, the first layer's weights as a grid of images, one tile per output unit (its incoming weights, rescaled to black at their minimum and white at their maximum, each pixel drawn 2 x 2, tiles 2 pixels apart on gray), when the input is an image: see [`Record::input_image`] |
 //! | `activations.csv` | after the chosen epochs, each layer's output over a probe batch (evaluation mode): mean, standard deviation, and for ReLU the fraction of dead units (zero for every probe sample), for tanh and sigmoid the fraction of saturated values (`|h| > 0.99`; below 0.01 or above 0.99) |
 //! | `events.out.tfevents.<time>.<host>.constnet` | the same scalars, and histograms of every parameter tensor, its gradient and every layer's output after the chosen epochs, as TensorBoard event files: `tensorboard --logdir <dir>` shows the run as it shows a PyTorch one |
 //!
@@ -74,6 +76,10 @@ pub struct Record {
     /// How many samples (the validation set's first, or the training set's without one)
     /// are run forward for the activation histograms.
     pub probe_samples: usize,
+    /// The input's shape as an image, `(height, width)`, for `first_layer.png`; `None`
+    /// takes a square input's side (28 x 28 for 784 inputs) and draws no grid for another
+    /// width.
+    pub input_image: Option<(usize, usize)>,
 }
 
 impl Record {
@@ -90,6 +96,7 @@ impl Record {
             histogram_epochs: vec![1],
             bins: 30,
             probe_samples: 256,
+            input_image: None,
         }
     }
 }
@@ -116,6 +123,8 @@ pub(crate) struct Recorder {
     dir: PathBuf,
     csv: BufWriter<File>,
     activations: BufWriter<File>,
+    histograms: BufWriter<File>,
+    input_image: Option<(usize, usize)>,
     events: EventWriter,
     events_path: PathBuf,
     /// One step's CSV row, reused.
@@ -165,6 +174,11 @@ impl Recorder {
             "epoch,step,layer,kind,samples,units,mean,std,dead_fraction,saturated_fraction"
         )
         .map_err(|e| io(&activations_path, e))?;
+        let histograms_path = dir.join("histograms.csv");
+        let mut histograms =
+            BufWriter::new(File::create(&histograms_path).map_err(|e| io(&histograms_path, e))?);
+        writeln!(histograms, "epoch,step,kind,name,lower,upper,count")
+            .map_err(|e| io(&histograms_path, e))?;
         let now = wall_time();
         let host = std::fs::read_to_string("/etc/hostname")
             .ok()
@@ -181,6 +195,8 @@ impl Recorder {
             dir,
             csv,
             activations,
+            histograms,
+            input_image: record.input_image,
             events,
             events_path,
             // Sized for the longest row and tag, so that steps never grow them.
@@ -310,17 +326,46 @@ impl Recorder {
             }
         }
         if self.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
-            self.tensor_histograms(step, time, net, grads)?;
-            self.activations(stats.epoch, step, time, net, probe)?;
+            self.tensor_histograms((stats.epoch, step, time), net, grads)?;
+            self.activations((stats.epoch, step, time), net, probe)?;
+            self.histograms.flush().map_err(|e| Error::Io {
+                path: self.dir.join("histograms.csv").display().to_string(),
+                problem: e.to_string(),
+            })?;
         }
         self.events.flush().map_err(|e| self.events_error(e))
+    }
+
+    /// A histogram into the event file (`kind/name`) and `histograms.csv`.
+    fn histogram(
+        &mut self,
+        (epoch, step, time): (usize, u64, f64),
+        kind: &str,
+        name: &str,
+        histogram: &Histogram,
+    ) -> Result<(), Error> {
+        self.events
+            .histogram(&format!("{kind}/{name}"), step, time, histogram)
+            .map_err(|e| self.events_error(e))?;
+        let mut lower = histogram.min;
+        for (&upper, &count) in histogram.limits.iter().zip(&histogram.counts) {
+            writeln!(
+                self.histograms,
+                "{epoch},{step},{kind},{name},{lower},{upper},{count}"
+            )
+            .map_err(|e| Error::Io {
+                path: self.dir.join("histograms.csv").display().to_string(),
+                problem: e.to_string(),
+            })?;
+            lower = upper;
+        }
+        Ok(())
     }
 
     /// `weights/<tensor>` and `gradients/<tensor>` histograms of every parameter tensor.
     fn tensor_histograms<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &mut self,
-        step: u64,
-        time: f64,
+        at: (usize, u64, f64),
         net: &N,
         grads: &[T],
     ) -> Result<(), Error> {
@@ -332,9 +377,7 @@ impl Recorder {
                 ("gradients", &grads[range]),
             ] {
                 let histogram = Histogram::of(values.iter().map(|v| v.as_f64()), self.bins);
-                self.events
-                    .histogram(&format!("{prefix}/{name}"), step, time, &histogram)
-                    .map_err(|e| self.events_error(e))?;
+                self.histogram(at, prefix, &name, &histogram)?;
             }
         }
         Ok(())
@@ -344,12 +387,11 @@ impl Recorder {
     /// `activations.csv`, and the dead or saturated fraction as a scalar.
     fn activations<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &mut self,
-        epoch: usize,
-        step: u64,
-        time: f64,
+        at: (usize, u64, f64),
         net: &N,
         probe: &Batch<T, IN>,
     ) -> Result<(), Error> {
+        let (epoch, step, time) = at;
         let samples = self.probe_samples.min(probe.ncols());
         let layers = net.layers();
         let mut outputs: Vec<Vec<f64>> = layers
@@ -383,14 +425,7 @@ impl Recorder {
                 problem: e.to_string(),
             })?;
             let histogram = Histogram::of(values.iter().copied(), self.bins);
-            self.events
-                .histogram(
-                    &format!("activations/{}", layer.name),
-                    step,
-                    time,
-                    &histogram,
-                )
-                .map_err(|e| self.events_error(e))?;
+            self.histogram(at, "activations", layer.name, &histogram)?;
             for (prefix, value) in [
                 ("dead_fraction", activity.dead),
                 ("saturated_fraction", activity.saturated),
@@ -413,6 +448,96 @@ impl Recorder {
         self.csv.flush().map_err(|e| self.csv_error(e))?;
         self.events.flush().map_err(|e| self.events_error(e))
     }
+
+    /// Writes `first_layer.png`, when the input is an image and the first tensor is a
+    /// weight matrix over the inputs.
+    pub fn first_layer<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        &self,
+        net: &N,
+    ) -> Result<(), Error> {
+        let side = (IN as f64).sqrt().round() as usize;
+        let Some((height, width)) = self
+            .input_image
+            .or((side * side == IN).then_some((side, side)))
+        else {
+            return Ok(());
+        };
+        let mut first = None;
+        net.for_each_tensor(&mut |t| {
+            if first.is_none() {
+                first = Some(t);
+            }
+        });
+        let Some(t) = first.filter(|t| t.spec.shape.len() == 2 && t.spec.shape[1] == IN) else {
+            return Ok(());
+        };
+        if height * width != IN {
+            return Err(Error::BadHyperparameter {
+                name: "record input_image",
+                value: (height * width) as f64,
+                expected: "height x width equal to the network's input width",
+            });
+        }
+        // In PyTorch's layout, `[out, in]` row-major: a unit's weights are one row.
+        let weights: Vec<f64> = net.param(&t.name())?.iter().map(|w| w.as_f64()).collect();
+        let (w, h, pixels) = weight_grid(&weights, t.spec.shape[0], (height, width));
+        let path = self.dir.join("first_layer.png");
+        let png = crate::png::encode(w, h, crate::png::Color::Gray, &pixels);
+        std::fs::write(&path, png).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            problem: e.to_string(),
+        })
+    }
+}
+
+/// How many screen pixels a weight takes in `first_layer.png` (each way), and the gap
+/// between tiles.
+pub(crate) const GRID_SCALE: usize = 2;
+pub(crate) const GRID_GAP: usize = 2;
+
+/// The first layer's `units` rows of weights (row-major, `height * width` each) as a grid
+/// of tiles, each rescaled on its own to 0 (its minimum) to 255 (its maximum), 128 where
+/// all its weights are equal, on a gray (96) background: the image's width, height and
+/// rows of pixels.
+pub(crate) fn weight_grid(
+    weights: &[f64],
+    units: usize,
+    (height, width): (usize, usize),
+) -> (u32, u32, Vec<u8>) {
+    let columns = (units as f64).sqrt().ceil().max(1.0) as usize;
+    let rows = units.div_ceil(columns).max(1);
+    let tile = |n: usize| n * GRID_SCALE + GRID_GAP;
+    let (w, h) = (
+        columns * tile(width) + GRID_GAP,
+        rows * tile(height) + GRID_GAP,
+    );
+    let mut pixels = vec![96u8; w * h];
+    for unit in 0..units {
+        let row = &weights[unit * height * width..(unit + 1) * height * width];
+        let (min, max) = row
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let (x0, y0) = (
+            GRID_GAP + (unit % columns) * tile(width),
+            GRID_GAP + (unit / columns) * tile(height),
+        );
+        for (i, &v) in row.iter().enumerate() {
+            let shade = if max > min {
+                (255.0 * (v - min) / (max - min)).round() as u8
+            } else {
+                128
+            };
+            let (r, c) = (i / width, i % width);
+            for dy in 0..GRID_SCALE {
+                for dx in 0..GRID_SCALE {
+                    pixels[(y0 + r * GRID_SCALE + dy) * w + x0 + c * GRID_SCALE + dx] = shade;
+                }
+            }
+        }
+    }
+    (w as u32, h as u32, pixels)
 }
 
 /// A layer's output over a probe batch, summed up.

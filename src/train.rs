@@ -106,8 +106,9 @@ pub struct Config {
     /// [`UpdateMonitor`], from the copy of the parameters the trainer keeps anyway; off, it
     /// costs nothing).
     pub monitor_updates: bool,
-    /// Whether to write the run to a directory as it trains: `metrics.csv` and TensorBoard
-    /// event files (see [`crate::record`]); off, it costs nothing.
+    /// Whether to write the run to a directory as it trains: `metrics.csv`, TensorBoard
+    /// event files and, with the `plots` feature, figures and `report.html` (see
+    /// [`crate::record`]); off, it costs nothing.
     pub record: Option<Record>,
 }
 
@@ -318,7 +319,12 @@ where
     let mut grads = net.new_grads();
     let mut last_good = Rollback::new(&*net);
     let mut recorder = match &config.record {
-        Some(record) => Some(Recorder::create(record, &*net, config.epochs)?),
+        Some(record) => {
+            // The figures need a font: without one, say so before training.
+            #[cfg(feature = "plots")]
+            crate::plots::font()?;
+            Some(Recorder::create(record, &*net, config.epochs)?)
+        }
         None => None,
     };
     let mut monitor =
@@ -414,7 +420,12 @@ where
     }
     report.finish();
     if let Some(recorder) = recorder.as_mut() {
+        recorder.first_layer(&*net)?;
         recorder.finish()?;
+        #[cfg(feature = "plots")]
+        if let Some(record) = &config.record {
+            crate::plots::render(&record.dir)?;
+        }
     }
     Ok(history)
 }

@@ -12,7 +12,9 @@
 //! - the W3 SGD step with batch norm and dropout after each hidden layer, and with Maxout
 //!   (two pieces) hidden layers, beside plain W3; and their single-sample forward;
 //! - the MNIST example's training step (784-256-128-10 with dropout, Adam, batch 64), whose
-//!   throughput in elements per second is its training speed in samples per second.
+//!   throughput in elements per second is its training speed in samples per second;
+//! - `fit` on that net for an epoch of 50 and of 200 steps, with the run recorded and
+//!   without.
 //!
 //! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench -p constnet-benches` (from the
 //! workspace root; the bench is its own crate so that examples never build criterion). The
@@ -239,6 +241,54 @@ fn mnist_example(c: &mut Criterion) {
     group.finish();
 }
 
+/// `fit` for one epoch of 50 or 200 steps (the MNIST example's net, Adam, batch 64) with
+/// the run recorded to a directory (`metrics.csv` and the event file each step; histograms,
+/// activations and `first_layer.png` once; no figures) and without: the difference between
+/// the two lengths is what recording costs a step, the rest what it costs a run.
+fn fit_recorded(c: &mut Criterion) {
+    use constnet::datasets::Labeled;
+    use constnet::record::Record;
+    use constnet::train::{Config, Progress, fit};
+    let dir = std::env::temp_dir().join(format!("constnet-bench-record-{}", std::process::id()));
+    let mut group = c.benchmark_group("fit one epoch, MNIST example net");
+    for steps in [50, 200] {
+        let data = Labeled::new(
+            random_batch::<784>(64 * steps, 7),
+            (0..64 * steps).map(|i| (i * 7) % 10).collect(),
+        )
+        .unwrap();
+        group.throughput(Throughput::Elements(64 * steps as u64));
+        let record = Record {
+            figures: false,
+            ..Record::new(&dir)
+        };
+        for (name, record) in [("not recorded", None), ("recorded", Some(record))] {
+            let config = Config {
+                record,
+                progress: Progress::Silent,
+                ..Config::new(1, 64)
+            };
+            group.bench_function(format!("{steps} steps, {name}"), |b| {
+                b.iter(|| {
+                    let mut net = mnist_net::MnistNet::new(0);
+                    let mut adam = AdamConfig::new(1e-3).build::<f32>().unwrap();
+                    fit(
+                        &mut net,
+                        &mut adam,
+                        &SoftmaxCrossEntropy,
+                        &data,
+                        None,
+                        &config,
+                    )
+                    .unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("W3 with batch norm, dropout, Maxout");
     training_step(&mut group, "plain", W3::new(1));
@@ -250,6 +300,6 @@ fn layers(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = w1, w2, w3, w4, update_rules, layers, mnist_example
+    targets = w1, w2, w3, w4, update_rules, layers, mnist_example, fit_recorded
 }
 criterion_main!(benches);

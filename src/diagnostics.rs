@@ -163,9 +163,7 @@ impl<T: Float> UpdateMonitor<T> {
         for (t, stats) in self.tensors.iter().zip(&mut self.stats) {
             let range = t.range();
             let (w0, w1, g) = (&before[range.clone()], &after[range.clone()], &grads[range]);
-            stats.weight_norm = norm(w0.iter().map(|w| w.as_f64()));
-            stats.grad_norm = norm(g.iter().map(|g| g.as_f64()));
-            stats.update_norm = norm(w1.iter().zip(w0).map(|(a, b)| (*a - *b).as_f64()));
+            (stats.weight_norm, stats.grad_norm, stats.update_norm) = norms(w0, w1, g);
         }
     }
 
@@ -187,7 +185,32 @@ impl<T: Float> UpdateMonitor<T> {
     }
 }
 
-/// The Euclidean norm of `values`, accumulated in `f64`.
-fn norm(values: impl Iterator<Item = f64>) -> f64 {
-    values.map(|v| v * v).sum::<f64>().sqrt()
+/// The Euclidean norms of `w0`, `g` and `w1 - w0` (the difference taken in `T`), in one
+/// pass accumulated in `f64` over 8 independent lanes, so that the loop vectorizes (a
+/// single running sum made a recorded MNIST step half again as long).
+fn norms<T: Float>(w0: &[T], w1: &[T], g: &[T]) -> (f64, f64, f64) {
+    const LANES: usize = 8;
+    let (mut w, mut d, mut u) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+    let mut add = |lane: usize, a: T, b: T, dg: T| {
+        let (x, step, grad) = (a.as_f64(), (b - a).as_f64(), dg.as_f64());
+        w[lane] += x * x;
+        u[lane] += step * step;
+        d[lane] += grad * grad;
+    };
+    let (c0, c1, c2) = (
+        w0.chunks_exact(LANES),
+        w1.chunks_exact(LANES),
+        g.chunks_exact(LANES),
+    );
+    let (r0, r1, r2) = (c0.remainder(), c1.remainder(), c2.remainder());
+    for ((a, b), dg) in c0.zip(c1).zip(c2) {
+        for lane in 0..LANES {
+            add(lane, a[lane], b[lane], dg[lane]);
+        }
+    }
+    for (lane, ((&a, &b), &dg)) in r0.iter().zip(r1).zip(r2).enumerate() {
+        add(lane, a, b, dg);
+    }
+    let total = |lanes: [f64; LANES]| lanes.iter().sum::<f64>().sqrt();
+    (total(w), total(d), total(u))
 }

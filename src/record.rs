@@ -80,6 +80,10 @@ pub struct Record {
     /// takes a square input's side (28 x 28 for 784 inputs) and draws no grid for another
     /// width.
     pub input_image: Option<(usize, usize)>,
+    /// With the `plots` feature, whether `fit` draws the figures and `report.html` after the
+    /// last epoch ([`crate::plots`]); without it, this does nothing. A search over many
+    /// short runs may leave them off and draw only the best run's.
+    pub figures: bool,
 }
 
 impl Record {
@@ -97,6 +101,7 @@ impl Record {
             bins: 30,
             probe_samples: 256,
             input_image: None,
+            figures: true,
         }
     }
 }
@@ -144,6 +149,15 @@ impl Recorder {
         net: &N,
         epochs: usize,
     ) -> Result<Self, Error> {
+        if let Some((height, width)) = record.input_image
+            && height.checked_mul(width) != Some(IN)
+        {
+            return Err(Error::BadHyperparameter {
+                name: "record input_image",
+                value: height as f64 * width as f64,
+                expected: "height x width equal to the network's input width",
+            });
+        }
         if record.bins == 0 {
             return Err(Error::BadHyperparameter {
                 name: "record bins",
@@ -471,13 +485,6 @@ impl Recorder {
         let Some(t) = first.filter(|t| t.spec.shape.len() == 2 && t.spec.shape[1] == IN) else {
             return Ok(());
         };
-        if height * width != IN {
-            return Err(Error::BadHyperparameter {
-                name: "record input_image",
-                value: (height * width) as f64,
-                expected: "height x width equal to the network's input width",
-            });
-        }
         // In PyTorch's layout, `[out, in]` row-major: a unit's weights are one row.
         let weights: Vec<f64> = net.param(&t.name())?.iter().map(|w| w.as_f64()).collect();
         let (w, h, pixels) = weight_grid(&weights, t.spec.shape[0], (height, width));

@@ -322,7 +322,9 @@ where
         Some(record) => {
             // The figures need a font: without one, say so before training.
             #[cfg(feature = "plots")]
-            crate::plots::font()?;
+            if record.figures {
+                crate::plots::font()?;
+            }
             Some(Recorder::create(record, &*net, config.epochs)?)
         }
         None => None,
@@ -423,7 +425,7 @@ where
         recorder.first_layer(&*net)?;
         recorder.finish()?;
         #[cfg(feature = "plots")]
-        if let Some(record) = &config.record {
+        if let Some(record) = config.record.as_ref().filter(|r| r.figures) {
             crate::plots::render(&record.dir)?;
         }
     }

@@ -180,8 +180,11 @@ fn a_recorded_training_step_allocates_nothing() {
         let x = Batch::<f32, 8>::from_fn(4 * steps, |i, j| ((i * 7 + j * 3) % 11) as f32 / 11.0);
         let data = Labeled::new(x, (0..4 * steps).map(|j| j % 3).collect()).unwrap();
         let config = Config {
+            // The figures, drawn after training when the `plots` feature is on, are not
+            // part of a step.
             record: Some(Record {
                 histogram_epochs: vec![],
+                figures: false,
                 ..Record::new(&dir)
             }),
             progress: Progress::Silent,

@@ -416,3 +416,69 @@ fn the_spiral_s_decision_regions_hold_its_points() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_declared_image_shape_shapes_the_grid_and_figures_can_be_left_off() {
+    let x = Batch::<f32, 16>::from_fn(40, |i, j| ((i * 5 + j) % 7) as f32 / 7.0);
+    let data = Labeled::new(x, (0..40).map(|j| j % 3).collect()).unwrap();
+    let dir = scratch("shape");
+    let run = |record: Record| {
+        let config = Config {
+            record: Some(record),
+            progress: Progress::Silent,
+            ..Config::new(1, 20)
+        };
+        fit(
+            &mut Tiles::new(0),
+            &mut Sgd::new(0.1).unwrap(),
+            &SoftmaxCrossEntropy,
+            &data,
+            None,
+            &config,
+        )
+    };
+    // 2 rows of 8: tiles 16 x 4 screen pixels plus gaps, on a 3 x 2 grid.
+    run(Record {
+        input_image: Some((2, 8)),
+        figures: false,
+        ..Record::new(&dir)
+    })
+    .unwrap();
+    let image = decode_png(&std::fs::read(dir.join("first_layer.png")).unwrap());
+    assert_eq!(
+        (image.width, image.height),
+        (3 * (8 * 2 + 2) + 2, 2 * (2 * 2 + 2) + 2)
+    );
+    assert!(!dir.join("report.html").exists() && !dir.join("loss.png").exists());
+    // A shape of another size is refused before anything is trained.
+    let mut net = Tiles::new(0);
+    let config = Config {
+        record: Some(Record {
+            input_image: Some((3, 5)),
+            ..Record::new(&dir)
+        }),
+        progress: Progress::Silent,
+        ..Config::new(1, 20)
+    };
+    let err = fit(
+        &mut net,
+        &mut Sgd::new(0.1).unwrap(),
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::BadHyperparameter {
+                name: "record input_image",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(net.params(), Tiles::new(0).params());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

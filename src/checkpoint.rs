@@ -67,6 +67,8 @@ struct Stored {
 enum Dtype {
     F32,
     F64,
+    /// PyTorch's `num_batches_tracked` counters; values up to 2^53 are exact in the `f64`.
+    I64,
 }
 
 impl Dtype {
@@ -74,6 +76,7 @@ impl Dtype {
         match self {
             Dtype::F32 => "F32",
             Dtype::F64 => "F64",
+            Dtype::I64 => "I64",
         }
     }
 }
@@ -309,7 +312,19 @@ impl Checkpoint {
         }
         for name in self.tensors.keys() {
             let known = expected.iter().any(|(n, _)| n == name);
-            if !known && !name.starts_with("optimizer.") && !name.starts_with("preprocess.") {
+            // PyTorch's batch norm counter, which constnet neither keeps nor needs.
+            let counter = name
+                .strip_suffix(".num_batches_tracked")
+                .is_some_and(|layer| {
+                    expected
+                        .iter()
+                        .any(|(n, _)| n.starts_with(&format!("{layer}.")))
+                });
+            if !known
+                && !counter
+                && !name.starts_with("optimizer.")
+                && !name.starts_with("preprocess.")
+            {
                 problems.push(format!(
                     "unexpected `{name}`, which the network does not have"
                 ));
@@ -480,11 +495,15 @@ impl Checkpoint {
             problems: vec![what],
         };
         let serialized = self.to_bytes();
-        let (temp, file) = create_temp(path).map_err(|e| {
-            fail(format!(
+        let (temp, file) = create_temp(path).map_err(|e| match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => fail(format!(
+                "the directory {} does not exist (create it first)",
+                dir.display()
+            )),
+            _ => fail(format!(
                 "could not create a temporary file beside it ({e}); any previous file is \
                  unchanged"
-            ))
+            )),
         })?;
         let written = (|| {
             let mut file = file;
@@ -693,12 +712,49 @@ fn to_bytes(t: &Stored) -> Vec<u8> {
             .flat_map(|&v| (v as f32).to_le_bytes())
             .collect(),
         Dtype::F64 => t.values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+        Dtype::I64 => t
+            .values
+            .iter()
+            .flat_map(|&v| (v as i64).to_le_bytes())
+            .collect(),
     }
 }
 
-/// A tensor's values from its element type's name and bytes, for `F32` and `F64`.
+/// An IEEE half-precision number, exactly as `f32`.
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exponent = i32::from((bits >> 10) & 0x1f);
+    let mantissa = f32::from(bits & 0x3ff);
+    sign * match exponent {
+        0 => mantissa * 2f32.powi(-24),
+        31 if mantissa == 0.0 => f32::INFINITY,
+        31 => f32::NAN,
+        e => (1.0 + mantissa / 1024.0) * 2f32.powi(e - 15),
+    }
+}
+
+/// A tensor's values from its element type's name and bytes: `F32` and `F64`; `F16` and
+/// `BF16` widened to `F32` (every value exactly); `I64` (PyTorch's `num_batches_tracked`).
 fn from_bytes(dtype: &str, data: &[u8]) -> Option<(Dtype, Vec<f64>)> {
+    let halves = |convert: fn(u16) -> f32| {
+        data.chunks_exact(2)
+            .map(|b| f64::from(convert(u16::from_le_bytes([b[0], b[1]]))))
+            .collect()
+    };
     match dtype {
+        "F16" => Some((Dtype::F32, halves(f16_to_f32))),
+        "BF16" => Some((
+            Dtype::F32,
+            halves(|bits| f32::from_bits(u32::from(bits) << 16)),
+        )),
+        "I64" => Some((
+            Dtype::I64,
+            data.chunks_exact(8)
+                .map(|b| {
+                    i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64
+                })
+                .collect(),
+        )),
         "F32" => Some((
             Dtype::F32,
             data.chunks_exact(4)

@@ -85,6 +85,7 @@ mod layer;
 pub mod layers;
 mod link;
 pub mod losses;
+pub mod metrics;
 pub mod network;
 pub mod optim;
 #[cfg(feature = "plots")]
@@ -111,7 +112,7 @@ pub use optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, Momentum, MomentumConfig, Nesterov, NesterovConfig,
     Optimizer, RmsProp, RmsPropConfig, Sgd,
 };
-pub use regularize::{MaxNorm, Penalty, Regularizer};
+pub use regularize::{Clip, MaxNorm, Penalty, Regularizer};
 pub use scalar::Float;
 pub use schedule::{Decay, Schedule};
 
@@ -255,7 +256,7 @@ pub mod prelude {
     pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
     pub use crate::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AsBatch, AsSample, Batch, BatchView,
-        BatchViewMut, Decay, Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig,
+        BatchViewMut, Clip, Decay, Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig,
         Nesterov, NesterovConfig, Network, Optimizer, Penalty, Regularizer, RmsProp, RmsPropConfig,
         Sample, Schedule, Sgd, Tape, UpdateMonitor, gradcheck, network,
     };

@@ -451,3 +451,117 @@ impl MaxNorm {
         }
     }
 }
+
+/// Gradient clipping, applied to the whole gradient buffer after backward (and the
+/// penalty's gradient) and before the update, as PyTorch's `clip_grad_norm_` and
+/// `clip_grad_value_` do. [`fit`](crate::train::fit) takes it in
+/// [`Config::clip`](crate::train::Config).
+///
+/// ```
+/// use constnet::Clip;
+/// let mut g = [3.0f32, 4.0]; // norm 5
+/// assert_eq!(Clip::norm(1.0)?.apply(&mut g), 5.0); // the norm before clipping
+/// assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
+/// let mut g = [3.0f32, -0.5];
+/// Clip::value(1.0)?.apply(&mut g);
+/// assert_eq!(g, [1.0, -0.5]);
+/// assert!(Clip::norm(0.0).is_err() && Clip::value(f64::NAN).is_err());
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    /// Scales the gradient by `max / ||g||` when its Euclidean norm over every parameter
+    /// `||g||` exceeds `max`.
+    Norm(f64),
+    /// Clamps every element to `[-max, max]`.
+    Value(f64),
+}
+
+impl Clip {
+    /// Clipping by the global norm `max`, positive and finite.
+    ///
+    /// ```
+    /// assert_eq!(constnet::Clip::norm(5.0)?, constnet::Clip::Norm(5.0));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn norm(max: f64) -> Result<Self, Error> {
+        Ok(Clip::Norm(positive("gradient clipping norm", max)?))
+    }
+
+    /// Clipping of each element to `[-max, max]`, `max` positive and finite.
+    ///
+    /// ```
+    /// assert_eq!(constnet::Clip::value(0.5)?, constnet::Clip::Value(0.5));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn value(max: f64) -> Result<Self, Error> {
+        Ok(Clip::Value(positive("gradient clipping value", max)?))
+    }
+
+    /// Checks the bound in the scalar type `T` the gradients are in (positive and finite
+    /// there too: 1e300 is infinity in `f32`).
+    ///
+    /// ```
+    /// use constnet::Clip;
+    /// assert!(Clip::norm(1e300)?.check_in::<f32>().is_err());
+    /// assert!(Clip::norm(1e300)?.check_in::<f64>().is_ok());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn check_in<T: Float>(&self) -> Result<(), Error> {
+        let (Clip::Norm(max) | Clip::Value(max)) = *self;
+        crate::optim::in_scalar::<T>("gradient clipping bound", max).map(|_| ())
+    }
+
+    /// Clips `grads` in place and returns the gradient's Euclidean norm before clipping. A
+    /// gradient with a NaN or infinite element is left as it is (the trainer then stops on
+    /// it, naming the tensor). Allocates nothing.
+    ///
+    /// ```
+    /// use constnet::Clip;
+    /// let mut small = [0.3f64, 0.4];
+    /// assert_eq!(Clip::norm(1.0)?.apply(&mut small), 0.5);
+    /// assert_eq!(small, [0.3, 0.4]); // within the bound: unchanged
+    /// let mut bad = [f64::NAN, 1.0];
+    /// assert!(Clip::norm(1.0)?.apply(&mut bad).is_nan());
+    /// assert_eq!(bad[1], 1.0);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn apply<T: Float>(&self, grads: &mut [T]) -> f64 {
+        const LANES: usize = 8;
+        let mut lanes = [0.0f64; LANES];
+        let chunks = grads.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for chunk in chunks {
+            for (lane, g) in lanes.iter_mut().zip(chunk) {
+                *lane += g.as_f64() * g.as_f64();
+            }
+        }
+        for (lane, g) in lanes.iter_mut().zip(rest) {
+            *lane += g.as_f64() * g.as_f64();
+        }
+        let norm = lanes.iter().sum::<f64>().sqrt();
+        if !norm.is_finite() {
+            return norm;
+        }
+        match *self {
+            Clip::Norm(max) if norm > max => {
+                let scale = T::of_f64(max / norm);
+                grads.iter_mut().for_each(|g| *g *= scale);
+            }
+            Clip::Value(max) => {
+                let (lo, hi) = (T::of_f64(-max), T::of_f64(max));
+                for g in grads.iter_mut() {
+                    *g = if *g > hi {
+                        hi
+                    } else if *g < lo {
+                        lo
+                    } else {
+                        *g
+                    };
+                }
+            }
+            Clip::Norm(_) => {}
+        }
+        norm
+    }
+}

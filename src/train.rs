@@ -14,8 +14,8 @@ use crate::network::TensorRef;
 use crate::record::{Record, Recorder, StepRow};
 use crate::scalar::first_non_finite;
 use crate::{
-    AsBatch, Batch, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
-    TensorStats, UpdateMonitor,
+    AsBatch, Batch, Clip, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule,
+    Tape, TensorStats, UpdateMonitor,
 };
 
 /// When a [`Schedule`] sets the learning rate.
@@ -99,6 +99,9 @@ pub struct Config {
     pub regularizer: Option<Regularizer>,
     /// A max-norm constraint applied after each update.
     pub max_norm: Option<MaxNorm>,
+    /// Gradient clipping, by global norm or by value, applied to each step's gradient
+    /// (with the penalty's) before the update.
+    pub clip: Option<Clip>,
     /// How progress is shown.
     pub progress: Progress,
     /// Whether to record, for each epoch's last step, every parameter tensor's
@@ -128,6 +131,7 @@ impl Config {
             schedule: None,
             regularizer: None,
             max_norm: None,
+            clip: None,
             progress: Progress::Auto,
             monitor_updates: false,
             record: None,
@@ -307,6 +311,9 @@ where
     if let Some(regularizer) = &config.regularizer {
         regularizer.check_in::<T>()?;
     }
+    if let Some(clip) = &config.clip {
+        clip.check_in::<T>()?;
+    }
     let samples = train.inputs().ncols();
     check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
     let val = val.map(D::plain_parts);
@@ -347,6 +354,9 @@ where
             let mut value = net.loss_and_grad(&x, target, loss, &mut tape, &mut grads)?;
             if let Some(regularizer) = &config.regularizer {
                 value += regularizer.apply(net, &mut grads);
+            }
+            if let Some(clip) = &config.clip {
+                clip.apply(&mut grads);
             }
             if !value.is_finite() {
                 last_good.restore(net);

@@ -361,3 +361,104 @@ fn a_training_run_resumes_only_with_state_of_its_own_network() {
     );
     assert_eq!(rule.steps(), 0);
 }
+
+/// A safetensors file of `tensors` (name, element type, shape, little-endian bytes), written
+/// here by hand, as another library would.
+fn safetensors_file(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let mut header = String::from("{");
+    let mut data = Vec::new();
+    for (i, (name, dtype, shape, bytes)) in tensors.iter().enumerate() {
+        let shape: Vec<String> = shape.iter().map(ToString::to_string).collect();
+        header += &format!(
+            "{}\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+            if i > 0 { "," } else { "" },
+            shape.join(","),
+            data.len(),
+            data.len() + bytes.len()
+        );
+        data.extend_from_slice(bytes);
+    }
+    header.push('}');
+    [
+        (header.len() as u64).to_le_bytes().to_vec(),
+        header.into_bytes(),
+        data,
+    ]
+    .concat()
+}
+
+#[test]
+fn half_precision_tensors_are_widened_and_pytorch_s_batch_counter_is_accepted() {
+    let mut net = Net::<f32>::init(3);
+    net.write_param("fc2.bias", &[0.5, -1.25, 3.0]).unwrap();
+    net.write_param("fc1.bias", &[1.0, -2.0, 0.375, 0.0, 4.0, -0.5, 1.5, 2.5])
+        .unwrap();
+    let saved = Checkpoint::of(&net);
+    let mut tensors = Vec::new();
+    for name in saved.names() {
+        let (shape, values) = saved.get::<f32>(name).unwrap();
+        let (dtype, bytes): (&str, Vec<u8>) = match name {
+            // f16 bit patterns of 0.5, -1.25 and 3.0
+            "fc2.bias" => (
+                "F16",
+                [0x3800u16, 0xBD00, 0x4200]
+                    .iter()
+                    .flat_map(|b| b.to_le_bytes())
+                    .collect(),
+            ),
+            // bf16 is f32's top half
+            "fc1.bias" => (
+                "BF16",
+                values
+                    .iter()
+                    .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
+                    .collect(),
+            ),
+            _ => ("F32", values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        };
+        tensors.push((name, dtype, shape.to_vec(), bytes));
+    }
+    tensors.push((
+        "bn.num_batches_tracked",
+        "I64",
+        vec![],
+        1234i64.to_le_bytes().to_vec(),
+    ));
+    let bytes = safetensors_file(&tensors);
+    let loaded = Checkpoint::from_bytes(&bytes).unwrap();
+    let mut restored = Net::<f32>::init(0);
+    loaded.restore(&mut restored).unwrap();
+    assert_eq!(restored.params(), net.params());
+    assert_eq!(restored.state(), net.state());
+    assert_eq!(
+        loaded.get::<f64>("bn.num_batches_tracked"),
+        Some((&[][..], vec![1234.0]))
+    );
+    // Written back, the counter keeps its type; the half-precision tensors are F32.
+    let again = Checkpoint::from_bytes(&loaded.to_bytes()).unwrap();
+    assert_eq!(again, loaded);
+    // A counter for a layer the network does not have is unexpected, like any tensor.
+    tensors.push((
+        "bn9.num_batches_tracked",
+        "I64",
+        vec![],
+        0i64.to_le_bytes().to_vec(),
+    ));
+    let err = Checkpoint::from_bytes(&safetensors_file(&tensors))
+        .unwrap()
+        .restore(&mut Net::<f32>::init(0))
+        .unwrap_err();
+    assert!(err.to_string().contains("bn9.num_batches_tracked"), "{err}");
+}
+
+#[test]
+fn saving_into_a_missing_directory_says_so() {
+    let path = scratch("no-such-dir")
+        .join("deeper")
+        .join("net.safetensors");
+    let err = Checkpoint::of(&Net::<f32>::init(0))
+        .save(&path)
+        .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(err.to_string().contains("deeper"), "{err}");
+}

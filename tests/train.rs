@@ -227,3 +227,84 @@ fn bad_configurations_are_errors() {
         Err(Error::LabelOutOfRange { label: 7, .. })
     ));
 }
+
+#[test]
+fn gradient_clipping_is_applied_to_each_step_before_the_update() {
+    let data = constnet::datasets::spiral::<f32>(20, 3, 0);
+    for clip in [Clip::norm(0.05).unwrap(), Clip::value(0.01).unwrap()] {
+        // One full-batch step through fit ...
+        let mut net = Spiral::new(0);
+        let config = Config {
+            clip: Some(clip),
+            ..silent(1, 60)
+        };
+        fit(
+            &mut net,
+            &mut Sgd::new(0.5).unwrap(),
+            &SoftmaxCrossEntropy,
+            &data,
+            None,
+            &config,
+        )
+        .unwrap();
+        // ... is backward, the clip, and the step, by hand.
+        let mut by_hand = Spiral::new(0);
+        let (mut tape, mut grads) = (by_hand.new_tape(60), by_hand.new_grads());
+        by_hand
+            .loss_and_grad(
+                &data.inputs,
+                &data.labels[..],
+                &SoftmaxCrossEntropy,
+                &mut tape,
+                &mut grads,
+            )
+            .unwrap();
+        let before = clip.apply(&mut grads);
+        assert!(
+            before > 0.05,
+            "the gradient ({before}) is large enough to be clipped"
+        );
+        Sgd::new(0.5)
+            .unwrap()
+            .step(by_hand.params_mut(), &grads)
+            .unwrap();
+        // Equal up to the order in which fit's shuffled batch summed the gradient.
+        let close = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= 1e-6 + 1e-5 * y.abs())
+        };
+        assert!(close(net.params(), by_hand.params()), "{clip:?}");
+        // Unclipped, the step is another one.
+        let mut free = Spiral::new(0);
+        fit(
+            &mut free,
+            &mut Sgd::new(0.5).unwrap(),
+            &SoftmaxCrossEntropy,
+            &data,
+            None,
+            &silent(1, 60),
+        )
+        .unwrap();
+        assert!(!close(free.params(), net.params()), "{clip:?}");
+    }
+    // A bound that is infinite in f32 is refused before training.
+    let config = Config {
+        clip: Some(Clip::norm(1e300).unwrap()),
+        ..silent(1, 60)
+    };
+    let mut net = Spiral::new(0);
+    let err = fit(
+        &mut net,
+        &mut Sgd::new(0.5).unwrap(),
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config,
+    );
+    assert!(
+        matches!(err, Err(Error::BadHyperparameter { .. })),
+        "{err:?}"
+    );
+    assert_eq!(net.params(), Spiral::new(0).params());
+}

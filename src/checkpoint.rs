@@ -521,7 +521,8 @@ impl Checkpoint {
     }
 
     /// Reads a checkpoint; a missing, truncated or corrupt file, or a tensor of another
-    /// element type than `F32` or `F64`, is an [`Error::Checkpoint`].
+    /// element type than `F32`, `F64`, `F16`, `BF16` (widened to `F32`, exactly) or `I64`
+    /// (PyTorch's `num_batches_tracked`), is an [`Error::Checkpoint`].
     ///
     /// ```
     /// use constnet::{Checkpoint, Error};
@@ -579,7 +580,7 @@ impl Checkpoint {
         for entry in entries {
             let (dtype, values) = from_bytes(&entry.dtype, entry.data).ok_or_else(|| {
                 fail(format!(
-                    "`{}` is {}; expected F32 or F64",
+                    "`{}` is {}; expected F32, F64, F16, BF16 or I64",
                     entry.name, entry.dtype
                 ))
             })?;

@@ -53,9 +53,9 @@ impl Split {
 }
 
 /// Loads one MNIST split from `dir` (holding `train-images-idx3-ubyte.gz` and the others under
-/// their original names, compressed or not), pixels scaled to `[0, 1]`. Any set published
-/// in MNIST's layout and file names loads the same way: Fashion-MNIST and Kuzushiji-MNIST
-/// (KMNIST) do (28 x 28 images, 10 classes); for other sizes or names, [`read_idx`].
+/// their original names, compressed or not), pixels scaled to `[0, 1]`. A set published in
+/// MNIST's layout under the same file names loads the same way, as Fashion-MNIST does (28 x
+/// 28 images, 10 classes); for other sizes or names, [`read_idx`].
 ///
 /// ```
 /// use constnet::datasets::{Split, mnist};

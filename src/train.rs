@@ -5,9 +5,13 @@
 //! (under a progress bar on a terminal, with the `progress-bar` feature) and a clean stop on
 //! a non-finite loss.
 
+mod callbacks;
+
 #[cfg(feature = "progress-bar")]
 use std::io::IsTerminal;
 use std::time::Instant;
+
+pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
 
 use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
 use crate::network::TensorRef;
@@ -93,6 +97,12 @@ pub struct Config {
     pub batch_size: usize,
     /// Seed of the shuffling; the same seed (and network seed) gives the same history.
     pub seed: u64,
+    /// The epoch (from 1) to start at, to resume a run after epoch `first_epoch - 1` from
+    /// its checkpoint ([`SaveCheckpoints`] saves one each epoch, with metadata `epoch`):
+    /// the shuffling, the step count and the schedule go on where that run was, so the
+    /// resumed run repeats the uninterrupted one exactly for a network without dropout
+    /// (dropout's masks start their sequence again). 1 by default; at most `epochs`.
+    pub first_epoch: usize,
     /// A learning-rate schedule and when it applies.
     pub schedule: Option<(Schedule, Every)>,
     /// A penalty added to the loss and the gradient.
@@ -128,6 +138,7 @@ impl Config {
             epochs,
             batch_size,
             seed: 0,
+            first_epoch: 1,
             schedule: None,
             regularizer: None,
             max_norm: None,
@@ -301,19 +312,49 @@ where
     D: Supervised<T, IN>,
     L: Loss<T, OUT, Target = D::Target>,
 {
-    if config.epochs == 0 {
-        return Err(Error::BadHyperparameter {
-            name: "epochs",
-            value: 0.0,
-            expected: "at least 1",
-        });
-    }
-    if let Some(regularizer) = &config.regularizer {
-        regularizer.check_in::<T>()?;
-    }
-    if let Some(clip) = &config.clip {
-        clip.check_in::<T>()?;
-    }
+    fit_with(net, optimizer, loss, train, val, config, &mut [])
+}
+
+/// [`fit`], calling `callbacks` after every step and epoch, in order: each may stop the
+/// run ([`Control::Stop`]) and may change the network or the update rule after an epoch
+/// ([`EarlyStopping`] restores the best weights when the run ends; [`SaveCheckpoints`]
+/// saves them as it goes). An error from a callback ends the run with that error.
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::train::{Callback, Control, EpochStats, Progress, fit_with, Config};
+/// network! { struct Net { fc1: Dense<2, 16>, act: Relu, fc2: Dense<16, 3> } }
+/// /// Stops once the training loss is below 0.5.
+/// struct Enough;
+/// impl<N, O> Callback<N, O> for Enough {
+///     fn after_epoch(&mut self, stats: &EpochStats, _: &mut N, _: &mut O) -> Result<Control, Error> {
+///         Ok(if stats.train_loss < 0.5 { Control::Stop } else { Control::Continue })
+///     }
+/// }
+/// let data = constnet::datasets::spiral::<f32>(50, 3, 0);
+/// let config = Config { progress: Progress::Silent, ..Config::new(1000, 50) };
+/// let mut adam = AdamConfig::new(1e-2).build()?;
+/// let history = fit_with(&mut Net::new(0), &mut adam, &SoftmaxCrossEntropy, &data, None, &config, &mut [&mut Enough])?;
+/// assert!(history.epochs.len() < 1000 && history.last().unwrap().train_loss < 0.5);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub fn fit_with<T, const IN: usize, const OUT: usize, N, O, L, D>(
+    net: &mut N,
+    optimizer: &mut O,
+    loss: &L,
+    train: &D,
+    val: Option<&<D as Dataset>::Plain>,
+    config: &Config,
+    callbacks: &mut [&mut dyn Callback<N, O>],
+) -> Result<History, Error>
+where
+    T: Float,
+    N: Network<T, IN, OUT>,
+    O: Optimizer<T>,
+    D: Supervised<T, IN>,
+    L: Loss<T, OUT, Target = D::Target>,
+{
+    check_config::<T>(config)?;
     let samples = train.inputs().ncols();
     check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
     let val = val.map(D::plain_parts);
@@ -321,83 +362,30 @@ where
         check_set::<T, IN, OUT, D>(inputs, targets, "validation")?;
     }
     let mut batches = MiniBatches::new(train, config.batch_size, config.seed)?;
-    let mut tape = net.new_tape(config.batch_size.min(samples));
+    // A resumed run draws the orders of the epochs before it, as the first run did.
+    for _ in 1..config.first_epoch {
+        batches.next_epoch();
+    }
+    let mut run = Run::new(&*net, config, samples, batches.per_epoch())?;
     let mut val_tape = val.map(|(inputs, _)| net.new_tape(inputs.ncols()));
-    let mut grads = net.new_grads();
-    let mut last_good = Rollback::new(&*net);
-    let mut recorder = match &config.record {
-        Some(record) => {
-            // The figures need a font: without one, say so before training.
-            #[cfg(feature = "plots")]
-            if record.figures {
-                crate::plots::font()?;
-            }
-            Some(Recorder::create(record, &*net, config.epochs)?)
-        }
-        None => None,
-    };
-    let mut monitor =
-        (config.monitor_updates || recorder.is_some()).then(|| UpdateMonitor::new(&*net));
-    let report = Report::new(config.progress, config.epochs * batches.per_epoch());
     let mut history = History::default();
-    let mut step = 0u64;
-    for epoch in 1..=config.epochs {
+    'epochs: for epoch in config.first_epoch..=config.epochs {
         let start = Instant::now();
         if let Some((schedule, Every::Epoch)) = &config.schedule {
             schedule.apply(optimizer, epoch as u64 - 1)?;
         }
         let (mut loss_sum, mut hits, mut batch_count) = (0.0, Some(0), 0);
         while let Some((x, target)) = batches.next_batch() {
-            if let Some((schedule, Every::Step)) = &config.schedule {
-                schedule.apply(optimizer, step)?;
-            }
-            let mut value = net.loss_and_grad(&x, target, loss, &mut tape, &mut grads)?;
-            if let Some(regularizer) = &config.regularizer {
-                value += regularizer.apply(net, &mut grads);
-            }
-            if let Some(clip) = &config.clip {
-                clip.apply(&mut grads);
-            }
-            if !value.is_finite() {
-                last_good.restore(net);
-                report.finish();
-                return Err(Error::Diverged {
-                    epoch,
-                    step: batch_count + 1,
-                    loss: value.as_f64(),
-                });
-            }
-            let batch_hits = D::count_correct(tape.output(), target);
-            hits = hits.zip(batch_hits).map(|(a, b)| a + b);
-            loss_sum += value.as_f64();
             batch_count += 1;
-            last_good.save(net);
-            optimizer.step(net.params_mut(), &grads)?;
-            if let Some(monitor) = monitor.as_mut() {
-                // `last_good` holds the parameters from before this step.
-                monitor.record(&last_good.params, net.params(), &grads);
+            let (value, batch_hits) =
+                run.step::<N, O, L, D>(net, optimizer, loss, (x, target), (epoch, batch_count))?;
+            hits = hits.zip(batch_hits).map(|(a, b)| a + b);
+            loss_sum += value;
+            for callback in callbacks.iter_mut() {
+                if callback.after_step(run.steps, value, &*net)? == Control::Stop {
+                    break 'epochs;
+                }
             }
-            if let Some(max_norm) = &config.max_norm {
-                max_norm.apply(net);
-            }
-            if let Some(bad) = NonFinite::find(&*net) {
-                let error = bad.error(&*net, &grads, (epoch, batch_count));
-                last_good.restore(net);
-                report.finish();
-                return Err(error);
-            }
-            step += 1;
-            if let (Some(recorder), Some(monitor)) = (recorder.as_mut(), monitor.as_ref()) {
-                recorder.step(&StepRow {
-                    epoch,
-                    step,
-                    loss: value.as_f64(),
-                    accuracy: batch_hits.map(|h| h as f64 / x.ncols() as f64),
-                    learning_rate: optimizer.learning_rate(),
-                    tensors: monitor.tensors(),
-                })?;
-            }
-            report.step();
         }
         batches.next_epoch();
         let (val_loss, val_accuracy) = match (val, val_tape.as_mut()) {
@@ -418,28 +406,246 @@ where
             learning_rate: optimizer.learning_rate(),
             seconds: start.elapsed().as_secs_f64(),
         };
-        report.epoch(&stats, config.epochs);
-        history.epochs.push(stats);
-        if let Some(monitor) = &monitor {
-            if let Some(recorder) = recorder.as_mut() {
-                let probe = val.map_or(train.inputs(), |(inputs, _)| inputs);
-                recorder.epoch(&stats, step, monitor.tensors(), &*net, &grads, probe)?;
+        let probe = val.map_or(train.inputs(), |(inputs, _)| inputs);
+        run.end_epoch(&stats, &*net, probe, &mut history)?;
+        let mut stop = false;
+        for callback in callbacks.iter_mut() {
+            stop |= callback.after_epoch(&stats, net, optimizer)? == Control::Stop;
+        }
+        if stop {
+            break;
+        }
+    }
+    for callback in callbacks.iter_mut() {
+        callback.finish(net, optimizer)?;
+    }
+    run.finish(&*net)?;
+    Ok(history)
+}
+
+/// What a [`Callback`] tells the trainer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Go on training.
+    Continue,
+    /// End the run after this step or epoch (the callbacks' `finish` still runs).
+    Stop,
+}
+
+/// Code that [`fit_with`] runs after every step and every epoch, with access to the network
+/// and the update rule, and that may end the run: early stopping, checkpoints, logs, a
+/// user's own. Every method has a default that does nothing.
+pub trait Callback<N, O> {
+    /// After step `step` (counted over the run, from 1) whose loss (with the penalty) was
+    /// `loss`.
+    fn after_step(&mut self, step: u64, loss: f64, net: &N) -> Result<Control, Error> {
+        let _ = (step, loss, net);
+        Ok(Control::Continue)
+    }
+
+    /// After an epoch and its validation, with its numbers.
+    fn after_epoch(
+        &mut self,
+        stats: &EpochStats,
+        net: &mut N,
+        optimizer: &mut O,
+    ) -> Result<Control, Error> {
+        let _ = (stats, net, optimizer);
+        Ok(Control::Continue)
+    }
+
+    /// Once, when the run ends normally or by a [`Control::Stop`], before `fit_with` returns.
+    fn finish(&mut self, net: &mut N, optimizer: &mut O) -> Result<(), Error> {
+        let _ = (net, optimizer);
+        Ok(())
+    }
+}
+
+/// The checks of a config that need no data: at least one epoch, the penalty and the
+/// clipping bound valid in the scalar type.
+fn check_config<T: Float>(config: &Config) -> Result<(), Error> {
+    if config.epochs == 0 {
+        return Err(Error::BadHyperparameter {
+            name: "epochs",
+            value: 0.0,
+            expected: "at least 1",
+        });
+    }
+    if !(1..=config.epochs).contains(&config.first_epoch) {
+        return Err(Error::BadHyperparameter {
+            name: "first_epoch",
+            value: config.first_epoch as f64,
+            expected: "from 1 to the number of epochs",
+        });
+    }
+    if let Some(regularizer) = &config.regularizer {
+        regularizer.check_in::<T>()?;
+    }
+    if let Some(clip) = &config.clip {
+        clip.check_in::<T>()?;
+    }
+    Ok(())
+}
+
+/// The trainer's state across steps: the buffers a step reuses, the copy of the parameters
+/// to roll back to, the monitor and recorder when on, the progress report, the step count.
+struct Run<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize> {
+    config: &'c Config,
+    tape: Tp,
+    grads: Vec<T>,
+    last_good: Rollback<T>,
+    monitor: Option<UpdateMonitor<T>>,
+    recorder: Option<Recorder>,
+    report: Report,
+    steps: u64,
+}
+
+impl<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize>
+    Run<'c, T, Tp, IN, OUT>
+{
+    fn new<N: Network<T, IN, OUT, Tape = Tp>>(
+        net: &N,
+        config: &'c Config,
+        samples: usize,
+        per_epoch: usize,
+    ) -> Result<Self, Error> {
+        let recorder = match &config.record {
+            Some(record) => {
+                // The figures need a font: without one, say so before training.
+                #[cfg(feature = "plots")]
+                if record.figures {
+                    crate::plots::font()?;
+                }
+                Some(Recorder::create(record, net, config.epochs)?)
             }
-            if config.monitor_updates {
+            None => None,
+        };
+        Ok(Run {
+            config,
+            tape: net.new_tape(config.batch_size.min(samples)),
+            grads: net.new_grads(),
+            last_good: Rollback::new(net),
+            monitor: (config.monitor_updates || recorder.is_some())
+                .then(|| UpdateMonitor::new(net)),
+            recorder,
+            report: Report::new(
+                config.progress,
+                (config.epochs + 1 - config.first_epoch) * per_epoch,
+            ),
+            steps: ((config.first_epoch - 1) * per_epoch) as u64,
+        })
+    }
+
+    /// One step on a batch, the `batch`-th of `epoch`: its loss (with the penalty) and, for
+    /// labels, how many it classified right. A non-finite loss or parameter ends the run
+    /// with the parameters from before the step.
+    fn step<N, O, L, D>(
+        &mut self,
+        net: &mut N,
+        optimizer: &mut O,
+        loss: &L,
+        (x, target): (crate::BatchView<'_, T, IN>, &D::Target),
+        (epoch, batch): (usize, usize),
+    ) -> Result<(f64, Option<usize>), Error>
+    where
+        N: Network<T, IN, OUT, Tape = Tp>,
+        O: Optimizer<T>,
+        D: Supervised<T, IN>,
+        L: Loss<T, OUT, Target = D::Target>,
+    {
+        let config = self.config;
+        if let Some((schedule, Every::Step)) = &config.schedule {
+            schedule.apply(optimizer, self.steps)?;
+        }
+        let mut value = net.loss_and_grad(&x, target, loss, &mut self.tape, &mut self.grads)?;
+        if let Some(regularizer) = &config.regularizer {
+            value += regularizer.apply(net, &mut self.grads);
+        }
+        if let Some(clip) = &config.clip {
+            clip.apply(&mut self.grads);
+        }
+        if !value.is_finite() {
+            self.last_good.restore(net);
+            self.report.finish();
+            return Err(Error::Diverged {
+                epoch,
+                step: batch,
+                loss: value.as_f64(),
+            });
+        }
+        let hits = D::count_correct(self.tape.output(), target);
+        self.last_good.save(net);
+        optimizer.step(net.params_mut(), &self.grads)?;
+        if let Some(monitor) = self.monitor.as_mut() {
+            // `last_good` holds the parameters from before this step.
+            monitor.record(&self.last_good.params, net.params(), &self.grads);
+        }
+        if let Some(max_norm) = &config.max_norm {
+            max_norm.apply(net);
+        }
+        if let Some(bad) = NonFinite::find(&*net) {
+            let error = bad.error(&*net, &self.grads, (epoch, batch));
+            self.last_good.restore(net);
+            self.report.finish();
+            return Err(error);
+        }
+        self.steps += 1;
+        if let (Some(recorder), Some(monitor)) = (self.recorder.as_mut(), self.monitor.as_ref()) {
+            recorder.step(&StepRow {
+                epoch,
+                step: self.steps,
+                loss: value.as_f64(),
+                accuracy: hits.map(|h| h as f64 / x.ncols() as f64),
+                learning_rate: optimizer.learning_rate(),
+                tensors: monitor.tensors(),
+            })?;
+        }
+        self.report.step();
+        Ok((value.as_f64(), hits))
+    }
+
+    /// After an epoch: its line, its entry in `history`, and its records (with histograms
+    /// of every layer's output over `probe` when it is one of the chosen epochs).
+    fn end_epoch<N: Network<T, IN, OUT, Tape = Tp>>(
+        &mut self,
+        stats: &EpochStats,
+        net: &N,
+        probe: &Batch<T, IN>,
+        history: &mut History,
+    ) -> Result<(), Error> {
+        self.report.epoch(stats, self.config.epochs);
+        history.epochs.push(*stats);
+        if let Some(monitor) = &self.monitor {
+            if let Some(recorder) = self.recorder.as_mut() {
+                recorder.epoch(
+                    stats,
+                    self.steps,
+                    monitor.tensors(),
+                    net,
+                    &self.grads,
+                    probe,
+                )?;
+            }
+            if self.config.monitor_updates {
                 history.updates.push(monitor.tensors().to_vec());
             }
         }
+        Ok(())
     }
-    report.finish();
-    if let Some(recorder) = recorder.as_mut() {
-        recorder.first_layer(&*net)?;
-        recorder.finish()?;
-        #[cfg(feature = "plots")]
-        if let Some(record) = config.record.as_ref().filter(|r| r.figures) {
-            crate::plots::render(&record.dir)?;
+
+    /// After the last epoch: the report's end, and the run's last files.
+    fn finish<N: Network<T, IN, OUT, Tape = Tp>>(&mut self, net: &N) -> Result<(), Error> {
+        self.report.finish();
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.first_layer(net)?;
+            recorder.finish()?;
+            #[cfg(feature = "plots")]
+            if let Some(record) = self.config.record.as_ref().filter(|r| r.figures) {
+                crate::plots::render(&record.dir)?;
+            }
         }
+        Ok(())
     }
-    Ok(history)
 }
 
 /// A set's checks before training: not empty, every input finite, every target valid for

@@ -3,7 +3,10 @@
 //! standardized with one mean and one standard deviation fitted on the training split
 //! (55,000 images; the other 5,000 validate). The example prints every epoch's loss and
 //! accuracies and the wall time, then saves a checkpoint (parameters, Adam's state and the
-//! fitted standardization) that `examples/mnist_eval.rs` loads.
+//! fitted standardization) that `examples/mnist_eval.rs` loads. Before training it runs the
+//! notes' sanity checks; while training, it stops early when the validation loss has not
+//! improved for 3 epochs, keeping the best epoch's weights, and saves a checkpoint after
+//! every epoch (the last two kept) and of the best epoch in `checkpoints/mnist-run/`.
 //!
 //! The trainer prints one line per epoch (under a progress bar on a terminal, with
 //! `--features progress-bar`).
@@ -16,12 +19,15 @@ use std::time::Instant;
 use constnet::datasets::{Split, mnist};
 use constnet::prelude::*;
 use constnet::preprocess::{Granularity, Standardize};
-use constnet::train::{Config, Every, fit};
+use constnet::train::{Config, EarlyStopping, Every, Metric, SaveCheckpoints, fit_with};
 use constnet::{Checkpoint, Schedule, sanity};
 
 #[path = "common/mnist_net.rs"]
 mod mnist_net;
 use mnist_net::{CHECKPOINT, MnistNet};
+
+/// Where the run's per-epoch and best checkpoints go.
+const RUN_CHECKPOINTS: &str = "checkpoints/mnist-run";
 
 fn main() -> Result<(), Error> {
     let start = Instant::now();
@@ -70,14 +76,30 @@ fn main() -> Result<(), Error> {
         schedule: Some((Schedule::step(1e-3, 4, 0.5)?, Every::Epoch)),
         ..Config::new(12, 64)
     };
-    let history = fit(
+    // Early stopping on the validation loss (the best epoch's weights are kept), and a
+    // checkpoint after every epoch (the last two kept) and of the best one.
+    let mut stopping = EarlyStopping::new(Metric::ValLoss, 3)?;
+    let mut saves = SaveCheckpoints::new(RUN_CHECKPOINTS)
+        .keep_last(2)?
+        .keep_best(Metric::ValLoss);
+    let history = fit_with(
         &mut net,
         &mut adam,
         &SoftmaxCrossEntropy,
         &train,
         Some(&val),
         &config,
+        &mut [&mut stopping, &mut saves],
     )?;
+    if let Some(best) = stopping.best_epoch() {
+        println!(
+            "best validation loss {:.4} after epoch {best}{}; its weights are kept",
+            stopping.best_value().unwrap_or(f64::NAN),
+            stopping
+                .stopped_at()
+                .map_or(String::new(), |at| format!(" (stopped after epoch {at})"))
+        );
+    }
     let last = history.last().expect("at least one epoch");
     let train_seconds: f64 = history.epochs.iter().map(|e| e.seconds).sum();
     println!(

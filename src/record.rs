@@ -20,7 +20,7 @@
 //! |---|---|---|
 //! | `train/loss`, `train/accuracy`, `train/learning_rate` | each step | the batch's loss (with the penalty) and accuracy (in training mode), the learning rate |
 //! | `update_ratio/<tensor>`, `grad_norm/<tensor>` | each step | `‖Δw‖ / ‖w‖` (the notes' ~1e-3), `‖dw‖` |
-//! | `epoch/train_loss`, `epoch/train_accuracy`, `epoch/val_loss`, `epoch/val_accuracy` | the epoch's last step | as in [`EpochStats`](crate::train::EpochStats) |
+//! | `epoch/train_loss`, `epoch/train_accuracy`, `epoch/val_loss`, `epoch/val_accuracy` | the epoch's last step | as in [`EpochStats`] |
 //! | `weights/<tensor>`, `gradients/<tensor>` (histograms) | the chosen epochs' last steps | every value of the tensor, of its gradient at that step |
 //! | `activations/<layer>` (histogram) | the chosen epochs' last steps | every output value of the layer over the probe batch |
 //! | `dead_fraction/<layer>`, `saturated_fraction/<layer>` | the chosen epochs' last steps | as in `activations.csv` |
@@ -81,7 +81,7 @@ pub struct Record {
     /// width.
     pub input_image: Option<(usize, usize)>,
     /// With the `plots` feature, whether `fit` draws the figures and `report.html` after the
-    /// last epoch ([`crate::plots`]); without it, this does nothing. A search over many
+    /// last epoch (`constnet::plots`); without it, this does nothing. A search over many
     /// short runs may leave them off and draw only the best run's.
     pub figures: bool,
 }

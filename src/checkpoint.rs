@@ -3,19 +3,7 @@
 //! [`safetensors`] module here: the `safetensors` crate would bring serde and serde_json,
 //! a quarter of a clean build's CPU time, for an 8-byte length and a small JSON header.
 //!
-//! A checkpoint holds named tensors and string metadata:
-//!
-//! | names | what |
-//! |---|---|
-//! | `fc1.weight` (`[out, in]`, row-major), `fc1.bias`, ... | the network's parameters, as in PyTorch's `state_dict` |
-//! | `bn1.running_mean`, `bn1.running_var` | the network's state (batch norm's running statistics) |
-//! | `optimizer.<buffer>` (`[PARAM_COUNT]`) | the update rule's state, in the network's buffer order; metadata `optimizer.steps` |
-//! | `preprocess.<name>` | a fitted preprocessing transform (see [`crate::preprocess`]) |
-//!
-//! Tensors are stored as `F32` or `F64`, the network's scalar type, little-endian, so a
-//! round trip is bit-exact. Metadata `format` is `constnet-1`.
-//!
-//! Saving writes a temporary file beside the target and renames it over the target only once
+//! The layout is documented on [`Checkpoint`], which is public. Saving writes a temporary file beside the target and renames it over the target only once
 //! it is complete and flushed: a failed or interrupted save leaves the previous file intact.
 //! Each save has its own temporary file (`<name>.<process id>-<count>.tmp`), so concurrent
 //! saves to one path each leave a whole file. A process killed mid-save leaves its temporary
@@ -33,7 +21,26 @@ use crate::{Error, Float, Network, Optimizer};
 
 const FORMAT: &str = "constnet-1";
 
-/// A set of named tensors and metadata, saved to and loaded from a safetensors file.
+/// A set of named tensors and metadata, saved to and loaded from a safetensors file with
+/// PyTorch's names, so that it also opens in Python (`safetensors.torch.load_file`):
+///
+/// | names | what | written by |
+/// |---|---|---|
+/// | `fc1.weight` (`[out, in]`, row-major), `fc1.bias`, ... | the network's parameters, as in PyTorch's `state_dict` | [`of`](Self::of) |
+/// | `bn1.running_mean`, `bn1.running_var` | the network's state (batch norm's running statistics) | [`of`](Self::of) |
+/// | `optimizer.<buffer>` (`[PARAM_COUNT]`) | the update rule's state, in the network's buffer order; metadata `optimizer.steps` | [`with_optimizer`](Self::with_optimizer) |
+/// | `preprocess.<name>` | a fitted preprocessing transform | [`Standardize::save_to`](crate::preprocess::Standardize::save_to) and [`Pca`](crate::preprocess::Pca)'s |
+///
+/// Tensors are stored as `F32` or `F64`, the network's scalar type, little-endian, so a
+/// round trip is bit-exact; metadata `format` is `constnet-1`.
+///
+/// For PyTorch, keep the model apart from the training state, as PyTorch users keep
+/// `model.state_dict()` apart from the optimizer's: a checkpoint of [`of`](Self::of)
+/// alone (as [`SaveCheckpoints`](crate::train::SaveCheckpoints)' `best.safetensors` is) has
+/// exactly the model's keys, which `load_state_dict(strict=True)` asks for, but for batch
+/// norm's `num_batches_tracked`, which constnet does not keep (such a model loads with
+/// `strict=False`); `Checkpoint::new().with_optimizer(&rule)` in a second file holds the
+/// update rule's state.
 ///
 /// ```
 /// use constnet::prelude::*;
@@ -260,7 +267,10 @@ impl Checkpoint {
 
     /// Loads every parameter and state tensor of `net` from the checkpoint. Names or shapes
     /// that differ are an [`Error::Checkpoint`] listing each missing, unexpected or
-    /// misshapen tensor, and then `net` is left unchanged.
+    /// misshapen tensor, and then `net` is left unchanged. Tensors named `optimizer.*` and
+    /// `preprocess.*` (restored by [`restore_optimizer`](Self::restore_optimizer) and the
+    /// transforms' own loaders) and PyTorch's `<batch norm>.num_batches_tracked` are not
+    /// unexpected; any other tensor the network does not have is.
     ///
     /// ```
     /// use constnet::{Checkpoint, Error, prelude::*};

@@ -10,6 +10,10 @@
 //! | `activations.csv` | after the chosen epochs, each layer's output over a probe batch (evaluation mode): mean, standard deviation, and for ReLU the fraction of dead units (zero for every probe sample), for tanh and sigmoid the fraction of saturated values (`|h| > 0.99`; below 0.01 or above 0.99) |
 //! | `events.out.tfevents.<time>.<host>.constnet` | the same scalars, and histograms of every parameter tensor, its gradient and every layer's output after the chosen epochs, as TensorBoard event files: `tensorboard --logdir <dir>` shows the run as it shows a PyTorch one |
 //!
+//! A run resumed with [`Config::first_epoch`](crate::train::Config) appends its rows to the
+//! tables of the run it goes on from; its new event file joins the old one, and TensorBoard
+//! reads both.
+//!
 //! The numbers are written with Rust's shortest round-trip formatting, so a loss read back
 //! from `metrics.csv` equals the one in [`History`](crate::train::History) bit for bit. A
 //! step's row and scalars are formatted into buffers that are reused, so recording
@@ -143,11 +147,13 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Creates the directory and its files, and writes the CSV header.
+    /// Creates the directory and its files, and writes the CSV headers; for a `resumed`
+    /// run, appends to the tables already there instead.
     pub fn create<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         record: &Record,
         net: &N,
         epochs: usize,
+        resumed: bool,
     ) -> Result<Self, Error> {
         if let Some((height, width)) = record.input_image
             && height.checked_mul(width) != Some(IN)
@@ -171,28 +177,35 @@ impl Recorder {
             problem: e.to_string(),
         };
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let csv_path = dir.join("metrics.csv");
-        let mut csv = BufWriter::new(File::create(&csv_path).map_err(|e| io(&csv_path, e))?);
+        // A table of the run, with its header; a resumed run appends to the one there.
+        let table = |name: &str, header: &str| -> Result<BufWriter<File>, Error> {
+            let path = dir.join(name);
+            let append = resumed && path.is_file();
+            let file = File::options()
+                .create(true)
+                .write(true)
+                .append(append)
+                .truncate(!append)
+                .open(&path)
+                .map_err(|e| io(&path, e))?;
+            let mut file = BufWriter::new(file);
+            if !append {
+                writeln!(file, "{header}").map_err(|e| io(&path, e))?;
+            }
+            Ok(file)
+        };
         let mut header = String::from(
             "kind,epoch,step,loss,accuracy,learning_rate,val_loss,val_accuracy,seconds",
         );
         for name in net.param_names() {
             let _ = write!(header, ",update_ratio:{name},grad_norm:{name}");
         }
-        writeln!(csv, "{header}").map_err(|e| io(&csv_path, e))?;
-        let activations_path = dir.join("activations.csv");
-        let mut activations =
-            BufWriter::new(File::create(&activations_path).map_err(|e| io(&activations_path, e))?);
-        writeln!(
-            activations,
-            "epoch,step,layer,kind,samples,units,mean,std,dead_fraction,saturated_fraction"
-        )
-        .map_err(|e| io(&activations_path, e))?;
-        let histograms_path = dir.join("histograms.csv");
-        let mut histograms =
-            BufWriter::new(File::create(&histograms_path).map_err(|e| io(&histograms_path, e))?);
-        writeln!(histograms, "epoch,step,kind,name,lower,upper,count")
-            .map_err(|e| io(&histograms_path, e))?;
+        let csv = table("metrics.csv", &header)?;
+        let activations = table(
+            "activations.csv",
+            "epoch,step,layer,kind,samples,units,mean,std,dead_fraction,saturated_fraction",
+        )?;
+        let histograms = table("histograms.csv", "epoch,step,kind,name,lower,upper,count")?;
         let now = wall_time();
         let host = std::fs::read_to_string("/etc/hostname")
             .ok()

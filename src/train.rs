@@ -516,7 +516,12 @@ impl<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize>
                 if record.figures {
                     crate::plots::font()?;
                 }
-                Some(Recorder::create(record, net, config.epochs)?)
+                Some(Recorder::create(
+                    record,
+                    net,
+                    config.epochs,
+                    config.first_epoch > 1,
+                )?)
             }
             None => None,
         };

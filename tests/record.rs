@@ -316,3 +316,56 @@ fn a_directory_that_cannot_be_written_is_an_error_before_training() {
     );
     std::fs::remove_file(&blocker).unwrap();
 }
+
+#[test]
+fn a_resumed_run_appends_to_the_tables_of_the_run_it_goes_on_from() {
+    let dir = scratch("resumed");
+    let data = spiral::<f32>(100, 3, 0).shuffled(0);
+    let (train, val) = data.split(250);
+    let config = |first_epoch, epochs| Config {
+        record: Some(Record::new(&dir)),
+        progress: Progress::Silent,
+        first_epoch,
+        ..Config::new(epochs, 50)
+    };
+    let mut net = Net::new(0);
+    let mut adam = AdamConfig::new(1e-2).build().unwrap();
+    fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &config(1, 2),
+    )
+    .unwrap();
+    fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &config(3, 4),
+    )
+    .unwrap();
+    let rows = read_csv(&dir);
+    let epochs: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["kind"] == "epoch")
+        .map(|r| number(r, "epoch"))
+        .collect();
+    assert_eq!(epochs, [1.0, 2.0, 3.0, 4.0]);
+    let steps: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["kind"] == "step")
+        .map(|r| number(r, "step"))
+        .collect();
+    assert_eq!(steps, (1..=20).map(f64::from).collect::<Vec<_>>());
+    let header_lines = std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("kind,"))
+        .count();
+    assert_eq!(header_lines, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,8 +8,7 @@
 //! improved for 3 epochs, keeping the best epoch's weights, and saves a checkpoint after
 //! every epoch (the last two kept) and of the best epoch in `checkpoints/mnist-run/`.
 //!
-//! The trainer prints one line per epoch (under a progress bar on a terminal, with
-//! `--features progress-bar`).
+//! The trainer prints one line per epoch, under a progress bar of the steps on a terminal.
 //!
 //! Run with `cargo run --release --example mnist`, then
 //! `cargo run --release --example mnist_eval`.

@@ -2,13 +2,11 @@
 //! any [`Supervised`] set (class labels or regression targets), any update rule, schedule,
 //! regularizer and loss that takes the set's targets, a per-epoch history (with, on request,
 //! each epoch's update/weight ratios), plain log lines
-//! (under a progress bar on a terminal, with the `progress-bar` feature) and a clean stop on
+//! (under a progress bar on a terminal) and a clean stop on
 //! a non-finite loss.
 
 mod callbacks;
 
-#[cfg(feature = "progress-bar")]
-use std::io::IsTerminal;
 use std::time::Instant;
 
 pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
@@ -64,8 +62,9 @@ pub enum Every {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Progress {
-    /// One plain line per epoch on standard error, under a progress bar of the steps when
-    /// standard error is a terminal and the crate's `progress-bar` feature (indicatif) is on.
+    /// One plain line per epoch on standard error, under a progress bar of the steps (done
+    /// and left, the last loss, samples per second, the time left) when standard error is a
+    /// terminal, not in CI (the `CI` variable set) and not a dumb terminal.
     #[default]
     Auto,
     /// One plain line per epoch on standard error.
@@ -605,7 +604,7 @@ impl<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize>
                 tensors: monitor.tensors(),
             })?;
         }
-        self.report.step();
+        self.report.step(value.as_f64(), x.ncols());
         Ok((value.as_f64(), hits))
     }
 
@@ -781,50 +780,110 @@ struct Report {
     lines: bool,
 }
 
-/// A progress bar of the training steps, drawn by indicatif.
-#[cfg(feature = "progress-bar")]
-type Bar = indicatif::ProgressBar;
+/// A progress bar of the training steps on standard error, drawn by constnet itself (a
+/// carriage return and a line at most ten times a second): steps done, the last step's
+/// loss, samples per second and the time left.
+struct Bar {
+    total: u64,
+    start: Instant,
+    state: std::cell::Cell<BarState>,
+}
 
-/// Without the `progress-bar` feature there is never a bar: this type has no values.
-#[cfg(not(feature = "progress-bar"))]
-enum Bar {}
+#[derive(Clone, Copy)]
+struct BarState {
+    done: u64,
+    samples: u64,
+    loss: f64,
+    drawn: Option<Instant>,
+}
 
-#[cfg(not(feature = "progress-bar"))]
 impl Bar {
-    fn inc(&self, _steps: u64) {
-        match *self {}
+    /// A bar of `steps` steps when standard error is a terminal (not a pipe or a file) and
+    /// the run is not in CI (`CI` set) or on a dumb terminal; else none.
+    fn new(steps: usize) -> Option<Bar> {
+        use std::io::IsTerminal;
+        let quiet =
+            std::env::var_os("CI").is_some() || std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        (std::io::stderr().is_terminal() && !quiet).then(|| Bar {
+            total: steps as u64,
+            start: Instant::now(),
+            state: std::cell::Cell::new(BarState {
+                done: 0,
+                samples: 0,
+                loss: f64::NAN,
+                drawn: None,
+            }),
+        })
     }
 
-    fn println(&self, _line: String) {
-        match *self {}
+    fn step(&self, loss: f64, samples: usize) {
+        let mut state = self.state.get();
+        state.done += 1;
+        state.samples += samples as u64;
+        state.loss = loss;
+        let due = state.drawn.is_none_or(|t| t.elapsed().as_millis() >= 100);
+        if due || state.done == self.total {
+            state.drawn = Some(Instant::now());
+            self.draw(&state);
+        }
+        self.state.set(state);
     }
 
-    fn finish_and_clear(&self) {
-        match *self {}
+    fn draw(&self, state: &BarState) {
+        let line = render_bar(
+            state.done,
+            self.total,
+            state.loss,
+            state.samples,
+            self.start.elapsed().as_secs_f64(),
+        );
+        eprint!("\r{line}\x1b[K");
+    }
+
+    /// Prints `line` above the bar.
+    fn println(&self, line: &str) {
+        eprintln!("\r\x1b[K{line}");
+        self.draw(&self.state.get());
+    }
+
+    fn clear(&self) {
+        eprint!("\r\x1b[K");
     }
 }
 
-/// A bar of `steps` steps, on a terminal when the feature is on.
-fn new_bar(steps: usize) -> Option<Bar> {
-    #[cfg(feature = "progress-bar")]
-    if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(steps as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} steps, {per_sec}, eta {eta} {msg}",
-        ) {
-            bar.set_style(style);
-        }
-        return Some(bar);
+/// The bar's text: `[=====>    ] 120/860 steps, loss 0.1234, 15,000 samples/s, 12 s left`.
+fn render_bar(done: u64, total: u64, loss: f64, samples: u64, seconds: f64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (WIDTH * done)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
+    let mut bar = "=".repeat(filled as usize);
+    if filled < WIDTH {
+        bar.push('>');
+        bar.push_str(&" ".repeat((WIDTH - filled - 1) as usize));
     }
-    let _ = steps;
-    None
+    let rate = if seconds > 0.0 {
+        samples as f64 / seconds
+    } else {
+        0.0
+    };
+    let left = if done > 0 && done < total {
+        format!(
+            ", {:.0} s left",
+            seconds / done as f64 * (total - done) as f64
+        )
+    } else {
+        String::new()
+    };
+    format!("[{bar}] {done}/{total} steps, loss {loss:.4}, {rate:.0} samples/s{left}")
 }
 
 impl Report {
     fn new(progress: Progress, steps: usize) -> Self {
         match progress {
             Progress::Auto => Report {
-                bar: new_bar(steps),
+                bar: Bar::new(steps),
                 lines: true,
             },
             Progress::Lines => Report {
@@ -838,9 +897,9 @@ impl Report {
         }
     }
 
-    fn step(&self) {
+    fn step(&self, loss: f64, samples: usize) {
         if let Some(bar) = &self.bar {
-            bar.inc(1);
+            bar.step(loss, samples);
         }
     }
 
@@ -864,14 +923,35 @@ impl Report {
             stats.seconds
         );
         match &self.bar {
-            Some(bar) => bar.println(line),
+            Some(bar) => bar.println(&line),
             None => eprintln!("{line}"),
         }
     }
 
     fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+            bar.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_bar;
+
+    #[test]
+    fn the_bar_shows_steps_loss_speed_and_time_left() {
+        let line = render_bar(100, 400, 0.12345, 6400, 2.0);
+        assert_eq!(
+            line,
+            "[=======>                      ] 100/400 steps, loss 0.1235, 3200 samples/s, 6 s left"
+        );
+        let done = render_bar(400, 400, 0.01, 25_600, 8.0);
+        assert!(
+            done.starts_with(&format!("[{}] 400/400", "=".repeat(30))),
+            "{done}"
+        );
+        assert!(!done.contains("left"));
+        assert!(render_bar(0, 0, f64::NAN, 0, 0.0).starts_with("[==="));
     }
 }

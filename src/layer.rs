@@ -550,4 +550,31 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     fn freeze_masks(cache: &mut Self::Cache, frozen: bool) {
         let _ = (cache, frozen);
     }
+
+    /// For a layer that draws random numbers in training (dropout): starts the draws again
+    /// from a generator seeded by the layer's seed and `stream`, so that the draws of a
+    /// stretch of training depend only on where it is, not on what ran before (the trainer
+    /// reseeds each epoch, with the epoch's number less one, which is what makes a resumed
+    /// run draw the masks the uninterrupted one drew). Stream 0 is the layer's seed itself.
+    /// The default does nothing.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dropout};
+    /// let drop = Dropout::new(0.5)?;
+    /// let x = Batch::<f32, 16>::from_element(1, 1.0);
+    /// let draw = |stream| {
+    ///     let mut cache = Layer::<f32, 16, 16>::new_cache(&drop, 1);
+    ///     let mut y = Batch::<f32, 16>::zeros(1);
+    ///     drop.forward_train(&[], &mut [], x.columns(0, 1), y.columns_mut(0, 1), &mut cache); // an earlier draw
+    ///     <Dropout as Layer<f32, 16, 16>>::reseed_masks(&mut cache, stream);
+    ///     drop.forward_train(&[], &mut [], x.columns(0, 1), y.columns_mut(0, 1), &mut cache);
+    ///     y
+    /// };
+    /// assert_eq!(draw(3), draw(3)); // whatever came before
+    /// assert_ne!(draw(3), draw(4));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn reseed_masks(cache: &mut Self::Cache, stream: u64) {
+        let _ = (cache, stream);
+    }
 }

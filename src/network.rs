@@ -215,6 +215,25 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
     /// # Ok::<(), constnet::Error>(())
     /// ```
     fn freeze_masks(&mut self, frozen: bool);
+
+    /// Reseeds every layer's random draws (dropout's masks) from its seed and `stream`
+    /// (see [`Layer::reseed_masks`](crate::Layer::reseed_masks)): the trainer does it at the
+    /// start of each epoch, so an epoch's masks depend on its number alone.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<4, 16>, drop: Dropout } }
+    /// let mut net = Net::new(0);
+    /// let x = Batch::<f32, 4>::from_element(2, 1.0);
+    /// let mut tape = net.new_tape(2);
+    /// tape.reseed_masks(7);
+    /// let first = net.forward_train(x.columns(0, 2), &mut tape)?.clone_owned();
+    /// net.forward_train(x.columns(0, 2), &mut tape)?; // another draw
+    /// tape.reseed_masks(7);
+    /// assert_eq!(net.forward_train(x.columns(0, 2), &mut tape)?, first); // the same again
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn reseed_masks(&mut self, stream: u64);
 }
 
 /// A network from `IN` input features to `OUT` outputs in scalar `T`: what `network!`

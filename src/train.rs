@@ -98,9 +98,9 @@ pub struct Config {
     pub seed: u64,
     /// The epoch (from 1) to start at, to resume a run after epoch `first_epoch - 1` from
     /// its checkpoint ([`SaveCheckpoints`] saves one each epoch, with metadata `epoch`):
-    /// the shuffling, the step count and the schedule go on where that run was, so the
-    /// resumed run repeats the uninterrupted one exactly for a network without dropout
-    /// (dropout's masks start their sequence again). 1 by default; at most `epochs`.
+    /// the shuffling, the step count, the schedule and dropout's masks (reseeded each epoch
+    /// from its number) go on where that run was, so the resumed run repeats the
+    /// uninterrupted one exactly. 1 by default; at most `epochs`.
     pub first_epoch: usize,
     /// A learning-rate schedule and when it applies.
     pub schedule: Option<(Schedule, Every)>,
@@ -373,6 +373,9 @@ where
         if let Some((schedule, Every::Epoch)) = &config.schedule {
             schedule.apply(optimizer, epoch as u64 - 1)?;
         }
+        // Dropout's masks of an epoch depend on its number alone, so a resumed run draws
+        // the ones the uninterrupted run drew.
+        run.tape.reseed_masks(epoch as u64 - 1);
         let (mut loss_sum, mut hits, mut batch_count) = (0.0, Some(0), 0);
         while let Some((x, target)) = batches.next_batch() {
             batch_count += 1;

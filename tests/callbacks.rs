@@ -15,6 +15,7 @@ use constnet::{Checkpoint, datasets::spiral};
 
 network! {
     struct Net { fc1: Dense<2, 64>, act: Relu, fc2: Dense<64, 3> }
+    struct Dropped { fc1: Dense<2, 64>, act: Relu, drop: Dropout(0.7), fc2: Dense<64, 3> }
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -253,4 +254,74 @@ fn bad_settings_a_missing_metric_and_a_failing_callback_are_errors() {
     .unwrap();
     assert_eq!(stop.1, 7);
     assert_eq!(history.epochs.len(), 1); // six steps an epoch: stopped in the second
+}
+
+#[test]
+fn a_network_with_dropout_resumes_bit_for_bit_too() {
+    let data = spiral::<f32>(50, 3, 0);
+    let config = |first_epoch, epochs| Config {
+        first_epoch,
+        seed: 2,
+        ..quiet(epochs, 30)
+    };
+    let (mut whole, mut whole_rule) = (Dropped::new(0), Sgd::new(0.5).unwrap());
+    fit(
+        &mut whole,
+        &mut whole_rule,
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config(1, 4),
+    )
+    .unwrap();
+    let dir = scratch("resume-dropout");
+    let mut saves = SaveCheckpoints::new(&dir);
+    let (mut first, mut rule) = (Dropped::new(0), Sgd::new(0.5).unwrap());
+    fit_with(
+        &mut first,
+        &mut rule,
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config(1, 2),
+        &mut [&mut saves],
+    )
+    .unwrap();
+    let mut resumed = Dropped::new(7);
+    Checkpoint::load(dir.join("epoch-2.safetensors"))
+        .unwrap()
+        .restore(&mut resumed)
+        .unwrap();
+    fit(
+        &mut resumed,
+        &mut rule,
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config(3, 4),
+    )
+    .unwrap();
+    assert_eq!(resumed.params(), whole.params());
+    // Each epoch draws other masks than the one before: not the same run twice.
+    let (mut once, mut twice) = (Dropped::new(0), Dropped::new(0));
+    fit(
+        &mut once,
+        &mut Sgd::new(0.5).unwrap(),
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config(1, 1),
+    )
+    .unwrap();
+    fit(
+        &mut twice,
+        &mut Sgd::new(0.5).unwrap(),
+        &SoftmaxCrossEntropy,
+        &data,
+        None,
+        &config(2, 2),
+    )
+    .unwrap();
+    assert_ne!(once.params(), twice.params());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -825,6 +825,13 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         });
         quote!(#(#freezes)*)
     });
+    let reseed = body(b, |b| {
+        let reseeds = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
+            let cache = b.cache_mut(i, quote!(self));
+            b.at(i, quote!(#as_layer::reseed_masks(#cache, stream);))
+        });
+        quote!(#(#reseeds)*)
+    });
     let max_batch = body(b, |_| quote!(self.max_batch));
     let batch = body(b, |_| quote!(self.batch));
     let output_view = last(&|out, _| quote!(self.#out.columns(0, self.batch)));
@@ -838,6 +845,10 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         impl<#params> ::constnet::Tape<T, #input, #output> for #tape_ty {
             fn freeze_masks(&mut self, frozen: bool) {
                 #freeze
+            }
+
+            fn reseed_masks(&mut self, stream: u64) {
+                #reseed
             }
 
             fn max_batch(&self) -> usize {

@@ -130,6 +130,8 @@ pub struct DropoutCache<T> {
     /// `(u < p) / p` per element of the last training batch, column by column.
     mask: Vec<T>,
     rng: SeededRng,
+    /// The layer's seed, which [`Layer::reseed_masks`] starts the generator from.
+    seed: u64,
     frozen: bool,
 }
 
@@ -146,6 +148,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
         DropoutCache {
             mask: vec![T::ZERO; N * max_batch],
             rng: SeededRng::seed_from_u64(self.seed),
+            seed: self.seed,
             frozen: false,
         }
     }
@@ -209,5 +212,14 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
 
     fn freeze_masks(cache: &mut DropoutCache<T>, frozen: bool) {
         cache.frozen = frozen;
+    }
+
+    fn reseed_masks(cache: &mut DropoutCache<T>, stream: u64) {
+        // Stream 0 is the seed itself; the others are spread by the golden ratio's odd
+        // multiplier, and the generator's own seeding (splitmix64) mixes the rest.
+        let seed = cache
+            .seed
+            .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        cache.rng = SeededRng::seed_from_u64(seed);
     }
 }

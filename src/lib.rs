@@ -75,6 +75,7 @@ extern crate self as constnet;
 mod aligned;
 pub mod batch;
 mod checkpoint;
+mod crc;
 pub mod datasets;
 mod diagnostics;
 mod error;

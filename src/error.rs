@@ -170,3 +170,13 @@ pub enum Error {
         value: f64,
     },
 }
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub(crate) fn io(path: &std::path::Path, problem: impl std::fmt::Display) -> Self {
+        Error::Io {
+            path: path.display().to_string(),
+            problem: problem.to_string(),
+        }
+    }
+}

@@ -11,29 +11,9 @@
 
 use std::fmt;
 
+use crate::losses::check_labels;
 use crate::network::argmax;
 use crate::{Batch, Error, Float, Network};
-
-fn check_labels(scores: usize, labels: &[usize], classes: usize) -> Result<(), Error> {
-    if labels.len() != scores {
-        return Err(Error::WrongLength {
-            what: "labels (one per scored sample)".into(),
-            expected: scores,
-            got: labels.len(),
-        });
-    }
-    if scores == 0 {
-        return Err(Error::EmptyBatch);
-    }
-    if let Some((sample, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= classes) {
-        return Err(Error::LabelOutOfRange {
-            sample,
-            label,
-            classes,
-        });
-    }
-    Ok(())
-}
 
 /// The fraction of samples whose label is among their `k` highest scores (ties broken
 /// toward the lower class, as [`argmax`] breaks them); `k = 1` is the accuracy.
@@ -53,7 +33,7 @@ pub fn top_k_accuracy<T: Float, const K: usize>(
     labels: &[usize],
     k: usize,
 ) -> Result<f64, Error> {
-    check_labels(scores.ncols(), labels, K)?;
+    check_labels(labels, scores.ncols(), K)?;
     if k == 0 || k > K {
         return Err(Error::BadHyperparameter {
             name: "k",
@@ -110,7 +90,7 @@ impl ConfusionMatrix {
         predicted: &[usize],
         labels: &[usize],
     ) -> Result<Self, Error> {
-        check_labels(predicted.len(), labels, classes)?;
+        check_labels(labels, predicted.len(), classes)?;
         if let Some((sample, &label)) = predicted.iter().enumerate().find(|(_, p)| **p >= classes) {
             return Err(Error::LabelOutOfRange {
                 sample,

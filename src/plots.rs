@@ -102,10 +102,7 @@ fn text<E: std::fmt::Debug>(e: E) -> String {
 fn write_figure(dir: &Path, name: &str, figure: &impl Figure) -> Result<PathBuf, Error> {
     font()?;
     let (w, h) = figure.size();
-    let fail = |path: &Path, problem: String| Error::Io {
-        path: path.display().to_string(),
-        problem,
-    };
+    let fail = |path: &Path, problem: String| Error::io(path, problem);
     let png_path = dir.join(format!("{name}.png"));
     let mut rgb = vec![255u8; w as usize * h as usize * 3];
     {
@@ -128,10 +125,7 @@ fn write_figure(dir: &Path, name: &str, figure: &impl Figure) -> Result<PathBuf,
 
 /// A CSV file of the run as rows of named fields.
 fn read_table(path: &Path) -> Result<Vec<BTreeMap<String, String>>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        problem: e.to_string(),
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(&path, e))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     Ok(lines
@@ -626,10 +620,7 @@ fn write_report(
         escape(&dir.display().to_string())
     );
     for (path, caption) in &rendered.figures {
-        let bytes = std::fs::read(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            problem: e.to_string(),
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(&path, e))?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let svg = name.replace(".png", ".svg");
         let link = if dir.join(&svg).exists() {
@@ -671,10 +662,7 @@ fn write_report(
     }
     html.push_str("</table>\n<p id=\"figures\"></p>\n<script>\nwindow.addEventListener('load', () => {\n  const all = document.querySelectorAll('img.figure');\n  const shown = [...all].filter(i => i.complete && i.naturalWidth > 0).length;\n  const text = `figures: ${shown} of ${all.length} shown`;\n  document.getElementById('figures').textContent = text;\n  document.title = text;\n});\n</script>\n</body>\n</html>\n");
     let path = dir.join("report.html");
-    std::fs::write(&path, html).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        problem: e.to_string(),
-    })?;
+    std::fs::write(&path, html).map_err(|e| Error::io(&path, e))?;
     Ok(path)
 }
 

@@ -129,21 +129,19 @@ pub(crate) struct StepRow<'a> {
 
 /// The open files of a run being recorded.
 pub(crate) struct Recorder {
-    dir: PathBuf,
+    /// What to record, and where (`record.dir`).
+    record: Record,
     csv: BufWriter<File>,
     activations: BufWriter<File>,
     histograms: BufWriter<File>,
-    input_image: Option<(usize, usize)>,
     events: EventWriter,
     events_path: PathBuf,
     /// One step's CSV row, reused.
     row: String,
     /// A tag, reused.
     tag: String,
-    histogram_epochs: Vec<usize>,
+    /// The run's last epoch, which always gets histograms.
     epochs: usize,
-    bins: usize,
-    probe_samples: usize,
 }
 
 impl Recorder {
@@ -171,12 +169,8 @@ impl Recorder {
                 expected: "at least 1",
             });
         }
-        let dir = record.dir.clone();
-        let io = |path: &Path, e: std::io::Error| Error::Io {
-            path: path.display().to_string(),
-            problem: e.to_string(),
-        };
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let dir = &record.dir;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         // A table of the run, with its header; a resumed run appends to the one there.
         let table = |name: &str, header: &str| -> Result<BufWriter<File>, Error> {
             let path = dir.join(name);
@@ -187,10 +181,10 @@ impl Recorder {
                 .append(append)
                 .truncate(!append)
                 .open(&path)
-                .map_err(|e| io(&path, e))?;
+                .map_err(|e| Error::io(&path, e))?;
             let mut file = BufWriter::new(file);
             if !append {
-                writeln!(file, "{header}").map_err(|e| io(&path, e))?;
+                writeln!(file, "{header}").map_err(|e| Error::io(&path, e))?;
             }
             Ok(file)
         };
@@ -217,13 +211,13 @@ impl Recorder {
             now as u64,
             std::process::id()
         ));
-        let events = EventWriter::create(&events_path, now).map_err(|e| io(&events_path, e))?;
+        let events =
+            EventWriter::create(&events_path, now).map_err(|e| Error::io(&events_path, e))?;
         Ok(Recorder {
-            dir,
+            record: record.clone(),
             csv,
             activations,
             histograms,
-            input_image: record.input_image,
             events,
             events_path,
             // Sized for the longest row and tag, so that steps never grow them.
@@ -231,25 +225,16 @@ impl Recorder {
             tag: String::with_capacity(
                 32 + net.param_names().iter().map(String::len).max().unwrap_or(0),
             ),
-            histogram_epochs: record.histogram_epochs.clone(),
             epochs,
-            bins: record.bins,
-            probe_samples: record.probe_samples,
         })
     }
 
     fn csv_error(&self, e: std::io::Error) -> Error {
-        Error::Io {
-            path: self.dir.join("metrics.csv").display().to_string(),
-            problem: e.to_string(),
-        }
+        Error::io(&self.record.dir.join("metrics.csv"), e)
     }
 
     fn events_error(&self, e: std::io::Error) -> Error {
-        Error::Io {
-            path: self.events_path.display().to_string(),
-            problem: e.to_string(),
-        }
+        Error::io(&self.events_path, e)
     }
 
     /// `prefix/<tensor>` scalars for every tensor: its update ratio and gradient norm.
@@ -352,13 +337,12 @@ impl Recorder {
                     .map_err(|e| self.events_error(e))?;
             }
         }
-        if self.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
+        if self.record.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
             self.tensor_histograms((stats.epoch, step, time), net, grads)?;
             self.activations((stats.epoch, step, time), net, probe)?;
-            self.histograms.flush().map_err(|e| Error::Io {
-                path: self.dir.join("histograms.csv").display().to_string(),
-                problem: e.to_string(),
-            })?;
+            self.histograms
+                .flush()
+                .map_err(|e| Error::io(&self.record.dir.join("histograms.csv"), e))?;
         }
         self.events.flush().map_err(|e| self.events_error(e))
     }
@@ -380,10 +364,7 @@ impl Recorder {
                 self.histograms,
                 "{epoch},{step},{kind},{name},{lower},{upper},{count}"
             )
-            .map_err(|e| Error::Io {
-                path: self.dir.join("histograms.csv").display().to_string(),
-                problem: e.to_string(),
-            })?;
+            .map_err(|e| Error::io(&self.record.dir.join("histograms.csv"), e))?;
             lower = upper;
         }
         Ok(())
@@ -403,7 +384,7 @@ impl Recorder {
                 ("weights", &net.params()[range.clone()]),
                 ("gradients", &grads[range]),
             ] {
-                let histogram = Histogram::of(values.iter().map(|v| v.as_f64()), self.bins);
+                let histogram = Histogram::of(values.iter().map(|v| v.as_f64()), self.record.bins);
                 self.histogram(at, prefix, &name, &histogram)?;
             }
         }
@@ -419,7 +400,7 @@ impl Recorder {
         probe: &Batch<T, IN>,
     ) -> Result<(), Error> {
         let (epoch, step, time) = at;
-        let samples = self.probe_samples.min(probe.ncols());
+        let samples = self.record.probe_samples.min(probe.ncols());
         let layers = net.layers();
         let mut outputs: Vec<Vec<f64>> = layers
             .iter()
@@ -447,11 +428,8 @@ impl Recorder {
                 blank(activity.dead),
                 blank(activity.saturated)
             )
-            .map_err(|e| Error::Io {
-                path: self.dir.join("activations.csv").display().to_string(),
-                problem: e.to_string(),
-            })?;
-            let histogram = Histogram::of(values.iter().copied(), self.bins);
+            .map_err(|e| Error::io(&self.record.dir.join("activations.csv"), e))?;
+            let histogram = Histogram::of(values.iter().copied(), self.record.bins);
             self.histogram(at, "activations", layer.name, &histogram)?;
             for (prefix, value) in [
                 ("dead_fraction", activity.dead),
@@ -464,10 +442,9 @@ impl Recorder {
                 }
             }
         }
-        self.activations.flush().map_err(|e| Error::Io {
-            path: self.dir.join("activations.csv").display().to_string(),
-            problem: e.to_string(),
-        })
+        self.activations
+            .flush()
+            .map_err(|e| Error::io(&self.record.dir.join("activations.csv"), e))
     }
 
     /// Flushes the files (after the last epoch, or when the run stops with an error).
@@ -484,6 +461,7 @@ impl Recorder {
     ) -> Result<(), Error> {
         let side = (IN as f64).sqrt().round() as usize;
         let Some((height, width)) = self
+            .record
             .input_image
             .or((side * side == IN).then_some((side, side)))
         else {
@@ -501,12 +479,9 @@ impl Recorder {
         // In PyTorch's layout, `[out, in]` row-major: a unit's weights are one row.
         let weights: Vec<f64> = net.param(&t.name())?.iter().map(|w| w.as_f64()).collect();
         let (w, h, pixels) = weight_grid(&weights, t.spec.shape[0], (height, width));
-        let path = self.dir.join("first_layer.png");
+        let path = self.record.dir.join("first_layer.png");
         let png = crate::png::encode(w, h, crate::png::Color::Gray, &pixels);
-        std::fs::write(&path, png).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            problem: e.to_string(),
-        })
+        std::fs::write(&path, png).map_err(|e| Error::io(&path, e))
     }
 }
 

@@ -307,10 +307,7 @@ impl<T: Float, const IN: usize, const OUT: usize> SaveCheckpoints<T, IN, OUT> {
     }
 
     fn create_dir(&self) -> Result<(), Error> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::Io {
-            path: self.dir.display().to_string(),
-            problem: e.to_string(),
-        })
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
     }
 }
 
@@ -335,10 +332,7 @@ where
         self.saved.push_back(path);
         while self.saved.len() > self.keep_last {
             if let Some(old) = self.saved.pop_front() {
-                std::fs::remove_file(&old).map_err(|e| Error::Io {
-                    path: old.display().to_string(),
-                    problem: e.to_string(),
-                })?;
+                std::fs::remove_file(&old).map_err(|e| Error::io(&old, e))?;
             }
         }
         if let Some((metric, best)) = &mut self.best {

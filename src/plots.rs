@@ -125,7 +125,7 @@ fn write_figure(dir: &Path, name: &str, figure: &impl Figure) -> Result<PathBuf,
 
 /// A CSV file of the run as rows of named fields.
 fn read_table(path: &Path) -> Result<Vec<BTreeMap<String, String>>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(&path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     Ok(lines
@@ -620,7 +620,7 @@ fn write_report(
         escape(&dir.display().to_string())
     );
     for (path, caption) in &rendered.figures {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(&path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let svg = name.replace(".png", ".svg");
         let link = if dir.join(&svg).exists() {

@@ -170,7 +170,7 @@ impl Recorder {
             });
         }
         let dir = &record.dir;
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         // A table of the run, with its header; a resumed run appends to the one there.
         let table = |name: &str, header: &str| -> Result<BufWriter<File>, Error> {
             let path = dir.join(name);

@@ -35,13 +35,20 @@ pub fn network(input: Input) -> TokenStream {
         .iter()
         .map(|net| {
             let surface = Surface::of(net);
-            match check(net) {
-                Ok(model) => emit(&surface, Some(&Body::of(&model))),
-                Err(errors) => {
+            match (check(net), surface) {
+                (Ok(model), Some(surface)) => emit(&surface, Some(&Body::of(&model))),
+                (Err(errors), surface) => {
                     let mut out = errors.to_compile_error();
-                    out.extend(emit(&surface, None));
+                    if let Some(surface) = surface {
+                        out.extend(emit(&surface, None));
+                    }
                     out
                 }
+                (Ok(_), None) => syn::Error::new(
+                    net.ident.span(),
+                    "constnet could not read this network's input and output widths",
+                )
+                .to_compile_error(),
             }
         })
         .collect()
@@ -99,19 +106,20 @@ struct Surface<'a> {
     net: &'a NetDecl,
     generics: Generics,
     tape: Ident,
-    /// The input and output widths. Where a declaration with errors leaves one unknown, the
-    /// `Network` impl is generic over it (`__IN` or `__OUT`), so any use type-checks.
+    /// The input and output widths.
     input: WidthTokens,
     output: WidthTokens,
-    /// The impl parameters: the network's own, plus `const __IN: usize` and `const __OUT:
-    /// usize` where a width is unknown.
+    /// The impl parameters: the network's own and the scalar type.
     impl_params: TokenStream,
     /// The layers that have a type, with it.
     fields: Vec<(&'a LayerDecl, TokenStream)>,
 }
 
 impl<'a> Surface<'a> {
-    fn of(net: &'a NetDecl) -> Self {
+    /// The surface, or `None` when the declaration leaves its input or output width unknown
+    /// (no layers, say): no type is emitted then, and rustc does not report the program's
+    /// uses of the missing type beside the declaration's own error.
+    fn of(net: &'a NetDecl) -> Option<Self> {
         let generics = Generics::of(net);
         // A declaration that does not start with a `Dense` or `Maxout` (an error) is taken
         // to read what its first such layer reads: a program written for it then compiles.
@@ -127,22 +135,11 @@ impl<'a> Surface<'a> {
                 LayerKind::Custom { output, .. } => output.clone(),
                 LayerKind::Activation { .. } | LayerKind::BatchNorm { .. } => width,
             });
-        let mut impl_params = generics.params.clone();
-        let mut tokens = |width: Option<Width>, unknown: &str| match width {
-            Some(width) => WidthTokens {
-                arg: width.arg(),
-                expr: width.expr(),
-            },
-            None => {
-                let ident = Ident::new(unknown, Span::call_site());
-                impl_params.extend(quote!(, const #ident: usize));
-                WidthTokens {
-                    arg: quote!(#ident),
-                    expr: quote!(0),
-                }
-            }
+        let tokens = |width: Width| WidthTokens {
+            arg: width.arg(),
+            expr: width.expr(),
         };
-        let (input, output) = (tokens(input, "__IN"), tokens(output, "__OUT"));
+        let (input, output) = (tokens(input?), tokens(output?));
         // The first layer of each name (a second one is an error of the check phase).
         let mut fields: Vec<(&LayerDecl, TokenStream)> = Vec::new();
         for layer in &net.layers {
@@ -152,7 +149,8 @@ impl<'a> Surface<'a> {
                 fields.push((layer, ty));
             }
         }
-        Surface {
+        let impl_params = generics.params.clone();
+        Some(Surface {
             net,
             generics,
             tape: format_ident!("{}Tape", net.ident),
@@ -160,7 +158,7 @@ impl<'a> Surface<'a> {
             output,
             impl_params,
             fields,
-        }
+        })
     }
 
     /// The network's type: `Net<H, T>`.

@@ -58,13 +58,27 @@ impl Parse for NetDecl {
         }
         let content;
         braced!(content in input);
-        let layers = content.parse_terminated(LayerDecl::parse, Token![,])?;
+        let mut layers = Vec::new();
+        while !content.is_empty() {
+            let layer: LayerDecl = content.parse()?;
+            if !content.is_empty() && !content.peek(Token![,]) {
+                return Err(syn::Error::new(
+                    layer.name.span(),
+                    format!(
+                        "expected `,` after the layer `{}`: layers are separated by commas",
+                        layer.name
+                    ),
+                ));
+            }
+            content.parse::<Option<Token![,]>>()?;
+            layers.push(layer);
+        }
         Ok(NetDecl {
             attrs,
             vis,
             ident,
             generics,
-            layers: layers.into_iter().collect(),
+            layers,
         })
     }
 }

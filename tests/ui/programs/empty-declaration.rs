@@ -1,0 +1,27 @@
+// A network declared without layers (the layers were still to be written), in a program that
+// builds, trains, evaluates and saves it: the declaration's error is the only one.
+use constnet::Checkpoint;
+use constnet::datasets::{Split, mnist};
+use constnet::prelude::*;
+use constnet::train::{Config, fit};
+
+network! {
+    /// An MNIST classifier.
+    pub struct MnistNet {
+    }
+}
+
+fn main() -> Result<(), Error> {
+    let (train, val) = mnist::<f32>("data/mnist", Split::Train)?.shuffled(0).split(55_000);
+    let test = mnist::<f32>("data/mnist", Split::Test)?;
+    let mut net = MnistNet::new(0);
+    println!("{}", net.summary());
+    let mut adam = AdamConfig::new(1e-3).build()?;
+    let history = fit(&mut net, &mut adam, &SoftmaxCrossEntropy, &train, Some(&val), &Config::new(12, 64))?;
+    println!("{} epochs", history.epochs.len());
+    println!("test accuracy: {:.2}%", 100.0 * net.accuracy(&test.inputs, &test.labels)?);
+    let first: Sample<f32, 784> = test.inputs.column(0).into_owned();
+    println!("the first test image is a {}", net.predict(&first));
+    Checkpoint::of(&net).with_optimizer(&adam).save("mnist.safetensors")?;
+    Ok(())
+}

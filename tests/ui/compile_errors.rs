@@ -4,9 +4,7 @@
 //!
 //! - `fail/`: one rule of the declaration per file, some with several mistakes of one kind,
 //!   each followed by what a program does with its networks (train them with `fit`, save and
-//!   call them), so that an error the rest of a program would add shows up here too. The one
-//!   that does: an empty declaration leaves its widths unknown, and generic code called with
-//!   it cannot infer them (`empty-network.stderr`).
+//!   call them), so that an error the rest of a program would add shows up here too.
 //! - `programs/`: one shape mistake each, in a realistic program (the declaration, then the
 //!   code that builds, trains and calls the network), which compiles once the mistake is
 //!   fixed. Each must give exactly one error, at the mistake, short enough to read at a

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use crate::layer::TensorKind;
 use crate::{Error, Float, Network, Optimizer};
 
 const FORMAT: &str = "constnet-1";
@@ -27,20 +28,20 @@ const FORMAT: &str = "constnet-1";
 /// | names | what | written by |
 /// |---|---|---|
 /// | `fc1.weight` (`[out, in]`, row-major), `fc1.bias`, ... | the network's parameters, as in PyTorch's `state_dict` | [`of`](Self::of) |
-/// | `bn1.running_mean`, `bn1.running_var` | the network's state (batch norm's running statistics) | [`of`](Self::of) |
+/// | `bn1.running_mean`, `bn1.running_var`, `bn1.num_batches_tracked` (`I64`, shape `[]`) | the network's state (batch norm's running statistics and count of training batches) | [`of`](Self::of) |
 /// | `optimizer.<buffer>` (`[PARAM_COUNT]`) | the update rule's state, in the network's buffer order; metadata `optimizer.steps` | [`with_optimizer`](Self::with_optimizer) |
 /// | `preprocess.<name>` | a fitted preprocessing transform | [`Standardize::save_to`](crate::preprocess::Standardize::save_to) and [`Pca`](crate::preprocess::Pca)'s |
 ///
 /// Tensors are stored as `F32` or `F64`, the network's scalar type, little-endian, so a
-/// round trip is bit-exact; metadata `format` is `constnet-1`.
+/// round trip is bit-exact (counts as `I64`, as PyTorch stores them); metadata `format` is
+/// `constnet-1`.
 ///
 /// For PyTorch, keep the model apart from the training state, as PyTorch users keep
 /// `model.state_dict()` apart from the optimizer's: a checkpoint of [`of`](Self::of)
 /// alone (as [`SaveCheckpoints`](crate::train::SaveCheckpoints)' `best.safetensors` is) has
-/// exactly the model's keys, which `load_state_dict(strict=True)` asks for, but for batch
-/// norm's `num_batches_tracked`, which constnet does not keep (such a model loads with
-/// `strict=False`); `Checkpoint::new().with_optimizer(&rule)` in a second file holds the
-/// update rule's state.
+/// exactly the model's keys, shapes and element types, which `load_state_dict(strict=True)`
+/// asks for; `Checkpoint::new().with_optimizer(&rule)` in a second file holds the update
+/// rule's state.
 ///
 /// ```
 /// use constnet::prelude::*;
@@ -107,10 +108,11 @@ impl Checkpoint {
     /// network! { struct Net { fc1: Dense<2, 3>, bn: BatchNorm, fc2: Dense<3, 1> } }
     /// let checkpoint = Checkpoint::of(&Net::new(0));
     /// assert_eq!(checkpoint.names(), [
-    ///     "bn.bias", "bn.running_mean", "bn.running_var", "bn.weight",
+    ///     "bn.bias", "bn.num_batches_tracked", "bn.running_mean", "bn.running_var", "bn.weight",
     ///     "fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight",
     /// ]);
     /// assert_eq!(checkpoint.get::<f32>("fc1.weight").unwrap().0, [3, 2]); // [out, in]
+    /// assert_eq!(checkpoint.get::<f32>("bn.num_batches_tracked").unwrap(), (&[][..], vec![0.0]));
     /// assert_eq!(checkpoint.metadata("format"), Some("constnet-1"));
     /// ```
     pub fn of<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
@@ -120,7 +122,13 @@ impl Checkpoint {
         let mut add = |t: crate::TensorRef| {
             let name = t.name();
             let values = net.param(&name).unwrap_or_default();
-            checkpoint.insert::<T>(name, t.spec.shape.to_vec(), &values);
+            checkpoint.insert::<T>(name.clone(), t.spec.shape.to_vec(), &values);
+            if t.spec.kind == TensorKind::Count
+                && let Some(stored) = checkpoint.tensors.get_mut(&name)
+            {
+                // A count is an integer tensor in PyTorch (`num_batches_tracked` is int64).
+                stored.dtype = Dtype::I64;
+            }
         };
         net.for_each_tensor(&mut add);
         net.for_each_state_tensor(&mut add);
@@ -269,8 +277,9 @@ impl Checkpoint {
     /// that differ are an [`Error::Checkpoint`] listing each missing, unexpected or
     /// misshapen tensor, and then `net` is left unchanged. Tensors named `optimizer.*` and
     /// `preprocess.*` (restored by [`restore_optimizer`](Self::restore_optimizer) and the
-    /// transforms' own loaders) and PyTorch's `<batch norm>.num_batches_tracked` are not
-    /// unexpected; any other tensor the network does not have is.
+    /// transforms' own loaders) are not unexpected; any other tensor the network does not
+    /// have is. A batch norm's `num_batches_tracked` may be missing (a file written before
+    /// constnet kept it): the count is then 0; present, it must be a whole number.
     ///
     /// ```
     /// use constnet::{Checkpoint, Error, prelude::*};
@@ -297,16 +306,24 @@ impl Checkpoint {
     ) -> Result<(), Error> {
         let mut problems = Vec::new();
         let mut expected = Vec::new();
-        let mut visit = |t: crate::TensorRef| expected.push((t.name(), t.spec.shape));
+        let mut visit = |t: crate::TensorRef| expected.push((t.name(), t.spec.shape, t.spec.kind));
         net.for_each_tensor(&mut visit);
         net.for_each_state_tensor(&mut visit);
-        for (name, shape) in &expected {
+        for (name, shape, kind) in &expected {
             match self.tensors.get(name) {
+                // A file written before constnet kept batch norm's count, or by a program
+                // that does not keep it: the count starts again at 0.
+                None if *kind == TensorKind::Count => {}
                 None => problems.push(format!("missing `{name}` {shape:?}")),
                 Some(t) if t.shape != *shape => problems.push(format!(
                     "`{name}` is {:?} in the file but {shape:?} in the network",
                     t.shape
                 )),
+                Some(t) if *kind == TensorKind::Count => {
+                    if let Some(&v) = t.values.iter().find(|&&v| !(v >= 0.0 && v.fract() == 0.0)) {
+                        problems.push(format!("`{name}` is {v}, not a count"));
+                    }
+                }
                 // Not finite in the network's scalar type: a NaN, or an `f64` value such as
                 // 1e300 that an `f32` network would hold as infinity.
                 Some(t) => {
@@ -321,20 +338,8 @@ impl Checkpoint {
             }
         }
         for name in self.tensors.keys() {
-            let known = expected.iter().any(|(n, _)| n == name);
-            // PyTorch's batch norm counter, which constnet neither keeps nor needs.
-            let counter = name
-                .strip_suffix(".num_batches_tracked")
-                .is_some_and(|layer| {
-                    expected
-                        .iter()
-                        .any(|(n, _)| n.starts_with(&format!("{layer}.")))
-                });
-            if !known
-                && !counter
-                && !name.starts_with("optimizer.")
-                && !name.starts_with("preprocess.")
-            {
+            let known = expected.iter().any(|(n, ..)| n == name);
+            if !known && !name.starts_with("optimizer.") && !name.starts_with("preprocess.") {
                 problems.push(format!(
                     "unexpected `{name}`, which the network does not have"
                 ));
@@ -354,9 +359,10 @@ impl Checkpoint {
                 problems,
             });
         }
-        for (name, _) in &expected {
-            if let Some((_, values)) = self.get::<T>(name) {
-                net.write_param(name, &values)?;
+        for (name, shape, _) in &expected {
+            match self.get::<T>(name) {
+                Some((_, values)) => net.write_param(name, &values)?,
+                None => net.write_param(name, &vec![T::ZERO; shape.iter().product()])?,
             }
         }
         Ok(())

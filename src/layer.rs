@@ -35,6 +35,10 @@ pub enum TensorKind {
     /// ([`Network::state`](crate::Network::state)), not in the parameter buffer, so update
     /// rules and regularizers never see it; checkpoints save it with the parameters.
     State,
+    /// A count in the state buffer, such as batch norm's `num_batches_tracked` (the
+    /// training batches it has seen, as PyTorch keeps it). Checkpoints save it as an `I64`
+    /// tensor, as PyTorch does; in the buffer it is a `T`, exact up to 2^24 in `f32`.
+    Count,
 }
 
 /// How a tensor's elements are ordered in the network's parameter buffer, relative to the
@@ -250,18 +254,20 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     ///
     /// ```
     /// use constnet::{Layer, layers::{BatchNorm, Dense}};
-    /// assert_eq!(<BatchNorm as Layer<f32, 4, 4>>::STATE, 2 * 4); // running mean and variance
+    /// // running mean and variance, and the count of training batches
+    /// assert_eq!(<BatchNorm as Layer<f32, 4, 4>>::STATE, 2 * 4 + 1);
     /// assert_eq!(<Dense<4, 4> as Layer<f32, 4, 4>>::STATE, 0);
     /// ```
     const STATE: usize = 0;
     /// The layer's state tensors, in state-buffer order, with offsets into its state slice
-    /// and kind [`TensorKind::State`].
+    /// and kind [`TensorKind::State`] (or [`TensorKind::Count`] for a counter).
     ///
     /// ```
     /// use constnet::{Layer, TensorKind, layers::{BatchNorm, Dense}};
     /// let specs = <BatchNorm as Layer<f32, 4, 4>>::STATE_TENSORS;
     /// assert_eq!((specs[1].name, specs[1].offset), ("running_var", 4));
-    /// assert!(specs.iter().all(|s| s.kind == TensorKind::State));
+    /// assert_eq!((specs[2].name, specs[2].kind), ("num_batches_tracked", TensorKind::Count));
+    /// assert!(specs[2].shape.is_empty()); // a scalar, as in PyTorch
     /// assert!(<Dense<4, 4> as Layer<f32, 4, 4>>::STATE_TENSORS.is_empty());
     /// ```
     const STATE_TENSORS: &'static [TensorSpec] = &[];
@@ -297,9 +303,10 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     ///
     /// ```
     /// use constnet::{Layer, layers::BatchNorm};
-    /// let mut state = [9.0f32; 4];
+    /// let mut state = [9.0f32; 5];
     /// Layer::<f32, 2, 2>::init_state(&BatchNorm::default(), &mut state);
-    /// assert_eq!(state, [0.0, 0.0, 1.0, 1.0]); // running mean 0, running variance 1
+    /// // running mean 0, running variance 1, no training batch seen
+    /// assert_eq!(state, [0.0, 0.0, 1.0, 1.0, 0.0]);
     /// ```
     fn init_state(&self, state: &mut [T]) {
         state.fill(T::ZERO);
@@ -311,7 +318,8 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// use constnet::{Batch, Layer, layers::BatchNorm};
     /// let bn = BatchNorm::default();
     /// let mut cache = Layer::<f32, 1, 1>::new_cache(&bn, 4); // for batches of up to 4
-    /// let (p, mut state) = ([1.0f32, 0.0], [0.0f32, 1.0]);
+    /// // gamma 1, beta 0; running mean 0, variance 1, no batch counted
+    /// let (p, mut state) = ([1.0f32, 0.0], [0.0f32, 1.0, 0.0]);
     /// let x = Batch::<f32, 1>::from_column_slice(&[1.0, 3.0]);
     /// let mut y = Batch::<f32, 1>::zeros(2);
     /// bn.forward_train(&p, &mut state, x.columns(0, 2), y.columns_mut(0, 2), &mut cache);

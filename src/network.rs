@@ -275,13 +275,14 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// ```
     const PARAM_COUNT: usize;
 
-    /// The number of elements of non-trainable state (batch norm's running statistics).
+    /// The number of elements of non-trainable state (batch norm's running statistics and
+    /// count of training batches).
     ///
     /// ```
     /// use constnet::prelude::*;
     /// network! { struct Net { fc: Dense<2, 3>, bn: BatchNorm } }
-    /// // a running mean and a running variance for each of the 3 features
-    /// assert_eq!(<Net as Network<f32, 2, 3>>::STATE_COUNT, 6);
+    /// // a running mean and a running variance for each of the 3 features, and the count
+    /// assert_eq!(<Net as Network<f32, 2, 3>>::STATE_COUNT, 7);
     /// network! { struct Plain { fc: Dense<2, 3> } }
     /// assert_eq!(<Plain as Network<f32, 2, 3>>::STATE_COUNT, 0);
     /// ```
@@ -334,8 +335,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// use constnet::prelude::*;
     /// network! { struct Net { fc: Dense<2, 3>, bn: BatchNorm } }
     /// let net = Net::new(0);
-    /// // running mean 0, then running variance 1, for each of the 3 features
-    /// assert_eq!(net.state(), &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+    /// // running mean 0, then running variance 1, for each of the 3 features; no batch yet
+    /// assert_eq!(net.state(), &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]);
     /// ```
     fn state(&self) -> &[T];
 
@@ -346,7 +347,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// network! { struct Net { fc: Dense<1, 1>, bn: BatchNorm } }
     /// let mut net = Net::new(0);
     /// net.write_param("fc.weight", &[1.0])?;
-    /// net.state_mut().copy_from_slice(&[2.0, 4.0]); // running mean 2, running variance 4
+    /// // running mean 2, running variance 4, 10 training batches counted
+    /// net.state_mut().copy_from_slice(&[2.0, 4.0, 10.0]);
     /// // evaluation normalizes with the running statistics: (6 - 2) / sqrt(4)
     /// let y = net.forward(&Sample::from([6.0]))[0];
     /// assert!((y - 2.0).abs() < 1e-5);
@@ -365,7 +367,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// ```
     fn for_each_tensor(&self, f: &mut dyn FnMut(TensorRef));
 
-    /// Calls `f` for every state tensor (kind [`TensorKind::State`]), in state-buffer order;
+    /// Calls `f` for every state tensor (kind [`TensorKind::State`] or
+    /// [`TensorKind::Count`]), in state-buffer order;
     /// offsets and ranges refer to [`state`](Network::state).
     ///
     /// ```
@@ -373,7 +376,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// network! { struct Net { fc1: Dense<2, 3>, bn1: BatchNorm } }
     /// let mut names = vec![];
     /// Net::<f32>::new(0).for_each_state_tensor(&mut |t| names.push(t.name()));
-    /// assert_eq!(names, ["bn1.running_mean", "bn1.running_var"]);
+    /// assert_eq!(names, ["bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked"]);
     /// ```
     fn for_each_state_tensor(&self, f: &mut dyn FnMut(TensorRef));
 
@@ -813,10 +816,10 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     ///     struct Net { fc1: Dense<2, 3>, bn1: BatchNorm, fc2: Dense<3, 2>, bn2: BatchNorm }
     /// }
     /// let names = Net::<f32>::new(0).state_names();
-    /// assert_eq!(
-    ///     names,
-    ///     ["bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"]
-    /// );
+    /// assert_eq!(names, [
+    ///     "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
+    ///     "bn2.running_mean", "bn2.running_var", "bn2.num_batches_tracked",
+    /// ]);
     /// ```
     fn state_names(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -838,7 +841,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
     /// let Err(Error::UnknownParameter { known, .. }) = net.tensor("fc2.weight") else { panic!() };
     /// assert_eq!(
     ///     known,
-    ///     "fc.weight, fc.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var"
+    ///     "fc.weight, fc.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, \
+    ///      bn.num_batches_tracked"
     /// );
     /// # Ok::<(), constnet::Error>(())
     /// ```
@@ -876,8 +880,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
         let t = self.tensor(name)?;
         check_len(name, t.spec.len(), out.len())?;
         let buffer = match t.spec.kind {
-            TensorKind::State => self.state(),
-            _ => self.params(),
+            TensorKind::State | TensorKind::Count => self.state(),
+            TensorKind::Weight | TensorKind::Bias => self.params(),
         };
         let src = &buffer[t.range()];
         match (t.spec.storage, t.spec.shape) {
@@ -910,8 +914,8 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
         let t = self.tensor(name)?;
         check_len(name, t.spec.len(), values.len())?;
         let buffer = match t.spec.kind {
-            TensorKind::State => self.state_mut(),
-            _ => self.params_mut(),
+            TensorKind::State | TensorKind::Count => self.state_mut(),
+            TensorKind::Weight | TensorKind::Bias => self.params_mut(),
         };
         let dst = &mut buffer[t.range()];
         match (t.spec.storage, t.spec.shape) {

@@ -145,7 +145,14 @@ fn after_training_on_one_batch_evaluation_matches_training() {
 #[test]
 fn running_statistics_are_named_state_outside_the_parameters() {
     let net = Classifier::<f32>::new(0);
-    assert_eq!(net.state_names(), ["bn.running_mean", "bn.running_var"]);
+    assert_eq!(
+        net.state_names(),
+        [
+            "bn.running_mean",
+            "bn.running_var",
+            "bn.num_batches_tracked"
+        ]
+    );
     assert!(!net.param_names().iter().any(|n| n.contains("running")));
     assert_eq!(
         net.param_names(),
@@ -158,7 +165,7 @@ fn running_statistics_are_named_state_outside_the_parameters() {
             "fc2.bias"
         ]
     );
-    assert_eq!(Classifier::<f32>::STATE_COUNT, 20);
+    assert_eq!(Classifier::<f32>::STATE_COUNT, 2 * 10 + 1);
     assert_eq!(
         Classifier::<f32>::PARAM_COUNT,
         4 * 10 + 10 + 2 * 10 + 10 * 3 + 3

@@ -67,6 +67,7 @@ fn names_shapes_and_metadata_follow_pytorch() {
         checkpoint.names(),
         [
             "bn.bias",
+            "bn.num_batches_tracked",
             "bn.running_mean",
             "bn.running_var",
             "bn.weight",
@@ -125,8 +126,9 @@ fn a_mismatched_network_is_an_error_listing_every_difference() {
     for expected in [
         "missing `norm.weight`",
         "missing `norm.running_var`",
-        "unexpected `bn.weight`",
+        "unexpected `bn.num_batches_tracked`",
         "unexpected `bn.running_mean`",
+        "and 1 more", // bn.weight: the list stops at eight
     ] {
         assert!(text.contains(expected), "{text}");
     }
@@ -414,22 +416,24 @@ fn half_precision_tensors_are_widened_and_pytorch_s_batch_counter_is_accepted() 
                     .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
                     .collect(),
             ),
+            // PyTorch's count of training batches
+            "bn.num_batches_tracked" => ("I64", 1234i64.to_le_bytes().to_vec()),
             _ => ("F32", values.iter().flat_map(|v| v.to_le_bytes()).collect()),
         };
         tensors.push((name, dtype, shape.to_vec(), bytes));
     }
-    tensors.push((
-        "bn.num_batches_tracked",
-        "I64",
-        vec![],
-        1234i64.to_le_bytes().to_vec(),
-    ));
     let bytes = safetensors_file(&tensors);
     let loaded = Checkpoint::from_bytes(&bytes).unwrap();
     let mut restored = Net::<f32>::init(0);
     loaded.restore(&mut restored).unwrap();
     assert_eq!(restored.params(), net.params());
-    assert_eq!(restored.state(), net.state());
+    assert_eq!(restored.param("bn.num_batches_tracked").unwrap(), [1234.0]);
+    let count = restored
+        .tensor("bn.num_batches_tracked")
+        .unwrap()
+        .range()
+        .start;
+    assert_eq!(restored.state()[..count], net.state()[..count]);
     assert_eq!(
         loaded.get::<f64>("bn.num_batches_tracked"),
         Some((&[][..], vec![1234.0]))
@@ -461,4 +465,104 @@ fn saving_into_a_missing_directory_says_so() {
         .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
     assert!(err.to_string().contains("deeper"), "{err}");
+}
+
+/// Each tensor's `(name, dtype, shape)` as a safetensors file's header gives them.
+fn layout(file: &[u8]) -> Vec<(String, String, String)> {
+    let len = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&file[8..8 + len]).unwrap();
+    let field = |entry: &str, key: &str, end: char| {
+        let start = entry.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
+        let rest = &entry[start..];
+        rest[..rest.find(end).unwrap() + 1]
+            .trim_matches('"')
+            .to_string()
+    };
+    let mut tensors: Vec<_> = header
+        .split("},")
+        .filter(|entry| entry.contains("\"dtype\""))
+        .map(|entry| {
+            let name = entry.split('"').nth(1).unwrap().to_string();
+            (name, field(entry, "dtype", '"'), field(entry, "shape", ']'))
+        })
+        .collect();
+    tensors.sort();
+    tensors
+}
+
+/// `[[1.0, 2.0], [3.0, 4.0]]` as rows.
+fn rows(json: &str) -> Vec<Vec<f32>> {
+    json.trim_matches(['[', ']'])
+        .split("], [")
+        .map(|row| row.split(", ").map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn a_pytorch_state_dict_loads_strictly_and_ours_has_its_layout() {
+    // Written by PyTorch 2.15 (`python tests/pytorch/cross_check.py make-fixture ...`): the
+    // `state_dict()` of the same four layers after three training batches, with five inputs
+    // and PyTorch's evaluation-mode outputs for them in the metadata.
+    let fixture = "tests/fixtures/pytorch-bn-net.safetensors";
+    let file = Checkpoint::load(fixture).unwrap();
+    let mut net = Net::<f32>::init(7);
+    file.restore(&mut net).unwrap(); // every tensor known, none missing
+    assert_eq!(net.param("bn.num_batches_tracked").unwrap(), [3.0]);
+    let inputs = rows(file.metadata("inputs").unwrap());
+    let outputs = rows(file.metadata("outputs").unwrap());
+    assert_eq!((inputs.len(), outputs.len()), (5, 5));
+    for (x, expected) in inputs.iter().zip(&outputs) {
+        let y = net.forward(&Sample::<f32, 4>::from_column_slice(x));
+        for (got, want) in y.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-5, "{y:?} vs PyTorch's {expected:?}");
+        }
+    }
+    // What constnet writes has PyTorch's names, element types (I64 for the count) and
+    // shapes (`[]` for the count), which is what `load_state_dict(strict=True)` checks.
+    let ours = Checkpoint::of(&net).to_bytes();
+    assert_eq!(layout(&ours), layout(&std::fs::read(fixture).unwrap()));
+}
+
+#[test]
+fn batch_norm_counts_training_batches_and_a_count_must_be_whole() {
+    let (mut net, _) = trained::<f32>(); // five training batches
+    assert_eq!(net.param("bn.num_batches_tracked").unwrap(), [5.0]);
+    let before = net.param("bn.num_batches_tracked").unwrap();
+    let x = Batch::<f32, 4>::from_element(3, 0.5);
+    net.forward_batch(&x); // evaluation does not count
+    assert_eq!(net.param("bn.num_batches_tracked").unwrap(), before);
+    let mut tape = net.new_tape(3);
+    net.forward_train(&x, &mut tape).unwrap();
+    assert_eq!(net.param("bn.num_batches_tracked").unwrap(), [6.0]);
+
+    // A file without the count (written before constnet kept one) loads with a count of 0.
+    let saved = Checkpoint::of(&net);
+    let mut old = Checkpoint::new();
+    for name in saved
+        .names()
+        .into_iter()
+        .filter(|n| !n.ends_with("num_batches_tracked"))
+    {
+        let (shape, values) = saved.get::<f32>(name).unwrap();
+        old.add(name, shape, &values).unwrap();
+    }
+    let mut restored = Net::<f32>::init(1);
+    restored
+        .write_param("bn.num_batches_tracked", &[9.0])
+        .unwrap();
+    old.restore(&mut restored).unwrap();
+    assert_eq!(restored.params(), net.params());
+    assert_eq!(restored.param("bn.num_batches_tracked").unwrap(), [0.0]);
+
+    // A negative or fractional count is refused, and the network is left as it was.
+    for bad in [-1.0f32, 2.5, f32::NAN] {
+        let mut file = saved.clone();
+        file.add("bn.num_batches_tracked", &[], &[bad]).unwrap();
+        let err = file.restore(&mut restored).unwrap_err().to_string();
+        assert!(
+            err.contains("`bn.num_batches_tracked` is") && err.contains("not a count"),
+            "{err}"
+        );
+        assert_eq!(restored.param("bn.num_batches_tracked").unwrap(), [0.0]);
+    }
 }

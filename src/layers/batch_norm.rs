@@ -4,7 +4,8 @@
 //! `mu = mean(x)`, `var = mean((x - mu)^2)` (the biased variance, as the course's reference
 //! implementation), `x_hat = (x - mu) / sqrt(var + eps)`, `y = gamma * x_hat + beta`; then the
 //! running statistics move towards the batch's:
-//! `running = momentum * running + (1 - momentum) * batch`.
+//! `running = momentum * running + (1 - momentum) * batch`, and the count of training
+//! batches (`num_batches_tracked`, as PyTorch keeps it) goes up by one.
 //! Evaluation: `y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta`.
 //!
 //! Backward through the batch statistics, with `g = dy * gamma`:
@@ -22,7 +23,8 @@ use crate::{BatchView, BatchViewMut, Error, Float, Layer};
 
 /// Batch normalization of any width, with a learnable scale `gamma` (`weight`, starting at 1)
 /// and shift `beta` (`bias`, starting at 0), and running mean and variance (`running_mean`
-/// starting at 0, `running_var` at 1) kept as network state.
+/// starting at 0, `running_var` at 1) kept as network state, with the number of training
+/// batches seen (`num_batches_tracked`, as in PyTorch's state dict).
 ///
 /// In `network!`: `bn: BatchNorm`, or `bn: BatchNorm(momentum = 0.99, eps = 1e-3)`.
 ///
@@ -134,12 +136,14 @@ impl Default for BatchNorm {
 /// use constnet::{Batch, Layer, layers::{BatchNorm, BatchNormCache}};
 /// let bn = BatchNorm::default();
 /// let mut cache: BatchNormCache<f64> = Layer::<f64, 1, 1>::new_cache(&bn, 2);
-/// let (p, mut state) = ([1.0, 0.0], [0.0, 1.0]); // gamma 1, beta 0; running mean 0, var 1
+/// // gamma 1, beta 0; running mean 0, variance 1, no training batch counted yet
+/// let (p, mut state) = ([1.0, 0.0], [0.0, 1.0, 0.0]);
 /// let x = Batch::<f64, 1>::from_column_slice(&[1.0, 3.0]); // batch mean 2, variance 1
 /// let mut y = Batch::<f64, 1>::zeros(2);
 /// bn.forward_train(&p, &mut state, x.columns(0, 2), y.columns_mut(0, 2), &mut cache);
 /// assert!((y[0] + 1.0).abs() < 1e-5 && (y[1] - 1.0).abs() < 1e-5); // x_hat = -1, 1
 /// assert!((state[0] - 0.2).abs() < 1e-12); // 0.9 * 0 + 0.1 * 2
+/// assert_eq!(state[2], 1.0); // one training batch
 /// let (dy, mut dp) = (Batch::<f64, 1>::from_column_slice(&[1.0, 0.0]), [0.0; 2]);
 /// bn.backward(&p, x.columns(0, 2), y.columns(0, 2), &mut cache, dy.columns(0, 2), None, &mut dp);
 /// assert!((dp[0] + 1.0).abs() < 1e-5 && dp[1] == 1.0); // dgamma = sum(dy x_hat), dbeta = sum(dy)
@@ -173,7 +177,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm {
             kind: TensorKind::Bias,
         },
     ];
-    const STATE: usize = 2 * N;
+    const STATE: usize = 2 * N + 1;
     const STATE_TENSORS: &'static [TensorSpec] = &[
         TensorSpec {
             name: "running_mean",
@@ -189,6 +193,13 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm {
             storage: Storage::RowMajor,
             kind: TensorKind::State,
         },
+        TensorSpec {
+            name: "num_batches_tracked",
+            shape: &[],
+            offset: 2 * N,
+            storage: Storage::RowMajor,
+            kind: TensorKind::Count,
+        },
     ];
     type Cache = BatchNormCache<T>;
 
@@ -203,9 +214,11 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm {
     }
 
     fn init_state(&self, state: &mut [T]) {
-        let (mean, var) = state.split_at_mut(N);
+        let (mean, rest) = state.split_at_mut(N);
+        let (var, count) = rest.split_at_mut(N);
         mean.fill(T::ZERO);
         var.fill(T::ONE);
+        count.fill(T::ZERO);
     }
 
     fn new_cache(&self, max_batch: usize) -> BatchNormCache<T> {
@@ -291,11 +304,14 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm {
         // The running statistics.
         let momentum = T::of_f64(self.momentum);
         let rest = T::ONE - momentum;
-        let (running_mean, running_var) = state.split_at_mut(N);
+        let (running_mean, rest_of_state) = state.split_at_mut(N);
+        let (running_var, count) = rest_of_state.split_at_mut(N);
         for j in 0..N {
             running_mean[j] = momentum * running_mean[j] + rest * mean[j];
             running_var[j] = momentum * running_var[j] + rest * var[j];
         }
+        // PyTorch's `num_batches_tracked`: one more training batch.
+        count[0] += T::ONE;
     }
 
     fn backward(

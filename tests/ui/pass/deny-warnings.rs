@@ -90,6 +90,6 @@ fn main() {
     assert_eq!(y.len(), 3);
     let small = Small::<f64>::init(1);
     assert_eq!(small.params().len(), 3);
-    assert_eq!(net.state().len(), 3 * 2 * 10);
+    assert_eq!(net.state().len(), 3 * (2 * 10 + 1));
     let _ = net.fc1;
 }

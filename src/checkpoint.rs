@@ -18,6 +18,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::layer::TensorKind;
+use crate::train::AverageWeights;
 use crate::{Error, Float, Network, Optimizer};
 
 const FORMAT: &str = "constnet-1";
@@ -30,6 +31,7 @@ const FORMAT: &str = "constnet-1";
 /// | `fc1.weight` (`[out, in]`, row-major), `fc1.bias`, ... | the network's parameters, as in PyTorch's `state_dict` | [`of`](Self::of) |
 /// | `bn1.running_mean`, `bn1.running_var`, `bn1.num_batches_tracked` (`I64`, shape `[]`) | the network's state (batch norm's running statistics and count of training batches) | [`of`](Self::of) |
 /// | `optimizer.<buffer>` (`[PARAM_COUNT]`) | the update rule's state, in the network's buffer order; metadata `optimizer.steps` | [`with_optimizer`](Self::with_optimizer) |
+/// | `average.params` (`[PARAM_COUNT]`) | a running average of the weights; metadata `average.updates`, `average.decay` | [`with_average`](Self::with_average) |
 /// | `preprocess.<name>` | a fitted preprocessing transform | [`Standardize::save_to`](crate::preprocess::Standardize::save_to) and [`Pca`](crate::preprocess::Pca)'s |
 ///
 /// Tensors are stored as `F32` or `F64`, the network's scalar type, little-endian, so a
@@ -275,9 +277,11 @@ impl Checkpoint {
 
     /// Loads every parameter and state tensor of `net` from the checkpoint. Names or shapes
     /// that differ are an [`Error::Checkpoint`] listing each missing, unexpected or
-    /// misshapen tensor, and then `net` is left unchanged. Tensors named `optimizer.*` and
-    /// `preprocess.*` (restored by [`restore_optimizer`](Self::restore_optimizer) and the
-    /// transforms' own loaders) are not unexpected; any other tensor the network does not
+    /// misshapen tensor, and then `net` is left unchanged. Tensors named `optimizer.*`,
+    /// `average.*` and `preprocess.*` (restored by
+    /// [`restore_optimizer`](Self::restore_optimizer),
+    /// [`restore_average`](Self::restore_average) and the transforms' own loaders) are not
+    /// unexpected; any other tensor the network does not
     /// have is. A batch norm's `num_batches_tracked` may be missing (a file written before
     /// constnet kept it): the count is then 0; present, it must be a whole number.
     ///
@@ -339,7 +343,8 @@ impl Checkpoint {
         }
         for name in self.tensors.keys() {
             let known = expected.iter().any(|(n, ..)| n == name);
-            if !known && !name.starts_with("optimizer.") && !name.starts_with("preprocess.") {
+            let other = ["optimizer.", "preprocess.", "average."];
+            if !known && !other.iter().any(|prefix| name.starts_with(prefix)) {
                 problems.push(format!(
                     "unexpected `{name}`, which the network does not have"
                 ));
@@ -405,6 +410,71 @@ impl Checkpoint {
             .collect();
         let views: Vec<(&str, &[T])> = buffers.iter().map(|(n, v)| (n.as_str(), &v[..])).collect();
         optimizer.load_state(steps, &views)
+    }
+
+    /// Adds a running average of the weights ([`AverageWeights`]): `average.params`
+    /// (`[PARAM_COUNT]`, in the network's buffer order) and metadata `average.updates` and
+    /// `average.decay`. To hand the averaged model itself to PyTorch, save
+    /// `Checkpoint::of(&average.averaged(&net)?)` in a file of its own.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, prelude::*, train::AverageWeights};
+    /// let mut average = AverageWeights::<f32, 2, 1>::new(0.9)?;
+    /// average.update(&[1.0, 2.0, 3.0])?;
+    /// let checkpoint = Checkpoint::new().with_average(&average);
+    /// assert_eq!(checkpoint.get::<f32>("average.params").unwrap().1, [1.0, 2.0, 3.0]);
+    /// let mut resumed = AverageWeights::<f32, 2, 1>::new(0.9)?;
+    /// checkpoint.restore_average(&mut resumed)?;
+    /// assert_eq!((resumed.params(), resumed.updates()), (average.params(), 1));
+    /// // another decay is another average
+    /// assert!(checkpoint.restore_average(&mut AverageWeights::<f32, 2, 1>::new(0.5)?).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_average<T: Float, const IN: usize, const OUT: usize>(
+        mut self,
+        average: &AverageWeights<T, IN, OUT>,
+    ) -> Self {
+        self.insert::<T>(
+            "average.params".into(),
+            vec![average.params().len()],
+            average.params(),
+        );
+        self.metadata
+            .insert("average.updates".into(), average.updates().to_string());
+        self.metadata
+            .insert("average.decay".into(), average.decay().to_string());
+        self
+    }
+
+    /// Loads a running average saved by [`with_average`](Self::with_average) into
+    /// `average`, whose decay must be the saved one; on any error `average` is unchanged.
+    pub fn restore_average<T: Float, const IN: usize, const OUT: usize>(
+        &self,
+        average: &mut AverageWeights<T, IN, OUT>,
+    ) -> Result<(), Error> {
+        let problem = |what: String| Error::Checkpoint {
+            path: "(in memory)".into(),
+            problems: vec![what],
+        };
+        let updates: u64 = self
+            .metadata("average.updates")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| problem("no weight average (metadata `average.updates`)".into()))?;
+        let decay: f64 = self
+            .metadata("average.decay")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| problem("no weight average decay (metadata `average.decay`)".into()))?;
+        if decay != average.decay() {
+            return Err(problem(format!(
+                "the weight average was saved with decay {decay}, not {}",
+                average.decay()
+            )));
+        }
+        let (_, params) = self
+            .get::<T>("average.params")
+            .ok_or_else(|| problem("no `average.params`".into()))?;
+        average.resume(&params, updates)
     }
 
     /// Restores a training run: `net` as [`restore`](Self::restore) does and `optimizer` as

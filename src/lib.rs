@@ -78,6 +78,7 @@ mod checkpoint;
 mod crc;
 pub mod datasets;
 mod diagnostics;
+pub mod ensemble;
 mod error;
 pub mod gradcheck;
 mod init;

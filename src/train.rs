@@ -5,10 +5,12 @@
 //! (under a progress bar on a terminal) and a clean stop on
 //! a non-finite loss.
 
+mod average;
 mod callbacks;
 
 use std::time::Instant;
 
+pub use average::AverageWeights;
 pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
 
 use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};

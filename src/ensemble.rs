@@ -1,0 +1,156 @@
+//! Model ensembles: several networks of one type whose class probabilities are averaged, as
+//! the notes' section on ensembles describes (the same model from different
+//! initializations, the top models of a hyperparameter search, or checkpoints of one run).
+
+use std::path::Path;
+
+use crate::batch::{AsBatch, Batch};
+use crate::checkpoint::Checkpoint;
+use crate::error::Error;
+use crate::metrics::{predict_proba, top_k_accuracy};
+use crate::network::Network;
+use crate::scalar::Float;
+
+/// Networks of one type, at least one, that predict together: the mean of their softmax
+/// probabilities per sample.
+///
+/// ```
+/// use constnet::ensemble::Ensemble;
+/// use constnet::prelude::*;
+/// use constnet::train::{Config, Progress, fit};
+/// network! { struct Net { fc1: Dense<2, 16>, relu: Relu, fc2: Dense<16, 3> } }
+/// let data = constnet::datasets::spiral::<f32>(60, 3, 0);
+/// let config = Config { progress: Progress::Silent, ..Config::new(40, 30) };
+/// let mut members = Vec::new();
+/// for seed in 0..3 {
+///     let mut net = Net::new(seed); // the same model from three initializations
+///     fit(&mut net, &mut AdamConfig::new(1e-2).build()?, &SoftmaxCrossEntropy, &data, None, &config)?;
+///     members.push(net);
+/// }
+/// let ensemble = Ensemble::new(members)?;
+/// let p = ensemble.predict_proba(&data.inputs);
+/// assert!(p.column_iter().all(|c| (c.sum() - 1.0).abs() < 1e-5));
+/// assert!(ensemble.accuracy(&data.inputs, &data.labels)? > 0.5);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Ensemble<N> {
+    members: Vec<N>,
+}
+
+impl<N> Ensemble<N> {
+    /// An ensemble of `members`; none is an [`Error::NotApplicable`].
+    ///
+    /// ```
+    /// use constnet::{ensemble::Ensemble, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 3> } }
+    /// assert!(Ensemble::<Net>::new(vec![]).is_err());
+    /// assert_eq!(Ensemble::new(vec![Net::new(0), Net::new(1)])?.len(), 2);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn new(members: Vec<N>) -> Result<Self, Error> {
+        if members.is_empty() {
+            return Err(Error::NotApplicable {
+                what: "an ensemble of no networks".into(),
+            });
+        }
+        Ok(Ensemble { members })
+    }
+
+    /// The networks, in the order given.
+    pub fn members(&self) -> &[N] {
+        &self.members
+    }
+
+    /// How many networks there are (at least one).
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The mean of the members' class probabilities (each member's softmax, as
+    /// [`predict_proba`] computes it), one column per sample.
+    pub fn predict_proba<T, const IN: usize, const OUT: usize>(
+        &self,
+        x: &impl AsBatch<T, IN>,
+    ) -> Batch<T, OUT>
+    where
+        T: Float,
+        N: Network<T, IN, OUT>,
+    {
+        let mut members = self.members.iter();
+        let first = members.next().expect("an ensemble has a member");
+        let mut sum = predict_proba(first, x);
+        for net in members {
+            sum += predict_proba(net, x);
+        }
+        sum / T::of_f64(self.members.len() as f64)
+    }
+
+    /// The class with the highest mean probability, per sample.
+    pub fn predict<T, const IN: usize, const OUT: usize>(
+        &self,
+        x: &impl AsBatch<T, IN>,
+    ) -> Vec<usize>
+    where
+        T: Float,
+        N: Network<T, IN, OUT>,
+    {
+        self.predict_proba(x)
+            .column_iter()
+            .map(|p| p.argmax().0)
+            .collect()
+    }
+
+    /// The fraction of samples whose predicted class is their label; labels of another
+    /// count or out of range are an error, as [`Network::accuracy`] says.
+    pub fn accuracy<T, const IN: usize, const OUT: usize>(
+        &self,
+        x: &impl AsBatch<T, IN>,
+        labels: &[usize],
+    ) -> Result<f64, Error>
+    where
+        T: Float,
+        N: Network<T, IN, OUT>,
+    {
+        top_k_accuracy(&self.predict_proba(x), labels, 1)
+    }
+}
+
+impl<N> Ensemble<N> {
+    /// An ensemble of the model files at `paths` (checkpoints of one run, say), each loaded
+    /// into a network of this type as [`Checkpoint::restore`] does.
+    ///
+    /// ```
+    /// use constnet::{Checkpoint, ensemble::Ensemble, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 3> } }
+    /// let dir = std::env::temp_dir();
+    /// let id = std::process::id();
+    /// let paths: Vec<_> =
+    ///     (0..2).map(|i| dir.join(format!("constnet-doc-ensemble-{id}-{i}.safetensors"))).collect();
+    /// for (seed, path) in paths.iter().enumerate() {
+    ///     Checkpoint::of(&Net::new(seed as u64)).save(path)?;
+    /// }
+    /// let ensemble = Ensemble::<Net>::load(&paths)?;
+    /// assert_eq!(ensemble.members()[1].params(), Net::new(1).params());
+    /// # for path in &paths { std::fs::remove_file(path).ok(); }
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn load<T, const IN: usize, const OUT: usize>(
+        paths: &[impl AsRef<Path>],
+    ) -> Result<Self, Error>
+    where
+        T: Float,
+        N: Network<T, IN, OUT>,
+    {
+        let members = paths
+            .iter()
+            .map(|path| {
+                let mut net = N::init(0);
+                Checkpoint::load_into(path, &mut net)?;
+                Ok(net)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ensemble::new(members)
+    }
+}

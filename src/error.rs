@@ -163,6 +163,13 @@ pub enum Error {
         /// What does not apply, and why.
         what: String,
     },
+    /// A hyperparameter search asked for something it cannot do: a range that is empty, a
+    /// name its space does not have, a results file of another search.
+    #[error("search: {what}")]
+    Search {
+        /// What is wrong.
+        what: String,
+    },
     /// A loss that is NaN or infinite.
     #[error("loss is not finite ({value})")]
     NonFiniteLoss {

@@ -99,6 +99,7 @@ mod regularize;
 pub mod sanity;
 mod scalar;
 mod schedule;
+pub mod search;
 pub mod train;
 
 pub use batch::{AsBatch, AsSample, Batch, BatchView, BatchViewMut, Sample};

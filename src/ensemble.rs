@@ -87,6 +87,50 @@ impl<N> Ensemble<N> {
         sum / T::of_f64(self.members.len() as f64)
     }
 
+    /// The members' mean probabilities at `temperature` (each member's softmax of its scores
+    /// divided by it): the softened targets a smaller network is distilled from (see
+    /// [`Distillation`](crate::losses::Distillation)). At temperature 1 this is
+    /// [`predict_proba`](Self::predict_proba).
+    ///
+    /// ```
+    /// use constnet::{ensemble::Ensemble, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 3> } }
+    /// let mut net = Net::<f64>::init(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0])?;
+    /// let ensemble = Ensemble::new(vec![net])?;
+    /// let x = constnet::batch::from_rows(&[[4.0, 0.0]]); // scores (4, 0, 0) plus the biases
+    /// let sharp = ensemble.soft_targets(&x, 1.0)?;
+    /// let soft = ensemble.soft_targets(&x, 4.0)?;
+    /// assert!(soft[0] < sharp[0] && soft[1] > sharp[1]); // closer to uniform
+    /// assert!(ensemble.soft_targets(&x, 0.0).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn soft_targets<T, const IN: usize, const OUT: usize>(
+        &self,
+        x: &impl AsBatch<T, IN>,
+        temperature: f64,
+    ) -> Result<Batch<T, OUT>, Error>
+    where
+        T: Float,
+        N: Network<T, IN, OUT>,
+    {
+        if !(temperature > 0.0 && temperature.is_finite()) {
+            return Err(Error::BadHyperparameter {
+                name: "temperature",
+                value: temperature,
+                expected: "above 0, finite",
+            });
+        }
+        let scale = T::ONE / T::of_f64(temperature);
+        let mut sum = Batch::<T, OUT>::zeros(x.as_batch().ncols());
+        for net in &self.members {
+            let mut p = net.forward_batch(x) * scale;
+            softmax_columns(&mut p);
+            sum += p;
+        }
+        Ok(sum / T::of_f64(self.members.len() as f64))
+    }
+
     /// The class with the highest mean probability, per sample.
     pub fn predict<T, const IN: usize, const OUT: usize>(
         &self,
@@ -114,6 +158,23 @@ impl<N> Ensemble<N> {
         N: Network<T, IN, OUT>,
     {
         top_k_accuracy(&self.predict_proba(x), labels, 1)
+    }
+}
+
+/// Each column's softmax, in place (shifted by its maximum first).
+fn softmax_columns<T: Float, const K: usize>(p: &mut Batch<T, K>) {
+    for mut column in p.column_iter_mut() {
+        let max = column
+            .iter()
+            .fold(column[0], |m, &v| if v > m { v } else { m });
+        let mut sum = T::ZERO;
+        for v in column.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in column.iter_mut() {
+            *v /= sum;
+        }
     }
 }
 

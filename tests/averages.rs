@@ -190,3 +190,75 @@ fn bad_averages_are_errors() {
     assert!(nan.restore_average(&mut other).is_err());
     assert_eq!(other.params(), [0.0; 5]); // unchanged
 }
+
+network! {
+    struct Teacher { fc1: Dense<2, 64>, relu: Relu, fc2: Dense<64, 3> }
+    struct Student { fc1: Dense<2, 12>, relu: Relu, fc2: Dense<12, 3> }
+}
+
+#[test]
+fn a_small_network_distilled_from_an_ensemble_learns_the_ensemble_s_classes() {
+    use constnet::datasets::Regression;
+    use constnet::losses::Distillation;
+    use constnet::train::fit;
+    let data = constnet::datasets::spiral::<f32>(100, 3, 2).shuffled(0);
+    let (train, test) = data.split(240);
+    let quiet = |epochs| Config {
+        progress: Progress::Silent,
+        ..Config::new(epochs, 30)
+    };
+    let mut teachers = Vec::new();
+    for seed in 0..3 {
+        let mut net = Teacher::new(seed);
+        let mut adam = AdamConfig::new(1e-2).build().unwrap();
+        fit(
+            &mut net,
+            &mut adam,
+            &SoftmaxCrossEntropy,
+            &train,
+            None,
+            &quiet(150),
+        )
+        .unwrap();
+        teachers.push(net);
+    }
+    let ensemble = Ensemble::new(teachers).unwrap();
+    let teacher_accuracy = ensemble.accuracy(&test.inputs, &test.labels).unwrap();
+    assert!(teacher_accuracy > 0.9, "{teacher_accuracy}");
+    // The student's targets: the ensemble's probabilities at T = 4 with the true labels.
+    let soft = ensemble.soft_targets(&train.inputs, 4.0).unwrap();
+    let targets = Distillation::targets(&soft, &train.labels).unwrap();
+    let distilled = Regression::new(train.inputs.clone(), targets)
+        .unwrap()
+        .into_training();
+    let mut student = Student::new(7);
+    let mut adam = AdamConfig::new(1e-2).build().unwrap();
+    let loss = Distillation::new(4.0, 0.7).unwrap();
+    let history = fit(
+        &mut student,
+        &mut adam,
+        &loss,
+        &distilled,
+        None,
+        &quiet(300),
+    )
+    .unwrap();
+    assert!(history.last().unwrap().train_loss < history.epochs[0].train_loss);
+    let student_accuracy = student.accuracy(&test.inputs, &test.labels).unwrap();
+    assert!(
+        student_accuracy > 0.8,
+        "student {student_accuracy}, teachers {teacher_accuracy}"
+    );
+    // It agrees with its teachers on most test samples.
+    let agree = ensemble
+        .predict(&test.inputs)
+        .iter()
+        .zip(constnet::metrics::predict_batch(&student, &test.inputs))
+        .filter(|(a, b)| **a == *b)
+        .count();
+    assert!(
+        agree as f64 > 0.8 * test.len() as f64,
+        "{agree} of {}",
+        test.len()
+    );
+}

@@ -7,11 +7,14 @@
 //! | [`SoftmaxCrossEntropy`] | class labels | `-ln(e^{s_y} / sum_j e^{s_j})` |
 //! | [`MulticlassSvm`] | class labels | `sum_{j != y} max(0, s_j - s_y + 1)` |
 //! | [`MeanSquaredError`] | a batch of targets | `sum_k (s_k - t_k)^2` |
+//! | [`Distillation`] | a teacher's probabilities `q` and the class, from [`Distillation::targets`] | `alpha T^2 CE(q, softmax(s / T)) + (1 - alpha) CE(1_y, softmax(s))` |
 
+mod distillation;
 mod mse;
 mod softmax;
 mod svm;
 
+pub use distillation::Distillation;
 pub use mse::MeanSquaredError;
 pub use softmax::SoftmaxCrossEntropy;
 pub use svm::MulticlassSvm;

@@ -48,7 +48,7 @@
 //! | [`Network`], [`Tape`] | what every declared network implements; state-dict access by name |
 //! | [`layers`] | `Dense`, `Maxout`, the activations, `Dropout`, `BatchNorm`: one file each, forward beside backward |
 //! | [`Layer`] | the trait a custom layer implements to appear in `network!` |
-//! | [`losses`] | softmax cross-entropy, multiclass SVM, mean squared error |
+//! | [`losses`] | softmax cross-entropy, multiclass SVM, mean squared error, distillation |
 //! | [`gradcheck()`](gradcheck()) | numeric gradient check, per parameter tensor, kink-aware |
 //! | [`Optimizer`]: [`Sgd`], [`Momentum`], [`Nesterov`], [`Adagrad`], [`RmsProp`], [`Adam`]; [`Schedule`] | the notes' update rules and learning-rate decays |
 //! | [`Regularizer`] (L2, L1, elastic net), [`MaxNorm`] | regularization |
@@ -57,6 +57,9 @@
 //! | [`datasets`] | `Labeled` and `Regression` sets and mini-batches; MNIST (IDX), CSV and regression-table loaders (diabetes); the course's spiral |
 //! | [`Batch`] | batches: one sample per column, width in the type |
 //! | [`Checkpoint`] | safetensors checkpoints with PyTorch's names |
+//! | [`train`] | the trainer, its callbacks (early stopping, checkpoints, the running average of the weights) |
+//! | [`search`] | random hyperparameter search: trials on threads, a resumable results file, shards |
+//! | [`ensemble`] | ensembles of networks: mean probabilities, softened targets for distillation |
 //! | [`SeededRng`] | the generator behind every seed |
 //!
 //! The matrix products are the `constnet-kernels` crate (packed, shallow and few-row

@@ -91,6 +91,9 @@ pub struct Outcome {
     pub metric: Result<f64, String>,
     /// How long it ran.
     pub seconds: f64,
+    /// Whether the result was read from a results file (an earlier run's) rather than run
+    /// now.
+    pub resumed: bool,
 }
 
 /// Whether a higher metric is better (accuracy) or a lower one (loss).
@@ -257,6 +260,7 @@ impl Search {
                             values: trial.values,
                             metric,
                             seconds: start.elapsed().as_secs_f64(),
+                            resumed: false,
                         };
                         if let (Some(file), Some(path)) = (&file, &self.results) {
                             let line = jsonl::line(&outcome);

@@ -184,6 +184,7 @@ fn parse(line: &str) -> Result<Outcome, String> {
         values: Values(values),
         metric,
         seconds,
+        resumed: true,
     })
 }
 
@@ -354,6 +355,7 @@ mod tests {
             values: Values(values),
             metric,
             seconds: 0.125,
+            resumed: true,
         }
     }
 

@@ -14,7 +14,10 @@
 //! - the MNIST example's training step (784-256-128-10 with dropout, Adam, batch 64), whose
 //!   throughput in elements per second is its training speed in samples per second;
 //! - `fit` on that net for an epoch of 50 and of 200 steps, with the run recorded and
-//!   without.
+//!   without;
+//! - combining models: the running average's update over 1M parameters (GB/s), an ensemble
+//!   of 5 W2 networks on a batch of 256 beside one W2, and a search's own cost per trial (64
+//!   trials whose objective does nothing, on 1 and 2 threads).
 //!
 //! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench -p constnet-benches` (from the
 //! workspace root; the bench is its own crate so that examples never build criterion). The
@@ -297,9 +300,50 @@ fn layers(c: &mut Criterion) {
     group.finish();
 }
 
+/// The running average's step, an ensemble's forward, and a search's cost per trial.
+fn combining(c: &mut Criterion) {
+    use constnet::ensemble::Ensemble;
+    use constnet::search::{Search, Space};
+    use constnet::train::AverageWeights;
+    const N: usize = 1 << 20;
+    let params: Vec<f32> = random_batch::<1>(N, 5).as_slice().to_vec();
+    let mut average = AverageWeights::<f32, 1, 1>::new(0.999).unwrap();
+    average.update(&params).unwrap();
+    let mut group = c.benchmark_group("combining models");
+    // reads w and the average, writes the average: 12 bytes per parameter
+    group.throughput(Throughput::Bytes(12 * N as u64));
+    group.bench_function("weight average update 1M parameters", |b| {
+        b.iter(|| average.update(black_box(&params)).unwrap())
+    });
+    let x = random_batch::<784>(256, 7);
+    let one = W2::new(1);
+    let five = Ensemble::new((1..=5).map(W2::new).collect()).unwrap();
+    group.throughput(Throughput::Elements(256));
+    group.bench_function("W2 probabilities batch 256, one network", |b| {
+        b.iter(|| constnet::metrics::predict_proba(&one, black_box(&x)))
+    });
+    group.bench_function("W2 probabilities batch 256, ensemble of 5", |b| {
+        b.iter(|| five.predict_proba(black_box(&x)))
+    });
+    let space = Space::new()
+        .log_uniform("learning_rate", 1e-5, 1.0)
+        .unwrap()
+        .choice("net", &["a", "b"])
+        .unwrap();
+    group.throughput(Throughput::Elements(64));
+    for threads in [1, 2] {
+        let search = Search::new(space.clone(), 64, 0).threads(threads);
+        group.bench_function(
+            format!("search of 64 empty trials, {threads} threads"),
+            |b| b.iter(|| search.maximize(|t| t.float("learning_rate")).unwrap()),
+        );
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = w1, w2, w3, w4, update_rules, layers, mnist_example, fit_recorded
+    targets = w1, w2, w3, w4, update_rules, layers, mnist_example, fit_recorded, combining
 }
 criterion_main!(benches);

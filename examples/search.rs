@@ -63,7 +63,10 @@ fn options() -> Result<Options, Error> {
     let bad = |what: String| Error::NotApplicable { what };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| bad(format!("{arg} needs a value")));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| bad(format!("{arg} needs a value")))
+        };
         match arg.as_str() {
             "--mnist" => o.mnist = true,
             "--trials" => o.trials = value()?.parse().map_err(|_| bad("--trials N".into()))?,
@@ -134,7 +137,14 @@ fn train<const IN: usize, const H: usize>(
     let mut net = Mlp::<IN, H>::new(seed);
     let mut adam = AdamConfig::new(trial.float("learning_rate")?).build()?;
     let config = config(trial, epochs, seed)?;
-    fit(&mut net, &mut adam, &SoftmaxCrossEntropy, &data.train, None, &config)?;
+    fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &data.train,
+        None,
+        &config,
+    )?;
     Ok(net)
 }
 
@@ -260,7 +270,11 @@ fn finals<const IN: usize, const H: usize>(
     let start = Instant::now();
     let members: Vec<Result<(Mlp<IN, H>, Mlp<IN, H>), Error>> = std::thread::scope(|scope| {
         let chunks: Vec<Vec<u64>> = (0..o.threads.max(1))
-            .map(|t| (0..5).filter(|s| s % o.threads.max(1) as u64 == t as u64).collect())
+            .map(|t| {
+                (0..5)
+                    .filter(|s| s % o.threads.max(1) as u64 == t as u64)
+                    .collect()
+            })
             .collect();
         let handles: Vec<_> = chunks
             .into_iter()
@@ -284,7 +298,10 @@ fn finals<const IN: usize, const H: usize>(
         start.elapsed().as_secs_f64()
     );
     let (single, averaged) = &members[0];
-    println!("  single network          {:.2}%", 100.0 * accuracy(single)?);
+    println!(
+        "  single network          {:.2}%",
+        100.0 * accuracy(single)?
+    );
     println!(
         "  its EMA (decay {})   {:.2}%",
         data.ema_decay,
@@ -292,7 +309,10 @@ fn finals<const IN: usize, const H: usize>(
     );
     let ensemble = Ensemble::new(members.into_iter().map(|(net, _)| net).collect())?;
     let ensemble_accuracy = ensemble.accuracy(&data.test.inputs, &data.test.labels)?;
-    println!("  ensemble of 5           {:.2}%", 100.0 * ensemble_accuracy);
+    println!(
+        "  ensemble of 5           {:.2}%",
+        100.0 * ensemble_accuracy
+    );
     // The student: a 16-unit network, on the ensemble's probabilities at T = 4 and the
     // labels, beside the same network trained on the labels alone.
     let temperature = 4.0;
@@ -306,10 +326,24 @@ fn finals<const IN: usize, const H: usize>(
     let mut student = Small::<IN>::new(0);
     let mut adam = AdamConfig::new(1e-3).build()?;
     let loss = Distillation::new(temperature, 0.7)?;
-    fit(&mut student, &mut adam, &loss, &distilled_set, None, &student_config)?;
+    fit(
+        &mut student,
+        &mut adam,
+        &loss,
+        &distilled_set,
+        None,
+        &student_config,
+    )?;
     let mut alone = Small::<IN>::new(0);
     let mut adam = AdamConfig::new(1e-3).build()?;
-    fit(&mut alone, &mut adam, &SoftmaxCrossEntropy, &data.train, None, &student_config)?;
+    fit(
+        &mut alone,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &data.train,
+        None,
+        &student_config,
+    )?;
     let small = |net: &Small<IN>| net.accuracy(&data.test.inputs, &data.test.labels);
     println!("  16 units, distilled     {:.2}%", 100.0 * small(&student)?);
     println!("  16 units, labels alone  {:.2}%", 100.0 * small(&alone)?);

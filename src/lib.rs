@@ -46,7 +46,7 @@
 //! |---|---|
 //! | [`network!`] | the declaration macro (syntax and what it generates) |
 //! | [`Network`], [`Tape`] | what every declared network implements; state-dict access by name |
-//! | [`layers`] | `Dense`, `Maxout`, the activations, `Dropout`, `BatchNorm`: one file each, forward beside backward |
+//! | [`layers`] | `Dense`, `Maxout`, the activations, `Dropout`, `BatchNorm`, `LayerNorm`: one file each, forward beside backward |
 //! | [`Layer`] | the trait a custom layer implements to appear in `network!` |
 //! | [`losses`] | softmax cross-entropy, multiclass SVM, mean squared error, distillation |
 //! | [`gradcheck()`](gradcheck()) | numeric gradient check, per parameter tensor, kink-aware |
@@ -161,6 +161,7 @@ pub type SeededRng = rand_xoshiro::Xoshiro256PlusPlus;
 /// | `Elu`, `Elu(0.5)` | alpha 1 by default |
 /// | `Dropout`, `Dropout(0.8)` | inverted dropout keeping a unit with probability `p` (0.5 by default) in training |
 /// | `BatchNorm`, `BatchNorm(momentum = 0.9, eps = 1e-5)` | batch normalization; running statistics as state |
+/// | `LayerNorm`, `LayerNorm(eps = 1e-5)` | layer normalization: each sample over its features |
 /// | `Maxout<IN, OUT, K>`, `Maxout<IN, OUT>` | `max_k (W_k x + b_k)`, `K` pieces (2 by default) |
 /// | `Type => OUT` | a custom layer: a `Default` type implementing [`Layer`] |
 ///
@@ -257,7 +258,7 @@ pub use constnet_macros::network;
 /// Everything a training script needs, for a glob import.
 pub mod prelude {
     pub use crate::layers::{
-        BatchNorm, Dense, Dropout, Elu, LeakyRelu, Maxout, Relu, Sigmoid, Tanh,
+        BatchNorm, Dense, Dropout, Elu, LayerNorm, LeakyRelu, Maxout, Relu, Sigmoid, Tanh,
     };
     pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
     pub use crate::{

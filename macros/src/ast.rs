@@ -114,8 +114,10 @@ pub enum LayerKind {
         input: Width,
         output: Width,
     },
-    /// `BatchNorm` or `BatchNorm(momentum = 0.9, eps = 1e-5)`, either argument optional.
-    BatchNorm {
+    /// `BatchNorm` or `BatchNorm(momentum = 0.9, eps = 1e-5)`, either argument optional;
+    /// `LayerNorm` or `LayerNorm(eps = 1e-5)`.
+    Norm {
+        norm: Norm,
         keyword: Ident,
         momentum: Option<(f64, Span)>,
         eps: Option<(f64, Span)>,
@@ -129,6 +131,25 @@ pub enum LayerKind {
     /// A user type implementing `constnet::Layer`, with its output width: `Gate => 10`.
     /// Without a width it is an unknown layer kind, reported by the check phase.
     Custom { ty: Type, output: Option<Width> },
+}
+
+/// Which normalization layer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// Per feature over the batch, with running statistics.
+    Batch,
+    /// Per sample over its features.
+    Layer,
+}
+
+impl Norm {
+    /// How the layer is named in messages: `batch norm`, `layer norm`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Norm::Batch => "batch norm",
+            Norm::Layer => "layer norm",
+        }
+    }
 }
 
 /// Which layer with a weight matrix.

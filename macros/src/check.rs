@@ -226,7 +226,7 @@ fn custom_layers_name_their_width(net: &NetDecl, errors: &mut Errors) {
                 syn::spanned::Spanned::span(ty),
                 format!(
                     "unknown layer kind `{ty_text}`; the built-in layers are Dense, Maxout, \
-                     Relu, LeakyRelu, Sigmoid, Tanh, Elu, Dropout and BatchNorm, and a custom \
+                     Relu, LeakyRelu, Sigmoid, Tanh, Elu, Dropout, BatchNorm and LayerNorm, and a custom \
                      layer (a type implementing `constnet::Layer`) names its output width: \
                      `{}: {ty_text} => OUT`",
                     layer.name
@@ -267,10 +267,16 @@ fn activation_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
     }
 }
 
-/// Batch norm's momentum is in [0, 1) and its eps positive and finite.
+/// Batch norm's momentum is in [0, 1), and batch and layer norm's eps positive and finite.
 fn batch_norm_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
     for layer in &net.layers {
-        let LayerKind::BatchNorm { momentum, eps, .. } = &layer.kind else {
+        let LayerKind::Norm {
+            norm,
+            momentum,
+            eps,
+            ..
+        } = &layer.kind
+        else {
             continue;
         };
         let rules = [
@@ -290,8 +296,9 @@ fn batch_norm_arguments_are_in_range(net: &NetDecl, errors: &mut Errors) {
                 errors.push(
                     *span,
                     format!(
-                        "layer `{}`: batch norm {name} {} is out of range, expected {rule}",
+                        "layer `{}`: {} {name} {} is out of range, expected {rule}",
                         layer.name,
+                        norm.describe(),
                         number(*value)
                     ),
                 );
@@ -309,8 +316,8 @@ fn init_attributes_are_on_affine_layers(net: &NetDecl, errors: &mut Errors) {
             LayerKind::Activation { keyword, .. } => {
                 format!("a `{keyword}` activation, which has no parameters")
             }
-            LayerKind::BatchNorm { .. } => {
-                "a `BatchNorm` layer, whose scale starts at 1 and shift at 0".into()
+            LayerKind::Norm { keyword, .. } => {
+                format!("a `{keyword}` layer, whose scale starts at 1 and shift at 0")
             }
             LayerKind::Custom { .. } => {
                 "a custom layer, which initializes its own parameters in `Layer::init`".into()
@@ -492,7 +499,7 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
                 );
                 return resolved;
             }
-            (LayerKind::Activation { .. } | LayerKind::BatchNorm { .. }, Some((_, produced))) => {
+            (LayerKind::Activation { .. } | LayerKind::Norm { .. }, Some((_, produced))) => {
                 (produced.clone(), produced, None)
             }
             (LayerKind::Custom { output, .. }, Some((_, produced))) => match output {
@@ -521,7 +528,7 @@ fn width_hint(net: &NetDecl, resolved: &[Resolved<'_>], input: &Width) -> String
     let source = resolved.iter().rev().find(|r| {
         !matches!(
             r.decl.kind,
-            LayerKind::Activation { .. } | LayerKind::BatchNorm { .. }
+            LayerKind::Activation { .. } | LayerKind::Norm { .. }
         )
     });
     match source.map(|r| &r.decl.kind) {

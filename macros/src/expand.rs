@@ -24,7 +24,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{GenericParam, Ident};
 
-use crate::ast::{Act, Affine, Input, LayerDecl, LayerKind, NetDecl, Scheme, Width};
+use crate::ast::{Act, Affine, Input, LayerDecl, LayerKind, NetDecl, Norm, Scheme, Width};
 use crate::check::{Model, Resolved, check};
 
 /// Expands every network of the input; a network with errors becomes its errors plus the
@@ -133,7 +133,7 @@ impl<'a> Surface<'a> {
             .fold(None, |width, layer| match &layer.kind {
                 LayerKind::Affine { output, .. } => Some(output.clone()),
                 LayerKind::Custom { output, .. } => output.clone(),
-                LayerKind::Activation { .. } | LayerKind::BatchNorm { .. } => width,
+                LayerKind::Activation { .. } | LayerKind::Norm { .. } => width,
             });
         let tokens = |width: Width| WidthTokens {
             arg: width.arg(),
@@ -384,7 +384,7 @@ fn layer_type(layer: &LayerDecl) -> Option<TokenStream> {
                 }
             }
         }
-        LayerKind::BatchNorm { keyword, .. } | LayerKind::Activation { keyword, .. } => {
+        LayerKind::Norm { keyword, .. } | LayerKind::Activation { keyword, .. } => {
             quote!(::constnet::layers::#keyword)
         }
         LayerKind::Custom {
@@ -472,11 +472,21 @@ impl Resolved<'_> {
                 }
                 _ => quote!(::constnet::layers::#keyword),
             },
-            LayerKind::BatchNorm { momentum, eps, .. } => {
+            LayerKind::Norm {
+                norm,
+                momentum,
+                eps,
+                ..
+            } => {
                 // Both checked by the check phase.
                 let momentum = Literal::f64_suffixed(momentum.map_or(0.9, |(value, _)| value));
                 let eps = Literal::f64_suffixed(eps.map_or(1e-5, |(value, _)| value));
-                quote!(::constnet::layers::BatchNorm::checked(#momentum, #eps))
+                match norm {
+                    Norm::Batch => {
+                        quote!(::constnet::layers::BatchNorm::checked(#momentum, #eps))
+                    }
+                    Norm::Layer => quote!(::constnet::layers::LayerNorm::checked(#eps)),
+                }
             }
             LayerKind::Custom { ty, .. } => {
                 quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())

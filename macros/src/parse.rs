@@ -9,6 +9,7 @@
 //!         | ("Relu" | "Sigmoid" | "Tanh")
 //!         | ("LeakyRelu" | "Elu" | "Dropout") ("(" number ")")?
 //!         | "BatchNorm" ("(" (bn_arg ("," bn_arg)* ","?)? ")")?
+//!         | "LayerNorm" ("(" ("eps" "=" number ","?)? ")")?
 //! bn_arg := ("momentum" | "eps") "=" number
 //!         | type ("=>" width)?          a custom layer (the width is its output)
 //! width  := INTEGER | IDENT | "{" expr "}"
@@ -30,7 +31,9 @@ use syn::{
     Attribute, Expr, Ident, LitFloat, LitInt, Meta, Token, Type, Visibility, braced, parenthesized,
 };
 
-use crate::ast::{Act, Affine, InitAttr, Input, LayerDecl, LayerKind, NetDecl, SchemeDecl, Width};
+use crate::ast::{
+    Act, Affine, InitAttr, Input, LayerDecl, LayerKind, NetDecl, Norm, SchemeDecl, Width,
+};
 
 impl Parse for Input {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -134,9 +137,9 @@ impl Parse for LayerKind {
                     output,
                 });
             }
-            if keyword == "BatchNorm" {
+            if keyword == "BatchNorm" || keyword == "LayerNorm" {
                 input.parse::<Ident>()?;
-                return parse_batch_norm(keyword, input);
+                return parse_norm(keyword, input);
             }
             if let Some(&(_, act)) = Act::ALL.iter().find(|(name, _)| keyword == name) {
                 input.parse::<Ident>()?;
@@ -187,11 +190,24 @@ impl Parse for Width {
     }
 }
 
-/// The optional `(momentum = NUMBER, eps = NUMBER)` after `BatchNorm`; ranges are checked by
-/// the check phase.
-fn parse_batch_norm(keyword: Ident, input: ParseStream<'_>) -> syn::Result<LayerKind> {
-    const FORM: &str = "expected `BatchNorm`, or `BatchNorm(momentum = NUMBER, eps = NUMBER)` \
-                        with either argument optional";
+/// The optional `(momentum = NUMBER, eps = NUMBER)` after `BatchNorm`, or `(eps = NUMBER)`
+/// after `LayerNorm`; ranges are checked by the check phase.
+fn parse_norm(keyword: Ident, input: ParseStream<'_>) -> syn::Result<LayerKind> {
+    let norm = if keyword == "BatchNorm" {
+        Norm::Batch
+    } else {
+        Norm::Layer
+    };
+    let form = match norm {
+        Norm::Batch => {
+            "expected `BatchNorm`, or `BatchNorm(momentum = NUMBER, eps = NUMBER)` with either \
+             argument optional"
+        }
+        Norm::Layer => {
+            "expected `LayerNorm`, or `LayerNorm(eps = NUMBER)` (layer norm keeps no running \
+             statistics, so it has no momentum)"
+        }
+    };
     let (mut momentum, mut eps) = (None, None);
     if input.peek(syn::token::Paren) {
         let content;
@@ -199,13 +215,13 @@ fn parse_batch_norm(keyword: Ident, input: ParseStream<'_>) -> syn::Result<Layer
         while !content.is_empty() {
             let key: Ident = content
                 .parse()
-                .map_err(|e| syn::Error::new(e.span(), FORM))?;
-            let slot = if key == "momentum" {
+                .map_err(|e| syn::Error::new(e.span(), form))?;
+            let slot = if key == "momentum" && norm == Norm::Batch {
                 &mut momentum
             } else if key == "eps" {
                 &mut eps
             } else {
-                return Err(syn::Error::new(key.span(), FORM));
+                return Err(syn::Error::new(key.span(), form));
             };
             if slot.is_some() {
                 return Err(syn::Error::new(
@@ -220,7 +236,8 @@ fn parse_batch_norm(keyword: Ident, input: ParseStream<'_>) -> syn::Result<Layer
             }
         }
     }
-    Ok(LayerKind::BatchNorm {
+    Ok(LayerKind::Norm {
+        norm,
         keyword,
         momentum,
         eps,

@@ -10,6 +10,7 @@
 //! | [`Elu`] | `act: Elu` or `act: Elu(0.5)` | none |
 //! | [`Dropout`] | `drop: Dropout` or `drop: Dropout(0.8)` (`p` keeps a unit) | none |
 //! | [`BatchNorm`] | `bn: BatchNorm` or `bn: BatchNorm(momentum = 0.9, eps = 1e-5)` | `weight`, `bias` `[N]`; state `running_mean`, `running_var` `[N]` |
+//! | [`LayerNorm`] | `ln: LayerNorm` or `ln: LayerNorm(eps = 1e-5)` | `weight`, `bias` `[N]` |
 //! | [`Maxout`] | `mx: Maxout<IN, OUT, K>` (`K` pieces, 2 if left out) | `weight` `[K * OUT, IN]`, `bias` `[K * OUT]` |
 
 mod activation;
@@ -17,6 +18,7 @@ mod batch_norm;
 mod dense;
 mod dropout;
 mod elu;
+mod layer_norm;
 mod leaky_relu;
 mod maxout;
 mod relu;
@@ -28,6 +30,7 @@ pub use batch_norm::{BatchNorm, BatchNormCache};
 pub use dense::Dense;
 pub use dropout::{Dropout, DropoutCache};
 pub use elu::Elu;
+pub use layer_norm::{LayerNorm, LayerNormCache};
 pub use leaky_relu::LeakyRelu;
 pub use maxout::{Maxout, MaxoutCache};
 pub use relu::{Relu, ReluMask};

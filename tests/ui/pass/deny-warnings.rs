@@ -73,6 +73,8 @@ network! {
         bn1: BatchNorm,
         bn2: BatchNorm(momentum = 0.99),
         bn3: BatchNorm(eps = 1e-3, momentum = 0.5,),
+        ln1: LayerNorm,
+        ln2: LayerNorm(eps = 1e-6,),
         mx1: Maxout<10, H>,
         #[init(he, bias = 0.1)]
         mx2: Maxout<H, 6, 3>,

@@ -9,8 +9,9 @@
 //! - W4: the CS231n spiral, 2-100-3, full-batch step on 300 points with L2 1e-3, with
 //!   `Regularizer::apply` and `Sgd::step` after backward and with `Sgd::step_in_backward`;
 //! - one Adam step over 1M parameters in GB/s, beside a streaming triad's GB/s;
-//! - the W3 SGD step with batch norm and dropout after each hidden layer, and with Maxout
-//!   (two pieces) hidden layers, beside plain W3; and their single-sample forward;
+//! - the W3 SGD step with batch norm and dropout after each hidden layer, with layer norm
+//!   after each, and with Maxout (two pieces) hidden layers, beside plain W3; and their
+//!   single-sample forward;
 //! - the MNIST example's training step (784-256-128-10 with dropout, Adam, batch 64), whose
 //!   throughput in elements per second is its training speed in samples per second;
 //! - `fit` on that net for an epoch of 50 and of 200 steps, with the run recorded and
@@ -45,6 +46,11 @@ network! {
         fc3: Dense<128, 10>,
     }
     struct W3Maxout { mx1: Maxout<784, 256, 2>, mx2: Maxout<256, 128, 2>, fc3: Dense<128, 10> }
+    struct W3LayerNorm {
+        fc1: Dense<784, 256>, ln1: LayerNorm, a1: Relu,
+        fc2: Dense<256, 128>, ln2: LayerNorm, a2: Relu,
+        fc3: Dense<128, 10>,
+    }
 }
 
 fn w1(c: &mut Criterion) {
@@ -297,6 +303,7 @@ fn layers(c: &mut Criterion) {
     training_step(&mut group, "plain", W3::new(1));
     training_step(&mut group, "batch norm + dropout", W3Normalized::new(1));
     training_step(&mut group, "Maxout", W3Maxout::new(1));
+    training_step(&mut group, "layer norm", W3LayerNorm::new(1));
     group.finish();
 }
 

@@ -585,4 +585,53 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     fn reseed_masks(cache: &mut Self::Cache, stream: u64) {
         let _ = (cache, stream);
     }
+
+    /// For a layer that draws a mask in training (dropout): the keep mask of the last
+    /// training batch, 1 where a unit was kept and 0 where it was dropped, sample by sample
+    /// (`O` values each). `None` for the other layers (the default).
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dropout};
+    /// let drop = Dropout::new(0.5)?;
+    /// let mut cache = Layer::<f64, 4, 4>::new_cache(&drop, 2);
+    /// let x = Batch::<f64, 4>::from_element(2, 3.0);
+    /// let mut y = Batch::<f64, 4>::zeros(2);
+    /// drop.forward_train(&[], &mut [], x.columns(0, 2), y.columns_mut(0, 2), &mut cache);
+    /// let mask = <Dropout as Layer<f64, 4, 4>>::mask(&cache).unwrap();
+    /// assert_eq!(mask.len(), 8);
+    /// for (m, y) in mask.iter().zip(y.iter()) {
+    ///     assert_eq!(*y, 3.0 * m / 0.5); // x * mask / p
+    /// }
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn mask(cache: &Self::Cache) -> Option<Vec<T>> {
+        let _ = cache;
+        None
+    }
+
+    /// For a layer that draws a mask in training (dropout): uses `keep` (1 to keep a unit,
+    /// 0 to drop it, `O` values per sample) for the training batches that follow, of
+    /// `keep.len() / O` samples, instead of drawing (as [`freeze_masks`](Layer::freeze_masks)
+    /// `(cache, true)` holds a drawn one) until the masks are unfrozen. Values other than 0
+    /// and 1, a length that is not a whole number of samples or more than the cache's
+    /// batch, or a layer without masks (the default) are an error, and nothing changes.
+    ///
+    /// ```
+    /// use constnet::{Batch, Layer, layers::Dropout};
+    /// let drop = Dropout::new(0.5)?;
+    /// let mut cache = Layer::<f64, 2, 2>::new_cache(&drop, 1);
+    /// <Dropout as Layer<f64, 2, 2>>::set_mask(&mut cache, &[1.0, 0.0])?;
+    /// let x = Batch::<f64, 2>::from_column_slice(&[3.0, 4.0]);
+    /// let mut y = Batch::<f64, 2>::zeros(1);
+    /// drop.forward_train(&[], &mut [], x.columns(0, 1), y.columns_mut(0, 1), &mut cache);
+    /// assert_eq!(y.as_slice(), &[6.0, 0.0]); // x * mask / p
+    /// assert!(<Dropout as Layer<f64, 2, 2>>::set_mask(&mut cache, &[0.5, 1.0]).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn set_mask(cache: &mut Self::Cache, keep: &[T]) -> Result<(), crate::Error> {
+        let _ = (cache, keep);
+        Err(crate::Error::NotApplicable {
+            what: "a mask for a layer that draws none".into(),
+        })
+    }
 }

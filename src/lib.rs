@@ -282,4 +282,18 @@ pub mod __private {
     pub fn seeded_rng(seed: u64) -> crate::SeededRng {
         rand::SeedableRng::seed_from_u64(seed)
     }
+
+    /// The error of a mask asked of a layer that draws none, or of a name that is no
+    /// layer of the network (`layers` are its layers' names; empty when `layer` is one).
+    pub fn no_mask(layer: &str, layers: &[&str]) -> crate::Error {
+        let what = if layers.is_empty() || layers.contains(&layer) {
+            format!("a mask of layer `{layer}`, which draws none (dropout layers do)")
+        } else {
+            format!(
+                "a mask of layer `{layer}`: the network has no such layer (it has: {})",
+                layers.join(", ")
+            )
+        };
+        crate::Error::NotApplicable { what }
+    }
 }

@@ -234,6 +234,48 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
     /// # Ok::<(), constnet::Error>(())
     /// ```
     fn reseed_masks(&mut self, stream: u64);
+
+    /// Dropout layer `layer`'s keep mask from the last training batch: 1 where a unit was
+    /// kept, 0 where it was dropped, sample by sample (see
+    /// [`Layer::mask`](crate::Layer::mask)). A layer that draws no mask, or a name that is no
+    /// layer, is an error.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 8>, drop: Dropout(0.5, seed = 42) } }
+    /// let mut net = Net::<f64>::init(0);
+    /// let x = Batch::<f64, 2>::from_element(3, 1.0);
+    /// let mut tape = net.new_tape(3);
+    /// let y = net.forward_train(x.columns(0, 3), &mut tape)?.clone_owned();
+    /// let mask = tape.mask("drop")?;
+    /// let h = net.forward_batch(&x); // no dropout in evaluation
+    /// for ((y, h), m) in y.iter().zip(h.iter()).zip(&mask) {
+    ///     assert_eq!(*y, h * m / 0.5);
+    /// }
+    /// assert!(tape.mask("fc").is_err() && tape.mask("drop2").is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn mask(&self, layer: &str) -> Result<Vec<T>, Error>;
+
+    /// Sets dropout layer `layer`'s keep mask (1 keeps a unit, 0 drops it) for the training
+    /// batches that follow, held until [`freeze_masks(false)`](Tape::freeze_masks) (see
+    /// [`Layer::set_mask`](crate::Layer::set_mask)): forward is then `x * mask / p` and
+    /// backward `dy * mask / p`, checkable by hand.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<1, 2>, drop: Dropout(0.5) } }
+    /// let mut net = Net::<f64>::init(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?;
+    /// net.write_param("fc.bias", &[0.0, 0.0])?;
+    /// let mut tape = net.new_tape(1);
+    /// tape.set_mask("drop", &[0.0, 1.0])?;
+    /// let x = Batch::<f64, 1>::from_element(1, 3.0);
+    /// assert_eq!(net.forward_train(x.columns(0, 1), &mut tape)?.as_slice(), &[0.0, 12.0]);
+    /// assert!(tape.set_mask("fc", &[1.0, 1.0]).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn set_mask(&mut self, layer: &str, keep: &[T]) -> Result<(), Error>;
 }
 
 /// A network from `IN` input features to `OUT` outputs in scalar `T`: what `network!`

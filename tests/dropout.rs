@@ -169,3 +169,101 @@ fn a_keep_probability_outside_0_1_is_an_error_at_run_time() {
     }
     assert_eq!(Dropout::new(1.0).unwrap().p(), 1.0);
 }
+
+network! {
+    struct Seeded { fc: Dense<2, 16>, drop: Dropout(0.5, seed = 123) }
+    struct SeededOnly { fc: Dense<2, 16>, drop: Dropout(seed = 123) }
+    struct Small { fc: Dense<3, 4>, drop: Dropout(0.8) }
+}
+
+#[test]
+fn a_seeded_dropout_draws_the_same_mask_on_every_platform() {
+    // The keep mask of `Dropout(0.5, seed = 123)` over two 16-wide samples, as drawn when
+    // this test was written (xoshiro256++ seeded through splitmix64, uniform f64s from the
+    // top 53 bits: nothing here depends on the platform or the scalar type).
+    let expected: [u8; 32] = [
+        0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, //
+        1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0,
+    ];
+    let first_mask = |mask: Vec<f64>| -> Vec<u8> { mask.iter().map(|&m| m as u8).collect() };
+    let mut net = Seeded::<f64>::init(0);
+    let mut tape = net.new_tape(2);
+    net.forward_train(ones::<2>(2), &mut tape).unwrap();
+    assert_eq!(first_mask(tape.mask("drop").unwrap()), expected);
+    // In f32 too, and with the keep probability left at its default.
+    let mut net = SeededOnly::<f32>::new(5);
+    let mut tape = net.new_tape(2);
+    net.forward_train(Batch::<f32, 2>::from_element(2, 1.0), &mut tape)
+        .unwrap();
+    let mask: Vec<u8> = tape
+        .mask("drop")
+        .unwrap()
+        .iter()
+        .map(|&m| m as u8)
+        .collect();
+    assert_eq!(mask, expected);
+    assert_eq!(
+        Seeded::<f32>::new(0).drop,
+        Dropout::new(0.5).unwrap().with_seed(123)
+    );
+}
+
+#[test]
+fn a_given_mask_scales_forward_and_backward_by_mask_over_p() {
+    let mut net = Small::<f64>::init(3);
+    let x = Batch::<f64, 3>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
+    let h = net.forward_batch(&x); // the Dense layer's output (evaluation drops nothing)
+    let keep = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0];
+    let p = 0.8;
+    let mut tape = net.new_tape(2);
+    tape.set_mask("drop", &keep).unwrap();
+    let y = net.forward_train(&x, &mut tape).unwrap().clone_owned();
+    for ((y, h), k) in y.iter().zip(h.iter()).zip(keep) {
+        assert!((y - h * k / p).abs() < 1e-15, "{y} vs {}", h * k / p); // h * (1 / p) in the layer
+    }
+    assert_eq!(tape.mask("drop").unwrap(), keep);
+    // Backward: the Dense layer sees dy * mask / p, so its bias gradient is the sum of that
+    // over the batch and its input gradient W^T (dy * mask / p).
+    let dy = [0.5, -1.0, 2.0, 1.5, -0.25, 3.0, 1.0, -2.0];
+    tape.output_and_grad_mut().1.copy_from_slice(&dy);
+    let mut grads = net.new_grads();
+    net.backward_with_input_grad(&mut tape, &mut grads).unwrap();
+    let through: Vec<f64> = dy.iter().zip(keep).map(|(d, k)| d * k / p).collect();
+    let bias_range = net.tensor("fc.bias").unwrap().range();
+    for (o, g) in grads[bias_range].iter().enumerate() {
+        assert!((g - (through[o] + through[4 + o])).abs() < 1e-15);
+    }
+    let w = net.param("fc.weight").unwrap(); // [4, 3], row-major
+    for sample in 0..2 {
+        for i in 0..3 {
+            let expected: f64 = (0..4).map(|o| w[o * 3 + i] * through[sample * 4 + o]).sum();
+            assert!((tape.input_grad()[(i, sample)] - expected).abs() < 1e-12);
+        }
+    }
+    // The mask stays until the masks are unfrozen.
+    let again = net.forward_train(&x, &mut tape).unwrap().clone_owned();
+    assert_eq!(again, y);
+    tape.freeze_masks(false);
+    net.forward_train(&x, &mut tape).unwrap();
+    assert_ne!(tape.mask("drop").unwrap(), keep);
+}
+
+#[test]
+fn a_bad_mask_is_an_error_and_changes_nothing() {
+    let net = Small::<f64>::init(3);
+    let mut tape = net.new_tape(2);
+    for (keep, why) in [
+        (&[1.0, 0.0, 1.0][..], "4 values per sample"),
+        (&[1.0; 12][..], "at most 2 samples"),
+        (&[1.0, 0.5, 1.0, 1.0][..], "element 1 is 0.5"),
+        (&[][..], "4 values per sample"),
+    ] {
+        let err = tape.set_mask("drop", keep).unwrap_err().to_string();
+        assert!(err.contains(why), "{err}");
+    }
+    let err = tape.set_mask("fc", &[1.0; 4]).unwrap_err().to_string();
+    assert!(err.contains("layer `fc`, which draws none"), "{err}");
+    let err = tape.mask("dropout").unwrap_err().to_string();
+    assert!(err.contains("no such layer (it has: fc, drop)"), "{err}");
+    assert_eq!(tape.mask("drop").unwrap(), Vec::<f64>::new()); // nothing drawn yet
+}

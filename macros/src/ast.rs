@@ -122,11 +122,13 @@ pub enum LayerKind {
         momentum: Option<(f64, Span)>,
         eps: Option<(f64, Span)>,
     },
-    /// A built-in activation, with its optional numeric argument: `LeakyRelu(0.1)`.
+    /// A built-in activation, with its optional numeric argument: `LeakyRelu(0.1)`; a
+    /// dropout layer may also name its masks' seed: `Dropout(0.5, seed = 123)`.
     Activation {
         act: Act,
         keyword: Ident,
         arg: Option<(f64, Span)>,
+        seed: Option<u64>,
     },
     /// A user type implementing `constnet::Layer`, with its output width: `Gate => 10`.
     /// Without a width it is an unknown layer kind, reported by the check phase.

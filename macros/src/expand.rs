@@ -269,6 +269,20 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// `&<owner>.cache_<layer>` as the layer's `Cache` (see [`Body::cache_mut`]).
+    fn cache_ref(&self, i: usize, owner: TokenStream) -> TokenStream {
+        let (cache, as_layer) = (&self.caches[i], &self.as_layers[i]);
+        match &self.layers()[i].decl.kind {
+            LayerKind::Custom { .. } => self.at(i, quote! {
+                match #owner.#cache.downcast_ref::<#as_layer::Cache>() {
+                    ::core::option::Option::Some(cache) => cache,
+                    ::core::option::Option::None => ::core::unreachable!("the tape holds each layer's own cache"),
+                }
+            }),
+            _ => quote!(&#owner.#cache),
+        }
+    }
+
     /// The type of layer `i`'s cache field on the tape (see [`Body::cache_mut`]).
     fn cache_type(&self, i: usize) -> TokenStream {
         match &self.layers()[i].decl.kind {
@@ -455,7 +469,12 @@ impl Resolved<'_> {
                 });
                 quote!(<#ty>::new(::constnet::Init::#init) #bias)
             }
-            LayerKind::Activation { act, keyword, arg } => match (act, arg) {
+            LayerKind::Activation {
+                act,
+                keyword,
+                arg,
+                seed,
+            } => match (act, arg) {
                 (Act::LeakyRelu | Act::Elu, Some((value, _))) => {
                     let value = Literal::f64_suffixed(*value);
                     quote!(::constnet::layers::#keyword::new(#value))
@@ -465,9 +484,11 @@ impl Resolved<'_> {
                 }
                 (Act::Dropout, arg) => {
                     // Checked to be in (0, 1] by the check phase. Each dropout layer draws
-                    // its masks from its own stream, seeded from its name.
+                    // its masks from its own stream, seeded from its name unless the
+                    // declaration gives the seed.
                     let p = Literal::f64_suffixed(arg.map_or(0.5, |(value, _)| value));
-                    let seed = Literal::u64_suffixed(name_seed(&self.name().to_string()));
+                    let seed = seed.unwrap_or_else(|| name_seed(&self.name().to_string()));
+                    let seed = Literal::u64_suffixed(seed);
                     quote!(::constnet::layers::Dropout::checked(#p, #seed))
                 }
                 _ => quote!(::constnet::layers::#keyword),
@@ -840,6 +861,44 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         });
         quote!(#(#reseeds)*)
     });
+    // Dropout and custom layers are asked; the other built-in layers draw no mask.
+    let draws = |b: &Body<'_>, i: usize| {
+        matches!(
+            b.layers()[i].decl.kind,
+            LayerKind::Activation {
+                act: Act::Dropout,
+                ..
+            } | LayerKind::Custom { .. }
+        )
+    };
+    let mask_match = |b: &Body<'_>, call: &dyn Fn(usize) -> TokenStream| {
+        let all: Vec<String> = b.names.iter().map(|n| n.to_string()).collect();
+        let arms = (0..b.names.len()).filter(|&i| draws(b, i)).map(|i| {
+            let (name, call) = (&all[i], call(i));
+            b.at(i, quote!(#name => #call,))
+        });
+        quote! {
+            match layer {
+                #(#arms)*
+                _ => ::core::result::Result::Err(::constnet::__private::no_mask(layer, &[#(#all),*])),
+            }
+        }
+    };
+    let mask = body(b, |b| {
+        mask_match(b, &|i| {
+            let (as_layer, cache) = (&b.as_layers[i], b.cache_ref(i, quote!(self)));
+            let name = b.names[i].to_string();
+            quote! {
+                #as_layer::mask(#cache).ok_or_else(|| ::constnet::__private::no_mask(#name, &[]))
+            }
+        })
+    });
+    let set_mask = body(b, |b| {
+        mask_match(b, &|i| {
+            let (as_layer, cache) = (&b.as_layers[i], b.cache_mut(i, quote!(self)));
+            quote!(#as_layer::set_mask(#cache, keep))
+        })
+    });
     let max_batch = body(b, |_| quote!(self.max_batch));
     let batch = body(b, |_| quote!(self.batch));
     let output_view = last(&|out, _| quote!(self.#out.columns(0, self.batch)));
@@ -857,6 +916,14 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
 
             fn reseed_masks(&mut self, stream: u64) {
                 #reseed
+            }
+
+            fn mask(&self, layer: &str) -> ::core::result::Result<::std::vec::Vec<T>, ::constnet::Error> {
+                #mask
+            }
+
+            fn set_mask(&mut self, layer: &str, keep: &[T]) -> ::core::result::Result<(), ::constnet::Error> {
+                #set_mask
             }
 
             fn max_batch(&self) -> usize {

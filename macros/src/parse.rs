@@ -7,7 +7,8 @@
 //! kind   := "Dense" "<" width "," width ">"
 //!         | "Maxout" "<" width "," width ("," width)? ">"     the third width is K
 //!         | ("Relu" | "Sigmoid" | "Tanh")
-//!         | ("LeakyRelu" | "Elu" | "Dropout") ("(" number ")")?
+//!         | ("LeakyRelu" | "Elu") ("(" number ")")?
+//!         | "Dropout" ("(" number ("," "seed" "=" INTEGER)? | "seed" "=" INTEGER ")")?
 //!         | "BatchNorm" ("(" (bn_arg ("," bn_arg)* ","?)? ")")?
 //!         | "LayerNorm" ("(" ("eps" "=" number ","?)? ")")?
 //! bn_arg := ("momentum" | "eps") "=" number
@@ -143,14 +144,22 @@ impl Parse for LayerKind {
             }
             if let Some(&(_, act)) = Act::ALL.iter().find(|(name, _)| keyword == name) {
                 input.parse::<Ident>()?;
-                let arg = if act.takes_argument() && input.peek(syn::token::Paren) {
+                let (mut arg, mut seed) = (None, None);
+                if act.takes_argument() && input.peek(syn::token::Paren) {
                     let content;
                     parenthesized!(content in input);
-                    Some(parse_number(&content)?)
-                } else {
-                    None
-                };
-                return Ok(LayerKind::Activation { act, keyword, arg });
+                    if act == Act::Dropout {
+                        (arg, seed) = parse_dropout_arguments(&content)?;
+                    } else {
+                        arg = Some(parse_number(&content)?);
+                    }
+                }
+                return Ok(LayerKind::Activation {
+                    act,
+                    keyword,
+                    arg,
+                    seed,
+                });
             }
         }
         let ty: Type = input.parse()?;
@@ -258,6 +267,37 @@ fn number_literal(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span
 }
 
 /// A number literal that is all of `input`.
+/// Dropout's `(p)`, `(p, seed = N)` or `(seed = N)`.
+type DropoutArguments = (Option<(f64, proc_macro2::Span)>, Option<u64>);
+
+fn parse_dropout_arguments(input: ParseStream<'_>) -> syn::Result<DropoutArguments> {
+    const FORM: &str = "expected `Dropout(P)`, `Dropout(P, seed = N)` or `Dropout(seed = N)`, \
+                        with P the probability of keeping a unit and N a whole number";
+    let p = if input.peek(Ident) {
+        None
+    } else {
+        Some(number_literal(input).map_err(|e| syn::Error::new(e.span(), FORM))?)
+    };
+    if p.is_some() && !input.is_empty() {
+        input.parse::<Token![,]>()?;
+    }
+    let mut seed = None;
+    if !input.is_empty() {
+        let key: Ident = input.parse().map_err(|e| syn::Error::new(e.span(), FORM))?;
+        if key != "seed" {
+            return Err(syn::Error::new(key.span(), FORM));
+        }
+        input.parse::<Token![=]>()?;
+        let value: LitInt = input.parse().map_err(|e| syn::Error::new(e.span(), FORM))?;
+        seed = Some(value.base10_parse::<u64>()?);
+        input.parse::<Option<Token![,]>>()?;
+    }
+    if !input.is_empty() {
+        return Err(input.error(FORM));
+    }
+    Ok((p, seed))
+}
+
 fn parse_number(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span)> {
     let number = number_literal(input)?;
     if !input.is_empty() {

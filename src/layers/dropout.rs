@@ -132,6 +132,10 @@ pub struct DropoutCache<T> {
     rng: SeededRng,
     /// The layer's seed, which [`Layer::reseed_masks`] starts the generator from.
     seed: u64,
+    /// The keep probability, for [`Layer::set_mask`].
+    p: f64,
+    /// How many elements the last mask covers (the last training batch's, or a set mask's).
+    len: usize,
     frozen: bool,
 }
 
@@ -149,6 +153,8 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
             mask: vec![T::ZERO; N * max_batch],
             rng: SeededRng::seed_from_u64(self.seed),
             seed: self.seed,
+            p: self.p,
+            len: 0,
             frozen: false,
         }
     }
@@ -178,6 +184,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
     ) {
         let mask = &mut cache.mask[..x.len()];
         if !cache.frozen {
+            cache.len = x.len();
             let scale = T::of_f64(1.0 / self.p);
             for m in mask.iter_mut() {
                 *m = if cache.rng.random::<f64>() < self.p {
@@ -212,6 +219,39 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Dropout {
 
     fn freeze_masks(cache: &mut DropoutCache<T>, frozen: bool) {
         cache.frozen = frozen;
+    }
+
+    fn mask(cache: &DropoutCache<T>) -> Option<Vec<T>> {
+        let kept = |&m: &T| if m == T::ZERO { T::ZERO } else { T::ONE };
+        Some(cache.mask[..cache.len].iter().map(kept).collect())
+    }
+
+    fn set_mask(cache: &mut DropoutCache<T>, keep: &[T]) -> Result<(), Error> {
+        if !keep.len().is_multiple_of(N) || keep.len() > cache.mask.len() || keep.is_empty() {
+            return Err(Error::WrongLength {
+                what: format!(
+                    "a dropout mask ({N} values per sample, for at most {} samples)",
+                    cache.mask.len() / N.max(1)
+                ),
+                expected: keep.len().next_multiple_of(N.max(1)).min(cache.mask.len()),
+                got: keep.len(),
+            });
+        }
+        if let Some(bad) = keep.iter().position(|&k| k != T::ZERO && k != T::ONE) {
+            return Err(Error::NotApplicable {
+                what: format!(
+                    "a dropout mask whose element {bad} is {}: keep is 1, drop is 0",
+                    keep[bad].as_f64()
+                ),
+            });
+        }
+        let scale = T::of_f64(1.0 / cache.p);
+        for (m, &k) in cache.mask.iter_mut().zip(keep) {
+            *m = k * scale;
+        }
+        cache.len = keep.len();
+        cache.frozen = true;
+        Ok(())
     }
 
     fn reseed_masks(cache: &mut DropoutCache<T>, stream: u64) {

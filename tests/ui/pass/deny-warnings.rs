@@ -70,6 +70,8 @@ network! {
         id: Identity => 10,
         d1: Dropout,
         d2: Dropout(0.8),
+        d3: Dropout(0.7, seed = 9),
+        d4: Dropout(seed = 1,),
         bn1: BatchNorm,
         bn2: BatchNorm(momentum = 0.99),
         bn3: BatchNorm(eps = 1e-3, momentum = 0.5,),

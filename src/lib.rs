@@ -159,11 +159,21 @@ pub type SeededRng = rand_xoshiro::Xoshiro256PlusPlus;
 /// | `Relu`, `Sigmoid`, `Tanh` | element-wise activations |
 /// | `LeakyRelu`, `LeakyRelu(0.1)` | slope 0.01 by default |
 /// | `Elu`, `Elu(0.5)` | alpha 1 by default |
-/// | `Dropout`, `Dropout(0.8)` | inverted dropout keeping a unit with probability `p` (0.5 by default) in training |
+/// | `Dropout`, `Dropout(0.8)`, `Dropout(0.8, seed = 123)` | inverted dropout keeping a unit with probability `p` (0.5 by default) in training; masks seeded from the layer's name or the `seed` given |
 /// | `BatchNorm`, `BatchNorm(momentum = 0.9, eps = 1e-5)` | batch normalization; running statistics as state |
 /// | `LayerNorm`, `LayerNorm(eps = 1e-5)` | layer normalization: each sample over its features |
 /// | `Maxout<IN, OUT, K>`, `Maxout<IN, OUT>` | `max_k (W_k x + b_k)`, `K` pieces (2 by default) |
 /// | `Type => OUT` | a custom layer: a `Default` type implementing [`Layer`] |
+///
+/// A width-keeping layer (an activation, `Dropout`, `BatchNorm`, `LayerNorm`) may have its
+/// width written after its name, `Relu<16>`, `LayerNorm<64>`, `Dropout<16>(0.5)`: it is
+/// checked against the width the layer receives, and lets a network start with the layer.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Alone { ln: LayerNorm<4> } }
+/// assert_eq!((Alone::<f32>::INPUT, Alone::<f32>::OUTPUT), (4, 4));
+/// ```
 ///
 /// A `Dense` or `Maxout` layer may carry an `#[init(...)]` attribute choosing how its parameters start
 /// (see [`Init`] for the formulas):

@@ -119,6 +119,8 @@ pub enum LayerKind {
     Norm {
         norm: Norm,
         keyword: Ident,
+        /// The width written after the keyword, `LayerNorm<64>`, if any.
+        width: Option<Width>,
         momentum: Option<(f64, Span)>,
         eps: Option<(f64, Span)>,
     },
@@ -127,12 +129,25 @@ pub enum LayerKind {
     Activation {
         act: Act,
         keyword: Ident,
+        /// The width written after the keyword, `Relu<16>`, if any: what lets a network start
+        /// with the layer.
+        width: Option<Width>,
         arg: Option<(f64, Span)>,
         seed: Option<u64>,
     },
     /// A user type implementing `constnet::Layer`, with its output width: `Gate => 10`.
     /// Without a width it is an unknown layer kind, reported by the check phase.
     Custom { ty: Type, output: Option<Width> },
+}
+
+impl LayerKind {
+    /// The width a width-keeping layer has written after its keyword (`Relu<16>`).
+    pub fn written_width(&self) -> Option<&Width> {
+        match self {
+            LayerKind::Activation { width, .. } | LayerKind::Norm { width, .. } => width.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Which normalization layer.

@@ -462,11 +462,15 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
             net.layers.get(index + 1).map(|l| &l.kind),
             Some(LayerKind::Activation { act, .. }) if act.is_relu_family()
         );
-        let (input, output, deferred) = match (&layer.kind, previous) {
-            (LayerKind::Affine { input, output, .. }, None) => {
-                (input.clone(), output.clone(), None)
-            }
-            (LayerKind::Affine { input, output, .. }, Some((previous, produced))) => {
+        // A layer that fixes its input width: `Dense`, `Maxout`, or a width-keeping layer
+        // with its width written (`Relu<16>`), which outputs that width too.
+        let fixed = match &layer.kind {
+            LayerKind::Affine { input, output, .. } => Some((input, output)),
+            kind => kind.written_width().map(|w| (w, w)),
+        };
+        let (input, output, deferred) = match (fixed, previous) {
+            (Some((input, output)), None) => (input.clone(), output.clone(), None),
+            (Some((input, output)), Some((previous, produced))) => {
                 let deferred = match input.same_as(&produced, &net.generics) {
                     Some(true) => None,
                     // A zero width is an error of its own (`widths_are_not_zero`).
@@ -488,23 +492,24 @@ fn resolve_widths<'a>(net: &'a NetDecl, errors: &mut Errors) -> Vec<Resolved<'a>
                 };
                 (input.clone(), output.clone(), deferred)
             }
-            (_, None) => {
+            (None, None) => {
                 errors.push(
                     layer.name.span(),
                     format!(
                         "the first layer must fix the network's input width: start with \
-                         `Dense<IN, OUT>` or `Maxout<IN, OUT, K>` instead of `{}`",
+                         `Dense<IN, OUT>` or `Maxout<IN, OUT, K>`, or write the width of \
+                         `{}` (`Relu<16>`, `LayerNorm<64>`)",
                         layer.name
                     ),
                 );
                 return resolved;
             }
-            (LayerKind::Activation { .. } | LayerKind::Norm { .. }, Some((_, produced))) => {
-                (produced.clone(), produced, None)
-            }
-            (LayerKind::Custom { output, .. }, Some((_, produced))) => match output {
-                Some(output) => (produced, output.clone(), None),
-                None => return resolved,
+            (None, Some((_, produced))) => match &layer.kind {
+                LayerKind::Custom { output, .. } => match output {
+                    Some(output) => (produced, output.clone(), None),
+                    None => return resolved,
+                },
+                _ => (produced.clone(), produced, None),
             },
         };
         resolved.push(Resolved {

@@ -121,11 +121,13 @@ impl<'a> Surface<'a> {
     /// uses of the missing type beside the declaration's own error.
     fn of(net: &'a NetDecl) -> Option<Self> {
         let generics = Generics::of(net);
-        // A declaration that does not start with a `Dense` or `Maxout` (an error) is taken
-        // to read what its first such layer reads: a program written for it then compiles.
+        // The first layer that fixes its input width (`Dense`, `Maxout`, or a width-keeping
+        // layer with its width written) gives the network's. A declaration that does not
+        // start with one (an error) is taken to read what the first such layer reads: a
+        // program written for it then compiles.
         let input = net.layers.iter().find_map(|l| match &l.kind {
             LayerKind::Affine { input, .. } => Some(input.clone()),
-            _ => None,
+            kind => kind.written_width().cloned(),
         });
         let output = net
             .layers
@@ -133,7 +135,9 @@ impl<'a> Surface<'a> {
             .fold(None, |width, layer| match &layer.kind {
                 LayerKind::Affine { output, .. } => Some(output.clone()),
                 LayerKind::Custom { output, .. } => output.clone(),
-                LayerKind::Activation { .. } | LayerKind::Norm { .. } => width,
+                LayerKind::Activation { .. } | LayerKind::Norm { .. } => {
+                    layer.kind.written_width().cloned().or(width)
+                }
             });
         let tokens = |width: Width| WidthTokens {
             arg: width.arg(),
@@ -474,6 +478,7 @@ impl Resolved<'_> {
                 keyword,
                 arg,
                 seed,
+                ..
             } => match (act, arg) {
                 (Act::LeakyRelu | Act::Elu, Some((value, _))) => {
                     let value = Literal::f64_suffixed(*value);
@@ -565,7 +570,9 @@ impl Fusion {
                 .map(|i| dense(&layers[i]) && i + 1 < n && relu(&layers[i + 1]))
                 .collect(),
             backward: (0..n)
-                .map(|j| dense(&layers[j]) && j >= 1 && relu(&layers[j - 1]))
+                // Not after a ReLU that is the first layer (a network may start with one):
+                // the network's input gradient is that ReLU's own.
+                .map(|j| dense(&layers[j]) && j >= 2 && relu(&layers[j - 1]))
                 .collect(),
         }
     }

@@ -6,11 +6,12 @@
 //! layer  := (attr | init)* vis IDENT ":" kind
 //! kind   := "Dense" "<" width "," width ">"
 //!         | "Maxout" "<" width "," width ("," width)? ">"     the third width is K
-//!         | ("Relu" | "Sigmoid" | "Tanh")
-//!         | ("LeakyRelu" | "Elu") ("(" number ")")?
-//!         | "Dropout" ("(" number ("," "seed" "=" INTEGER)? | "seed" "=" INTEGER ")")?
-//!         | "BatchNorm" ("(" (bn_arg ("," bn_arg)* ","?)? ")")?
-//!         | "LayerNorm" ("(" ("eps" "=" number ","?)? ")")?
+//!         | ("Relu" | "Sigmoid" | "Tanh") written?
+//!         | ("LeakyRelu" | "Elu") written? ("(" number ")")?
+//!         | "Dropout" written? ("(" number ("," "seed" "=" INTEGER)? | "seed" "=" INTEGER ")")?
+//!         | "BatchNorm" written? ("(" (bn_arg ("," bn_arg)* ","?)? ")")?
+//!         | "LayerNorm" written? ("(" ("eps" "=" number ","?)? ")")?
+//! written := "<" width ">"              a width-keeping layer's width, as a first layer's
 //! bn_arg := ("momentum" | "eps") "=" number
 //!         | type ("=>" width)?          a custom layer (the width is its output)
 //! width  := INTEGER | IDENT | "{" expr "}"
@@ -140,10 +141,12 @@ impl Parse for LayerKind {
             }
             if keyword == "BatchNorm" || keyword == "LayerNorm" {
                 input.parse::<Ident>()?;
-                return parse_norm(keyword, input);
+                let width = parse_written_width(input)?;
+                return parse_norm(keyword, width, input);
             }
             if let Some(&(_, act)) = Act::ALL.iter().find(|(name, _)| keyword == name) {
                 input.parse::<Ident>()?;
+                let width = parse_written_width(input)?;
                 let (mut arg, mut seed) = (None, None);
                 if act.takes_argument() && input.peek(syn::token::Paren) {
                     let content;
@@ -157,6 +160,7 @@ impl Parse for LayerKind {
                 return Ok(LayerKind::Activation {
                     act,
                     keyword,
+                    width,
                     arg,
                     seed,
                 });
@@ -201,7 +205,11 @@ impl Parse for Width {
 
 /// The optional `(momentum = NUMBER, eps = NUMBER)` after `BatchNorm`, or `(eps = NUMBER)`
 /// after `LayerNorm`; ranges are checked by the check phase.
-fn parse_norm(keyword: Ident, input: ParseStream<'_>) -> syn::Result<LayerKind> {
+fn parse_norm(
+    keyword: Ident,
+    width: Option<Width>,
+    input: ParseStream<'_>,
+) -> syn::Result<LayerKind> {
     let norm = if keyword == "BatchNorm" {
         Norm::Batch
     } else {
@@ -248,6 +256,7 @@ fn parse_norm(keyword: Ident, input: ParseStream<'_>) -> syn::Result<LayerKind> 
     Ok(LayerKind::Norm {
         norm,
         keyword,
+        width,
         momentum,
         eps,
     })
@@ -267,6 +276,17 @@ fn number_literal(input: ParseStream<'_>) -> syn::Result<(f64, proc_macro2::Span
 }
 
 /// A number literal that is all of `input`.
+/// The optional `<WIDTH>` after a width-keeping layer's keyword: `Relu<16>`.
+fn parse_written_width(input: ParseStream<'_>) -> syn::Result<Option<Width>> {
+    if !input.peek(Token![<]) {
+        return Ok(None);
+    }
+    input.parse::<Token![<]>()?;
+    let width = input.parse()?;
+    input.parse::<Token![>]>()?;
+    Ok(Some(width))
+}
+
 /// Dropout's `(p)`, `(p, seed = N)` or `(seed = N)`.
 type DropoutArguments = (Option<(f64, proc_macro2::Span)>, Option<u64>);
 

@@ -86,12 +86,17 @@ network! {
 
     /// A second network in the same invocation.
     pub(crate) struct Small { fc: Dense<2, 1> }
+
+    /// A network that starts with a width-keeping layer, its width written.
+    struct Alone { ln: LayerNorm<4>, relu: Relu, drop: Dropout<4>(0.5, seed = 2) }
 }
 
 fn main() {
     let net = Everything::<8>::new(0);
     let y = net.forward(&Sample::<f32, 4>::zeros());
     assert_eq!(y.len(), 3);
+    let alone = Alone::<f64>::init(0);
+    assert_eq!(alone.forward(&Sample::<f64, 4>::zeros()).len(), 4);
     let small = Small::<f64>::init(1);
     assert_eq!(small.params().len(), 3);
     assert_eq!(net.state().len(), 3 * (2 * 10 + 1));

@@ -7,11 +7,13 @@
 
 mod average;
 mod callbacks;
+mod second_order;
 
 use std::time::Instant;
 
 pub use average::AverageWeights;
 pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
+pub use second_order::fit_lbfgs;
 
 use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
 use crate::network::TensorRef;

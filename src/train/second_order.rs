@@ -1,0 +1,72 @@
+//! Full-batch training with a second-order method: the whole training set is the objective,
+//! evaluated as often as the method asks (L-BFGS's line search evaluates it several times
+//! per iteration).
+
+use super::check_set;
+use crate::datasets::Supervised;
+use crate::error::Error;
+use crate::losses::Loss;
+use crate::network::{Network, Tape};
+use crate::optim::{Lbfgs, LbfgsReport};
+use crate::regularize::Regularizer;
+use crate::scalar::Float;
+
+/// Trains `net` on the whole of `train` with L-BFGS: the objective is the mean loss over
+/// every sample (in training mode) plus `regularizer`'s penalty, and its gradient. The data
+/// are checked as [`fit`](super::fit) checks them. Dropout's masks are drawn once, at the
+/// first evaluation, and then held, so that the objective is a fixed function of the
+/// parameters (L-BFGS's line search needs one); batch norm's running statistics move at
+/// every evaluation. On an error `net`'s parameters are as they were.
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::optim::LbfgsConfig;
+/// use constnet::train::fit_lbfgs;
+/// network! { struct Net { fc1: Dense<2, 32>, relu: Relu, fc2: Dense<32, 3> } }
+/// let data = constnet::datasets::spiral::<f64>(100, 3, 0);
+/// let mut net = Net::<f64>::init(0);
+/// let mut lbfgs = LbfgsConfig { max_iterations: 300, max_evaluations: 400, ..Default::default() }
+///     .build()?;
+/// let l2 = Regularizer::l2(1e-3)?;
+/// let report = fit_lbfgs(&mut net, &mut lbfgs, &SoftmaxCrossEntropy, &data, Some(&l2))?;
+/// assert!(report.loss < 0.3, "{report:?}");
+/// assert!(net.accuracy(&data.inputs, &data.labels)? > 0.95);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub fn fit_lbfgs<T, const IN: usize, const OUT: usize, N, L, D>(
+    net: &mut N,
+    lbfgs: &mut Lbfgs<T>,
+    loss: &L,
+    train: &D,
+    regularizer: Option<&Regularizer>,
+) -> Result<LbfgsReport, Error>
+where
+    T: Float,
+    N: Network<T, IN, OUT>,
+    D: Supervised<T, IN>,
+    L: Loss<T, OUT, Target = D::Target>,
+{
+    check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
+    if let Some(regularizer) = regularizer {
+        regularizer.check_in::<T>()?;
+    }
+    let inputs = train.inputs();
+    let mut tape = net.new_tape(inputs.ncols());
+    let mut params = net.params().to_vec();
+    let mut first = true;
+    let report = lbfgs.minimize(&mut params, |x, g| {
+        net.params_mut().copy_from_slice(x);
+        let mut value = net.loss_and_grad(inputs, train.targets(), loss, &mut tape, g)?;
+        if first {
+            tape.freeze_masks(true);
+            first = false;
+        }
+        if let Some(regularizer) = regularizer {
+            value += regularizer.apply(&*net, g);
+        }
+        Ok(value.as_f64())
+    });
+    // The parameters L-BFGS returns (the lowest point; the call's start after an error).
+    net.params_mut().copy_from_slice(&params);
+    report
+}

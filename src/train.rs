@@ -13,7 +13,7 @@ use std::time::Instant;
 
 pub use average::AverageWeights;
 pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
-pub use second_order::fit_lbfgs;
+pub use second_order::{fit_lbfgs, fit_newton};
 
 use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
 use crate::network::TensorRef;

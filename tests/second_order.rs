@@ -238,3 +238,113 @@ fn bad_settings_and_bad_data_are_errors() {
     assert!(fit_lbfgs(&mut net, &mut lbfgs, &SoftmaxCrossEntropy, &data, None).is_err());
     assert_eq!(net.params(), &before[..]);
 }
+
+#[test]
+fn on_a_convex_quadratic_newton_reaches_the_minimum_in_one_step() {
+    use constnet::optim::NewtonConfig;
+    for n in [2, 5, 8] {
+        let q = Quadratic::new(n);
+        let mut newton = NewtonConfig {
+            max_iterations: 1,
+            ..Default::default()
+        }
+        .build::<f64>()
+        .unwrap();
+        let mut x = vec![3.0; n];
+        let mut g0 = vec![0.0; n];
+        q.eval(&x, &mut g0);
+        let start = g0.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        let report = newton.minimize(&mut x, |x, g| Ok(q.eval(x, g))).unwrap();
+        // One step, to the minimum up to the rounding of the differenced Hessian (about
+        // 1e-10 relative): the gradient falls by more than eight orders of magnitude.
+        assert_eq!(report.iterations, 1, "n = {n}: {report:?}");
+        assert!(
+            report.gradient_max < 1e-8 * start,
+            "n = {n}: {report:?} from {start}"
+        );
+    }
+}
+
+network! {
+    struct Tiny { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> }
+    struct TooBig { fc: Dense<100, 100> }
+}
+
+#[test]
+fn newton_s_hessian_matches_second_differences_of_the_loss_penalty_included() {
+    use constnet::optim::NewtonConfig;
+    let net = Tiny::<f64>::init(4);
+    let x = Batch::<f64, 2>::from_fn(5, |i, j| ((i * 3 + j * 5) % 7) as f64 * 0.4 - 1.2);
+    let labels = [0, 1, 1, 0, 1];
+    let l2 = Regularizer::l2(0.05).unwrap();
+    let mut work = net.clone();
+    let mut tape = net.new_tape(5);
+    let mut objective = |p: &[f64], g: &mut [f64]| {
+        work.params_mut().copy_from_slice(p);
+        let value = work.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, g)?;
+        Ok(value + l2.apply(&work, g))
+    };
+    let mut params = net.params().to_vec();
+    let n = params.len();
+    let mut newton = NewtonConfig::default().build::<f64>().unwrap();
+    let hessian = newton.hessian(&mut params, &mut objective).unwrap();
+    assert_eq!(params, net.params()); // left where they were
+    // Second differences of the loss itself: (f(++) - f(+-) - f(-+) + f(--)) / 4h^2.
+    let h = 1e-4;
+    let mut scratch = vec![0.0; n];
+    let mut f = |p: &[f64]| objective(p, &mut scratch).unwrap();
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        for j in 0..n {
+            let at = |si: f64, sj: f64| {
+                let mut p = params.clone();
+                p[i] += si * h;
+                p[j] += sj * h;
+                p
+            };
+            let numeric = (f(&at(1.0, 1.0)) - f(&at(1.0, -1.0)) - f(&at(-1.0, 1.0))
+                + f(&at(-1.0, -1.0)))
+                / (4.0 * h * h);
+            let analytic = hessian[i * n + j];
+            let error = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-2);
+            worst = worst.max(error);
+        }
+    }
+    assert!(worst < 1e-5, "largest relative error {worst}");
+    // Symmetric, and the penalty's curvature (0.05 on each weight) is on its diagonal: the
+    // biases' rows without it.
+    for i in 0..n {
+        for j in 0..n {
+            assert_eq!(hessian[i * n + j], hessian[j * n + i]);
+        }
+    }
+}
+
+#[test]
+fn newton_refuses_a_network_too_large_for_its_hessian_and_restores_on_errors() {
+    use constnet::optim::NewtonConfig;
+    use constnet::train::fit_newton;
+    let data =
+        constnet::datasets::Labeled::new(Batch::<f64, 100>::zeros(4), vec![0, 1, 2, 3]).unwrap();
+    let mut net = TooBig::<f64>::init(0);
+    let before = net.params().to_vec();
+    let mut newton = NewtonConfig::default().build().unwrap();
+    let err = fit_newton(&mut net, &mut newton, &SoftmaxCrossEntropy, &data, None).unwrap_err();
+    assert!(err.to_string().contains("10100 parameters"), "{err}");
+    assert!(err.to_string().contains("L-BFGS"), "{err}");
+    assert_eq!(net.params(), &before[..]);
+    // A loss that turns NaN during the line search: an error, the start restored.
+    let mut newton = NewtonConfig::default().build::<f64>().unwrap();
+    let mut x = vec![0.0, 0.0];
+    let result = newton.minimize(&mut x, |x, g| {
+        g[0] = 2.0 * x[0] - 10.0;
+        g[1] = 2.0 * x[1] - 10.0;
+        Ok(if x[0] > 1.0 {
+            f64::NAN
+        } else {
+            x[0] * x[0] + x[1] * x[1] - 10.0 * (x[0] + x[1])
+        })
+    });
+    assert!(result.is_err());
+    assert_eq!(x, [0.0, 0.0]);
+}

@@ -15,9 +15,10 @@
 //! | [`RmsProp`] | `cache = decay * cache + (1 - decay) * dx^2; x -= lr * dx / (sqrt(cache) + eps)` |
 //! | [`Adam`] | `t += 1; m = b1 m + (1 - b1) dx; v = b2 v + (1 - b2) dx^2; x -= lr m_hat / (sqrt(v_hat) + eps)` |
 //!
-//! Beside them, [`Lbfgs`], a second-order method for full-batch problems, which evaluates
-//! the loss and gradient several times per step through a closure (as PyTorch's
-//! `LBFGS.step(closure)`), and so is not an [`Optimizer`].
+//! Beside them, the second-order methods for full-batch problems, [`Lbfgs`] and, for nets of
+//! up to a few thousand parameters, [`Newton`]: each evaluates the loss and gradient several
+//! times per step through a closure (as PyTorch's `LBFGS.step(closure)`), and so is not an
+//! [`Optimizer`].
 //!
 //! The state (velocities, caches, moments, the step counter) is kept in plain buffers that
 //! [`Optimizer::state`] lists by name and [`Optimizer::load_state`] restores, so a checkpoint
@@ -72,6 +73,7 @@ mod lbfgs;
 mod line_search;
 mod momentum;
 mod nesterov;
+mod newton;
 mod rmsprop;
 mod sgd;
 
@@ -80,6 +82,7 @@ pub use adam::{Adam, AdamConfig};
 pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsReport, Stop};
 pub use momentum::{Momentum, MomentumConfig};
 pub use nesterov::{Nesterov, NesterovConfig};
+pub use newton::{Newton, NewtonConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use sgd::Sgd;
 

@@ -1,13 +1,13 @@
-//! Full-batch training with a second-order method: the whole training set is the objective,
-//! evaluated as often as the method asks (L-BFGS's line search evaluates it several times
-//! per iteration).
+//! Full-batch training with a second-order method, L-BFGS or Newton's: the whole training
+//! set is the objective, evaluated as often as the method asks (a line search evaluates it
+//! several times per iteration, Newton's Hessian twice per parameter).
 
 use super::check_set;
 use crate::datasets::Supervised;
 use crate::error::Error;
 use crate::losses::Loss;
 use crate::network::{Network, Tape};
-use crate::optim::{Lbfgs, LbfgsReport};
+use crate::optim::{Lbfgs, LbfgsReport, Newton};
 use crate::regularize::Regularizer;
 use crate::scalar::Float;
 
@@ -46,6 +46,65 @@ where
     D: Supervised<T, IN>,
     L: Loss<T, OUT, Target = D::Target>,
 {
+    full_batch(net, loss, train, regularizer, |params, objective| {
+        lbfgs.minimize(params, objective)
+    })
+}
+
+/// Trains `net` on the whole of `train` with Newton's method ([`Newton`]), with the same
+/// objective as [`fit_lbfgs`]: the penalty's curvature is in the Hessian, which comes from
+/// differences of the objective's gradient. A network of more than
+/// [`NewtonConfig::max_params`](crate::optim::NewtonConfig::max_params) parameters is an
+/// error before anything runs.
+///
+/// ```
+/// use constnet::prelude::*;
+/// use constnet::optim::NewtonConfig;
+/// use constnet::train::fit_newton;
+/// network! { struct Net { fc1: Dense<2, 8>, act: Tanh, fc2: Dense<8, 3> } }
+/// let data = constnet::datasets::spiral::<f64>(30, 3, 0);
+/// let mut net = Net::<f64>::init(0);
+/// let mut newton = NewtonConfig { max_iterations: 30, ..Default::default() }.build()?;
+/// let report = fit_newton(&mut net, &mut newton, &SoftmaxCrossEntropy, &data, None)?;
+/// assert!(report.loss < 0.5, "{report:?}");
+/// # Ok::<(), constnet::Error>(())
+/// ```
+pub fn fit_newton<T, const IN: usize, const OUT: usize, N, L, D>(
+    net: &mut N,
+    newton: &mut Newton<T>,
+    loss: &L,
+    train: &D,
+    regularizer: Option<&Regularizer>,
+) -> Result<LbfgsReport, Error>
+where
+    T: Float,
+    N: Network<T, IN, OUT>,
+    D: Supervised<T, IN>,
+    L: Loss<T, OUT, Target = D::Target>,
+{
+    full_batch(net, loss, train, regularizer, |params, objective| {
+        newton.minimize(params, objective)
+    })
+}
+
+/// The full-batch objective of `net` (loss plus penalty, and its gradient) handed to
+/// `method` over a copy of the parameters, which are written back to `net` after it.
+fn full_batch<T, const IN: usize, const OUT: usize, N, L, D>(
+    net: &mut N,
+    loss: &L,
+    train: &D,
+    regularizer: Option<&Regularizer>,
+    method: impl FnOnce(
+        &mut [T],
+        &mut dyn FnMut(&[T], &mut [T]) -> Result<f64, Error>,
+    ) -> Result<LbfgsReport, Error>,
+) -> Result<LbfgsReport, Error>
+where
+    T: Float,
+    N: Network<T, IN, OUT>,
+    D: Supervised<T, IN>,
+    L: Loss<T, OUT, Target = D::Target>,
+{
     check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
     if let Some(regularizer) = regularizer {
         regularizer.check_in::<T>()?;
@@ -54,19 +113,22 @@ where
     let mut tape = net.new_tape(inputs.ncols());
     let mut params = net.params().to_vec();
     let mut first = true;
-    let report = lbfgs.minimize(&mut params, |x, g| {
-        net.params_mut().copy_from_slice(x);
-        let mut value = net.loss_and_grad(inputs, train.targets(), loss, &mut tape, g)?;
-        if first {
-            tape.freeze_masks(true);
-            first = false;
-        }
-        if let Some(regularizer) = regularizer {
-            value += regularizer.apply(&*net, g);
-        }
-        Ok(value.as_f64())
-    });
-    // The parameters L-BFGS returns (the lowest point; the call's start after an error).
+    let report = {
+        let mut objective = |x: &[T], g: &mut [T]| {
+            net.params_mut().copy_from_slice(x);
+            let mut value = net.loss_and_grad(inputs, train.targets(), loss, &mut tape, g)?;
+            if first {
+                tape.freeze_masks(true);
+                first = false;
+            }
+            if let Some(regularizer) = regularizer {
+                value += regularizer.apply(&*net, g);
+            }
+            Ok(value.as_f64())
+        };
+        method(&mut params, &mut objective)
+    };
+    // The parameters the method returns (the lowest point; the start after an error).
     net.params_mut().copy_from_slice(&params);
     report
 }

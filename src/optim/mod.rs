@@ -77,6 +77,10 @@ mod newton;
 mod rmsprop;
 mod sgd;
 
+/// A full-batch objective as the second-order methods call it: the loss at `x`, with its
+/// gradient written into the second buffer.
+pub(crate) type Objective<'a, T> = dyn FnMut(&[T], &mut [T]) -> Result<f64, Error> + 'a;
+
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsReport, Stop};

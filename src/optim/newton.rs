@@ -11,6 +11,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
+use super::Objective;
 use super::lbfgs::{LbfgsReport, Stop};
 use super::line_search::{Wolfe, strong_wolfe};
 use crate::error::Error;
@@ -176,7 +177,7 @@ impl<T: Float> Newton<T> {
     fn fill_hessian(
         &mut self,
         params: &mut [T],
-        objective: &mut dyn FnMut(&[T], &mut [T]) -> Result<f64, Error>,
+        objective: &mut Objective<'_, T>,
     ) -> Result<(), Error> {
         let n = params.len();
         let cube_root_eps = T::EPSILON.as_f64().cbrt();
@@ -234,7 +235,7 @@ impl<T: Float> Newton<T> {
     fn iterate(
         &mut self,
         params: &mut [T],
-        objective: &mut dyn FnMut(&[T], &mut [T]) -> Result<f64, Error>,
+        objective: &mut Objective<'_, T>,
         report: &mut LbfgsReport,
     ) -> Result<(), Error> {
         let n = params.len();

@@ -7,7 +7,7 @@ use crate::datasets::Supervised;
 use crate::error::Error;
 use crate::losses::Loss;
 use crate::network::{Network, Tape};
-use crate::optim::{Lbfgs, LbfgsReport, Newton};
+use crate::optim::{Lbfgs, LbfgsReport, Newton, Objective};
 use crate::regularize::Regularizer;
 use crate::scalar::Float;
 
@@ -94,10 +94,7 @@ fn full_batch<T, const IN: usize, const OUT: usize, N, L, D>(
     loss: &L,
     train: &D,
     regularizer: Option<&Regularizer>,
-    method: impl FnOnce(
-        &mut [T],
-        &mut dyn FnMut(&[T], &mut [T]) -> Result<f64, Error>,
-    ) -> Result<LbfgsReport, Error>,
+    method: impl FnOnce(&mut [T], &mut Objective<'_, T>) -> Result<LbfgsReport, Error>,
 ) -> Result<LbfgsReport, Error>
 where
     T: Float,

@@ -16,6 +16,7 @@
 //!   throughput in elements per second is its training speed in samples per second;
 //! - `fit` on that net for an epoch of 50 and of 200 steps, with the run recorded and
 //!   without;
+//! - second-order methods on W4: ten L-BFGS iterations and one Newton iteration;
 //! - combining models: the running average's update over 1M parameters (GB/s), an ensemble
 //!   of 5 W2 networks on a batch of 256 beside one W2, and a search's own cost per trial (64
 //!   trials whose objective does nothing, on 1 and 2 threads).
@@ -307,6 +308,51 @@ fn layers(c: &mut Criterion) {
     group.finish();
 }
 
+/// Second-order methods on W4 (the spiral, 603 parameters, full batch, L2 1e-3): ten L-BFGS
+/// iterations from the same start each time (about a dozen evaluations), and one Newton
+/// iteration (1,206 gradient evaluations for the Hessian, a 603 x 603 Cholesky).
+fn second_order(c: &mut Criterion) {
+    use constnet::optim::{LbfgsConfig, NewtonConfig};
+    use constnet::train::{fit_lbfgs, fit_newton};
+    let data = constnet::datasets::spiral::<f32>(100, 3, 0);
+    let l2 = Regularizer::l2(1e-3).unwrap();
+    let start = W4::new(1);
+    let mut group = c.benchmark_group("W4 second-order");
+    group.bench_function("L-BFGS, 10 iterations", |b| {
+        b.iter(|| {
+            let mut net = start.clone();
+            let mut lbfgs = LbfgsConfig {
+                max_iterations: 10,
+                ..Default::default()
+            }
+            .build()
+            .unwrap();
+            fit_lbfgs(&mut net, &mut lbfgs, &SoftmaxCrossEntropy, &data, Some(&l2)).unwrap()
+        })
+    });
+    group.sample_size(10);
+    group.bench_function("Newton, 1 iteration", |b| {
+        b.iter(|| {
+            let mut net = start.clone();
+            let mut newton = NewtonConfig {
+                max_iterations: 1,
+                ..Default::default()
+            }
+            .build()
+            .unwrap();
+            fit_newton(
+                &mut net,
+                &mut newton,
+                &SoftmaxCrossEntropy,
+                &data,
+                Some(&l2),
+            )
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
 /// The running average's step, an ensemble's forward, and a search's cost per trial.
 fn combining(c: &mut Criterion) {
     use constnet::ensemble::Ensemble;
@@ -351,6 +397,6 @@ fn combining(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = w1, w2, w3, w4, update_rules, layers, mnist_example, fit_recorded, combining
+    targets = w1, w2, w3, w4, update_rules, layers, mnist_example, fit_recorded, combining, second_order
 }
 criterion_main!(benches);

@@ -84,6 +84,36 @@ pub struct TensorSpec {
     pub kind: TensorKind,
 }
 
+/// The learnable scale (`weight`, `[N]`) and shift (`bias`, `[N]`) of a normalization layer
+/// (batch norm, layer norm), neither of them decayed by default, and their initial values.
+pub(crate) struct ScaleShift<const N: usize>;
+
+impl<const N: usize> ScaleShift<N> {
+    pub(crate) const TENSORS: &'static [TensorSpec] = &[
+        TensorSpec {
+            name: "weight",
+            shape: &[N],
+            offset: 0,
+            storage: Storage::RowMajor,
+            kind: TensorKind::Bias,
+        },
+        TensorSpec {
+            name: "bias",
+            shape: &[N],
+            offset: N,
+            storage: Storage::RowMajor,
+            kind: TensorKind::Bias,
+        },
+    ];
+
+    /// A scale of 1 and a shift of 0.
+    pub(crate) fn init<T: Float>(params: &mut [T]) {
+        let (gamma, beta) = params.split_at_mut(N);
+        gamma.fill(T::ONE);
+        beta.fill(T::ZERO);
+    }
+}
+
 impl TensorSpec {
     /// Number of elements.
     ///

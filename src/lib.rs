@@ -85,6 +85,7 @@ pub mod ensemble;
 mod error;
 pub mod gradcheck;
 mod init;
+mod json;
 mod kernels;
 mod layer;
 pub mod layers;

@@ -18,6 +18,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::json::{Json, parse as parse_json, push_string};
+
 /// The longest header the reader accepts, as in the reference implementation.
 const MAX_HEADER: usize = 100_000_000;
 
@@ -104,20 +106,6 @@ pub(crate) fn serialize(
     bytes
 }
 
-/// `s` as a JSON string literal.
-fn push_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// Parses a file's bytes into its tensors, in file order, and its metadata. The error says
 /// what is wrong.
 pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Entry<'_>>, BTreeMap<String, String>), String> {
@@ -137,18 +125,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Entry<'_>>, BTreeMap<String, St
     }
     let (header, data) = rest.split_at(length);
     let header = std::str::from_utf8(header).map_err(|_| "a header that is not UTF-8")?;
-    let mut parser = Parser {
-        text: header.as_bytes(),
-        at: 0,
-    };
-    let value = parser.value(0)?;
-    parser.skip_whitespace();
-    if parser.at != parser.text.len() {
-        return Err(format!(
-            "text after the header's JSON, at byte {}",
-            parser.at
-        ));
-    }
+    let value = parse_json(header, MAX_DEPTH).map_err(|e| format!("header: {e}"))?;
     let Json::Object(fields) = value else {
         return Err("a header that is not a JSON object".into());
     };
@@ -269,247 +246,8 @@ fn integers(name: &str, field: &str, value: Json) -> Result<Vec<usize>, String> 
     };
     items
         .into_iter()
-        .map(|item| match item {
-            Json::Integer(n) => Ok(n),
-            _ => Err(bad()),
-        })
+        .map(|item| item.as_usize().ok_or_else(bad))
         .collect()
-}
-
-/// The JSON values a header can hold.
-#[derive(Debug)]
-enum Json {
-    Object(Vec<(String, Json)>),
-    Array(Vec<Json>),
-    String(String),
-    Integer(usize),
-    Null,
-    /// `true`, `false`, or a number that is not a non-negative integer: valid JSON that only
-    /// a field the reader ignores may hold.
-    Other,
-}
-
-struct Parser<'a> {
-    text: &'a [u8],
-    at: usize,
-}
-
-impl Parser<'_> {
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    fn error(&self, what: &str) -> String {
-        format!("bad header JSON at byte {}: {what}", self.at)
-    }
-
-    /// Consumes `byte` after any whitespace.
-    fn expect(&mut self, byte: u8) -> Result<(), String> {
-        self.skip_whitespace();
-        if self.text.get(self.at) == Some(&byte) {
-            self.at += 1;
-            Ok(())
-        } else {
-            Err(self.error(&format!("expected `{}`", char::from(byte))))
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nested too deeply"));
-        }
-        self.skip_whitespace();
-        match self.text.get(self.at) {
-            Some(b'{') => {
-                self.at += 1;
-                let mut fields = Vec::new();
-                self.skip_whitespace();
-                if self.text.get(self.at) == Some(&b'}') {
-                    self.at += 1;
-                    return Ok(Json::Object(fields));
-                }
-                loop {
-                    self.skip_whitespace();
-                    let key = self.string()?;
-                    self.expect(b':')?;
-                    fields.push((key, self.value(depth + 1)?));
-                    self.skip_whitespace();
-                    match self.text.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            return Ok(Json::Object(fields));
-                        }
-                        _ => return Err(self.error("expected `,` or `}`")),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.at += 1;
-                let mut items = Vec::new();
-                self.skip_whitespace();
-                if self.text.get(self.at) == Some(&b']') {
-                    self.at += 1;
-                    return Ok(Json::Array(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.skip_whitespace();
-                    match self.text.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            return Ok(Json::Array(items));
-                        }
-                        _ => return Err(self.error("expected `,` or `]`")),
-                    }
-                }
-            }
-            Some(b'"') => Ok(Json::String(self.string()?)),
-            Some(b'n') => self.literal("null", Json::Null),
-            Some(b't') => self.literal("true", Json::Other),
-            Some(b'f') => self.literal("false", Json::Other),
-            Some(b'-') => {
-                self.at += 1;
-                self.number().map(|_| Json::Other)
-            }
-            Some(b'0'..=b'9') => self.number(),
-            _ => Err(self.error("expected an object, a list, a string, a number, or null")),
-        }
-    }
-
-    /// `word` (the rest of a literal whose first byte is next) as `value`.
-    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
-        if self.text[self.at..].starts_with(word.as_bytes()) {
-            self.at += word.len();
-            Ok(value)
-        } else {
-            Err(self.error(&format!("expected `{word}`")))
-        }
-    }
-
-    /// A JSON number without its sign: an `Integer` when it is a whole number that fits a
-    /// `usize`, `Other` otherwise.
-    fn number(&mut self) -> Result<Json, String> {
-        let start = self.at;
-        self.digits()?;
-        if self.at - start > 1 && self.text[start] == b'0' {
-            return Err(self.error("a number with a leading zero"));
-        }
-        let mut whole = true;
-        if self.text.get(self.at) == Some(&b'.') {
-            self.at += 1;
-            self.digits()?;
-            whole = false;
-        }
-        if let Some(b'e' | b'E') = self.text.get(self.at) {
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.text.get(self.at) {
-                self.at += 1;
-            }
-            self.digits()?;
-            whole = false;
-        }
-        let digits = std::str::from_utf8(&self.text[start..self.at])
-            .map_err(|_| self.error("bad digits"))?;
-        Ok(match digits.parse() {
-            Ok(n) if whole => Json::Integer(n),
-            _ => Json::Other,
-        })
-    }
-
-    /// One or more digits.
-    fn digits(&mut self) -> Result<(), String> {
-        let start = self.at;
-        while let Some(b'0'..=b'9') = self.text.get(self.at) {
-            self.at += 1;
-        }
-        if self.at == start {
-            return Err(self.error("expected a digit"));
-        }
-        Ok(())
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.text.get(self.at) != Some(&b'"') {
-            return Err(self.error("expected a string"));
-        }
-        self.at += 1;
-        let mut out = String::new();
-        loop {
-            let start = self.at;
-            while let Some(&b) = self.text.get(self.at) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.at += 1;
-            }
-            // The header was checked to be UTF-8 and the run stops at ASCII bytes only.
-            out.push_str(
-                std::str::from_utf8(&self.text[start..self.at])
-                    .map_err(|_| self.error("bad UTF-8"))?,
-            );
-            match self.text.get(self.at) {
-                Some(b'"') => {
-                    self.at += 1;
-                    return Ok(out);
-                }
-                Some(b'\\') => {
-                    self.at += 1;
-                    let escaped = match self.text.get(self.at) {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => {
-                            self.at += 1;
-                            let high = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&high) {
-                                if self.text.get(self.at..self.at + 2) != Some(b"\\u") {
-                                    return Err(self.error("a lone surrogate"));
-                                }
-                                self.at += 2;
-                                let low = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&low) {
-                                    return Err(self.error("a lone surrogate"));
-                                }
-                                0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-                            } else {
-                                high
-                            };
-                            out.push(
-                                char::from_u32(code)
-                                    .ok_or_else(|| self.error("a lone surrogate"))?,
-                            );
-                            continue;
-                        }
-                        _ => return Err(self.error("a bad escape")),
-                    };
-                    out.push(escaped);
-                    self.at += 1;
-                }
-                _ => return Err(self.error("an unterminated string")),
-            }
-        }
-    }
-
-    /// Four hex digits.
-    fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self
-            .text
-            .get(self.at..self.at + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u32::from_str_radix(d, 16).ok())
-            .ok_or_else(|| self.error("a bad \\u escape"))?;
-        self.at += 4;
-        Ok(digits)
-    }
 }
 
 #[cfg(test)]

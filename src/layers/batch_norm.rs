@@ -18,7 +18,7 @@
 
 use nalgebra::SVector;
 
-use crate::layer::{Storage, TensorKind, TensorSpec};
+use crate::layer::{ScaleShift, Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Error, Float, Layer};
 
 /// Batch normalization of any width, with a learnable scale `gamma` (`weight`, starting at 1)
@@ -161,22 +161,7 @@ pub struct BatchNormCache<T> {
 
 impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm {
     const PARAMS: usize = 2 * N;
-    const TENSORS: &'static [TensorSpec] = &[
-        TensorSpec {
-            name: "weight",
-            shape: &[N],
-            offset: 0,
-            storage: Storage::RowMajor,
-            kind: TensorKind::Bias,
-        },
-        TensorSpec {
-            name: "bias",
-            shape: &[N],
-            offset: N,
-            storage: Storage::RowMajor,
-            kind: TensorKind::Bias,
-        },
-    ];
+    const TENSORS: &'static [TensorSpec] = ScaleShift::<N>::TENSORS;
     const STATE: usize = 2 * N + 1;
     const STATE_TENSORS: &'static [TensorSpec] = &[
         TensorSpec {
@@ -208,9 +193,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for BatchNorm {
     }
 
     fn init(&self, params: &mut [T], _rng: &mut dyn rand::RngCore) {
-        let (gamma, beta) = params.split_at_mut(N);
-        gamma.fill(T::ONE);
-        beta.fill(T::ZERO);
+        ScaleShift::<N>::init(params);
     }
 
     fn init_state(&self, state: &mut [T]) {

@@ -14,7 +14,7 @@ use nalgebra::SVector;
 
 use crate::batch::{BatchView, BatchViewMut};
 use crate::error::Error;
-use crate::layer::{Layer, Storage, TensorKind, TensorSpec};
+use crate::layer::{Layer, ScaleShift, TensorSpec};
 use crate::scalar::Float;
 
 /// Layer normalization of any width, with a learnable scale `gamma` (`weight`, starting at
@@ -111,22 +111,7 @@ pub struct LayerNormCache<T> {
 
 impl<T: Float, const N: usize> Layer<T, N, N> for LayerNorm {
     const PARAMS: usize = 2 * N;
-    const TENSORS: &'static [TensorSpec] = &[
-        TensorSpec {
-            name: "weight",
-            shape: &[N],
-            offset: 0,
-            storage: Storage::RowMajor,
-            kind: TensorKind::Bias,
-        },
-        TensorSpec {
-            name: "bias",
-            shape: &[N],
-            offset: N,
-            storage: Storage::RowMajor,
-            kind: TensorKind::Bias,
-        },
-    ];
+    const TENSORS: &'static [TensorSpec] = ScaleShift::<N>::TENSORS;
     type Cache = LayerNormCache<T>;
 
     fn kind(&self) -> &'static str {
@@ -134,9 +119,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for LayerNorm {
     }
 
     fn init(&self, params: &mut [T], _rng: &mut dyn rand::RngCore) {
-        let (gamma, beta) = params.split_at_mut(N);
-        gamma.fill(T::ONE);
-        beta.fill(T::ZERO);
+        ScaleShift::<N>::init(params);
     }
 
     fn new_cache(&self, max_batch: usize) -> LayerNormCache<T> {

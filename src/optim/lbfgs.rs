@@ -101,7 +101,7 @@ impl LbfgsConfig {
     }
 }
 
-/// Why [`Lbfgs::minimize`] stopped.
+/// Why [`Lbfgs::minimize`] or [`Newton::minimize`](super::Newton::minimize) stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// The largest gradient component reached the gradient tolerance.
@@ -116,9 +116,9 @@ pub enum Stop {
     LineSearch,
 }
 
-/// What a call of [`Lbfgs::minimize`] did.
+/// What a call of [`Lbfgs::minimize`] or [`Newton::minimize`](super::Newton::minimize) did.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LbfgsReport {
+pub struct MinimizeReport {
     /// Iterations taken.
     pub iterations: usize,
     /// Evaluations of the objective, the first one included.
@@ -275,7 +275,11 @@ impl<T: Float> Lbfgs<T> {
     /// `objective(x, g)` returns the loss at `x` and writes its gradient into `g`. A
     /// non-finite loss or gradient, or an error from `objective`, ends the call with that
     /// error and `params` as they were at the call's start.
-    pub fn minimize<F>(&mut self, params: &mut [T], mut objective: F) -> Result<LbfgsReport, Error>
+    pub fn minimize<F>(
+        &mut self,
+        params: &mut [T],
+        mut objective: F,
+    ) -> Result<MinimizeReport, Error>
     where
         F: FnMut(&[T], &mut [T]) -> Result<f64, Error>,
     {
@@ -292,7 +296,7 @@ impl<T: Float> Lbfgs<T> {
             Ok(v) => return restore(params, Error::NonFiniteLoss { value: v }),
             Err(e) => return restore(params, e),
         };
-        let mut report = LbfgsReport {
+        let mut report = MinimizeReport {
             iterations: 0,
             evaluations: 1,
             loss,

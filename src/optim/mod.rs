@@ -83,7 +83,7 @@ pub(crate) type Objective<'a, T> = dyn FnMut(&[T], &mut [T]) -> Result<f64, Erro
 
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
-pub use lbfgs::{Lbfgs, LbfgsConfig, LbfgsReport, Stop};
+pub use lbfgs::{Lbfgs, LbfgsConfig, MinimizeReport, Stop};
 pub use momentum::{Momentum, MomentumConfig};
 pub use nesterov::{Nesterov, NesterovConfig};
 pub use newton::{Newton, NewtonConfig};

@@ -12,7 +12,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::Objective;
-use super::lbfgs::{LbfgsReport, Stop};
+use super::lbfgs::{MinimizeReport, Stop};
 use super::line_search::{Wolfe, strong_wolfe};
 use crate::error::Error;
 use crate::scalar::Float;
@@ -210,14 +210,18 @@ impl<T: Float> Newton<T> {
     /// [`Lbfgs::minimize`](super::Lbfgs::minimize) does: `objective(x, g)` returns the loss
     /// and writes the gradient; an error (or a non-finite loss) restores `params`. More than
     /// [`NewtonConfig::max_params`] parameters is an error.
-    pub fn minimize<F>(&mut self, params: &mut [T], mut objective: F) -> Result<LbfgsReport, Error>
+    pub fn minimize<F>(
+        &mut self,
+        params: &mut [T],
+        mut objective: F,
+    ) -> Result<MinimizeReport, Error>
     where
         F: FnMut(&[T], &mut [T]) -> Result<f64, Error>,
     {
         let n = params.len();
         self.allocate(n)?;
         let start = params.to_vec();
-        let mut report = LbfgsReport {
+        let mut report = MinimizeReport {
             iterations: 0,
             evaluations: 0,
             loss: f64::NAN,
@@ -236,7 +240,7 @@ impl<T: Float> Newton<T> {
         &mut self,
         params: &mut [T],
         objective: &mut Objective<'_, T>,
-        report: &mut LbfgsReport,
+        report: &mut MinimizeReport,
     ) -> Result<(), Error> {
         let n = params.len();
         let mut loss = objective(params, &mut self.g)?;

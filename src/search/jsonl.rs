@@ -15,6 +15,7 @@ use std::path::Path;
 use super::space::{Value, Values};
 use super::{Outcome, ValueMap};
 use crate::error::Error;
+use crate::json::{self, Json, push_string};
 
 /// The line for `outcome`, with its newline.
 pub(super) fn line(outcome: &Outcome) -> String {
@@ -85,70 +86,25 @@ pub(super) fn drop_partial_tail(path: &Path) -> Result<(), Error> {
 
 fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    push_string(&mut out, s);
     out
 }
 
-/// A parsed JSON value (what a results line can hold).
-#[derive(Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    /// The number's text, so that integers keep every digit.
-    Number(String),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn field(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn number<N: std::str::FromStr>(&self) -> Option<N> {
-        match self {
-            Json::Number(text) => text.parse().ok(),
-            _ => None,
-        }
-    }
-}
+/// Results lines nest 3 deep; a little room beyond.
+const MAX_DEPTH: usize = 16;
 
 fn parse(line: &str) -> Result<Outcome, String> {
-    let mut parser = Parser {
-        bytes: line.as_bytes(),
-        at: 0,
-    };
-    let json = parser.value(0)?;
-    parser.space();
-    if parser.at != parser.bytes.len() {
-        return Err(format!("text after the object at byte {}", parser.at));
-    }
-    let number = |key: &str| -> Result<&Json, String> {
+    let json = json::parse(line, MAX_DEPTH)?;
+    let field = |key: &str| -> Result<&Json, String> {
         json.field(key).ok_or_else(|| format!("no \"{key}\""))
     };
-    let index = number("trial")?
-        .number()
+    let index = field("trial")?
+        .as_usize()
         .ok_or("\"trial\" is not a whole number")?;
-    let seed = number("seed")?
+    let seed = field("seed")?
         .number()
         .ok_or("\"seed\" is not a whole number")?;
-    let seconds = number("seconds")?
+    let seconds = field("seconds")?
         .number()
         .ok_or("\"seconds\" is not a number")?;
     let metric = match (json.field("metric"), json.field("error")) {
@@ -188,158 +144,6 @@ fn parse(line: &str) -> Result<Outcome, String> {
     })
 }
 
-/// A recursive-descent JSON parser over one line, nesting at most 16 deep.
-struct Parser<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Parser<'_> {
-    fn space(&mut self) {
-        while self.bytes.get(self.at).is_some_and(u8::is_ascii_whitespace) {
-            self.at += 1;
-        }
-    }
-
-    fn eat(&mut self, byte: u8) -> Result<(), String> {
-        self.space();
-        if self.bytes.get(self.at) == Some(&byte) {
-            self.at += 1;
-            Ok(())
-        } else {
-            Err(format!("expected `{}` at byte {}", byte as char, self.at))
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > 16 {
-            return Err("nesting deeper than 16".into());
-        }
-        self.space();
-        match self.bytes.get(self.at) {
-            Some(b'{') => {
-                self.at += 1;
-                let mut fields = Vec::new();
-                self.space();
-                if self.bytes.get(self.at) == Some(&b'}') {
-                    self.at += 1;
-                    return Ok(Json::Object(fields));
-                }
-                loop {
-                    self.space();
-                    let key = self.string()?;
-                    self.eat(b':')?;
-                    fields.push((key, self.value(depth + 1)?));
-                    self.space();
-                    match self.bytes.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            return Ok(Json::Object(fields));
-                        }
-                        _ => return Err(format!("expected `,` or `}}` at byte {}", self.at)),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.at += 1;
-                let mut items = Vec::new();
-                self.space();
-                if self.bytes.get(self.at) == Some(&b']') {
-                    self.at += 1;
-                    return Ok(Json::Array(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.space();
-                    match self.bytes.get(self.at) {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            return Ok(Json::Array(items));
-                        }
-                        _ => return Err(format!("expected `,` or `]` at byte {}", self.at)),
-                    }
-                }
-            }
-            Some(b'"') => Ok(Json::String(self.string()?)),
-            Some(b't') => self.word("true", Json::Bool(true)),
-            Some(b'f') => self.word("false", Json::Bool(false)),
-            Some(b'n') => self.word("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.at;
-                while self
-                    .bytes
-                    .get(self.at)
-                    .is_some_and(|b| b"+-.eE0123456789".contains(b))
-                {
-                    self.at += 1;
-                }
-                let text = std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or("");
-                if text.parse::<f64>().is_err() {
-                    return Err(format!("`{text}` is not a number"));
-                }
-                Ok(Json::Number(text.to_string()))
-            }
-            _ => Err(format!("expected a value at byte {}", self.at)),
-        }
-    }
-
-    fn word(&mut self, word: &str, value: Json) -> Result<Json, String> {
-        if self.bytes[self.at..].starts_with(word.as_bytes()) {
-            self.at += word.len();
-            Ok(value)
-        } else {
-            Err(format!("expected `{word}` at byte {}", self.at))
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        if self.bytes.get(self.at) != Some(&b'"') {
-            return Err(format!("expected a string at byte {}", self.at));
-        }
-        self.at += 1;
-        let mut out = Vec::new();
-        loop {
-            let Some(&b) = self.bytes.get(self.at) else {
-                return Err("a string without its closing quote".into());
-            };
-            self.at += 1;
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&e) = self.bytes.get(self.at) else {
-                        return Err("a string cut after `\\`".into());
-                    };
-                    self.at += 1;
-                    match e {
-                        b'"' | b'\\' | b'/' => out.push(e),
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'u' => {
-                            let hex = self
-                                .bytes
-                                .get(self.at..self.at + 4)
-                                .and_then(|h| std::str::from_utf8(h).ok())
-                                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                                .ok_or("a bad `\\u` escape")?;
-                            self.at += 4;
-                            let c = char::from_u32(hex).unwrap_or(char::REPLACEMENT_CHARACTER);
-                            out.extend_from_slice(c.to_string().as_bytes());
-                        }
-                        _ => return Err(format!("a bad escape `\\{}`", e as char)),
-                    }
-                }
-                _ => out.push(b),
-            }
-        }
-        String::from_utf8(out).map_err(|_| "a string that is not UTF-8".into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,7 +180,7 @@ mod tests {
         assert_eq!((o.index, o.seed, o.metric, o.seconds), (4, 3, Ok(1.0), 2.0));
         assert_eq!(o.values.float("p").unwrap(), 0.5);
         for (bad, why) in [
-            ("", "expected a value"),
+            ("", "expected an object"),
             ("{\"trial\":1}", "no \"seed\""),
             (
                 "{\"trial\":-1,\"seed\":1,\"seconds\":1,\"metric\":1,\"values\":{}}",
@@ -392,7 +196,7 @@ mod tests {
             ),
             ("{\"a\":\"\\q\"}", "bad escape"),
             ("{\"a\":1} x", "text after"),
-            (&"[".repeat(100), "deeper"),
+            (&"[".repeat(100), "nested too deeply"),
         ] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");

@@ -7,7 +7,7 @@ use crate::datasets::Supervised;
 use crate::error::Error;
 use crate::losses::Loss;
 use crate::network::{Network, Tape};
-use crate::optim::{Lbfgs, LbfgsReport, Newton, Objective};
+use crate::optim::{Lbfgs, MinimizeReport, Newton, Objective};
 use crate::regularize::Regularizer;
 use crate::scalar::Float;
 
@@ -39,7 +39,7 @@ pub fn fit_lbfgs<T, const IN: usize, const OUT: usize, N, L, D>(
     loss: &L,
     train: &D,
     regularizer: Option<&Regularizer>,
-) -> Result<LbfgsReport, Error>
+) -> Result<MinimizeReport, Error>
 where
     T: Float,
     N: Network<T, IN, OUT>,
@@ -75,7 +75,7 @@ pub fn fit_newton<T, const IN: usize, const OUT: usize, N, L, D>(
     loss: &L,
     train: &D,
     regularizer: Option<&Regularizer>,
-) -> Result<LbfgsReport, Error>
+) -> Result<MinimizeReport, Error>
 where
     T: Float,
     N: Network<T, IN, OUT>,
@@ -94,8 +94,8 @@ fn full_batch<T, const IN: usize, const OUT: usize, N, L, D>(
     loss: &L,
     train: &D,
     regularizer: Option<&Regularizer>,
-    method: impl FnOnce(&mut [T], &mut Objective<'_, T>) -> Result<LbfgsReport, Error>,
-) -> Result<LbfgsReport, Error>
+    method: impl FnOnce(&mut [T], &mut Objective<'_, T>) -> Result<MinimizeReport, Error>,
+) -> Result<MinimizeReport, Error>
 where
     T: Float,
     N: Network<T, IN, OUT>,

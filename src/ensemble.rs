@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::batch::{AsBatch, Batch};
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
-use crate::metrics::{predict_proba, top_k_accuracy};
+use crate::metrics::{predict_proba, softmax_in_place, top_k_accuracy};
 use crate::network::Network;
 use crate::scalar::Float;
 
@@ -124,8 +124,10 @@ impl<N> Ensemble<N> {
         let scale = T::ONE / T::of_f64(temperature);
         let mut sum = Batch::<T, OUT>::zeros(x.as_batch().ncols());
         for net in &self.members {
-            let mut p = net.forward_batch(x) * scale;
-            softmax_columns(&mut p);
+            let mut p = net.forward_batch(x);
+            for column in p.as_mut_slice().chunks_exact_mut(OUT) {
+                softmax_in_place(column, scale);
+            }
             sum += p;
         }
         Ok(sum / T::of_f64(self.members.len() as f64))
@@ -158,23 +160,6 @@ impl<N> Ensemble<N> {
         N: Network<T, IN, OUT>,
     {
         top_k_accuracy(&self.predict_proba(x), labels, 1)
-    }
-}
-
-/// Each column's softmax, in place (shifted by its maximum first).
-fn softmax_columns<T: Float, const K: usize>(p: &mut Batch<T, K>) {
-    for mut column in p.column_iter_mut() {
-        let max = column
-            .iter()
-            .fold(column[0], |m, &v| if v > m { v } else { m });
-        let mut sum = T::ZERO;
-        for v in column.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        for v in column.iter_mut() {
-            *v /= sum;
-        }
     }
 }
 

@@ -368,20 +368,22 @@ where
     N: Network<T, IN, OUT>,
 {
     let mut scores = net.forward_batch(x);
-    for mut column in scores.column_iter_mut() {
-        let first = column[0];
-        let max = column
-            .iter()
-            .copied()
-            .fold(first, |a, b| if b > a { b } else { a });
-        let mut sum = T::ZERO;
-        for v in column.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        for v in column.iter_mut() {
-            *v /= sum;
-        }
+    for column in scores.as_mut_slice().chunks_exact_mut(OUT) {
+        softmax_in_place(column, T::ONE);
     }
     scores
+}
+
+/// `softmax(scale * v)` of one sample's scores, in place, computed from the scores less
+/// their maximum (so that no exponential overflows).
+pub(crate) fn softmax_in_place<T: Float>(v: &mut [T], scale: T) {
+    let max = v.iter().fold(v[0], |m, &x| if x > m { x } else { m });
+    let mut sum = T::ZERO;
+    for x in v.iter_mut() {
+        *x = (scale * (*x - max)).exp();
+        sum += *x;
+    }
+    for x in v.iter_mut() {
+        *x /= sum;
+    }
 }

@@ -109,8 +109,6 @@ struct Surface<'a> {
     /// The input and output widths.
     input: WidthTokens,
     output: WidthTokens,
-    /// The impl parameters: the network's own and the scalar type.
-    impl_params: TokenStream,
     /// The layers that have a type, with it.
     fields: Vec<(&'a LayerDecl, TokenStream)>,
 }
@@ -153,14 +151,12 @@ impl<'a> Surface<'a> {
                 fields.push((layer, ty));
             }
         }
-        let impl_params = generics.params.clone();
         Some(Surface {
             net,
             generics,
             tape: format_ident!("{}Tape", net.ident),
             input,
             output,
-            impl_params,
             fields,
         })
     }
@@ -846,7 +842,7 @@ fn emit_cast(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
 }
 
 fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
-    let (params, tape_ty) = (&s.impl_params, s.tape_ty());
+    let (params, tape_ty) = (&s.generics.params, s.tape_ty());
     let (input, output) = (&s.input.arg, &s.output.arg);
     let last = |f: &dyn Fn(&Ident, &Ident) -> TokenStream| {
         body(b, |b| {

@@ -17,6 +17,7 @@
 use super::Loss;
 use crate::batch::{Batch, BatchView, BatchViewMut};
 use crate::error::Error;
+use crate::metrics::softmax_in_place;
 use crate::scalar::Float;
 
 /// The distillation loss at a temperature, weighing the teacher's soft targets by `alpha`
@@ -105,19 +106,6 @@ impl Distillation {
     }
 }
 
-/// A column's softmax of `scale * s`, into `p`.
-fn softmax<T: Float>(s: &[T], scale: T, p: &mut [T]) {
-    let max = s.iter().fold(s[0], |m, &v| if v > m { v } else { m });
-    let mut sum = T::ZERO;
-    for (p, &v) in p.iter_mut().zip(s) {
-        *p = (scale * (v - max)).exp();
-        sum += *p;
-    }
-    for p in p.iter_mut() {
-        *p /= sum;
-    }
-}
-
 impl<T: Float, const K: usize> Loss<T, K> for Distillation {
     type Target = Batch<T, K>;
 
@@ -158,8 +146,10 @@ impl<T: Float, const K: usize> Loss<T, K> for Distillation {
                     found: format!("{:?}", target.as_slice()),
                 });
             };
-            softmax(s, T::ONE / t, &mut soft);
-            softmax(s, T::ONE, &mut hard);
+            soft.copy_from_slice(s);
+            softmax_in_place(&mut soft, T::ONE / t);
+            hard.copy_from_slice(s);
+            softmax_in_place(&mut hard, T::ONE);
             let mut loss = 0.0f64;
             for k in 0..K {
                 let q = if k == label {

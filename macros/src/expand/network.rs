@@ -8,7 +8,7 @@ use super::{Body, Buffer, Link, Surface, body, respan, stub_lints};
 use crate::check::Resolved;
 
 pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
-    let (params, self_ty, tape_ty) = (&s.impl_params, s.self_ty(), s.tape_ty());
+    let (params, self_ty, tape_ty) = (&s.generics.params, s.self_ty(), s.tape_ty());
     let (input, output) = (&s.input.arg, &s.output.arg);
     let items = [
         emit_buffers(b),

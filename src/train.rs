@@ -16,12 +16,13 @@ pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
 pub use second_order::{fit_lbfgs, fit_newton};
 
 use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
+use crate::losses::TakesTargets;
 use crate::network::TensorRef;
 use crate::record::{Record, Recorder, StepRow};
 use crate::scalar::first_non_finite;
 use crate::{
-    AsBatch, Batch, Clip, Error, Float, Loss, MaxNorm, Network, Optimizer, Regularizer, Schedule,
-    Tape, TensorStats, UpdateMonitor,
+    AsBatch, Batch, Clip, Error, Float, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
+    TensorStats, UpdateMonitor,
 };
 
 /// When a [`Schedule`] sets the learning rate.
@@ -313,7 +314,7 @@ where
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
     D: Supervised<T, IN>,
-    L: Loss<T, OUT, Target = D::Target>,
+    L: TakesTargets<T, OUT, D::Target>,
 {
     fit_with(net, optimizer, loss, train, val, config, &mut [])
 }
@@ -355,7 +356,7 @@ where
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
     D: Supervised<T, IN>,
-    L: Loss<T, OUT, Target = D::Target>,
+    L: TakesTargets<T, OUT, D::Target>,
 {
     check_config::<T>(config)?;
     let samples = train.inputs().ncols();
@@ -562,13 +563,19 @@ impl<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize>
         N: Network<T, IN, OUT, Tape = Tp>,
         O: Optimizer<T>,
         D: Supervised<T, IN>,
-        L: Loss<T, OUT, Target = D::Target>,
+        L: TakesTargets<T, OUT, D::Target>,
     {
         let config = self.config;
         if let Some((schedule, Every::Step)) = &config.schedule {
             schedule.apply(optimizer, self.steps)?;
         }
-        let mut value = net.loss_and_grad(&x, target, loss, &mut self.tape, &mut self.grads)?;
+        let mut value = net.loss_and_grad(
+            &x,
+            L::targets(target),
+            loss,
+            &mut self.tape,
+            &mut self.grads,
+        )?;
         if let Some(regularizer) = &config.regularizer {
             value += regularizer.apply(net, &mut self.grads);
         }
@@ -772,12 +779,12 @@ fn evaluate<T, const IN: usize, const OUT: usize, N, L, D>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    L: Loss<T, OUT, Target = D::Target>,
+    L: TakesTargets<T, OUT, D::Target>,
     D: Supervised<T, IN>,
 {
     net.forward_into(inputs.as_batch(), tape)?;
     let (scores, dscores) = tape.output_and_grad_mut();
-    let value = loss.loss_and_grad(scores, targets, dscores)?;
+    let value = loss.loss_and_grad(scores, L::targets(targets), dscores)?;
     Ok((value.as_f64(), D::count_correct(scores, targets)))
 }
 

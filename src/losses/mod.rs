@@ -92,6 +92,63 @@ pub trait Loss<T: Float, const K: usize> {
     }
 }
 
+/// A loss on `K` scores that takes a data set's targets, of type `Tg`: the bound `fit` and
+/// its kin put on their loss, so that a loss given targets it cannot take (regression
+/// targets of another width than the network's output, labels to a regression loss) is one
+/// error that says so at the call. Every [`Loss`] takes its own [`Target`](Loss::Target),
+/// and nothing else.
+///
+/// ```
+/// use constnet::losses::{MeanSquaredError, TakesTargets};
+/// use constnet::Batch;
+/// fn takes<L: TakesTargets<f32, 2, Batch<f32, 2>>>(_: &L) {}
+/// takes(&MeanSquaredError); // 2-wide targets for 2 outputs
+/// let targets = Batch::<f32, 2>::zeros(3);
+/// let same = <MeanSquaredError as TakesTargets<f32, 2, _>>::targets(&targets);
+/// assert_eq!(same.ncols(), 3);
+/// ```
+///
+/// ```compile_fail
+/// use constnet::losses::{MeanSquaredError, TakesTargets};
+/// use constnet::Batch;
+/// fn takes<L: TakesTargets<f32, 2, Batch<f32, 1>>>(_: &L) {}
+/// takes(&MeanSquaredError); // 1-wide targets for 2 outputs
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` on {K} outputs does not take the targets of this data",
+    label = "this loss needs targets for {K} outputs",
+    note = "regression targets are as wide as the network's output"
+)]
+pub trait TakesTargets<T: Float, const K: usize, Tg: ?Sized>: Loss<T, K> {
+    /// The data set's targets as the loss's own type (they are the same type).
+    fn targets(targets: &Tg) -> &Self::Target;
+}
+
+/// `do_not_recommend`: rustc then reports a loss that does not take the targets with
+/// [`TakesTargets`]'s message, not as a mismatch of the type it requires here.
+#[diagnostic::do_not_recommend]
+impl<T: Float, const K: usize, Tg: ?Sized + SameAs<L::Target>, L: Loss<T, K>> TakesTargets<T, K, Tg>
+    for L
+{
+    fn targets(targets: &Tg) -> &L::Target {
+        targets.same()
+    }
+}
+
+/// Implemented by a type for itself only: a type equality written as a trait bound, whose
+/// failure rustc reports through the bound that needed it (see [`TakesTargets`]).
+#[doc(hidden)]
+pub trait SameAs<U: ?Sized> {
+    /// `self`, as the same type.
+    fn same(&self) -> &U;
+}
+
+impl<U: ?Sized> SameAs<U> for U {
+    fn same(&self) -> &U {
+        self
+    }
+}
+
 /// Checks that there is one label per sample and every label is below `classes`.
 pub(crate) fn check_labels(labels: &[usize], batch: usize, classes: usize) -> Result<(), Error> {
     if batch == 0 {

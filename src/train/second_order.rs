@@ -5,7 +5,7 @@
 use super::check_set;
 use crate::datasets::Supervised;
 use crate::error::Error;
-use crate::losses::Loss;
+use crate::losses::TakesTargets;
 use crate::network::{Network, Tape};
 use crate::optim::{Lbfgs, MinimizeReport, Newton, Objective};
 use crate::regularize::Regularizer;
@@ -44,7 +44,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     D: Supervised<T, IN>,
-    L: Loss<T, OUT, Target = D::Target>,
+    L: TakesTargets<T, OUT, D::Target>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {
         lbfgs.minimize(params, objective)
@@ -80,7 +80,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     D: Supervised<T, IN>,
-    L: Loss<T, OUT, Target = D::Target>,
+    L: TakesTargets<T, OUT, D::Target>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {
         newton.minimize(params, objective)
@@ -100,7 +100,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     D: Supervised<T, IN>,
-    L: Loss<T, OUT, Target = D::Target>,
+    L: TakesTargets<T, OUT, D::Target>,
 {
     check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
     if let Some(regularizer) = regularizer {
@@ -113,7 +113,8 @@ where
     let report = {
         let mut objective = |x: &[T], g: &mut [T]| {
             net.params_mut().copy_from_slice(x);
-            let mut value = net.loss_and_grad(inputs, train.targets(), loss, &mut tape, g)?;
+            let mut value =
+                net.loss_and_grad(inputs, L::targets(train.targets()), loss, &mut tape, g)?;
             if first {
                 tape.freeze_masks(true);
                 first = false;

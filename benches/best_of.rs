@@ -2,9 +2,14 @@
 //! for criterion's medians (a shared VM whose neighbours take cycles: the best batch is the
 //! one least disturbed). Prints one line per workload.
 //!
-//! Run with `RUSTFLAGS="-C target-cpu=native" cargo bench -p constnet-benches --bench
-//! best_of`; `-- W3` (or any part of a name) runs the matching workloads only, and `-- read`
-//! the L2 read rate that bounds W2 one sample at a time.
+//! Each line also gives the workload's rate in GFLOP/s (the multiply-adds of its matrix
+//! products, two FLOPs each) and that rate as a fraction of the core's FMA peak, measured
+//! first by `peak.rs` in the same run, so that the fractions hold on a noisy machine.
+//!
+//! Run with `cargo bench -p constnet-benches --bench best_of` (the default build) or with
+//! `RUSTFLAGS="-C target-cpu=native"` (a build for this CPU); `bash benches/compare.sh` runs
+//! both, interleaved. `-- W3` (or any part of a name) runs the matching workloads only, and
+//! `-- read` the L2 read rate that bounds W2 one sample at a time.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -13,6 +18,32 @@ use constnet::prelude::*;
 
 mod nets;
 use nets::{W1, W2, W3, W4, random_batch, w3_labels};
+mod peak;
+
+/// FLOPs of the products of one sample through W1 (16-32-32-4) forward.
+const W1_FLOPS: f64 = 2.0 * (16.0 * 32.0 + 32.0 * 32.0 + 32.0 * 4.0);
+/// FLOPs of one sample through W2 (784-128-10) forward.
+const W2_FLOPS: f64 = 2.0 * (784.0 * 128.0 + 128.0 * 10.0);
+/// FLOPs of one sample of a W3 (784-256-128-10) training step: the forward products, every
+/// layer's `dW`, and `dX` of the second and third layers (the first one's is not needed).
+const W3_FLOPS: f64 = 2.0 * (2.0 * (784.0 * 256.0 + 256.0 * 128.0 + 128.0 * 10.0))
+    + 2.0 * (256.0 * 128.0 + 128.0 * 10.0);
+/// FLOPs of a W4 (2-100-3) full-batch step on 300 points, counted as W3's.
+const W4_FLOPS: f64 = 300.0 * (2.0 * 2.0 * (2.0 * 100.0 + 100.0 * 3.0) + 2.0 * 100.0 * 3.0);
+
+/// Prints one workload's line: its time per `unit`, GFLOP/s and the fraction of `peak`.
+fn report(name: &str, seconds: f64, per: f64, unit: &str, flops: f64, peak: f64) {
+    let (value, suffix) = if seconds / per < 1e-6 {
+        (seconds / per * 1e9, "ns")
+    } else {
+        (seconds / per * 1e6, "us")
+    };
+    let gflops = flops * per / seconds / 1e9;
+    println!(
+        "{name}: {value:.2} {suffix}{unit}, {gflops:.1} GFLOP/s, {:.0}% of peak",
+        100.0 * gflops / peak
+    );
+}
 
 /// The least time per call over `batches` batches of `calls` calls, in seconds.
 fn best_of(batches: usize, calls: usize, mut f: impl FnMut()) -> f64 {
@@ -33,13 +64,18 @@ fn main() {
         .find(|a| !a.starts_with('-'))
         .unwrap_or_default();
     let wanted = |name: &str| name.contains(filter.as_str());
+    let peaks = peak::fma_peaks();
+    for (name, gflops) in &peaks {
+        println!("peak {name}: {gflops:.1} GFLOP/s");
+    }
+    let peak = peaks[0].1;
     if wanted("W1") {
         let net = W1::new(1);
         let x = Sample::<f32, 16>::from_column_slice(random_batch::<16>(1, 2).as_slice());
         let t = best_of(200, 20_000, || {
             black_box(net.forward(black_box(&x)));
         });
-        println!("W1 forward one sample: {:.1} ns", t * 1e9);
+        report("W1 forward one sample", t, 1.0, "", W1_FLOPS, peak);
     }
     if wanted("W2") {
         let net = W2::new(1);
@@ -48,13 +84,13 @@ fn main() {
         let t = best_of(50, 2_000, || {
             black_box(net.forward(black_box(&one)));
         });
-        println!("W2 forward one sample: {:.2} us", t * 1e6);
+        report("W2 forward one sample", t, 1.0, "", W2_FLOPS, peak);
         let mut tape = net.new_tape(256);
         let t = best_of(50, 20, || {
             let y = net.forward_into(black_box(x.columns(0, 256)), &mut tape);
             black_box(y.map(|y| y[(0, 0)]).ok());
         });
-        println!("W2 forward batch 256: {:.2} us/sample", t * 1e6 / 256.0);
+        report("W2 forward batch 256", t, 256.0, "/sample", W2_FLOPS, peak);
     }
     if wanted("W3") {
         let mut net = W3::new(1);
@@ -69,7 +105,7 @@ fn main() {
             black_box(loss.ok());
             black_box(sgd.step(net.params_mut(), &grads).ok());
         });
-        println!("W3 SGD step batch 64: {:.2} us/sample", t * 1e6 / 64.0);
+        report("W3 SGD step batch 64", t, 64.0, "/sample", W3_FLOPS, peak);
         let t = best_of(40, 20, || {
             let mut step = || -> Result<f32, Error> {
                 net.forward_train(x.columns(0, 64), &mut tape)?;
@@ -80,10 +116,8 @@ fn main() {
             };
             black_box(step().ok());
         });
-        println!(
-            "W3 SGD step batch 64, SGD in backward: {:.2} us/sample",
-            t * 1e6 / 64.0
-        );
+        let name = "W3 SGD step batch 64, SGD in backward";
+        report(name, t, 64.0, "/sample", W3_FLOPS, peak);
         let mut adam = AdamConfig::default().build::<f32>().expect("the defaults");
         let t = best_of(40, 20, || {
             let loss =
@@ -91,7 +125,7 @@ fn main() {
             black_box(loss.ok());
             black_box(adam.step(net.params_mut(), &grads).ok());
         });
-        println!("W3 Adam step batch 64: {:.2} us/sample", t * 1e6 / 64.0);
+        report("W3 Adam step batch 64", t, 64.0, "/sample", W3_FLOPS, peak);
     }
     if wanted("read") {
         // What W2's single-sample forward is up against: its first layer's 401 KB of weights
@@ -133,7 +167,8 @@ fn main() {
             black_box(l2.apply(&net, &mut grads));
             black_box(sgd.step(net.params_mut(), &grads).ok());
         });
-        println!("W4 full-batch step 300 points, L2: {:.2} us", t * 1e6);
+        let name = "W4 full-batch step 300 points, L2";
+        report(name, t, 1.0, "", W4_FLOPS, peak);
         let t = best_of(60, 200, || {
             let mut step = || -> Result<f32, Error> {
                 net.forward_train(data.inputs.columns(0, 300), &mut tape)?;
@@ -144,9 +179,7 @@ fn main() {
             };
             black_box(step().ok());
         });
-        println!(
-            "W4 full-batch step 300 points, L2, SGD in backward: {:.2} us",
-            t * 1e6
-        );
+        let name = "W4 full-batch step 300 points, L2, SGD in backward";
+        report(name, t, 1.0, "", W4_FLOPS, peak);
     }
 }

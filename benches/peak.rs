@@ -1,0 +1,104 @@
+//! The FMA peak of one core, measured: what the workloads' GFLOP/s are a fraction of. Each
+//! probe runs independent chains of vector multiply-adds (more chains than the FMA units
+//! times their latency, so that no chain waits on its own previous result), kept in
+//! registers, with nothing else in the loop but the counter.
+
+#![allow(unsafe_code)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Multiply-adds per probe call, per chain.
+const ROUNDS: usize = 4096;
+
+/// The best GFLOP/s of the widest multiply-add this CPU has and of each narrower one it
+/// has, as `(name, GFLOP/s)`, widest first.
+pub fn fma_peaks() -> Vec<(&'static str, f64)> {
+    let mut peaks = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            let flops = best_rate(|| unsafe { x86::chains_512() });
+            peaks.push(("AVX-512 FMA", flops));
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA.
+            let flops = best_rate(|| unsafe { x86::chains_256() });
+            peaks.push(("AVX2 FMA", flops));
+        }
+    }
+    // Any CPU: what the compiler makes of independent scalar multiply-adds.
+    peaks.push(("scalar mul + add", best_rate(portable_chains)));
+    peaks
+}
+
+/// The best FLOP/s over 200 batches of 50 calls of `probe`, which returns its FLOP count.
+fn best_rate(mut probe: impl FnMut() -> f64) -> f64 {
+    (0..200)
+        .map(|_| {
+            let start = Instant::now();
+            let mut flops = 0.0;
+            for _ in 0..50 {
+                flops += probe();
+            }
+            flops / start.elapsed().as_secs_f64() / 1e9
+        })
+        .fold(0.0, f64::max)
+}
+
+fn portable_chains() -> f64 {
+    let (a, b) = (black_box(0.999_f32), black_box(1e-3_f32));
+    let mut acc = [0.0f32; 16];
+    for _ in 0..ROUNDS {
+        for v in &mut acc {
+            *v = *v * a + b;
+        }
+    }
+    black_box(acc);
+    (ROUNDS * acc.len() * 2) as f64
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+    use std::hint::black_box;
+
+    use super::ROUNDS;
+
+    /// 12 chains of 256-bit `f32` multiply-adds (two FMA units of latency 4 to 5 need 8 to
+    /// 10 in flight; 12 of the 16 registers).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn chains_256() -> f64 {
+        let (a, b) = (
+            _mm256_set1_ps(black_box(0.999)),
+            _mm256_set1_ps(black_box(1e-3)),
+        );
+        let mut acc = [_mm256_setzero_ps(); 12];
+        for _ in 0..ROUNDS {
+            for v in &mut acc {
+                *v = _mm256_fmadd_ps(*v, a, b);
+            }
+        }
+        black_box(acc);
+        (ROUNDS * 12 * 8 * 2) as f64
+    }
+
+    /// 24 chains of 512-bit `f32` multiply-adds (24 of the 32 registers).
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn chains_512() -> f64 {
+        let (a, b) = (
+            _mm512_set1_ps(black_box(0.999)),
+            _mm512_set1_ps(black_box(1e-3)),
+        );
+        let mut acc = [_mm512_setzero_ps(); 24];
+        for _ in 0..ROUNDS {
+            for v in &mut acc {
+                *v = _mm512_fmadd_ps(*v, a, b);
+            }
+        }
+        black_box(acc);
+        (ROUNDS * 24 * 16 * 2) as f64
+    }
+}

@@ -351,7 +351,7 @@ where
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
 /// I` column-major matrix in `w`), then `max(0, y)` when `RELU` is set: the AVX-512
 /// register-blocked kernel where the CPU has it, nalgebra's fixed-size `gemv` otherwise.
-#[inline]
+#[inline(always)]
 pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
     w: &[T],
     x: &[T],

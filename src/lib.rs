@@ -104,6 +104,7 @@ pub mod sanity;
 mod scalar;
 mod schedule;
 pub mod search;
+mod tiers;
 pub mod train;
 
 pub use batch::{AsBatch, AsSample, Batch, BatchView, BatchViewMut, Sample};
@@ -287,6 +288,7 @@ pub mod __private {
     pub use crate::link::{
         Message, batch as link_batch, batch_mut as link_batch_mut, one as link_one,
     };
+    pub use crate::tiers::run as run_tiered;
     pub use constnet_kernels::Scalar;
 
     /// The seeded generator that initializes a network.

@@ -607,6 +607,7 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
     });
     let inherent = emit_inherent(surface, body);
     let network_impl = network::emit_network_impl(surface, body);
+    let forward_tiers = body.map(|b| network::emit_forward_tiers(surface, b));
     let tape_impl = emit_tape_impl(surface, body);
     let debug_impls = emit_debug_impls(surface, body);
     quote! {
@@ -616,6 +617,7 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
             #checks
             #inherent
             #network_impl
+            #forward_tiers
             #tape_impl
             #debug_impls
         };

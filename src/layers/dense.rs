@@ -78,7 +78,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// let y = Dense::<2, 2>::default().forward_one_relu(&p, &SVector::from([2.0, 1.0]));
     /// assert_eq!(y.as_slice(), &[1.0, 0.0]);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn forward_one_relu<T: Float>(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
         if weights_fit_in_l1::<T>(I, O) {
             let mut y = SVector::<T, O>::zeros();
@@ -434,7 +434,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
 
     fn new_cache(&self, _max_batch: usize) {}
 
-    #[inline]
+    #[inline(always)]
     fn forward_one(&self, p: &[T], _state: &[T], x: &SVector<T, I>) -> SVector<T, O> {
         // Weights that fit in L1 take the register-blocked kernel of the batched narrow
         // layers (W1: 84-112 ns with nalgebra's product, 60-65 ns with it, 43-45 ns with its

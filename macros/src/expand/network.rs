@@ -130,52 +130,86 @@ fn emit_layers(b: Option<&Body<'_>>) -> TokenStream {
     }
 }
 
-/// The single-sample forward: `h_<layer> = layer(h_<previous>)`, a fused `Dense` and `Relu`
-/// in one call.
+/// `forward`: the single-sample pass ([`emit_forward_tiers`]) in its copy for the CPU's
+/// instruction set.
 fn emit_forward(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let (input, output) = (&s.input.arg, &s.output.arg);
-    let body = body(b, |b| {
-        let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
-        let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
-        let steps = b.layers().iter().enumerate().map(|(i, layer)| {
-            let (as_layer, name, p, st, h) = (
-                &b.as_layers[i],
-                b.names[i],
-                &b.p_names[i],
-                &b.s_names[i],
-                &b.hs[i],
-            );
-            let input = if i == 0 {
-                quote!(x)
-            } else {
-                let previous = &b.hs[i - 1];
-                layer.linked(quote!(&#previous), Link::One)
-            };
-            if b.fusion.forward[i] {
-                let (ty, relu_h) = (layer.ty(), &b.hs[i + 1]);
-                quote!(let #relu_h = <#ty>::forward_one_relu(&self.#name, #p, #input);)
-            } else if b.fusion.forward_done_before(i) {
-                quote!()
-            } else {
-                b.at(
-                    i,
-                    quote!(let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);),
-                )
-            }
-        });
-        let h_last = &b.hs[b.hs.len() - 1];
+    let body = body(b, |_| {
         quote! {
-            let x = ::constnet::AsSample::as_sample(x);
-            #split_p
-            #split_s
-            #(#steps)*
-            #h_last
+            ::constnet::__private::run_tiered(
+                self,
+                ::constnet::AsSample::as_sample(x),
+                Self::__constnet_forward,
+                Self::__constnet_forward_avx2,
+                Self::__constnet_forward_avx512,
+            )
         }
     });
     quote! {
         #[inline]
         fn forward(&self, x: &impl ::constnet::AsSample<T, #input>) -> ::constnet::Sample<T, #output> {
             #body
+        }
+    }
+}
+
+/// The single-sample forward pass, `h_<layer> = layer(h_<previous>)` with a fused `Dense`
+/// and `Relu` in one call, and its copies compiled with AVX2 and FMA and with AVX-512, into
+/// which it inlines (see `constnet::__private::run_tiered`): an inherent impl, which only a
+/// checked declaration has (its `forward` is the one caller).
+pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
+    let (params, self_ty) = (&s.generics.params, s.self_ty());
+    let (input, output) = (&s.input.arg, &s.output.arg);
+    let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
+    let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
+    let steps = b.layers().iter().enumerate().map(|(i, layer)| {
+        let (as_layer, name, p, st, h) = (
+            &b.as_layers[i],
+            b.names[i],
+            &b.p_names[i],
+            &b.s_names[i],
+            &b.hs[i],
+        );
+        let input = if i == 0 {
+            quote!(x)
+        } else {
+            let previous = &b.hs[i - 1];
+            layer.linked(quote!(&#previous), Link::One)
+        };
+        if b.fusion.forward[i] {
+            let (ty, relu_h) = (layer.ty(), &b.hs[i + 1]);
+            quote!(let #relu_h = <#ty>::forward_one_relu(&self.#name, #p, #input);)
+        } else if b.fusion.forward_done_before(i) {
+            quote!()
+        } else {
+            b.at(
+                i,
+                quote!(let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);),
+            )
+        }
+    });
+    let h_last = &b.hs[b.hs.len() - 1];
+    let sample = |width| quote!(::constnet::Sample<T, #width>);
+    let (x_ty, y_ty) = (sample(input), sample(output));
+    quote! {
+        impl<#params> #self_ty {
+            #[inline(always)]
+            fn __constnet_forward(&self, x: &#x_ty) -> #y_ty {
+                #split_p
+                #split_s
+                #(#steps)*
+                #h_last
+            }
+
+            #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+            fn __constnet_forward_avx2(&self, x: &#x_ty) -> #y_ty {
+                self.__constnet_forward(x)
+            }
+
+            #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512vl"))]
+            fn __constnet_forward_avx512(&self, x: &#x_ty) -> #y_ty {
+                self.__constnet_forward(x)
+            }
         }
     }
 }

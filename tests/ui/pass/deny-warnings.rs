@@ -1,6 +1,8 @@
 // Everything the DSL accepts, compiled under `deny(warnings)`: the expansion must not warn in
 // a user's crate.
 #![deny(warnings, missing_docs, unused_qualifications, rust_2018_idioms)]
+// The expansion (the per-CPU copies of the forward pass included) has no `unsafe` of its own.
+#![forbid(unsafe_code)]
 //! A crate using constnet.
 
 use constnet::prelude::*;

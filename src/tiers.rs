@@ -1,0 +1,69 @@
+//! Instruction-set tiers of the code `network!` generates. A build for any x86-64 (no `-C
+//! target-cpu`) compiles a network's own code for the x86-64 baseline, SSE2, where the
+//! matrix products' run-time dispatch (in `constnet-kernels`) does not reach: the products
+//! of single samples (nalgebra's, or the register-blocked kernel inlined into the layer), the
+//! activations and the copies between layers. So the macro compiles the single-sample
+//! forward pass three times, as it is, with AVX2 and FMA, and with AVX-512 (by
+//! `#[target_feature]` on a wrapper into which the pass inlines), and [`run`] picks the copy
+//! for the CPU at each call: one cached flag read, and no branch at all in a build whose
+//! target already has the best tier the CPU has.
+
+#![allow(unsafe_code)]
+
+use constnet_kernels::{AVX2, AVX512, PORTABLE, detect_isa};
+
+/// The best tier this build targets everywhere: its code needs no other copy on a CPU with
+/// no more than this.
+const COMPILED: u8 = if cfg!(all(target_feature = "avx512f", target_feature = "avx512vl")) {
+    AVX512
+} else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+    AVX2
+} else {
+    PORTABLE
+};
+
+/// `portable(net, x)`, or the copy of it compiled for the best tier this CPU has when that is
+/// above what the build targets: `avx2` (compiled with AVX2 and FMA) or `avx512` (with
+/// AVX-512 F and VL). The two are `unsafe` to call on a CPU without their instructions;
+/// `network!` passes its safe `#[target_feature]` functions, which coerce to them.
+///
+/// ```
+/// use constnet::__private::run_tiered;
+/// fn sum(v: &[f32], _: &()) -> f32 {
+///     v.iter().sum()
+/// }
+/// #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+/// fn sum_avx2(v: &[f32], x: &()) -> f32 {
+///     sum(v, x)
+/// }
+/// #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512vl"))]
+/// fn sum_avx512(v: &[f32], x: &()) -> f32 {
+///     sum(v, x)
+/// }
+/// let v = [1.0f32, 2.0, 3.0];
+/// assert_eq!(run_tiered(&v[..], &(), sum, sum_avx2, sum_avx512), 6.0);
+/// ```
+#[inline(always)]
+pub fn run<N: ?Sized, X: ?Sized, R>(
+    net: &N,
+    x: &X,
+    portable: fn(&N, &X) -> R,
+    avx2: unsafe fn(&N, &X) -> R,
+    avx512: unsafe fn(&N, &X) -> R,
+) -> R {
+    let best = detect_isa();
+    #[allow(
+        clippy::absurd_extreme_comparisons,
+        reason = "`COMPILED` is the least tier in a build for any x86-64, not in others"
+    )]
+    if best <= COMPILED {
+        return portable(net, x);
+    }
+    if best == AVX512 {
+        // SAFETY: the CPU has AVX-512F and AVX-512VL (`detect_isa`).
+        unsafe { avx512(net, x) }
+    } else {
+        // SAFETY: the CPU has AVX2 and FMA (`detect_isa`, above `PORTABLE`).
+        unsafe { avx2(net, x) }
+    }
+}

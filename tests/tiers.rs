@@ -1,0 +1,63 @@
+//! The single-sample forward pass is compiled once per instruction-set tier (any x86-64, AVX2
+//! with FMA, AVX-512) and the CPU's tier picks one at run time: every copy this machine can
+//! run must give what the batched forward gives, for every kind of layer, in both scalar
+//! types.
+
+use constnet::prelude::*;
+use constnet_kernels::{PORTABLE, detect_isa, on_isa};
+
+network! {
+    /// W1's shape: Dense + ReLU pairs (fused) on narrow layers that fit in L1.
+    struct Narrow { fc1: Dense<16, 32>, a1: Relu, fc2: Dense<32, 32>, a2: Relu, fc3: Dense<32, 4> }
+    /// W2's shape: a first layer that streams from L2.
+    struct Wide { fc1: Dense<784, 128>, a1: Relu, fc2: Dense<128, 10> }
+    /// Every other layer kind, each after a Dense.
+    struct Mixed {
+        fc1: Dense<13, 24>, bn: BatchNorm, t: Tanh,
+        fc2: Dense<24, 20>, ln: LayerNorm, s: Sigmoid,
+        mx: Maxout<20, 12, 3>, e: Elu(0.5), drop: Dropout(0.5),
+        fc3: Dense<12, 9>, lr: LeakyRelu(0.1),
+        fc4: Dense<9, 3>,
+    }
+}
+
+fn samples<T: Float, const N: usize>(count: usize) -> Batch<T, N> {
+    Batch::<T, N>::from_fn(count, |i, j| {
+        T::of_f64(((i * 7 + j * 13) % 17) as f64 / 8.0 - 1.0)
+    })
+}
+
+/// Each sample's `forward` on every tier up to the CPU's, against the batched forward (which
+/// the tiers do not touch), within a few rounding errors: a copy compiled with FMA may fuse
+/// a multiply and an add that another rounds twice.
+fn check<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(net: &N, tol: f64) {
+    let x = samples::<T, IN>(5);
+    let mut tape = net.new_tape(5);
+    let batched = net
+        .forward_into(x.columns(0, 5), &mut tape)
+        .unwrap()
+        .clone_owned();
+    for isa in PORTABLE..=detect_isa() {
+        for j in 0..5 {
+            let one = Sample::<T, IN>::from_column_slice(x.column(j).as_slice());
+            let y = on_isa(isa, || net.forward(&one));
+            for (got, want) in y.iter().zip(batched.column(j).iter()) {
+                let (got, want) = (got.as_f64(), want.as_f64());
+                assert!(
+                    (got - want).abs() <= tol * (1.0 + want.abs()),
+                    "isa {isa}, sample {j}: {got} against {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_tier_gives_the_batched_forward() {
+    check(&Narrow::<f32>::init(1), 1e-5);
+    check(&Narrow::<f64>::init(1), 1e-12);
+    check(&Wide::<f32>::init(2), 1e-5);
+    check(&Wide::<f64>::init(2), 1e-12);
+    check(&Mixed::<f32>::init(3), 1e-5);
+    check(&Mixed::<f64>::init(3), 1e-12);
+}

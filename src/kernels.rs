@@ -390,17 +390,23 @@ pub(crate) const fn weights_fit_in_l1<T>(inputs: usize, outputs: usize) -> bool 
 }
 
 /// Whether a batched `O x I` layer is faster as one [`gemv`] per sample than as one
-/// [`gemm`]: with AVX-512, when its weights fit in L1 (32 KB at most) and so are read from
-/// there for every sample, which then costs no packing and wastes no padded tile rows on a
-/// shallow or narrow layer (the 2-input and 10-output layers of the benchmark nets). A
-/// column of fewer than half a vector (the spiral's 3 outputs) would waste most lanes of
-/// every multiply-add, and stays with the product.
+/// [`gemm`], as far as its shape tells: when its weights fit in L1 (32 KB at most) and so are
+/// read from there for every sample, which then costs no packing and wastes no padded tile
+/// rows on a shallow or narrow layer (the 2-input and 10-output layers of the benchmark
+/// nets). A column of fewer than half a vector (the spiral's 3 outputs) would waste most
+/// lanes of every multiply-add, and stays with the product. The CPU must also have AVX-512
+/// ([`per_sample_cpu`]). Callers take the answer as a constant (`const {
+/// per_sample_shape::<T>(I, O) }`), so that a layer whose shape rules the per-sample loop out
+/// does not compile it.
+pub(crate) const fn per_sample_shape<T>(inputs: usize, outputs: usize) -> bool {
+    weights_fit_in_l1::<T>(inputs, outputs) && inputs > SHALLOW_K && outputs * size_of::<T>() >= 32
+}
+
+/// Whether the CPU takes the per-sample path of a shape [`per_sample_shape`] allows: with
+/// AVX-512 only.
 #[inline]
-pub(crate) fn per_sample_is_faster<T: Float>(inputs: usize, outputs: usize) -> bool {
-    weights_fit_in_l1::<T>(inputs, outputs)
-        && inputs > SHALLOW_K
-        && outputs * size_of::<T>() >= 32
-        && detect_isa() == AVX512
+pub(crate) fn per_sample_cpu() -> bool {
+    detect_isa() == AVX512
 }
 
 /// How many elements, from the first, a matrix of this shape and strides spans.

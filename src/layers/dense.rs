@@ -9,7 +9,7 @@
 //! constnet's packed matrix product (`kernels::gemm`); the transposes are strided views of
 //! the same buffers, never copies. A narrow layer whose weights fit in L1 runs its batched
 //! forward as one register-blocked matrix-vector product per sample instead, on AVX-512
-//! CPUs (`kernels::per_sample_is_faster`).
+//! CPUs (`kernels::per_sample_shape`).
 
 use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
 use rand::RngCore;
@@ -17,7 +17,7 @@ use rand::RngCore;
 use super::ReluMask;
 use crate::kernels::{
     ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
-    gemm_gated_by_bits, gemv, per_sample_is_faster, weights_fit_in_l1,
+    gemm_gated_by_bits, gemv, per_sample_cpu, per_sample_shape, weights_fit_in_l1,
 };
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
@@ -80,7 +80,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// ```
     #[inline(always)]
     pub fn forward_one_relu<T: Float>(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
-        if weights_fit_in_l1::<T>(I, O) {
+        if const { weights_fit_in_l1::<T>(I, O) } {
             let mut y = SVector::<T, O>::zeros();
             gemv::<T, I, O, true>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
             return y;
@@ -114,7 +114,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         mask: Option<&mut ReluMask>,
     ) {
         let b = &p[O * I..O * I + O];
-        if per_sample_is_faster::<T>(I, O) {
+        if const { per_sample_shape::<T>(I, O) } && per_sample_cpu() {
             for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
                 gemv::<T, I, O, true>(p, x.as_slice(), b, y.as_mut_slice());
             }
@@ -440,7 +440,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         // layers (W1: 84-112 ns with nalgebra's product, 60-65 ns with it, 43-45 ns with its
         // 512-bit paths in a build for AVX-512); larger ones stream from L2, where
         // nalgebra's fixed-size product measured as fast or faster.
-        if weights_fit_in_l1::<T>(I, O) {
+        if const { weights_fit_in_l1::<T>(I, O) } {
             let mut y = SVector::<T, O>::zeros();
             gemv::<T, I, O, false>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
             return y;
@@ -458,7 +458,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         mut y: BatchViewMut<'_, T, O>,
     ) {
         let b = &p[O * I..O * I + O];
-        if per_sample_is_faster::<T>(I, O) {
+        if const { per_sample_shape::<T>(I, O) } && per_sample_cpu() {
             for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
                 gemv::<T, I, O, false>(p, x.as_slice(), b, y.as_mut_slice());
             }

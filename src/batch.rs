@@ -7,6 +7,7 @@
 use nalgebra::{Const, Dyn, Matrix, MatrixView, MatrixViewMut, OMatrix, RawStorage, SVector, U1};
 
 use crate::Float;
+use crate::losses::SameAs;
 
 /// An owned batch of `N`-wide samples, one per column.
 ///
@@ -100,11 +101,30 @@ pub trait AsBatch<T: Float, const N: usize> {
     fn as_batch(&self) -> BatchView<'_, T, N>;
 }
 
-impl<T: Float, const N: usize, S> AsBatch<T, N> for Matrix<T, Const<N>, Dyn, S>
+/// Every [`BatchLike`] is a batch. `do_not_recommend`: rustc then reports a batch of another
+/// width or scalar type with [`AsBatch`]'s message alone, not followed by the source of the
+/// impls that come close.
+#[diagnostic::do_not_recommend]
+impl<T: Float, const N: usize, X: BatchLike<T, N>> AsBatch<T, N> for X {
+    #[inline]
+    fn as_batch(&self) -> BatchView<'_, T, N> {
+        self.batch_view()
+    }
+}
+
+/// What [`AsBatch`] is implemented through: a column-major matrix of `N` rows (owned or a
+/// view), or a reference to one.
+#[doc(hidden)]
+pub trait BatchLike<T: Float, const N: usize> {
+    /// The samples as a borrowed batch.
+    fn batch_view(&self) -> BatchView<'_, T, N>;
+}
+
+impl<T: Float, const N: usize, S> BatchLike<T, N> for Matrix<T, Const<N>, Dyn, S>
 where
     S: RawStorage<T, Const<N>, Dyn, RStride = U1, CStride = Const<N>>,
 {
-    fn as_batch(&self) -> BatchView<'_, T, N> {
+    fn batch_view(&self) -> BatchView<'_, T, N> {
         self.columns(0, self.ncols())
     }
 }
@@ -117,9 +137,9 @@ where
 /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
 /// assert_eq!((&x).as_batch(), x.as_batch());
 /// ```
-impl<T: Float, const N: usize, A: AsBatch<T, N>> AsBatch<T, N> for &A {
-    fn as_batch(&self) -> BatchView<'_, T, N> {
-        (**self).as_batch()
+impl<T: Float, const N: usize, A: BatchLike<T, N>> BatchLike<T, N> for &A {
+    fn batch_view(&self) -> BatchView<'_, T, N> {
+        (**self).batch_view()
     }
 }
 
@@ -149,9 +169,13 @@ pub trait AsSample<T: Float, const N: usize> {
     fn as_sample(&self) -> &Sample<T, N>;
 }
 
-impl<T: Float, const N: usize> AsSample<T, N> for Sample<T, N> {
+/// Only a `Sample<T, N>` is one, through [`SameAs`]: `do_not_recommend` then makes rustc
+/// report a sample of another width or scalar type with [`AsSample`]'s message alone, not
+/// followed by this impl's source.
+#[diagnostic::do_not_recommend]
+impl<T: Float, const N: usize, S: SameAs<Sample<T, N>>> AsSample<T, N> for S {
     #[inline(always)]
     fn as_sample(&self) -> &Sample<T, N> {
-        self
+        self.same()
     }
 }

@@ -15,7 +15,7 @@ pub use average::AverageWeights;
 pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
 pub use second_order::{fit_lbfgs, fit_newton};
 
-use crate::datasets::{Dataset, MiniBatches, Supervised, check_finite};
+use crate::datasets::{Dataset, MiniBatches, SetOf, Supervised, check_finite};
 use crate::losses::TakesTargets;
 use crate::network::TensorRef;
 use crate::record::{Record, Recorder, StepRow};
@@ -313,7 +313,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    D: Supervised<T, IN>,
+    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     fit_with(net, optimizer, loss, train, val, config, &mut [])
@@ -355,7 +355,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    D: Supervised<T, IN>,
+    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     check_config::<T>(config)?;

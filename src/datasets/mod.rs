@@ -542,6 +542,34 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
     }
 }
 
+/// A [`Supervised`] set of `N`-wide samples of `T`, as the trainers ([`fit`](crate::train::fit)
+/// and its kin) take it: every `Supervised<T, N>` is one. The trainers name this trait rather
+/// than `Supervised` so that a set of another width or scalar type is reported with this
+/// message alone (`do_not_recommend` on the impl), not followed by the source of the
+/// `Supervised` impls that come close.
+///
+/// ```
+/// use constnet::datasets::SetOf;
+/// fn samples<D: SetOf<f32, 2>>(data: &D) -> usize {
+///     data.inputs().ncols()
+/// }
+/// assert_eq!(samples(&constnet::datasets::spiral::<f32>(5, 3, 0)), 15);
+/// ```
+///
+/// ```compile_fail
+/// # use constnet::datasets::SetOf;
+/// # fn samples<D: SetOf<f32, 3>>(data: &D) -> usize { data.inputs().ncols() }
+/// samples(&constnet::datasets::spiral::<f32>(5, 3, 0)); // 2-wide points, not 3
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a set of {N}-wide samples of `{T}`",
+    label = "{N}-wide samples of `{T}` are needed here"
+)]
+pub trait SetOf<T: Float, const N: usize>: Supervised<T, N> {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Float, const N: usize, D: Supervised<T, N>> SetOf<T, N> for D {}
+
 /// A set marked as training data: a [`Training`] set, what the preprocessing transforms are
 /// fitted on. Any other set given to them is an error that says how to mark it.
 ///

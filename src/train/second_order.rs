@@ -3,7 +3,7 @@
 //! several times per iteration, Newton's Hessian twice per parameter).
 
 use super::check_set;
-use crate::datasets::Supervised;
+use crate::datasets::{SetOf, Supervised};
 use crate::error::Error;
 use crate::losses::TakesTargets;
 use crate::network::{Network, Tape};
@@ -43,7 +43,7 @@ pub fn fit_lbfgs<T, const IN: usize, const OUT: usize, N, L, D>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    D: Supervised<T, IN>,
+    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {
@@ -79,7 +79,7 @@ pub fn fit_newton<T, const IN: usize, const OUT: usize, N, L, D>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    D: Supervised<T, IN>,
+    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {

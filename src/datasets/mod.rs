@@ -596,7 +596,17 @@ impl<T: Float, const N: usize, D: Supervised<T, N>> SetOf<T, N> for D {}
 )]
 pub trait TrainingData<T: Float, const N: usize>: Supervised<T, N> {}
 
-impl<T: Float, const N: usize, S: Supervised<T, N>> TrainingData<T, N> for Training<T, N, S> {}
+/// Every [`MarkedTraining`] set is training data. `do_not_recommend`: rustc then reports an
+/// unmarked set with [`TrainingData`]'s message and note alone, not followed by this impl's
+/// source.
+#[diagnostic::do_not_recommend]
+impl<T: Float, const N: usize, D: MarkedTraining<T, N>> TrainingData<T, N> for D {}
+
+/// What [`TrainingData`] is implemented through: the [`Training`] mark, and nothing else.
+#[doc(hidden)]
+pub trait MarkedTraining<T: Float, const N: usize>: Supervised<T, N> {}
+
+impl<T: Float, const N: usize, S: Supervised<T, N>> MarkedTraining<T, N> for Training<T, N, S> {}
 
 impl<T: Float, const N: usize, S: Dataset> Dataset for Training<T, N, S> {
     type Plain = S::Plain;

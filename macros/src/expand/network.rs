@@ -163,29 +163,14 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
     let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
     let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
     let steps = b.layers().iter().enumerate().map(|(i, layer)| {
-        let (as_layer, name, p, st, h) = (
-            &b.as_layers[i],
-            b.names[i],
-            &b.p_names[i],
-            &b.s_names[i],
-            &b.hs[i],
-        );
-        let input = if i == 0 {
-            quote!(x)
-        } else {
-            let previous = &b.hs[i - 1];
-            layer.linked(quote!(&#previous), Link::One)
-        };
         if b.fusion.forward[i] {
-            let (ty, relu_h) = (layer.ty(), &b.hs[i + 1]);
+            let (ty, name, p) = (layer.ty(), b.names[i], &b.p_names[i]);
+            let (input, relu_h) = (one_sample_input(b, i), &b.hs[i + 1]);
             quote!(let #relu_h = <#ty>::forward_one_relu(&self.#name, #p, #input);)
         } else if b.fusion.forward_done_before(i) {
             quote!()
         } else {
-            b.at(
-                i,
-                quote!(let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);),
-            )
+            b.at(i, forward_one_step(b, i))
         }
     });
     let h_last = &b.hs[b.hs.len() - 1];
@@ -214,6 +199,30 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
     }
 }
 
+/// The input of layer `i` in a single-sample pass: the sample, or the previous layer's
+/// output (through the width link a deferred check needs).
+fn one_sample_input(b: &Body<'_>, i: usize) -> TokenStream {
+    if i == 0 {
+        quote!(x)
+    } else {
+        let previous = &b.hs[i - 1];
+        b.layers()[i].linked(quote!(&#previous), Link::One)
+    }
+}
+
+/// `let h_<layer> = <Ty as Layer<..>>::forward_one(..);`: layer `i` on one sample, unfused.
+fn forward_one_step(b: &Body<'_>, i: usize) -> TokenStream {
+    let (as_layer, name, p, st, h) = (
+        &b.as_layers[i],
+        b.names[i],
+        &b.p_names[i],
+        &b.s_names[i],
+        &b.hs[i],
+    );
+    let input = one_sample_input(b, i);
+    quote!(let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);)
+}
+
 /// `for_each_activation`: the single-sample forward without fusion, each layer's output
 /// handed to `f` with the layer's name.
 fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
@@ -221,25 +230,13 @@ fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let body = body(b, |b| {
         let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
         let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
-        let steps = b.layers().iter().enumerate().map(|(i, layer)| {
-            let (as_layer, name, p, st, h) = (
-                &b.as_layers[i],
-                b.names[i],
-                &b.p_names[i],
-                &b.s_names[i],
-                &b.hs[i],
-            );
+        let steps = (0..b.layers().len()).map(|i| {
+            let (step, name, h) = (forward_one_step(b, i), b.names[i], &b.hs[i]);
             let name_str = name.to_string();
-            let input = if i == 0 {
-                quote!(x)
-            } else {
-                let previous = &b.hs[i - 1];
-                layer.linked(quote!(&#previous), Link::One)
-            };
             b.at(
                 i,
                 quote! {
-                    let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);
+                    #step
                     f(#name_str, #h.as_slice());
                 },
             )

@@ -14,7 +14,7 @@
 //! -0.5). [`Distillation::targets`] builds them, and [`Regression`](crate::datasets::Regression)
 //! holds them beside the inputs, so `fit` trains a student as it trains a regressor.
 
-use super::Loss;
+use super::{Loss, check_targets};
 use crate::batch::{Batch, BatchView, BatchViewMut};
 use crate::error::Error;
 use crate::metrics::softmax_in_place;
@@ -116,16 +116,7 @@ impl<T: Float, const K: usize> Loss<T, K> for Distillation {
         mut dscores: BatchViewMut<'_, T, K>,
     ) -> Result<T, Error> {
         let batch = scores.ncols();
-        if batch == 0 {
-            return Err(Error::EmptyBatch);
-        }
-        if targets.ncols() != batch {
-            return Err(Error::WrongLength {
-                what: "distillation targets".into(),
-                expected: batch,
-                got: targets.ncols(),
-            });
-        }
+        check_targets("distillation targets", targets.ncols(), batch)?;
         let t = T::of_f64(self.temperature);
         let alpha = T::of_f64(self.alpha);
         let (soft_weight, hard_weight) = (alpha * t * t, T::ONE - alpha);

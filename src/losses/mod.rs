@@ -149,18 +149,25 @@ impl<U: ?Sized> SameAs<U> for U {
     }
 }
 
-/// Checks that there is one label per sample and every label is below `classes`.
-pub(crate) fn check_labels(labels: &[usize], batch: usize, classes: usize) -> Result<(), Error> {
+/// Checks that the batch is not empty and that there are as many targets (`what`) as
+/// samples.
+pub(crate) fn check_targets(what: &str, targets: usize, batch: usize) -> Result<(), Error> {
     if batch == 0 {
         return Err(Error::EmptyBatch);
     }
-    if labels.len() != batch {
+    if targets != batch {
         return Err(Error::WrongLength {
-            what: "labels".into(),
+            what: what.into(),
             expected: batch,
-            got: labels.len(),
+            got: targets,
         });
     }
+    Ok(())
+}
+
+/// Checks that there is one label per sample and every label is below `classes`.
+pub(crate) fn check_labels(labels: &[usize], batch: usize, classes: usize) -> Result<(), Error> {
+    check_targets("labels", labels.len(), batch)?;
     match labels.iter().position(|&l| l >= classes) {
         Some(sample) => Err(Error::LabelOutOfRange {
             sample,

@@ -1,7 +1,7 @@
 //! Mean squared error: `L_i = sum_k (s_k - t_k)^2` (the notes' L2 regression loss), averaged
 //! over the batch, with `dL_i/ds = 2 (s - t)`.
 
-use super::Loss;
+use super::{Loss, check_targets};
 use crate::{Batch, BatchView, BatchViewMut, Error, Float};
 
 /// The squared L2 distance between scores and targets, averaged over the samples (not over
@@ -29,16 +29,7 @@ impl<T: Float, const K: usize> Loss<T, K> for MeanSquaredError {
         mut dscores: BatchViewMut<'_, T, K>,
     ) -> Result<T, Error> {
         let batch = scores.ncols();
-        if batch == 0 {
-            return Err(Error::EmptyBatch);
-        }
-        if target.ncols() != batch {
-            return Err(Error::WrongLength {
-                what: "regression targets (samples)".into(),
-                expected: batch,
-                got: target.ncols(),
-            });
-        }
+        check_targets("regression targets (samples)", target.ncols(), batch)?;
         let inv_n = T::ONE / T::of_f64(batch as f64);
         let two_over_n = (T::ONE + T::ONE) * inv_n;
         let mut total = T::ZERO;

@@ -5,8 +5,9 @@
 //! activations and the copies between layers. So the macro compiles the single-sample
 //! forward pass three times, as it is, with AVX2 and FMA, and with AVX-512 (by
 //! `#[target_feature]` on a wrapper into which the pass inlines), and [`run`] picks the copy
-//! for the CPU at each call: one cached flag read, and no branch at all in a build whose
-//! target already has the best tier the CPU has.
+//! for the CPU at each call: a read of the standard library's cached CPU flags and a
+//! predictable branch. A build whose target already has the CPU's best tier (`-C
+//! target-cpu=native`) takes the first copy, compiled for that target.
 
 #![allow(unsafe_code)]
 

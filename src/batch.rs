@@ -130,7 +130,7 @@ where
 }
 
 /// A batch seen through a reference is the same batch: methods that take a batch by value
-/// (such as [`Network::forward_into`](crate::Network::forward_into)) also take `&batch`.
+/// (such as [`OnBatch::forward_into`](crate::OnBatch::forward_into)) also take `&batch`.
 ///
 /// ```
 /// use constnet::{AsBatch, Batch};
@@ -144,7 +144,7 @@ impl<T: Float, const N: usize, A: BatchLike<T, N>> BatchLike<T, N> for &A {
 }
 
 /// One sample of `N` features: a [`Sample`]. What single-sample methods such as
-/// [`Network::forward`](crate::Network::forward) take, so that a sample of another width
+/// [`OnSample::forward`](crate::OnSample::forward) take, so that a sample of another width
 /// is an error that says so.
 ///
 /// ```

@@ -8,7 +8,7 @@ use crate::batch::{AsBatch, Batch};
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::metrics::{predict_proba, softmax_in_place, top_k_accuracy};
-use crate::network::Network;
+use crate::network::{Network, OnBatch};
 use crate::scalar::Float;
 
 /// Networks of one type, at least one, that predict together: the mean of their softmax
@@ -149,7 +149,7 @@ impl<N> Ensemble<N> {
     }
 
     /// The fraction of samples whose predicted class is their label; labels of another
-    /// count or out of range are an error, as [`Network::accuracy`] says.
+    /// count or out of range are an error, as [`OnBatch::accuracy`] says.
     pub fn accuracy<T, const IN: usize, const OUT: usize>(
         &self,
         x: &impl AsBatch<T, IN>,

@@ -16,6 +16,7 @@ use std::fmt;
 
 use rand::SeedableRng;
 
+use crate::network::OnBatch;
 use crate::{Batch, Error, Kinks, Loss, Network, Regularizer, Tape, TensorRef};
 
 /// What a gradient check does.

@@ -115,7 +115,7 @@ pub use gradcheck::gradcheck;
 pub use init::Init;
 pub use layer::{Kinks, Layer, Storage, TensorKind, TensorSpec};
 pub use losses::Loss;
-pub use network::{LayerInfo, Network, Tape, TensorRef};
+pub use network::{LayerInfo, Network, OnBatch, OnSample, Tape, TensorRef};
 pub use optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, Momentum, MomentumConfig, Nesterov, NesterovConfig,
     Optimizer, RmsProp, RmsPropConfig, Sgd,
@@ -276,8 +276,8 @@ pub mod prelude {
     pub use crate::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AsBatch, AsSample, Batch, BatchView,
         BatchViewMut, Clip, Decay, Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig,
-        Nesterov, NesterovConfig, Network, Optimizer, Penalty, Regularizer, RmsProp, RmsPropConfig,
-        Sample, Schedule, Sgd, Tape, UpdateMonitor, gradcheck, network,
+        Nesterov, NesterovConfig, Network, OnBatch, OnSample, Optimizer, Penalty, Regularizer,
+        RmsProp, RmsPropConfig, Sample, Schedule, Sgd, Tape, UpdateMonitor, gradcheck, network,
     };
 }
 

@@ -1,7 +1,7 @@
 //! Evaluation metrics beyond accuracy: a classifier's top-k accuracy, confusion matrix and
 //! per-class precision, recall and F1, its class probabilities; a regressor's mean absolute
 //! error, root mean squared error and coefficient of determination. Each takes the network's
-//! scores or outputs for a whole set (from [`Network::forward_batch`]) and the set's targets,
+//! scores or outputs for a whole set (from [`OnBatch::forward_batch`]) and the set's targets,
 //! and checks that they match: a length or label mismatch is an `Err`, never a panic.
 //!
 //! The definitions are scikit-learn's: precision `tp / (tp + fp)`, recall `tp / (tp + fn)`,
@@ -12,7 +12,7 @@
 use std::fmt;
 
 use crate::losses::check_labels;
-use crate::network::argmax;
+use crate::network::{OnBatch, argmax};
 use crate::{Batch, Error, Float, Network};
 
 /// The fraction of samples whose label is among their `k` highest scores (ties broken

@@ -26,6 +26,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::datasets::Labeled;
+use crate::network::OnSample;
 use crate::png::{Color as Pixels, encode};
 use crate::{Error, Float, Network};
 

@@ -37,6 +37,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::network::OnSample;
 use crate::train::EpochStats;
 use crate::{Batch, Error, Float, Network, TensorStats};
 use tensorboard::{EventWriter, Histogram};

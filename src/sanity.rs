@@ -34,6 +34,7 @@ use std::fmt;
 
 use crate::datasets::Labeled;
 use crate::gradcheck::{self, gradcheck};
+use crate::network::OnBatch;
 use crate::{Batch, Error, Float, Loss, Network, Optimizer, Penalty, Regularizer};
 
 /// The outcome of one sanity check.

@@ -17,7 +17,7 @@ pub use second_order::{fit_lbfgs, fit_newton};
 
 use crate::datasets::{Dataset, MiniBatches, SetOf, Supervised, check_finite};
 use crate::losses::TakesTargets;
-use crate::network::TensorRef;
+use crate::network::{OnBatch, TensorRef};
 use crate::record::{Record, Recorder, StepRow};
 use crate::scalar::first_non_finite;
 use crate::{

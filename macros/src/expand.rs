@@ -636,15 +636,23 @@ fn emit_struct(s: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
         let phantoms = &s.generics.phantoms;
         quote!(__widths: ::core::marker::PhantomData<fn() -> (#phantoms T,)>,)
     });
+    let at_name = ident.span();
+    let head = respan_outside(quote!(#vis struct), at_name);
+    let rest = respan_outside(
+        quote! {
+            <#decl> {
+                params: ::constnet::__private::AlignedBuffer<T>,
+                state: ::std::vec::Vec<T>,
+                #(#fields)*
+                #phantom
+            }
+        },
+        at_name,
+    );
     quote! {
         #(#attrs)*
         #[derive(Clone)]
-        #vis struct #ident<#decl> {
-            params: ::constnet::__private::AlignedBuffer<T>,
-            state: ::std::vec::Vec<T>,
-            #(#fields)*
-            #phantom
-        }
+        #head #ident #rest
     }
 }
 
@@ -987,6 +995,19 @@ fn emit_debug_impls(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
             }
         }
     }
+}
+
+/// `tokens` at `span` on the outside: each token and each group's delimiters, but not what the
+/// groups hold. An item so spanned at the network's name is that line where rustc shows
+/// where it is defined, not the whole `network!` block.
+fn respan_outside(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// `tokens` with every token, and every group's delimiters, at `span`.

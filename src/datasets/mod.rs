@@ -46,6 +46,11 @@ pub use spiral::spiral;
 pub trait Dataset {
     /// The set without a [`Training`] mark (the set itself when it has none).
     type Plain;
+    /// The targets of a batch as a loss takes them (the loss's [`Loss::Target`](crate::Loss)):
+    /// `[usize]` labels or a `Batch<T, M>` of target values. Like [`Plain`](Self::Plain), it
+    /// does not depend on the width, so that the loss's bound on it in `fit` holds for a set
+    /// of the wrong width, which is then one error, at the set.
+    type Target: ?Sized;
 }
 
 /// A set of `N`-wide inputs, each paired with what a loss compares the network's output
@@ -75,14 +80,11 @@ pub trait Dataset {
     label = "{N}-wide samples of `{T}` are needed here"
 )]
 pub trait Supervised<T: Float, const N: usize>: Dataset + Sized {
-    /// The targets of a batch as a loss takes them (the loss's [`Loss::Target`](crate::Loss)):
-    /// `[usize]` labels or a `Batch<T, M>` of target values.
-    type Target: ?Sized;
     /// Storage for the targets of one mini-batch, allocated once and refilled per batch.
     type Buffer: Debug;
     /// The same kind of set with `K`-wide inputs and the same targets (what a preprocessing
     /// transform that changes the width returns).
-    type WithInputs<const K: usize>: Supervised<T, K, Target = Self::Target>;
+    type WithInputs<const K: usize>: Supervised<T, K> + Dataset<Target = Self::Target>;
 
     /// The samples, one per column.
     ///
@@ -421,10 +423,10 @@ impl<T: Float, const N: usize> Labeled<T, N> {
 
 impl<T: Float, const N: usize> Dataset for Labeled<T, N> {
     type Plain = Self;
+    type Target = [usize];
 }
 
 impl<T: Float, const N: usize> Supervised<T, N> for Labeled<T, N> {
-    type Target = [usize];
     type Buffer = Vec<usize>;
     type WithInputs<const K: usize> = Labeled<T, K>;
 
@@ -610,13 +612,13 @@ impl<T: Float, const N: usize, S: Supervised<T, N>> MarkedTraining<T, N> for Tra
 
 impl<T: Float, const N: usize, S: Dataset> Dataset for Training<T, N, S> {
     type Plain = S::Plain;
+    type Target = S::Target;
 }
 
 /// A subset of training data is training data; a set with new inputs
 /// ([`with_inputs`](Supervised::with_inputs)) is a plain set, as the preprocessing
 /// transforms' `apply` returns it (use [`Training::map`] to keep the mark).
 impl<T: Float, const N: usize, S: Supervised<T, N>> Supervised<T, N> for Training<T, N, S> {
-    type Target = S::Target;
     type Buffer = S::Buffer;
     type WithInputs<const K: usize> = S::WithInputs<K>;
 

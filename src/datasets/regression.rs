@@ -192,10 +192,10 @@ impl<T: Float, const N: usize, const M: usize> Regression<T, N, M> {
 
 impl<T: Float, const N: usize, const M: usize> Dataset for Regression<T, N, M> {
     type Plain = Self;
+    type Target = Batch<T, M>;
 }
 
 impl<T: Float, const N: usize, const M: usize> Supervised<T, N> for Regression<T, N, M> {
-    type Target = Batch<T, M>;
     /// A full batch's targets and the last, smaller batch's.
     type Buffer = [Batch<T, M>; 2];
     type WithInputs<const K: usize> = Regression<T, K, M>;

@@ -6,7 +6,7 @@ use super::check_set;
 use crate::datasets::{SetOf, Supervised};
 use crate::error::Error;
 use crate::losses::TakesTargets;
-use crate::network::{Network, Tape};
+use crate::network::{Network, OnBatch, Tape};
 use crate::optim::{Lbfgs, MinimizeReport, Newton, Objective};
 use crate::regularize::Regularizer;
 use crate::scalar::Float;

@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use super::{Body, Buffer, Link, Surface, body, respan, stub_lints};
+use super::{Body, Buffer, Link, Surface, body, respan, respan_outside, stub_lints};
 use crate::check::Resolved;
 
 pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
@@ -14,11 +14,11 @@ pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenS
         emit_buffers(b),
         emit_tensor_walks(b),
         emit_layers(b),
-        emit_forward(s, b),
+        emit_forward_sample(s, b),
         emit_activations(s, b),
         emit_new_tape(s, b),
-        emit_forward_into(s, b),
-        emit_forward_train(s, b),
+        emit_forward_view(s, b),
+        emit_forward_view_train(s, b),
         emit_backward_into(b),
         emit_backward_sgd(b),
         emit_record_kinks(b),
@@ -31,14 +31,20 @@ pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenS
         quote!(impl<#params> ::constnet::Network<T, #input, #output> for #self_ty),
         at_name,
     );
+    let item = respan_outside(
+        quote! {
+            #header {
+                type Tape = #tape_ty;
+                const PARAM_COUNT: usize = Self::PARAM_COUNT;
+                const STATE_COUNT: usize = Self::STATE_COUNT;
+                #(#items)*
+            }
+        },
+        at_name,
+    );
     quote! {
         #lints
-        #header {
-            type Tape = #tape_ty;
-            const PARAM_COUNT: usize = Self::PARAM_COUNT;
-            const STATE_COUNT: usize = Self::STATE_COUNT;
-            #(#items)*
-        }
+        #item
     }
 }
 
@@ -130,15 +136,15 @@ fn emit_layers(b: Option<&Body<'_>>) -> TokenStream {
     }
 }
 
-/// `forward`: the single-sample pass ([`emit_forward_tiers`]) in its copy for the CPU's
-/// instruction set.
-fn emit_forward(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+/// `forward_sample`, what `OnSample::forward` runs: the single-sample pass
+/// ([`emit_forward_tiers`]) in its copy for the CPU's instruction set.
+fn emit_forward_sample(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let (input, output) = (&s.input.arg, &s.output.arg);
     let body = body(b, |_| {
         quote! {
             ::constnet::__private::run_tiered(
                 self,
-                ::constnet::AsSample::as_sample(x),
+                x,
                 Self::__constnet_forward,
                 Self::__constnet_forward_avx2,
                 Self::__constnet_forward_avx512,
@@ -147,7 +153,7 @@ fn emit_forward(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     });
     quote! {
         #[inline]
-        fn forward(&self, x: &impl ::constnet::AsSample<T, #input>) -> ::constnet::Sample<T, #output> {
+        fn forward_sample(&self, x: &::constnet::Sample<T, #input>) -> ::constnet::Sample<T, #output> {
             #body
         }
     }
@@ -223,8 +229,8 @@ fn forward_one_step(b: &Body<'_>, i: usize) -> TokenStream {
     quote!(let #h = #as_layer::forward_one(&self.#name, #p, #st, #input);)
 }
 
-/// `for_each_activation`: the single-sample forward without fusion, each layer's output
-/// handed to `f` with the layer's name.
+/// `activations_of`, what `OnSample::for_each_activation` runs: the single-sample forward
+/// without fusion, each layer's output handed to `f` with the layer's name.
 fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let input = &s.input.arg;
     let body = body(b, |b| {
@@ -242,16 +248,15 @@ fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
             )
         });
         quote! {
-            let x = ::constnet::AsSample::as_sample(x);
             #split_p
             #split_s
             #(#steps)*
         }
     });
     quote! {
-        fn for_each_activation(
+        fn activations_of(
             &self,
-            x: &impl ::constnet::AsSample<T, #input>,
+            x: &::constnet::Sample<T, #input>,
             f: &mut dyn FnMut(&'static str, &[T]),
         ) {
             #body
@@ -306,7 +311,6 @@ fn emit_new_tape(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
 /// The start of a batched pass: the batch's size against the tape's.
 fn check_batch() -> TokenStream {
     quote! {
-        let x = ::constnet::AsBatch::as_batch(&x);
         let batch = x.ncols();
         if batch == 0 {
             return ::core::result::Result::Err(::constnet::Error::EmptyBatch);
@@ -365,7 +369,7 @@ fn forward_steps(b: &Body<'_>, train: bool) -> TokenStream {
     quote!(#(#steps)*)
 }
 
-fn emit_forward_into(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+fn emit_forward_view(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let (input, output) = (&s.input.arg, &s.output.arg);
     let body = body(b, |b| {
         let (check, steps) = (check_batch(), forward_steps(b, false));
@@ -381,9 +385,9 @@ fn emit_forward_into(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         }
     });
     quote! {
-        fn forward_into<'t>(
+        fn forward_view<'t>(
             &self,
-            x: impl ::constnet::AsBatch<T, #input>,
+            x: ::constnet::BatchView<'_, T, #input>,
             tape: &'t mut Self::Tape,
         ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
             #body
@@ -391,7 +395,7 @@ fn emit_forward_into(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     }
 }
 
-fn emit_forward_train(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
+fn emit_forward_view_train(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let (input, output) = (&s.input.arg, &s.output.arg);
     let body = body(b, |b| {
         let (check, steps) = (check_batch(), forward_steps(b, true));
@@ -409,9 +413,9 @@ fn emit_forward_train(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         }
     });
     quote! {
-        fn forward_train<'t>(
+        fn forward_view_train<'t>(
             &mut self,
-            x: impl ::constnet::AsBatch<T, #input>,
+            x: ::constnet::BatchView<'_, T, #input>,
             tape: &'t mut Self::Tape,
         ) -> ::core::result::Result<::constnet::BatchView<'t, T, #output>, ::constnet::Error> {
             #body

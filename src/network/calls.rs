@@ -1,0 +1,314 @@
+//! The calls of a network on its inputs: [`OnSample`] (`forward`, `predict`,
+//! `for_each_activation`) and [`OnBatch`] (`forward_into`, `forward_train`,
+//! `loss_and_grad`, `forward_batch`, `accuracy`), which every [`Network`] has.
+//!
+//! They are traits of their own, with the input's type as a parameter, so that a call with an
+//! input of another width or scalar type is rustc's error for the call itself: one message
+//! in words at the argument, not the source of a bound inside constnet.
+
+use nalgebra::SVector;
+
+use super::{Network, Tape, argmax};
+use crate::batch::{AsBatch, AsSample, Batch, BatchView};
+use crate::error::Error;
+use crate::losses::Loss;
+use crate::scalar::Float;
+
+/// What a network from `IN` inputs to `OUT` outputs does with one sample, `X`: a
+/// [`Sample<T, IN>`](crate::Sample). Every [`Network`] has it for its own width and scalar
+/// type; it is in the prelude.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 3> } }
+/// fn best<N: Network<f32, 2, 3>>(net: &N) -> usize {
+///     net.predict(&Sample::from([1.0, 0.0])) // generic code calls it the same way
+/// }
+/// assert!(best(&Net::new(0)) < 3);
+/// ```
+///
+/// ```compile_fail
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 3> } }
+/// Net::new(0).forward(&Sample::<f32, 3>::zeros()); // 3 features for a 2-input network
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes a `Sample<{T}, {IN}>`",
+    label = "not a sample of {IN} `{T}` features"
+)]
+pub trait OnSample<X: ?Sized, T: Float, const IN: usize, const OUT: usize>:
+    Network<T, IN, OUT>
+{
+    /// Forward pass of one sample in evaluation mode, on the stack: no heap allocation.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2>, act: Relu } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, -1.0, 2.0, 1.0])?; // [[1, -1], [2, 1]], bias 0
+    /// let y = net.forward(&Sample::from([1.0, 3.0]));
+    /// assert_eq!(y.as_slice(), &[0.0, 5.0]); // relu([1 - 3, 2 + 3])
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn forward(&self, x: &X) -> SVector<T, OUT>;
+
+    /// The index of the largest output for one sample: the predicted class.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
+    /// assert_eq!(net.predict(&Sample::from([0.2, 0.9])), 1);
+    /// assert_eq!(net.predict(&Sample::from([0.7, 0.7])), 0); // the first on ties
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn predict(&self, x: &X) -> usize;
+
+    /// Runs one sample forward in evaluation mode, layer by layer (no layers fused), and
+    /// calls `f` with each layer's name and output: what activation histograms are made of.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<2, 3>, act: Relu, fc2: Dense<3, 1> } }
+    /// let net = Net::new(0);
+    /// let x = Sample::from([0.5, -1.0]);
+    /// let mut seen = Vec::new();
+    /// net.for_each_activation(&x, &mut |layer, h| seen.push((layer, h.to_vec())));
+    /// let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
+    /// assert_eq!(names, ["fc1", "act", "fc2"]);
+    /// assert!(seen[1].1.iter().zip(&seen[0].1).all(|(r, z)| *r == z.max(0.0))); // ReLU
+    /// assert_eq!(seen[2].1, net.forward(&x).as_slice()); // the last is the output
+    /// ```
+    fn for_each_activation(&self, x: &X, f: &mut dyn FnMut(&'static str, &[T]));
+}
+
+/// `do_not_recommend`: rustc then reports a sample of another width or scalar type with
+/// [`OnSample`]'s message alone.
+#[diagnostic::do_not_recommend]
+impl<X, T, const IN: usize, const OUT: usize, N> OnSample<X, T, IN, OUT> for N
+where
+    X: ?Sized + AsSample<T, IN>,
+    T: Float,
+    N: Network<T, IN, OUT>,
+{
+    #[inline(always)]
+    fn forward(&self, x: &X) -> SVector<T, OUT> {
+        self.forward_sample(x.as_sample())
+    }
+
+    fn predict(&self, x: &X) -> usize {
+        argmax(self.forward_sample(x.as_sample()).as_slice())
+    }
+
+    fn for_each_activation(&self, x: &X, f: &mut dyn FnMut(&'static str, &[T])) {
+        self.activations_of(x.as_sample(), f)
+    }
+}
+
+/// What a network from `IN` inputs to `OUT` outputs does with a batch, `X`: anything that is
+/// [`AsBatch<T, IN>`](AsBatch), such as a [`Batch`] or a view of its columns (or a reference
+/// to one). Every [`Network`] has it for its own width and scalar type; it is in the prelude.
+///
+/// ```
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 3> } }
+/// fn hits<N: Network<f32, 2, 3>>(net: &N, x: &Batch<f32, 2>) -> Result<f64, Error> {
+///     net.accuracy(x, &[0, 1]) // generic code calls it the same way
+/// }
+/// let x = Batch::<f32, 2>::zeros(2);
+/// assert!(hits(&Net::new(0), &x)? <= 1.0);
+/// # Ok::<(), constnet::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 3> } }
+/// Net::new(0).forward_batch(&Batch::<f32, 3>::zeros(4)); // 3-wide samples for 2 inputs
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes a batch of {IN}-wide `{T}` samples",
+    label = "not a batch of {IN}-wide `{T}` samples"
+)]
+pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
+    /// Forward pass of a batch in evaluation mode, into `tape`'s buffers (no allocation).
+    /// `x` is read in place; only [`forward_train`](OnBatch::forward_train) keeps a copy of
+    /// it for backward.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.params_mut().copy_from_slice(&[1.0, 2.0, 0.5]); // weight [[1, 2]], bias 0.5
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0, 0.0, -1.0]); // two samples
+    /// let mut tape = net.new_tape(2);
+    /// let y = net.forward_into(x.columns(0, 2), &mut tape)?;
+    /// assert_eq!(y.as_slice(), &[3.5, -1.5]);
+    /// assert_eq!(net.forward_into(x.columns(0, 0), &mut tape).unwrap_err(), Error::EmptyBatch);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn forward_into<'t>(
+        &self,
+        x: X,
+        tape: &'t mut Self::Tape,
+    ) -> Result<BatchView<'t, T, OUT>, Error>;
+
+    /// Forward pass of a batch in training mode, keeping in `tape` what backward needs.
+    /// Training mode differs from evaluation where a layer says so: dropout draws a mask,
+    /// batch norm normalizes with the batch's statistics and updates its running ones (hence
+    /// `&mut self`).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<1, 64>, drop: Dropout } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0; 64])?; // every unit copies the input
+    /// let x = Batch::<f32, 1>::from_element(1, 1.0);
+    /// let mut tape = net.new_tape(1);
+    /// let y = net.forward_train(x.columns(0, 1), &mut tape)?;
+    /// // in training each unit is dropped, or kept and scaled by 1 / p = 2
+    /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+    /// let kept = y.iter().filter(|&&v| v == 2.0).count();
+    /// assert!((16..=48).contains(&kept), "{kept} of 64 kept with p = 0.5");
+    /// assert_eq!(net.forward_batch(&x).as_slice(), &[1.0; 64]); // evaluation keeps them all
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn forward_train<'t>(
+        &mut self,
+        x: X,
+        tape: &'t mut Self::Tape,
+    ) -> Result<BatchView<'t, T, OUT>, Error>;
+
+    /// Forward in training mode, the loss and its gradient, and backward: returns the mean
+    /// loss over the batch and overwrites `grads`. Allocates nothing.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?; // y = x1 + 2 x2
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// let target = Batch::<f32, 1>::from_column_slice(&[2.0]);
+    /// let (mut tape, mut grads) = (net.new_tape(1), net.new_grads());
+    /// let loss = net.loss_and_grad(&x, &target, &MeanSquaredError, &mut tape, &mut grads)?;
+    /// assert_eq!(loss, 1.0); // (3 - 2)^2
+    /// assert_eq!(grads, [2.0, 2.0, 2.0]); // dL/dy = 2 (3 - 2), times x = [1, 1] and 1
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn loss_and_grad<L: Loss<T, OUT>>(
+        &mut self,
+        x: &X,
+        target: &L::Target,
+        loss: &L,
+        tape: &mut Self::Tape,
+        grads: &mut [T],
+    ) -> Result<T, Error>;
+
+    /// Forward pass of a batch in evaluation mode into a new matrix (allocates; use
+    /// [`forward_into`](OnBatch::forward_into) with a reused tape on a hot path).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 1> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 2.0])?;
+    /// let x = constnet::batch::from_rows(&[[1.0, 1.0], [0.0, -1.0], [2.0, 0.0]]);
+    /// assert_eq!(net.forward_batch(&x).as_slice(), &[3.0, -2.0, 2.0]);
+    /// assert_eq!(net.forward_batch(&x.columns(0, 0)).ncols(), 0); // empty in, empty out
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn forward_batch(&self, x: &X) -> Batch<T, OUT>;
+
+    /// The fraction of samples whose largest score is at their label.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
+    /// // three samples, which it classifies as 0, 1 and 0
+    /// let x = constnet::batch::from_rows(&[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]);
+    /// assert_eq!(net.accuracy(&x, &[0, 1, 1])?, 2.0 / 3.0);
+    /// let err = net.accuracy(&x, &[0, 1]).unwrap_err();
+    /// assert!(matches!(err, Error::WrongLength { expected: 3, got: 2, .. }));
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn accuracy(&self, x: &X, labels: &[usize]) -> Result<f64, Error>;
+}
+
+/// `do_not_recommend`: rustc then reports a batch of another width or scalar type with
+/// [`OnBatch`]'s message alone.
+#[diagnostic::do_not_recommend]
+impl<X, T, const IN: usize, const OUT: usize, N> OnBatch<X, T, IN, OUT> for N
+where
+    X: AsBatch<T, IN>,
+    T: Float,
+    N: Network<T, IN, OUT>,
+{
+    #[inline]
+    fn forward_into<'t>(
+        &self,
+        x: X,
+        tape: &'t mut Self::Tape,
+    ) -> Result<BatchView<'t, T, OUT>, Error> {
+        self.forward_view(x.as_batch(), tape)
+    }
+
+    #[inline]
+    fn forward_train<'t>(
+        &mut self,
+        x: X,
+        tape: &'t mut Self::Tape,
+    ) -> Result<BatchView<'t, T, OUT>, Error> {
+        self.forward_view_train(x.as_batch(), tape)
+    }
+
+    fn loss_and_grad<L: Loss<T, OUT>>(
+        &mut self,
+        x: &X,
+        target: &L::Target,
+        loss: &L,
+        tape: &mut Self::Tape,
+        grads: &mut [T],
+    ) -> Result<T, Error> {
+        self.forward_view_train(x.as_batch(), tape)?;
+        let (scores, dscores) = tape.output_and_grad_mut();
+        let value = loss.loss_and_grad(scores, target, dscores)?;
+        self.backward(tape, grads)?;
+        Ok(value)
+    }
+
+    fn forward_batch(&self, x: &X) -> Batch<T, OUT> {
+        let x = x.as_batch();
+        if x.ncols() == 0 {
+            return Batch::<T, OUT>::zeros(0);
+        }
+        let mut tape = self.new_tape(x.ncols());
+        match self.forward_view(x, &mut tape) {
+            Ok(y) => y.clone_owned(),
+            Err(_) => unreachable!("a tape sized for the batch accepts it"),
+        }
+    }
+
+    fn accuracy(&self, x: &X, labels: &[usize]) -> Result<f64, Error> {
+        let x = x.as_batch();
+        if labels.len() != x.ncols() {
+            return Err(Error::WrongLength {
+                what: "labels".into(),
+                expected: x.ncols(),
+                got: labels.len(),
+            });
+        }
+        if labels.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        let mut tape = self.new_tape(x.ncols());
+        let scores = self.forward_view(x, &mut tape)?;
+        let hits = scores
+            .column_iter()
+            .zip(labels)
+            .filter(|(s, l)| argmax(s.as_slice()) == **l)
+            .count();
+        Ok(hits as f64 / labels.len() as f64)
+    }
+}

@@ -301,7 +301,7 @@ impl History {
 /// assert_eq!(last.val_accuracy, None);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit<T, const IN: usize, const OUT: usize, N, O, L, D>(
+pub fn fit<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &mut N,
     optimizer: &mut O,
     loss: &L,
@@ -313,7 +313,6 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     fit_with(net, optimizer, loss, train, val, config, &mut [])
@@ -342,7 +341,7 @@ where
 /// assert!(history.epochs.len() < 1000 && history.last().unwrap().train_loss < 0.5);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit_with<T, const IN: usize, const OUT: usize, N, O, L, D>(
+pub fn fit_with<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &mut N,
     optimizer: &mut O,
     loss: &L,
@@ -355,7 +354,6 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     check_config::<T>(config)?;

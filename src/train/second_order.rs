@@ -33,7 +33,7 @@ use crate::scalar::Float;
 /// assert!(net.accuracy(&data.inputs, &data.labels)? > 0.95);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit_lbfgs<T, const IN: usize, const OUT: usize, N, L, D>(
+pub fn fit_lbfgs<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
     net: &mut N,
     lbfgs: &mut Lbfgs<T>,
     loss: &L,
@@ -43,7 +43,6 @@ pub fn fit_lbfgs<T, const IN: usize, const OUT: usize, N, L, D>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {
@@ -69,7 +68,7 @@ where
 /// assert!(report.loss < 0.5, "{report:?}");
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit_newton<T, const IN: usize, const OUT: usize, N, L, D>(
+pub fn fit_newton<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
     net: &mut N,
     newton: &mut Newton<T>,
     loss: &L,
@@ -79,7 +78,6 @@ pub fn fit_newton<T, const IN: usize, const OUT: usize, N, L, D>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    D: SetOf<T, IN>,
     L: TakesTargets<T, OUT, D::Target>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {

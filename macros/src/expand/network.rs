@@ -1,7 +1,7 @@
 //! The `constnet::Network` impl: one function per method it defines, each emitting the
 //! method's signature and, for a checked declaration, its body (see [`body`]).
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Body, Buffer, Link, Surface, body, respan, respan_outside, stub_lints};
@@ -24,9 +24,11 @@ pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenS
         emit_record_kinks(b),
     ];
     let lints = stub_lints(b);
-    // The header at the network's name: a note that this impl exists (when another one was
-    // asked for) then shows that line, not the whole declaration.
-    let at_name = Span::call_site().located_at(s.net.ident.span());
+    // The header at the network's name, as the user wrote it: a note that this impl exists
+    // (when another one was asked for) then shows that line, not the whole declaration, and
+    // rustc does not add that the error comes from a macro. The items keep the macro's
+    // hygiene, so lints still see generated code.
+    let at_name = s.net.ident.span();
     let header = respan(
         quote!(impl<#params> ::constnet::Network<T, #input, #output> for #self_ty),
         at_name,

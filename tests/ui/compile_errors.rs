@@ -24,7 +24,7 @@ fn compile_errors_name_the_layer_and_the_widths() {
 
 /// The longest a program's one error may be, in bytes as rustc renders it, not counting the
 /// `-->` lines (which name files) and rustc's closing `For more information` line.
-const MOST_BYTES: usize = 1100;
+const MOST_BYTES: usize = 900;
 
 /// Each realistic program's expected output holds one error, and not a long one. (The trybuild
 /// test above checks that the output is what rustc prints.)

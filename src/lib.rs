@@ -296,6 +296,22 @@ pub mod __private {
         rand::SeedableRng::seed_from_u64(seed)
     }
 
+    /// A custom layer's cache, which the tape keeps as `Box<dyn Any>`.
+    pub fn cache_mut<C: 'static>(cache: &mut Box<dyn core::any::Any>) -> &mut C {
+        match cache.downcast_mut() {
+            Some(cache) => cache,
+            None => unreachable!("the tape holds each layer's own cache"),
+        }
+    }
+
+    /// A custom layer's cache, read (see [`cache_mut`]).
+    pub fn cache_ref<C: 'static>(cache: &dyn core::any::Any) -> &C {
+        match cache.downcast_ref() {
+            Some(cache) => cache,
+            None => unreachable!("the tape holds each layer's own cache"),
+        }
+    }
+
     /// The error of a mask asked of a layer that draws none, or of a name that is no
     /// layer of the network (`layers` are its layers' names; empty when `layer` is one).
     pub fn no_mask(layer: &str, layers: &[&str]) -> crate::Error {

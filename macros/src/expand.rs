@@ -242,14 +242,41 @@ impl<'a> Body<'a> {
 
     /// `tokens`, a piece of code that calls layer `i`, with every token at the layer's type
     /// when it is a custom layer: a custom layer that does not implement `Layer` at its widths
-    /// is then one error at its declaration (the compiler reports each distinct place once),
-    /// not one for every call, nor one spanning the whole declaration.
+    /// is then one error at its declaration (in each body, rustc reports one error per place
+    /// and predicate, and the first is [`Body::custom_checks`]'), not one for every call,
+    /// nor one spanning the whole declaration.
+    ///
+    /// The span is the type's own, as the user wrote it (not the macro's call site located
+    /// there), so that rustc does not add that the error comes from a macro. Lints therefore
+    /// see these pieces as the user's code: they are written to give none (the pass case
+    /// under `tests/ui` holds a custom layer, and is checked under clippy's pedantic lints).
     fn at(&self, i: usize, tokens: TokenStream) -> TokenStream {
         match &self.layers()[i].decl.kind {
-            // The type's place, with the macro's hygiene: lints still see generated code.
-            LayerKind::Custom { ty, .. } => respan(tokens, Span::call_site().located_at(ty.span())),
+            LayerKind::Custom { ty, .. } => respan(tokens, ty.span()),
             _ => tokens,
         }
+    }
+
+    /// `let () = <Custom as Layer_name<T, IN, OUT>>::FITS;` for each custom layer,
+    /// at the layer's type: the first statement of every generated body, so that a custom
+    /// layer that does not fit its widths is reported through the trait that names it (see
+    /// [`emit_custom_check`]) before any call through `Layer` is, and only once.
+    fn custom_checks(&self) -> TokenStream {
+        self.layers()
+            .iter()
+            .filter_map(|layer| {
+                let LayerKind::Custom { ty, .. } = &layer.decl.kind else {
+                    return None;
+                };
+                let (named, i, o) = (
+                    custom_check_trait(layer.name()),
+                    layer.input.arg(),
+                    layer.output.arg(),
+                );
+                let check = quote!(let () = <#ty as #named<T, #i, #o>>::FITS;);
+                Some(respan(check, ty.span()))
+            })
+            .collect()
     }
 
     /// `&mut <owner>.cache_<layer>` as the layer's `Cache`. A custom layer's cache is kept
@@ -259,12 +286,10 @@ impl<'a> Body<'a> {
     fn cache_mut(&self, i: usize, owner: TokenStream) -> TokenStream {
         let (cache, as_layer) = (&self.caches[i], &self.as_layers[i]);
         match &self.layers()[i].decl.kind {
-            LayerKind::Custom { .. } => self.at(i, quote! {
-                match #owner.#cache.downcast_mut::<#as_layer::Cache>() {
-                    ::core::option::Option::Some(cache) => cache,
-                    ::core::option::Option::None => ::core::unreachable!("the tape holds each layer's own cache"),
-                }
-            }),
+            LayerKind::Custom { .. } => self.at(
+                i,
+                quote!(::constnet::__private::cache_mut::<#as_layer::Cache>(&mut #owner.#cache)),
+            ),
             _ => quote!(&mut #owner.#cache),
         }
     }
@@ -273,12 +298,10 @@ impl<'a> Body<'a> {
     fn cache_ref(&self, i: usize, owner: TokenStream) -> TokenStream {
         let (cache, as_layer) = (&self.caches[i], &self.as_layers[i]);
         match &self.layers()[i].decl.kind {
-            LayerKind::Custom { .. } => self.at(i, quote! {
-                match #owner.#cache.downcast_ref::<#as_layer::Cache>() {
-                    ::core::option::Option::Some(cache) => cache,
-                    ::core::option::Option::None => ::core::unreachable!("the tape holds each layer's own cache"),
-                }
-            }),
+            LayerKind::Custom { .. } => self.at(
+                i,
+                quote!(::constnet::__private::cache_ref::<#as_layer::Cache>(&*#owner.#cache)),
+            ),
             _ => quote!(&#owner.#cache),
         }
     }
@@ -347,7 +370,11 @@ enum Buffer {
 /// declaration with errors does not compile, so the program it is in never runs).
 fn body(body: Option<&Body<'_>>, real: impl FnOnce(&Body<'_>) -> TokenStream) -> TokenStream {
     match body {
-        Some(body) => real(body),
+        Some(body) => {
+            let checks = body.custom_checks();
+            let real = real(body);
+            quote!(#checks #real)
+        }
         None => quote!(::core::unreachable!("a network declared with errors")),
     }
 }
@@ -602,7 +629,11 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
         b.model
             .layers
             .iter()
-            .map(emit_width_check)
+            .map(|layer| {
+                let mut check = emit_width_check(layer);
+                check.extend(emit_custom_check(layer));
+                check
+            })
             .collect::<TokenStream>()
     });
     let inherent = emit_inherent(surface, body);
@@ -706,6 +737,44 @@ fn emit_tape_struct(s: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
     }
 }
 
+/// The name of the trait through which custom layer `name` is called (see
+/// [`emit_custom_check`]).
+fn custom_check_trait(name: &Ident) -> Ident {
+    format_ident!("Layer_{}", name)
+}
+
+/// For a custom layer, a trait of its own that every use of the layer goes through, whose
+/// only impl is for the types that implement `Layer` at the widths given: a layer that does
+/// not fit is then one error, in words that name the layer, not only its type.
+fn emit_custom_check(layer: &Resolved<'_>) -> TokenStream {
+    let LayerKind::Custom { ty, .. } = &layer.decl.kind else {
+        return TokenStream::new();
+    };
+    let name = custom_check_trait(layer.name());
+    let message = format!(
+        "layer `{}` is a `{{Self}}`, which does not take {{I}} inputs to {{O}} outputs",
+        layer.name()
+    );
+    quote_spanned! {ty.span()=>
+        #[allow(non_camel_case_types)]
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(
+            message = #message,
+            label = "this type takes other widths",
+            note = "a layer implements `constnet::Layer<T, IN, OUT>` for the widths it accepts"
+        )]
+        trait #name<T: ::constnet::Float, const I: usize, const O: usize> {
+            const FITS: ();
+        }
+        #[diagnostic::do_not_recommend]
+        impl<T: ::constnet::Float, const I: usize, const O: usize, L: ::constnet::Layer<T, I, O>>
+            #name<T, I, O> for L
+        {
+            const FITS: () = ();
+        }
+    }
+}
+
 /// The check of one boundary the macro could not decide (a `const` item or an expression on
 /// either side): a constant evaluation that fails with the layer's message when the widths
 /// differ, once, at the layer's input width.
@@ -747,7 +816,8 @@ fn emit_inherent(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
                     .iter()
                     .enumerate()
                     .map(|(i, as_layer)| b.at(i, quote!(#as_layer::#count)));
-                quote!(0 #(+ #terms)*)
+                let checks = b.custom_checks();
+                quote!({ #checks 0 #(+ #terms)* })
             };
             (sum(quote!(PARAMS)), sum(quote!(STATE)))
         }

@@ -182,12 +182,14 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
         }
     });
     let h_last = &b.hs[b.hs.len() - 1];
+    let checks = b.custom_checks();
     let sample = |width| quote!(::constnet::Sample<T, #width>);
     let (x_ty, y_ty) = (sample(input), sample(output));
     quote! {
         impl<#params> #self_ty {
             #[inline(always)]
             fn __constnet_forward(&self, x: &#x_ty) -> #y_ty {
+                #checks
                 #split_p
                 #split_s
                 #(#steps)*
@@ -273,7 +275,7 @@ fn emit_new_tape(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         let scratches = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
             b.at(
                 i,
-                quote!(if #as_layer::SGD_SCRATCH > most { most = #as_layer::SGD_SCRATCH; }),
+                quote!(most = ::core::cmp::Ord::max(most, #as_layer::SGD_SCRATCH);),
             )
         });
         let masks = b.layers().iter().enumerate().filter_map(|(i, layer)| {

@@ -1,6 +1,9 @@
 // Everything the DSL accepts, compiled under `deny(warnings)`: the expansion must not warn in
 // a user's crate.
 #![deny(warnings, missing_docs, unused_qualifications, rust_2018_idioms)]
+// It is also an example of the ui-tests crate, so the workspace's clippy run holds the
+// expansion to these groups too (a custom layer's calls carry the user's spans).
+#![warn(clippy::pedantic, clippy::nursery)]
 // The expansion (the per-CPU copies of the forward pass included) has no `unsafe` of its own.
 #![forbid(unsafe_code)]
 //! A crate using constnet.
@@ -33,7 +36,7 @@ impl<T: Float, const N: usize> Layer<T, N, N> for Identity {
         _: &[T],
         _: BatchView<'_, T, N>,
         _: BatchView<'_, T, N>,
-        _: &mut (),
+        &mut (): &mut (),
         dy: BatchView<'_, T, N>,
         dx: Option<BatchViewMut<'_, T, N>>,
         _: &mut [T],

@@ -5,6 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Body, Buffer, Link, Surface, body, respan, respan_outside, stub_lints};
+use crate::ast::{Affine, LayerKind};
 use crate::check::Resolved;
 
 pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
@@ -241,7 +242,21 @@ fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
         let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
         let steps = (0..b.layers().len()).map(|i| {
-            let (step, name, h) = (forward_one_step(b, i), b.names[i], &b.hs[i]);
+            let (name, h) = (b.names[i], &b.hs[i]);
+            // A `Dense` layer through the product that serves every shape: this pass is for
+            // diagnostics, and its own copies of the per-shape kernels were a tenth of a
+            // 10-layer network's code (see `Dense::forward_one_any_shape`).
+            let step = match &b.layers()[i].decl.kind {
+                LayerKind::Affine {
+                    affine: Affine::Dense,
+                    ..
+                } => {
+                    let (ty, p, input) =
+                        (b.layers()[i].ty(), &b.p_names[i], one_sample_input(b, i));
+                    quote!(let #h = <#ty>::forward_one_any_shape(&self.#name, #p, #input);)
+                }
+                _ => forward_one_step(b, i),
+            };
             let name_str = name.to_string();
             b.at(
                 i,

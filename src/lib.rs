@@ -296,6 +296,25 @@ pub mod __private {
         rand::SeedableRng::seed_from_u64(seed)
     }
 
+    /// Calls `f` with each tensor of `layers` (each a layer's name, tensor specs and size in
+    /// the buffer, in buffer order), at its offset in the buffer.
+    pub fn walk_tensors(
+        layers: &[(&'static str, &'static [crate::TensorSpec], usize)],
+        f: &mut dyn FnMut(crate::TensorRef),
+    ) {
+        let mut offset = 0;
+        for &(layer, specs, size) in layers {
+            for spec in specs {
+                f(crate::TensorRef {
+                    layer,
+                    spec,
+                    offset: offset + spec.offset,
+                });
+            }
+            offset += size;
+        }
+    }
+
     /// A custom layer's cache, which the tape keeps as `Box<dyn Any>`.
     pub fn cache_mut<C: 'static>(cache: &mut Box<dyn core::any::Any>) -> &mut C {
         match cache.downcast_mut() {

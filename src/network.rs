@@ -742,10 +742,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
         };
         self.for_each_tensor(&mut visit);
         self.for_each_state_tensor(&mut visit);
-        found.ok_or_else(|| Error::UnknownParameter {
-            name: name.to_string(),
-            known: [self.param_names(), self.state_names()].concat().join(", "),
-        })
+        found.ok_or_else(|| unknown_tensor(name, &self.param_names(), &self.state_names()))
     }
 
     /// Copies a parameter or state tensor into `out` in PyTorch's row-major order
@@ -941,5 +938,15 @@ fn check_len(what: &str, expected: usize, got: usize) -> Result<(), Error> {
             expected,
             got,
         })
+    }
+}
+
+/// The error of a tensor name that is none of `params` and `states`: a plain function, so
+/// that it is compiled once in constnet rather than with every network's methods.
+#[cold]
+fn unknown_tensor(name: &str, params: &[String], states: &[String]) -> Error {
+    Error::UnknownParameter {
+        name: name.to_string(),
+        known: [params, states].concat().join(", "),
     }
 }

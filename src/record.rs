@@ -37,7 +37,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::network::OnSample;
+use crate::network::{LayerInfo, OnSample};
 use crate::train::EpochStats;
 use crate::{Batch, Error, Float, Network, TensorStats};
 use tensorboard::{EventWriter, Histogram};
@@ -154,8 +154,21 @@ impl Recorder {
         epochs: usize,
         resumed: bool,
     ) -> Result<Self, Error> {
+        Self::create_for(record, &net.param_names(), IN, epochs, resumed)
+    }
+
+    /// [`create`](Self::create) for a network whose parameter tensors are `names`, from
+    /// `inputs` inputs. (The generic methods gather what they need from the network and
+    /// call a plain one, compiled once in constnet rather than in every program.)
+    fn create_for(
+        record: &Record,
+        names: &[String],
+        inputs: usize,
+        epochs: usize,
+        resumed: bool,
+    ) -> Result<Self, Error> {
         if let Some((height, width)) = record.input_image
-            && height.checked_mul(width) != Some(IN)
+            && height.checked_mul(width) != Some(inputs)
         {
             return Err(Error::BadHyperparameter {
                 name: "record input_image",
@@ -192,7 +205,7 @@ impl Recorder {
         let mut header = String::from(
             "kind,epoch,step,loss,accuracy,learning_rate,val_loss,val_accuracy,seconds",
         );
-        for name in net.param_names() {
+        for name in names {
             let _ = write!(header, ",update_ratio:{name},grad_norm:{name}");
         }
         let csv = table("metrics.csv", &header)?;
@@ -222,10 +235,8 @@ impl Recorder {
             events,
             events_path,
             // Sized for the longest row and tag, so that steps never grow them.
-            row: String::with_capacity(128 + 64 * net.param_names().len()),
-            tag: String::with_capacity(
-                32 + net.param_names().iter().map(String::len).max().unwrap_or(0),
-            ),
+            row: String::with_capacity(128 + 64 * names.len()),
+            tag: String::with_capacity(32 + names.iter().map(String::len).max().unwrap_or(0)),
             epochs,
         })
     }
@@ -304,6 +315,26 @@ impl Recorder {
         grads: &[T],
         probe: &Batch<T, IN>,
     ) -> Result<(), Error> {
+        let time = self.epoch_row(stats, step, tensors)?;
+        if self.record.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
+            let at = (stats.epoch, step, time);
+            self.tensor_histograms(at, net, grads)?;
+            self.activations(at, net, probe)?;
+            self.histograms
+                .flush()
+                .map_err(|e| Error::io(&self.record.dir.join("histograms.csv"), e))?;
+        }
+        self.events.flush().map_err(|e| self.events_error(e))
+    }
+
+    /// An epoch's row and scalars: what [`epoch`](Self::epoch) writes every epoch. Returns
+    /// the time they are written at.
+    fn epoch_row(
+        &mut self,
+        stats: &EpochStats,
+        step: u64,
+        tensors: &[TensorStats],
+    ) -> Result<f64, Error> {
         let row = &mut self.row;
         row.clear();
         let _ = write!(row, "epoch,{},{step},{},", stats.epoch, stats.train_loss);
@@ -338,14 +369,7 @@ impl Recorder {
                     .map_err(|e| self.events_error(e))?;
             }
         }
-        if self.record.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
-            self.tensor_histograms((stats.epoch, step, time), net, grads)?;
-            self.activations((stats.epoch, step, time), net, probe)?;
-            self.histograms
-                .flush()
-                .map_err(|e| Error::io(&self.record.dir.join("histograms.csv"), e))?;
-        }
-        self.events.flush().map_err(|e| self.events_error(e))
+        Ok(time)
     }
 
     /// A histogram into the event file (`kind/name`) and `histograms.csv`.
@@ -380,16 +404,25 @@ impl Recorder {
     ) -> Result<(), Error> {
         let mut tensors = Vec::new();
         net.for_each_tensor(&mut |t| tensors.push((t.name(), t.range())));
+        let as_f64 = |values: &[T]| -> Vec<f64> { values.iter().map(|v| v.as_f64()).collect() };
         for (name, range) in tensors {
-            for (prefix, values) in [
-                ("weights", &net.params()[range.clone()]),
-                ("gradients", &grads[range]),
-            ] {
-                let histogram = Histogram::of(values.iter().map(|v| v.as_f64()), self.record.bins);
-                self.histogram(at, prefix, &name, &histogram)?;
-            }
+            let weights = as_f64(&net.params()[range.clone()]);
+            self.values_histogram(at, "weights", &name, &weights)?;
+            self.values_histogram(at, "gradients", &name, &as_f64(&grads[range]))?;
         }
         Ok(())
+    }
+
+    /// The histogram of `values` (see [`histogram`](Self::histogram)).
+    fn values_histogram(
+        &mut self,
+        at: (usize, u64, f64),
+        kind: &str,
+        name: &str,
+        values: &[f64],
+    ) -> Result<(), Error> {
+        let histogram = Histogram::of(values.iter().copied(), self.record.bins);
+        self.histogram(at, kind, name, &histogram)
     }
 
     /// Every layer's output over the first samples of `probe`: a histogram, its row of
@@ -400,7 +433,6 @@ impl Recorder {
         net: &N,
         probe: &Batch<T, IN>,
     ) -> Result<(), Error> {
-        let (epoch, step, time) = at;
         let samples = self.record.probe_samples.min(probe.ncols());
         let layers = net.layers();
         let mut outputs: Vec<Vec<f64>> = layers
@@ -415,7 +447,20 @@ impl Recorder {
                 i += 1;
             });
         }
-        for (layer, values) in layers.iter().zip(&outputs) {
+        self.write_activations(at, &layers, &outputs, samples)
+    }
+
+    /// What [`activations`](Self::activations) writes, from every layer's `outputs` over
+    /// `samples` samples.
+    fn write_activations(
+        &mut self,
+        at: (usize, u64, f64),
+        layers: &[LayerInfo],
+        outputs: &[Vec<f64>],
+        samples: usize,
+    ) -> Result<(), Error> {
+        let (epoch, step, time) = at;
+        for (layer, values) in layers.iter().zip(outputs) {
             let activity = Activity::of(layer.kind, values, layer.outputs, samples);
             let blank = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
             writeln!(
@@ -479,7 +524,17 @@ impl Recorder {
         };
         // In PyTorch's layout, `[out, in]` row-major: a unit's weights are one row.
         let weights: Vec<f64> = net.param(&t.name())?.iter().map(|w| w.as_f64()).collect();
-        let (w, h, pixels) = weight_grid(&weights, t.spec.shape[0], (height, width));
+        self.write_first_layer(&weights, t.spec.shape[0], (height, width))
+    }
+
+    /// `first_layer.png`, from the first layer's `units` rows of weights.
+    fn write_first_layer(
+        &self,
+        weights: &[f64],
+        units: usize,
+        (height, width): (usize, usize),
+    ) -> Result<(), Error> {
+        let (w, h, pixels) = weight_grid(weights, units, (height, width));
         let path = self.record.dir.join("first_layer.png");
         let png = crate::png::encode(w, h, crate::png::Color::Gray, &pixels);
         std::fs::write(&path, png).map_err(|e| Error::io(&path, e))

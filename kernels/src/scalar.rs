@@ -759,10 +759,13 @@ macro_rules! impl_scalar {
                     b: *const $ty,
                     y: *mut $ty,
                 ) {
-                    let masks: [$gmask; NV] = std::array::from_fn(|v| {
+                    // A loop rather than `std::array::from_fn`, whose machinery is compiled
+                    // again for every block of every layer of every network.
+                    let mut masks: [$gmask; NV] = [0; NV];
+                    for (v, mask) in masks.iter_mut().enumerate() {
                         let n = rows.saturating_sub(v * L).min(L) as u32;
-                        ((1u32 << n) - 1) as $gmask
-                    });
+                        *mask = ((1u32 << n) - 1) as $gmask;
+                    }
                     let mut acc = [[$gzero(); NV]; G];
                     for (v, acc) in acc[0].iter_mut().enumerate() {
                         // SAFETY: the mask keeps the load inside `b[r0..r0 + rows]`.

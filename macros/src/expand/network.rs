@@ -76,24 +76,17 @@ fn emit_buffers(_: Option<&Body<'_>>) -> TokenStream {
     }
 }
 
-/// `for_each_tensor` and `for_each_state_tensor`: every layer's tensors, by offset.
+/// `for_each_tensor` and `for_each_state_tensor`: every layer's tensors, by offset. The
+/// generated code is a table of the layers' names, specs and sizes; the walk over it is one
+/// function in constnet, compiled once rather than in every program for every network.
 fn emit_tensor_walks(b: Option<&Body<'_>>) -> TokenStream {
     let walk = |specs: TokenStream, count: TokenStream| {
         body(b, |b| {
             let layers = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
                 let name = b.names[i].to_string();
-                b.at(i, quote! {
-                    for spec in #as_layer::#specs {
-                        f(::constnet::TensorRef { layer: #name, spec, offset: offset + spec.offset });
-                    }
-                    offset += #as_layer::#count;
-                })
+                b.at(i, quote!((#name, #as_layer::#specs, #as_layer::#count)))
             });
-            quote! {
-                let mut offset = 0;
-                #(#layers)*
-                let _ = offset;
-            }
+            quote!(::constnet::__private::walk_tensors(&[#(#layers),*], f))
         })
     };
     let (tensors, states) = (

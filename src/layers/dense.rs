@@ -11,7 +11,7 @@
 //! forward as one register-blocked matrix-vector product per sample instead, on AVX-512
 //! CPUs (`kernels::per_sample_shape`).
 
-use nalgebra::{Const, Dim, Dyn, MatrixView, MatrixViewMut, SMatrixView, SVector, U1};
+use nalgebra::{DMatrixView, DMatrixViewMut, Dyn, MatrixView, SMatrixView, SVector, U1};
 use rand::RngCore;
 
 use super::ReluMask;
@@ -144,14 +144,15 @@ impl<const I: usize, const O: usize> Dense<I, O> {
             }
             return;
         }
-        let w = weight::<T, I, O>(p);
+        let (w, xs) = (weight_any(p, O, I), Cols::of(&x).view());
+        let mut ys = ColsMut::of(&mut y).view();
         match mask {
             Some(mask) => {
                 let bytes = mask.column_bytes();
-                let written = affine_relu_keeping_bits(&w, &x, b, &mut y, mask.bits_mut(), bytes);
+                let written = affine_relu_keeping_bits(&w, &xs, b, &mut ys, mask.bits_mut(), bytes);
                 mask.set_batch(written.then_some(x.ncols()));
             }
-            None => affine(&w, &x, b, true, &mut y),
+            None => affine(&w, &xs, b, true, &mut ys),
         }
     }
 
@@ -188,8 +189,9 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         accumulate: bool,
         mask: Option<&ReluMask>,
     ) {
-        let gate = Gate::through_relu(mask, x.ncols());
-        affine_backward(p, x, dy, dx.map(|dx| (dx, gate)), dp, accumulate);
+        let (gate, mut dx) = (Gate::through_relu(mask, x.ncols()), dx);
+        let dx = dx.as_mut().map(|dx| (ColsMut::of(dx), gate));
+        affine_backward(p, Cols::of(&x), Cols::of(&dy), dx, dp, accumulate);
     }
 
     /// [`backward_through_relu`](Self::backward_through_relu) followed by a plain SGD step
@@ -227,15 +229,10 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         mask: Option<&ReluMask>,
         scratch: &mut [T],
     ) {
-        let gate = Gate::through_relu(mask, x.ncols());
-        affine_backward_sgd(
-            p,
-            x,
-            dy,
-            dx.map(|dx| (dx, gate)),
-            (lr, weight_decay),
-            scratch,
-        );
+        let (gate, mut dx) = (Gate::through_relu(mask, x.ncols()), dx);
+        let dx = dx.as_mut().map(|dx| (ColsMut::of(dx), gate));
+        let (x, dy) = (Cols::of(&x), Cols::of(&dy));
+        affine_backward_sgd(p, x, dy, dx, (lr, weight_decay), scratch);
     }
 }
 
@@ -294,7 +291,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         if !T::first_layer_grads(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
             return false;
         }
-        affine_backward(p, h, dy, None, dp, accumulate);
+        affine_backward(p, Cols::of(&h), Cols::of(&dy), None, dp, accumulate);
         true
     }
 
@@ -348,6 +345,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         if !T::first_layer_grads(&p[..O * I], shape, dz, xs, I0, gate, scale, first) {
             return false;
         }
+        let (h, dy) = (Cols::of(&h), Cols::of(&dy));
         affine_backward_sgd(p, h, dy, None, (lr, weight_decay), scratch);
         true
     }
@@ -378,22 +376,21 @@ const fn affine_sgd_scratch(inputs: usize, params: usize) -> usize {
 /// layer with one or two inputs computes its gradient into `scratch` with the one-pass
 /// kernel instead (it is at most `R * 3` elements). Unlike
 /// [`Sgd::step`](crate::Optimizer::step), subnormal weights are not flushed to zero.
-pub(crate) fn affine_backward_sgd<T: Float, const I: usize, R: Dim>(
+pub(crate) fn affine_backward_sgd<T: Float>(
     p: &mut [T],
-    x: BatchView<'_, T, I>,
-    dz: MatrixView<'_, T, R, Dyn>,
-    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
+    x: Cols<'_, T>,
+    dz: Cols<'_, T>,
+    dx: Option<(ColsMut<'_, T>, Gate<'_>)>,
     (lr, decay): (T, T),
     scratch: &mut [T],
 ) {
-    let (rows, batch) = dz.shape_generic();
-    let r = rows.value();
-    let len = r * (I + 1);
-    if I <= 2 {
+    let (inputs, rows) = (x.rows, dz.rows);
+    let len = rows * (inputs + 1);
+    if inputs <= 2 {
         let grads = &mut scratch[..len];
         affine_backward(p, x, dz, dx, grads, false);
-        let (w, b) = p[..len].split_at_mut(r * I);
-        let (gw, gb) = grads.split_at(r * I);
+        let (w, b) = p[..len].split_at_mut(rows * inputs);
+        let (gw, gb) = grads.split_at(rows * inputs);
         for (p, &g) in w.iter_mut().zip(gw) {
             *p -= lr * (g + decay * *p);
         }
@@ -403,18 +400,18 @@ pub(crate) fn affine_backward_sgd<T: Float, const I: usize, R: Dim>(
         return;
     }
     affine_input_grad(p, x, dz, dx);
-    let (w, b) = p[..len].split_at_mut(r * I);
-    let x_t = transposed(&x, batch);
-    let mut w = MatrixViewMut::from_slice_generic(w, rows, Const::<I>);
-    gemm(-lr, &dz, &x_t, T::ONE - lr * decay, &mut w);
-    for column in dz.column_iter() {
-        for (b, &d) in b.iter_mut().zip(column.as_slice()) {
-            *b -= lr * d;
-        }
-    }
+    let (w, b) = p[..len].split_at_mut(rows * inputs);
+    let mut w = DMatrixViewMut::from_slice(w, rows, inputs);
+    gemm(
+        -lr,
+        &dz.view(),
+        &x.transposed(),
+        T::ONE - lr * decay,
+        &mut w,
+    );
+    dz.step(b, lr);
 }
 
-/// `W` as an `O x I` view of the first `O * I` parameters.
 /// `y = W x + b` for `x` of any length and `y` of any length (`W` the `y.len() x x.len()`
 /// column-major matrix at the start of `p`, `b` after it), column by column: one copy per
 /// scalar type serves every shape (see [`Dense::forward_one_any_shape`]).
@@ -429,8 +426,96 @@ fn affine_one_sample<T: Float>(p: &[T], x: &[T], y: &mut [T]) {
     }
 }
 
+/// `W` as an `O x I` view of the first `O * I` parameters.
 fn weight<T: Float, const I: usize, const O: usize>(p: &[T]) -> SMatrixView<'_, T, O, I> {
     SMatrixView::<T, O, I>::from_slice(&p[..O * I])
+}
+
+/// `W` as a `rows x inputs` view of the first `rows * inputs` parameters, its size known
+/// at run time (see [`Cols`]).
+pub(crate) fn weight_any<T: Float>(p: &[T], rows: usize, inputs: usize) -> DMatrixView<'_, T> {
+    DMatrixView::from_slice(&p[..rows * inputs], rows, inputs)
+}
+
+/// A batch (of samples or of gradients) as the affine passes here take it: its elements,
+/// column by column, and its height. With their sizes known only at run time these passes
+/// are compiled once per scalar type rather than once per layer shape, in every program
+/// that trains a network; their kernels take run-time sizes in any case.
+///
+/// It also carries the loops over its columns that a bias gradient or step makes: there a
+/// short column is a few elements, and a loop compiled for its height (unrolled) costs a
+/// fraction of one that is not (W4's 3-row output layer, and its 100-row hidden one, whose
+/// loop then has no remainder).
+#[derive(Clone, Copy)]
+pub(crate) struct Cols<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    sums: ColumnSums<T>,
+}
+
+impl<'a, T: Float> Cols<'a, T> {
+    /// `data`'s columns of `rows` elements.
+    pub(crate) fn new(data: &'a [T], rows: usize) -> Self {
+        Cols {
+            data,
+            rows,
+            sums: ColumnSums::any(),
+        }
+    }
+
+    /// A batch's columns.
+    pub(crate) fn of<const N: usize>(x: &'a BatchView<'_, T, N>) -> Self {
+        Cols {
+            data: x.as_slice(),
+            rows: N,
+            sums: ColumnSums::of::<N>(),
+        }
+    }
+
+    /// `sums += each column`, the columns in order.
+    fn add_to(&self, sums: &mut [T]) {
+        (self.sums.add)(&mut sums[..self.rows], self.data);
+    }
+
+    /// `values -= lr * each column`, the columns in order.
+    fn step(&self, values: &mut [T], lr: T) {
+        (self.sums.step)(&mut values[..self.rows], self.data, lr);
+    }
+
+    fn batch(&self) -> usize {
+        self.data.len() / self.rows
+    }
+
+    pub(crate) fn view(&self) -> DMatrixView<'a, T> {
+        DMatrixView::from_slice(self.data, self.rows, self.batch())
+    }
+
+    /// `X^T`, `B x I`: a view of the same elements with the strides swapped.
+    fn transposed(&self) -> MatrixView<'a, T, Dyn, Dyn, Dyn, U1> {
+        let (batch, rows) = (Dyn(self.batch()), Dyn(self.rows));
+        MatrixView::from_slice_with_strides_generic(self.data, batch, rows, rows, U1)
+    }
+}
+
+/// A batch written to, as [`Cols`] reads one.
+pub(crate) struct ColsMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+}
+
+impl<'a, T: Float> ColsMut<'a, T> {
+    /// A batch's columns.
+    pub(crate) fn of<const N: usize>(x: &'a mut BatchViewMut<'_, T, N>) -> Self {
+        ColsMut {
+            data: x.as_mut_slice(),
+            rows: N,
+        }
+    }
+
+    pub(crate) fn view(self) -> DMatrixViewMut<'a, T> {
+        let batch = self.data.len() / self.rows;
+        DMatrixViewMut::from_slice(self.data, self.rows, batch)
+    }
 }
 
 impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
@@ -499,7 +584,8 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
             }
             return;
         }
-        affine(&weight::<T, I, O>(p), &x, b, false, &mut y);
+        let (w, x) = (weight_any(p, O, I), Cols::of(&x).view());
+        affine(&w, &x, b, false, &mut ColsMut::of(&mut y).view());
     }
 
     fn backward(
@@ -512,7 +598,9 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
     ) {
-        affine_backward(p, x, dy, dx.map(|dx| (dx, Gate::None)), dp, true);
+        let mut dx = dx;
+        let dx = dx.as_mut().map(|dx| (ColsMut::of(dx), Gate::None));
+        affine_backward(p, Cols::of(&x), Cols::of(&dy), dx, dp, true);
     }
 
     fn backward_overwrite(
@@ -525,7 +613,9 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         dx: Option<BatchViewMut<'_, T, I>>,
         dp: &mut [T],
     ) {
-        affine_backward(p, x, dy, dx.map(|dx| (dx, Gate::None)), dp, false);
+        let mut dx = dx;
+        let dx = dx.as_mut().map(|dx| (ColsMut::of(dx), Gate::None));
+        affine_backward(p, Cols::of(&x), Cols::of(&dy), dx, dp, false);
     }
 
     fn backward_sgd(
@@ -540,7 +630,9 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         weight_decay: T,
         scratch: &mut [T],
     ) {
-        let dx = dx.map(|dx| (dx, Gate::None));
+        let mut dx = dx;
+        let dx = dx.as_mut().map(|dx| (ColsMut::of(dx), Gate::None));
+        let (x, dy) = (Cols::of(&x), Cols::of(&dy));
         affine_backward_sgd(p, x, dy, dx, (lr, weight_decay), scratch);
     }
 }
@@ -571,70 +663,120 @@ impl<'a> Gate<'a> {
 /// [`Maxout`](crate::layers::Maxout): `dW += dZ X^T`, `db += the sum of dZ's columns`,
 /// `dX = W^T dZ` (when asked for, gated as its `Gate` says). With `accumulate` false, `dW`
 /// and `db` are overwritten instead (and not read).
-pub(crate) fn affine_backward<T: Float, const I: usize, R: Dim>(
+pub(crate) fn affine_backward<T: Float>(
     p: &[T],
-    x: BatchView<'_, T, I>,
-    dz: MatrixView<'_, T, R, Dyn>,
-    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
+    x: Cols<'_, T>,
+    dz: Cols<'_, T>,
+    dx: Option<(ColsMut<'_, T>, Gate<'_>)>,
     dp: &mut [T],
     accumulate: bool,
 ) {
-    let (rows, batch) = dz.shape_generic();
-    let r = rows.value();
+    let (inputs, rows) = (x.rows, dz.rows);
     let beta = if accumulate { T::ONE } else { T::ZERO };
-    if affine_grads_in_one_pass(&dz, &x, beta, &mut dp[..r * (I + 1)]) {
+    let dz_view = dz.view();
+    if affine_grads_in_one_pass(&dz_view, &x.view(), beta, &mut dp[..rows * (inputs + 1)]) {
         affine_input_grad(p, x, dz, dx);
         return;
     }
-    let (dw, db) = dp.split_at_mut(r * I);
+    let (dw, db) = dp.split_at_mut(rows * inputs);
     // dW += dZ X^T, with X^T a B x I view of X's buffer.
-    let x_t = transposed(&x, batch);
-    let mut dw = MatrixViewMut::from_slice_generic(dw, rows, Const::<I>);
-    gemm(T::ONE, &dz, &x_t, beta, &mut dw);
+    let mut dw = DMatrixViewMut::from_slice(dw, rows, inputs);
+    gemm(T::ONE, &dz_view, &x.transposed(), beta, &mut dw);
     // db += the sum of dZ's columns.
-    let db = &mut db[..r];
+    let db = &mut db[..rows];
     if !accumulate {
         db.fill(T::ZERO);
     }
-    for column in dz.column_iter() {
-        // Each column is contiguous: a plain slice loop vectorizes, a strided iterator does not.
-        for (g, &d) in db.iter_mut().zip(column.as_slice()) {
-            *g += d;
-        }
-    }
+    dz.add_to(db);
     affine_input_grad(p, x, dz, dx);
 }
 
-/// `X^T`, `B x I`: a view of the batch `X`'s buffer with its strides swapped.
-fn transposed<'a, T: Float, const I: usize>(
-    x: &'a BatchView<'_, T, I>,
-    batch: Dyn,
-) -> MatrixView<'a, T, Dyn, Const<I>, Const<I>, U1> {
-    MatrixView::from_slice_with_strides_generic(x.as_slice(), batch, Const::<I>, Const::<I>, U1)
+/// The loops of [`Cols::add_to`] and [`Cols::step`], each a plain function over slices
+/// that do not overlap (so that they vectorize without run-time checks), compiled for one
+/// column height or for any.
+#[derive(Clone, Copy)]
+struct ColumnSums<T> {
+    add: fn(&mut [T], &[T]),
+    step: fn(&mut [T], &[T], T),
+}
+
+impl<T: Float> ColumnSums<T> {
+    fn of<const R: usize>() -> Self {
+        ColumnSums {
+            add: add_columns::<T, R>,
+            step: step_columns::<T, R>,
+        }
+    }
+
+    fn any() -> Self {
+        ColumnSums {
+            add: add_columns_any,
+            step: step_columns_any,
+        }
+    }
+}
+
+/// `sums += each column of `data``, `R` rows each.
+fn add_columns<T: Float, const R: usize>(sums: &mut [T], data: &[T]) {
+    let sums = &mut sums[..R];
+    for column in data.chunks_exact(R) {
+        for (g, &d) in sums.iter_mut().zip(column) {
+            *g += d;
+        }
+    }
+}
+
+/// `values -= lr * each column of `data``, `R` rows each.
+fn step_columns<T: Float, const R: usize>(values: &mut [T], data: &[T], lr: T) {
+    let values = &mut values[..R];
+    for column in data.chunks_exact(R) {
+        for (b, &d) in values.iter_mut().zip(column) {
+            *b -= lr * d;
+        }
+    }
+}
+
+/// [`add_columns`] for columns as tall as `sums`.
+fn add_columns_any<T: Float>(sums: &mut [T], data: &[T]) {
+    for column in data.chunks_exact(sums.len()) {
+        for (g, &d) in sums.iter_mut().zip(column) {
+            *g += d;
+        }
+    }
+}
+
+/// [`step_columns`] for columns as tall as `values`.
+fn step_columns_any<T: Float>(values: &mut [T], data: &[T], lr: T) {
+    for column in data.chunks_exact(values.len()) {
+        for (b, &d) in values.iter_mut().zip(column) {
+            *b -= lr * d;
+        }
+    }
 }
 
 /// `dX = W^T dZ` (when asked for; gated as its `Gate` says), with `W^T` an `I x R` view of
 /// `W`'s elements (strides swapped, no copy).
-fn affine_input_grad<T: Float, const I: usize, R: Dim>(
+fn affine_input_grad<T: Float>(
     p: &[T],
-    x: BatchView<'_, T, I>,
-    dz: MatrixView<'_, T, R, Dyn>,
-    dx: Option<(BatchViewMut<'_, T, I>, Gate<'_>)>,
+    x: Cols<'_, T>,
+    dz: Cols<'_, T>,
+    dx: Option<(ColsMut<'_, T>, Gate<'_>)>,
 ) {
-    if let Some((mut dx, gate)) = dx {
-        let rows = dz.shape_generic().0;
+    if let Some((dx, gate)) = dx {
+        let (inputs, rows) = (Dyn(x.rows), Dyn(dz.rows));
         let w_t = MatrixView::from_slice_with_strides_generic(
-            &p[..rows.value() * I],
-            Const::<I>,
+            &p[..x.rows * dz.rows],
+            inputs,
             rows,
             rows,
             U1,
         );
+        let (dz, mut dx) = (dz.view(), dx.view());
         match gate {
             Gate::None => gemm(T::ONE, &w_t, &dz, T::ZERO, &mut dx),
             Gate::Bits(mask)
                 if gemm_gated_by_bits(&w_t, &dz, mask.bits(), mask.column_bytes(), &mut dx) => {}
-            Gate::Bits(_) | Gate::Input => gemm_gated(&w_t, &dz, &x, &mut dx),
+            Gate::Bits(_) | Gate::Input => gemm_gated(&w_t, &dz, &x.view(), &mut dx),
         }
     }
 }

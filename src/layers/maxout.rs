@@ -10,7 +10,7 @@
 use nalgebra::{Const, Dyn, MatrixView, MatrixViewMut, SVector, U1};
 use rand::RngCore;
 
-use super::dense::{Gate, affine_backward};
+use super::dense::{Cols, ColsMut, Gate, affine_backward, weight_any};
 use crate::kernels::affine;
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Kinks, Layer};
@@ -171,8 +171,10 @@ impl<const I: usize, const O: usize, const K: usize> Maxout<I, O, K> {
                 dzc[wc[o] as usize * O + o] = dyc[o];
             }
         }
-        let dz = MatrixView::from_slice_generic(&cache.dz[..rows * batch], Dyn(rows), Dyn(batch));
-        affine_backward(p, x, dz, dx.map(|dx| (dx, Gate::None)), dp, accumulate);
+        let dz = Cols::new(&cache.dz[..rows * batch], rows);
+        let mut dx = dx;
+        let dx = dx.as_mut().map(|dx| (ColsMut::of(dx), Gate::None));
+        affine_backward(p, Cols::of(&x), dz, dx, dp, accumulate);
     }
 }
 
@@ -246,7 +248,7 @@ impl<T: Float, const I: usize, const O: usize, const K: usize> Layer<T, I, O> fo
         let (w, b) = p.split_at(rows * I);
         // Z = W X + b, all pieces in one product.
         let z = &mut cache.z[..rows * batch];
-        let w = MatrixView::from_slice_generic(w, Dyn(rows), Const::<I>);
+        let (w, x) = (weight_any(w, rows, I), Cols::of(&x).view());
         let mut z_view = MatrixViewMut::from_slice_generic(z, Dyn(rows), Dyn(batch));
         affine(&w, &x, &b[..rows], false, &mut z_view);
         // y = the winning piece of each output.

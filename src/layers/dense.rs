@@ -703,53 +703,26 @@ struct ColumnSums<T> {
 impl<T: Float> ColumnSums<T> {
     fn of<const R: usize>() -> Self {
         ColumnSums {
-            add: add_columns::<T, R>,
-            step: step_columns::<T, R>,
+            add: |sums, data| fold_columns(&mut sums[..R], data, |g, d| g + d),
+            step: |values, data, lr| fold_columns(&mut values[..R], data, |b, d| b - lr * d),
         }
     }
 
     fn any() -> Self {
         ColumnSums {
-            add: add_columns_any,
-            step: step_columns_any,
+            add: |sums, data| fold_columns(sums, data, |g, d| g + d),
+            step: |values, data, lr| fold_columns(values, data, |b, d| b - lr * d),
         }
     }
 }
 
-/// `sums += each column of `data``, `R` rows each.
-fn add_columns<T: Float, const R: usize>(sums: &mut [T], data: &[T]) {
-    let sums = &mut sums[..R];
-    for column in data.chunks_exact(R) {
-        for (g, &d) in sums.iter_mut().zip(column) {
-            *g += d;
-        }
-    }
-}
-
-/// `values -= lr * each column of `data``, `R` rows each.
-fn step_columns<T: Float, const R: usize>(values: &mut [T], data: &[T], lr: T) {
-    let values = &mut values[..R];
-    for column in data.chunks_exact(R) {
-        for (b, &d) in values.iter_mut().zip(column) {
-            *b -= lr * d;
-        }
-    }
-}
-
-/// [`add_columns`] for columns as tall as `sums`.
-fn add_columns_any<T: Float>(sums: &mut [T], data: &[T]) {
-    for column in data.chunks_exact(sums.len()) {
-        for (g, &d) in sums.iter_mut().zip(column) {
-            *g += d;
-        }
-    }
-}
-
-/// [`step_columns`] for columns as tall as `values`.
-fn step_columns_any<T: Float>(values: &mut [T], data: &[T], lr: T) {
-    for column in data.chunks_exact(values.len()) {
-        for (b, &d) in values.iter_mut().zip(column) {
-            *b -= lr * d;
+/// `acc[i] = f(acc[i], column[i])` for each column of `data` in turn, the columns as tall as
+/// `acc` (whose length, inlined into [`ColumnSums::of`], is a constant).
+#[inline(always)]
+fn fold_columns<T: Float>(acc: &mut [T], data: &[T], f: impl Fn(T, T) -> T) {
+    for column in data.chunks_exact(acc.len()) {
+        for (a, &d) in acc.iter_mut().zip(column) {
+            *a = f(*a, d);
         }
     }
 }

@@ -125,6 +125,17 @@ pub use scalar::Float;
 pub use schedule::{Decay, Schedule};
 
 pub use nalgebra;
+/// nalgebra's type-level width, as in a [`Sample`]'s and a [`Batch`]'s type. It is also here,
+/// at the crate's root, so that rustc's messages about a sample or batch of the wrong width
+/// spell it `constnet::Const<3>` rather than `constnet::nalgebra::Const<3>`: short enough that
+/// rustc prints the argument's type in full rather than writing it to a file.
+///
+/// ```
+/// use constnet::{nalgebra::Matrix, Const, Sample};
+/// let x: Matrix<f32, Const<2>, Const<1>, _> = Sample::<f32, 2>::zeros();
+/// assert_eq!(x.len(), 2);
+/// ```
+pub use nalgebra::Const;
 
 /// The random number generator behind every seed in constnet: initialization, dropout
 /// masks, shuffling, gradient-check sampling and the spiral data. It is xoshiro256++

@@ -304,7 +304,7 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a network from {IN} inputs to {OUT} outputs of `{T}`",
-    label = "this needs a network from {IN} inputs to {OUT} outputs of `{T}`"
+    label = "a network of other widths or scalar type"
 )]
 pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + Sized {
     /// The generated tape type.

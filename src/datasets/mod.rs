@@ -75,10 +75,7 @@ pub trait Dataset {
 /// assert_eq!(labeled.gather_targets(&[1, 2], &mut buffer), &[1, 0][..]);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a set of {N}-wide samples of `{T}`",
-    label = "{N}-wide samples of `{T}` are needed here"
-)]
+#[diagnostic::on_unimplemented(message = "`{Self}` is not a set of {N}-wide samples of `{T}`")]
 pub trait Supervised<T: Float, const N: usize>: Dataset + Sized {
     /// Storage for the targets of one mini-batch, allocated once and refilled per batch.
     type Buffer: Debug;
@@ -563,10 +560,7 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
 /// # fn samples<D: SetOf<f32, 3>>(data: &D) -> usize { data.inputs().ncols() }
 /// samples(&constnet::datasets::spiral::<f32>(5, 3, 0)); // 2-wide points, not 3
 /// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a set of {N}-wide samples of `{T}`",
-    label = "{N}-wide samples of `{T}` are needed here"
-)]
+#[diagnostic::on_unimplemented(message = "`{Self}` is not a set of {N}-wide samples of `{T}`")]
 pub trait SetOf<T: Float, const N: usize>: Supervised<T, N> {}
 
 #[diagnostic::do_not_recommend]
@@ -591,10 +585,7 @@ impl<T: Float, const N: usize, D: Supervised<T, N>> SetOf<T, N> for D {}
 /// rows(&data); // not marked: `split` it, or call `into_training`
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not marked as training data",
-    label = "preprocessing is fitted on training data only",
-    note = "`.split(n)` returns the first `n` samples as training data; \
-            `.into_training()` marks data that comes already split"
+    message = "`{Self}` is not training data: call `.split(n)` or `.into_training()` first"
 )]
 pub trait TrainingData<T: Float, const N: usize>: Supervised<T, N> {}
 

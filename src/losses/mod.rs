@@ -116,8 +116,7 @@ pub trait Loss<T: Float, const K: usize> {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` on {K} outputs does not take the targets of this data",
-    label = "this loss needs targets for {K} outputs",
-    note = "regression targets are as wide as the network's output"
+    label = "this loss takes targets for {K} outputs"
 )]
 pub trait TakesTargets<T: Float, const K: usize, Tg: ?Sized>: Loss<T, K> {
     /// The data set's targets as the loss's own type (they are the same type).

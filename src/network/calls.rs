@@ -34,7 +34,7 @@ use crate::scalar::Float;
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` takes a `Sample<{T}, {IN}>`",
-    label = "not a sample of {IN} `{T}` features"
+    label = "not a `Sample<{T}, {IN}>`"
 )]
 pub trait OnSample<X: ?Sized, T: Float, const IN: usize, const OUT: usize>:
     Network<T, IN, OUT>
@@ -131,7 +131,7 @@ where
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` takes a batch of {IN}-wide `{T}` samples",
-    label = "not a batch of {IN}-wide `{T}` samples"
+    label = "not {IN}-wide `{T}` samples"
 )]
 pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
     /// Forward pass of a batch in evaluation mode, into `tape`'s buffers (no allocation).

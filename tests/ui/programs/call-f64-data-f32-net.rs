@@ -13,11 +13,19 @@ network! {
 }
 
 fn main() -> Result<(), Error> {
-    let digits = read_csv::<f64, 64>("data/sklearn/digits.csv.gz", Header::None)?.scaled(1.0 / 16.0);
+    let digits =
+        read_csv::<f64, 64>("data/sklearn/digits.csv.gz", Header::None)?.scaled(1.0 / 16.0);
     let (train, val) = digits.shuffled(0).split(1437);
     let mut net = DigitsNet::new(0);
     let mut adam = AdamConfig::new(2e-3).build()?;
-    let history = fit(&mut net, &mut adam, &SoftmaxCrossEntropy, &train, Some(&val), &Config::new(40, 32))?;
+    let history = fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &Config::new(40, 32),
+    )?;
     println!("{:?}", history.last());
     Ok(())
 }

@@ -13,10 +13,19 @@ network! {
 }
 
 fn main() -> Result<(), Error> {
-    let (train, val) = mnist::<f32>("data/mnist", Split::Train)?.shuffled(0).split(55_000);
+    let (train, val) = mnist::<f32>("data/mnist", Split::Train)?
+        .shuffled(0)
+        .split(55_000);
     let mut net = DigitsNet::new(0);
     let mut adam = AdamConfig::new(1e-3).build()?;
-    let history = fit(&mut net, &mut adam, &SoftmaxCrossEntropy, &train, Some(&val), &Config::new(10, 32))?;
+    let history = fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &Config::new(10, 32),
+    )?;
     println!("{:?}", history.last());
     Ok(())
 }

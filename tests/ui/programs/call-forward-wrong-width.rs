@@ -15,7 +15,14 @@ fn main() -> Result<(), Error> {
     let mut net = SpiralNet::new(0);
     let mut adam = AdamConfig::new(1e-2).build()?;
     let (train, val) = data.shuffled(0).split(240);
-    constnet::train::fit(&mut net, &mut adam, &SoftmaxCrossEntropy, &train, Some(&val), &constnet::train::Config::new(100, 30))?;
+    constnet::train::fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &constnet::train::Config::new(100, 30),
+    )?;
     let point = Sample::<f32, 3>::new(0.5, -0.25, 1.0);
     let scores = net.forward(&point);
     println!("scores {scores:?}");

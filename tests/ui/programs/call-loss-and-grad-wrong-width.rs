@@ -18,7 +18,13 @@ fn main() -> Result<(), Error> {
     let inputs = Batch::<f32, 3>::from_fn(300, |i, j| (i * j) as f32 / 900.0);
     let labels: Vec<usize> = (0..300).map(|j| j % 3).collect();
     for _ in 0..1000 {
-        net.loss_and_grad(&inputs, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+        net.loss_and_grad(
+            &inputs,
+            &labels[..],
+            &SoftmaxCrossEntropy,
+            &mut tape,
+            &mut grads,
+        )?;
         sgd.step(net.params_mut(), &grads)?;
     }
     Ok(())

@@ -17,7 +17,8 @@ fn evaluate<N: Network<f32, 64, 10>>(net: &N, val: &Labeled<f32, 64>) -> Result<
 }
 
 fn main() -> Result<(), Error> {
-    let digits = read_csv::<f32, 64>("data/sklearn/digits.csv.gz", Header::None)?.scaled(1.0 / 16.0);
+    let digits =
+        read_csv::<f32, 64>("data/sklearn/digits.csv.gz", Header::None)?.scaled(1.0 / 16.0);
     let (_, val) = digits.shuffled(0).split(1437);
     let net = SpiralNet::new(0);
     println!("{:.2}%", 100.0 * evaluate(&net, &val)?);

@@ -16,7 +16,14 @@ fn main() -> Result<(), Error> {
     let (train, val) = diabetes::<f64>("data/sklearn")?.shuffled(0).split(376);
     let mut net = DiabetesNet::<f64>::init(0);
     let mut adam = AdamConfig::new(1e-3).build()?;
-    let history = fit(&mut net, &mut adam, &MeanSquaredError, &train, Some(&val), &Config::new(100, 16))?;
+    let history = fit(
+        &mut net,
+        &mut adam,
+        &MeanSquaredError,
+        &train,
+        Some(&val),
+        &Config::new(100, 16),
+    )?;
     println!("{:?}", history.last());
     Ok(())
 }

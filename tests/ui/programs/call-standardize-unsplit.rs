@@ -1,7 +1,7 @@
 // Preprocessing fitted on a set that is not marked as training data.
 use constnet::datasets::{Header, read_csv};
-use constnet::preprocess::{Granularity, Standardize};
 use constnet::prelude::*;
+use constnet::preprocess::{Granularity, Standardize};
 use constnet::train::{Config, fit};
 
 network! {
@@ -19,7 +19,14 @@ fn main() -> Result<(), Error> {
     let (train, val) = standardize.apply(&digits).split(1437);
     let mut net = DigitsNet::new(0);
     let mut adam = AdamConfig::new(2e-3).build()?;
-    let history = fit(&mut net, &mut adam, &SoftmaxCrossEntropy, &train, Some(&val), &Config::new(40, 32))?;
+    let history = fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &Config::new(40, 32),
+    )?;
     println!("{:?}", history.last());
     Ok(())
 }

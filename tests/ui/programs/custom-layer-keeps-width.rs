@@ -54,14 +54,23 @@ fn main() -> Result<(), Error> {
     let mut sgd = Sgd::new(1.0)?;
     let l2 = Regularizer::l2(1e-3)?;
     for step in 0..10_000 {
-        let loss = net.loss_and_grad(&data.inputs, &data.labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+        let loss = net.loss_and_grad(
+            &data.inputs,
+            &data.labels[..],
+            &SoftmaxCrossEntropy,
+            &mut tape,
+            &mut grads,
+        )?;
         let penalty = l2.apply(&net, &mut grads);
         sgd.step(net.params_mut(), &grads)?;
         if step % 1000 == 0 {
             println!("step {step}: loss {:.4}", loss + penalty);
         }
     }
-    println!("training accuracy: {:.2}%", 100.0 * net.accuracy(&data.inputs, &data.labels)?);
+    println!(
+        "training accuracy: {:.2}%",
+        100.0 * net.accuracy(&data.inputs, &data.labels)?
+    );
     let point = Sample::<f32, 2>::new(0.5, -0.25);
     let scores = net.forward(&point);
     println!("scores {scores:?}, class {}", net.predict(&point));

@@ -13,12 +13,16 @@ impl<T: Float> Layer<T, 32, 8> for Pool4 {
     }
     fn new_cache(&self, _: usize) {}
     fn forward_one(&self, _: &[T], _: &[T], x: &Sample<T, 32>) -> Sample<T, 8> {
-        Sample::from_fn(|i, _| (x[4 * i] + x[4 * i + 1] + x[4 * i + 2] + x[4 * i + 3]) * T::of_f64(0.25))
+        Sample::from_fn(|i, _| {
+            (x[4 * i] + x[4 * i + 1] + x[4 * i + 2] + x[4 * i + 3]) * T::of_f64(0.25)
+        })
     }
     fn forward(&self, _: &[T], _: &[T], x: BatchView<'_, T, 32>, mut y: BatchViewMut<'_, T, 8>) {
         for j in 0..x.ncols() {
             for i in 0..8 {
-                y[(i, j)] = (x[(4 * i, j)] + x[(4 * i + 1, j)] + x[(4 * i + 2, j)] + x[(4 * i + 3, j)]) * T::of_f64(0.25);
+                y[(i, j)] =
+                    (x[(4 * i, j)] + x[(4 * i + 1, j)] + x[(4 * i + 2, j)] + x[(4 * i + 3, j)])
+                        * T::of_f64(0.25);
             }
         }
     }
@@ -60,14 +64,23 @@ fn main() -> Result<(), Error> {
     let mut sgd = Sgd::new(1.0)?;
     let l2 = Regularizer::l2(1e-3)?;
     for step in 0..10_000 {
-        let loss = net.loss_and_grad(&data.inputs, &data.labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+        let loss = net.loss_and_grad(
+            &data.inputs,
+            &data.labels[..],
+            &SoftmaxCrossEntropy,
+            &mut tape,
+            &mut grads,
+        )?;
         let penalty = l2.apply(&net, &mut grads);
         sgd.step(net.params_mut(), &grads)?;
         if step % 1000 == 0 {
             println!("step {step}: loss {:.4}", loss + penalty);
         }
     }
-    println!("training accuracy: {:.2}%", 100.0 * net.accuracy(&data.inputs, &data.labels)?);
+    println!(
+        "training accuracy: {:.2}%",
+        100.0 * net.accuracy(&data.inputs, &data.labels)?
+    );
     let point = Sample::<f32, 2>::new(0.5, -0.25);
     let scores = net.forward(&point);
     println!("scores {scores:?}, class {}", net.predict(&point));

@@ -13,11 +13,19 @@ network! {
 }
 
 fn main() -> Result<(), Error> {
-    let data = constnet::datasets::read_csv::<f32, 64>("digits.csv", constnet::datasets::Header::None)?;
+    let data =
+        constnet::datasets::read_csv::<f32, 64>("digits.csv", constnet::datasets::Header::None)?;
     let (train, val) = data.split(1000);
     let mut net = Mlp::<128>::new(0);
     let mut adam = AdamConfig::new(1e-3).build()?;
-    fit(&mut net, &mut adam, &SoftmaxCrossEntropy, &train, Some(&val), &Config::new(2, 32))?;
+    fit(
+        &mut net,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &Config::new(2, 32),
+    )?;
     let mut tape = net.new_tape(8);
     let y = net.forward_into(&val.inputs.columns(0, 8), &mut tape)?;
     println!("{} {:?} {}", y.ncols(), net, net.layers().len());

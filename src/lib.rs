@@ -79,6 +79,7 @@ mod aligned;
 pub mod batch;
 mod checkpoint;
 mod crc;
+mod custom;
 pub mod datasets;
 mod diagnostics;
 pub mod ensemble;
@@ -296,11 +297,13 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::aligned::AlignedBuffer;
+    pub use crate::custom::Custom;
     pub use crate::link::{
         Message, batch as link_batch, batch_mut as link_batch_mut, one as link_one,
     };
     pub use crate::tiers::run as run_tiered;
     pub use constnet_kernels::Scalar;
+    pub use rand::RngCore;
 
     /// The seeded generator that initializes a network.
     pub fn seeded_rng(seed: u64) -> crate::SeededRng {
@@ -323,22 +326,6 @@ pub mod __private {
                 });
             }
             offset += size;
-        }
-    }
-
-    /// A custom layer's cache, which the tape keeps as `Box<dyn Any>`.
-    pub fn cache_mut<C: 'static>(cache: &mut Box<dyn core::any::Any>) -> &mut C {
-        match cache.downcast_mut() {
-            Some(cache) => cache,
-            None => unreachable!("the tape holds each layer's own cache"),
-        }
-    }
-
-    /// A custom layer's cache, read (see [`cache_mut`]).
-    pub fn cache_ref<C: 'static>(cache: &dyn core::any::Any) -> &C {
-        match cache.downcast_ref() {
-            Some(cache) => cache,
-            None => unreachable!("the tape holds each layer's own cache"),
         }
     }
 

@@ -36,7 +36,9 @@ pub fn network(input: Input) -> TokenStream {
         .map(|net| {
             let surface = Surface::of(net);
             match (check(net), surface) {
-                (Ok(model), Some(surface)) => emit(&surface, Some(&Body::of(&model))),
+                (Ok(model), Some(surface)) => {
+                    emit(&surface, Some(&Body::of(&model, &surface.generics)))
+                }
                 (Err(errors), surface) => {
                     let mut out = errors.to_compile_error();
                     if let Some(surface) = surface {
@@ -179,7 +181,8 @@ impl<'a> Surface<'a> {
 struct Body<'a> {
     model: &'a Model<'a>,
     fusion: Fusion,
-    /// `<Ty as Layer<T, IN, OUT>>` per layer.
+    /// `<Ty as Layer<T, IN, OUT>>` per layer, or for a custom layer its shim (see
+    /// [`emit_custom_shim`]), whose items have the same names.
     as_layers: Vec<TokenStream>,
     names: Vec<&'a Ident>,
     /// The layer's slices of the parameters, their gradients and the state.
@@ -198,7 +201,7 @@ struct Body<'a> {
 }
 
 impl<'a> Body<'a> {
-    fn of(model: &'a Model<'a>) -> Self {
+    fn of(model: &'a Model<'a>, generics: &Generics) -> Self {
         let layers = &model.layers;
         let names: Vec<&Ident> = layers.iter().map(Resolved::name).collect();
         let prefixed =
@@ -221,7 +224,16 @@ impl<'a> Body<'a> {
             .collect();
         Body {
             model,
-            as_layers: layers.iter().map(Resolved::as_layer).collect(),
+            as_layers: layers
+                .iter()
+                .map(|layer| match &layer.decl.kind {
+                    LayerKind::Custom { .. } => {
+                        let (shim, args) = (custom_shim(layer.name()), &generics.user_args);
+                        quote!(<#shim<#args T>>)
+                    }
+                    _ => layer.as_layer(),
+                })
+                .collect(),
             p_names: prefixed("p"),
             g_names: prefixed("g"),
             s_names: prefixed("s"),
@@ -241,15 +253,10 @@ impl<'a> Body<'a> {
     }
 
     /// `tokens`, a piece of code that calls layer `i`, with every token at the layer's type
-    /// when it is a custom layer: a custom layer that does not implement `Layer` at its widths
-    /// is then one error at its declaration (in each body, rustc reports one error per place
-    /// and predicate, and the first is [`Body::custom_checks`]'), not one for every call,
-    /// nor one spanning the whole declaration.
-    ///
-    /// The span is the type's own, as the user wrote it (not the macro's call site located
-    /// there), so that rustc does not add that the error comes from a macro. Lints therefore
-    /// see these pieces as the user's code: they are written to give none (the pass case
-    /// under `tests/ui` holds a custom layer, and is checked under clippy's pedantic lints).
+    /// when it is a custom layer, as the user wrote it: what the code calls is then located
+    /// at the layer, in a panic's backtrace as in a lint. Lints therefore see these pieces as
+    /// the user's code: they are written to give none (the pass case under `tests/ui` holds a
+    /// custom layer, and is checked under clippy's pedantic lints).
     fn at(&self, i: usize, tokens: TokenStream) -> TokenStream {
         match &self.layers()[i].decl.kind {
             LayerKind::Custom { ty, .. } => respan(tokens, ty.span()),
@@ -257,51 +264,20 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// `let () = <Custom as Layer_name<T, IN, OUT>>::FITS;` for each custom layer,
-    /// at the layer's type: the first statement of every generated body, so that a custom
-    /// layer that does not fit its widths is reported through the trait that names it (see
-    /// [`emit_custom_check`]) before any call through `Layer` is, and only once.
-    fn custom_checks(&self) -> TokenStream {
-        self.layers()
-            .iter()
-            .filter_map(|layer| {
-                let LayerKind::Custom { ty, .. } = &layer.decl.kind else {
-                    return None;
-                };
-                let (named, i, o) = (
-                    custom_check_trait(layer.name()),
-                    layer.input.arg(),
-                    layer.output.arg(),
-                );
-                let check = quote!(let () = <#ty as #named<T, #i, #o>>::FITS;);
-                Some(respan(check, ty.span()))
-            })
-            .collect()
-    }
-
-    /// `&mut <owner>.cache_<layer>` as the layer's `Cache`. A custom layer's cache is kept
-    /// as `Box<dyn Any>`: the tape's type then does not name `<Custom as Layer<..>>::Cache`,
-    /// so a custom layer that does not fit its widths is an error at its declaration only,
-    /// not again wherever a program holds the tape.
+    /// `&mut <owner>.cache_<layer>`, the layer's cache as its `forward_train` and `backward`
+    /// take it. A custom layer's cache is kept as `Box<dyn Any>`, which its shim takes: the
+    /// tape's type then does not name `<Custom as Layer<..>>::Cache`, so a custom layer that
+    /// does not fit its widths is not an error again wherever a program holds the tape.
     fn cache_mut(&self, i: usize, owner: TokenStream) -> TokenStream {
-        let (cache, as_layer) = (&self.caches[i], &self.as_layers[i]);
-        match &self.layers()[i].decl.kind {
-            LayerKind::Custom { .. } => self.at(
-                i,
-                quote!(::constnet::__private::cache_mut::<#as_layer::Cache>(&mut #owner.#cache)),
-            ),
-            _ => quote!(&mut #owner.#cache),
-        }
+        let cache = &self.caches[i];
+        quote!(&mut #owner.#cache)
     }
 
-    /// `&<owner>.cache_<layer>` as the layer's `Cache` (see [`Body::cache_mut`]).
+    /// `&<owner>.cache_<layer>` (see [`Body::cache_mut`]).
     fn cache_ref(&self, i: usize, owner: TokenStream) -> TokenStream {
-        let (cache, as_layer) = (&self.caches[i], &self.as_layers[i]);
+        let cache = &self.caches[i];
         match &self.layers()[i].decl.kind {
-            LayerKind::Custom { .. } => self.at(
-                i,
-                quote!(::constnet::__private::cache_ref::<#as_layer::Cache>(&*#owner.#cache)),
-            ),
+            LayerKind::Custom { .. } => quote!(&*#owner.#cache),
             _ => quote!(&#owner.#cache),
         }
     }
@@ -320,11 +296,7 @@ impl<'a> Body<'a> {
     /// The expression that allocates layer `i`'s cache (see [`Body::cache_mut`]).
     fn new_cache(&self, i: usize) -> TokenStream {
         let (as_layer, name) = (&self.as_layers[i], self.names[i]);
-        let cache = quote!(#as_layer::new_cache(&self.#name, max_batch));
-        match &self.layers()[i].decl.kind {
-            LayerKind::Custom { .. } => self.at(i, quote!(::std::boxed::Box::new(#cache))),
-            _ => cache,
-        }
+        self.at(i, quote!(#as_layer::new_cache(&self.#name, max_batch)))
     }
 
     /// `let (p_fc1, _rest) = _rest.split_at(PARAMS); ...` over `source`.
@@ -370,11 +342,7 @@ enum Buffer {
 /// declaration with errors does not compile, so the program it is in never runs).
 fn body(body: Option<&Body<'_>>, real: impl FnOnce(&Body<'_>) -> TokenStream) -> TokenStream {
     match body {
-        Some(body) => {
-            let checks = body.custom_checks();
-            let real = real(body);
-            quote!(#checks #real)
-        }
+        Some(body) => real(body),
         None => quote!(::core::unreachable!("a network declared with errors")),
     }
 }
@@ -454,17 +422,11 @@ impl Resolved<'_> {
         layer_type(self.decl).expect("a checked layer has a type")
     }
 
-    /// `<Ty as Layer<T, IN, OUT>>`, the path through which every layer is called. A custom
-    /// layer's path carries the span of its type, so that a layer that does not implement
-    /// `Layer` at these widths is one error at its declaration, however often it is called.
+    /// `<Ty as Layer<T, IN, OUT>>`, the path through which a built-in layer is called (a
+    /// custom layer is called through its shim: see [`emit_custom_shim`]).
     fn as_layer(&self) -> TokenStream {
         let (ty, i, o) = (self.ty(), self.input.arg(), self.output.arg());
-        match &self.decl.kind {
-            LayerKind::Custom { ty: user_ty, .. } => {
-                quote_spanned!(user_ty.span()=> <#ty as ::constnet::Layer<T, #i, #o>>)
-            }
-            _ => quote!(<#ty as ::constnet::Layer<T, #i, #o>>),
-        }
+        quote!(<#ty as ::constnet::Layer<T, #i, #o>>)
     }
 
     /// The expression that builds the layer's value.
@@ -632,6 +594,7 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
             .map(|layer| {
                 let mut check = emit_width_check(layer);
                 check.extend(emit_custom_check(layer));
+                check.extend(emit_custom_shim(surface, layer));
                 check
             })
             .collect::<TokenStream>()
@@ -763,14 +726,174 @@ fn emit_custom_check(layer: &Resolved<'_>) -> TokenStream {
             label = "this type takes other widths",
             note = "a layer implements `constnet::Layer<T, IN, OUT>` for the widths it accepts"
         )]
-        trait #name<T: ::constnet::Float, const I: usize, const O: usize> {
-            const FITS: ();
+        trait #name<T: ::constnet::Float, const I: usize, const O: usize>: Sized {
+            const C: ::constnet::__private::Custom<Self, T, I, O>;
         }
         #[diagnostic::do_not_recommend]
         impl<T: ::constnet::Float, const I: usize, const O: usize, L: ::constnet::Layer<T, I, O>>
             #name<T, I, O> for L
+        where
+            <L as ::constnet::Layer<T, I, O>>::Cache: 'static,
         {
-            const FITS: () = ();
+            const C: ::constnet::__private::Custom<L, T, I, O> =
+                ::constnet::__private::Custom::<L, T, I, O>::OF;
+        }
+    }
+}
+
+/// The name of custom layer `name`'s shim (see [`emit_custom_shim`]).
+fn custom_shim(name: &Ident) -> Ident {
+    format_ident!("__Layer_{}", name)
+}
+
+/// For a custom layer, a type whose items have the names of `Layer`'s and call the layer
+/// through one constant, `C`, of type `constnet::__private::Custom`: the one place where
+/// the expansion names `Ty: Layer<T, IN, OUT>`, after the check of [`emit_custom_check`].
+/// A layer that does not take its widths is then one error, counted once, rather than one in
+/// each generated body that calls it. (The cache is the tape's `Box<dyn Any>`.)
+fn emit_custom_shim(s: &Surface<'_>, layer: &Resolved<'_>) -> TokenStream {
+    let LayerKind::Custom { ty, .. } = &layer.decl.kind else {
+        return TokenStream::new();
+    };
+    let (shim, check) = (custom_shim(layer.name()), custom_check_trait(layer.name()));
+    let (params, args) = (&s.generics.params, &s.generics.user_args);
+    let (i, o) = (layer.input.arg(), layer.output.arg());
+    let custom = quote!(::constnet::__private::Custom<#ty, T, #i, #o>);
+    let c = respan(
+        quote! {
+            const C: #custom = <#ty as #check<T, #i, #o>>::C;
+        },
+        ty.span(),
+    );
+    let (x, y) = (
+        quote!(::constnet::BatchView<'_, T, #i>),
+        quote!(::constnet::BatchView<'_, T, #o>),
+    );
+    let (dx, y_mut) = (
+        quote!(::core::option::Option<::constnet::BatchViewMut<'_, T, #i>>),
+        quote!(::constnet::BatchViewMut<'_, T, #o>),
+    );
+    let cache = quote!(::std::boxed::Box<dyn ::core::any::Any>);
+    let specs = quote!(&'static [::constnet::TensorSpec]);
+    quote! {
+        #[allow(non_camel_case_types)]
+        struct #shim<#params>(::core::marker::PhantomData<fn() -> T>);
+
+        #[allow(dead_code, clippy::too_many_arguments)]
+        impl<#params> #shim<#args T> {
+            #c
+            const PARAMS: usize = Self::C.params;
+            const TENSORS: #specs = Self::C.tensors;
+            const STATE: usize = Self::C.state;
+            const STATE_TENSORS: #specs = Self::C.state_tensors;
+            const SGD_SCRATCH: usize = Self::C.sgd_scratch;
+
+            #[inline(always)]
+            fn kind(layer: &#ty) -> &'static str {
+                (Self::C.kind)(layer)
+            }
+            #[inline(always)]
+            fn init(layer: &#ty, params: &mut [T], rng: &mut dyn ::constnet::__private::RngCore) {
+                (Self::C.init)(layer, params, rng);
+            }
+            #[inline(always)]
+            fn init_state(layer: &#ty, state: &mut [T]) {
+                (Self::C.init_state)(layer, state);
+            }
+            #[inline(always)]
+            fn new_cache(layer: &#ty, max_batch: usize) -> #cache {
+                (Self::C.new_cache)(layer, max_batch)
+            }
+            #[inline(always)]
+            fn forward_one(
+                layer: &#ty,
+                params: &[T],
+                state: &[T],
+                x: &::constnet::Sample<T, #i>,
+            ) -> ::constnet::Sample<T, #o> {
+                (Self::C.forward_one)(layer, params, state, x)
+            }
+            #[inline(always)]
+            fn forward(layer: &#ty, params: &[T], state: &[T], x: #x, y: #y_mut) {
+                (Self::C.forward)(layer, params, state, x, y);
+            }
+            #[inline(always)]
+            fn forward_train(
+                layer: &#ty,
+                params: &[T],
+                state: &mut [T],
+                x: #x,
+                y: #y_mut,
+                cache: &mut #cache,
+            ) {
+                (Self::C.forward_train)(layer, params, state, x, y, cache);
+            }
+            #[inline(always)]
+            fn backward(
+                layer: &#ty,
+                params: &[T],
+                x: #x,
+                y: #y,
+                cache: &mut #cache,
+                dy: #y,
+                dx: #dx,
+                dparams: &mut [T],
+            ) {
+                (Self::C.backward)(layer, params, x, y, cache, dy, dx, dparams);
+            }
+            #[inline(always)]
+            fn backward_overwrite(
+                layer: &#ty,
+                params: &[T],
+                x: #x,
+                y: #y,
+                cache: &mut #cache,
+                dy: #y,
+                dx: #dx,
+                dparams: &mut [T],
+            ) {
+                (Self::C.backward_overwrite)(layer, params, x, y, cache, dy, dx, dparams);
+            }
+            #[inline(always)]
+            fn backward_sgd(
+                layer: &#ty,
+                params: &mut [T],
+                x: #x,
+                y: #y,
+                cache: &mut #cache,
+                dy: #y,
+                dx: #dx,
+                lr: T,
+                weight_decay: T,
+                scratch: &mut [T],
+            ) {
+                (Self::C.backward_sgd)(
+                    layer, params, x, y, cache, dy, dx, lr, weight_decay, scratch,
+                );
+            }
+            #[inline(always)]
+            fn record_kinks(layer: &#ty, params: &[T], x: #x, kinks: &mut ::constnet::Kinks) {
+                (Self::C.record_kinks)(layer, params, x, kinks);
+            }
+            #[inline(always)]
+            fn freeze_masks(cache: &mut #cache, frozen: bool) {
+                (Self::C.freeze_masks)(cache, frozen);
+            }
+            #[inline(always)]
+            fn reseed_masks(cache: &mut #cache, stream: u64) {
+                (Self::C.reseed_masks)(cache, stream);
+            }
+            #[inline(always)]
+            fn mask(cache: &dyn ::core::any::Any) -> ::core::option::Option<::std::vec::Vec<T>> {
+                (Self::C.mask)(cache)
+            }
+            #[inline(always)]
+            fn set_mask(
+                cache: &mut #cache,
+                keep: &[T],
+            ) -> ::core::result::Result<(), ::constnet::Error> {
+                (Self::C.set_mask)(cache, keep)
+            }
         }
     }
 }
@@ -816,8 +939,7 @@ fn emit_inherent(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
                     .iter()
                     .enumerate()
                     .map(|(i, as_layer)| b.at(i, quote!(#as_layer::#count)));
-                let checks = b.custom_checks();
-                quote!({ #checks 0 #(+ #terms)* })
+                quote!(0 #(+ #terms)*)
             };
             (sum(quote!(PARAMS)), sum(quote!(STATE)))
         }

@@ -176,14 +176,12 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
         }
     });
     let h_last = &b.hs[b.hs.len() - 1];
-    let checks = b.custom_checks();
     let sample = |width| quote!(::constnet::Sample<T, #width>);
     let (x_ty, y_ty) = (sample(input), sample(output));
     quote! {
         impl<#params> #self_ty {
             #[inline(always)]
             fn __constnet_forward(&self, x: &#x_ty) -> #y_ty {
-                #checks
                 #split_p
                 #split_s
                 #(#steps)*

@@ -739,19 +739,16 @@ macro_rules! impl_scalar {
                 use std::arch::x86_64::*;
                 const L: usize = $glanes;
 
-                /// Rows `r0..r0 + rows` of `y = W x + b`, `NV` vectors of rows, the columns
-                /// dealt round-robin to `G` sets of accumulators (the first starting from
-                /// `b`), which are summed in a tree: one sample's product is a chain of
-                /// dependent multiply-adds, so its latency is what W1 waits on.
+                /// Rows `r0..r0 + rows` of `y = W x + b` (`W` being `o x i`), `NV` vectors of
+                /// rows, the columns dealt round-robin to `G` sets of accumulators (the first
+                /// starting from `b`), which are summed in a tree: one sample's product is a
+                /// chain of dependent multiply-adds, so its latency is what W1 waits on. The
+                /// shape is an argument, not a constant: this inlines into the product of a
+                /// shape, where it is one, and is compiled once per block, not once per layer.
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 #[inline]
-                unsafe fn block<
-                    const NV: usize,
-                    const G: usize,
-                    const O: usize,
-                    const I: usize,
-                    const RELU: bool,
-                >(
+                unsafe fn block<const NV: usize, const G: usize, const RELU: bool>(
+                    (o, i): (usize, usize),
                     r0: usize,
                     rows: usize,
                     w: *const $ty,
@@ -772,12 +769,12 @@ macro_rules! impl_scalar {
                         *acc = unsafe { $gmaskz_load(masks[v], b.add(r0 + v * L)) };
                     }
                     let mut c = 0;
-                    // SAFETY (both loops): `c + g < I` and the masks keep every load inside
+                    // SAFETY (both loops): `c + g < i` and the masks keep every load inside
                     // column `c + g` of `W` (rows `r0..r0 + rows`), and `x[c + g]` exists.
-                    while c + G <= I {
+                    while c + G <= i {
                         for (g, acc) in acc.iter_mut().enumerate() {
                             let xb = $gset1(unsafe { *x.add(c + g) });
-                            let column = unsafe { w.add((c + g) * O + r0) };
+                            let column = unsafe { w.add((c + g) * o + r0) };
                             for (v, acc) in acc.iter_mut().enumerate() {
                                 let wv = unsafe { $gmaskz_load(masks[v], column.add(v * L)) };
                                 *acc = $gfmadd(wv, xb, *acc);
@@ -785,9 +782,9 @@ macro_rules! impl_scalar {
                         }
                         c += G;
                     }
-                    while c < I {
+                    while c < i {
                         let xb = $gset1(unsafe { *x.add(c) });
-                        let column = unsafe { w.add(c * O + r0) };
+                        let column = unsafe { w.add(c * o + r0) };
                         for (v, acc) in acc[0].iter_mut().enumerate() {
                             let wv = unsafe { $gmaskz_load(masks[v], column.add(v * L)) };
                             *acc = $gfmadd(wv, xb, *acc);
@@ -850,7 +847,7 @@ macro_rules! impl_scalar {
                 let mut r0 = 0;
                 while r0 + 8 * L <= O {
                     // SAFETY: the assertion above; the block stays inside rows r0..r0 + 8 L.
-                    unsafe { block::<8, 3, O, I, RELU>(r0, 8 * L, w, x, b, y) };
+                    unsafe { block::<8, 3, RELU>((O, I), r0, 8 * L, w, x, b, y) };
                     r0 += 8 * L;
                 }
                 let rows = O - r0;
@@ -858,14 +855,14 @@ macro_rules! impl_scalar {
                 unsafe {
                     match const { (O % (8 * L)).div_ceil(L) } {
                         0 => {}
-                        1 => block::<1, 8, O, I, RELU>(r0, rows, w, x, b, y),
-                        2 => block::<2, 8, O, I, RELU>(r0, rows, w, x, b, y),
-                        3 => block::<3, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                        4 => block::<4, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                        5 => block::<5, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                        6 => block::<6, 4, O, I, RELU>(r0, rows, w, x, b, y),
-                        7 => block::<7, 3, O, I, RELU>(r0, rows, w, x, b, y),
-                        _ => block::<8, 3, O, I, RELU>(r0, rows, w, x, b, y),
+                        1 => block::<1, 8, RELU>((O, I), r0, rows, w, x, b, y),
+                        2 => block::<2, 8, RELU>((O, I), r0, rows, w, x, b, y),
+                        3 => block::<3, 4, RELU>((O, I), r0, rows, w, x, b, y),
+                        4 => block::<4, 4, RELU>((O, I), r0, rows, w, x, b, y),
+                        5 => block::<5, 4, RELU>((O, I), r0, rows, w, x, b, y),
+                        6 => block::<6, 4, RELU>((O, I), r0, rows, w, x, b, y),
+                        7 => block::<7, 3, RELU>((O, I), r0, rows, w, x, b, y),
+                        _ => block::<8, 3, RELU>((O, I), r0, rows, w, x, b, y),
                     }
                 }
             }

@@ -382,6 +382,33 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
     }
 }
 
+/// `Y = W X + b` (then `max(0, Y)`) one sample at a time, for the batched passes of a shape
+/// that [`per_sample_shape`] allows, on a CPU that [`per_sample_cpu`] takes: [`gemv`]'s
+/// AVX-512 kernel for each column, without its fallback, which such a CPU never runs and
+/// which would otherwise be compiled into every batched pass of such a layer.
+#[inline(always)]
+pub(crate) fn gemv_per_sample<T: Float, const I: usize, const O: usize, const RELU: bool>(
+    w: &[T],
+    xs: &[T],
+    b: &[T],
+    ys: &mut [T],
+) {
+    let w = &w[..O * I];
+    assert!(
+        per_sample_cpu(),
+        "the per-sample path on a CPU without AVX-512"
+    );
+    for (x, y) in xs.chunks_exact(I).zip(ys.chunks_exact_mut(O)) {
+        // SAFETY: the CPU has AVX-512F (asserted above).
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            T::gemv_avx512::<O, I, RELU>(w, x, b, y);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        gemv::<T, I, O, RELU>(w, x, b, y);
+    }
+}
+
 /// Whether an `O x I` weight matrix fits in L1 (32 KB at most), so that a matrix-vector
 /// product reads it from there: single-sample [`gemv`] is then faster than nalgebra's.
 #[inline]

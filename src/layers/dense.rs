@@ -17,7 +17,7 @@ use rand::RngCore;
 use super::ReluMask;
 use crate::kernels::{
     ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
-    gemm_gated_by_bits, gemv, per_sample_cpu, per_sample_shape, weights_fit_in_l1,
+    gemm_gated_by_bits, gemv, gemv_per_sample, per_sample_cpu, per_sample_shape, weights_fit_in_l1,
 };
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
@@ -136,9 +136,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     ) {
         let b = &p[O * I..O * I + O];
         if const { per_sample_shape::<T>(I, O) } && per_sample_cpu() {
-            for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
-                gemv::<T, I, O, true>(p, x.as_slice(), b, y.as_mut_slice());
-            }
+            gemv_per_sample::<T, I, O, true>(p, x.as_slice(), b, y.as_mut_slice());
             if let Some(mask) = mask {
                 mask.set_batch(None);
             }
@@ -579,9 +577,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
     ) {
         let b = &p[O * I..O * I + O];
         if const { per_sample_shape::<T>(I, O) } && per_sample_cpu() {
-            for (x, mut y) in x.column_iter().zip(y.column_iter_mut()) {
-                gemv::<T, I, O, false>(p, x.as_slice(), b, y.as_mut_slice());
-            }
+            gemv_per_sample::<T, I, O, false>(p, x.as_slice(), b, y.as_mut_slice());
             return;
         }
         let (w, x) = (weight_any(p, O, I), Cols::of(&x).view());

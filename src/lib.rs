@@ -298,6 +298,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::aligned::AlignedBuffer;
     pub use crate::custom::Custom;
+    pub use crate::layers::dense::affine_any_width;
     pub use crate::link::{
         Message, batch as link_batch, batch_mut as link_batch_mut, one as link_one,
     };

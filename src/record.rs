@@ -443,7 +443,7 @@ impl Recorder {
             let x = crate::Sample::<T, IN>::from_iterator(probe.column(j).iter().copied());
             let mut i = 0;
             net.for_each_activation(&x, &mut |_, h| {
-                outputs[i].extend(h.iter().map(|v| v.as_f64()));
+                extend_as_f64(&mut outputs[i], h);
                 i += 1;
             });
         }
@@ -634,6 +634,13 @@ impl Activity {
             saturated,
         }
     }
+}
+
+/// `values` appended to `out` as `f64`. Not inlined: inlined, it was copied and unrolled into
+/// every layer's step of the network's activations pass, once per width.
+#[inline(never)]
+fn extend_as_f64<T: Float>(out: &mut Vec<f64>, values: &[T]) {
+    out.extend(values.iter().map(|v| v.as_f64()));
 }
 
 #[cfg(test)]

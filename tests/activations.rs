@@ -1,10 +1,14 @@
 //! `for_each_activation` (what the activation histograms are made of) computes each `Dense`
 //! layer through a product compiled once per scalar type, not once per shape: its outputs
 //! must still be the layer's, to rounding, for narrow layers (whose `forward` takes the
-//! register-blocked kernel) and wide ones (nalgebra's product), in `f32` and `f64`.
+//! register-blocked kernel) and wide ones (nalgebra's product), in `f32` and `f64`. Its
+//! activation layers go through one function per activation, and every other kind through
+//! its own `forward_one`: each activation's output is its function of its input, and the
+//! last output is `forward`'s.
 
+use constnet::layers::Activation;
 use constnet::prelude::*;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, SVector};
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
@@ -13,6 +17,55 @@ network! {
     struct Narrow { fc1: Dense<6, 16>, a1: Relu, fc2: Dense<16, 8>, t: Tanh, fc3: Dense<8, 3> }
     /// MNIST's first layer: its weights do not fit in L1.
     struct Wide { fc1: Dense<784, 64>, a1: Relu, fc2: Dense<64, 10> }
+    /// Every other kind of layer, and each activation.
+    struct Mixed {
+        fc1: Dense<5, 12>,
+        bn: BatchNorm,
+        lr: LeakyRelu(0.1),
+        drop: Dropout(0.5),
+        fc2: Dense<12, 12>,
+        ln: LayerNorm,
+        s: Sigmoid,
+        flip: Flip => 12,
+        mx: Maxout<12, 6, 2>,
+        e: Elu,
+        t: Tanh,
+        fc3: Dense<6, 3>,
+    }
+}
+
+/// A custom layer: `-x`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Flip;
+
+impl<T: Float, const N: usize> Layer<T, N, N> for Flip {
+    const PARAMS: usize = 0;
+    const TENSORS: &'static [constnet::TensorSpec] = &[];
+    type Cache = ();
+    fn kind(&self) -> &'static str {
+        "Flip"
+    }
+    fn new_cache(&self, _: usize) {}
+    fn forward_one(&self, _: &[T], _: &[T], x: &SVector<T, N>) -> SVector<T, N> {
+        -x
+    }
+    fn forward(&self, _: &[T], _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
+        y.copy_from(&(-x));
+    }
+    fn backward(
+        &self,
+        _: &[T],
+        _: BatchView<'_, T, N>,
+        _: BatchView<'_, T, N>,
+        _: &mut (),
+        dy: BatchView<'_, T, N>,
+        dx: Option<BatchViewMut<'_, T, N>>,
+        _: &mut [T],
+    ) {
+        if let Some(mut dx) = dx {
+            dx.copy_from(&(-dy));
+        }
+    }
 }
 
 /// Every layer's output from `for_each_activation`, by name.
@@ -89,4 +142,40 @@ fn dense_outputs_are_the_layers_to_rounding() {
     check::<f64, 6, 3, Narrow<f64>>(2, 1e-12);
     check::<f32, 784, 10, Wide<f32>>(3, 1e-4);
     check::<f64, 784, 10, Wide<f64>>(4, 1e-11);
+}
+
+/// `f` of each of `input`, in `f64`.
+fn through<A: Activation<f64>>(f: &A, input: &[f64]) -> Vec<f64> {
+    input.iter().map(|&x| f.value(x)).collect()
+}
+
+#[test]
+fn every_kind_of_layer_gives_its_own_output() {
+    for seed in [5, 6] {
+        // Batch norm's running statistics away from their start, so that it is not the
+        // identity.
+        let mut net = Mixed::<f64>::init(seed);
+        let mut tape = net.new_tape(16);
+        let x = Batch::<f64, 5>::from_fn(16, |i, j| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+        for _ in 0..5 {
+            net.forward_train(&x, &mut tape).unwrap();
+        }
+        check::<f64, 5, 3, Mixed<f64>>(seed, 1e-12);
+        let x = Sample::<f64, 5>::from_fn(|i, _| i as f64 / 3.0 - 0.5);
+        let seen = activations(&net, &x);
+        let output = |name: &str| &seen.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert_eq!(output("lr"), &through(&LeakyRelu::new(0.1), output("bn")));
+        assert_eq!(
+            output("drop"),
+            output("lr"),
+            "dropout is the identity in evaluation"
+        );
+        assert_eq!(output("s"), &through(&Sigmoid, output("ln")));
+        let flipped: Vec<f64> = output("s").iter().map(|v| -v).collect();
+        assert_eq!(output("flip"), &flipped);
+        assert_eq!(output("e"), &through(&Elu::default(), output("mx")));
+        assert_eq!(output("t"), &through(&Tanh, output("e")));
+        let forward: Vec<f64> = net.forward(&x).iter().copied().collect();
+        assert_close(&seen.last().unwrap().1, &forward, 1e-12, "the output");
+    }
 }

@@ -41,6 +41,23 @@ pub trait Activation<T: Float> {
     fn derivative(&self, x: T, y: T) -> T;
 }
 
+/// `y = f(x)` element by element, for `x` of any width: what `for_each_activation` runs for
+/// an activation layer. Not inlined, it is compiled once per activation and scalar type
+/// rather than once per width (and unrolled there), in a pass that is for diagnostics.
+///
+/// ```
+/// use constnet::layers::{Relu, activate_any_width};
+/// let mut y = [0.0f32; 3];
+/// activate_any_width(&Relu, &[-1.0, 0.5, 2.0], &mut y);
+/// assert_eq!(y, [0.0, 0.5, 2.0]);
+/// ```
+#[inline(never)]
+pub fn activate_any_width<T: Float, A: Activation<T>>(f: &A, x: &[T], y: &mut [T]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = f.value(x);
+    }
+}
+
 /// Implements [`Layer`](crate::Layer) for an [`Activation`] of any width: forward maps every
 /// element, backward multiplies the upstream gradient by the derivative.
 macro_rules! activation_layer {

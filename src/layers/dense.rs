@@ -111,7 +111,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// ```
     pub fn forward_one_any_shape<T: Float>(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
         let mut y = SVector::<T, O>::zeros();
-        affine_one_sample(p, x.as_slice(), y.as_mut_slice());
+        affine_any_width(p, x.as_slice(), y.as_mut_slice());
         y
     }
 
@@ -417,8 +417,19 @@ pub(crate) fn affine_backward_sgd<T: Float>(
 
 /// `y = W x + b` for `x` of any length and `y` of any length (`W` the `y.len() x x.len()`
 /// column-major matrix at the start of `p`, `b` after it), column by column: one copy per
-/// scalar type serves every shape (see [`Dense::forward_one_any_shape`]).
-fn affine_one_sample<T: Float>(p: &[T], x: &[T], y: &mut [T]) {
+/// scalar type serves every shape (see [`Dense::forward_one_any_shape`]), and what the
+/// generated `for_each_activation` calls for a `Dense` layer. Not inlined: the pass of a
+/// 10-layer network that calls it would otherwise hold ten copies of its loops.
+///
+/// ```
+/// // W = [[1, 2], [3, 4]], b = [0.5, -0.5]
+/// let p = [1.0f32, 3.0, 2.0, 4.0, 0.5, -0.5];
+/// let mut y = [0.0f32; 2];
+/// constnet::__private::affine_any_width(&p, &[1.0, -1.0], &mut y);
+/// assert_eq!(y, [-0.5, -1.5]);
+/// ```
+#[inline(never)]
+pub fn affine_any_width<T: Float>(p: &[T], x: &[T], y: &mut [T]) {
     let (inputs, outputs) = (x.len(), y.len());
     let (w, b) = p.split_at(outputs * inputs);
     y.copy_from_slice(&b[..outputs]);

@@ -15,7 +15,7 @@
 
 mod activation;
 mod batch_norm;
-mod dense;
+pub(crate) mod dense;
 mod dropout;
 mod elu;
 mod layer_norm;
@@ -25,7 +25,7 @@ mod relu;
 mod sigmoid;
 mod tanh;
 
-pub use activation::Activation;
+pub use activation::{Activation, activate_any_width};
 pub use batch_norm::{BatchNorm, BatchNormCache};
 pub use dense::Dense;
 pub use dropout::{Dropout, DropoutCache};

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Body, Buffer, Link, Surface, body, respan, respan_outside, stub_lints};
-use crate::ast::{Affine, LayerKind};
+use crate::ast::{Act, Affine, LayerKind};
 use crate::check::Resolved;
 
 pub(super) fn emit_network_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
@@ -226,40 +226,59 @@ fn forward_one_step(b: &Body<'_>, i: usize) -> TokenStream {
 }
 
 /// `activations_of`, what `OnSample::for_each_activation` runs: the single-sample forward
-/// without fusion, each layer's output handed to `f` with the layer's name.
+/// without fusion, each layer's output handed to `f` with the layer's name. It is for
+/// diagnostics, where the time a program takes to build matters more than this pass's
+/// speed: the layers' outputs go back and forth between two buffers whose widths are known at
+/// run time, and `Dense` and activation layers go through functions compiled once per kind
+/// and scalar type (a layer's own single-sample kernels and the moves of its fixed-size
+/// outputs were a tenth of a 10-layer network's code, then a seventh of it after inlining).
 fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let input = &s.input.arg;
     let body = body(b, |b| {
         let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
         let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
+        let widths = b.layers().iter().map(|layer| layer.output.expr());
+        let in_width = &s.input.expr;
         let steps = (0..b.layers().len()).map(|i| {
-            let (name, h) = (b.names[i], &b.hs[i]);
-            // A `Dense` layer through the product that serves every shape: this pass is for
-            // diagnostics, and its own copies of the per-shape kernels were a tenth of a
-            // 10-layer network's code (see `Dense::forward_one_any_shape`).
-            let step = match &b.layers()[i].decl.kind {
+            let layer = &b.layers()[i];
+            let (name, p, st) = (b.names[i], &b.p_names[i], &b.s_names[i]);
+            let (in_w, out_w) = (layer.input.expr(), layer.output.expr());
+            let step = match &layer.decl.kind {
                 LayerKind::Affine {
                     affine: Affine::Dense,
                     ..
-                } => {
-                    let (ty, p, input) =
-                        (b.layers()[i].ty(), &b.p_names[i], one_sample_input(b, i));
-                    quote!(let #h = <#ty>::forward_one_any_shape(&self.#name, #p, #input);)
+                } => quote!(::constnet::__private::affine_any_width(#p, input, output);),
+                LayerKind::Activation { act, .. } if *act != Act::Dropout => {
+                    quote!(::constnet::layers::activate_any_width(&self.#name, input, output);)
                 }
-                _ => forward_one_step(b, i),
+                _ => {
+                    let (as_layer, i_arg) = (&b.as_layers[i], layer.input.arg());
+                    quote! {
+                        let x = ::constnet::Sample::<T, #i_arg>::from_column_slice(input);
+                        let h = #as_layer::forward_one(&self.#name, #p, #st, &x);
+                        output.copy_from_slice(h.as_slice());
+                    }
+                }
             };
             let name_str = name.to_string();
             b.at(
                 i,
                 quote! {
-                    #step
-                    f(#name_str, #h.as_slice());
+                    {
+                        let (input, output) = (&a[..#in_w], &mut b[..#out_w]);
+                        #step
+                        f(#name_str, output);
+                    }
+                    ::core::mem::swap(&mut a, &mut b);
                 },
             )
         });
         quote! {
             #split_p
             #split_s
+            let most = [#in_width #(, #widths)*].into_iter().fold(0, ::core::cmp::Ord::max);
+            let (mut a, mut b) = (::std::vec![T::ZERO; most], ::std::vec![T::ZERO; most]);
+            a[..#in_width].copy_from_slice(x.as_slice());
             #(#steps)*
         }
     });

@@ -80,13 +80,7 @@ macro_rules! activation_layer {
                 _state: &[T],
                 x: &nalgebra::SVector<T, N>,
             ) -> nalgebra::SVector<T, N> {
-                // In place over the slice rather than `map`, whose allocation from an iterator
-                // is compiled again for every width.
-                let mut y = *x;
-                for v in y.as_mut_slice() {
-                    *v = $crate::layers::Activation::<T>::value(self, *v);
-                }
-                y
+                x.map(|v| $crate::layers::Activation::<T>::value(self, v))
             }
 
             fn forward(

@@ -85,13 +85,8 @@ impl<const I: usize, const O: usize> Dense<I, O> {
             gemv::<T, I, O, true>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
             return y;
         }
-        let mut y = <Self as Layer<T, I, O>>::forward_one(self, p, &[], x);
-        // In place over the slice rather than `map`, whose allocation from an iterator is
-        // compiled again for every shape.
-        for v in y.as_mut_slice() {
-            *v = if *v > T::ZERO { *v } else { T::ZERO };
-        }
-        y
+        let y = <Self as Layer<T, I, O>>::forward_one(self, p, &[], x);
+        y.map(|v| if v > T::ZERO { v } else { T::ZERO })
     }
 
     /// This layer on one sample through a product compiled once per scalar type, not once

@@ -228,57 +228,52 @@ fn forward_one_step(b: &Body<'_>, i: usize) -> TokenStream {
 /// `activations_of`, what `OnSample::for_each_activation` runs: the single-sample forward
 /// without fusion, each layer's output handed to `f` with the layer's name. It is for
 /// diagnostics, where the time a program takes to build matters more than this pass's
-/// speed: the layers' outputs go back and forth between two buffers whose widths are known at
-/// run time, and `Dense` and activation layers go through functions compiled once per kind
-/// and scalar type (a layer's own single-sample kernels and the moves of its fixed-size
-/// outputs were a tenth of a 10-layer network's code, then a seventh of it after inlining).
+/// speed: `Dense` and activation layers go through functions compiled once per kind and
+/// scalar type, not through their own single-sample kernels, which were a tenth of a 10-layer
+/// network's code. Each output is on the stack: the pass allocates nothing.
 fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let input = &s.input.arg;
     let body = body(b, |b| {
         let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
         let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
-        let widths = b.layers().iter().map(|layer| layer.output.expr());
-        let in_width = &s.input.expr;
         let steps = (0..b.layers().len()).map(|i| {
             let layer = &b.layers()[i];
-            let (name, p, st) = (b.names[i], &b.p_names[i], &b.s_names[i]);
-            let (in_w, out_w) = (layer.input.expr(), layer.output.expr());
+            let (name, h, p) = (b.names[i], &b.hs[i], &b.p_names[i]);
+            let (input, width) = (one_sample_input(b, i), layer.output.arg());
             let step = match &layer.decl.kind {
                 LayerKind::Affine {
                     affine: Affine::Dense,
                     ..
-                } => quote!(::constnet::__private::affine_any_width(#p, input, output);),
-                LayerKind::Activation { act, .. } if *act != Act::Dropout => {
-                    quote!(::constnet::layers::activate_any_width(&self.#name, input, output);)
-                }
-                _ => {
-                    let (as_layer, i_arg) = (&b.as_layers[i], layer.input.arg());
-                    quote! {
-                        let x = ::constnet::Sample::<T, #i_arg>::from_column_slice(input);
-                        let h = #as_layer::forward_one(&self.#name, #p, #st, &x);
-                        output.copy_from_slice(h.as_slice());
-                    }
-                }
+                } => quote! {
+                    let mut #h = ::constnet::Sample::<T, #width>::zeros();
+                    ::constnet::__private::affine_any_width(
+                        #p,
+                        (#input).as_slice(),
+                        #h.as_mut_slice(),
+                    );
+                },
+                LayerKind::Activation { act, .. } if *act != Act::Dropout => quote! {
+                    let mut #h = ::constnet::Sample::<T, #width>::zeros();
+                    ::constnet::layers::activate_any_width(
+                        &self.#name,
+                        (#input).as_slice(),
+                        #h.as_mut_slice(),
+                    );
+                },
+                _ => forward_one_step(b, i),
             };
             let name_str = name.to_string();
             b.at(
                 i,
                 quote! {
-                    {
-                        let (input, output) = (&a[..#in_w], &mut b[..#out_w]);
-                        #step
-                        f(#name_str, output);
-                    }
-                    ::core::mem::swap(&mut a, &mut b);
+                    #step
+                    f(#name_str, #h.as_slice());
                 },
             )
         });
         quote! {
             #split_p
             #split_s
-            let most = [#in_width #(, #widths)*].into_iter().fold(0, ::core::cmp::Ord::max);
-            let (mut a, mut b) = (::std::vec![T::ZERO; most], ::std::vec![T::ZERO; most]);
-            a[..#in_width].copy_from_slice(x.as_slice());
             #(#steps)*
         }
     });

@@ -8,9 +8,13 @@
 
 use constnet::layers::Activation;
 use constnet::prelude::*;
-use nalgebra::{DMatrix, SVector};
+use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
+
+#[path = "common/scaled.rs"]
+mod scaled;
+use scaled::Scaled;
 
 network! {
     /// Narrow layers, a ReLU fused into the first in `forward`, and a Tanh.
@@ -35,38 +39,7 @@ network! {
 }
 
 /// A custom layer: `-x`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Flip;
-
-impl<T: Float, const N: usize> Layer<T, N, N> for Flip {
-    const PARAMS: usize = 0;
-    const TENSORS: &'static [constnet::TensorSpec] = &[];
-    type Cache = ();
-    fn kind(&self) -> &'static str {
-        "Flip"
-    }
-    fn new_cache(&self, _: usize) {}
-    fn forward_one(&self, _: &[T], _: &[T], x: &SVector<T, N>) -> SVector<T, N> {
-        -x
-    }
-    fn forward(&self, _: &[T], _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
-        y.copy_from(&(-x));
-    }
-    fn backward(
-        &self,
-        _: &[T],
-        _: BatchView<'_, T, N>,
-        _: BatchView<'_, T, N>,
-        _: &mut (),
-        dy: BatchView<'_, T, N>,
-        dx: Option<BatchViewMut<'_, T, N>>,
-        _: &mut [T],
-    ) {
-        if let Some(mut dx) = dx {
-            dx.copy_from(&(-dy));
-        }
-    }
-}
+type Flip = Scaled<-1, -1>;
 
 /// Every layer's output from `for_each_activation`, by name.
 fn activations<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(

@@ -3,9 +3,12 @@
 
 use constnet::gradcheck::{Options, Report};
 use constnet::prelude::*;
-use nalgebra::SVector;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
+
+#[path = "common/scaled.rs"]
+mod scaled;
+use scaled::Scaled;
 
 network! {
     struct ReluNet { fc1: Dense<5, 7>, act: Relu, fc2: Dense<7, 4> }
@@ -167,37 +170,7 @@ fn a_trained_f32_net_cast_to_f64_passes_gradcheck() {
 #[test]
 fn gradcheck_reports_a_wrong_gradient() {
     // A layer whose backward is off by a factor of two must fail the check.
-    #[derive(Debug, Clone, Copy, Default)]
-    struct Doubled;
-    impl<T: Float, const N: usize> Layer<T, N, N> for Doubled {
-        const PARAMS: usize = 0;
-        const TENSORS: &'static [constnet::TensorSpec] = &[];
-        type Cache = ();
-        fn kind(&self) -> &'static str {
-            "Doubled"
-        }
-        fn new_cache(&self, _: usize) {}
-        fn forward_one(&self, _: &[T], _: &[T], x: &SVector<T, N>) -> SVector<T, N> {
-            *x
-        }
-        fn forward(&self, _: &[T], _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
-            y.copy_from(&x);
-        }
-        fn backward(
-            &self,
-            _: &[T],
-            _: BatchView<'_, T, N>,
-            _: BatchView<'_, T, N>,
-            _: &mut (),
-            dy: BatchView<'_, T, N>,
-            dx: Option<BatchViewMut<'_, T, N>>,
-            _: &mut [T],
-        ) {
-            if let Some(mut dx) = dx {
-                dx.copy_from(&(dy * (T::ONE + T::ONE)));
-            }
-        }
-    }
+    type Doubled = Scaled<1, 2>;
     network! { struct Wrong { fc1: Dense<5, 4>, bad: Doubled => 4, fc2: Dense<4, 4> } }
     let report = check_softmax(&Wrong::<f64>::init(1));
     assert!(!report.passed());

@@ -8,6 +8,10 @@ use constnet::prelude::*;
 use constnet::preprocess::{Granularity, Standardize};
 use constnet::sanity::{self, Options, Report};
 
+#[path = "common/scaled.rs"]
+mod scaled;
+use scaled::Scaled;
+
 network! {
     /// The MNIST example's network.
     struct Mnist {
@@ -40,38 +44,7 @@ network! {
 }
 
 /// `y = 2 x`, with the bug: `dx = dy`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Doubler;
-
-impl<T: Float, const N: usize> Layer<T, N, N> for Doubler {
-    const PARAMS: usize = 0;
-    const TENSORS: &'static [constnet::TensorSpec] = &[];
-    type Cache = ();
-    fn kind(&self) -> &'static str {
-        "Doubler"
-    }
-    fn new_cache(&self, _: usize) {}
-    fn forward_one(&self, _: &[T], _: &[T], x: &Sample<T, N>) -> Sample<T, N> {
-        x * T::of_f64(2.0)
-    }
-    fn forward(&self, _: &[T], _: &[T], x: BatchView<'_, T, N>, mut y: BatchViewMut<'_, T, N>) {
-        y.copy_from(&(x * T::of_f64(2.0)));
-    }
-    fn backward(
-        &self,
-        _: &[T],
-        _: BatchView<'_, T, N>,
-        _: BatchView<'_, T, N>,
-        _: &mut (),
-        dy: BatchView<'_, T, N>,
-        dx: Option<BatchViewMut<'_, T, N>>,
-        _: &mut [T],
-    ) {
-        if let Some(mut dx) = dx {
-            dx.copy_from(&dy); // the bug: should be 2 dy
-        }
-    }
-}
+type Doubler = Scaled<2, 1>;
 
 /// MNIST's test split, shuffled and standardized.
 fn data() -> Labeled<f32, 784> {

@@ -775,6 +775,28 @@ fn emit_custom_shim(s: &Surface<'_>, layer: &Resolved<'_>) -> TokenStream {
     );
     let cache = quote!(::std::boxed::Box<dyn ::core::any::Any>);
     let specs = quote!(&'static [::constnet::TensorSpec]);
+    // `backward` and `backward_overwrite` take the same arguments.
+    let backwards = [
+        format_ident!("backward"),
+        format_ident!("backward_overwrite"),
+    ]
+    .map(|f| {
+        quote! {
+            #[inline(always)]
+            fn #f(
+                layer: &#ty,
+                params: &[T],
+                x: #x,
+                y: #y,
+                cache: &mut #cache,
+                dy: #y,
+                dx: #dx,
+                dparams: &mut [T],
+            ) {
+                (Self::C.#f)(layer, params, x, y, cache, dy, dx, dparams);
+            }
+        }
+    });
     quote! {
         #[allow(non_camel_case_types)]
         struct #shim<#params>(::core::marker::PhantomData<fn() -> T>);
@@ -828,32 +850,7 @@ fn emit_custom_shim(s: &Surface<'_>, layer: &Resolved<'_>) -> TokenStream {
             ) {
                 (Self::C.forward_train)(layer, params, state, x, y, cache);
             }
-            #[inline(always)]
-            fn backward(
-                layer: &#ty,
-                params: &[T],
-                x: #x,
-                y: #y,
-                cache: &mut #cache,
-                dy: #y,
-                dx: #dx,
-                dparams: &mut [T],
-            ) {
-                (Self::C.backward)(layer, params, x, y, cache, dy, dx, dparams);
-            }
-            #[inline(always)]
-            fn backward_overwrite(
-                layer: &#ty,
-                params: &[T],
-                x: #x,
-                y: #y,
-                cache: &mut #cache,
-                dy: #y,
-                dx: #dx,
-                dparams: &mut [T],
-            ) {
-                (Self::C.backward_overwrite)(layer, params, x, y, cache, dy, dx, dparams);
-            }
+            #(#backwards)*
             #[inline(always)]
             fn backward_sgd(
                 layer: &#ty,

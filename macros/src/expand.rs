@@ -706,9 +706,10 @@ fn custom_check_trait(name: &Ident) -> Ident {
     format_ident!("Layer_{}", name)
 }
 
-/// For a custom layer, a trait of its own that every use of the layer goes through, whose
-/// only impl is for the types that implement `Layer` at the widths given: a layer that does
-/// not fit is then one error, in words that name the layer, not only its type.
+/// For a custom layer, a trait of its own whose only impl is for the types that implement
+/// `Layer` at the widths given, and which holds the layer's items as one constant (see
+/// [`emit_custom_shim`], through which every use of the layer goes): a layer that does not
+/// fit is then one error, in words that name the layer, not only its type.
 fn emit_custom_check(layer: &Resolved<'_>) -> TokenStream {
     let LayerKind::Custom { ty, .. } = &layer.decl.kind else {
         return TokenStream::new();

@@ -252,18 +252,6 @@ impl<'a> Body<'a> {
         &self.model.layers
     }
 
-    /// `tokens`, a piece of code that calls layer `i`, with every token at the layer's type
-    /// when it is a custom layer, as the user wrote it: what the code calls is then located
-    /// at the layer, in a panic's backtrace as in a lint. Lints therefore see these pieces as
-    /// the user's code: they are written to give none (the pass case under `tests/ui` holds a
-    /// custom layer, and is checked under clippy's pedantic lints).
-    fn at(&self, i: usize, tokens: TokenStream) -> TokenStream {
-        match &self.layers()[i].decl.kind {
-            LayerKind::Custom { ty, .. } => respan(tokens, ty.span()),
-            _ => tokens,
-        }
-    }
-
     /// `&mut <owner>.cache_<layer>`, the layer's cache as its `forward_train` and `backward`
     /// take it. A custom layer's cache is kept as `Box<dyn Any>`, which its shim takes: the
     /// tape's type then does not name `<Custom as Layer<..>>::Cache`, so a custom layer that
@@ -296,7 +284,7 @@ impl<'a> Body<'a> {
     /// The expression that allocates layer `i`'s cache (see [`Body::cache_mut`]).
     fn new_cache(&self, i: usize) -> TokenStream {
         let (as_layer, name) = (&self.as_layers[i], self.names[i]);
-        self.at(i, quote!(#as_layer::new_cache(&self.#name, max_batch)))
+        quote!(#as_layer::new_cache(&self.#name, max_batch))
     }
 
     /// `let (p_fc1, _rest) = _rest.split_at(PARAMS); ...` over `source`.
@@ -319,7 +307,7 @@ impl<'a> Body<'a> {
         let lets = self.layers().iter().enumerate().map(|(i, layer)| {
             let (name, as_layer) = (field(prefix, layer.name()), &self.as_layers[i]);
             // A layer fused with its neighbour does not read its slices.
-            let split = self.at(i, quote!(_rest.#split(#as_layer::#count)));
+            let split = quote!(_rest.#split(#as_layer::#count));
             quote!(#[allow(unused_variables)] let (#name, _rest) = #split;)
         });
         quote! {
@@ -932,11 +920,7 @@ fn emit_inherent(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let (param_count, state_count) = match b {
         Some(b) => {
             let sum = |count: TokenStream| {
-                let terms = b
-                    .as_layers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, as_layer)| b.at(i, quote!(#as_layer::#count)));
+                let terms = b.as_layers.iter().map(|as_layer| quote!(#as_layer::#count));
                 quote!(0 #(+ #terms)*)
             };
             (sum(quote!(PARAMS)), sum(quote!(STATE)))
@@ -984,13 +968,10 @@ fn emit_init(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         let names = &b.names;
         let inits = (0..names.len()).map(|i| {
             let (as_layer, name, p, st) = (&b.as_layers[i], names[i], &b.p_names[i], &b.s_names[i]);
-            b.at(
-                i,
-                quote! {
-                    #as_layer::init(&net.#name, #p, &mut rng);
-                    #as_layer::init_state(&net.#name, #st);
-                },
-            )
+            quote! {
+                #as_layer::init(&net.#name, #p, &mut rng);
+                #as_layer::init_state(&net.#name, #st);
+            }
         });
         let constructors = b.layers().iter().map(Resolved::constructor);
         let splits = b.split("p", quote!(&mut params[..]), Buffer::Params, true);
@@ -1053,14 +1034,14 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let freeze = body(b, |b| {
         let freezes = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
             let cache = b.cache_mut(i, quote!(self));
-            b.at(i, quote!(#as_layer::freeze_masks(#cache, frozen);))
+            quote!(#as_layer::freeze_masks(#cache, frozen);)
         });
         quote!(#(#freezes)*)
     });
     let reseed = body(b, |b| {
         let reseeds = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
             let cache = b.cache_mut(i, quote!(self));
-            b.at(i, quote!(#as_layer::reseed_masks(#cache, stream);))
+            quote!(#as_layer::reseed_masks(#cache, stream);)
         });
         quote!(#(#reseeds)*)
     });
@@ -1078,7 +1059,7 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
         let all: Vec<String> = b.names.iter().map(|n| n.to_string()).collect();
         let arms = (0..b.names.len()).filter(|&i| draws(b, i)).map(|i| {
             let (name, call) = (&all[i], call(i));
-            b.at(i, quote!(#name => #call,))
+            quote!(#name => #call,)
         });
         quote! {
             match layer {

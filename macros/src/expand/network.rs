@@ -84,7 +84,7 @@ fn emit_tensor_walks(b: Option<&Body<'_>>) -> TokenStream {
         body(b, |b| {
             let layers = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
                 let name = b.names[i].to_string();
-                b.at(i, quote!((#name, #as_layer::#specs, #as_layer::#count)))
+                quote!((#name, #as_layer::#specs, #as_layer::#count))
             });
             quote!(::constnet::__private::walk_tensors(&[#(#layers),*], f))
         })
@@ -110,18 +110,15 @@ fn emit_layers(b: Option<&Body<'_>>) -> TokenStream {
             let (as_layer, name) = (&b.as_layers[i], b.names[i]);
             let (name_str, inputs, outputs) =
                 (name.to_string(), layer.input.expr(), layer.output.expr());
-            b.at(
-                i,
-                quote! {
-                    ::constnet::LayerInfo {
-                        name: #name_str,
-                        kind: #as_layer::kind(&self.#name),
-                        inputs: #inputs,
-                        outputs: #outputs,
-                        params: #as_layer::PARAMS,
-                    }
-                },
-            )
+            quote! {
+                ::constnet::LayerInfo {
+                    name: #name_str,
+                    kind: #as_layer::kind(&self.#name),
+                    inputs: #inputs,
+                    outputs: #outputs,
+                    params: #as_layer::PARAMS,
+                }
+            }
         });
         quote!(::std::vec![#(#infos),*])
     });
@@ -172,7 +169,7 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
         } else if b.fusion.forward_done_before(i) {
             quote!()
         } else {
-            b.at(i, forward_one_step(b, i))
+            forward_one_step(b, i)
         }
     });
     let h_last = &b.hs[b.hs.len() - 1];
@@ -263,13 +260,10 @@ fn emit_activations(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
                 _ => forward_one_step(b, i),
             };
             let name_str = name.to_string();
-            b.at(
-                i,
-                quote! {
-                    #step
-                    f(#name_str, #h.as_slice());
-                },
-            )
+            quote! {
+                #step
+                f(#name_str, #h.as_slice());
+            }
         });
         quote! {
             #split_p
@@ -292,12 +286,10 @@ fn emit_new_tape(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     let body = body(b, |b| {
         let (outs, grads, caches) = (&b.outs, &b.grads, &b.caches);
         let new_caches = (0..caches.len()).map(|i| b.new_cache(i));
-        let scratches = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
-            b.at(
-                i,
-                quote!(most = ::core::cmp::Ord::max(most, #as_layer::SGD_SCRATCH);),
-            )
-        });
+        let scratches = b
+            .as_layers
+            .iter()
+            .map(|as_layer| quote!(most = ::core::cmp::Ord::max(most, #as_layer::SGD_SCRATCH);));
         let masks = b.layers().iter().enumerate().filter_map(|(i, layer)| {
             let (mask, width) = (&b.masks[i], layer.output.expr());
             b.fusion
@@ -381,13 +373,13 @@ fn forward_steps(b: &Body<'_>, train: bool) -> TokenStream {
         } else if b.fusion.forward_done_before(i) {
             quote!()
         } else if train {
-            b.at(i, quote! {
+            quote! {
                 #as_layer::forward_train(
                     &self.#name, #p, #st, #input, tape.#out.columns_mut(0, batch), #cache,
                 );
-            })
+            }
         } else {
-            b.at(i, quote!(#as_layer::forward(&self.#name, #p, #st, #input, tape.#out.columns_mut(0, batch));))
+            quote!(#as_layer::forward(&self.#name, #p, #st, #input, tape.#out.columns_mut(0, batch));)
         }
     });
     quote!(#(#steps)*)
@@ -533,16 +525,13 @@ impl Body<'_> {
             &self.#name, #p, #x, tape.#out.columns(0, batch), #cache,
             tape.#grad.columns(0, batch), #dx, #gr,
         };
-        self.at(
-            i,
-            quote! {
-                if overwrite {
-                    #as_layer::backward_overwrite(#args);
-                } else {
-                    #as_layer::backward(#args);
-                }
-            },
-        )
+        quote! {
+            if overwrite {
+                #as_layer::backward_overwrite(#args);
+            } else {
+                #as_layer::backward(#args);
+            }
+        }
     }
 
     /// Layer `i`'s part of `backward_sgd`: its backward with an SGD step.
@@ -571,15 +560,12 @@ impl Body<'_> {
                 );
             };
         }
-        self.at(
-            i,
-            quote! {
-                #as_layer::backward_sgd(
-                    &self.#name, #p, #x, tape.#out.columns(0, batch), #cache,
-                    tape.#grad.columns(0, batch), #dx, lr, weight_decay, &mut tape.sgd_scratch[..],
-                );
-            },
-        )
+        quote! {
+            #as_layer::backward_sgd(
+                &self.#name, #p, #x, tape.#out.columns(0, batch), #cache,
+                tape.#grad.columns(0, batch), #dx, lr, weight_decay, &mut tape.sgd_scratch[..],
+            );
+        }
     }
 }
 
@@ -690,10 +676,7 @@ fn emit_record_kinks(b: Option<&Body<'_>>) -> TokenStream {
     let body = body(b, |b| {
         let records = b.as_layers.iter().enumerate().map(|(i, as_layer)| {
             let (name, p, x) = (b.names[i], &b.p_names[i], &b.inputs[i]);
-            b.at(
-                i,
-                quote!(#as_layer::record_kinks(&self.#name, #p, #x, kinks);),
-            )
+            quote!(#as_layer::record_kinks(&self.#name, #p, #x, kinks);)
         });
         let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
         quote! {

@@ -89,27 +89,6 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         y.map(|v| if v > T::ZERO { v } else { T::ZERO })
     }
 
-    /// This layer on one sample through a product compiled once per scalar type, not once
-    /// per shape as [`forward_one`](Layer::forward_one)'s kernels are: what
-    /// `for_each_activation` runs, which is for diagnostics, where the time a program takes
-    /// to build matters more than this product's speed. The sums are the same but are
-    /// rounded in their own order, so the result can differ from `forward_one`'s in the last
-    /// bits.
-    ///
-    /// ```
-    /// use constnet::layers::Dense;
-    /// use nalgebra::SVector;
-    /// // W = [[1, 2], [3, 4]], b = [0.5, -0.5]
-    /// let p = [1.0f32, 3.0, 2.0, 4.0, 0.5, -0.5];
-    /// let y = Dense::<2, 2>::default().forward_one_any_shape(&p, &SVector::from([1.0, -1.0]));
-    /// assert_eq!(y.as_slice(), &[-0.5, -1.5]);
-    /// ```
-    pub fn forward_one_any_shape<T: Float>(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
-        let mut y = SVector::<T, O>::zeros();
-        affine_any_width(p, x.as_slice(), y.as_mut_slice());
-        y
-    }
-
     /// This layer and a ReLU after it, for a batch: `Y = max(0, W X + b)`, written once. The
     /// `network!` expansion calls it for every `Dense` followed by a `Relu`, and keeps only
     /// the ReLU's output on the tape (the ReLU's backward needs only where it is positive),
@@ -411,10 +390,12 @@ pub(crate) fn affine_backward_sgd<T: Float>(
 }
 
 /// `y = W x + b` for `x` of any length and `y` of any length (`W` the `y.len() x x.len()`
-/// column-major matrix at the start of `p`, `b` after it), column by column: one copy per
-/// scalar type serves every shape (see [`Dense::forward_one_any_shape`]), and what the
-/// generated `for_each_activation` calls for a `Dense` layer. Not inlined: the pass of a
-/// 10-layer network that calls it would otherwise hold ten copies of its loops.
+/// column-major matrix at the start of `p`, `b` after it), column by column: what the
+/// generated `for_each_activation` calls for a `Dense` layer, which is for diagnostics, where
+/// the time a program takes to build matters more than this product's speed. One copy per
+/// scalar type serves every shape; it is not inlined, or the pass of a 10-layer network would
+/// hold ten copies of its loops. The sums are a `Dense` layer's own, rounded in their own
+/// order, so they can differ from its `forward_one`'s in the last bits.
 ///
 /// ```
 /// // W = [[1, 2], [3, 4]], b = [0.5, -0.5]

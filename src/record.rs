@@ -404,7 +404,11 @@ impl Recorder {
     ) -> Result<(), Error> {
         let mut tensors = Vec::new();
         net.for_each_tensor(&mut |t| tensors.push((t.name(), t.range())));
-        let as_f64 = |values: &[T]| -> Vec<f64> { values.iter().map(|v| v.as_f64()).collect() };
+        let as_f64 = |values: &[T]| {
+            let mut out = Vec::with_capacity(values.len());
+            extend_as_f64(&mut out, values);
+            out
+        };
         for (name, range) in tensors {
             let weights = as_f64(&net.params()[range.clone()]);
             self.values_histogram(at, "weights", &name, &weights)?;

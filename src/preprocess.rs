@@ -21,7 +21,7 @@
 
 use nalgebra::{DMatrix, Dyn, MatrixViewMut, SymmetricEigen};
 
-use crate::datasets::{Regression, Supervised, TrainingData};
+use crate::datasets::{Regression, Supervised, TrainingData, TrainingSet};
 use crate::kernels::gemm;
 use crate::{Batch, Checkpoint, Error, Float};
 
@@ -80,12 +80,8 @@ impl<T: Float, const N: usize> Standardize<T, N> {
     /// assert_eq!(standardize.scale(), &[0.5, 1.0]); // the constant feature is only centered
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    pub fn fit<D: TrainingData<T, N>>(
-        train: &D,
-        granularity: Granularity,
-        normalize: bool,
-    ) -> Self {
-        Self::fit_batch(train.inputs(), granularity, normalize)
+    pub fn fit(train: &dyn TrainingSet<T, N>, granularity: Granularity, normalize: bool) -> Self {
+        Self::fit_batch(train.training_inputs(), granularity, normalize)
     }
 
     /// Fits the mean (and, when `normalize`, the standard deviation) on the targets of a
@@ -345,7 +341,7 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
     /// assert!(Pca::<f64, 2, 1>::fit(&train, Some(-1.0)).is_err()); // a negative eps
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    pub fn fit<D: TrainingData<T, N>>(train: &D, whiten: Option<f64>) -> Result<Self, Error> {
+    pub fn fit(train: &dyn TrainingSet<T, N>, whiten: Option<f64>) -> Result<Self, Error> {
         const { assert!(K >= 1 && K <= N, "PCA keeps between 1 and N components") };
         if let Some(eps) = whiten
             && !(eps >= 0.0 && eps.is_finite())
@@ -356,7 +352,7 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
                 expected: "non-negative and finite",
             });
         }
-        let inputs = train.inputs();
+        let inputs = train.training_inputs();
         let n = inputs.ncols();
         if n == 0 {
             return Err(Error::EmptyBatch);

@@ -585,15 +585,52 @@ impl<T: Float, const N: usize, D: Supervised<T, N>> SetOf<T, N> for D {}
 /// rows(&data); // not marked: `split` it, or call `into_training`
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not training data: call `.split(n)` or `.into_training()` first"
+    message = "`{Self}` is not training data: call `.split(n)` or `.into_training()`"
 )]
-pub trait TrainingData<T: Float, const N: usize>: Supervised<T, N> {}
+pub trait TrainingData<T: Float, const N: usize>: Supervised<T, N> + TrainingSet<T, N> {}
 
 /// Every [`MarkedTraining`] set is training data. `do_not_recommend`: rustc then reports an
 /// unmarked set with [`TrainingData`]'s message and note alone, not followed by this impl's
 /// source.
 #[diagnostic::do_not_recommend]
 impl<T: Float, const N: usize, D: MarkedTraining<T, N>> TrainingData<T, N> for D {}
+
+/// The inputs of a set marked as training data, as the preprocessing transforms' `fit` take
+/// them: `&dyn TrainingSet<T, N>`, which every [`TrainingData`] set converts to. They take
+/// a trait object rather than a bound so that an unmarked set is one error whose only note
+/// is the conversion, not a quote of the bound.
+///
+/// ```
+/// use constnet::datasets::TrainingSet;
+/// fn rows(train: &dyn TrainingSet<f32, 2>) -> usize {
+///     train.training_inputs().ncols()
+/// }
+/// let (train, _) = constnet::datasets::spiral::<f32>(5, 2, 0).split(6);
+/// assert_eq!(rows(&train), 6);
+/// ```
+///
+/// ```compile_fail
+/// # use constnet::datasets::TrainingSet;
+/// # fn rows(train: &dyn TrainingSet<f32, 2>) -> usize { train.training_inputs().ncols() }
+/// let data = constnet::datasets::spiral::<f32>(5, 2, 0);
+/// rows(&data); // not marked: `split` it, or call `into_training`
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not training data: call `.split(n)` or `.into_training()`"
+)]
+pub trait TrainingSet<T: Float, const N: usize> {
+    /// The set's inputs, one sample per column.
+    fn training_inputs(&self) -> &Batch<T, N>;
+}
+
+/// Every [`MarkedTraining`] set's inputs are training inputs. `do_not_recommend`, as on
+/// [`TrainingData`]'s impl.
+#[diagnostic::do_not_recommend]
+impl<T: Float, const N: usize, D: MarkedTraining<T, N>> TrainingSet<T, N> for D {
+    fn training_inputs(&self) -> &Batch<T, N> {
+        self.inputs()
+    }
+}
 
 /// What [`TrainingData`] is implemented through: the [`Training`] mark, and nothing else.
 #[doc(hidden)]

@@ -47,11 +47,6 @@ const LONGER: &[(&str, usize, &str)] = &[
         720,
         "rustc quotes the targets' nalgebra type and `fit`'s where clause",
     ),
-    (
-        "call-standardize-unsplit",
-        530,
-        "rustc quotes the bound of `Standardize::fit` after the call",
-    ),
 ];
 
 /// What is wrong with `program`'s expected or rendered output, `stderr` (empty if nothing).

@@ -15,7 +15,8 @@ use std::cell::Cell;
 
 pub(crate) use constnet_kernels::ReluGate;
 use constnet_kernels::{
-    AVX512, Epilogue, FEW, Operand, OperandMut, Product, SHALLOW_K, bits_in_registers, detect_isa,
+    AVX2, AVX512, Epilogue, FEW, Operand, OperandMut, Product, SHALLOW_K, bits_in_registers,
+    detect_isa,
 };
 use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVectorView, SVectorViewMut};
 
@@ -372,6 +373,41 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
     SVectorViewMut::<T, O>::from_slice(y).gemv(
         T::ONE,
         &SMatrixView::<T, O, I>::from_slice(w),
+        &SVectorView::<T, I>::from_slice(x),
+        T::ONE,
+    );
+    if RELU {
+        for v in y {
+            *v = if *v > T::ZERO { *v } else { T::ZERO };
+        }
+    }
+}
+
+/// `y = W x + b` (then `max(0, y)` when `RELU` is set) for one sample of a layer whose
+/// weights do not fit in L1 ([`weights_fit_in_l1`]) and so stream from L2 for every sample:
+/// the AVX2 + FMA streaming kernel (not inlined: one call is nothing beside the layer's
+/// microseconds) where the CPU has it and the rows are whole 256-bit vectors, nalgebra's
+/// fixed-size product otherwise.
+#[inline(always)]
+pub(crate) fn gemv_from_l2<T: Float, const I: usize, const O: usize, const RELU: bool>(
+    w: &[T],
+    x: &[T],
+    b: &[T],
+    y: &mut [T],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if const { O.is_multiple_of(32 / size_of::<T>()) } && detect_isa() >= AVX2 {
+            // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
+            unsafe { T::gemv_avx2_fma(O, I, w, x, b, y, RELU) };
+            return;
+        }
+    }
+    let y = &mut y[..O];
+    y.copy_from_slice(&b[..O]);
+    SVectorViewMut::<T, O>::from_slice(y).gemv(
+        T::ONE,
+        &SMatrixView::<T, O, I>::from_slice(&w[..O * I]),
         &SVectorView::<T, I>::from_slice(x),
         T::ONE,
     );
@@ -935,6 +971,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The single-sample product of layers too large for L1, on row counts around the
+    /// streaming kernel's passes (8 vectors in registers, up to 8 more in memory, then 4, 2
+    /// and 1) and column counts around its steps of 4, against nalgebra, in both scalar
+    /// types, with and without the ReLU, on every instruction set (rows that are not whole
+    /// vectors take nalgebra's product).
+    #[test]
+    fn gemv_from_l2_matches_nalgebra_around_its_passes() {
+        macro_rules! check {
+            ($t:ty: $(($o:literal, $i:literal)),*) => {$({
+                let w = DMatrix::<$t>::from_fn($o, $i, |r, c| ((r * 3 + c * 7) % 5) as $t - 2.0);
+                let x: Vec<$t> = (0..$i).map(|r| (r % 4) as $t - 1.5).collect();
+                let b: Vec<$t> = (0..$o).map(|r| (r % 3) as $t - 0.5).collect();
+                let affine = &w * DMatrix::from_column_slice($i, 1, &x)
+                    + DMatrix::from_column_slice($o, 1, &b);
+                for isa in available_isas() {
+                    let mut y = vec![<$t>::NAN; $o];
+                    on_isa(isa, || gemv_from_l2::<$t, $i, $o, false>(w.as_slice(), &x, &b, &mut y));
+                    assert_eq!(y, affine.as_slice(), "{} {}x{}, isa {isa}", stringify!($t), $o, $i);
+                    on_isa(isa, || gemv_from_l2::<$t, $i, $o, true>(w.as_slice(), &x, &b, &mut y));
+                    let relu: Vec<$t> = affine.iter().map(|v| v.max(0.0)).collect();
+                    assert_eq!(y, relu, "{} relu {}x{}, isa {isa}", stringify!($t), $o, $i);
+                }
+            })*};
+        }
+        check!(f32: (8, 1), (8, 6), (16, 3), (24, 4), (32, 9), (56, 5), (64, 7), (72, 8),
+            (120, 2), (128, 13), (136, 11), (192, 5), (200, 6), (256, 3), (10, 5));
+        check!(f64: (4, 1), (8, 6), (12, 3), (28, 4), (32, 9), (36, 5), (64, 7), (68, 8),
+            (100, 2), (6, 5));
     }
 
     /// The single-sample kernel on every row count around its vector and block edges,

@@ -11,13 +11,14 @@
 //! forward as one register-blocked matrix-vector product per sample instead, on AVX-512
 //! CPUs (`kernels::per_sample_shape`).
 
-use nalgebra::{DMatrixView, DMatrixViewMut, Dyn, MatrixView, SMatrixView, SVector, U1};
+use nalgebra::{DMatrixView, DMatrixViewMut, Dyn, MatrixView, SVector, U1};
 use rand::RngCore;
 
 use super::ReluMask;
 use crate::kernels::{
     ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
-    gemm_gated_by_bits, gemv, gemv_per_sample, per_sample_cpu, per_sample_shape, weights_fit_in_l1,
+    gemm_gated_by_bits, gemv, gemv_from_l2, gemv_per_sample, per_sample_cpu, per_sample_shape,
+    weights_fit_in_l1,
 };
 use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Float, Init, Layer};
@@ -85,8 +86,9 @@ impl<const I: usize, const O: usize> Dense<I, O> {
             gemv::<T, I, O, true>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
             return y;
         }
-        let y = <Self as Layer<T, I, O>>::forward_one(self, p, &[], x);
-        y.map(|v| if v > T::ZERO { v } else { T::ZERO })
+        let mut y = SVector::<T, O>::zeros();
+        gemv_from_l2::<T, I, O, true>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
+        y
     }
 
     /// This layer and a ReLU after it, for a batch: `Y = max(0, W X + b)`, written once. The
@@ -416,11 +418,6 @@ pub fn affine_any_width<T: Float>(p: &[T], x: &[T], y: &mut [T]) {
     }
 }
 
-/// `W` as an `O x I` view of the first `O * I` parameters.
-fn weight<T: Float, const I: usize, const O: usize>(p: &[T]) -> SMatrixView<'_, T, O, I> {
-    SMatrixView::<T, O, I>::from_slice(&p[..O * I])
-}
-
 /// `W` as a `rows x inputs` view of the first `rows * inputs` parameters, its size known
 /// at run time (see [`Cols`]).
 pub(crate) fn weight_any<T: Float>(p: &[T], rows: usize, inputs: usize) -> DMatrixView<'_, T> {
@@ -549,14 +546,14 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         // Weights that fit in L1 take the register-blocked kernel of the batched narrow
         // layers (W1: 84-112 ns with nalgebra's product, 60-65 ns with it, 43-45 ns with its
         // 512-bit paths in a build for AVX-512); larger ones stream from L2, where
-        // nalgebra's fixed-size product measured as fast or faster.
+        // nalgebra's fixed-size product measured as fast or faster, and an AVX2 kernel that
+        // reads them in storage order faster still (W2 on a Zen 1 core).
+        let mut y = SVector::<T, O>::zeros();
         if const { weights_fit_in_l1::<T>(I, O) } {
-            let mut y = SVector::<T, O>::zeros();
             gemv::<T, I, O, false>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
-            return y;
+        } else {
+            gemv_from_l2::<T, I, O, false>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
         }
-        let mut y = SVector::<T, O>::from_column_slice(&p[O * I..O * I + O]);
-        y.gemv(T::ONE, &weight::<T, I, O>(p), x, T::ONE);
         y
     }
 
@@ -815,7 +812,7 @@ mod tests {
             let x = Batch::<f64, I>::from_fn(37, |i, j| ((i * 3 + j * 5) % 11) as f64 - 5.0);
             let mut y = Batch::<f64, O>::zeros(37);
             Dense::<I, O>::default().forward(&p, &[], x.columns(0, 37), y.columns_mut(0, 37));
-            let w = weight::<f64, I, O>(&p);
+            let w = nalgebra::SMatrixView::<f64, O, I>::from_slice(&p[..O * I]);
             let b = SVector::<f64, O>::from_column_slice(&p[O * I..]);
             for (j, column) in y.column_iter().enumerate() {
                 assert_eq!(column, w * x.column(j) + b, "{I} -> {O}, sample {j}");

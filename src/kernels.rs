@@ -351,7 +351,8 @@ where
 
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
 /// I` column-major matrix in `w`), then `max(0, y)` when `RELU` is set: the AVX-512
-/// register-blocked kernel where the CPU has it, nalgebra's fixed-size `gemv` otherwise.
+/// register-blocked kernel where the CPU has it, the AVX2 one where it has that and the rows
+/// are whole 256-bit vectors, nalgebra's fixed-size `gemv` otherwise.
 #[inline(always)]
 pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
     w: &[T],
@@ -365,6 +366,11 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
         if detect_isa() == AVX512 {
             // SAFETY: the CPU has AVX-512F.
             unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
+            return;
+        }
+        if const { O.is_multiple_of(32 / size_of::<T>()) } && detect_isa() >= AVX2 {
+            // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
+            unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
             return;
         }
     }
@@ -973,15 +979,16 @@ mod tests {
         }
     }
 
-    /// The single-sample product of layers too large for L1, on row counts around the
-    /// streaming kernel's passes (8 vectors in registers, up to 8 more in memory, then 4, 2
-    /// and 1) and column counts around its steps of 4, against nalgebra, in both scalar
-    /// types, with and without the ReLU, on every instruction set (rows that are not whole
-    /// vectors take nalgebra's product).
+    /// The single-sample products' AVX2 kernels against nalgebra, in both scalar types, with
+    /// and without the ReLU, on every instruction set (rows that are not whole vectors take
+    /// nalgebra's product): [`gemv_from_l2`] on row counts around its passes (8 vectors in
+    /// registers, up to 8 more in memory, then 4, 2 and 1) and column counts around its
+    /// steps of 4, and [`gemv`] (layers in L1) on every block height of 1 to 8 vectors and
+    /// beyond, with column counts around its sets of accumulators.
     #[test]
-    fn gemv_from_l2_matches_nalgebra_around_its_passes() {
+    fn single_sample_kernels_match_nalgebra_around_their_blocks() {
         macro_rules! check {
-            ($t:ty: $(($o:literal, $i:literal)),*) => {$({
+            ($gemv:ident, $t:ty: $(($o:literal, $i:literal)),*) => {$({
                 let w = DMatrix::<$t>::from_fn($o, $i, |r, c| ((r * 3 + c * 7) % 5) as $t - 2.0);
                 let x: Vec<$t> = (0..$i).map(|r| (r % 4) as $t - 1.5).collect();
                 let b: Vec<$t> = (0..$o).map(|r| (r % 3) as $t - 0.5).collect();
@@ -989,18 +996,22 @@ mod tests {
                     + DMatrix::from_column_slice($o, 1, &b);
                 for isa in available_isas() {
                     let mut y = vec![<$t>::NAN; $o];
-                    on_isa(isa, || gemv_from_l2::<$t, $i, $o, false>(w.as_slice(), &x, &b, &mut y));
+                    on_isa(isa, || $gemv::<$t, $i, $o, false>(w.as_slice(), &x, &b, &mut y));
                     assert_eq!(y, affine.as_slice(), "{} {}x{}, isa {isa}", stringify!($t), $o, $i);
-                    on_isa(isa, || gemv_from_l2::<$t, $i, $o, true>(w.as_slice(), &x, &b, &mut y));
+                    on_isa(isa, || $gemv::<$t, $i, $o, true>(w.as_slice(), &x, &b, &mut y));
                     let relu: Vec<$t> = affine.iter().map(|v| v.max(0.0)).collect();
                     assert_eq!(y, relu, "{} relu {}x{}, isa {isa}", stringify!($t), $o, $i);
                 }
             })*};
         }
-        check!(f32: (8, 1), (8, 6), (16, 3), (24, 4), (32, 9), (56, 5), (64, 7), (72, 8),
-            (120, 2), (128, 13), (136, 11), (192, 5), (200, 6), (256, 3), (10, 5));
-        check!(f64: (4, 1), (8, 6), (12, 3), (28, 4), (32, 9), (36, 5), (64, 7), (68, 8),
-            (100, 2), (6, 5));
+        check!(gemv_from_l2, f32: (8, 1), (8, 6), (16, 3), (24, 4), (32, 9), (56, 5), (64, 7),
+            (72, 8), (120, 2), (128, 13), (136, 11), (192, 5), (200, 6), (256, 3), (10, 5));
+        check!(gemv_from_l2, f64: (4, 1), (8, 6), (12, 3), (28, 4), (32, 9), (36, 5), (64, 7),
+            (68, 8), (100, 2), (6, 5));
+        check!(gemv, f32: (8, 1), (8, 9), (16, 7), (24, 5), (32, 16), (32, 32), (40, 3),
+            (48, 2), (56, 11), (64, 4), (72, 13), (136, 6), (4, 32), (10, 7));
+        check!(gemv, f64: (4, 1), (8, 7), (12, 5), (16, 4), (20, 3), (24, 2), (28, 9), (32, 6),
+            (36, 10), (2, 9));
     }
 
     /// The single-sample kernel on every row count around its vector and block edges,

@@ -612,6 +612,47 @@ pub trait Scalar:
         y: &mut [Self],
     );
 
+    /// `y = W x + b` for one sample (then `max(0, y)` when `RELU` is set), with `W` the `O x
+    /// I` column-major matrix in `w` and `O` a whole number of 256-bit vectors, for a layer
+    /// whose weights fit in L1 (W1's): blocks of up to 8 vectors of rows, the columns dealt
+    /// round-robin to as many sets of accumulators as the 16 registers hold (3 sets of 4
+    /// vectors for W1's 32-wide layers), summed at the end, since a small layer's product
+    /// is a chain of dependent multiply-adds whose latency the next layer waits on. It is
+    /// `#[inline]`, so that in a network's pass compiled for AVX2 (the per-tier copies
+    /// `network!` emits) it inlines and one layer's output reaches the next in registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    ///
+    /// # Panics
+    /// If `O` is not a multiple of the vector's lanes (8 for `f32`, 4 for `f64`), or `w`,
+    /// `x`, `b` or `y` is shorter than `O * I`, `I`, `O` and `O`.
+    ///
+    /// # Examples
+    ///
+    /// `W` 8 x 3 with row `r` equal to `[r, 1, -1]`, `x = [1, 2, 3]`, `b = 0.5`: `y_r = r - 0.5`.
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX2, Scalar, detect_isa};
+    /// let w: Vec<f32> = (0..8).map(|r| r as f32).chain([1.0; 8]).chain([-1.0; 8]).collect();
+    /// let (x, b) = ([1.0f32, 2.0, 3.0], [0.5f32; 8]);
+    /// let mut y = [0.0f32; 8];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() >= AVX2 {
+    ///     // SAFETY: the CPU has AVX2 and FMA.
+    ///     unsafe { f32::gemv_avx2_in_l1::<8, 3, true>(&w, &x, &b, &mut y) };
+    ///     assert_eq!(y, [0.0, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]);
+    /// }
+    /// ```
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn gemv_avx2_in_l1<const O: usize, const I: usize, const RELU: bool>(
+        w: &[Self],
+        x: &[Self],
+        b: &[Self],
+        y: &mut [Self],
+    );
+
     /// `y = W x + b` for one sample (then `max(0, y)` when `relu` is set), with `W` the `o x
     /// i` column-major matrix in `w`, `o` a whole number of 256-bit vectors: for a layer
     /// whose weights do not fit in L1 and stream from L2 for every sample (W2's 784 x 128).
@@ -912,6 +953,103 @@ macro_rules! impl_scalar {
                         6 => block::<6, 4, RELU>((O, I), r0, rows, w, x, b, y),
                         7 => block::<7, 3, RELU>((O, I), r0, rows, w, x, b, y),
                         _ => block::<8, 3, RELU>((O, I), r0, rows, w, x, b, y),
+                    }
+                }
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn gemv_avx2_in_l1<const O: usize, const I: usize, const RELU: bool>(
+                w: &[Self],
+                x: &[Self],
+                b: &[Self],
+                y: &mut [Self],
+            ) {
+                use std::arch::x86_64::*;
+                const L: usize = $lanes;
+
+                /// Rows `r0..r0 + NV * L`, the columns dealt round-robin to `G` sets of `NV`
+                /// accumulators (the first starting from `b`), summed in a tree. The shape
+                /// is an argument, as in [`Scalar::gemv_avx512`]'s blocks.
+                ///
+                /// # Safety
+                /// AVX2 and FMA; `w` holds `o * i` elements, `x` `i`, `b` and `y` `o`, and
+                /// `r0 + NV * L <= o`.
+                #[target_feature(enable = "avx2,fma")]
+                #[inline]
+                unsafe fn block<const NV: usize, const G: usize, const RELU: bool>(
+                    (o, i): (usize, usize),
+                    r0: usize,
+                    w: *const $ty,
+                    x: *const $ty,
+                    b: *const $ty,
+                    y: *mut $ty,
+                ) {
+                    // SAFETY (the whole body): the caller's contract keeps every row inside
+                    // `r0..r0 + NV * L` and every column inside `0..i`.
+                    unsafe {
+                        let mut acc = [[$zero(); NV]; G];
+                        for (v, acc) in acc[0].iter_mut().enumerate() {
+                            *acc = $load(b.add(r0 + v * L));
+                        }
+                        let mut c = 0;
+                        while c + G <= i {
+                            for (g, acc) in acc.iter_mut().enumerate() {
+                                let xb = $broadcast(&*x.add(c + g));
+                                let column = w.add((c + g) * o + r0);
+                                for (v, acc) in acc.iter_mut().enumerate() {
+                                    *acc = $fmadd($load(column.add(v * L)), xb, *acc);
+                                }
+                            }
+                            c += G;
+                        }
+                        while c < i {
+                            let xb = $broadcast(&*x.add(c));
+                            let column = w.add(c * o + r0);
+                            for (v, acc) in acc[0].iter_mut().enumerate() {
+                                *acc = $fmadd($load(column.add(v * L)), xb, *acc);
+                            }
+                            c += 1;
+                        }
+                        let mut width = G;
+                        while width > 1 {
+                            let half = width.div_ceil(2);
+                            for g in 0..width - half {
+                                for v in 0..NV {
+                                    acc[g][v] = $gadd(acc[g][v], acc[g + half][v]);
+                                }
+                            }
+                            width = half;
+                        }
+                        for (v, &sum) in acc[0].iter().enumerate() {
+                            let sum = if RELU { $gmax(sum, $zero()) } else { sum };
+                            $store(y.add(r0 + v * L), sum);
+                        }
+                    }
+                }
+
+                assert!(O % L == 0, "{O} rows are not whole vectors of {L}");
+                assert!(w.len() >= O * I && x.len() >= I && b.len() >= O && y.len() >= O);
+                let (w, x, b, y) = (w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr());
+                let mut r0 = 0;
+                while r0 + 8 * L <= O {
+                    // SAFETY: the CPU (the caller's contract) and the assertion above.
+                    unsafe { block::<8, 1, RELU>((O, I), r0, w, x, b, y) };
+                    r0 += 8 * L;
+                }
+                // SAFETY: as above; the block covers the rows `r0..O` left.
+                unsafe {
+                    match const { (O % (8 * L)) / L } {
+                        0 => {}
+                        1 => block::<1, 8, RELU>((O, I), r0, w, x, b, y),
+                        2 => block::<2, 6, RELU>((O, I), r0, w, x, b, y),
+                        3 => block::<3, 4, RELU>((O, I), r0, w, x, b, y),
+                        4 => block::<4, 3, RELU>((O, I), r0, w, x, b, y),
+                        5 => block::<5, 2, RELU>((O, I), r0, w, x, b, y),
+                        6 => block::<6, 2, RELU>((O, I), r0, w, x, b, y),
+                        _ => block::<7, 2, RELU>((O, I), r0, w, x, b, y),
                     }
                 }
             }

@@ -618,8 +618,9 @@ pub trait Scalar:
     /// round-robin to as many sets of accumulators as the 16 registers hold (3 sets of 4
     /// vectors for W1's 32-wide layers), summed at the end, since a small layer's product
     /// is a chain of dependent multiply-adds whose latency the next layer waits on. It is
-    /// `#[inline]`, so that in a network's pass compiled for AVX2 (the per-tier copies
-    /// `network!` emits) it inlines and one layer's output reaches the next in registers.
+    /// `#[inline(always)]`, so that in a network's pass compiled for AVX2 (the per-tier
+    /// copies `network!` emits) it inlines and one layer's output reaches the next in
+    /// registers; called from code without AVX2 and FMA, its intrinsics are calls.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA.
@@ -959,8 +960,9 @@ macro_rules! impl_scalar {
 
             // `#[inline(always)]` rather than `#[target_feature]`, which rustc does not
             // allow with it: the network's AVX2 pass has the features, and inlining this
-            // there is what counts (as a call, W1 took 158 ns against 136 inlined, in a
-            // build for this CPU).
+            // there is what counts (as an `#[inline]` `#[target_feature]` function LLVM
+            // left it a call there, and W1 took 158 ns against 136 in a build for the CPU,
+            // where it inlined).
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
             #[inline(always)]

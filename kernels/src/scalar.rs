@@ -661,34 +661,34 @@ pub trait Scalar:
     /// rows at a time: the first 8 in registers, the rest in `y` (in L1), so that each
     /// multiply-add reads about one vector besides its weights. The usual register-blocked
     /// product (a block of rows over every column, then the next block) reads each column in
-    /// pieces, which the L2 prefetchers keep less far ahead of: on a Zen 1 core it took 8.1 us
-    /// for 784 x 128 against 6.0 for this one, and the axpy form (each column multiplied into
-    /// `y` in memory, nalgebra's) 8.5.
+    /// pieces, which the L2 prefetchers keep less far ahead of: on a Zen 1 core it took 8.1-9.3
+    /// us for 784 x 128 against 6.6-6.9 for this one, and the axpy form (each column
+    /// multiplied into `y` in memory, nalgebra's) 8.5-8.7.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     ///
     /// # Panics
-    /// If `o` is not a multiple of the vector's lanes (8 for `f32`, 4 for `f64`), or `w`,
-    /// `x`, `b` or `y` is shorter than `o * i`, `i`, `o` and `o`.
+    /// If `o` is not a multiple of the vector's lanes (8 for `f32`, 4 for `f64`), or a slice
+    /// is shorter than the shape says.
     ///
     /// # Examples
     ///
-    /// `W` 8 x 3 with row `r` equal to `[r, 1, -1]`, `x = [1, 2, 3]`, `b = 0.5`: `y_r = r - 0.5`.
+    /// In `f64`, `W` 4 x 2 with columns `[1, 2, 3, 4]` and `[1, 1, 1, 1]`, `x = [2, -10]`
+    /// and `b = 5`: `y = [-3, -1, 1, 3]`, then `[0, 0, 1, 3]` through the ReLU.
     ///
     /// ```
-    /// use constnet_kernels::{AVX2, Scalar, detect_isa};
-    /// let w: Vec<f32> = (0..8).map(|r| r as f32).chain([1.0; 8]).chain([-1.0; 8]).collect();
-    /// let (x, b) = ([1.0f32, 2.0, 3.0], [0.5f32; 8]);
-    /// let mut y = [0.0f32; 8];
+    /// # use constnet_kernels::{AVX2, Scalar, detect_isa};
+    /// let w = [1.0f64, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0];
+    /// let mut y = [0.0f64; 4];
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() >= AVX2 {
-    ///     // SAFETY: the CPU has AVX2 and FMA.
-    ///     unsafe { f32::gemv_avx2_fma(8, 3, &w, &x, &b, &mut y, false) };
-    ///     assert_eq!(y, [-0.5, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]);
-    ///     // SAFETY: as above.
-    ///     unsafe { f32::gemv_avx2_fma(8, 3, &w, &x, &b, &mut y, true) };
-    ///     assert_eq!(y, [0.0, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]);
+    ///     // SAFETY: AVX2 and FMA are there.
+    ///     unsafe { f64::gemv_avx2_fma(4, 2, &w, &[2.0, -10.0], &[5.0; 4], &mut y, false) };
+    ///     assert_eq!(y, [-3.0, -1.0, 1.0, 3.0]);
+    ///     // SAFETY: likewise.
+    ///     unsafe { f64::gemv_avx2_fma(4, 2, &w, &[2.0, -10.0], &[5.0; 4], &mut y, true) };
+    ///     assert_eq!(y, [0.0, 0.0, 1.0, 3.0]);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]

@@ -349,12 +349,25 @@ where
     T::affine_grads((inputs, batch, rows), operand(x), operand(dz), beta, dwb)
 }
 
+/// The instruction set a single-sample product runs with: [`detect_isa`]'s at each call,
+/// where the caller does not know it (a layer's own `forward_one`). The copies of a
+/// network's pass for AVX2 and AVX-512 pass their own instead, so that each compiles only
+/// its kernel, and the portable copy the build's baseline (see `crate::tiers`).
+pub(crate) const DETECT: u8 = u8::MAX;
+
+/// Whether `O` rows of `T` are whole 256-bit vectors, as the AVX2 kernels take them.
+const fn whole_vectors<T>(rows: usize) -> bool {
+    rows.is_multiple_of(32 / size_of::<T>())
+}
+
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
-/// I` column-major matrix in `w`), then `max(0, y)` when `RELU` is set: the AVX-512
-/// register-blocked kernel where the CPU has it, the AVX2 one where it has that and the rows
-/// are whole 256-bit vectors, nalgebra's fixed-size `gemv` otherwise.
+/// I` column-major matrix in `w`), then `max(0, y)` when `RELU` is set, for a layer whose
+/// weights fit in L1: with `ISA` ([`DETECT`]: the CPU's), the AVX-512 register-blocked
+/// kernel, or the AVX2 one where the rows are whole 256-bit vectors, and nalgebra's
+/// fixed-size `gemv` otherwise. The choices are constants where `ISA` is one, so that the
+/// others are not compiled.
 #[inline(always)]
-pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
+pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, const ISA: u8>(
     w: &[T],
     x: &[T],
     b: &[T],
@@ -363,39 +376,43 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool>(
     let w = &w[..O * I];
     #[cfg(target_arch = "x86_64")]
     {
-        if detect_isa() == AVX512 {
-            // SAFETY: the CPU has AVX-512F.
+        if const { ISA == DETECT } {
+            if detect_isa() == AVX512 {
+                // SAFETY: the CPU has AVX-512F.
+                unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
+                return;
+            }
+            if const { whole_vectors::<T>(O) } && detect_isa() >= AVX2 {
+                // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
+                unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
+                return;
+            }
+        } else if const { ISA == AVX512 } {
+            // SAFETY: the caller runs with AVX-512F (`ISA`).
             unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
             return;
-        }
-        if const { O.is_multiple_of(32 / size_of::<T>()) } && detect_isa() >= AVX2 {
-            // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
+        } else if const { ISA == AVX2 && whole_vectors::<T>(O) } {
+            // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the rows are whole vectors.
             unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
             return;
         }
     }
-    let y = &mut y[..O];
-    y.copy_from_slice(&b[..O]);
-    SVectorViewMut::<T, O>::from_slice(y).gemv(
-        T::ONE,
-        &SMatrixView::<T, O, I>::from_slice(w),
-        &SVectorView::<T, I>::from_slice(x),
-        T::ONE,
-    );
-    if RELU {
-        for v in y {
-            *v = if *v > T::ZERO { *v } else { T::ZERO };
-        }
-    }
+    gemv_nalgebra::<T, I, O, RELU>(w, x, b, y);
 }
 
 /// `y = W x + b` (then `max(0, y)` when `RELU` is set) for one sample of a layer whose
 /// weights do not fit in L1 ([`weights_fit_in_l1`]) and so stream from L2 for every sample:
-/// the AVX2 + FMA streaming kernel (not inlined: one call is nothing beside the layer's
-/// microseconds) where the CPU has it and the rows are whole 256-bit vectors, nalgebra's
-/// fixed-size product otherwise.
+/// with `ISA` ([`DETECT`]: the CPU's) AVX2 or better and the rows whole 256-bit vectors, the
+/// AVX2 + FMA streaming kernel (not inlined: one call is nothing beside the layer's
+/// microseconds), nalgebra's fixed-size product otherwise.
 #[inline(always)]
-pub(crate) fn gemv_from_l2<T: Float, const I: usize, const O: usize, const RELU: bool>(
+pub(crate) fn gemv_from_l2<
+    T: Float,
+    const I: usize,
+    const O: usize,
+    const RELU: bool,
+    const ISA: u8,
+>(
     w: &[T],
     x: &[T],
     b: &[T],
@@ -403,12 +420,29 @@ pub(crate) fn gemv_from_l2<T: Float, const I: usize, const O: usize, const RELU:
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if const { O.is_multiple_of(32 / size_of::<T>()) } && detect_isa() >= AVX2 {
-            // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
+        if const { ISA == DETECT && whole_vectors::<T>(O) } {
+            if detect_isa() >= AVX2 {
+                // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
+                unsafe { T::gemv_avx2_fma(O, I, w, x, b, y, RELU) };
+                return;
+            }
+        } else if const { ISA != DETECT && ISA >= AVX2 && whole_vectors::<T>(O) } {
+            // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the rows are whole vectors.
             unsafe { T::gemv_avx2_fma(O, I, w, x, b, y, RELU) };
             return;
         }
     }
+    gemv_nalgebra::<T, I, O, RELU>(w, x, b, y);
+}
+
+/// nalgebra's fixed-size `y = W x + b`, then `max(0, y)` when `RELU` is set.
+#[inline(always)]
+fn gemv_nalgebra<T: Float, const I: usize, const O: usize, const RELU: bool>(
+    w: &[T],
+    x: &[T],
+    b: &[T],
+    y: &mut [T],
+) {
     let y = &mut y[..O];
     y.copy_from_slice(&b[..O]);
     SVectorViewMut::<T, O>::from_slice(y).gemv(
@@ -447,7 +481,7 @@ pub(crate) fn gemv_per_sample<T: Float, const I: usize, const O: usize, const RE
             T::gemv_avx512::<O, I, RELU>(w, x, b, y);
         }
         #[cfg(not(target_arch = "x86_64"))]
-        gemv::<T, I, O, RELU>(w, x, b, y);
+        gemv::<T, I, O, RELU, DETECT>(w, x, b, y);
     }
 }
 
@@ -996,9 +1030,9 @@ mod tests {
                     + DMatrix::from_column_slice($o, 1, &b);
                 for isa in available_isas() {
                     let mut y = vec![<$t>::NAN; $o];
-                    on_isa(isa, || $gemv::<$t, $i, $o, false>(w.as_slice(), &x, &b, &mut y));
+                    on_isa(isa, || $gemv::<$t, $i, $o, false, DETECT>(w.as_slice(), &x, &b, &mut y));
                     assert_eq!(y, affine.as_slice(), "{} {}x{}, isa {isa}", stringify!($t), $o, $i);
-                    on_isa(isa, || $gemv::<$t, $i, $o, true>(w.as_slice(), &x, &b, &mut y));
+                    on_isa(isa, || $gemv::<$t, $i, $o, true, DETECT>(w.as_slice(), &x, &b, &mut y));
                     let relu: Vec<$t> = affine.iter().map(|v| v.max(0.0)).collect();
                     assert_eq!(y, relu, "{} relu {}x{}, isa {isa}", stringify!($t), $o, $i);
                 }
@@ -1026,11 +1060,11 @@ mod tests {
         for isa in available_isas() {
             let mut y = SVector::<f64, 130>::from_element(f64::NAN);
             on_isa(isa, || {
-                gemv::<f64, 37, 130, false>(&w, x.as_slice(), &b, y.as_mut_slice())
+                gemv::<f64, 37, 130, false, DETECT>(&w, x.as_slice(), &b, y.as_mut_slice())
             });
             assert_eq!(y, affine, "isa {isa}");
             on_isa(isa, || {
-                gemv::<f64, 37, 130, true>(&w, x.as_slice(), &b, y.as_mut_slice())
+                gemv::<f64, 37, 130, true, DETECT>(&w, x.as_slice(), &b, y.as_mut_slice())
             });
             assert_eq!(y, affine.map(|v| v.max(0.0)), "relu, isa {isa}");
         }

@@ -302,8 +302,9 @@ pub mod __private {
     pub use crate::link::{
         Message, batch as link_batch, batch_mut as link_batch_mut, one as link_one,
     };
-    pub use crate::tiers::run as run_tiered;
+    pub use crate::tiers::{COMPILED as COMPILED_TIER, run as run_tiered};
     pub use constnet_kernels::Scalar;
+    pub use constnet_kernels::{AVX2, AVX512};
     pub use rand::RngCore;
 
     /// The seeded generator that initializes a network.

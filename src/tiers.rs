@@ -15,7 +15,7 @@ use constnet_kernels::{AVX2, AVX512, PORTABLE, detect_isa};
 
 /// The best tier this build targets everywhere: its code needs no other copy on a CPU with
 /// no more than this.
-const COMPILED: u8 = if cfg!(all(target_feature = "avx512f", target_feature = "avx512vl")) {
+pub const COMPILED: u8 = if cfg!(all(target_feature = "avx512f", target_feature = "avx512vl")) {
     AVX512
 } else if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
     AVX2

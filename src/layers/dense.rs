@@ -16,7 +16,7 @@ use rand::RngCore;
 
 use super::ReluMask;
 use crate::kernels::{
-    ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
+    DETECT, ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
     gemm_gated_by_bits, gemv, gemv_from_l2, gemv_per_sample, per_sample_cpu, per_sample_shape,
     weights_fit_in_l1,
 };
@@ -81,13 +81,43 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// ```
     #[inline(always)]
     pub fn forward_one_relu<T: Float>(&self, p: &[T], x: &SVector<T, I>) -> SVector<T, O> {
-        if const { weights_fit_in_l1::<T>(I, O) } {
-            let mut y = SVector::<T, O>::zeros();
-            gemv::<T, I, O, true>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
-            return y;
-        }
+        self.forward_one_with::<T, true, DETECT>(p, x)
+    }
+
+    /// `W x + b` for one sample, then `max(0, .)` when `RELU` is set, with the kernels of the
+    /// instruction set `ISA` (one of `constnet_kernels`' tiers, or `u8::MAX` for the CPU's,
+    /// found at each call): what [`forward_one_relu`](Self::forward_one_relu) and
+    /// [`Layer::forward_one`] run, and what `network!`'s copies of the single-sample pass for
+    /// AVX2 and AVX-512 call with their own, so that each compiles only its kernel. `ISA`
+    /// must not be above what the CPU has.
+    ///
+    /// ```
+    /// use constnet::layers::Dense;
+    /// use nalgebra::SVector;
+    /// let p = [1.0f32, -1.0, -1.0, 1.0, 0.0, 0.0]; // as forward_one_relu's example
+    /// let y = Dense::<2, 2>::default().forward_one_with::<f32, false, { u8::MAX }>(
+    ///     &p,
+    ///     &SVector::from([2.0, 1.0]),
+    /// );
+    /// assert_eq!(y.as_slice(), &[1.0, -1.0]);
+    /// ```
+    #[inline(always)]
+    pub fn forward_one_with<T: Float, const RELU: bool, const ISA: u8>(
+        &self,
+        p: &[T],
+        x: &SVector<T, I>,
+    ) -> SVector<T, O> {
+        // Weights that fit in L1 take register-blocked kernels (W1: 84-112 ns with
+        // nalgebra's product, 60-65 ns with the AVX-512 one, 43-45 ns with its 512-bit paths
+        // in a build for AVX-512); larger ones stream from L2, where an AVX2 kernel that
+        // reads them in storage order beat nalgebra's product (W2 on a Zen 1 core).
         let mut y = SVector::<T, O>::zeros();
-        gemv_from_l2::<T, I, O, true>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
+        let (x, b, out) = (x.as_slice(), &p[O * I..], y.as_mut_slice());
+        if const { weights_fit_in_l1::<T>(I, O) } {
+            gemv::<T, I, O, RELU, ISA>(p, x, b, out);
+        } else {
+            gemv_from_l2::<T, I, O, RELU, ISA>(p, x, b, out);
+        }
         y
     }
 
@@ -543,18 +573,7 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
 
     #[inline(always)]
     fn forward_one(&self, p: &[T], _state: &[T], x: &SVector<T, I>) -> SVector<T, O> {
-        // Weights that fit in L1 take the register-blocked kernel of the batched narrow
-        // layers (W1: 84-112 ns with nalgebra's product, 60-65 ns with it, 43-45 ns with its
-        // 512-bit paths in a build for AVX-512); larger ones stream from L2, where
-        // nalgebra's fixed-size product measured as fast or faster, and an AVX2 kernel that
-        // reads them in storage order faster still (W2 on a Zen 1 core).
-        let mut y = SVector::<T, O>::zeros();
-        if const { weights_fit_in_l1::<T>(I, O) } {
-            gemv::<T, I, O, false>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
-        } else {
-            gemv_from_l2::<T, I, O, false>(p, x.as_slice(), &p[O * I..], y.as_mut_slice());
-        }
-        y
+        self.forward_one_with::<T, false, DETECT>(p, x)
     }
 
     fn forward(

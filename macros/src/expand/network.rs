@@ -138,7 +138,7 @@ fn emit_forward_sample(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
             ::constnet::__private::run_tiered(
                 self,
                 x,
-                Self::__constnet_forward,
+                Self::__constnet_forward_baseline,
                 Self::__constnet_forward_avx2,
                 Self::__constnet_forward_avx512,
             )
@@ -165,9 +165,17 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
         if b.fusion.forward[i] {
             let (ty, name, p) = (layer.ty(), b.names[i], &b.p_names[i]);
             let (input, relu_h) = (one_sample_input(b, i), &b.hs[i + 1]);
-            quote!(let #relu_h = <#ty>::forward_one_relu(&self.#name, #p, #input);)
+            quote!(let #relu_h = <#ty>::forward_one_with::<T, true, ISA>(&self.#name, #p, #input);)
         } else if b.fusion.forward_done_before(i) {
             quote!()
+        } else if let LayerKind::Affine {
+            affine: Affine::Dense,
+            ..
+        } = &layer.decl.kind
+        {
+            let (ty, name, p, h) = (layer.ty(), b.names[i], &b.p_names[i], &b.hs[i]);
+            let input = one_sample_input(b, i);
+            quote!(let #h = <#ty>::forward_one_with::<T, false, ISA>(&self.#name, #p, #input);)
         } else {
             forward_one_step(b, i)
         }
@@ -178,21 +186,25 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
     quote! {
         impl<#params> #self_ty {
             #[inline(always)]
-            fn __constnet_forward(&self, x: &#x_ty) -> #y_ty {
+            fn __constnet_forward<const ISA: u8>(&self, x: &#x_ty) -> #y_ty {
                 #split_p
                 #split_s
                 #(#steps)*
                 #h_last
             }
 
+            fn __constnet_forward_baseline(&self, x: &#x_ty) -> #y_ty {
+                self.__constnet_forward::<{ ::constnet::__private::COMPILED_TIER }>(x)
+            }
+
             #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
             fn __constnet_forward_avx2(&self, x: &#x_ty) -> #y_ty {
-                self.__constnet_forward(x)
+                self.__constnet_forward::<{ ::constnet::__private::AVX2 }>(x)
             }
 
             #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512vl"))]
             fn __constnet_forward_avx512(&self, x: &#x_ty) -> #y_ty {
-                self.__constnet_forward(x)
+                self.__constnet_forward::<{ ::constnet::__private::AVX512 }>(x)
             }
         }
     }

@@ -360,11 +360,20 @@ const fn whole_vectors<T>(rows: usize) -> bool {
     rows.is_multiple_of(32 / size_of::<T>())
 }
 
+/// Whether an `O x I` layer of `T` is a shape [`Scalar::gemv_avx2_few`] takes: fewer rows
+/// than a 256-bit vector has lanes, dividing them, and whole vectors of inputs.
+///
+/// [`Scalar::gemv_avx2_few`]: constnet_kernels::Scalar::gemv_avx2_few
+const fn few_rows<T>(rows: usize, inputs: usize) -> bool {
+    let lanes = 32 / size_of::<T>();
+    rows < lanes && lanes.is_multiple_of(rows) && inputs.is_multiple_of(lanes)
+}
+
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
 /// I` column-major matrix in `w`), then `max(0, y)` when `RELU` is set, for a layer whose
 /// weights fit in L1: with `ISA` ([`DETECT`]: the CPU's), the AVX-512 register-blocked
-/// kernel, or the AVX2 one where the rows are whole 256-bit vectors, and nalgebra's
-/// fixed-size `gemv` otherwise. The choices are constants where `ISA` is one, so that the
+/// kernel, or an AVX2 one where the rows are whole 256-bit vectors or a few rows over whole
+/// vectors of inputs, and nalgebra's fixed-size `gemv` otherwise. The choices are constants where `ISA` is one, so that the
 /// others are not compiled.
 #[inline(always)]
 pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, const ISA: u8>(
@@ -387,6 +396,11 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
                 unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
                 return;
             }
+            if const { few_rows::<T>(O, I) } && detect_isa() >= AVX2 {
+                // SAFETY: the CPU has AVX2 and FMA; the shape is one it takes.
+                unsafe { T::gemv_avx2_few::<O, I, RELU>(w, x, b, y) };
+                return;
+            }
         } else if const { ISA == AVX512 } {
             // SAFETY: the caller runs with AVX-512F (`ISA`).
             unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
@@ -394,6 +408,10 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
         } else if const { ISA == AVX2 && whole_vectors::<T>(O) } {
             // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the rows are whole vectors.
             unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
+            return;
+        } else if const { ISA == AVX2 && few_rows::<T>(O, I) } {
+            // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the shape is one it takes.
+            unsafe { T::gemv_avx2_few::<O, I, RELU>(w, x, b, y) };
             return;
         }
     }
@@ -1018,7 +1036,9 @@ mod tests {
     /// nalgebra's product): [`gemv_from_l2`] on row counts around its passes (8 vectors in
     /// registers, up to 8 more in memory, then 4, 2 and 1) and column counts around its
     /// steps of 4, and [`gemv`] (layers in L1) on every block height of 1 to 8 vectors and
-    /// beyond, with column counts around its sets of accumulators.
+    /// beyond, with column counts around its sets of accumulators, and on fewer rows than a
+    /// vector's lanes (1, 2 and 4 of `f32`'s 8, 1 and 2 of `f64`'s 4) over one or more
+    /// vectors of inputs, and 3, which no AVX2 kernel takes.
     #[test]
     fn single_sample_kernels_match_nalgebra_around_their_blocks() {
         macro_rules! check {
@@ -1043,9 +1063,10 @@ mod tests {
         check!(gemv_from_l2, f64: (4, 1), (8, 6), (12, 3), (28, 4), (32, 9), (36, 5), (64, 7),
             (68, 8), (100, 2), (6, 5));
         check!(gemv, f32: (8, 1), (8, 9), (16, 7), (24, 5), (32, 16), (32, 32), (40, 3),
-            (48, 2), (56, 11), (64, 4), (72, 13), (136, 6), (4, 32), (10, 7));
+            (48, 2), (56, 11), (64, 4), (72, 13), (136, 6), (4, 32), (10, 7), (1, 8), (2, 16),
+            (4, 8), (4, 40), (2, 12), (3, 16));
         check!(gemv, f64: (4, 1), (8, 7), (12, 5), (16, 4), (20, 3), (24, 2), (28, 9), (32, 6),
-            (36, 10), (2, 9));
+            (36, 10), (2, 9), (1, 4), (2, 4), (2, 12), (1, 20), (3, 8));
     }
 
     /// The single-sample kernel on every row count around its vector and block edges,

@@ -155,7 +155,9 @@ fn emit_forward_sample(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
 /// The single-sample forward pass, `h_<layer> = layer(h_<previous>)` with a fused `Dense`
 /// and `Relu` in one call, and its copies compiled with AVX2 and FMA and with AVX-512, into
 /// which it inlines (see `constnet::__private::run_tiered`): an inherent impl, which only a
-/// checked declaration has (its `forward` is the one caller).
+/// checked declaration has (its `forward` is the one caller). Each copy hands its
+/// instruction set (the baseline copy, the build's) to its `Dense` layers as the constant
+/// `ISA`, so that each compiles only the kernels it runs.
 pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
     let (params, self_ty) = (&s.generics.params, s.self_ty());
     let (input, output) = (&s.input.arg, &s.output.arg);

@@ -360,13 +360,15 @@ const fn whole_vectors<T>(rows: usize) -> bool {
     rows.is_multiple_of(32 / size_of::<T>())
 }
 
-/// Whether an `O x I` layer of `T` is a shape [`Scalar::gemv_avx2_few`] takes: fewer rows
-/// than a 256-bit vector has lanes, dividing them, and whole vectors of inputs.
+/// Whether an `O x I` layer of `T` is a shape [`Scalar::gemv_avx2_in_l1`] takes: whole
+/// vectors of rows, or fewer rows than a 256-bit vector has lanes, dividing them, over whole
+/// vectors of inputs.
 ///
-/// [`Scalar::gemv_avx2_few`]: constnet_kernels::Scalar::gemv_avx2_few
-const fn few_rows<T>(rows: usize, inputs: usize) -> bool {
+/// [`Scalar::gemv_avx2_in_l1`]: constnet_kernels::Scalar::gemv_avx2_in_l1
+const fn avx2_in_l1_shape<T>(rows: usize, inputs: usize) -> bool {
     let lanes = 32 / size_of::<T>();
-    rows < lanes && lanes.is_multiple_of(rows) && inputs.is_multiple_of(lanes)
+    whole_vectors::<T>(rows)
+        || (rows < lanes && lanes.is_multiple_of(rows) && inputs.is_multiple_of(lanes))
 }
 
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
@@ -391,27 +393,18 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
                 unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
                 return;
             }
-            if const { whole_vectors::<T>(O) } && detect_isa() >= AVX2 {
-                // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
-                unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
-                return;
-            }
-            if const { few_rows::<T>(O, I) } && detect_isa() >= AVX2 {
+            if const { avx2_in_l1_shape::<T>(O, I) } && detect_isa() >= AVX2 {
                 // SAFETY: the CPU has AVX2 and FMA; the shape is one it takes.
-                unsafe { T::gemv_avx2_few::<O, I, RELU>(w, x, b, y) };
+                unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
                 return;
             }
         } else if const { ISA == AVX512 } {
             // SAFETY: the caller runs with AVX-512F (`ISA`).
             unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
             return;
-        } else if const { ISA == AVX2 && whole_vectors::<T>(O) } {
-            // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the rows are whole vectors.
-            unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
-            return;
-        } else if const { ISA == AVX2 && few_rows::<T>(O, I) } {
+        } else if const { ISA == AVX2 && avx2_in_l1_shape::<T>(O, I) } {
             // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the shape is one it takes.
-            unsafe { T::gemv_avx2_few::<O, I, RELU>(w, x, b, y) };
+            unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
             return;
         }
     }

@@ -613,54 +613,20 @@ pub trait Scalar:
     );
 
     /// `y = W x + b` for one sample (then `max(0, y)` when `RELU` is set), with `W` the `O x
-    /// I` column-major matrix in `w`, for a layer of fewer outputs than a 256-bit vector has
-    /// lanes (`O` dividing them) and whole vectors of inputs (`I` a multiple of the lanes):
-    /// W1's 4-output last layer. Each vector of `W` holds `lanes / O` whole columns in
-    /// storage order; it is multiplied by their inputs, each repeated `O` times (one permute
-    /// of a vector of `x`), into one of several accumulators, and at the end the lanes of
-    /// each output are summed. Inlined, as [`gemv_avx2_in_l1`](Self::gemv_avx2_in_l1) is.
+    /// I` column-major matrix in `w`, for a layer whose weights fit in L1 (W1's), of two
+    /// shapes:
     ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA.
+    /// - **whole vectors of rows** (`O` a multiple of the lanes): blocks of up to 8 vectors
+    ///   of rows, the columns dealt round-robin to as many sets of accumulators as the 16
+    ///   registers hold (3 sets of 4 vectors for W1's 32-wide layers), summed at the end,
+    ///   since a small layer's product is a chain of dependent multiply-adds whose latency
+    ///   the next layer waits on;
+    /// - **a few rows** (`O` dividing the lanes) over whole vectors of inputs (W1's 4-output
+    ///   last layer): each vector of `W` holds `lanes / O` whole columns in storage order,
+    ///   multiplied by their inputs, each repeated `O` times (one permute of a vector of
+    ///   `x`), into 4 accumulators; at the end the lanes of each output are summed.
     ///
-    /// # Panics
-    /// If the shape is not one of those (`O` must divide the lanes, 8 for `f32` and 4 for
-    /// `f64`, and the lanes `I`), or a slice is shorter than it says.
-    ///
-    /// # Examples
-    ///
-    /// Two outputs over four inputs in `f64`: `W = [1 0 2 0; 0 1 0 -3]`, `x = [1, 2, 3, 4]`,
-    /// `b = [0, 1]`: `y = [7, -9]`, then `[7, 0]` through the ReLU.
-    ///
-    /// ```
-    /// # use constnet_kernels::{AVX2, Scalar, detect_isa};
-    /// let w = [1.0f64, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, -3.0]; // column by column
-    /// let mut y = [0.0f64; 2];
-    /// #[cfg(target_arch = "x86_64")]
-    /// if detect_isa() >= AVX2 {
-    ///     // SAFETY: AVX2 and FMA are there.
-    ///     unsafe { f64::gemv_avx2_few::<2, 4, false>(&w, &[1.0, 2.0, 3.0, 4.0], &[0.0, 1.0], &mut y) };
-    ///     assert_eq!(y, [7.0, -9.0]);
-    ///     // SAFETY: likewise.
-    ///     unsafe { f64::gemv_avx2_few::<2, 4, true>(&w, &[1.0, 2.0, 3.0, 4.0], &[0.0, 1.0], &mut y) };
-    ///     assert_eq!(y, [7.0, 0.0]);
-    /// }
-    /// ```
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    unsafe fn gemv_avx2_few<const O: usize, const I: usize, const RELU: bool>(
-        w: &[Self],
-        x: &[Self],
-        b: &[Self],
-        y: &mut [Self],
-    );
-
-    /// `y = W x + b` for one sample (then `max(0, y)` when `RELU` is set), with `W` the `O x
-    /// I` column-major matrix in `w` and `O` a whole number of 256-bit vectors, for a layer
-    /// whose weights fit in L1 (W1's): blocks of up to 8 vectors of rows, the columns dealt
-    /// round-robin to as many sets of accumulators as the 16 registers hold (3 sets of 4
-    /// vectors for W1's 32-wide layers), summed at the end, since a small layer's product
-    /// is a chain of dependent multiply-adds whose latency the next layer waits on. It is
+    /// It is
     /// `#[inline(always)]`, so that in a network's pass compiled for AVX2 (the per-tier
     /// copies `network!` emits) it inlines and one layer's output reaches the next in
     /// registers; called from code without AVX2 and FMA, its intrinsics are calls.
@@ -669,12 +635,32 @@ pub trait Scalar:
     /// The CPU must support AVX2 and FMA.
     ///
     /// # Panics
-    /// If `O` is not a multiple of the vector's lanes (8 for `f32`, 4 for `f64`), or `w`,
-    /// `x`, `b` or `y` is shorter than `O * I`, `I`, `O` and `O`.
+    /// If the shape is neither (the lanes are 8 for `f32` and 4 for `f64`), or `w`, `x`, `b`
+    /// or `y` is shorter than `O * I`, `I`, `O` and `O`.
     ///
     /// # Examples
     ///
-    /// `W` 8 x 3 with row `r` equal to `[r, 1, -1]`, `x = [1, 2, 3]`, `b = 0.5`: `y_r = r - 0.5`.
+    /// Two outputs over four inputs in `f64`, a few rows: `W = [1 0 2 0; 0 1 0 -3]`, `x =
+    /// [1, 2, 3, 4]`, `b = [0, 1]`: `y = [7, -9]`, then `[7, 0]` through the ReLU.
+    ///
+    /// ```
+    /// # use constnet_kernels::{AVX2, Scalar, detect_isa};
+    /// let w = [1.0f64, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, -3.0]; // column by column
+    /// let (x, b) = ([1.0, 2.0, 3.0, 4.0], [0.0, 1.0]);
+    /// let mut y = [0.0f64; 2];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() >= AVX2 {
+    ///     // SAFETY: AVX2 and FMA are there.
+    ///     unsafe { f64::gemv_avx2_in_l1::<2, 4, false>(&w, &x, &b, &mut y) };
+    ///     assert_eq!(y, [7.0, -9.0]);
+    ///     // SAFETY: likewise.
+    ///     unsafe { f64::gemv_avx2_in_l1::<2, 4, true>(&w, &x, &b, &mut y) };
+    ///     assert_eq!(y, [7.0, 0.0]);
+    /// }
+    /// ```
+    ///
+    /// Whole vectors of rows: `W` 8 x 3 with row `r` equal to `[r, 1, -1]`, `x = [1, 2, 3]`,
+    /// `b = 0.5`: `y_r = r - 0.5`.
     ///
     /// ```
     /// use constnet_kernels::{AVX2, Scalar, detect_isa};
@@ -1002,67 +988,6 @@ macro_rules! impl_scalar {
                 }
             }
 
-            // `#[inline(always)]`, as `gemv_avx2_in_l1` below.
-            #[cfg(target_arch = "x86_64")]
-            #[allow(unsafe_code)]
-            #[inline(always)]
-            unsafe fn gemv_avx2_few<const O: usize, const I: usize, const RELU: bool>(
-                w: &[Self],
-                x: &[Self],
-                b: &[Self],
-                y: &mut [Self],
-            ) {
-                use std::arch::x86_64::*;
-                const L: usize = $lanes;
-                const G: usize = 4;
-                assert!(
-                    O < L && L % O == 0 && I % L == 0,
-                    "{O} x {I} is not a few-row shape"
-                );
-                assert!(w.len() >= O * I && x.len() >= I && b.len() >= O && y.len() >= O);
-                // The 32-bit lanes of a vector of `L` inputs that the `q`-th vector of `W`
-                // (from those inputs' first column) multiplies: its lane `k` is column
-                // `q L / O + k / O`.
-                let index = |q: usize| {
-                    let mut index = [0i32; 8];
-                    let per = 8 / L; // 32-bit lanes per element
-                    for (lane, index) in index.iter_mut().enumerate() {
-                        let element = q * L / O + lane / per / O;
-                        *index = (element * per + lane % per) as i32;
-                    }
-                    index
-                };
-                let (w, x) = (w.as_ptr(), x.as_ptr());
-                // SAFETY (the whole block): the CPU (the caller's contract) and the
-                // assertions above keep every read inside `w[..O * I]` and `x[..I]`.
-                let sum = unsafe {
-                    let mut acc = [$zero(); G];
-                    let mut vector = 0;
-                    for c in (0..I).step_by(L) {
-                        let xv = $to_ps($load(x.add(c)));
-                        for q in 0..O {
-                            let i = index(q);
-                            let spread = _mm256_loadu_si256(i.as_ptr().cast());
-                            let xq = $from_ps(_mm256_permutevar8x32_ps(xv, spread));
-                            let g = vector % G;
-                            acc[g] = $fmadd($load(w.add(c * O + q * L)), xq, acc[g]);
-                            vector += 1;
-                        }
-                    }
-                    $gadd($gadd(acc[0], acc[1]), $gadd(acc[2], acc[3]))
-                };
-                let mut lanes = [0.0; L];
-                // SAFETY: `lanes` holds one vector.
-                unsafe { $store(lanes.as_mut_ptr(), sum) };
-                for (r, y) in y[..O].iter_mut().enumerate() {
-                    let mut v = b[r];
-                    for k in (r..L).step_by(O) {
-                        v += lanes[k];
-                    }
-                    *y = if !RELU || v > 0.0 { v } else { 0.0 };
-                }
-            }
-
             // `#[inline(always)]` rather than `#[target_feature]`, which rustc does not
             // allow with it: the network's AVX2 pass has the features, and inlining this
             // there is what counts (as an `#[inline]` `#[target_feature]` function LLVM
@@ -1079,6 +1004,54 @@ macro_rules! impl_scalar {
             ) {
                 use std::arch::x86_64::*;
                 const L: usize = $lanes;
+
+                if const { O < L && L % O == 0 } {
+                    const G: usize = 4;
+                    assert!(I % L == 0, "{I} inputs are not whole vectors of {L}");
+                    assert!(w.len() >= O * I && x.len() >= I && b.len() >= O && y.len() >= O);
+                    // The 32-bit lanes of a vector of `L` inputs that the `q`-th vector of `W`
+                    // (from those inputs' first column) multiplies: its lane `k` is column
+                    // `q L / O + k / O`.
+                    let index = |q: usize| {
+                        let mut index = [0i32; 8];
+                        let per = 8 / L; // 32-bit lanes per element
+                        for (lane, index) in index.iter_mut().enumerate() {
+                            let element = q * L / O + lane / per / O;
+                            *index = (element * per + lane % per) as i32;
+                        }
+                        index
+                    };
+                    let (w, x) = (w.as_ptr(), x.as_ptr());
+                    // SAFETY (the whole block): the CPU (the caller's contract) and the
+                    // assertions above keep every read inside `w[..O * I]` and `x[..I]`.
+                    let sum = unsafe {
+                        let mut acc = [$zero(); G];
+                        let mut vector = 0;
+                        for c in (0..I).step_by(L) {
+                            let xv = $to_ps($load(x.add(c)));
+                            for q in 0..O {
+                                let i = index(q);
+                                let spread = _mm256_loadu_si256(i.as_ptr().cast());
+                                let xq = $from_ps(_mm256_permutevar8x32_ps(xv, spread));
+                                let g = vector % G;
+                                acc[g] = $fmadd($load(w.add(c * O + q * L)), xq, acc[g]);
+                                vector += 1;
+                            }
+                        }
+                        $gadd($gadd(acc[0], acc[1]), $gadd(acc[2], acc[3]))
+                    };
+                    let mut lanes = [0.0; L];
+                    // SAFETY: `lanes` holds one vector.
+                    unsafe { $store(lanes.as_mut_ptr(), sum) };
+                    for (r, y) in y[..O].iter_mut().enumerate() {
+                        let mut v = b[r];
+                        for k in (r..L).step_by(O) {
+                            v += lanes[k];
+                        }
+                        *y = if !RELU || v > 0.0 { v } else { 0.0 };
+                    }
+                    return;
+                }
 
                 /// Rows `r0..r0 + NV * L`, the columns dealt round-robin to `G` sets of `NV`
                 /// accumulators (the first starting from `b`), summed in a tree. The shape
@@ -1345,7 +1318,7 @@ impl_scalar!(f64,
     transpose: transpose_8x8_f64);
 
 /// The identity on 256-bit vectors: `f32`'s cast to and from 32-bit lanes in
-/// [`Scalar::gemv_avx2_few`] (`f64`'s are the intrinsics' casts).
+/// [`Scalar::gemv_avx2_in_l1`] (`f64`'s are the intrinsics' casts).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn same_ps(v: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {

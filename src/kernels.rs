@@ -13,6 +13,7 @@
 
 use std::cell::Cell;
 
+pub(crate) use constnet_kernels::DETECT;
 pub(crate) use constnet_kernels::ReluGate;
 use constnet_kernels::{
     AVX2, AVX512, Epilogue, FEW, Operand, OperandMut, Product, SHALLOW_K, bits_in_registers,
@@ -349,12 +350,6 @@ where
     T::affine_grads((inputs, batch, rows), operand(x), operand(dz), beta, dwb)
 }
 
-/// The instruction set a single-sample product runs with: [`detect_isa`]'s at each call,
-/// where the caller does not know it (a layer's own `forward_one`). The copies of a
-/// network's pass for AVX2 and AVX-512 pass their own instead, so that each compiles only
-/// its kernel, and the portable copy the build's baseline (see `crate::tiers`).
-pub(crate) const DETECT: u8 = u8::MAX;
-
 /// Whether `O` rows of `T` are whole 256-bit vectors, as the AVX2 kernels take them.
 const fn whole_vectors<T>(rows: usize) -> bool {
     rows.is_multiple_of(32 / size_of::<T>())
@@ -373,10 +368,12 @@ const fn avx2_in_l1_shape<T>(rows: usize, inputs: usize) -> bool {
 
 /// `y = W x + b` for one sample (`x` of length `I`, `b` and `y` of length `O`, `W` the `O x
 /// I` column-major matrix in `w`), then `max(0, y)` when `RELU` is set, for a layer whose
-/// weights fit in L1: with `ISA` ([`DETECT`]: the CPU's), the AVX-512 register-blocked
-/// kernel, or an AVX2 one where the rows are whole 256-bit vectors or a few rows over whole
-/// vectors of inputs, and nalgebra's fixed-size `gemv` otherwise. The choices are constants where `ISA` is one, so that the
-/// others are not compiled.
+/// weights fit in L1: with `ISA` ([`DETECT`]: the CPU's, found at each call), the AVX-512
+/// register-blocked kernel, or an AVX2 one where the rows are whole 256-bit vectors or a
+/// few rows over whole vectors of inputs, and nalgebra's fixed-size `gemv` otherwise. A
+/// network's AVX2 and AVX-512 copies of its pass give their own `ISA`, and its baseline copy
+/// the build's (see `crate::tiers`): the choices are then constants, and rustc does not
+/// generate the others.
 #[inline(always)]
 pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, const ISA: u8>(
     w: &[T],

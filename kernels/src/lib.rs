@@ -116,6 +116,15 @@ pub const AVX2: u8 = 1;
 /// assert_eq!(bits_in_registers(AVX512, 2, 1), cfg!(target_arch = "x86_64"));
 /// ```
 pub const AVX512: u8 = 2;
+/// Not an instruction set: the tag for "whichever [`detect_isa`] finds at each call", for
+/// code that does not know which tier it runs in (constnet's `Dense::forward_one_with`
+/// takes it, or a tier whose instructions the caller has).
+///
+/// ```
+/// use constnet_kernels::{AVX512, DETECT};
+/// assert!(DETECT > AVX512); // above every tier
+/// ```
+pub const DETECT: u8 = u8::MAX;
 
 #[cfg(feature = "isa-override")]
 thread_local! {

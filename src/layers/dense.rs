@@ -85,8 +85,8 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     }
 
     /// `W x + b` for one sample, then `max(0, .)` when `RELU` is set, with the kernels of the
-    /// instruction set `ISA` (one of `constnet_kernels`' tiers, or `u8::MAX` for the CPU's,
-    /// found at each call): what [`forward_one_relu`](Self::forward_one_relu) and
+    /// instruction set `ISA` (one of `constnet_kernels`' tiers, or its `DETECT` for the
+    /// CPU's, found at each call): what [`forward_one_relu`](Self::forward_one_relu) and
     /// [`Layer::forward_one`] run, and what `network!`'s copies of the single-sample pass for
     /// AVX2 and AVX-512 call with their own, so that each compiles only its kernel. `ISA`
     /// must not be above what the CPU has.
@@ -95,10 +95,9 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// use constnet::layers::Dense;
     /// use nalgebra::SVector;
     /// let p = [1.0f32, -1.0, -1.0, 1.0, 0.0, 0.0]; // as forward_one_relu's example
-    /// let y = Dense::<2, 2>::default().forward_one_with::<f32, false, { u8::MAX }>(
-    ///     &p,
-    ///     &SVector::from([2.0, 1.0]),
-    /// );
+    /// use constnet_kernels::DETECT; // the CPU's instruction set, found at the call
+    /// let x = SVector::from([2.0, 1.0]);
+    /// let y = Dense::<2, 2>::default().forward_one_with::<f32, false, DETECT>(&p, &x);
     /// assert_eq!(y.as_slice(), &[1.0, -1.0]);
     /// ```
     #[inline(always)]

@@ -909,9 +909,9 @@ mod tests {
         check::<f64>();
     }
 
-    /// A column-major `A` starting on a cache line is read in place by the AVX-512 kernel,
-    /// one starting elsewhere is packed: both give `A B`, including ragged column tiles and a
-    /// depth of more than one `KC` slice (1024).
+    /// A column-major `A` starting on a cache line is read in place by the AVX2 and AVX-512
+    /// kernels, one starting elsewhere is packed: both give `A B`, including ragged column
+    /// tiles and a depth of more than one `KC` slice (1024).
     #[test]
     fn aligned_and_misaligned_a_give_the_same_product() {
         fn check<T: Float + From<i8>>() {

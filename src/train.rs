@@ -301,7 +301,15 @@ impl History {
 /// assert_eq!(last.val_accuracy, None);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
+pub fn fit<
+    D: SetOf<T, IN>,
+    T,
+    const IN: usize,
+    const OUT: usize,
+    N,
+    O,
+    L: TakesTargets<T, OUT, D::Target>,
+>(
     net: &mut N,
     optimizer: &mut O,
     loss: &L,
@@ -313,7 +321,6 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    L: TakesTargets<T, OUT, D::Target>,
 {
     fit_with(net, optimizer, loss, train, val, config, &mut [])
 }

@@ -1230,12 +1230,12 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
         a_pack,
         b_pack,
     } = p;
-    // With AVX-512, a column-major `A` whose rows fill whole tiles and whose columns start on
-    // cache lines is read in place, its micro-panels `MR` contiguous rows at a stride of
-    // `a.cs`: forward's `W X` then costs no copy of `W` (the parameter buffer is aligned for
-    // this). Misaligned, every load would straddle two lines, which measured slower than
-    // packing.
-    let a_in_place = ISA == AVX512
+    // With AVX2 or AVX-512, a column-major `A` whose rows fill whole tiles and whose
+    // columns start on cache lines is read in place, its micro-panels `MR` contiguous rows
+    // (one or two cache lines) at a stride of `a.cs`: forward's `W X` then costs no copy of
+    // `W` (the parameter buffer is aligned for this). Misaligned, every load would straddle
+    // two lines, which measured slower than packing.
+    let a_in_place = ISA != PORTABLE
         && a.rs == 1
         && m % MR == 0
         && c.rs == 1
@@ -1262,21 +1262,24 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                     let cols = (nc - jr).min(NR);
                     let mut ir = 0;
                     while ir < mc {
+                        let (a_panel, lda, rows) = if a_in_place {
+                            (&a.data[(ic + ir) + pc * a.cs..], a.cs, MR)
+                        } else {
+                            (&a_pack[ir * kc..][..kc * MR], MR, (mc - ir).min(MR))
+                        };
                         #[cfg(target_arch = "x86_64")]
-                        if a_in_place {
-                            let first = (ic + ir) + pc * a.cs;
-                            let a_panel = &a.data[first..];
-                            let at = (ic + ir) + (jc + jr) * c.cs;
-                            if cols == NR {
+                        if ISA != PORTABLE {
+                            if rows == MR && cols == NR && c.rs == 1 {
+                                let at = (ic + ir) + (jc + jr) * c.cs;
                                 assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
-                                // SAFETY: ISA is AVX512 only inside `run_avx512`; the
-                                // assertion keeps the tile's eight columns of MR rows inside
-                                // `c`, and the kernel checks its reads of `a_panel`.
+                                // SAFETY: ISA is AVX2 or AVX512 only inside the functions
+                                // that enable it; the assertion keeps the tile's NR columns
+                                // of MR rows inside `c`, and the kernel checks its reads.
                                 unsafe {
-                                    T::micro_kernel_avx512(
+                                    vector_kernel::<T, MR, NR, ISA>(
                                         kc,
                                         a_panel,
-                                        a.cs,
+                                        lda,
                                         b_panel,
                                         c.data.as_mut_ptr().add(at),
                                         c.cs,
@@ -1285,15 +1288,15 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                     );
                                 }
                             } else {
-                                // The last, narrower tile: computed whole (B's panel is
+                                // A tile at the edge of `C`: computed whole (the panels are
                                 // zero-padded) and stored in part.
                                 let mut tile = [[T::ZERO; MR]; NR];
                                 // SAFETY: as above, into the local MR x NR tile.
                                 unsafe {
-                                    T::micro_kernel_avx512(
+                                    vector_kernel::<T, MR, NR, ISA>(
                                         kc,
                                         a_panel,
-                                        a.cs,
+                                        lda,
                                         b_panel,
                                         tile.as_flattened_mut().as_mut_ptr(),
                                         MR,
@@ -1301,35 +1304,12 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                         T::ZERO,
                                     );
                                 }
-                                store(c, ic + ir, jc + jr, MR, cols, &tile, alpha, beta);
+                                store(c, ic + ir, jc + jr, rows, cols, &tile, alpha, beta);
                             }
                             ir += MR;
                             continue;
                         }
-                        let a_panel = &a_pack[ir * kc..][..kc * MR];
-                        let rows = (mc - ir).min(MR);
-                        #[cfg(target_arch = "x86_64")]
-                        if ISA == AVX512 && rows == MR && cols == NR && c.rs == 1 {
-                            let at = (ic + ir) + (jc + jr) * c.cs;
-                            assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
-                            // SAFETY: ISA is AVX512 only inside `run_avx512`; the assertion
-                            // keeps the tile's eight columns of MR rows inside `c`.
-                            unsafe {
-                                T::micro_kernel_avx512(
-                                    kc,
-                                    a_panel,
-                                    MR,
-                                    b_panel,
-                                    c.data.as_mut_ptr().add(at),
-                                    c.cs,
-                                    alpha,
-                                    beta,
-                                );
-                            }
-                            ir += MR;
-                            continue;
-                        }
-                        let tile = micro_kernel::<T, MR, NR, ISA>(kc, a_panel, b_panel);
+                        let tile = micro_kernel::<T, MR, NR>(kc, a_panel, b_panel);
                         store(c, ic + ir, jc + jr, rows, cols, &tile, alpha, beta);
                         ir += MR;
                     }
@@ -1500,41 +1480,49 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
     }
 }
 
-/// The `MR x NR` register tile of `A_panel * B_panel` over `kc` steps: the scalar type's
-/// AVX-512 or AVX2 + FMA kernel, or plain multiply-adds.
+/// `C = alpha * A_panel B_panel + beta * C` for the `MR x NR` tile of `C` at `c` (column `j`
+/// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512.
+///
+/// # Safety
+/// `ISA` must be one the CPU supports (it is set only inside the functions that enable it),
+/// and `c` must point at `MR` writable elements at each of `c`, `c + ldc`, ...,
+/// `c + (NR - 1) ldc`.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn micro_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the BLAS micro-kernel's operands"
+)]
+unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
+    kc: usize,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    c: *mut T,
+    ldc: usize,
+    alpha: T,
+    beta: T,
+) {
+    assert_eq!((MR, NR), tile_shape(ISA, size_of::<T>()));
+    // SAFETY: the caller's contract, and the tile is the kernel's own (the assertion).
+    unsafe {
+        if ISA == AVX512 {
+            T::micro_kernel_avx512(kc, a, lda, b, c, ldc, alpha, beta);
+        } else {
+            T::micro_kernel_avx2_fma(kc, a, lda, b, c, ldc, alpha, beta);
+        }
+    }
+}
+
+/// The `MR x NR` register tile of `A_panel * B_panel` over `kc` steps with plain
+/// multiply-adds: the kernel of CPUs without AVX2.
+#[inline(always)]
+fn micro_kernel<T: Scalar, const MR: usize, const NR: usize>(
     kc: usize,
     a_panel: &[T],
     b_panel: &[T],
 ) -> [[T; MR]; NR] {
     let mut acc = [[T::ZERO; MR]; NR];
-    #[cfg(target_arch = "x86_64")]
-    {
-        if ISA == AVX512 {
-            assert_eq!((MR, NR), tile_shape(AVX512, size_of::<T>()));
-            // SAFETY: `ISA` is AVX512 only inside `run_avx512`, which runs only on CPUs with
-            // AVX-512F; the assertion makes `acc` exactly one tile of MR-row columns.
-            unsafe {
-                T::micro_kernel_avx512(
-                    kc,
-                    a_panel,
-                    MR,
-                    b_panel,
-                    acc.as_flattened_mut().as_mut_ptr(),
-                    MR,
-                    T::ONE,
-                    T::ZERO,
-                );
-            }
-            return acc;
-        }
-        if ISA == AVX2 {
-            // SAFETY: likewise for `run_avx2_fma` and AVX2 + FMA.
-            unsafe { T::micro_kernel_avx2_fma(kc, a_panel, b_panel, acc.as_flattened_mut()) };
-            return acc;
-        }
-    }
     for (a, b) in a_panel
         .chunks_exact(MR)
         .zip(b_panel.chunks_exact(NR))

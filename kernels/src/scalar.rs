@@ -494,37 +494,55 @@ pub trait Scalar:
         dst_stride: usize,
     );
 
-    /// The packed micro-kernel of the matrix product: `tile` (`MR x 6`, column-major, `MR`
-    /// 16 for `f32` and 8 for `f64`) = `sum_p a[p * MR..][..MR] (x) b[p * 6..][..6]` over
-    /// `kc` steps, with AVX2 and FMA.
+    /// The AVX2 micro-kernel, `MR x 6` with `MR` 16 for `f32` and 8 for `f64` (two 256-bit
+    /// registers per column of the tile): `C = alpha * A_panel B_panel + beta * C` for the
+    /// tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is not read
+    /// when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at `a[p * lda..]`:
+    /// `lda` is `MR` for a packed panel, or the column stride of a column-major `A` read in
+    /// place; step `p` of `B_panel` is `b[p * 6..][..6]`.
     ///
     /// # Safety
-    /// The CPU must support AVX2 and FMA.
+    /// The CPU must support AVX2 and FMA, and `c` must point at `MR` writable elements at
+    /// each of `c`, `c + ldc`, ..., `c + 5 ldc`.
     ///
     /// # Examples
     ///
     /// Two steps in `f32`: ones times ones, then rows `0..16` times columns `0..6`, so that
-    /// element `(i, j)` is `1 + i j`:
+    /// `A_panel B_panel` is `1 + i j` at `(i, j)`; then `C = 2 A_panel B_panel + 3 C` from
+    /// `C` all ones:
     ///
     /// ```
     /// use constnet_kernels::{AVX2, Scalar, detect_isa};
     /// let a = [[1.0f32; 16], std::array::from_fn(|i| i as f32)].concat();
     /// let b = [[1.0f32; 6], std::array::from_fn(|j| j as f32)].concat();
-    /// let mut tile = [0.0f32; 16 * 6];
+    /// let mut c = [1.0f32; 16 * 6];
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() >= AVX2 {
-    ///     // SAFETY: the CPU has AVX2 and FMA.
-    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, &b, &mut tile) };
-    ///     for (j, column) in tile.chunks_exact(16).enumerate() {
+    ///     // SAFETY: the CPU has AVX2 and FMA, and `c` holds 6 columns of 16, 16 apart.
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b, c.as_mut_ptr(), 16, 2.0, 3.0) };
+    ///     for (j, column) in c.chunks_exact(16).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
-    ///             assert_eq!(v, (1 + i * j) as f32);
+    ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
     ///         }
     ///     }
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]);
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the BLAS micro-kernel's operands"
+    )]
+    unsafe fn micro_kernel_avx2_fma(
+        kc: usize,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        c: *mut Self,
+        ldc: usize,
+        alpha: Self,
+        beta: Self,
+    );
 
     /// The AVX-512 micro-kernel, `MR x 8` with `MR` 32 for `f32` and 16 for `f64` (two
     /// 512-bit registers per column of the tile): `C = alpha * A_panel B_panel + beta * C`
@@ -749,7 +767,7 @@ fn cache_line_aligned<T: Copy + Default>(buffer: &mut Vec<T>, len: usize) -> &mu
 /// counts and intrinsics.
 macro_rules! impl_scalar {
     ($ty:ident, avx2: [$mr:literal, $lanes:literal, $zero:ident, $load:ident, $broadcast:ident,
-     $fmadd:ident, $store:ident],
+     $fmadd:ident, $store:ident, $set1:ident, $mul:ident],
      avx512: [$mr512:literal, $lanes512:literal, $zero512:ident, $load512:ident, $set1_512:ident,
      $fmadd512:ident, $store512:ident, $mul512:ident],
      gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
@@ -768,27 +786,54 @@ macro_rules! impl_scalar {
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn micro_kernel_avx2_fma(kc: usize, a: &[Self], b: &[Self], tile: &mut [Self]) {
+            unsafe fn micro_kernel_avx2_fma(
+                kc: usize,
+                a: &[Self],
+                lda: usize,
+                b: &[Self],
+                out: *mut Self,
+                ldc: usize,
+                alpha: Self,
+                beta: Self,
+            ) {
                 use std::arch::x86_64::*;
-                assert!(a.len() >= kc * $mr && b.len() >= kc * 6 && tile.len() >= $mr * 6);
-                let mut c = [$zero(); 12];
+                const NR: usize = 6;
+                const PREFETCH: usize = 8;
+                assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr);
+                assert!(b.len() >= kc * NR);
+                let mut c = [$zero(); 2 * NR];
+                let (a, b) = (a.as_ptr(), b.as_ptr());
                 for p in 0..kc {
-                    // SAFETY: the assertion above keeps every read inside `a`.
-                    let (a0, a1) = unsafe {
-                        let a = a.as_ptr().add(p * $mr);
-                        ($load(a), $load(a.add($lanes)))
-                    };
-                    let b = b[p * 6..p * 6 + 6].as_ptr();
-                    for j in 0..6 {
-                        // SAFETY: `b` points at six elements.
-                        let bj = $broadcast(unsafe { &*b.add(j) });
-                        c[2 * j] = $fmadd(a0, bj, c[2 * j]);
-                        c[2 * j + 1] = $fmadd(a1, bj, c[2 * j + 1]);
+                    // SAFETY: the assertions above keep every read inside `a` and `b`.
+                    unsafe {
+                        let a = a.add(p * lda);
+                        // A panel read in place is one cache line a step, `lda` apart: fetch
+                        // it ahead. `wrapping_add`: near the panel's end the address lies
+                        // past it (a prefetch never faults, but `add` must stay in bounds).
+                        _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(PREFETCH * lda).cast());
+                        let (a0, a1) = ($load(a), $load(a.add($lanes)));
+                        let b = b.add(p * NR);
+                        for j in 0..NR {
+                            let bj = $broadcast(&*b.add(j));
+                            c[2 * j] = $fmadd(a0, bj, c[2 * j]);
+                            c[2 * j + 1] = $fmadd(a1, bj, c[2 * j + 1]);
+                        }
                     }
                 }
-                for (i, v) in c.iter().enumerate() {
-                    // SAFETY: the assertion above keeps every write inside `tile`.
-                    unsafe { $store(tile.as_mut_ptr().add(i * $lanes), *v) };
+                let alpha = $set1(alpha);
+                for (j, column) in c.chunks_exact(2).enumerate() {
+                    for (h, &v) in column.iter().enumerate() {
+                        // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
+                        unsafe {
+                            let at = out.add(j * ldc + h * $lanes);
+                            let v = $mul(alpha, v);
+                            if beta == 0.0 {
+                                $store(at, v);
+                            } else {
+                                $store(at, $fmadd($set1(beta), $load(at), v));
+                            }
+                        }
+                    }
                 }
             }
 
@@ -1298,7 +1343,7 @@ macro_rules! impl_scalar {
 
 impl_scalar!(f32,
     avx2: [16, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
-        _mm256_storeu_ps],
+        _mm256_storeu_ps, _mm256_set1_ps, _mm256_mul_ps],
     avx512: [32, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
         _mm512_storeu_ps, _mm512_mul_ps],
     gemv: [8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps,
@@ -1308,7 +1353,7 @@ impl_scalar!(f32,
     transpose: transpose_8x8_f32);
 impl_scalar!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
-        _mm256_storeu_pd],
+        _mm256_storeu_pd, _mm256_set1_pd, _mm256_mul_pd],
     avx512: [16, 8, _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd,
         _mm512_storeu_pd, _mm512_mul_pd],
     gemv: [4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd,

@@ -9,7 +9,8 @@
 //! Run with `cargo bench -p constnet-benches --bench best_of` (the default build) or with
 //! `RUSTFLAGS="-C target-cpu=native"` (a build for this CPU); `bash benches/compare.sh` runs
 //! both, interleaved. `-- W3` (or any part of a name) runs the matching workloads only, and
-//! `-- read` the L2 read rate that bounds W2 one sample at a time.
+//! `-- read` the L2 read rate that bounds W2 one sample at a time, and `-- kernel` the packed
+//! product's micro-kernel alone, in L1: the ceiling of the batched workloads.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -69,6 +70,14 @@ fn main() {
         println!("peak {name}: {gflops:.1} GFLOP/s");
     }
     let peak = peaks[0].1;
+    if wanted("kernel") {
+        if let Some((name, gflops)) = peak::micro_kernel_rate() {
+            println!(
+                "{name}, in L1: {gflops:.1} GFLOP/s, {:.0}% of peak",
+                100.0 * gflops / peak
+            );
+        }
+    }
     if wanted("W1") {
         let net = W1::new(1);
         let x = Sample::<f32, 16>::from_column_slice(random_batch::<16>(1, 2).as_slice());

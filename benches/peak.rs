@@ -34,6 +34,46 @@ pub fn fma_peaks() -> Vec<(&'static str, f64)> {
     peaks
 }
 
+/// The packed product's micro-kernel alone (`constnet-kernels`' AVX-512 one, or its AVX2 one
+/// on a CPU without AVX-512), on one panel of `A` and one of `B` 256 steps deep, which stay
+/// in L1: the most a packed matrix product reaches on this CPU, so the ceiling of the
+/// batched workloads. `(name, GFLOP/s)`; `None` on a CPU without AVX2 and FMA.
+pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use constnet_kernels::Scalar;
+        const KC: usize = 256;
+        // Small values, so that the sums stay finite over the calls. `A` starts on a cache
+        // line, as the packing buffers and an `A` read in place do: a panel that did not
+        // would split one load in two every step (on Zen 1, 84% of the peak against 98%).
+        let buffer = vec![1e-3f32; KC * 32 + 16];
+        let start = buffer.as_ptr().align_offset(64);
+        let a = &buffer[start..start + KC * 32];
+        let b = vec![1e-3f32; KC * 8];
+        let mut c = vec![0.0f32; 32 * 8];
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let flops = best_rate(|| {
+                // SAFETY: the CPU has AVX-512F, and `c` holds the 32 x 8 tile.
+                unsafe { f32::micro_kernel_avx512(KC, a, 32, &b, c.as_mut_ptr(), 32, 1.0, 0.0) };
+                black_box(&mut c);
+                (KC * 32 * 8 * 2) as f64
+            });
+            return Some(("AVX-512 micro-kernel, 32 x 8", flops));
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            let flops = best_rate(|| {
+                // SAFETY: the CPU has AVX2 and FMA, and `c` holds the 16 x 6 tile.
+                unsafe { f32::micro_kernel_avx2_fma(KC, a, 16, &b, c.as_mut_ptr(), 16, 1.0, 0.0) };
+                black_box(&mut c);
+                (KC * 16 * 6 * 2) as f64
+            });
+            return Some(("AVX2 micro-kernel, 16 x 6", flops));
+        }
+    }
+    None
+}
+
 /// The best FLOP/s over 200 batches of 50 calls of `probe`, which returns its FLOP count.
 fn best_rate(mut probe: impl FnMut() -> f64) -> f64 {
     (0..200)

@@ -70,13 +70,11 @@ fn main() {
         println!("peak {name}: {gflops:.1} GFLOP/s");
     }
     let peak = peaks[0].1;
-    if wanted("kernel") {
-        if let Some((name, gflops)) = peak::micro_kernel_rate() {
-            println!(
-                "{name}, in L1: {gflops:.1} GFLOP/s, {:.0}% of peak",
-                100.0 * gflops / peak
-            );
-        }
+    if wanted("kernel")
+        && let Some((name, gflops)) = peak::micro_kernel_rate()
+    {
+        let share = 100.0 * gflops / peak;
+        println!("{name}, in L1: {gflops:.1} GFLOP/s, {share:.0}% of peak");
     }
     if wanted("W1") {
         let net = W1::new(1);

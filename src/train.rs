@@ -301,15 +301,7 @@ impl History {
 /// assert_eq!(last.val_accuracy, None);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit<
-    D: SetOf<T, IN>,
-    T,
-    const IN: usize,
-    const OUT: usize,
-    N,
-    O,
-    L: TakesTargets<T, OUT, D::Target>,
->(
+pub fn fit<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &mut N,
     optimizer: &mut O,
     loss: &L,
@@ -321,6 +313,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
+    L: TakesTargets<T, OUT, D::Target>,
 {
     fit_with(net, optimizer, loss, train, val, config, &mut [])
 }

@@ -14,7 +14,7 @@
 //!   contiguous memory and keeps an `MR x NR` tile of `C` in registers;
 //! - for shallow products (`k` at most 16), columns of `C` as sums of scaled columns of
 //!   `A`, and for products with few rows, dot products (`small.rs` has their AVX-512
-//!   kernels).
+//!   kernels, and their AVX2 ones for `f32`).
 //!
 //! On x86-64 every path is compiled three times, for any CPU, with AVX2 + FMA and with
 //! AVX-512, and the best one the CPU has is chosen at run time; the micro-kernels (16 x 6
@@ -53,6 +53,9 @@ mod one_sample;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod small;
+
+#[cfg(target_arch = "x86_64")]
+use scalar::lanes::Avx512;
 
 pub use scalar::Scalar;
 
@@ -248,8 +251,9 @@ fn first_layer_grads_any<T: Scalar>(
     scale: (T, T, T),
     dwb: &mut [T],
 ) -> bool {
+    let isa = detect_isa();
     let applies = cfg!(target_arch = "x86_64")
-        && detect_isa() == AVX512
+        && small_kernels::<T>(isa)
         && (1..=2).contains(&inputs)
         && (1..=SHALLOW_K).contains(&k)
         && n > 0
@@ -271,9 +275,15 @@ fn first_layer_grads_any<T: Scalar>(
         };
         T::with_pack_buffers(m_pad * k, 0, |a_pack, _| {
             pack_shallow_a(m, k, &w_t, None, a_pack);
-            let shape = (m, k, n, inputs);
-            // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe { small::first_layer_grads(shape, a_pack, m_pad, dz, x, gate, scale, dwb) };
+            let args = ((m, k, n, inputs), &*a_pack, m_pad, dz, x, gate, scale);
+            // SAFETY: the CPU has the instruction set (`small_kernels` checked it above).
+            unsafe {
+                if isa == AVX512 {
+                    first_layer_grads_avx512(args, dwb);
+                } else {
+                    first_layer_grads_avx2(args, dwb);
+                }
+            }
         });
     }
     true
@@ -287,7 +297,8 @@ fn affine_grads_any<T: Scalar>(
     beta: T,
     dwb: &mut [T],
 ) -> bool {
-    if !(cfg!(target_arch = "x86_64") && detect_isa() == AVX512 && (1..=2).contains(&inputs)) {
+    let isa = detect_isa();
+    if !(cfg!(target_arch = "x86_64") && small_kernels::<T>(isa) && (1..=2).contains(&inputs)) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
@@ -298,12 +309,86 @@ fn affine_grads_any<T: Scalar>(
             rs: rows,
             cs: 1,
         };
-        // SAFETY: the CPU has AVX-512F (checked above).
-        unsafe { small::by_rows_with_ones((inputs, batch, rows), x, dz_t, beta, &mut dwb_t) };
+        let shape = (inputs, batch, rows);
+        // SAFETY: the CPU has the instruction set (checked above).
+        unsafe {
+            if isa == AVX512 {
+                by_rows_with_ones_avx512(shape, x, dz_t, beta, &mut dwb_t);
+            } else {
+                by_rows_with_ones_avx2(shape, x, dz_t, beta, &mut dwb_t);
+            }
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ((batch, rows), x, dz, beta, dwb);
     true
+}
+
+/// Whether the small-product kernels (`small`) run for `T` with `isa`: with AVX-512, and with
+/// AVX2 for `f32` (whose 8 lanes make whole bytes of a ReLU's bits; `f64`'s 4 do not).
+const fn small_kernels<T>(isa: u8) -> bool {
+    isa == AVX512 || (isa == AVX2 && size_of::<T>() == 4)
+}
+
+/// The operands of [`small::first_layer_grads`] but `dwb`.
+type FirstLayerArgs<'a, T> = (
+    (usize, usize, usize, usize),
+    &'a [T],
+    usize,
+    &'a [T],
+    &'a [T],
+    ReluGate<'a, T>,
+    (T, T, T),
+);
+
+/// [`small::first_layer_grads`] with AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn first_layer_grads_avx512<T: Scalar>(args: FirstLayerArgs<'_, T>, dwb: &mut [T]) {
+    let (shape, a_pack, m_pad, dz, x, gate, scale) = args;
+    // SAFETY: the function's features are the kernel's.
+    unsafe {
+        small::first_layer_grads::<T, Avx512>(shape, a_pack, m_pad, dz, x, gate, scale, dwb);
+    }
+}
+
+/// [`small::first_layer_grads`] with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn first_layer_grads_avx2<T: Scalar>(args: FirstLayerArgs<'_, T>, dwb: &mut [T]) {
+    let (shape, a_pack, m_pad, dz, x, gate, scale) = args;
+    // SAFETY: the function's features are the kernel's.
+    unsafe {
+        small::first_layer_grads::<T, T::Narrow>(shape, a_pack, m_pad, dz, x, gate, scale, dwb);
+    }
+}
+
+/// [`small::by_rows_with_ones`] with AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn by_rows_with_ones_avx512<T: Scalar>(
+    shape: (usize, usize, usize),
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    beta: T,
+    c: &mut OperandMut<'_, T>,
+) {
+    // SAFETY: the function's features are the kernel's.
+    unsafe { small::by_rows_with_ones::<T, Avx512>(shape, a, b, beta, c) };
+}
+
+/// [`small::by_rows_with_ones`] with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn by_rows_with_ones_avx2<T: Scalar>(
+    shape: (usize, usize, usize),
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    beta: T,
+    c: &mut OperandMut<'_, T>,
+) {
+    // SAFETY: the function's features are the kernel's.
+    unsafe { small::by_rows_with_ones::<T, T::Narrow>(shape, a, b, beta, c) };
 }
 
 /// A read-only operand: its elements and strides.
@@ -422,8 +507,9 @@ impl<'a, T> OperandMut<'a, T> {
 }
 
 /// What a product does to each element of `C` as it writes it, after `alpha`, `beta` and
-/// the bias: a ReLU fused into the layer before or after it. The AVX-512 shallow kernel
-/// applies it in registers; every other path in one pass over `C` after the product.
+/// the bias: a ReLU fused into the layer before or after it. The shallow kernels of
+/// `small.rs` (AVX-512, and AVX2 for `f32`) apply it in registers; every other path in one
+/// pass over `C` after the product.
 ///
 /// `C = [1; -1] [3]` with each of the epilogues that run on every path:
 ///
@@ -680,20 +766,20 @@ pub trait Compiled: Sized {
     /// (`inputs x n`), under a ReLU and a dense layer of `k` outputs and weight `w` (`k x m`,
     /// column-major) whose output gradient is `dz` (`k x n`): `[dW | db] = alpha dZ1 [X;
     /// 1]^T + [beta_w dW | beta_b db]` (`scale` is `(alpha, beta_w, beta_b)`) with `dZ1 =
-    /// (W^T dZ) ⊙ gate`, in one pass that never stores `dZ1` (AVX-512, `k` at most 16).
-    /// Returns `false`, computing nothing, where that kernel does not apply (another CPU,
-    /// more inputs, a deeper `dz`, operands too short).
+    /// (W^T dZ) ⊙ gate`, in one pass that never stores `dZ1` (AVX-512, or AVX2 for `f32`;
+    /// `k` at most 16). Returns `false`, computing nothing, where that kernel does not apply
+    /// (another CPU, more inputs, a deeper `dz`, operands too short).
     ///
     /// One input, `W = [1 2]` (`k = 1`, `m = 2`), two samples:
     ///
     /// ```
-    /// use constnet_kernels::{AVX512, Compiled, ReluGate, detect_isa};
+    /// use constnet_kernels::{Compiled, PORTABLE, ReluGate, detect_isa};
     /// let (w, dz, x) = ([1.0f32, 2.0], [1.0f32, 3.0], [2.0f32, 1.0]);
     /// // The ReLU's output, 2 x 2: element (1, 0) did not fire.
     /// let h = [1.0f32, 0.0, 2.0, 3.0];
     /// let (gate, scale, mut dwb) = (ReluGate::Output(&h), (1.0, 0.0, 0.0), [0.0f32; 4]);
     /// let applied = f32::first_layer_grads(&w, (1, 2, 2), &dz, &x, 1, gate, scale, &mut dwb);
-    /// assert_eq!(applied, detect_isa() == AVX512);
+    /// assert_eq!(applied, detect_isa() != PORTABLE); // AVX2 or AVX-512
     /// if applied {
     ///     // dZ1 = [1 3; 0 6]: dW = dZ1 x^T = [5; 6], db = [4; 6].
     ///     assert_eq!(dwb, [5.0, 6.0, 4.0, 6.0]);
@@ -714,19 +800,19 @@ pub trait Compiled: Sized {
     /// `[dW | db] = beta [dW | db] + dZ [X^T | 1]` in one pass over `dZ` for an affine
     /// layer with one or two inputs: `x` is `inputs x batch` and `dz` `rows x batch`, both
     /// with contiguous columns, and `dwb` is `rows x (inputs + 1)`, column-major. Returns
-    /// `false`, writing nothing, on a CPU without AVX-512F or for more than two inputs (the
-    /// caller then computes the two gradients apart).
+    /// `false`, writing nothing, on a CPU without AVX2 (without AVX-512F for `f64`) or for
+    /// more than two inputs (the caller then computes the two gradients apart).
     ///
     /// One input and two rows over a batch of two, added to `[dW | db]` (`beta` 1):
     ///
     /// ```
-    /// use constnet_kernels::{AVX512, Compiled, Operand, detect_isa};
+    /// use constnet_kernels::{Compiled, Operand, PORTABLE, detect_isa};
     /// // x = [2 1] and dZ = [1 3; 0 6], column-major.
     /// let (x, dz) = ([2.0f32, 1.0], [1.0f32, 0.0, 3.0, 6.0]);
     /// let (x, dz) = (Operand::new(&x, 1, 1), Operand::new(&dz, 1, 2));
     /// let mut dwb = [1.0f32; 4];
     /// let done = f32::affine_grads((1, 2, 2), x, dz, 1.0, &mut dwb);
-    /// assert_eq!(done, detect_isa() == AVX512);
+    /// assert_eq!(done, detect_isa() != PORTABLE); // AVX2 or AVX-512
     /// if done {
     ///     // dW = dZ x^T = [5; 6] and db = [4; 6], plus the ones.
     ///     assert_eq!(dwb, [6.0, 7.0, 5.0, 7.0]);
@@ -802,9 +888,9 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
     // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`);
     // the others start from `C` filled with it.
     let (mut beta, mut bias) = (beta, bias);
-    // The AVX-512 dot products of a few-rows product add it as they write `C` (the spiral's
+    // The small kernels' dot products of a few-rows product add it as they write `C` (the spiral's
     // 3-output layer had spent a fifth of its forward filling 300 columns of 3).
-    let dots_add_bias = isa == AVX512 && m <= FEW && b.rs == 1 && b.cs != 1;
+    let dots_add_bias = small_kernels::<T>(isa) && m <= FEW && b.rs == 1 && b.cs != 1;
     // The shallow path's bias column is scaled by `alpha` with the rest of `A`, so with
     // another `alpha` it too starts from `C` filled with the bias.
     let fill_c = if k > SHALLOW_K {
@@ -879,8 +965,7 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
             }
             if isa == AVX2 {
                 // SAFETY: as above.
-                unsafe { run_avx2_fma(path, p, &mut c) };
-                return false;
+                return unsafe { run_avx2_fma(path, p, &mut c) };
             }
         }
         run_portable(path, p, &mut c);
@@ -899,10 +984,10 @@ struct Problem<'a, 'p, T> {
     alpha: T,
     beta: T,
     /// Added to every column of `C`, with `beta` zero: only on the shallow path, and in the
-    /// AVX-512 few-rows dot products.
+    /// few-rows dot products of `small.rs`.
     bias: Option<&'a [T]>,
-    /// Applied as `C` is written by the kernels that can (the AVX-512 shallow one, which
-    /// says so); after the product otherwise.
+    /// Applied as `C` is written by the kernels that can (the shallow ones of `small.rs`,
+    /// which say so); after the product otherwise.
     epilogue: Epilogue<'a, T>,
     a: Operand<'a, T>,
     b: Operand<'a, T>,
@@ -911,11 +996,25 @@ struct Problem<'a, 'p, T> {
 }
 
 /// The product compiled with AVX2 and FMA, so that multiply-adds are fused and 8 (f32) or 4
-/// (f64) wide.
+/// (f64) wide. Returns whether the kernel applied the product's epilogue.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn run_avx2_fma<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+fn run_avx2_fma<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) -> bool {
+    if const { small_kernels::<T>(AVX2) } {
+        match path {
+            Path::Shallow if c.rs == 1 => {
+                // SAFETY: the function's features are the kernel's.
+                unsafe { small::shallow::<T, T::Narrow>(p, c) };
+                return true;
+            }
+            // SAFETY: as above.
+            Path::FewRows => unsafe { small::few_rows::<T, T::Narrow>(p, c) },
+            _ => run::<T, AVX2>(path, p, c),
+        }
+        return false;
+    }
     run::<T, AVX2>(path, p, c);
+    false
 }
 
 /// The product compiled with AVX-512F: 16 (f32) or 8 (f64) lanes and 32 vector registers.
@@ -925,10 +1024,12 @@ fn run_avx2_fma<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut
 fn run_avx512<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) -> bool {
     match path {
         Path::Shallow if c.rs == 1 => {
-            small::shallow(p, c);
+            // SAFETY: the function's features are the kernel's.
+            unsafe { small::shallow::<T, Avx512>(p, c) };
             return true;
         }
-        Path::FewRows => small::few_rows(p, c),
+        // SAFETY: as above.
+        Path::FewRows => unsafe { small::few_rows::<T, Avx512>(p, c) },
         _ => run::<T, AVX512>(path, p, c),
     }
     false

@@ -22,6 +22,9 @@ pub(crate) mod lanes {
 
     /// A scalar's 512-bit vector: `VECTOR_LEN` elements. Every method needs AVX-512F.
     pub trait Lanes: Copy {
+        /// The 256-bit vectors of the same scalar, for the small-product kernels on CPUs
+        /// with AVX2 but not AVX-512: [`Avx2`].
+        type Narrow: Simd<Self>;
         /// The vector type.
         type V: Copy;
         /// Elements per vector.
@@ -78,6 +81,7 @@ pub(crate) mod lanes {
          $index:ty, $load_index:ident, $permutexvar:ident, $fold:ident,
          $load_halves:ident, $store_halves:ident) => {
             impl Lanes for $ty {
+                type Narrow = Avx2;
                 type V = $v;
                 const VECTOR_LEN: usize = $lanes;
                 #[inline]
@@ -238,6 +242,295 @@ pub(crate) mod lanes {
         load_halves_f64,
         store_halves_f64
     );
+
+    /// The vector operations of the small-product kernels (`kernels::small`) for one
+    /// instruction set, named by a marker type: [`Avx512`] (the [`Lanes`] above) or [`Avx2`]
+    /// (256-bit vectors), so that each kernel is written once for both. Every method is
+    /// `#[inline(always)]`, to be inlined into a kernel that is itself inlined into a
+    /// function enabling the set, and needs that set.
+    pub trait Simd<T>: Copy {
+        /// The vector type.
+        type V: Copy;
+        /// Elements per vector.
+        const LEN: usize;
+        /// Vector registers: 32 with AVX-512, 16 with AVX2. The kernels size their blocks of
+        /// accumulators to them.
+        const REGISTERS: usize;
+        /// All lanes zero.
+        unsafe fn zeros() -> Self::V;
+        /// All lanes `x`.
+        unsafe fn broadcast(x: T) -> Self::V;
+        /// The first `n` (at most `LEN`) elements at `p`, zero in the other lanes; only those
+        /// `n` elements are read.
+        unsafe fn load_first(n: usize, p: *const T) -> Self::V;
+        /// `LEN` elements at `p`.
+        unsafe fn load(p: *const T) -> Self::V;
+        /// Writes the first `n` lanes of `v` to `p`.
+        unsafe fn store_first(n: usize, p: *mut T, v: Self::V);
+        /// `a * b + c`, fused.
+        unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        /// `a * b`.
+        unsafe fn product(a: Self::V, b: Self::V) -> Self::V;
+        /// The sum of the lanes of each of 16 vectors.
+        unsafe fn lane_sums(v: &[Self::V; 16]) -> [T; 16];
+        /// `max(0, v)` in every lane (0 where `v` is NaN, as the scalar ReLU).
+        unsafe fn relu(v: Self::V) -> Self::V;
+        /// `v` in the lanes where `gate` is positive, 0 in the others.
+        unsafe fn keep_where_positive(v: Self::V, gate: Self::V) -> Self::V;
+        /// Bit `l` set where lane `l` of `v` is positive.
+        unsafe fn positive_bits(v: Self::V) -> u32;
+        /// `v` in the lanes whose bit of `bits` is set, 0 in the others.
+        unsafe fn keep_lanes(v: Self::V, bits: u32) -> Self::V;
+    }
+
+    /// AVX-512F's vectors: [`Lanes`].
+    #[derive(Clone, Copy)]
+    pub struct Avx512;
+
+    impl<T: Lanes> Simd<T> for Avx512 {
+        type V = T::V;
+        const LEN: usize = T::VECTOR_LEN;
+        const REGISTERS: usize = 32;
+        #[inline(always)]
+        unsafe fn zeros() -> T::V {
+            // SAFETY: the caller's contract (here and below).
+            unsafe { T::zeros() }
+        }
+        #[inline(always)]
+        unsafe fn broadcast(x: T) -> T::V {
+            unsafe { T::broadcast(x) }
+        }
+        #[inline(always)]
+        unsafe fn load_first(n: usize, p: *const T) -> T::V {
+            unsafe { T::load_first(n, p) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const T) -> T::V {
+            unsafe { T::load(p) }
+        }
+        #[inline(always)]
+        unsafe fn store_first(n: usize, p: *mut T, v: T::V) {
+            unsafe { T::store_first(n, p, v) }
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: T::V, b: T::V, c: T::V) -> T::V {
+            unsafe { T::fmadd(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn product(a: T::V, b: T::V) -> T::V {
+            unsafe { T::product(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn lane_sums(v: &[T::V; 16]) -> [T; 16] {
+            unsafe { T::lane_sums(v) }
+        }
+        #[inline(always)]
+        unsafe fn relu(v: T::V) -> T::V {
+            unsafe { T::relu(v) }
+        }
+        #[inline(always)]
+        unsafe fn keep_where_positive(v: T::V, gate: T::V) -> T::V {
+            unsafe { T::keep_where_positive(v, gate) }
+        }
+        #[inline(always)]
+        unsafe fn positive_bits(v: T::V) -> u32 {
+            unsafe { T::positive_bits(v) }
+        }
+        #[inline(always)]
+        unsafe fn keep_lanes(v: T::V, bits: u32) -> T::V {
+            unsafe { T::keep_lanes(v, bits) }
+        }
+    }
+
+    /// AVX2's 256-bit vectors, with FMA. Their masked loads and stores take a vector of
+    /// lane masks, made by comparing the lane indices with the count.
+    #[derive(Clone, Copy)]
+    pub struct Avx2;
+
+    macro_rules! impl_avx2 {
+        ($ty:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $loadu:ident,
+         $storeu:ident, $maskload:ident, $maskstore:ident, $fmadd:ident, $mul:ident,
+         $max:ident, $cmp:ident, $and:ident, $movemask:ident, $from_int:ident,
+         $first_lanes:ident, $bit_lanes:ident, $lane_sum:ident) => {
+            impl Simd<$ty> for Avx2 {
+                type V = $v;
+                const LEN: usize = $lanes;
+                const REGISTERS: usize = 16;
+                #[inline(always)]
+                unsafe fn zeros() -> $v {
+                    // SAFETY: the caller's contract: the CPU has AVX2 (here and below).
+                    unsafe { $zero() }
+                }
+                #[inline(always)]
+                unsafe fn broadcast(x: $ty) -> $v {
+                    unsafe { $set1(x) }
+                }
+                #[inline(always)]
+                unsafe fn load_first(n: usize, p: *const $ty) -> $v {
+                    if n == $lanes {
+                        // A whole vector: a plain load, which the next step need not wait
+                        // for as long (Zen 1's masked load is much the slower).
+                        unsafe { $loadu(p) }
+                    } else {
+                        // SAFETY: the mask keeps the read to the caller's `n` elements
+                        // (masked lanes are not read, and cannot fault).
+                        unsafe { $maskload(p, $first_lanes(n)) }
+                    }
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const $ty) -> $v {
+                    unsafe { $loadu(p) }
+                }
+                #[inline(always)]
+                unsafe fn store_first(n: usize, p: *mut $ty, v: $v) {
+                    if n == $lanes {
+                        unsafe { $storeu(p, v) }
+                    } else {
+                        // SAFETY: the mask keeps the write to the caller's `n` elements.
+                        unsafe { $maskstore(p, $first_lanes(n), v) }
+                    }
+                }
+                #[inline(always)]
+                unsafe fn fmadd(a: $v, b: $v, c: $v) -> $v {
+                    unsafe { $fmadd(a, b, c) }
+                }
+                #[inline(always)]
+                unsafe fn product(a: $v, b: $v) -> $v {
+                    unsafe { $mul(a, b) }
+                }
+                #[inline(always)]
+                unsafe fn lane_sums(v: &[$v; 16]) -> [$ty; 16] {
+                    // A loop, not `from_fn`: a closure would not inherit the caller's
+                    // instruction set, and the sums would stay calls.
+                    let mut sums = [0.0; 16];
+                    for (sum, &v) in sums.iter_mut().zip(v) {
+                        *sum = unsafe { $lane_sum(v) };
+                    }
+                    sums
+                }
+                #[inline(always)]
+                unsafe fn relu(v: $v) -> $v {
+                    // `max` returns its second operand where either is NaN.
+                    unsafe { $max(v, $zero()) }
+                }
+                #[inline(always)]
+                unsafe fn keep_where_positive(v: $v, gate: $v) -> $v {
+                    unsafe { $and(v, $cmp::<_CMP_GT_OQ>(gate, $zero())) }
+                }
+                #[inline(always)]
+                unsafe fn positive_bits(v: $v) -> u32 {
+                    unsafe { $movemask($cmp::<_CMP_GT_OQ>(v, $zero())) as u32 }
+                }
+                #[inline(always)]
+                unsafe fn keep_lanes(v: $v, bits: u32) -> $v {
+                    unsafe { $and(v, $from_int($bit_lanes(bits))) }
+                }
+            }
+        };
+    }
+
+    impl_avx2!(
+        f32,
+        __m256,
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_maskload_ps,
+        _mm256_maskstore_ps,
+        _mm256_fmadd_ps,
+        _mm256_mul_ps,
+        _mm256_max_ps,
+        _mm256_cmp_ps,
+        _mm256_and_ps,
+        _mm256_movemask_ps,
+        _mm256_castsi256_ps,
+        first_lanes_32,
+        bit_lanes_32,
+        lane_sum_f32
+    );
+    impl_avx2!(
+        f64,
+        __m256d,
+        4,
+        _mm256_setzero_pd,
+        _mm256_set1_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_maskload_pd,
+        _mm256_maskstore_pd,
+        _mm256_fmadd_pd,
+        _mm256_mul_pd,
+        _mm256_max_pd,
+        _mm256_cmp_pd,
+        _mm256_and_pd,
+        _mm256_movemask_pd,
+        _mm256_castsi256_pd,
+        first_lanes_64,
+        bit_lanes_64,
+        lane_sum_f64
+    );
+
+    /// 32-bit lanes `0..n` all ones, the others zero: the mask of a masked load or store.
+    #[inline(always)]
+    unsafe fn first_lanes_32(n: usize) -> __m256i {
+        // SAFETY: the caller's contract: the CPU has AVX2.
+        unsafe {
+            let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), index)
+        }
+    }
+
+    /// [`first_lanes_32`] for 64-bit lanes.
+    #[inline(always)]
+    unsafe fn first_lanes_64(n: usize) -> __m256i {
+        // SAFETY: the caller's contract: the CPU has AVX2.
+        unsafe { _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), _mm256_setr_epi64x(0, 1, 2, 3)) }
+    }
+
+    /// 32-bit lane `l` all ones where bit `l` of `bits` is set, zero elsewhere.
+    #[inline(always)]
+    unsafe fn bit_lanes_32(bits: u32) -> __m256i {
+        // SAFETY: the caller's contract: the CPU has AVX2.
+        unsafe {
+            let each = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+            let set = _mm256_and_si256(_mm256_set1_epi32(bits as i32), each);
+            _mm256_cmpeq_epi32(set, each)
+        }
+    }
+
+    /// [`bit_lanes_32`] for 64-bit lanes.
+    #[inline(always)]
+    unsafe fn bit_lanes_64(bits: u32) -> __m256i {
+        // SAFETY: the caller's contract: the CPU has AVX2.
+        unsafe {
+            let each = _mm256_setr_epi64x(1, 2, 4, 8);
+            let set = _mm256_and_si256(_mm256_set1_epi64x(i64::from(bits)), each);
+            _mm256_cmpeq_epi64(set, each)
+        }
+    }
+
+    /// The sum of the 8 lanes of `v`.
+    #[inline(always)]
+    unsafe fn lane_sum_f32(v: __m256) -> f32 {
+        // SAFETY: the caller's contract: the CPU has AVX2.
+        unsafe {
+            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<1>(s, s)))
+        }
+    }
+
+    /// The sum of the 4 lanes of `v`.
+    #[inline(always)]
+    unsafe fn lane_sum_f64(v: __m256d) -> f64 {
+        // SAFETY: the caller's contract: the CPU has AVX2.
+        unsafe {
+            let s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+            _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+        }
+    }
 
     /// [`Lanes::load_halves`] for `f32`.
     #[inline]

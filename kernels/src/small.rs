@@ -1,12 +1,21 @@
-//! AVX-512 kernels for the products too small or too thin to pack: the shallow path
-//! (`k <= SHALLOW_K`) and the few-rows path (`m <= FEW`) of [`dispatch`](super::dispatch),
-//! which are most of the spiral net's step (workload W4). Each keeps its accumulators in
-//! registers (their counts are const generics, so LLVM never spills an indexed array), reads
-//! ragged edges with masked loads instead of padding copies, and writes `C` once with
+//! Kernels for the products too small or too thin to pack: the shallow path (`k <=
+//! SHALLOW_K`) and the few-rows path (`m <= FEW`) of [`dispatch`](super::dispatch), which
+//! are most of the spiral net's step (workload W4). Each is written once over [`Simd`], the
+//! vectors of one instruction set (AVX-512's 512-bit ones or AVX2's 256-bit ones), and is
+//! `#[inline(always)]` into a function that enables that set. Each keeps its accumulators
+//! in registers (their counts are const generics, so LLVM never spills an indexed array),
+//! reads ragged edges with masked loads instead of padding copies, and writes `C` once with
 //! `alpha` and `beta` applied. The portable versions in the parent module are the reference
 //! the tests compare against.
+//!
+//! The epilogues that read or write a ReLU's bits take whole bytes per vector: 8 or 16
+//! lanes (`f32` with either set, `f64` with AVX-512). `f64` with AVX2 takes the portable
+//! path.
+
+use std::marker::PhantomData;
 
 use crate::Scalar;
+use crate::scalar::lanes::Simd;
 use crate::{
     Epilogue, FEW, GROUP, Operand, OperandMut, Problem, ReluGate, SHALLOW_K, SHALLOW_ROWS,
     contiguous_columns, pack_few_rows_a, pack_shallow_a, put,
@@ -18,8 +27,11 @@ use crate::{
 ///
 /// The epilogue is applied in registers as `C` is written (a gate must have contiguous
 /// columns, as `C` does).
-#[target_feature(enable = "avx512f")]
-pub(super) fn shallow<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+#[inline(always)]
+pub(super) unsafe fn shallow<T: Scalar, W: Simd<T>>(
+    p: Problem<'_, '_, T>,
+    c: &mut OperandMut<'_, T>,
+) {
     let Problem {
         m,
         k,
@@ -39,16 +51,17 @@ pub(super) fn shallow<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
             assert!(gate.rs == 1 && (n == 0 || (n - 1) * gate.cs + m <= gate.data.len()));
         }
         Epilogue::ReluKeepingBits(bits, bytes) => {
-            assert!(8 * bytes >= m.next_multiple_of(T::VECTOR_LEN) && bits.len() >= n * bytes);
+            assert!(8 * bytes >= m.next_multiple_of(W::LEN) && bits.len() >= n * bytes);
         }
         Epilogue::GateBits(bits, bytes) => {
-            assert!(8 * bytes >= m.next_multiple_of(T::VECTOR_LEN) && bits.len() >= n * bytes);
+            assert!(8 * bytes >= m.next_multiple_of(W::LEN) && bits.len() >= n * bytes);
         }
         Epilogue::None | Epilogue::Relu => {}
     }
     let m_pad = m.next_multiple_of(SHALLOW_ROWS);
     let depth = pack_shallow_a(m, k, &a, bias, a_pack);
-    let group = Group {
+    let group = Group::<T, W> {
+        simd: PhantomData,
         a_pack: &a_pack[..m_pad * depth],
         m,
         m_pad,
@@ -60,10 +73,10 @@ pub(super) fn shallow<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
         beta,
         epilogue,
     };
-    let vectors = m.div_ceil(T::VECTOR_LEN);
+    let vectors = m.div_ceil(W::LEN);
     let mut v0 = 0;
     while v0 < vectors {
-        let r0 = v0 * T::VECTOR_LEN;
+        let r0 = v0 * W::LEN;
         match vectors - v0 {
             1 => group.rows_from::<1>(r0, c),
             2 => group.rows_from::<2>(r0, c),
@@ -79,7 +92,7 @@ pub(super) fn shallow<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T
 }
 
 /// A shallow product, its `A` packed column-major with `m_pad` rows per column.
-struct Group<'a, T> {
+struct Group<'a, T, W> {
     a_pack: &'a [T],
     m: usize,
     m_pad: usize,
@@ -92,16 +105,18 @@ struct Group<'a, T> {
     alpha: T,
     beta: T,
     epilogue: Epilogue<'a, T>,
+    /// The instruction set's vectors: built only inside the `unsafe` entry points, whose
+    /// caller vouches for it.
+    simd: PhantomData<W>,
 }
 
-impl<T: Scalar> Group<'_, T> {
+impl<T: Scalar, W: Simd<T>> Group<'_, T, W> {
     /// The bits `finish` gathered for rows `r0..` (`NV` vectors) of column `j`, written to
     /// the mask of a [`Epilogue::ReluKeepingBits`].
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     fn keep_bits<const NV: usize>(&self, bits: &[u8; 16], r0: usize, j: usize) {
         if let Epilogue::ReluKeepingBits(mask, bytes) = &self.epilogue {
-            let len = NV * T::VECTOR_LEN / 8;
+            let len = NV * W::LEN / 8;
             for (cell, &byte) in mask[j * bytes + r0 / 8..][..len].iter().zip(bits) {
                 cell.set(byte);
             }
@@ -110,19 +125,18 @@ impl<T: Scalar> Group<'_, T> {
 
     /// `value`, the `count` rows of `C` from row `r` of column `j`, after the epilogue (the
     /// bits of a mask being written go to `bits`, for [`keep_bits`](Self::keep_bits)).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn finish(&self, value: T::V, r: usize, j: usize, count: usize, bits: &mut [u8; 16]) -> T::V {
+    #[inline(always)]
+    fn finish(&self, value: W::V, r: usize, j: usize, count: usize, bits: &mut [u8; 16]) -> W::V {
         // SAFETY: the CPU has AVX-512F; `shallow` checked that the gate, shaped as `C`,
         // holds rows `r..r + count` of column `j` (its columns contiguous), and that the
         // masks hold `bytes` for every column, at least one bit per padded row.
         unsafe {
             match &self.epilogue {
                 Epilogue::None => value,
-                Epilogue::Relu => T::relu(value),
+                Epilogue::Relu => W::relu(value),
                 Epilogue::Gate(gate) => {
-                    let g = T::load_first(count, gate.data.as_ptr().add(j * gate.cs + r));
-                    T::keep_where_positive(value, g)
+                    let g = W::load_first(count, gate.data.as_ptr().add(j * gate.cs + r));
+                    W::keep_where_positive(value, g)
                 }
                 // A vector's rows start on a multiple of its length, so its bits are whole
                 // bytes: one for `f64`, two for `f32` (little-endian). Lanes past `count` are
@@ -132,20 +146,20 @@ impl<T: Scalar> Group<'_, T> {
                     // multiple of 8 vectors), and written once by `keep_bits`: a byte store
                     // into the mask might alias anything, and made LLVM reload for every
                     // vector what it had kept in registers.
-                    let positive = T::positive_bits(value).to_le_bytes();
-                    let bytes = T::VECTOR_LEN / 8;
-                    let at = (r % (8 * T::VECTOR_LEN)) / 8;
+                    let positive = W::positive_bits(value).to_le_bytes();
+                    let bytes = W::LEN / 8;
+                    let at = (r % (8 * W::LEN)) / 8;
                     bits[at..at + bytes].copy_from_slice(&positive[..bytes]);
-                    T::relu(value)
+                    W::relu(value)
                 }
                 Epilogue::GateBits(bits, bytes) => {
                     let at = bits.as_ptr().add(j * bytes + r / 8);
-                    let keep = if T::VECTOR_LEN == 16 {
+                    let keep = if W::LEN == 16 {
                         u32::from(at.cast::<u16>().read_unaligned())
                     } else {
                         u32::from(*at)
                     };
-                    T::keep_lanes(value, keep)
+                    W::keep_lanes(value, keep)
                 }
             }
         }
@@ -153,8 +167,7 @@ impl<T: Scalar> Group<'_, T> {
 
     /// Rows `r0..` of `C` (at most `NV` vectors of them) in every column:
     /// `alpha * sum_q B[q, j] A[r0.., q] + beta * C[r0.., j]`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     fn rows_from<const NV: usize>(&self, r0: usize, c: &mut OperandMut<'_, T>) {
         // Plain products whose `A` fits in 24 registers keep it there, loaded once (`K` is
         // the depth, a constant so that LLVM can allocate them): the spiral's first layer
@@ -162,10 +175,14 @@ impl<T: Scalar> Group<'_, T> {
         // The others read it from the packed copy for every column.
         let plain = self.alpha == T::ONE && self.beta == T::ZERO;
         let registers = NV * self.depth;
+        // The same bound with AVX2's 16 registers: LLVM then spills some of `A`, which still
+        // measured faster than reloading it (the spiral's first layer, 13 vectors of rows,
+        // 9.9 us against 17.4 on Zen 1).
+        let fits = registers <= 24;
         match (plain, self.k) {
-            (true, 1) if registers <= 24 => self.rows_into::<NV, false, 1>(r0, c),
-            (true, 2) if registers <= 24 => self.rows_into::<NV, false, 2>(r0, c),
-            (true, 3) if registers <= 24 => self.rows_into::<NV, false, 3>(r0, c),
+            (true, 1) if fits => self.rows_into::<NV, false, 1>(r0, c),
+            (true, 2) if fits => self.rows_into::<NV, false, 2>(r0, c),
+            (true, 3) if fits => self.rows_into::<NV, false, 3>(r0, c),
             (true, _) => self.rows_into::<NV, false, 0>(r0, c),
             (false, _) => self.rows_into::<NV, true, 0>(r0, c),
         }
@@ -173,14 +190,13 @@ impl<T: Scalar> Group<'_, T> {
 
     /// [`rows_from`](Self::rows_from), with `C = sum_q B[q, j] A[r0.., q]` unless `SCALED`;
     /// `K` is `k` when `A` stays in registers, 0 otherwise.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     fn rows_into<const NV: usize, const SCALED: bool, const K: usize>(
         &self,
         r0: usize,
         c: &mut OperandMut<'_, T>,
     ) {
-        let (l, k, depth, b) = (T::VECTOR_LEN, self.k, self.depth, &self.b);
+        let (l, k, depth, b) = (W::LEN, self.k, self.depth, &self.b);
         let rows = (self.m - r0).min(NV * l);
         // Rows in the last vector: the others are whole.
         let tail = rows - (NV - 1) * l;
@@ -194,37 +210,37 @@ impl<T: Scalar> Group<'_, T> {
         // columns.
         unsafe {
             let a = self.a_pack.as_ptr().add(r0);
-            let (alpha, beta) = (T::broadcast(self.alpha), T::broadcast(self.beta));
+            let (alpha, beta) = (W::broadcast(self.alpha), W::broadcast(self.beta));
             let (b_rs, b_cs, c_cs, m_pad) = (b.rs, b.cs, c.cs, self.m_pad);
             let (b_ptr, c_ptr) = (b.data.as_ptr(), c.data.as_mut_ptr());
             let mut bits = [0u8; 16];
             if K > 0 {
                 // `A` fits in registers (at most 24 of them): load it once for every column.
-                let mut a_regs = [[T::zeros(); NV]; K];
-                let mut bias = [T::zeros(); NV];
+                let mut a_regs = [[W::zeros(); NV]; K];
+                let mut bias = [W::zeros(); NV];
                 for v in 0..NV {
                     for (q, a_q) in a_regs.iter_mut().enumerate() {
-                        a_q[v] = T::load(a.add(q * m_pad + v * l));
+                        a_q[v] = W::load(a.add(q * m_pad + v * l));
                     }
                     if depth > k {
-                        bias[v] = T::load(a.add(k * m_pad + v * l));
+                        bias[v] = W::load(a.add(k * m_pad + v * l));
                     }
                 }
                 for j in 0..self.n {
                     let column = b_ptr.add(j * b_cs);
                     let out = c_ptr.add(j * c_cs + r0);
-                    let mut s = [T::zeros(); K];
+                    let mut s = [W::zeros(); K];
                     for (q, s) in s.iter_mut().enumerate() {
-                        *s = T::broadcast(*column.add(q * b_rs));
+                        *s = W::broadcast(*column.add(q * b_rs));
                     }
                     for v in 0..NV {
                         let mut acc = bias[v];
                         for q in 0..K {
-                            acc = T::fmadd(a_regs[q][v], s[q], acc);
+                            acc = W::fmadd(a_regs[q][v], s[q], acc);
                         }
                         let count = if v + 1 == NV { tail } else { l };
                         let value = self.finish(acc, r0 + v * l, j, count, &mut bits);
-                        T::store_first(count, out.add(v * l), value);
+                        W::store_first(count, out.add(v * l), value);
                     }
                     self.keep_bits::<NV>(&bits, r0, j);
                 }
@@ -233,18 +249,18 @@ impl<T: Scalar> Group<'_, T> {
             for j in 0..self.n {
                 let column = b_ptr.add(j * b_cs);
                 // A bias (the packed column past `k`) is where the sums start.
-                let mut acc = [T::zeros(); NV];
+                let mut acc = [W::zeros(); NV];
                 if depth > k {
                     let bias = a.add(k * m_pad);
                     for (v, acc) in acc.iter_mut().enumerate() {
-                        *acc = T::load(bias.add(v * l));
+                        *acc = W::load(bias.add(v * l));
                     }
                 }
                 for q in 0..k {
-                    let s = T::broadcast(*column.add(q * b_rs));
+                    let s = W::broadcast(*column.add(q * b_rs));
                     let a = a.add(q * m_pad);
                     for (v, acc) in acc.iter_mut().enumerate() {
-                        *acc = T::fmadd(T::load(a.add(v * l)), s, *acc);
+                        *acc = W::fmadd(W::load(a.add(v * l)), s, *acc);
                     }
                 }
                 let out = c_ptr.add(j * c_cs + r0);
@@ -253,13 +269,13 @@ impl<T: Scalar> Group<'_, T> {
                     let out = out.add(v * l);
                     let mut value = acc;
                     if SCALED {
-                        value = T::product(alpha, value);
+                        value = W::product(alpha, value);
                         if self.beta != T::ZERO {
-                            value = T::fmadd(beta, T::load_first(count, out), value);
+                            value = W::fmadd(beta, W::load_first(count, out), value);
                         }
                     }
                     let value = self.finish(value, r0 + v * l, j, count, &mut bits);
-                    T::store_first(count, out, value);
+                    W::store_first(count, out, value);
                 }
                 self.keep_bits::<NV>(&bits, r0, j);
             }
@@ -271,8 +287,11 @@ impl<T: Scalar> Group<'_, T> {
 /// `M` rows of `C` are accumulated as `sum_p A[i, p] B[p, j..]` over blocks of vectors of
 /// columns; otherwise each element is a dot product of a row of `A` with a contiguous column
 /// of `B` (copied column-major first when neither is contiguous).
-#[target_feature(enable = "avx512f")]
-pub(super) fn few_rows<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+#[inline(always)]
+pub(super) unsafe fn few_rows<T: Scalar, W: Simd<T>>(
+    p: Problem<'_, '_, T>,
+    c: &mut OperandMut<'_, T>,
+) {
     let Problem {
         m,
         k,
@@ -290,7 +309,8 @@ pub(super) fn few_rows<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, 
     assert!(bias.is_none_or(|bias| bias.len() == m && b.rs == 1 && beta == T::ZERO));
     if b.cs == 1 && b.rs != 1 {
         // `A`'s elements are broadcast one by one: read in place, whatever its layout.
-        let rows = ByRows {
+        let rows = ByRows::<T, W> {
+            simd: PhantomData,
             a,
             k,
             n,
@@ -299,18 +319,32 @@ pub(super) fn few_rows<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, 
             alpha,
             beta,
         };
+        if const { W::REGISTERS < 32 } {
+            // AVX2: `M x NB` sums, `NB` vectors of `B` and a broadcast in 16 registers.
+            match m {
+                1 => rows.run::<1, 7, false>(c),
+                2 => rows.run::<2, 4, false>(c),
+                3 => rows.run::<3, 3, false>(c),
+                4 => rows.run::<4, 2, false>(c),
+                5 => rows.run::<5, 1, false>(c),
+                6 => rows.run::<6, 1, false>(c),
+                7 => rows.run::<7, 1, false>(c),
+                _ => rows.run::<8, 1, false>(c),
+            }
+            return;
+        }
         // Rows of `B` up to 7 (or 6) vectors wide are read in one pass (their `M x NB`
         // sums, the `NB` vectors of `B` and a broadcast take at most 30 of the 32
         // registers): `B` streams from L2 once instead of once per block (the spiral's
         // `dW2` read 1.3x its 120 KB in two blocks, and was bound by it).
-        let wide = n > 4 * T::VECTOR_LEN;
+        let wide = n > 4 * W::LEN;
         match m {
-            1..=3 if wide && n <= 7 * T::VECTOR_LEN => match m {
+            1..=3 if wide && n <= 7 * W::LEN => match m {
                 1 => rows.run::<1, 7, false>(c),
                 2 => rows.run::<2, 7, false>(c),
                 _ => rows.run::<3, 7, false>(c),
             },
-            4 if wide && n <= 6 * T::VECTOR_LEN => rows.run::<4, 6, false>(c),
+            4 if wide && n <= 6 * W::LEN => rows.run::<4, 6, false>(c),
             1 => rows.run::<1, 4, false>(c),
             2 => rows.run::<2, 4, false>(c),
             3 => rows.run::<3, 4, false>(c),
@@ -325,7 +359,8 @@ pub(super) fn few_rows<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, 
     pack_few_rows_a(m, k, &a, a_pack);
     let a_rows = &a_pack[..m * k];
     let (columns, stride) = contiguous_columns(k, n, &b, b_pack);
-    let dots = Dots {
+    let dots = Dots::<T, W> {
+        simd: PhantomData,
         a_rows,
         k,
         n,
@@ -335,6 +370,20 @@ pub(super) fn few_rows<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, 
         beta,
         bias,
     };
+    if const { W::REGISTERS < 32 } {
+        // AVX2: `M x CJ` sums, `CJ` vectors of `B` and one of `A` in 16 registers.
+        match m {
+            1 => dots.run::<1, 4>(c),
+            2 => dots.run::<2, 4>(c),
+            3 => dots.run::<3, 3>(c),
+            4 => dots.run::<4, 2>(c),
+            5 => dots.run::<5, 1>(c),
+            6 => dots.run::<6, 1>(c),
+            7 => dots.run::<7, 1>(c),
+            _ => dots.run::<8, 1>(c),
+        }
+        return;
+    }
     // Four columns at a time share each vector of `A`'s rows where their `4 M` sums fit in
     // registers; two otherwise.
     match m {
@@ -353,8 +402,8 @@ pub(super) fn few_rows<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, 
 /// `B` with one more row of ones in `A`, which is how an affine layer with one or two inputs
 /// gets its bias gradient (the sum of `dZ`'s columns) in the same pass over `dZ` as its
 /// weight gradient. `C` has `A`'s rows plus one.
-#[target_feature(enable = "avx512f")]
-pub(super) fn by_rows_with_ones<T: Scalar>(
+#[inline(always)]
+pub(super) unsafe fn by_rows_with_ones<T: Scalar, W: Simd<T>>(
     (m, k, n): (usize, usize, usize),
     a: Operand<'_, T>,
     b: Operand<'_, T>,
@@ -362,7 +411,8 @@ pub(super) fn by_rows_with_ones<T: Scalar>(
     c: &mut OperandMut<'_, T>,
 ) {
     assert!((1..=2).contains(&m) && b.cs == 1);
-    let rows = ByRows {
+    let rows = ByRows::<T, W> {
+        simd: PhantomData,
         a,
         k,
         n,
@@ -371,7 +421,15 @@ pub(super) fn by_rows_with_ones<T: Scalar>(
         alpha: T::ONE,
         beta,
     };
-    match (m, n > 4 * T::VECTOR_LEN) {
+    if const { W::REGISTERS < 32 } {
+        // AVX2: as in `few_rows`.
+        match m {
+            1 => rows.run::<2, 4, true>(c),
+            _ => rows.run::<3, 3, true>(c),
+        }
+        return;
+    }
+    match (m, n > 4 * W::LEN) {
         (1, false) => rows.run::<2, 4, true>(c),
         (1, true) => rows.run::<2, 7, true>(c),
         (_, false) => rows.run::<3, 4, true>(c),
@@ -380,7 +438,7 @@ pub(super) fn by_rows_with_ones<T: Scalar>(
 }
 
 /// A few-rows product whose `B` has contiguous rows (stride `b_rs` between them).
-struct ByRows<'a, T> {
+struct ByRows<'a, T, W> {
     a: Operand<'a, T>,
     k: usize,
     n: usize,
@@ -388,14 +446,16 @@ struct ByRows<'a, T> {
     b_rs: usize,
     alpha: T,
     beta: T,
+    /// The instruction set's vectors: built only inside the `unsafe` entry points, whose
+    /// caller vouches for it.
+    simd: PhantomData<W>,
 }
 
-impl<T: Scalar> ByRows<'_, T> {
+impl<T: Scalar, W: Simd<T>> ByRows<'_, T, W> {
     /// All of `C`, `M` rows by `NB` vectors of columns at a time.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     fn run<const M: usize, const NB: usize, const ONES: bool>(&self, c: &mut OperandMut<'_, T>) {
-        let (l, k, n) = (T::VECTOR_LEN, self.k, self.n);
+        let (l, k, n) = (W::LEN, self.k, self.n);
         // With `ONES`, `A`'s last row is ones and not stored.
         let stored = if ONES { M - 1 } else { M };
         assert!(
@@ -421,7 +481,7 @@ impl<T: Scalar> ByRows<'_, T> {
                 for (v, &acc) in acc.iter().enumerate() {
                     let mut lanes = [T::ZERO; 16];
                     // SAFETY: `lanes` holds a whole vector of either type.
-                    unsafe { T::store_first(l, lanes.as_mut_ptr(), acc) };
+                    unsafe { W::store_first(l, lanes.as_mut_ptr(), acc) };
                     for (t, &value) in lanes[..counts[v]].iter().enumerate() {
                         put(c, i, j0 + v * l + t, value, self.alpha, self.beta);
                     }
@@ -432,7 +492,7 @@ impl<T: Scalar> ByRows<'_, T> {
     }
 }
 
-impl<T: Scalar> ByRows<'_, T> {
+impl<T: Scalar, W: Simd<T>> ByRows<'_, T, W> {
     /// The sums `sum_q A[i, q] B[q, j0..]` of one block of `NB` vectors of columns, the
     /// `v`-th `counts[v]` long; `PARTIAL` when some count is short of a whole vector (whole
     /// blocks load without masks). With `ONES`, `A`'s last row is ones (not read).
@@ -440,36 +500,35 @@ impl<T: Scalar> ByRows<'_, T> {
     /// # Safety
     /// Row `q` of `B` must hold `counts[v]` elements from `q * b_rs + j0 + v * l`, and
     /// `a` an `M x k` matrix (`M - 1` rows with `ONES`).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     unsafe fn block<const M: usize, const NB: usize, const PARTIAL: bool, const ONES: bool>(
         &self,
         j0: usize,
         counts: &[usize; NB],
-    ) -> [[T::V; NB]; M] {
-        let (l, k) = (T::VECTOR_LEN, self.k);
+    ) -> [[W::V; NB]; M] {
+        let (l, k) = (W::LEN, self.k);
         // SAFETY: the caller's contract.
         unsafe {
-            let mut acc = [[T::zeros(); NB]; M];
+            let mut acc = [[W::zeros(); NB]; M];
             let (a, a_rs, a_cs) = (self.a.data.as_ptr(), self.a.rs, self.a.cs);
             for q in 0..k {
                 let row = self.b.as_ptr().add(q * self.b_rs + j0);
-                let mut bv = [T::zeros(); NB];
+                let mut bv = [W::zeros(); NB];
                 for (v, bv) in bv.iter_mut().enumerate() {
                     *bv = if PARTIAL {
-                        T::load_first(counts[v], row.wrapping_add(v * l))
+                        W::load_first(counts[v], row.wrapping_add(v * l))
                     } else {
-                        T::load(row.add(v * l))
+                        W::load(row.add(v * l))
                     };
                 }
                 for (i, acc) in acc.iter_mut().enumerate() {
                     let s = if ONES && i + 1 == M {
-                        T::broadcast(T::ONE)
+                        W::broadcast(T::ONE)
                     } else {
-                        T::broadcast(*a.add(i * a_rs + q * a_cs))
+                        W::broadcast(*a.add(i * a_rs + q * a_cs))
                     };
                     for (acc, &bv) in acc.iter_mut().zip(&bv) {
-                        *acc = T::fmadd(s, bv, *acc);
+                        *acc = W::fmadd(s, bv, *acc);
                     }
                 }
             }
@@ -479,7 +538,7 @@ impl<T: Scalar> ByRows<'_, T> {
 }
 
 /// A few-rows product as dot products with contiguous columns of `B` (stride `stride`).
-struct Dots<'a, T> {
+struct Dots<'a, T, W> {
     a_rows: &'a [T],
     k: usize,
     n: usize,
@@ -489,12 +548,14 @@ struct Dots<'a, T> {
     beta: T,
     /// Added to every column (`beta` is then zero).
     bias: Option<&'a [T]>,
+    /// The instruction set's vectors: built only inside the `unsafe` entry points, whose
+    /// caller vouches for it.
+    simd: PhantomData<W>,
 }
 
-impl<T: Scalar> Dots<'_, T> {
+impl<T: Scalar, W: Simd<T>> Dots<'_, T, W> {
     /// All of `C`, two columns at a time.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     fn run<const M: usize, const CJ: usize>(&self, c: &mut OperandMut<'_, T>) {
         assert!(self.a_rows.len() >= M * self.k);
         assert!(self.n == 0 || (self.n - 1) * self.stride + self.k <= self.columns.len());
@@ -509,59 +570,77 @@ impl<T: Scalar> Dots<'_, T> {
         }
     }
 
+    /// One step of [`columns_from`](Self::columns_from)'s dot products: `count` (at most a
+    /// vector) elements from `q` of each of the `M` rows of `A` and of columns `j..j + CJ`.
+    ///
+    /// # Safety
+    /// The CPU must have `W`'s instruction set, and the reads must lie inside `a_rows` and
+    /// `columns` (see `run`'s assertions).
+    #[inline(always)]
+    unsafe fn dot_step<const M: usize, const CJ: usize>(
+        &self,
+        j: usize,
+        q: usize,
+        count: usize,
+        acc: &mut [[W::V; M]; CJ],
+    ) {
+        let (a, b, k) = (self.a_rows.as_ptr(), self.columns.as_ptr(), self.k);
+        // SAFETY: the caller's contract.
+        unsafe {
+            let mut bv = [W::zeros(); CJ];
+            for (t, bv) in bv.iter_mut().enumerate() {
+                let p = b.add((j + t) * self.stride + q);
+                *bv = if count == W::LEN {
+                    W::load(p)
+                } else {
+                    W::load_first(count, p)
+                };
+            }
+            for i in 0..M {
+                let p = a.add(i * k + q);
+                let av = if count == W::LEN {
+                    W::load(p)
+                } else {
+                    W::load_first(count, p)
+                };
+                for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                    acc[i] = W::fmadd(av, bv, acc[i]);
+                }
+            }
+        }
+    }
+
     /// Columns `j..j + CJ` of `C`: `M * CJ` dot products, summed in vectors (whole ones
     /// loaded plainly, the ragged end with masks) and reduced at the end.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    #[inline(always)]
     fn columns_from<const M: usize, const CJ: usize>(&self, j: usize, c: &mut OperandMut<'_, T>) {
-        let (l, k) = (T::VECTOR_LEN, self.k);
+        let (l, k) = (W::LEN, self.k);
         // SAFETY: `run`'s assertions keep the reads inside `a_rows` (row `i` is
         // `i * k..(i + 1) * k`) and `columns` (column `j + t` is `k` elements from
         // `(j + t) * stride`), the counts stopping each at `k`.
         let sums = unsafe {
-            let mut acc = [[T::zeros(); M]; CJ];
-            let (a, b) = (self.a_rows.as_ptr(), self.columns.as_ptr());
-            let step = |q: usize, count: usize, acc: &mut [[T::V; M]; CJ]| {
-                let mut bv = [T::zeros(); CJ];
-                for (t, bv) in bv.iter_mut().enumerate() {
-                    let p = b.add((j + t) * self.stride + q);
-                    *bv = if count == l {
-                        T::load(p)
-                    } else {
-                        T::load_first(count, p)
-                    };
-                }
-                for i in 0..M {
-                    let p = a.add(i * k + q);
-                    let av = if count == l {
-                        T::load(p)
-                    } else {
-                        T::load_first(count, p)
-                    };
-                    for (acc, &bv) in acc.iter_mut().zip(&bv) {
-                        acc[i] = T::fmadd(av, bv, acc[i]);
-                    }
-                }
-            };
+            let mut acc = [[W::zeros(); M]; CJ];
             let whole = k - k % l;
             let mut q = 0;
             while q < whole {
-                step(q, l, &mut acc);
+                self.dot_step::<M, CJ>(j, q, l, &mut acc);
                 q += l;
             }
             if whole < k {
-                step(whole, k - whole, &mut acc);
+                self.dot_step::<M, CJ>(j, whole, k - whole, &mut acc);
             }
             // M * CJ is at most 16 (see `few_rows`): one tree of sums, padded with zeros.
-            let all = T::lane_sums(&std::array::from_fn(|v| {
-                if v < M * CJ {
-                    acc[v / M][v % M]
-                } else {
-                    T::zeros()
-                }
-            }));
-            let sums: [[T; M]; CJ] =
-                std::array::from_fn(|t| std::array::from_fn(|i| all[t * M + i]));
+            // (Loops, not closures: a closure would not inherit the caller's instruction
+            // set, and its vector operations would stay calls.)
+            let mut padded = [W::zeros(); 16];
+            for (v, slot) in padded.iter_mut().enumerate().take(M * CJ) {
+                *slot = acc[v / M][v % M];
+            }
+            let all = W::lane_sums(&padded);
+            let mut sums = [[T::ZERO; M]; CJ];
+            for (t, column) in sums.iter_mut().enumerate() {
+                column.copy_from_slice(&all[t * M..][..M]);
+            }
             sums
         };
         for (t, column) in sums.iter().enumerate() {
@@ -586,9 +665,9 @@ impl<T: Scalar> Dots<'_, T> {
 /// a gradient, `(-lr, 1 - lr decay, 1)` for an SGD step on the layer's parameters. Rows go
 /// in groups of up to four vectors, so that the group's sums and accumulators fit in
 /// registers.
-#[target_feature(enable = "avx512f")]
+#[inline(always)]
 #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
-pub(super) fn first_layer_grads<T: Scalar>(
+pub(super) unsafe fn first_layer_grads<T: Scalar, W: Simd<T>>(
     (m, k, n, inputs): (usize, usize, usize, usize),
     a_pack: &[T],
     m_pad: usize,
@@ -598,7 +677,7 @@ pub(super) fn first_layer_grads<T: Scalar>(
     scale: (T, T, T),
     dwb: &mut [T],
 ) {
-    let l = T::VECTOR_LEN;
+    let l = W::LEN;
     assert!((1..=2).contains(&inputs) && m_pad >= m.next_multiple_of(l));
     assert!(a_pack.len() >= m_pad * k && dz.len() >= k * n && x.len() >= inputs * n);
     assert!(dwb.len() >= m * (inputs + 1));
@@ -610,18 +689,33 @@ pub(super) fn first_layer_grads<T: Scalar>(
     }
     let vectors = m.div_ceil(l);
     let mut v0 = 0;
+    if const { W::REGISTERS < 32 } {
+        // AVX2: groups of up to two vectors (three sums, `dZ1` and the broadcasts for
+        // each fit in 16 registers).
+        while v0 < vectors {
+            let args = (m, k, n, v0 * l, a_pack, m_pad, dz, x, gate, scale);
+            match (vectors - v0, inputs) {
+                (1, 1) => first_layer_group::<T, W, 1, 1>(args, dwb),
+                (_, 1) => first_layer_group::<T, W, 2, 1>(args, dwb),
+                (1, _) => first_layer_group::<T, W, 1, 2>(args, dwb),
+                _ => first_layer_group::<T, W, 2, 2>(args, dwb),
+            }
+            v0 += 2;
+        }
+        return;
+    }
     while v0 < vectors {
         let r0 = v0 * l;
         let args = (m, k, n, r0, a_pack, m_pad, dz, x, gate, scale);
         match (vectors - v0, inputs) {
-            (1, 1) => first_layer_group::<T, 1, 1>(args, dwb),
-            (2, 1) => first_layer_group::<T, 2, 1>(args, dwb),
-            (3, 1) => first_layer_group::<T, 3, 1>(args, dwb),
-            (_, 1) => first_layer_group::<T, 4, 1>(args, dwb),
-            (1, _) => first_layer_group::<T, 1, 2>(args, dwb),
-            (2, _) => first_layer_group::<T, 2, 2>(args, dwb),
-            (3, _) => first_layer_group::<T, 3, 2>(args, dwb),
-            _ => first_layer_group::<T, 4, 2>(args, dwb),
+            (1, 1) => first_layer_group::<T, W, 1, 1>(args, dwb),
+            (2, 1) => first_layer_group::<T, W, 2, 1>(args, dwb),
+            (3, 1) => first_layer_group::<T, W, 3, 1>(args, dwb),
+            (_, 1) => first_layer_group::<T, W, 4, 1>(args, dwb),
+            (1, _) => first_layer_group::<T, W, 1, 2>(args, dwb),
+            (2, _) => first_layer_group::<T, W, 2, 2>(args, dwb),
+            (3, _) => first_layer_group::<T, W, 3, 2>(args, dwb),
+            _ => first_layer_group::<T, W, 4, 2>(args, dwb),
         }
         v0 += 4;
     }
@@ -643,13 +737,12 @@ type FirstGroup<'a, T> = (
 
 /// Rows `r0..` (`NV` vectors, the last maybe ragged) of [`first_layer_grads`], for a layer
 /// with `INPUTS` inputs.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn first_layer_group<T: Scalar, const NV: usize, const INPUTS: usize>(
+#[inline(always)]
+fn first_layer_group<T: Scalar, W: Simd<T>, const NV: usize, const INPUTS: usize>(
     (m, k, n, r0, a_pack, m_pad, dz, x, gate, (alpha, beta_w, beta_b)): FirstGroup<'_, T>,
     dwb: &mut [T],
 ) {
-    let l = T::VECTOR_LEN;
+    let l = W::LEN;
     let rows = (m - r0).min(NV * l);
     let tail = rows - (NV - 1) * l;
     // SAFETY: `first_layer_grads` checked every operand's length: `A`'s packed columns hold
@@ -658,16 +751,16 @@ fn first_layer_group<T: Scalar, const NV: usize, const INPUTS: usize>(
     // the gate's and `dwb`'s accesses inside rows `r0..r0 + rows`.
     unsafe {
         let a = a_pack.as_ptr().add(r0);
-        let one = T::broadcast(T::ONE);
+        let one = W::broadcast(T::ONE);
         // Weight columns, then the bias column (at most INPUTS + 1 = 3 used).
-        let mut acc = [[T::zeros(); NV]; 3];
+        let mut acc = [[W::zeros(); NV]; 3];
         for j in 0..n {
-            let mut dh = [T::zeros(); NV];
+            let mut dh = [W::zeros(); NV];
             for q in 0..k {
-                let s = T::broadcast(*dz.get_unchecked(j * k + q));
+                let s = W::broadcast(*dz.get_unchecked(j * k + q));
                 let a = a.add(q * m_pad);
                 for (v, dh) in dh.iter_mut().enumerate() {
-                    *dh = T::fmadd(T::load(a.add(v * l)), s, *dh);
+                    *dh = W::fmadd(W::load(a.add(v * l)), s, *dh);
                 }
             }
             for (v, dh) in dh.iter_mut().enumerate() {
@@ -680,43 +773,43 @@ fn first_layer_group<T: Scalar, const NV: usize, const INPUTS: usize>(
                         } else {
                             u32::from(*at)
                         };
-                        T::keep_lanes(*dh, keep)
+                        W::keep_lanes(*dh, keep)
                     }
                     ReluGate::Output(h) => {
                         let count = if v + 1 == NV { tail } else { l };
-                        let g = T::load_first(count, h.as_ptr().add(j * m + r));
-                        T::keep_where_positive(*dh, g)
+                        let g = W::load_first(count, h.as_ptr().add(j * m + r));
+                        W::keep_where_positive(*dh, g)
                     }
                 };
             }
-            let x0 = T::broadcast(*x.get_unchecked(j * INPUTS));
-            let x1 = T::broadcast(*x.get_unchecked(j * INPUTS + INPUTS - 1));
+            let x0 = W::broadcast(*x.get_unchecked(j * INPUTS));
+            let x1 = W::broadcast(*x.get_unchecked(j * INPUTS + INPUTS - 1));
             for (v, &dh) in dh.iter().enumerate() {
-                acc[0][v] = T::fmadd(dh, x0, acc[0][v]);
+                acc[0][v] = W::fmadd(dh, x0, acc[0][v]);
                 if INPUTS == 2 {
-                    acc[1][v] = T::fmadd(dh, x1, acc[1][v]);
+                    acc[1][v] = W::fmadd(dh, x1, acc[1][v]);
                 }
-                acc[INPUTS][v] = T::fmadd(dh, one, acc[INPUTS][v]);
+                acc[INPUTS][v] = W::fmadd(dh, one, acc[INPUTS][v]);
             }
         }
-        let alpha_v = T::broadcast(alpha);
+        let alpha_v = W::broadcast(alpha);
         for (c, acc) in acc.iter().enumerate().take(INPUTS + 1) {
             let beta = if c < INPUTS { beta_w } else { beta_b };
-            let beta_v = T::broadcast(beta);
+            let beta_v = W::broadcast(beta);
             for (v, &value) in acc.iter().enumerate() {
                 let count = if v + 1 == NV { tail } else { l };
                 let out = dwb.as_mut_ptr().add(c * m + r0 + v * l);
                 let value = if alpha == T::ONE {
                     value
                 } else {
-                    T::product(alpha_v, value)
+                    W::product(alpha_v, value)
                 };
                 let value = if beta == T::ZERO {
                     value
                 } else {
-                    T::fmadd(beta_v, T::load_first(count, out), value)
+                    W::fmadd(beta_v, W::load_first(count, out), value)
                 };
-                T::store_first(count, out, value);
+                W::store_first(count, out, value);
             }
         }
     }

@@ -307,10 +307,10 @@ pub(crate) fn affine<T, R1, C1, S1, R2, C2, S2, R3, C3, S3>(
 }
 
 /// `[dW | db] = beta [dW | db] + dZ [X^T | 1]` in one pass over `dZ`, for an affine layer
-/// with one or two inputs on an AVX-512 CPU: the weight gradient `dW = dZ X^T` (`r x
-/// inputs`) and the bias gradient `db` (the sum of `dZ`'s columns) are the columns of one
-/// `r x (inputs + 1)` column-major matrix `dwb`, computed as the few-rows product `[X; 1]
-/// dZ^T` transposed. `dz` is `r x batch` and `x` is `inputs x batch`, both column-major and
+/// with one or two inputs on an AVX-512 CPU (or AVX2, in `f32`): the weight gradient
+/// `dW = dZ X^T` (`r x inputs`) and the bias gradient `db` (the sum of `dZ`'s columns) are
+/// the columns of one `r x (inputs + 1)` column-major matrix `dwb`, computed as the
+/// few-rows product `[X; 1] dZ^T` transposed. `dz` is `r x batch` and `x` is `inputs x batch`, both column-major and
 /// contiguous. Returns `false`, writing nothing, where that product would not take the
 /// few-rows path (another CPU, a shallow batch, few outputs): the caller then computes the
 /// two apart. The spiral net's first layer spent as long summing `db` (a second pass over

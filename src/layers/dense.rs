@@ -251,9 +251,10 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// weight and bias gradients `first_dp` from its input `x`, where the first layer's
     /// output gradient is computed column by column in registers and never stored. Neither
     /// layer's input gradient is computed. Returns `false`, computing nothing, where that
-    /// kernel does not apply (no AVX-512, `I0` over 2, `O` over 16); the two backward passes
-    /// must then run as usual. `network!` calls it for a network that starts `Dense`,
-    /// `Relu`, `Dense` when no input gradient is asked for: the spiral net's step.
+    /// kernel does not apply (no AVX-512, or no AVX2 in `f32`; `I0` over 2; `O` over 16); the
+    /// two backward passes must then run as usual. `network!` calls it for a network that
+    /// starts `Dense`, `Relu`, `Dense` when no input gradient is asked for: the spiral net's
+    /// step.
     ///
     /// ```
     /// use constnet::{Batch, layers::{Dense, ReluMask}};

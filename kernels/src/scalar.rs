@@ -256,30 +256,19 @@ pub(crate) mod lanes {
         /// Vector registers: 32 with AVX-512, 16 with AVX2. The kernels size their blocks of
         /// accumulators to them.
         const REGISTERS: usize;
-        /// All lanes zero.
+        /// As [`Lanes::zeros`] (and each method below as its namesake there), for this
+        /// set's vectors.
         unsafe fn zeros() -> Self::V;
-        /// All lanes `x`.
         unsafe fn broadcast(x: T) -> Self::V;
-        /// The first `n` (at most `LEN`) elements at `p`, zero in the other lanes; only those
-        /// `n` elements are read.
         unsafe fn load_first(n: usize, p: *const T) -> Self::V;
-        /// `LEN` elements at `p`.
         unsafe fn load(p: *const T) -> Self::V;
-        /// Writes the first `n` lanes of `v` to `p`.
         unsafe fn store_first(n: usize, p: *mut T, v: Self::V);
-        /// `a * b + c`, fused.
         unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-        /// `a * b`.
         unsafe fn product(a: Self::V, b: Self::V) -> Self::V;
-        /// The sum of the lanes of each of 16 vectors.
         unsafe fn lane_sums(v: &[Self::V; 16]) -> [T; 16];
-        /// `max(0, v)` in every lane (0 where `v` is NaN, as the scalar ReLU).
         unsafe fn relu(v: Self::V) -> Self::V;
-        /// `v` in the lanes where `gate` is positive, 0 in the others.
         unsafe fn keep_where_positive(v: Self::V, gate: Self::V) -> Self::V;
-        /// Bit `l` set where lane `l` of `v` is positive.
         unsafe fn positive_bits(v: Self::V) -> u32;
-        /// `v` in the lanes whose bit of `bits` is set, 0 in the others.
         unsafe fn keep_lanes(v: Self::V, bits: u32) -> Self::V;
     }
 

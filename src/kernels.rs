@@ -960,6 +960,10 @@ mod tests {
             (64, 40, 13),
             (96, 1100, 17),
             (4, 0, 3),
+            // Packed, wider than a few tiles of columns, with a ragged depth, and with a
+            // depth of two `KC` slices.
+            (33, 45, 55),
+            (20, 1100, 49),
         ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0);
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| ((i * 2 + j * 5) % 3) as f64 - 1.0);

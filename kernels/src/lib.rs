@@ -1003,12 +1003,10 @@ fn run_avx2_fma<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut
     if const { small_kernels::<T>(AVX2) } {
         match path {
             Path::Shallow if c.rs == 1 => {
-                // SAFETY: the function's features are the kernel's.
-                unsafe { small::shallow::<T, T::Narrow>(p, c) };
+                shallow_avx2(p, c);
                 return true;
             }
-            // SAFETY: as above.
-            Path::FewRows => unsafe { small::few_rows::<T, T::Narrow>(p, c) },
+            Path::FewRows => few_rows_avx2(p, c),
             _ => run::<T, AVX2>(path, p, c),
         }
         return false;
@@ -1024,15 +1022,51 @@ fn run_avx2_fma<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut
 fn run_avx512<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) -> bool {
     match path {
         Path::Shallow if c.rs == 1 => {
-            // SAFETY: the function's features are the kernel's.
-            unsafe { small::shallow::<T, Avx512>(p, c) };
+            shallow_avx512(p, c);
             return true;
         }
-        // SAFETY: as above.
-        Path::FewRows => unsafe { small::few_rows::<T, Avx512>(p, c) },
+        Path::FewRows => few_rows_avx512(p, c),
         _ => run::<T, AVX512>(path, p, c),
     }
     false
+}
+
+/// [`small::shallow`] with AVX-512F. This and the three below are functions of their own,
+/// not inlined into the product's dispatch, so that LLVM optimizes each kernel apart from the
+/// packed product (see `benches/README.md` for what one large function cost in build time).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline(never)]
+fn shallow_avx512<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    // SAFETY: the function's features are the kernel's.
+    unsafe { small::shallow::<T, Avx512>(p, c) };
+}
+
+/// [`small::few_rows`] with AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline(never)]
+fn few_rows_avx512<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    // SAFETY: the function's features are the kernel's.
+    unsafe { small::few_rows::<T, Avx512>(p, c) };
+}
+
+/// [`small::shallow`] with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+fn shallow_avx2<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    // SAFETY: the function's features are the kernel's.
+    unsafe { small::shallow::<T, T::Narrow>(p, c) };
+}
+
+/// [`small::few_rows`] with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+fn few_rows_avx2<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+    // SAFETY: the function's features are the kernel's.
+    unsafe { small::few_rows::<T, T::Narrow>(p, c) };
 }
 
 /// The product for any CPU.

@@ -27,6 +27,9 @@ use crate::{
 ///
 /// The epilogue is applied in registers as `C` is written (a gate must have contiguous
 /// columns, as `C` does).
+///
+/// # Safety
+/// The CPU must have `W`'s instruction set.
 #[inline(always)]
 pub(super) unsafe fn shallow<T: Scalar, W: Simd<T>>(
     p: Problem<'_, '_, T>,
@@ -143,9 +146,10 @@ impl<T: Scalar, W: Simd<T>> Group<'_, T, W> {
     /// bits of a mask being written go to `bits`, for [`keep_bits`](Self::keep_bits)).
     #[inline(always)]
     fn finish(&self, value: W::V, r: usize, j: usize, count: usize, bits: &mut [u8; 16]) -> W::V {
-        // SAFETY: the CPU has AVX-512F; `shallow` checked that the gate, shaped as `C`,
-        // holds rows `r..r + count` of column `j` (its columns contiguous), and that the
-        // masks hold `bytes` for every column, at least one bit per padded row.
+        // SAFETY: the CPU has `W`'s instruction set (the entry points' contract); `shallow`
+        // checked that the gate, shaped as `C`, holds rows `r..r + count` of column `j` (its
+        // columns contiguous), and that the masks hold `bytes` for every column, at least one
+        // bit per padded row.
         unsafe {
             match &self.epilogue {
                 Epilogue::None => value,
@@ -303,6 +307,9 @@ impl<T: Scalar, W: Simd<T>> Group<'_, T, W> {
 /// `M` rows of `C` are accumulated as `sum_p A[i, p] B[p, j..]` over blocks of vectors of
 /// columns; otherwise each element is a dot product of a row of `A` with a contiguous column
 /// of `B` (copied column-major first when neither is contiguous).
+///
+/// # Safety
+/// The CPU must have `W`'s instruction set.
 #[inline(always)]
 pub(super) unsafe fn few_rows<T: Scalar, W: Simd<T>>(
     p: Problem<'_, '_, T>,
@@ -418,6 +425,9 @@ pub(super) unsafe fn few_rows<T: Scalar, W: Simd<T>>(
 /// `B` with one more row of ones in `A`, which is how an affine layer with one or two inputs
 /// gets its bias gradient (the sum of `dZ`'s columns) in the same pass over `dZ` as its
 /// weight gradient. `C` has `A`'s rows plus one.
+///
+/// # Safety
+/// The CPU must have `W`'s instruction set.
 #[inline(always)]
 pub(super) unsafe fn by_rows_with_ones<T: Scalar, W: Simd<T>>(
     (m, k, n): (usize, usize, usize),
@@ -681,6 +691,9 @@ impl<T: Scalar, W: Simd<T>> Dots<'_, T, W> {
 /// a gradient, `(-lr, 1 - lr decay, 1)` for an SGD step on the layer's parameters. Rows go
 /// in groups of up to four vectors, so that the group's sums and accumulators fit in
 /// registers.
+///
+/// # Safety
+/// The CPU must have `W`'s instruction set.
 #[inline(always)]
 #[expect(clippy::too_many_arguments, reason = "the operands of two products")]
 pub(super) unsafe fn first_layer_grads<T: Scalar, W: Simd<T>>(

@@ -331,6 +331,7 @@ const fn small_kernels<T>(isa: u8) -> bool {
 }
 
 /// The operands of [`small::first_layer_grads`] but `dwb`.
+#[cfg(target_arch = "x86_64")]
 type FirstLayerArgs<'a, T> = (
     (usize, usize, usize, usize),
     &'a [T],

@@ -127,13 +127,15 @@ fn bad_csv_content_is_an_error_with_the_line() {
 #[test]
 fn nan_and_inf_fields_are_kept_only_when_asked_and_out_of_range_numbers_never() {
     // Spellings pandas and NumPy write, in a header-less CSV of two features.
+    // Not `missing.csv`: the tests share one scratch folder, and another one reads that name
+    // expecting no file there.
     let path = write(
-        "missing.csv",
+        "non-finite.csv",
         b"1.0,nan,0\n2.0,NaN,1\n-inf,3.0,2\n+Infinity,4.0,0\n5.0,6.0,1\n",
     );
     let err = message(read_csv::<f32, 2>(&path, Header::None).unwrap_err());
     assert!(
-        err.contains("missing.csv:1") && err.contains("`nan`"),
+        err.contains("non-finite.csv:1") && err.contains("`nan`"),
         "{err}"
     );
     let kept = read_csv_with::<f32, 2>(&path, Header::None, NonFinite::Keep).unwrap();

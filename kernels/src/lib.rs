@@ -18,10 +18,11 @@
 //!
 //! On x86-64 every path is compiled three times, for any CPU, with AVX2 + FMA and with
 //! AVX-512, and the best one the CPU has is chosen at run time; the micro-kernels (16 x 6
-//! for AVX2, 32 x 8 for AVX-512, in `f32`) are intrinsics in `scalar.rs`, and the AVX-512
-//! one updates whole tiles of `C` in place. The packing buffers are per-thread, reused (no
-//! product allocates after the first of its size) and start on cache-line boundaries, so no
-//! vector load from them straddles two lines.
+//! for AVX2, 32 x 8 for AVX-512, in `f32`) are intrinsics in `scalar.rs`; both update
+//! whole tiles of `C` in place, and read an aligned column-major `A` without packing it.
+//! The packing buffers are per-thread, reused (no product allocates after the first of its
+//! size) and start on cache-line boundaries, so no vector load from them straddles two
+//! lines.
 //!
 //! ```
 //! use constnet_kernels::{Compiled, Epilogue, Operand, OperandMut, Product, detect_isa};

@@ -4,7 +4,9 @@
 //! contiguous and a batch of `B` samples is the first `B * N` elements of a buffer allocated
 //! for a larger maximum batch.
 
-use nalgebra::{Const, Dyn, Matrix, MatrixView, MatrixViewMut, OMatrix, RawStorage, SVector, U1};
+use nalgebra::{
+    Const, Dim, Dyn, Matrix, MatrixView, MatrixViewMut, OMatrix, RawStorage, SVector, U1,
+};
 
 use crate::Float;
 use crate::losses::SameAs;
@@ -74,19 +76,28 @@ pub fn from_rows<T: Float, const N: usize>(rows: &[[T; N]]) -> Batch<T, N> {
 }
 
 /// Anything that can be seen as a contiguous batch of `N`-wide samples: an owned [`Batch`] or
-/// a [`BatchView`] of one (a mini-batch, say). Methods that only read a batch take this.
+/// a [`BatchView`] of one (a mini-batch, say). Methods that only read a batch take this. It
+/// is the [`AnyBatch`] of that width and scalar type, so generic code can pass it on to a
+/// network's [`OnBatch`](crate::OnBatch) methods.
 ///
 /// ```
-/// use constnet::{AsBatch, Batch};
+/// use constnet::prelude::*;
 /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
 /// assert_eq!(x.as_batch().ncols(), 2);
 /// assert_eq!(x.columns(1, 1).as_batch()[(0, 0)], 3.0);
+///
+/// network! { struct Net { fc: Dense<2, 3> } }
+/// fn hits(net: &Net, x: &impl AsBatch<f32, 2>, labels: &[usize]) -> Result<f64, Error> {
+///     net.accuracy(x, labels)
+/// }
+/// assert!(hits(&Net::new(0), &x.columns(0, 1), &[2])? <= 1.0);
+/// # Ok::<(), constnet::Error>(())
 /// ```
 #[diagnostic::on_unimplemented(
     message = "this is not a batch of {N}-wide samples of `{T}`",
     label = "{N}-wide samples of `{T}` are needed here"
 )]
-pub trait AsBatch<T: Float, const N: usize> {
+pub trait AsBatch<T: Float, const N: usize>: AnyBatch<Scalar = T, Width = Const<N>> {
     /// The samples as a borrowed batch.
     ///
     /// ```
@@ -101,30 +112,49 @@ pub trait AsBatch<T: Float, const N: usize> {
     fn as_batch(&self) -> BatchView<'_, T, N>;
 }
 
-/// Every [`BatchLike`] is a batch. `do_not_recommend`: rustc then reports a batch of another
-/// width or scalar type with [`AsBatch`]'s message alone, not followed by the source of the
-/// impls that come close.
+/// Every [`AnyBatch`] of `N`-wide samples of `T` is a batch. `do_not_recommend`: rustc then
+/// reports a batch of another width or scalar type with [`AsBatch`]'s message alone, not
+/// followed by the source of the impls that come close.
 #[diagnostic::do_not_recommend]
-impl<T: Float, const N: usize, X: BatchLike<T, N>> AsBatch<T, N> for X {
+impl<T: Float, const N: usize, X: AnyBatch<Scalar = T, Width = Const<N>>> AsBatch<T, N> for X {
     #[inline]
     fn as_batch(&self) -> BatchView<'_, T, N> {
-        self.batch_view()
+        self.samples()
     }
 }
 
-/// What [`AsBatch`] is implemented through: a column-major matrix of `N` rows (owned or a
-/// view), or a reference to one.
-#[doc(hidden)]
-pub trait BatchLike<T: Float, const N: usize> {
-    /// The samples as a borrowed batch.
-    fn batch_view(&self) -> BatchView<'_, T, N>;
+/// A batch of samples of any width and scalar type: a column-major matrix with one sample
+/// per column (an owned [`Batch`] or a view of its columns), or a reference to one.
+/// [`OnBatch`](crate::OnBatch)'s methods take this and compare its width and scalar type
+/// with the network's, so that a batch of another width is one error at the call that names
+/// the network and the width it takes.
+///
+/// ```
+/// use constnet::{AnyBatch, Batch, Const};
+/// fn width<X: AnyBatch<Width = Const<N>>, const N: usize>(_: &X) -> usize {
+///     N
+/// }
+/// let x = Batch::<f32, 3>::zeros(4);
+/// assert_eq!(width(&x), 3);
+/// assert_eq!(width(&x.columns(1, 2)), 3); // a view of two of its samples
+/// assert_eq!(x.columns(1, 2).samples().ncols(), 2);
+/// ```
+pub trait AnyBatch {
+    /// The samples' scalar type.
+    type Scalar: Float;
+    /// The samples' width: `Const<N>` for `N`-wide samples.
+    type Width: Dim;
+    /// The samples, borrowed.
+    fn samples(&self) -> MatrixView<'_, Self::Scalar, Self::Width, Dyn>;
 }
 
-impl<T: Float, const N: usize, S> BatchLike<T, N> for Matrix<T, Const<N>, Dyn, S>
+impl<T: Float, const N: usize, S> AnyBatch for Matrix<T, Const<N>, Dyn, S>
 where
     S: RawStorage<T, Const<N>, Dyn, RStride = U1, CStride = Const<N>>,
 {
-    fn batch_view(&self) -> BatchView<'_, T, N> {
+    type Scalar = T;
+    type Width = Const<N>;
+    fn samples(&self) -> BatchView<'_, T, N> {
         self.columns(0, self.ncols())
     }
 }
@@ -137,9 +167,43 @@ where
 /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
 /// assert_eq!((&x).as_batch(), x.as_batch());
 /// ```
-impl<T: Float, const N: usize, A: BatchLike<T, N>> BatchLike<T, N> for &A {
-    fn batch_view(&self) -> BatchView<'_, T, N> {
-        (**self).batch_view()
+impl<X: AnyBatch> AnyBatch for &X {
+    type Scalar = X::Scalar;
+    type Width = X::Width;
+    fn samples(&self) -> MatrixView<'_, Self::Scalar, Self::Width, Dyn> {
+        (**self).samples()
+    }
+}
+
+/// A width, `Const<N>` only, seen as `N`: what [`OnBatch`](crate::OnBatch) asks of a
+/// batch's [`AnyBatch::Width`]. A trait bound on the width alone, not an equality of types,
+/// so that rustc infers the width from the batch and reports a mismatch as `OnBatch`'s
+/// error, in words.
+#[doc(hidden)]
+pub trait WidthIs<const N: usize>: Dim {
+    /// `x`, typed as the batch of `N`-wide samples it is.
+    fn batch<T: Float>(x: MatrixView<'_, T, Self, Dyn>) -> BatchView<'_, T, N>;
+}
+
+impl<const N: usize> WidthIs<N> for Const<N> {
+    #[inline(always)]
+    fn batch<T: Float>(x: BatchView<'_, T, N>) -> BatchView<'_, T, N> {
+        x
+    }
+}
+
+/// A scalar type, `T` only, seen as `T`: what [`OnBatch`](crate::OnBatch) asks of a batch's
+/// [`AnyBatch::Scalar`], for the reason [`WidthIs`] gives.
+#[doc(hidden)]
+pub trait ScalarIs<T: Float>: Float {
+    /// `x`, typed as the batch of `T` it is.
+    fn batch<W: Dim>(x: MatrixView<'_, Self, W, Dyn>) -> MatrixView<'_, T, W, Dyn>;
+}
+
+impl<T: Float> ScalarIs<T> for T {
+    #[inline(always)]
+    fn batch<W: Dim>(x: MatrixView<'_, T, W, Dyn>) -> MatrixView<'_, T, W, Dyn> {
+        x
     }
 }
 

@@ -108,7 +108,7 @@ pub mod search;
 mod tiers;
 pub mod train;
 
-pub use batch::{AsBatch, AsSample, Batch, BatchView, BatchViewMut, Sample};
+pub use batch::{AnyBatch, AsBatch, AsSample, Batch, BatchView, BatchViewMut, Sample};
 pub use checkpoint::Checkpoint;
 pub use diagnostics::{TensorStats, UpdateMonitor};
 pub use error::Error;

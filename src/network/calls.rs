@@ -9,7 +9,7 @@
 use nalgebra::SVector;
 
 use super::{Network, Tape, argmax};
-use crate::batch::{AsBatch, AsSample, Batch, BatchView};
+use crate::batch::{AnyBatch, AsSample, Batch, BatchView, ScalarIs, WidthIs};
 use crate::error::Error;
 use crate::losses::Loss;
 use crate::scalar::Float;
@@ -109,9 +109,11 @@ where
     }
 }
 
-/// What a network from `IN` inputs to `OUT` outputs does with a batch, `X`: anything that is
-/// [`AsBatch<T, IN>`](AsBatch), such as a [`Batch`] or a view of its columns (or a reference
-/// to one). Every [`Network`] has it for its own width and scalar type; it is in the prelude.
+/// What a network from `IN` inputs to `OUT` outputs does with a batch: an [`AnyBatch`] of
+/// `IN`-wide samples of `T`, such as a [`Batch`] or a view of its columns (or a reference to
+/// one). `S` and `W` are the batch's scalar type and width, which rustc infers from the
+/// argument: every [`Network`] has this trait for its own width and scalar type, so a batch
+/// of another is this trait's error at the call, in words. It is in the prelude.
 ///
 /// ```
 /// use constnet::prelude::*;
@@ -131,9 +133,9 @@ where
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` takes a batch of {IN}-wide `{T}` samples",
-    label = "not {IN}-wide `{T}` samples"
+    label = "given samples of another width or type"
 )]
-pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
+pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
     /// Forward pass of a batch in evaluation mode, into `tape`'s buffers (no allocation).
     /// `x` is read in place; only [`forward_train`](OnBatch::forward_train) keeps a copy of
     /// it for backward.
@@ -150,7 +152,7 @@ pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
     /// assert_eq!(net.forward_into(x.columns(0, 0), &mut tape).unwrap_err(), Error::EmptyBatch);
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward_into<'t>(
+    fn forward_into<'t, X: AnyBatch<Scalar = S, Width = W>>(
         &self,
         x: X,
         tape: &'t mut Self::Tape,
@@ -176,7 +178,7 @@ pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
     /// assert_eq!(net.forward_batch(&x).as_slice(), &[1.0; 64]); // evaluation keeps them all
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward_train<'t>(
+    fn forward_train<'t, X: AnyBatch<Scalar = S, Width = W>>(
         &mut self,
         x: X,
         tape: &'t mut Self::Tape,
@@ -198,7 +200,7 @@ pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
     /// assert_eq!(grads, [2.0, 2.0, 2.0]); // dL/dy = 2 (3 - 2), times x = [1, 1] and 1
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn loss_and_grad<L: Loss<T, OUT>>(
+    fn loss_and_grad<X: AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
         &mut self,
         x: &X,
         target: &L::Target,
@@ -220,7 +222,7 @@ pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
     /// assert_eq!(net.forward_batch(&x.columns(0, 0)).ncols(), 0); // empty in, empty out
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward_batch(&self, x: &X) -> Batch<T, OUT>;
+    fn forward_batch<X: AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT>;
 
     /// The fraction of samples whose largest score is at their label.
     ///
@@ -236,37 +238,42 @@ pub trait OnBatch<X, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
     /// assert!(matches!(err, Error::WrongLength { expected: 3, got: 2, .. }));
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn accuracy(&self, x: &X, labels: &[usize]) -> Result<f64, Error>;
+    fn accuracy<X: AnyBatch<Scalar = S, Width = W>>(
+        &self,
+        x: &X,
+        labels: &[usize],
+    ) -> Result<f64, Error>;
 }
 
 /// `do_not_recommend`: rustc then reports a batch of another width or scalar type with
 /// [`OnBatch`]'s message alone.
 #[diagnostic::do_not_recommend]
-impl<X, T, const IN: usize, const OUT: usize, N> OnBatch<X, T, IN, OUT> for N
+impl<S, W, T, const IN: usize, const OUT: usize, N> OnBatch<S, W, T, IN, OUT> for N
 where
-    X: AsBatch<T, IN>,
+    S: ScalarIs<T>,
+    W: WidthIs<IN>,
     T: Float,
     N: Network<T, IN, OUT>,
 {
     #[inline]
-    fn forward_into<'t>(
+    fn forward_into<'t, X: AnyBatch<Scalar = S, Width = W>>(
         &self,
         x: X,
         tape: &'t mut Self::Tape,
     ) -> Result<BatchView<'t, T, OUT>, Error> {
-        self.forward_view(x.as_batch(), tape)
+        self.forward_view(as_batch(&x), tape)
     }
 
     #[inline]
-    fn forward_train<'t>(
+    fn forward_train<'t, X: AnyBatch<Scalar = S, Width = W>>(
         &mut self,
         x: X,
         tape: &'t mut Self::Tape,
     ) -> Result<BatchView<'t, T, OUT>, Error> {
-        self.forward_view_train(x.as_batch(), tape)
+        self.forward_view_train(as_batch(&x), tape)
     }
 
-    fn loss_and_grad<L: Loss<T, OUT>>(
+    fn loss_and_grad<X: AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
         &mut self,
         x: &X,
         target: &L::Target,
@@ -274,15 +281,15 @@ where
         tape: &mut Self::Tape,
         grads: &mut [T],
     ) -> Result<T, Error> {
-        self.forward_view_train(x.as_batch(), tape)?;
+        self.forward_view_train(as_batch(x), tape)?;
         let (scores, dscores) = tape.output_and_grad_mut();
         let value = loss.loss_and_grad(scores, target, dscores)?;
         self.backward(tape, grads)?;
         Ok(value)
     }
 
-    fn forward_batch(&self, x: &X) -> Batch<T, OUT> {
-        let x = x.as_batch();
+    fn forward_batch<X: AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT> {
+        let x = as_batch(x);
         if x.ncols() == 0 {
             return Batch::<T, OUT>::zeros(0);
         }
@@ -293,8 +300,12 @@ where
         }
     }
 
-    fn accuracy(&self, x: &X, labels: &[usize]) -> Result<f64, Error> {
-        let x = x.as_batch();
+    fn accuracy<X: AnyBatch<Scalar = S, Width = W>>(
+        &self,
+        x: &X,
+        labels: &[usize],
+    ) -> Result<f64, Error> {
+        let x = as_batch(x);
         if labels.len() != x.ncols() {
             return Err(Error::WrongLength {
                 what: "labels".into(),
@@ -314,4 +325,16 @@ where
             .count();
         Ok(hits as f64 / labels.len() as f64)
     }
+}
+
+/// A batch of `S`, `W`-wide, as the batch of `IN`-wide samples of `T` it is.
+#[inline(always)]
+fn as_batch<X, S, W, T, const IN: usize>(x: &X) -> BatchView<'_, T, IN>
+where
+    X: AnyBatch<Scalar = S, Width = W>,
+    S: ScalarIs<T>,
+    W: WidthIs<IN>,
+    T: Float,
+{
+    W::batch(S::batch(x.samples()))
 }

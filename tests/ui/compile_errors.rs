@@ -32,12 +32,6 @@ const MOST_BYTES: usize = 400;
 /// and what rustc adds that constnet cannot shorten.
 const LONGER: &[(&str, usize, &str)] = &[
     (
-        "call-forward-into-wrong-width",
-        600,
-        "the argument is a view, whose nalgebra type rustc spells out in its help (and writes \
-         to a file, with two notes saying so, when it does not print types in full)",
-    ),
-    (
         "call-network-of-other-widths",
         800,
         "the bound is the user's own function's: rustc quotes it, and the network's struct",

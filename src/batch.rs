@@ -124,13 +124,15 @@ impl<T: Float, const N: usize, X: AnyBatch<Scalar = T, Width = Const<N>>> AsBatc
 }
 
 /// A batch of samples of any width and scalar type: a column-major matrix with one sample
-/// per column (an owned [`Batch`] or a view of its columns), or a reference to one.
+/// per column (an owned [`Batch`], a view of its columns, a [`Sample`] as a batch of one),
+/// arrays of features one per sample (`[[T; N]]`, `[[T; N]; K]`, `Vec<[T; N]>`), an array,
+/// slice or `Vec` of features as one sample, or a reference to any of them.
 /// [`OnBatch`](crate::OnBatch)'s methods take this and compare its width and scalar type
 /// with the network's, so that a batch of another width is one error at the call that names
 /// the network and the width it takes.
 ///
 /// ```
-/// use constnet::{AnyBatch, Batch, Const};
+/// use constnet::{AnyBatch, Batch, Const, Sample};
 /// fn width<X: AnyBatch<Width = Const<N>>, const N: usize>(_: &X) -> usize {
 ///     N
 /// }
@@ -138,7 +140,17 @@ impl<T: Float, const N: usize, X: AnyBatch<Scalar = T, Width = Const<N>>> AsBatc
 /// assert_eq!(width(&x), 3);
 /// assert_eq!(width(&x.columns(1, 2)), 3); // a view of two of its samples
 /// assert_eq!(x.columns(1, 2).samples().ncols(), 2);
+/// assert_eq!(width(&Sample::<f32, 5>::zeros()), 5); // one sample
+/// assert_eq!(width(&[1.0f32, 2.0]), 2); // one sample, as an array
+/// assert_eq!(vec![1.0f32; 7].samples().shape(), (7, 1)); // a `Vec`'s width is `Dyn`
+/// let rows = [[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]]; // three 2-wide samples
+/// assert_eq!(width(&rows), 2);
+/// assert_eq!(rows.samples().column(2).as_slice(), &[5.0, 6.0]);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a batch of samples",
+    label = "a `Batch`, a view of its columns, a `Sample` or an array is needed here"
+)]
 pub trait AnyBatch {
     /// The samples' scalar type.
     type Scalar: Float;
@@ -148,14 +160,20 @@ pub trait AnyBatch {
     fn samples(&self) -> MatrixView<'_, Self::Scalar, Self::Width, Dyn>;
 }
 
-impl<T: Float, const N: usize, S> AnyBatch for Matrix<T, Const<N>, Dyn, S>
+/// Any column-major matrix whose columns are contiguous and follow one another is a batch,
+/// one sample per column: a [`Batch`] or a view of some of its columns, a [`Sample`] (a batch
+/// of one), a fixed-size matrix. Its width is its number of rows, which may be known only at
+/// run time (a `DMatrix`'s, `Dyn`): a network then reports a batch whose width is not its
+/// own at compile time, by [`OnBatch`](crate::OnBatch)'s error.
+impl<T: Float, R: Dim, C: Dim, S> AnyBatch for Matrix<T, R, C, S>
 where
-    S: RawStorage<T, Const<N>, Dyn, RStride = U1, CStride = Const<N>>,
+    S: RawStorage<T, R, C, RStride = U1, CStride = R>,
 {
     type Scalar = T;
-    type Width = Const<N>;
-    fn samples(&self) -> BatchView<'_, T, N> {
-        self.columns(0, self.ncols())
+    type Width = R;
+    fn samples(&self) -> MatrixView<'_, T, R, Dyn> {
+        let (rows, _) = self.shape_generic();
+        self.generic_view((0, 0), (rows, Dyn(self.ncols())))
     }
 }
 
@@ -167,11 +185,67 @@ where
 /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 2.0]);
 /// assert_eq!((&x).as_batch(), x.as_batch());
 /// ```
-impl<X: AnyBatch> AnyBatch for &X {
+impl<X: ?Sized + AnyBatch> AnyBatch for &X {
     type Scalar = X::Scalar;
     type Width = X::Width;
     fn samples(&self) -> MatrixView<'_, Self::Scalar, Self::Width, Dyn> {
         (**self).samples()
+    }
+}
+
+/// An array of `N` features is one `N`-wide sample.
+impl<T: Float, const N: usize> AnyBatch for [T; N] {
+    type Scalar = T;
+    type Width = Const<N>;
+    fn samples(&self) -> BatchView<'_, T, N> {
+        BatchView::from_slice(self, 1)
+    }
+}
+
+/// A slice of features is one sample, whose width is known only at run time (`Dyn`): no
+/// network takes it, and the error says what the network takes.
+impl<T: Float> AnyBatch for [T] {
+    type Scalar = T;
+    type Width = Dyn;
+    fn samples(&self) -> MatrixView<'_, T, Dyn, Dyn> {
+        MatrixView::from_slice_generic(self, Dyn(self.len()), Dyn(1))
+    }
+}
+
+/// A `Vec` of features is one sample, as its slice is.
+impl<T: Float> AnyBatch for Vec<T> {
+    type Scalar = T;
+    type Width = Dyn;
+    fn samples(&self) -> MatrixView<'_, T, Dyn, Dyn> {
+        self.as_slice().samples()
+    }
+}
+
+/// Arrays of `N` features, one per sample, are a batch of `N`-wide samples: `[[T; N]]` is
+/// laid out as a [`Batch`] is.
+impl<T: Float, const N: usize> AnyBatch for [[T; N]] {
+    type Scalar = T;
+    type Width = Const<N>;
+    fn samples(&self) -> BatchView<'_, T, N> {
+        BatchView::from_slice(self.as_flattened(), self.len())
+    }
+}
+
+/// `K` arrays of `N` features are a batch of `K` samples, as their slice is.
+impl<T: Float, const N: usize, const K: usize> AnyBatch for [[T; N]; K] {
+    type Scalar = T;
+    type Width = Const<N>;
+    fn samples(&self) -> BatchView<'_, T, N> {
+        self.as_slice().samples()
+    }
+}
+
+/// A `Vec` of arrays of `N` features is a batch, as their slice is.
+impl<T: Float, const N: usize> AnyBatch for Vec<[T; N]> {
+    type Scalar = T;
+    type Width = Const<N>;
+    fn samples(&self) -> BatchView<'_, T, N> {
+        self.as_slice().samples()
     }
 }
 

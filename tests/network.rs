@@ -133,6 +133,42 @@ fn single_sample_forward_matches_the_batched_forward() {
 }
 
 #[test]
+fn every_form_of_a_batch_gives_the_same_scores() {
+    let net = Classifier::new(3);
+    let x = batch(5);
+    let expected = net.forward_batch(&x);
+    // Arrays of features, one per sample: a slice, an array of arrays and a Vec of them.
+    let rows: Vec<[f32; 8]> = x
+        .column_iter()
+        .map(|c| std::array::from_fn(|i| c[i]))
+        .collect();
+    assert_eq!(net.forward_batch(&rows), expected);
+    assert_eq!(net.forward_batch(&rows[..]), expected);
+    let fixed: [[f32; 8]; 5] = std::array::from_fn(|j| rows[j]);
+    assert_eq!(net.forward_batch(&fixed), expected);
+    // A view of some columns, a sample and an array of features as a batch of one (another
+    // batch size may take other kernels, which round in their own order).
+    let close = |got: Batch<f32, 10>, first: usize| {
+        let want = expected.columns(first, got.ncols());
+        assert_relative_eq!(
+            got.as_slice(),
+            want.clone_owned().as_slice(),
+            epsilon = 1e-5
+        );
+    };
+    close(net.forward_batch(&x.columns(1, 3)), 1);
+    close(net.forward_batch(&x.column(1).into_owned()), 1);
+    close(net.forward_batch(&x.column(1)), 1);
+    close(net.forward_batch(&rows[1]), 1);
+    // The same through the other batch methods.
+    let labels = [0, 1, 2, 3, 4];
+    assert_eq!(net.accuracy(&rows, &labels), net.accuracy(&x, &labels));
+    let mut tape = net.new_tape(5);
+    let scores = net.forward_into(&fixed, &mut tape).unwrap().clone_owned();
+    assert_eq!(scores, expected);
+}
+
+#[test]
 fn a_batch_larger_than_the_tape_is_an_error() {
     let mut net = Classifier::new(0);
     let mut tape = net.new_tape(4);

@@ -200,7 +200,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert_eq!(grads, [2.0, 2.0, 2.0]); // dL/dy = 2 (3 - 2), times x = [1, 1] and 1
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn loss_and_grad<X: AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
+    fn loss_and_grad<X: ?Sized + AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
         &mut self,
         x: &X,
         target: &L::Target,
@@ -222,7 +222,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert_eq!(net.forward_batch(&x.columns(0, 0)).ncols(), 0); // empty in, empty out
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward_batch<X: AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT>;
+    fn forward_batch<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT>;
 
     /// The fraction of samples whose largest score is at their label.
     ///
@@ -238,7 +238,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert!(matches!(err, Error::WrongLength { expected: 3, got: 2, .. }));
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn accuracy<X: AnyBatch<Scalar = S, Width = W>>(
+    fn accuracy<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(
         &self,
         x: &X,
         labels: &[usize],
@@ -273,7 +273,7 @@ where
         self.forward_view_train(as_batch(&x), tape)
     }
 
-    fn loss_and_grad<X: AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
+    fn loss_and_grad<X: ?Sized + AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
         &mut self,
         x: &X,
         target: &L::Target,
@@ -288,7 +288,7 @@ where
         Ok(value)
     }
 
-    fn forward_batch<X: AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT> {
+    fn forward_batch<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT> {
         let x = as_batch(x);
         if x.ncols() == 0 {
             return Batch::<T, OUT>::zeros(0);
@@ -300,7 +300,7 @@ where
         }
     }
 
-    fn accuracy<X: AnyBatch<Scalar = S, Width = W>>(
+    fn accuracy<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(
         &self,
         x: &X,
         labels: &[usize],
@@ -331,7 +331,7 @@ where
 #[inline(always)]
 fn as_batch<X, S, W, T, const IN: usize>(x: &X) -> BatchView<'_, T, IN>
 where
-    X: AnyBatch<Scalar = S, Width = W>,
+    X: ?Sized + AnyBatch<Scalar = S, Width = W>,
     S: ScalarIs<T>,
     W: WidthIs<IN>,
     T: Float,

@@ -1,0 +1,22 @@
+// forward_batch given a flat Vec of features, which has no width a network could check.
+use constnet::datasets::{Header, read_csv};
+use constnet::prelude::*;
+
+network! {
+    /// A classifier for 8x8 digits.
+    pub struct DigitsNet {
+        fc1: Dense<64, 128>,
+        relu: Relu,
+        fc2: Dense<128, 10>,
+    }
+}
+
+fn main() -> Result<(), Error> {
+    let digits =
+        read_csv::<f32, 64>("data/sklearn/digits.csv.gz", Header::None)?.scaled(1.0 / 16.0);
+    let net = DigitsNet::new(0);
+    let first: Vec<f32> = digits.inputs.column(0).iter().copied().collect();
+    let scores = net.forward_batch(&first);
+    println!("{scores}");
+    Ok(())
+}

@@ -9,6 +9,14 @@ use nalgebra::{
 };
 
 use crate::Float;
+
+mod sample;
+mod shape;
+pub use sample::AnySample;
+pub use shape::Shape;
+#[doc(hidden)]
+pub use shape::{BatchIs, BatchShape, SampleIs, SampleShape};
+
 use crate::losses::SameAs;
 
 /// An owned batch of `N`-wide samples, one per column.
@@ -97,7 +105,7 @@ pub fn from_rows<T: Float, const N: usize>(rows: &[[T; N]]) -> Batch<T, N> {
     message = "this is not a batch of {N}-wide samples of `{T}`",
     label = "{N}-wide samples of `{T}` are needed here"
 )]
-pub trait AsBatch<T: Float, const N: usize>: AnyBatch<Scalar = T, Width = Const<N>> {
+pub trait AsBatch<T: Float, const N: usize>: AnyBatch<Shape: BatchIs<T, N>> {
     /// The samples as a borrowed batch.
     ///
     /// ```
@@ -116,24 +124,27 @@ pub trait AsBatch<T: Float, const N: usize>: AnyBatch<Scalar = T, Width = Const<
 /// reports a batch of another width or scalar type with [`AsBatch`]'s message alone, not
 /// followed by the source of the impls that come close.
 #[diagnostic::do_not_recommend]
-impl<T: Float, const N: usize, X: AnyBatch<Scalar = T, Width = Const<N>>> AsBatch<T, N> for X {
+impl<T: Float, const N: usize, X: ?Sized + AnyBatch<Shape: BatchIs<T, N>>> AsBatch<T, N> for X {
     #[inline]
     fn as_batch(&self) -> BatchView<'_, T, N> {
-        self.samples()
+        <X::Shape as BatchIs<T, N>>::batch(self.samples())
     }
 }
+
+/// The samples of an [`AnyBatch`] of shape `B`, borrowed.
+pub type SamplesOf<'a, B> = MatrixView<'a, <B as BatchShape>::Scalar, <B as BatchShape>::Rows, Dyn>;
 
 /// A batch of samples of any width and scalar type: a column-major matrix with one sample
 /// per column (an owned [`Batch`], a view of its columns, a [`Sample`] as a batch of one),
 /// arrays of features one per sample (`[[T; N]]`, `[[T; N]; K]`, `Vec<[T; N]>`), an array,
 /// slice or `Vec` of features as one sample, or a reference to any of them.
-/// [`OnBatch`](crate::OnBatch)'s methods take this and compare its width and scalar type
-/// with the network's, so that a batch of another width is one error at the call that names
-/// the network and the width it takes.
+/// [`OnBatch`](crate::OnBatch)'s methods take this and compare its [`Shape`] with the
+/// network's, so that a batch of another width is one error at the call that names the
+/// network and the width it takes.
 ///
 /// ```
-/// use constnet::{AnyBatch, Batch, Const, Sample};
-/// fn width<X: AnyBatch<Width = Const<N>>, const N: usize>(_: &X) -> usize {
+/// use constnet::{AnyBatch, Batch, Const, Sample, Shape};
+/// fn width<X: AnyBatch<Shape = Shape<f32, Const<N>, C>>, const N: usize, C>(_: &X) -> usize {
 ///     N
 /// }
 /// let x = Batch::<f32, 3>::zeros(4);
@@ -152,12 +163,11 @@ impl<T: Float, const N: usize, X: AnyBatch<Scalar = T, Width = Const<N>>> AsBatc
     label = "a `Batch`, a view of its columns, a `Sample` or an array is needed here"
 )]
 pub trait AnyBatch {
-    /// The samples' scalar type.
-    type Scalar: Float;
-    /// The samples' width: `Const<N>` for `N`-wide samples.
-    type Width: Dim;
+    /// The samples' scalar type and shape: `Shape<T, Const<N>, C>` for `N`-wide samples of
+    /// `T` (with `C` the columns, `Dyn` for a [`Batch`]).
+    type Shape: BatchShape;
     /// The samples, borrowed.
-    fn samples(&self) -> MatrixView<'_, Self::Scalar, Self::Width, Dyn>;
+    fn samples(&self) -> SamplesOf<'_, Self::Shape>;
 }
 
 /// Any column-major matrix whose columns are contiguous and follow one another is a batch,
@@ -169,8 +179,7 @@ impl<T: Float, R: Dim, C: Dim, S> AnyBatch for Matrix<T, R, C, S>
 where
     S: RawStorage<T, R, C, RStride = U1, CStride = R>,
 {
-    type Scalar = T;
-    type Width = R;
+    type Shape = Shape<T, R, C>;
     fn samples(&self) -> MatrixView<'_, T, R, Dyn> {
         let (rows, _) = self.shape_generic();
         self.generic_view((0, 0), (rows, Dyn(self.ncols())))
@@ -186,17 +195,15 @@ where
 /// assert_eq!((&x).as_batch(), x.as_batch());
 /// ```
 impl<X: ?Sized + AnyBatch> AnyBatch for &X {
-    type Scalar = X::Scalar;
-    type Width = X::Width;
-    fn samples(&self) -> MatrixView<'_, Self::Scalar, Self::Width, Dyn> {
+    type Shape = X::Shape;
+    fn samples(&self) -> SamplesOf<'_, Self::Shape> {
         (**self).samples()
     }
 }
 
 /// An array of `N` features is one `N`-wide sample.
 impl<T: Float, const N: usize> AnyBatch for [T; N] {
-    type Scalar = T;
-    type Width = Const<N>;
+    type Shape = Shape<T, Const<N>, U1>;
     fn samples(&self) -> BatchView<'_, T, N> {
         BatchView::from_slice(self, 1)
     }
@@ -205,8 +212,7 @@ impl<T: Float, const N: usize> AnyBatch for [T; N] {
 /// A slice of features is one sample, whose width is known only at run time (`Dyn`): no
 /// network takes it, and the error says what the network takes.
 impl<T: Float> AnyBatch for [T] {
-    type Scalar = T;
-    type Width = Dyn;
+    type Shape = Shape<T, Dyn, U1>;
     fn samples(&self) -> MatrixView<'_, T, Dyn, Dyn> {
         MatrixView::from_slice_generic(self, Dyn(self.len()), Dyn(1))
     }
@@ -214,8 +220,7 @@ impl<T: Float> AnyBatch for [T] {
 
 /// A `Vec` of features is one sample, as its slice is.
 impl<T: Float> AnyBatch for Vec<T> {
-    type Scalar = T;
-    type Width = Dyn;
+    type Shape = Shape<T, Dyn, U1>;
     fn samples(&self) -> MatrixView<'_, T, Dyn, Dyn> {
         self.as_slice().samples()
     }
@@ -224,8 +229,7 @@ impl<T: Float> AnyBatch for Vec<T> {
 /// Arrays of `N` features, one per sample, are a batch of `N`-wide samples: `[[T; N]]` is
 /// laid out as a [`Batch`] is.
 impl<T: Float, const N: usize> AnyBatch for [[T; N]] {
-    type Scalar = T;
-    type Width = Const<N>;
+    type Shape = Shape<T, Const<N>, Dyn>;
     fn samples(&self) -> BatchView<'_, T, N> {
         BatchView::from_slice(self.as_flattened(), self.len())
     }
@@ -233,8 +237,7 @@ impl<T: Float, const N: usize> AnyBatch for [[T; N]] {
 
 /// `K` arrays of `N` features are a batch of `K` samples, as their slice is.
 impl<T: Float, const N: usize, const K: usize> AnyBatch for [[T; N]; K] {
-    type Scalar = T;
-    type Width = Const<N>;
+    type Shape = Shape<T, Const<N>, Const<K>>;
     fn samples(&self) -> BatchView<'_, T, N> {
         self.as_slice().samples()
     }
@@ -242,42 +245,9 @@ impl<T: Float, const N: usize, const K: usize> AnyBatch for [[T; N]; K] {
 
 /// A `Vec` of arrays of `N` features is a batch, as their slice is.
 impl<T: Float, const N: usize> AnyBatch for Vec<[T; N]> {
-    type Scalar = T;
-    type Width = Const<N>;
+    type Shape = Shape<T, Const<N>, Dyn>;
     fn samples(&self) -> BatchView<'_, T, N> {
         self.as_slice().samples()
-    }
-}
-
-/// A width, `Const<N>` only, seen as `N`: what [`OnBatch`](crate::OnBatch) asks of a
-/// batch's [`AnyBatch::Width`]. A trait bound on the width alone, not an equality of types,
-/// so that rustc infers the width from the batch and reports a mismatch as `OnBatch`'s
-/// error, in words.
-#[doc(hidden)]
-pub trait WidthIs<const N: usize>: Dim {
-    /// `x`, typed as the batch of `N`-wide samples it is.
-    fn batch<T: Float>(x: MatrixView<'_, T, Self, Dyn>) -> BatchView<'_, T, N>;
-}
-
-impl<const N: usize> WidthIs<N> for Const<N> {
-    #[inline(always)]
-    fn batch<T: Float>(x: BatchView<'_, T, N>) -> BatchView<'_, T, N> {
-        x
-    }
-}
-
-/// A scalar type, `T` only, seen as `T`: what [`OnBatch`](crate::OnBatch) asks of a batch's
-/// [`AnyBatch::Scalar`], for the reason [`WidthIs`] gives.
-#[doc(hidden)]
-pub trait ScalarIs<T: Float>: Float {
-    /// `x`, typed as the batch of `T` it is.
-    fn batch<W: Dim>(x: MatrixView<'_, Self, W, Dyn>) -> MatrixView<'_, T, W, Dyn>;
-}
-
-impl<T: Float> ScalarIs<T> for T {
-    #[inline(always)]
-    fn batch<W: Dim>(x: MatrixView<'_, T, W, Dyn>) -> MatrixView<'_, T, W, Dyn> {
-        x
     }
 }
 
@@ -296,7 +266,7 @@ impl<T: Float> ScalarIs<T> for T {
     message = "this is not a sample of {N} features of `{T}`",
     label = "a `Sample<{T}, {N}>` is needed here"
 )]
-pub trait AsSample<T: Float, const N: usize> {
+pub trait AsSample<T: Float, const N: usize>: AnySample<Shape = Shape<T, Const<N>, U1>> {
     /// The sample.
     ///
     /// ```
@@ -311,7 +281,10 @@ pub trait AsSample<T: Float, const N: usize> {
 /// report a sample of another width or scalar type with [`AsSample`]'s message alone, not
 /// followed by this impl's source.
 #[diagnostic::do_not_recommend]
-impl<T: Float, const N: usize, S: SameAs<Sample<T, N>>> AsSample<T, N> for S {
+impl<T: Float, const N: usize, S> AsSample<T, N> for S
+where
+    S: SameAs<Sample<T, N>> + AnySample<Shape = Shape<T, Const<N>, U1>>,
+{
     #[inline(always)]
     fn as_sample(&self) -> &Sample<T, N> {
         self.same()

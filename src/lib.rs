@@ -108,7 +108,9 @@ pub mod search;
 mod tiers;
 pub mod train;
 
-pub use batch::{AnyBatch, AsBatch, AsSample, Batch, BatchView, BatchViewMut, Sample};
+pub use batch::{
+    AnyBatch, AnySample, AsBatch, AsSample, Batch, BatchView, BatchViewMut, Sample, Shape,
+};
 pub use checkpoint::Checkpoint;
 pub use diagnostics::{TensorStats, UpdateMonitor};
 pub use error::Error;

@@ -129,6 +129,11 @@ fn single_sample_forward_matches_the_batched_forward() {
     for (j, column) in x.column_iter().enumerate() {
         let one = net.forward(&column.into_owned());
         assert_relative_eq!(one.as_slice(), scores.column(j).as_slice(), epsilon = 1e-5);
+        // A view of the column and an array of its features are the same sample.
+        assert_eq!(net.forward(&x.column(j)), one);
+        let features: [f32; 8] = std::array::from_fn(|i| column[i]);
+        assert_eq!(net.forward(&features), one);
+        assert_eq!(net.predict(&features), net.predict(&x.column(j)));
     }
 }
 

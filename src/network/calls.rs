@@ -9,14 +9,17 @@
 use nalgebra::SVector;
 
 use super::{Network, Tape, argmax};
-use crate::batch::{AnyBatch, AsSample, Batch, BatchView, ScalarIs, WidthIs};
+use crate::batch::{AnyBatch, AnySample, Batch, BatchIs, BatchView, SampleIs};
 use crate::error::Error;
 use crate::losses::Loss;
 use crate::scalar::Float;
 
-/// What a network from `IN` inputs to `OUT` outputs does with one sample, `X`: a
-/// [`Sample<T, IN>`](crate::Sample). Every [`Network`] has it for its own width and scalar
-/// type; it is in the prelude.
+/// What a network from `IN` inputs to `OUT` outputs does with one sample: an [`AnySample`]
+/// of `IN` features of `T`, such as a [`Sample<T, IN>`](crate::Sample), a column of a batch
+/// (`batch.column(j)`) or an array of features. `W` is the sample's scalar type and shape,
+/// a [`Shape`](crate::Shape), which rustc infers from the argument: every [`Network`] has
+/// this trait for its own width and scalar type, so a sample of another width, or a batch,
+/// is this trait's error at the call, in words. It is in the prelude.
 ///
 /// ```
 /// use constnet::prelude::*;
@@ -24,7 +27,10 @@ use crate::scalar::Float;
 /// fn best<N: Network<f32, 2, 3>>(net: &N) -> usize {
 ///     net.predict(&Sample::from([1.0, 0.0])) // generic code calls it the same way
 /// }
-/// assert!(best(&Net::new(0)) < 3);
+/// let net = Net::new(0);
+/// assert!(best(&net) < 3);
+/// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 0.0, 0.5, 0.5]);
+/// assert_eq!(net.forward(&x.column(0)), net.forward(&[1.0, 0.0])); // a column, an array
 /// ```
 ///
 /// ```compile_fail
@@ -34,11 +40,9 @@ use crate::scalar::Float;
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` takes a `Sample<{T}, {IN}>`",
-    label = "not a `Sample<{T}, {IN}>`"
+    label = "given another width, type or shape"
 )]
-pub trait OnSample<X: ?Sized, T: Float, const IN: usize, const OUT: usize>:
-    Network<T, IN, OUT>
-{
+pub trait OnSample<W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
     /// Forward pass of one sample in evaluation mode, on the stack: no heap allocation.
     ///
     /// ```
@@ -50,7 +54,7 @@ pub trait OnSample<X: ?Sized, T: Float, const IN: usize, const OUT: usize>:
     /// assert_eq!(y.as_slice(), &[0.0, 5.0]); // relu([1 - 3, 2 + 3])
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward(&self, x: &X) -> SVector<T, OUT>;
+    fn forward<X: ?Sized + AnySample<Shape = W>>(&self, x: &X) -> SVector<T, OUT>;
 
     /// The index of the largest output for one sample: the predicted class.
     ///
@@ -63,7 +67,7 @@ pub trait OnSample<X: ?Sized, T: Float, const IN: usize, const OUT: usize>:
     /// assert_eq!(net.predict(&Sample::from([0.7, 0.7])), 0); // the first on ties
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn predict(&self, x: &X) -> usize;
+    fn predict<X: ?Sized + AnySample<Shape = W>>(&self, x: &X) -> usize;
 
     /// Runs one sample forward in evaluation mode, layer by layer (no layers fused), and
     /// calls `f` with each layer's name and output: what activation histograms are made of.
@@ -83,37 +87,46 @@ pub trait OnSample<X: ?Sized, T: Float, const IN: usize, const OUT: usize>:
     /// let y = net.forward(&x); // the last is the output (rounded in its own order)
     /// assert!((seen[2].1[0] - y[0]).abs() <= 1e-6 * y[0].abs().max(1.0));
     /// ```
-    fn for_each_activation(&self, x: &X, f: &mut dyn FnMut(&'static str, &[T]));
+    fn for_each_activation<X: ?Sized + AnySample<Shape = W>>(
+        &self,
+        x: &X,
+        f: &mut dyn FnMut(&'static str, &[T]),
+    );
 }
 
 /// `do_not_recommend`: rustc then reports a sample of another width or scalar type with
 /// [`OnSample`]'s message alone.
 #[diagnostic::do_not_recommend]
-impl<X, T, const IN: usize, const OUT: usize, N> OnSample<X, T, IN, OUT> for N
+impl<W, T, const IN: usize, const OUT: usize, N> OnSample<W, T, IN, OUT> for N
 where
-    X: ?Sized + AsSample<T, IN>,
+    W: SampleIs<T, IN>,
     T: Float,
     N: Network<T, IN, OUT>,
 {
     #[inline(always)]
-    fn forward(&self, x: &X) -> SVector<T, OUT> {
-        self.forward_sample(x.as_sample())
+    fn forward<X: ?Sized + AnySample<Shape = W>>(&self, x: &X) -> SVector<T, OUT> {
+        x.with_sample(|x| self.forward_sample(W::sample(x)))
     }
 
-    fn predict(&self, x: &X) -> usize {
-        argmax(self.forward_sample(x.as_sample()).as_slice())
+    fn predict<X: ?Sized + AnySample<Shape = W>>(&self, x: &X) -> usize {
+        x.with_sample(|x| argmax(self.forward_sample(W::sample(x)).as_slice()))
     }
 
-    fn for_each_activation(&self, x: &X, f: &mut dyn FnMut(&'static str, &[T])) {
-        self.activations_of(x.as_sample(), f)
+    fn for_each_activation<X: ?Sized + AnySample<Shape = W>>(
+        &self,
+        x: &X,
+        f: &mut dyn FnMut(&'static str, &[T]),
+    ) {
+        x.with_sample(|x| self.activations_of(W::sample(x), f))
     }
 }
 
 /// What a network from `IN` inputs to `OUT` outputs does with a batch: an [`AnyBatch`] of
 /// `IN`-wide samples of `T`, such as a [`Batch`] or a view of its columns (or a reference to
-/// one). `S` and `W` are the batch's scalar type and width, which rustc infers from the
-/// argument: every [`Network`] has this trait for its own width and scalar type, so a batch
-/// of another is this trait's error at the call, in words. It is in the prelude.
+/// one). `W` is the batch's scalar type and shape, a [`Shape`](crate::Shape), which rustc
+/// infers from the argument: every [`Network`] has this trait for its own width and scalar
+/// type, so a batch of another is this trait's error at the call, in words. It is in the
+/// prelude.
 ///
 /// ```
 /// use constnet::prelude::*;
@@ -133,9 +146,9 @@ where
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` takes a batch of {IN}-wide `{T}` samples",
-    label = "given samples of another width or type"
+    label = "given another width or type"
 )]
-pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
+pub trait OnBatch<W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
     /// Forward pass of a batch in evaluation mode, into `tape`'s buffers (no allocation).
     /// `x` is read in place; only [`forward_train`](OnBatch::forward_train) keeps a copy of
     /// it for backward.
@@ -152,7 +165,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert_eq!(net.forward_into(x.columns(0, 0), &mut tape).unwrap_err(), Error::EmptyBatch);
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward_into<'t, X: AnyBatch<Scalar = S, Width = W>>(
+    fn forward_into<'t, X: AnyBatch<Shape = W>>(
         &self,
         x: X,
         tape: &'t mut Self::Tape,
@@ -178,7 +191,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert_eq!(net.forward_batch(&x).as_slice(), &[1.0; 64]); // evaluation keeps them all
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward_train<'t, X: AnyBatch<Scalar = S, Width = W>>(
+    fn forward_train<'t, X: AnyBatch<Shape = W>>(
         &mut self,
         x: X,
         tape: &'t mut Self::Tape,
@@ -200,7 +213,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert_eq!(grads, [2.0, 2.0, 2.0]); // dL/dy = 2 (3 - 2), times x = [1, 1] and 1
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn loss_and_grad<X: ?Sized + AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
+    fn loss_and_grad<X: ?Sized + AnyBatch<Shape = W>, L: Loss<T, OUT>>(
         &mut self,
         x: &X,
         target: &L::Target,
@@ -222,7 +235,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert_eq!(net.forward_batch(&x.columns(0, 0)).ncols(), 0); // empty in, empty out
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn forward_batch<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT>;
+    fn forward_batch<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT>;
 
     /// The fraction of samples whose largest score is at their label.
     ///
@@ -238,7 +251,7 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
     /// assert!(matches!(err, Error::WrongLength { expected: 3, got: 2, .. }));
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn accuracy<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(
+    fn accuracy<X: ?Sized + AnyBatch<Shape = W>>(
         &self,
         x: &X,
         labels: &[usize],
@@ -248,15 +261,14 @@ pub trait OnBatch<S, W, T: Float, const IN: usize, const OUT: usize>: Network<T,
 /// `do_not_recommend`: rustc then reports a batch of another width or scalar type with
 /// [`OnBatch`]'s message alone.
 #[diagnostic::do_not_recommend]
-impl<S, W, T, const IN: usize, const OUT: usize, N> OnBatch<S, W, T, IN, OUT> for N
+impl<W, T, const IN: usize, const OUT: usize, N> OnBatch<W, T, IN, OUT> for N
 where
-    S: ScalarIs<T>,
-    W: WidthIs<IN>,
+    W: BatchIs<T, IN>,
     T: Float,
     N: Network<T, IN, OUT>,
 {
     #[inline]
-    fn forward_into<'t, X: AnyBatch<Scalar = S, Width = W>>(
+    fn forward_into<'t, X: AnyBatch<Shape = W>>(
         &self,
         x: X,
         tape: &'t mut Self::Tape,
@@ -265,7 +277,7 @@ where
     }
 
     #[inline]
-    fn forward_train<'t, X: AnyBatch<Scalar = S, Width = W>>(
+    fn forward_train<'t, X: AnyBatch<Shape = W>>(
         &mut self,
         x: X,
         tape: &'t mut Self::Tape,
@@ -273,7 +285,7 @@ where
         self.forward_view_train(as_batch(&x), tape)
     }
 
-    fn loss_and_grad<X: ?Sized + AnyBatch<Scalar = S, Width = W>, L: Loss<T, OUT>>(
+    fn loss_and_grad<X: ?Sized + AnyBatch<Shape = W>, L: Loss<T, OUT>>(
         &mut self,
         x: &X,
         target: &L::Target,
@@ -288,7 +300,7 @@ where
         Ok(value)
     }
 
-    fn forward_batch<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(&self, x: &X) -> Batch<T, OUT> {
+    fn forward_batch<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT> {
         let x = as_batch(x);
         if x.ncols() == 0 {
             return Batch::<T, OUT>::zeros(0);
@@ -300,7 +312,7 @@ where
         }
     }
 
-    fn accuracy<X: ?Sized + AnyBatch<Scalar = S, Width = W>>(
+    fn accuracy<X: ?Sized + AnyBatch<Shape = W>>(
         &self,
         x: &X,
         labels: &[usize],
@@ -327,14 +339,13 @@ where
     }
 }
 
-/// A batch of `S`, `W`-wide, as the batch of `IN`-wide samples of `T` it is.
+/// A batch of shape `W`, as the batch of `IN`-wide samples of `T` it is.
 #[inline(always)]
-fn as_batch<X, S, W, T, const IN: usize>(x: &X) -> BatchView<'_, T, IN>
+fn as_batch<X, W, T, const IN: usize>(x: &X) -> BatchView<'_, T, IN>
 where
-    X: ?Sized + AnyBatch<Scalar = S, Width = W>,
-    S: ScalarIs<T>,
-    W: WidthIs<IN>,
+    X: ?Sized + AnyBatch<Shape = W>,
+    W: BatchIs<T, IN>,
     T: Float,
 {
-    W::batch(S::batch(x.samples()))
+    W::batch(x.samples())
 }

@@ -32,9 +32,20 @@ const MOST_BYTES: usize = 400;
 /// and what rustc adds that constnet cannot shorten.
 const LONGER: &[(&str, usize, &str)] = &[
     (
+        "call-ensemble-wrong-width",
+        760,
+        "the method's bound is on the set's type (`impl AsBatch<T, IN>`): rustc spells out its \
+         nalgebra type and quotes the bound",
+    ),
+    (
         "call-network-of-other-widths",
         800,
         "the bound is the user's own function's: rustc quotes it, and the network's struct",
+    ),
+    (
+        "call-predict-batch-wrong-width",
+        720,
+        "as for an ensemble: a free function's bound on the set's type, spelt out and quoted",
     ),
     (
         "call-regression-targets-width",

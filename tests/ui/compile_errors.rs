@@ -38,6 +38,12 @@ const LONGER: &[(&str, usize, &str)] = &[
          nalgebra type and quotes the bound",
     ),
     (
+        "call-loss-and-grad-targets-width",
+        720,
+        "rustc's mismatch of the loss's `Target` type, spelt out: the method takes \
+         `&L::Target` so that an array of labels coerces to the slice a loss takes",
+    ),
+    (
         "call-network-of-other-widths",
         800,
         "the bound is the user's own function's: rustc quotes it, and the network's struct",

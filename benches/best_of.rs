@@ -83,6 +83,13 @@ fn main() {
             black_box(net.forward(black_box(&x)));
         });
         report("W1 forward one sample", t, 1.0, "", W1_FLOPS, peak);
+        // The same sample as a column of a batch, which `forward` copies onto the stack.
+        let batch = random_batch::<16>(4, 2);
+        let t = best_of(200, 20_000, || {
+            black_box(net.forward(black_box(&batch.column(0))));
+        });
+        let name = "W1 forward one sample, a batch's column";
+        report(name, t, 1.0, "", W1_FLOPS, peak);
     }
     if wanted("W2") {
         let net = W2::new(1);

@@ -50,5 +50,9 @@ fn main() -> Result<(), Error> {
         elapsed.as_secs_f64() * 1e3,
         elapsed.as_secs_f64() * 1e6 / steps as f64
     );
+    // One new point, as an array of its two features (a `Sample` or a column of a batch
+    // would do as well).
+    let point = [0.0, 0.5];
+    println!("the point {point:?} is in class {}", net.predict(&point));
     Ok(())
 }

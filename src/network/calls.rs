@@ -2,9 +2,10 @@
 //! `for_each_activation`) and [`OnBatch`] (`forward_into`, `forward_train`,
 //! `loss_and_grad`, `forward_batch`, `accuracy`), which every [`Network`] has.
 //!
-//! They are traits of their own, with the input's type as a parameter, so that a call with an
-//! input of another width or scalar type is rustc's error for the call itself: one message
-//! in words at the argument, not the source of a bound inside constnet.
+//! They are traits of their own, with the input's scalar type and shape (a
+//! [`Shape`](crate::Shape)) as a parameter, so that a call with an input of another width,
+//! scalar type or shape is rustc's error for the call itself: one message in words at the
+//! call, not the source of a bound inside constnet.
 
 use nalgebra::SVector;
 

@@ -767,17 +767,7 @@ pub trait Network<T: Float, const IN: usize, const OUT: usize>: Clone + Debug + 
             TensorKind::State | TensorKind::Count => self.state(),
             TensorKind::Weight | TensorKind::Bias => self.params(),
         };
-        let src = &buffer[t.range()];
-        match (t.spec.storage, t.spec.shape) {
-            (Storage::ColumnMajor, &[rows, cols]) => {
-                for (r, row) in out.chunks_exact_mut(cols).enumerate() {
-                    for (c, v) in row.iter_mut().enumerate() {
-                        *v = src[c * rows + r];
-                    }
-                }
-            }
-            _ => out.copy_from_slice(src),
-        }
+        in_pytorch_order(t.spec, &buffer[t.range()], out);
         Ok(())
     }
 
@@ -948,5 +938,21 @@ fn unknown_tensor(name: &str, params: &[String], states: &[String]) -> Error {
     Error::UnknownParameter {
         name: name.to_string(),
         known: [params, states].concat().join(", "),
+    }
+}
+
+/// A tensor's values `src`, as its parameter buffer holds them, into `out` in PyTorch's
+/// order (row-major `[out, in]` for a weight matrix): a transpose for a weight the buffer
+/// holds column-major, a copy otherwise. `out` is as long as `src`.
+pub(crate) fn in_pytorch_order<V: Copy>(spec: &TensorSpec, src: &[V], out: &mut [V]) {
+    match (spec.storage, spec.shape) {
+        (Storage::ColumnMajor, &[rows, cols]) => {
+            for (r, row) in out.chunks_exact_mut(cols).enumerate() {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = src[c * rows + r];
+                }
+            }
+        }
+        _ => out.copy_from_slice(src),
     }
 }

@@ -37,7 +37,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::network::{LayerInfo, OnSample};
+use crate::layer::TensorSpec;
+use crate::network::{LayerInfo, OnSample, in_pytorch_order};
 use crate::train::EpochStats;
 use crate::{Batch, Error, Float, Network, TensorStats};
 use tensorboard::{EventWriter, Histogram};
@@ -305,7 +306,10 @@ impl Recorder {
 
     /// An epoch's row and scalars, after its last step `step`, and if it is one of the
     /// chosen epochs the histograms of `net`'s tensors, of their gradients `grads` and of
-    /// every layer's output over the first samples of `probe`. Flushes the files.
+    /// every layer's output over the first samples of `probe`. Flushes the files. Only the
+    /// gathering of those values depends on the network; what is written of them is
+    /// [`epoch_of`](Self::epoch_of), compiled once in constnet rather than in every
+    /// program that trains a network.
     pub fn epoch<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
         &mut self,
         stats: &EpochStats,
@@ -315,11 +319,29 @@ impl Recorder {
         grads: &[T],
         probe: &Batch<T, IN>,
     ) -> Result<(), Error> {
+        let chosen =
+            self.record.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs;
+        let snapshot = chosen.then(|| Snapshot::of(net, grads, probe, self.record.probe_samples));
+        self.epoch_of(stats, step, tensors, snapshot.as_ref())
+    }
+
+    /// What [`epoch`](Self::epoch) writes: the row and scalars, and the histograms of the
+    /// `snapshot` when there is one.
+    fn epoch_of(
+        &mut self,
+        stats: &EpochStats,
+        step: u64,
+        tensors: &[TensorStats],
+        snapshot: Option<&Snapshot>,
+    ) -> Result<(), Error> {
         let time = self.epoch_row(stats, step, tensors)?;
-        if self.record.histogram_epochs.contains(&stats.epoch) || stats.epoch == self.epochs {
+        if let Some(snapshot) = snapshot {
             let at = (stats.epoch, step, time);
-            self.tensor_histograms(at, net, grads)?;
-            self.activations(at, net, probe)?;
+            for (name, weights, gradients) in &snapshot.tensors {
+                self.values_histogram(at, "weights", name, weights)?;
+                self.values_histogram(at, "gradients", name, gradients)?;
+            }
+            self.write_activations(at, &snapshot.layers, &snapshot.outputs, snapshot.samples)?;
             self.histograms
                 .flush()
                 .map_err(|e| Error::io(&self.record.dir.join("histograms.csv"), e))?;
@@ -395,28 +417,6 @@ impl Recorder {
         Ok(())
     }
 
-    /// `weights/<tensor>` and `gradients/<tensor>` histograms of every parameter tensor.
-    fn tensor_histograms<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
-        &mut self,
-        at: (usize, u64, f64),
-        net: &N,
-        grads: &[T],
-    ) -> Result<(), Error> {
-        let mut tensors = Vec::new();
-        net.for_each_tensor(&mut |t| tensors.push((t.name(), t.range())));
-        let as_f64 = |values: &[T]| {
-            let mut out = Vec::with_capacity(values.len());
-            extend_as_f64(&mut out, values);
-            out
-        };
-        for (name, range) in tensors {
-            let weights = as_f64(&net.params()[range.clone()]);
-            self.values_histogram(at, "weights", &name, &weights)?;
-            self.values_histogram(at, "gradients", &name, &as_f64(&grads[range]))?;
-        }
-        Ok(())
-    }
-
     /// The histogram of `values` (see [`histogram`](Self::histogram)).
     fn values_histogram(
         &mut self,
@@ -429,33 +429,9 @@ impl Recorder {
         self.histogram(at, kind, name, &histogram)
     }
 
-    /// Every layer's output over the first samples of `probe`: a histogram, its row of
-    /// `activations.csv`, and the dead or saturated fraction as a scalar.
-    fn activations<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
-        &mut self,
-        at: (usize, u64, f64),
-        net: &N,
-        probe: &Batch<T, IN>,
-    ) -> Result<(), Error> {
-        let samples = self.record.probe_samples.min(probe.ncols());
-        let layers = net.layers();
-        let mut outputs: Vec<Vec<f64>> = layers
-            .iter()
-            .map(|l| Vec::with_capacity(samples * l.outputs))
-            .collect();
-        for j in 0..samples {
-            let x = crate::Sample::<T, IN>::from_iterator(probe.column(j).iter().copied());
-            let mut i = 0;
-            net.for_each_activation(&x, &mut |_, h| {
-                extend_as_f64(&mut outputs[i], h);
-                i += 1;
-            });
-        }
-        self.write_activations(at, &layers, &outputs, samples)
-    }
-
-    /// What [`activations`](Self::activations) writes, from every layer's `outputs` over
-    /// `samples` samples.
+    /// Every layer's output over `samples` samples (`outputs`, one vector per layer): a
+    /// histogram, its row of `activations.csv`, and the dead or saturated fraction as a
+    /// scalar.
     fn write_activations(
         &mut self,
         at: (usize, u64, f64),
@@ -526,22 +502,85 @@ impl Recorder {
         let Some(t) = first.filter(|t| t.spec.shape.len() == 2 && t.spec.shape[1] == IN) else {
             return Ok(());
         };
-        // In PyTorch's layout, `[out, in]` row-major: a unit's weights are one row.
-        let weights: Vec<f64> = net.param(&t.name())?.iter().map(|w| w.as_f64()).collect();
-        self.write_first_layer(&weights, t.spec.shape[0], (height, width))
+        let mut raw = Vec::with_capacity(t.spec.len());
+        extend_as_f64(&mut raw, &net.params()[t.range()]);
+        self.write_first_layer(t.spec, &raw, (height, width))
     }
 
-    /// `first_layer.png`, from the first layer's `units` rows of weights.
+    /// `first_layer.png`, from the first layer's weight tensor `spec`, whose values are `raw`
+    /// as the parameter buffer holds them.
     fn write_first_layer(
         &self,
-        weights: &[f64],
-        units: usize,
+        spec: &TensorSpec,
+        raw: &[f64],
         (height, width): (usize, usize),
     ) -> Result<(), Error> {
-        let (w, h, pixels) = weight_grid(weights, units, (height, width));
+        // In PyTorch's layout, `[out, in]` row-major: a unit's weights are one row.
+        let mut weights = vec![0.0; raw.len()];
+        in_pytorch_order(spec, raw, &mut weights);
+        let units = spec.shape[0];
+        let (w, h, pixels) = weight_grid(&weights, units, (height, width));
         let path = self.record.dir.join("first_layer.png");
         let png = crate::png::encode(w, h, crate::png::Color::Gray, &pixels);
         std::fs::write(&path, png).map_err(|e| Error::io(&path, e))
+    }
+}
+
+/// What [`Recorder::epoch`] gathers from the network for an epoch's histograms, as `f64`.
+struct Snapshot {
+    /// Every parameter tensor's name, values and gradient.
+    tensors: Vec<(String, Vec<f64>, Vec<f64>)>,
+    /// The layers, in order.
+    layers: Vec<LayerInfo>,
+    /// Every layer's output over the first `samples` samples of the probe, one vector per
+    /// layer, sample after sample.
+    outputs: Vec<Vec<f64>>,
+    /// How many samples of the probe went through.
+    samples: usize,
+}
+
+impl Snapshot {
+    /// `net`'s tensors with their gradients `grads`, and its layers' outputs over the first
+    /// `probe_samples` samples of `probe` (or all of them, if fewer).
+    fn of<T: Float, const IN: usize, const OUT: usize, N: Network<T, IN, OUT>>(
+        net: &N,
+        grads: &[T],
+        probe: &Batch<T, IN>,
+        probe_samples: usize,
+    ) -> Self {
+        let mut ranges = Vec::new();
+        net.for_each_tensor(&mut |t| ranges.push((t.name(), t.range())));
+        let as_f64 = |values: &[T]| {
+            let mut out = Vec::with_capacity(values.len());
+            extend_as_f64(&mut out, values);
+            out
+        };
+        let tensors = ranges
+            .into_iter()
+            .map(|(name, range)| {
+                let weights = as_f64(&net.params()[range.clone()]);
+                (name, weights, as_f64(&grads[range]))
+            })
+            .collect();
+        let samples = probe_samples.min(probe.ncols());
+        let layers = net.layers();
+        let mut outputs: Vec<Vec<f64>> = layers
+            .iter()
+            .map(|l| Vec::with_capacity(samples * l.outputs))
+            .collect();
+        for j in 0..samples {
+            let mut i = 0;
+            net.for_each_activation(&probe.column(j), &mut |_, h| {
+                extend_as_f64(&mut outputs[i], h);
+                i += 1;
+            });
+        }
+        Snapshot {
+            tensors,
+            layers,
+            outputs,
+            samples,
+        }
     }
 }
 

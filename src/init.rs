@@ -138,6 +138,23 @@ impl Init {
         fan_in: usize,
         rng: &mut dyn RngCore,
     ) -> Result<(), Error> {
+        // The draws in `f64` (each weight is `T::of_f64` of one), in code that is not generic
+        // and so is compiled once in constnet, not in every program that builds a network.
+        let mut values = vec![0.0; weights.len()];
+        self.fill_f64(&mut values, fan_in, rng)?;
+        for (w, &v) in weights.iter_mut().zip(&values) {
+            *w = T::of_f64(v);
+        }
+        Ok(())
+    }
+
+    /// [`fill`](Self::fill) in `f64`.
+    fn fill_f64(
+        self,
+        weights: &mut [f64],
+        fan_in: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<(), Error> {
         match self {
             Init::Sparse { connections } => fill_sparse(weights, fan_in, connections, rng),
             _ => {
@@ -149,7 +166,7 @@ impl Init {
 }
 
 /// Every weight `std * N(0, 1)`.
-fn fill_dense<T: Float>(weights: &mut [T], std: f64, rng: &mut dyn RngCore) {
+fn fill_dense(weights: &mut [f64], std: f64, rng: &mut dyn RngCore) {
     for w in weights {
         *w = gaussian(std, rng);
     }
@@ -157,8 +174,8 @@ fn fill_dense<T: Float>(weights: &mut [T], std: f64, rng: &mut dyn RngCore) {
 
 /// Each output neuron (row `o`: elements `o + i * outputs`) gets `connections` distinct random
 /// inputs with weights `0.01 * N(0, 1)`; the rest are zero.
-fn fill_sparse<T: Float>(
-    weights: &mut [T],
+fn fill_sparse(
+    weights: &mut [f64],
     fan_in: usize,
     connections: usize,
     rng: &mut dyn RngCore,
@@ -173,7 +190,7 @@ fn fill_sparse<T: Float>(
             expected: "a divisor of the number of weights",
         });
     }
-    weights.fill(T::ZERO);
+    weights.fill(0.0);
     let outputs = weights.len() / fan_in;
     let std = Init::Sparse { connections }.std_dev(fan_in);
     for o in 0..outputs {
@@ -190,7 +207,7 @@ fn fill_sparse<T: Float>(
     Ok(())
 }
 
-fn gaussian<T: Float>(std: f64, rng: &mut dyn RngCore) -> T {
+fn gaussian(std: f64, rng: &mut dyn RngCore) -> f64 {
     let z: f64 = rng.sample(StandardNormal);
-    T::of_f64(z * std)
+    z * std
 }

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use crate::batch::{AsBatch, Batch};
+use crate::batch::{AnyBatch, Batch, BatchIs};
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::metrics::{predict_proba, softmax_in_place, top_k_accuracy};
-use crate::network::{Network, OnBatch};
+use crate::network::{Network, OnBatch, as_batch};
 use crate::scalar::Float;
 
 /// Networks of one type, at least one, that predict together: the mean of their softmax
@@ -67,25 +67,39 @@ impl<N> Ensemble<N> {
     pub fn len(&self) -> usize {
         self.members.len()
     }
+}
 
+/// An [`Ensemble`]'s predictions on a batch of shape `W` (see [`OnBatch`]): implemented for
+/// every ensemble of `Network<T, IN, OUT>`s and every batch of `IN`-wide samples of `T`, so
+/// that a batch of another width or scalar type is this trait's error, which names the
+/// ensemble and the width it takes. In the [prelude](crate::prelude), as [`OnBatch`] is.
+///
+/// ```compile_fail
+/// use constnet::{ensemble::Ensemble, prelude::*};
+/// network! { struct Net { fc: Dense<2, 3> } }
+/// let ensemble = Ensemble::new(vec![Net::new(0)]).unwrap();
+/// ensemble.predict(&Batch::<f32, 3>::zeros(4)); // 3-wide samples for 2 inputs
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes a batch of {IN}-wide `{T}` samples",
+    label = "given another width or type"
+)]
+pub trait EnsembleOnBatch<W, T: Float, const IN: usize, const OUT: usize> {
     /// The mean of the members' class probabilities (each member's softmax, as
     /// [`predict_proba`] computes it), one column per sample.
-    pub fn predict_proba<T, const IN: usize, const OUT: usize>(
-        &self,
-        x: &impl AsBatch<T, IN>,
-    ) -> Batch<T, OUT>
-    where
-        T: Float,
-        N: Network<T, IN, OUT>,
-    {
-        let mut members = self.members.iter();
-        let first = members.next().expect("an ensemble has a member");
-        let mut sum = predict_proba(first, x);
-        for net in members {
-            sum += predict_proba(net, x);
-        }
-        sum / T::of_f64(self.members.len() as f64)
-    }
+    ///
+    /// ```
+    /// use constnet::{ensemble::Ensemble, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 3> } }
+    /// let ensemble = Ensemble::new(vec![Net::new(0), Net::new(1)])?;
+    /// let x = constnet::batch::from_rows(&[[0.5, -1.0], [2.0, 0.0]]);
+    /// let p = ensemble.predict_proba(&x);
+    /// let (a, b) = (predict_proba(&Net::new(0), &x), predict_proba(&Net::new(1), &x));
+    /// assert!((p - (a + b) / 2.0).abs().max() < 1e-6);
+    /// # use constnet::metrics::predict_proba;
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn predict_proba<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT>;
 
     /// The members' mean probabilities at `temperature` (each member's softmax of its scores
     /// divided by it): the softened targets a smaller network is distilled from (see
@@ -105,15 +119,71 @@ impl<N> Ensemble<N> {
     /// assert!(ensemble.soft_targets(&x, 0.0).is_err());
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    pub fn soft_targets<T, const IN: usize, const OUT: usize>(
+    fn soft_targets<X: ?Sized + AnyBatch<Shape = W>>(
         &self,
-        x: &impl AsBatch<T, IN>,
+        x: &X,
         temperature: f64,
-    ) -> Result<Batch<T, OUT>, Error>
-    where
-        T: Float,
-        N: Network<T, IN, OUT>,
-    {
+    ) -> Result<Batch<T, OUT>, Error>;
+
+    /// The class with the highest mean probability, per sample.
+    ///
+    /// ```
+    /// use constnet::{ensemble::Ensemble, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
+    /// let ensemble = Ensemble::new(vec![net.clone(), net])?;
+    /// assert_eq!(ensemble.predict(&[[0.2, 0.9], [0.7, 0.1]]), [1, 0]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn predict<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Vec<usize>;
+
+    /// The fraction of samples whose predicted class is their label; labels of another
+    /// count or out of range are an error, as [`OnBatch::accuracy`] says.
+    ///
+    /// ```
+    /// use constnet::{ensemble::Ensemble, prelude::*};
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
+    /// let ensemble = Ensemble::new(vec![net])?;
+    /// let x = constnet::batch::from_rows(&[[0.2, 0.9], [0.7, 0.1]]);
+    /// assert_eq!(ensemble.accuracy(&x, &[1, 1])?, 0.5);
+    /// assert!(ensemble.accuracy(&x, &[1]).is_err());
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn accuracy<X: ?Sized + AnyBatch<Shape = W>>(
+        &self,
+        x: &X,
+        labels: &[usize],
+    ) -> Result<f64, Error>;
+}
+
+/// `do_not_recommend`: rustc then reports a batch of another width or scalar type with
+/// [`EnsembleOnBatch`]'s message alone.
+#[diagnostic::do_not_recommend]
+impl<W, T, const IN: usize, const OUT: usize, N> EnsembleOnBatch<W, T, IN, OUT> for Ensemble<N>
+where
+    W: BatchIs<T, IN>,
+    T: Float,
+    N: Network<T, IN, OUT>,
+{
+    fn predict_proba<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT> {
+        let x = as_batch(x);
+        let mut members = self.members.iter();
+        let first = members.next().expect("an ensemble has a member");
+        let mut sum = predict_proba(first, &x);
+        for net in members {
+            sum += predict_proba(net, &x);
+        }
+        sum / T::of_f64(self.members.len() as f64)
+    }
+
+    fn soft_targets<X: ?Sized + AnyBatch<Shape = W>>(
+        &self,
+        x: &X,
+        temperature: f64,
+    ) -> Result<Batch<T, OUT>, Error> {
         if !(temperature > 0.0 && temperature.is_finite()) {
             return Err(Error::BadHyperparameter {
                 name: "temperature",
@@ -121,10 +191,11 @@ impl<N> Ensemble<N> {
                 expected: "above 0, finite",
             });
         }
+        let x = as_batch(x);
         let scale = T::ONE / T::of_f64(temperature);
-        let mut sum = Batch::<T, OUT>::zeros(x.as_batch().ncols());
+        let mut sum = Batch::<T, OUT>::zeros(x.ncols());
         for net in &self.members {
-            let mut p = net.forward_batch(x);
+            let mut p = net.forward_batch(&x);
             for column in p.as_mut_slice().chunks_exact_mut(OUT) {
                 softmax_in_place(column, scale);
             }
@@ -133,32 +204,18 @@ impl<N> Ensemble<N> {
         Ok(sum / T::of_f64(self.members.len() as f64))
     }
 
-    /// The class with the highest mean probability, per sample.
-    pub fn predict<T, const IN: usize, const OUT: usize>(
-        &self,
-        x: &impl AsBatch<T, IN>,
-    ) -> Vec<usize>
-    where
-        T: Float,
-        N: Network<T, IN, OUT>,
-    {
+    fn predict<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Vec<usize> {
         self.predict_proba(x)
             .column_iter()
             .map(|p| p.argmax().0)
             .collect()
     }
 
-    /// The fraction of samples whose predicted class is their label; labels of another
-    /// count or out of range are an error, as [`OnBatch::accuracy`] says.
-    pub fn accuracy<T, const IN: usize, const OUT: usize>(
+    fn accuracy<X: ?Sized + AnyBatch<Shape = W>>(
         &self,
-        x: &impl AsBatch<T, IN>,
+        x: &X,
         labels: &[usize],
-    ) -> Result<f64, Error>
-    where
-        T: Float,
-        N: Network<T, IN, OUT>,
-    {
+    ) -> Result<f64, Error> {
         top_k_accuracy(&self.predict_proba(x), labels, 1)
     }
 }

@@ -283,6 +283,7 @@ pub use constnet_macros::network;
 
 /// Everything a training script needs, for a glob import.
 pub mod prelude {
+    pub use crate::ensemble::EnsembleOnBatch;
     pub use crate::layers::{
         BatchNorm, Dense, Dropout, Elu, LayerNorm, LeakyRelu, Maxout, Relu, Sigmoid, Tanh,
     };

@@ -15,6 +15,7 @@ use crate::layer::{Storage, TensorKind, TensorSpec};
 use crate::{BatchView, BatchViewMut, Error, Float, Kinks};
 
 mod calls;
+pub(crate) use calls::as_batch;
 pub use calls::{OnBatch, OnSample};
 
 /// One parameter tensor of a network: which layer, its spec, and where it starts in the

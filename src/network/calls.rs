@@ -342,7 +342,7 @@ where
 
 /// A batch of shape `W`, as the batch of `IN`-wide samples of `T` it is.
 #[inline(always)]
-fn as_batch<X, W, T, const IN: usize>(x: &X) -> BatchView<'_, T, IN>
+pub(crate) fn as_batch<X, W, T, const IN: usize>(x: &X) -> BatchView<'_, T, IN>
 where
     X: ?Sized + AnyBatch<Shape = W>,
     W: BatchIs<T, IN>,

@@ -32,12 +32,6 @@ const MOST_BYTES: usize = 400;
 /// and what rustc adds that constnet cannot shorten.
 const LONGER: &[(&str, usize, &str)] = &[
     (
-        "call-ensemble-wrong-width",
-        760,
-        "the method's bound is on the set's type (`impl AsBatch<T, IN>`): rustc spells out its \
-         nalgebra type and quotes the bound",
-    ),
-    (
         "call-loss-and-grad-targets-width",
         720,
         "rustc's mismatch of the loss's `Target` type, spelt out: the method takes \
@@ -51,7 +45,8 @@ const LONGER: &[(&str, usize, &str)] = &[
     (
         "call-predict-batch-wrong-width",
         720,
-        "as for an ensemble: a free function's bound on the set's type, spelt out and quoted",
+        "a free function's bound on the set's type: rustc spells out its nalgebra type and \
+         quotes the bound",
     ),
     (
         "call-regression-targets-width",

@@ -288,6 +288,7 @@ pub mod prelude {
         BatchNorm, Dense, Dropout, Elu, LayerNorm, LeakyRelu, Maxout, Relu, Sigmoid, Tanh,
     };
     pub use crate::losses::{MeanSquaredError, MulticlassSvm, SoftmaxCrossEntropy};
+    pub use crate::preprocess::Preprocess;
     pub use crate::{
         Adagrad, AdagradConfig, Adam, AdamConfig, AsBatch, AsSample, Batch, BatchView,
         BatchViewMut, Clip, Decay, Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig,

@@ -4,8 +4,9 @@
 //! Fitting takes a [`Training`](crate::datasets::Training) set, which only the sets' `split`
 //! ([`Labeled::split`](crate::datasets::Labeled::split), [`Regression::split`]) and the
 //! explicit `into_training` make, so statistics cannot be computed on validation or test
-//! data by accident. A transform applies to any set, labeled or regression
-//! ([`Supervised`]), and returns the same kind of set with the same labels or targets.
+//! data by accident. A transform applies ([`Preprocess::apply`]) to any set, labeled or
+//! regression ([`Supervised`]), and returns the same kind of set with the same labels or
+//! targets.
 //! [`Standardize::fit_targets`] fits a regression set's targets instead, and
 //! [`Standardize::invert_in_place`] maps predictions back to their original units. A fitted
 //! transform is saved into and restored from a [`Checkpoint`] under `preprocess.*` names.
@@ -24,6 +25,80 @@ use nalgebra::{DMatrix, Dyn, MatrixViewMut, SymmetricEigen};
 use crate::datasets::{Regression, Supervised, TrainingData, TrainingSet};
 use crate::kernels::gemm;
 use crate::{Batch, Checkpoint, Error, Float};
+
+/// A fitted transform's copy of a set of `N`-wide samples of `T` (labeled or regression, the
+/// labels or targets copied unchanged): the same kind of set with the transform's `K`-wide
+/// inputs. A [`Training`](crate::datasets::Training) set gives a plain set;
+/// [`Training::map`](crate::datasets::Training::map) keeps the mark. [`Standardize`] and
+/// [`Pca`] implement it for every set of their input width and scalar type, so that a set of
+/// another width is this trait's error, which names the transform and the width it takes. In
+/// the [prelude](crate::prelude).
+///
+/// ```
+/// use constnet::datasets::{Labeled, Regression};
+/// use constnet::preprocess::{Granularity, Pca, Preprocess, Standardize};
+/// use constnet::Batch;
+/// let x = Batch::<f64, 2>::from_column_slice(&[0.0, 5.0, 4.0, 5.0]);
+/// let (train, _) = Labeled::new(x, vec![0, 1])?.split(2);
+/// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+/// let out: Labeled<f64, 2> = standardize.apply(&train); // a plain set
+/// assert_eq!(out.inputs.as_slice(), &[-1.0, 0.0, 1.0, 0.0]);
+/// assert_eq!(out.labels, [0, 1]);
+///
+/// let x = Batch::<f64, 2>::from_column_slice(&[2.0, 0.0, -2.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
+/// let y = Batch::<f64, 1>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
+/// let (train, _) = Regression::new(x, y)?.split(4);
+/// let reduced: Regression<f64, 1, 1> = Pca::<f64, 2, 1>::fit(&train, None)?.apply(&train);
+/// assert_eq!(reduced.targets, train.targets);
+/// assert!((reduced.inputs[0].abs() - 2.0).abs() < 1e-12); // the first sample's x
+/// # Ok::<(), constnet::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// use constnet::preprocess::{Granularity, Pca, Preprocess, Standardize};
+/// let (train, _) = constnet::datasets::spiral::<f64>(10, 3, 0).split(20);
+/// let pca = Pca::<f64, 2, 1>::fit(&train, None).unwrap();
+/// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
+/// standardize.apply(&pca.apply(&train)); // 1-wide samples for a 2-wide transform
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes a set of {N}-wide `{T}` samples",
+    label = "given a set of another width or type"
+)]
+pub trait Preprocess<S, T: Float, const N: usize, const K: usize> {
+    /// The same kind of set as `S`, with `K`-wide inputs.
+    type Output;
+
+    /// The transformed copy of `data`.
+    fn apply(&self, data: &S) -> Self::Output;
+}
+
+/// `do_not_recommend`: rustc then reports a set of another width or scalar type with
+/// [`Preprocess`]'s message alone.
+#[diagnostic::do_not_recommend]
+impl<S: Supervised<T, N>, T: Float, const N: usize> Preprocess<S, T, N, N> for Standardize<T, N> {
+    type Output = S::WithInputs<N>;
+
+    fn apply(&self, data: &S) -> S::WithInputs<N> {
+        let mut inputs = data.inputs().clone();
+        self.apply_in_place(&mut inputs);
+        data.with_inputs(inputs)
+    }
+}
+
+/// `do_not_recommend`, as for [`Standardize`].
+#[diagnostic::do_not_recommend]
+impl<S, T, const N: usize, const K: usize> Preprocess<S, T, N, K> for Pca<T, N, K>
+where
+    S: Supervised<T, N>,
+    T: Float,
+{
+    type Output = S::WithInputs<K>;
+
+    fn apply(&self, data: &S) -> S::WithInputs<K> {
+        data.with_inputs(self.apply_batch(data.inputs()))
+    }
+}
 
 /// Over what a statistic is taken.
 ///
@@ -52,7 +127,7 @@ pub enum Granularity {
 ///
 /// ```
 /// use constnet::datasets::spiral;
-/// use constnet::preprocess::{Granularity, Standardize};
+/// use constnet::preprocess::{Granularity, Preprocess, Standardize};
 /// let (train, val) = spiral::<f64>(50, 3, 0).shuffled(1).split(120);
 /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
 /// let train = standardize.apply(&train);
@@ -244,26 +319,6 @@ impl<T: Float, const N: usize> Standardize<T, N> {
         }
     }
 
-    /// The transformed copy of a set (labeled or regression; the labels or targets are
-    /// copied unchanged). A [`Training`](crate::datasets::Training) set gives a plain set; [`Training::map`](crate::datasets::Training::map) keeps the
-    /// mark.
-    ///
-    /// ```
-    /// use constnet::{Batch, datasets::Labeled, preprocess::{Granularity, Standardize}};
-    /// let x = Batch::<f64, 2>::from_column_slice(&[0.0, 5.0, 4.0, 5.0]);
-    /// let (train, _) = Labeled::new(x, vec![0, 1])?.split(2);
-    /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);
-    /// let out: Labeled<f64, 2> = standardize.apply(&train); // a plain set
-    /// assert_eq!(out.inputs.as_slice(), &[-1.0, 0.0, 1.0, 0.0]);
-    /// assert_eq!(out.labels, [0, 1]);
-    /// # Ok::<(), constnet::Error>(())
-    /// ```
-    pub fn apply<S: Supervised<T, N>>(&self, data: &S) -> S::WithInputs<N> {
-        let mut inputs = data.inputs().clone();
-        self.apply_in_place(&mut inputs);
-        data.with_inputs(inputs)
-    }
-
     /// Stores the transform in `checkpoint` as `preprocess.mean` and `preprocess.scale`.
     ///
     /// ```
@@ -309,7 +364,7 @@ impl<T: Float, const N: usize> Standardize<T, N> {
 ///
 /// ```
 /// use constnet::datasets::spiral;
-/// use constnet::preprocess::Pca;
+/// use constnet::preprocess::{Pca, Preprocess};
 /// let (train, _) = spiral::<f64>(50, 3, 0).split(150);
 /// let pca = Pca::<f64, 2, 1>::fit(&train, None)?;
 /// assert!(pca.eigenvalues()[0] > 0.0);
@@ -440,23 +495,6 @@ impl<T: Float, const N: usize, const K: usize> Pca<T, N, K> {
             }
         }
         out
-    }
-
-    /// The projected (and whitened) copy of a set (labeled or regression; the labels or
-    /// targets are copied unchanged).
-    ///
-    /// ```
-    /// use constnet::{Batch, datasets::Regression, preprocess::Pca};
-    /// let x = Batch::<f64, 2>::from_column_slice(&[2.0, 0.0, -2.0, 0.0, 0.0, 1.0, 0.0, -1.0]);
-    /// let y = Batch::<f64, 1>::from_column_slice(&[1.0, 2.0, 3.0, 4.0]);
-    /// let (train, _) = Regression::new(x, y)?.split(4);
-    /// let reduced: Regression<f64, 1, 1> = Pca::<f64, 2, 1>::fit(&train, None)?.apply(&train);
-    /// assert_eq!(reduced.targets, train.targets);
-    /// assert!((reduced.inputs[0].abs() - 2.0).abs() < 1e-12); // the first sample's x
-    /// # Ok::<(), constnet::Error>(())
-    /// ```
-    pub fn apply<S: Supervised<T, N>>(&self, data: &S) -> S::WithInputs<K> {
-        data.with_inputs(self.apply_batch(data.inputs()))
     }
 
     /// Stores the transform as `preprocess.pca.mean`, `.components` (`[K, N]`) and

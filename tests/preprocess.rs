@@ -2,7 +2,7 @@
 //! unit variance, PCA keeps the largest variances, whitened data has identity covariance.
 
 use constnet::datasets::{Header, Labeled, Training, read_csv};
-use constnet::preprocess::{Granularity, Pca, Standardize};
+use constnet::preprocess::{Granularity, Pca, Preprocess, Standardize};
 
 fn wine() -> (Training<f64, 13>, Labeled<f64, 13>) {
     read_csv::<f64, 13>("data/sklearn/wine_data.csv", Header::Sklearn)

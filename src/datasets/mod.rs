@@ -526,7 +526,7 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
     /// say); `f` maps the whole set.
     ///
     /// ```
-    /// use constnet::preprocess::Pca;
+    /// use constnet::preprocess::{Pca, Preprocess};
     /// let (train, _) = constnet::datasets::spiral::<f64>(20, 3, 0).split(60);
     /// let pca = Pca::<f64, 2, 1>::fit(&train, None)?;
     /// let reduced = train.map(|set| pca.apply(set)); // still a `Training`, now 1 wide

@@ -134,7 +134,7 @@ impl<T: Float, const N: usize, const M: usize> Regression<T, N, M> {
     /// preprocessing transform (see [`crate::preprocess`]).
     ///
     /// ```
-    /// use constnet::preprocess::{Granularity, Standardize};
+    /// use constnet::preprocess::{Granularity, Preprocess, Standardize};
     /// let data = constnet::datasets::diabetes::<f64>("data/sklearn")?.shuffled(0);
     /// let (train, test) = data.split(400);
     /// let standardize = Standardize::fit(&train, Granularity::PerFeature, true);

@@ -30,9 +30,14 @@
 //! # Ok::<(), constnet::Error>(())
 //! ```
 
-use std::fmt;
+// The set's width bound is a function's first generic parameter, so that the note of a set
+// of another width quotes one line; its targets' bound is in the `where` clause.
+#![allow(clippy::multiple_bound_locations)]
 
-use crate::datasets::Labeled;
+use std::fmt;
+use std::ops::Range;
+
+use crate::datasets::{Dataset, Labeled, SetOf, Supervised};
 use crate::gradcheck::{self, gradcheck};
 use crate::network::OnBatch;
 use crate::{Batch, Error, Float, Loss, Network, Optimizer, Penalty, Regularizer};
@@ -163,18 +168,29 @@ impl Default for Options {
     }
 }
 
+/// The samples of `data` in `range`, as a plain labeled set.
+fn rows<D, T, const IN: usize>(data: &D, range: Range<usize>) -> Result<Labeled<T, IN>, Error>
+where
+    D: Supervised<T, IN> + Dataset<Target = [usize]>,
+    T: Float,
+{
+    let inputs = data.inputs().columns(range.start, range.len()).into_owned();
+    Labeled::new(inputs, data.targets()[range].to_vec())
+}
+
 /// The first `n` samples (all of a smaller set), refusing an empty one.
-fn first<T: Float, const IN: usize>(
-    data: &Labeled<T, IN>,
-    n: usize,
-) -> Result<Labeled<T, IN>, Error> {
-    let n = n.min(data.len());
+fn first<D, T, const IN: usize>(data: &D, n: usize) -> Result<Labeled<T, IN>, Error>
+where
+    D: Supervised<T, IN> + Dataset<Target = [usize]>,
+    T: Float,
+{
+    let n = n.min(data.inputs().ncols());
     if n == 0 {
         return Err(Error::EmptySet {
             set: "sanity check",
         });
     }
-    Ok(data.select(&(0..n).collect::<Vec<_>>()))
+    rows(data, 0..n)
 }
 
 /// The loss of `net` in evaluation mode on `data`, without regularization.
@@ -215,13 +231,14 @@ where
 /// assert!(!loss_at_chance(&loud, &data, &SoftmaxCrossEntropy, &Options::default())?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn loss_at_chance<T, const IN: usize, const OUT: usize, N, L>(
+pub fn loss_at_chance<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
     net: &N,
-    data: &Labeled<T, IN>,
+    data: &D,
     loss: &L,
     options: &Options,
 ) -> Result<Check, Error>
 where
+    D: Dataset<Target = [usize]>,
     T: Float,
     N: Network<T, IN, OUT>,
     L: Loss<T, OUT, Target = [usize]>,
@@ -291,13 +308,14 @@ fn scaled(regularizer: &Regularizer, factor: f64) -> Result<Regularizer, Error> 
 /// assert!(!regularization_raises_loss(&Net::new(0), &data, &SoftmaxCrossEntropy, &zero)?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn regularization_raises_loss<T, const IN: usize, const OUT: usize, N, L>(
+pub fn regularization_raises_loss<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
     net: &N,
-    data: &Labeled<T, IN>,
+    data: &D,
     loss: &L,
     options: &Options,
 ) -> Result<Check, Error>
 where
+    D: Dataset<Target = [usize]>,
     T: Float,
     N: Network<T, IN, OUT>,
     L: Loss<T, OUT, Target = [usize]>,
@@ -334,14 +352,15 @@ where
 /// assert!(!overfit_small(&Net::new(0), &crawl, &SoftmaxCrossEntropy, &data, &Options::default())?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn overfit_small<T, const IN: usize, const OUT: usize, N, O, L>(
+pub fn overfit_small<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &N,
     optimizer: &O,
     loss: &L,
-    data: &Labeled<T, IN>,
+    data: &D,
     options: &Options,
 ) -> Result<Check, Error>
 where
+    D: Dataset<Target = [usize]>,
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T> + Clone,
@@ -410,20 +429,21 @@ where
 /// assert!(!learns_beyond_chance(&Net::new(0), &adam, &SoftmaxCrossEntropy, &shuffled, &options)?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn learns_beyond_chance<T, const IN: usize, const OUT: usize, N, O, L>(
+pub fn learns_beyond_chance<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &N,
     optimizer: &O,
     loss: &L,
-    data: &Labeled<T, IN>,
+    data: &D,
     options: &Options,
 ) -> Result<Check, Error>
 where
+    D: Dataset<Target = [usize]>,
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T> + Clone,
     L: Loss<T, OUT, Target = [usize]>,
 {
-    let len = data.len();
+    let len = data.inputs().ncols();
     let train_len = options.held_out_train.min(len / 2);
     let held_len = options.held_out_samples.min(len - train_len);
     if train_len == 0 || held_len == 0 {
@@ -431,8 +451,8 @@ where
             set: "sanity check (held-out)",
         });
     }
-    let train = data.select(&(0..train_len).collect::<Vec<_>>());
-    let held = data.select(&(train_len..train_len + held_len).collect::<Vec<_>>());
+    let train = rows(data, 0..train_len)?;
+    let held = rows(data, train_len..train_len + held_len)?;
     let (mut net, mut optimizer) = (net.clone(), optimizer.clone());
     let mut batches = train.mini_batches(options.held_out_batch, 0)?;
     let mut tape = net.new_tape(options.held_out_batch.clamp(1, train_len));
@@ -481,13 +501,14 @@ where
 /// assert!(check.passed, "{check}");
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn gradients<T, const IN: usize, const OUT: usize, N, L>(
+pub fn gradients<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
     net64: &N,
-    data: &Labeled<T, IN>,
+    data: &D,
     loss: &L,
     options: &Options,
 ) -> Result<Check, Error>
 where
+    D: Dataset<Target = [usize]>,
     T: Float,
     N: Network<f64, IN, OUT>,
     L: Loss<f64, OUT, Target = [usize]>,
@@ -518,15 +539,16 @@ where
 /// a loss for both scalar types (the built-in losses are).
 ///
 /// See the [module](self) for an example.
-pub fn run<T, const IN: usize, const OUT: usize, N, N64, O, L>(
+pub fn run<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, N64, O, L>(
     net: &N,
     net64: &N64,
     optimizer: &O,
     loss: &L,
-    data: &Labeled<T, IN>,
+    data: &D,
     options: &Options,
 ) -> Result<Report, Error>
 where
+    D: Dataset<Target = [usize]>,
     T: Float,
     N: Network<T, IN, OUT>,
     N64: Network<f64, IN, OUT>,

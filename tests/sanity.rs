@@ -85,6 +85,47 @@ fn a_sound_setup_passes_every_check_and_nothing_given_changes() {
     assert_eq!(adam.steps(), 0);
 }
 
+/// A training split (as `split` marks it) is checked as the plain set of the same samples:
+/// the same five lines, number for number.
+#[test]
+fn a_training_split_gives_the_report_of_its_plain_samples() {
+    let data = data();
+    let (train, _) = data.clone().split(2000);
+    let plain = data.select(&(0..2000).collect::<Vec<_>>());
+    let net = Mnist::new(0);
+    let adam = AdamConfig::new(1e-3).build::<f32>().unwrap();
+    let options = Options {
+        held_out_epochs: 2,
+        ..Options::default()
+    };
+    let check = |set: &dyn Fn() -> Result<Report, Error>| set().unwrap().to_string();
+    let of_train = check(&|| {
+        sanity::run(
+            &net,
+            &net.cast::<f64>(),
+            &adam,
+            &SoftmaxCrossEntropy,
+            &train,
+            &options,
+        )
+    });
+    let of_plain = check(&|| {
+        sanity::run(
+            &net,
+            &net.cast::<f64>(),
+            &adam,
+            &SoftmaxCrossEntropy,
+            &plain,
+            &options,
+        )
+    });
+    assert_eq!(of_train, of_plain);
+    assert!(
+        of_train.contains("held-out samples after 2 epochs"),
+        "{of_train}"
+    );
+}
+
 #[test]
 fn a_learning_rate_far_too_small_fails_the_overfitting_check() {
     let data = data();

@@ -64,7 +64,9 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
         {
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX2 and FMA, and `c` holds the 16 x 6 tile.
-                unsafe { f32::micro_kernel_avx2_fma(KC, a, 16, &b, c.as_mut_ptr(), 16, 1.0, 0.0) };
+                unsafe {
+                    f32::micro_kernel_avx2_fma(KC, a, 16, &b, 0, c.as_mut_ptr(), 16, 1.0, 0.0)
+                };
                 black_box(&mut c);
                 (KC * 16 * 6 * 2) as f64
             });

@@ -578,6 +578,8 @@ mod tests {
             (130, 600, 70),
             (64, 40, 13),
             (96, 1100, 17),
+            // Wider than one `NC` block of columns, with a ragged last panel.
+            (32, 70, 1031),
         ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| (i * 7 + j * 3) as f64 % 5.0 - 2.0);
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i * 2 + j * 5) as f64 % 3.0 - 1.0);

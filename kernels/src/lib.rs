@@ -1378,6 +1378,11 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
         && c.rs == 1
         && a.data.as_ptr().addr().is_multiple_of(64)
         && (a.cs * size_of::<T>()).is_multiple_of(64);
+    // With AVX2, a column-major `B` (forward's batch `X`, backward's `dZ` in `dX = W^T dZ`)
+    // is read in place too, `NR` columns at a time, each a sequential stream: packing it
+    // cost a sixth of W2's batched forward. Only a last panel of fewer than `NR` columns is
+    // packed, zero-padded, at the start of `b_pack`.
+    let b_in_place = ISA == AVX2 && b.rs == 1;
     let mut jc = 0;
     while jc < n {
         let nc = (n - jc).min(NC);
@@ -1386,7 +1391,12 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
             let kc = (k - pc).min(KC);
             // The first slice of k applies beta; the others accumulate.
             let beta = if pc == 0 { beta } else { T::ONE };
-            pack_b::<T, NR, ISA>(&b, pc, kc, jc, nc, b_pack);
+            let whole = nc / NR * NR;
+            if !b_in_place {
+                pack_b::<T, NR, ISA>(&b, pc, kc, jc, nc, b_pack);
+            } else if whole < nc {
+                pack_b::<T, NR, ISA>(&b, pc, kc, jc + whole, nc - whole, b_pack);
+            }
             let mut ic = 0;
             while ic < m {
                 let mc = (m - ic).min(MC);
@@ -1395,8 +1405,14 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                 }
                 let mut jr = 0;
                 while jr < nc {
-                    let b_panel = &b_pack[jr * kc..][..kc * NR];
                     let cols = (nc - jr).min(NR);
+                    let (b_panel, ldb) = if !b_in_place {
+                        (&b_pack[jr * kc..][..kc * NR], 0)
+                    } else if cols == NR {
+                        (&b.data[(jc + jr) * b.cs + pc..], b.cs)
+                    } else {
+                        (&b_pack[..kc * NR], 0)
+                    };
                     let mut ir = 0;
                     while ir < mc {
                         let (a_panel, lda, rows) = if a_in_place {
@@ -1418,6 +1434,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                         a_panel,
                                         lda,
                                         b_panel,
+                                        ldb,
                                         c.data.as_mut_ptr().add(at),
                                         c.cs,
                                         alpha,
@@ -1435,6 +1452,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                         a_panel,
                                         lda,
                                         b_panel,
+                                        ldb,
                                         tile.as_flattened_mut().as_mut_ptr(),
                                         MR,
                                         T::ONE,
@@ -1618,7 +1636,8 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
 }
 
 /// `C = alpha * A_panel B_panel + beta * C` for the `MR x NR` tile of `C` at `c` (column `j`
-/// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512.
+/// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512. `B_panel` is
+/// packed when `ldb` is 0, or (AVX2 only) `NR` columns of a column-major `B`, `ldb` apart.
 ///
 /// # Safety
 /// `ISA` must be one the CPU supports (it is set only inside the functions that enable it),
@@ -1635,6 +1654,7 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
     a: &[T],
     lda: usize,
     b: &[T],
+    ldb: usize,
     c: *mut T,
     ldc: usize,
     alpha: T,
@@ -1644,9 +1664,10 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
     // SAFETY: the caller's contract, and the tile is the kernel's own (the assertion).
     unsafe {
         if ISA == AVX512 {
+            assert_eq!(ldb, 0, "the AVX-512 kernel reads a packed B");
             T::micro_kernel_avx512(kc, a, lda, b, c, ldc, alpha, beta);
         } else {
-            T::micro_kernel_avx2_fma(kc, a, lda, b, c, ldc, alpha, beta);
+            T::micro_kernel_avx2_fma(kc, a, lda, b, ldb, c, ldc, alpha, beta);
         }
     }
 }

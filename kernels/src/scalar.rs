@@ -781,7 +781,9 @@ pub trait Scalar:
     /// tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is not read
     /// when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at `a[p * lda..]`:
     /// `lda` is `MR` for a packed panel, or the column stride of a column-major `A` read in
-    /// place; step `p` of `B_panel` is `b[p * 6..][..6]`.
+    /// place. With `ldb` 0, step `p` of `B_panel` is `b[p * 6..][..6]` (a packed panel);
+    /// otherwise `B_panel` is six columns of a column-major `B` read in place, `ldb` apart,
+    /// and its element `(p, j)` is `b[p + j * ldb]`.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA, and `c` must point at `MR` writable elements at
@@ -801,12 +803,18 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() >= AVX2 {
     ///     // SAFETY: the CPU has AVX2 and FMA, and `c` holds 6 columns of 16, 16 apart.
-    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b, c.as_mut_ptr(), 16, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b, 0, c.as_mut_ptr(), 16, 2.0, 3.0) };
     ///     for (j, column) in c.chunks_exact(16).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
     ///         }
     ///     }
+    ///     // The same B read in place from a column-major 2 x 6 matrix (columns 2 apart).
+    ///     let b_columns: Vec<f32> = (0..6).flat_map(|j| [1.0, j as f32]).collect();
+    ///     let mut d = [1.0f32; 16 * 6];
+    ///     // SAFETY: as above; `b_columns` holds six columns of 2, 2 apart.
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b_columns, 2, d.as_mut_ptr(), 16, 2.0, 3.0) };
+    ///     assert_eq!(c, d);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
@@ -820,6 +828,7 @@ pub trait Scalar:
         a: &[Self],
         lda: usize,
         b: &[Self],
+        ldb: usize,
         c: *mut Self,
         ldc: usize,
         alpha: Self,
@@ -1073,6 +1082,7 @@ macro_rules! impl_scalar {
                 a: &[Self],
                 lda: usize,
                 b: &[Self],
+                ldb: usize,
                 out: *mut Self,
                 ldc: usize,
                 alpha: Self,
@@ -1082,7 +1092,10 @@ macro_rules! impl_scalar {
                 const NR: usize = 6;
                 const PREFETCH: usize = 8;
                 assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr);
-                assert!(b.len() >= kc * NR);
+                // Element (p, j) of B is at `p * step + j * stride`: a packed panel's rows
+                // are contiguous, a column-major B's columns.
+                let (step, stride) = if ldb == 0 { (NR, 1) } else { (1, ldb) };
+                assert!(kc == 0 || b.len() > (kc - 1) * step + (NR - 1) * stride);
                 let mut c = [$zero(); 2 * NR];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
                 for p in 0..kc {
@@ -1094,9 +1107,9 @@ macro_rules! impl_scalar {
                         // past it (a prefetch never faults, but `add` must stay in bounds).
                         _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(PREFETCH * lda).cast());
                         let (a0, a1) = ($load(a), $load(a.add($lanes)));
-                        let b = b.add(p * NR);
+                        let b = b.add(p * step);
                         for j in 0..NR {
-                            let bj = $broadcast(&*b.add(j));
+                            let bj = $broadcast(&*b.add(j * stride));
                             c[2 * j] = $fmadd(a0, bj, c[2 * j]);
                             c[2 * j + 1] = $fmadd(a1, bj, c[2 * j + 1]);
                         }

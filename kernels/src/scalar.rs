@@ -1096,6 +1096,15 @@ macro_rules! impl_scalar {
                 // are contiguous, a column-major B's columns.
                 let (step, stride) = if ldb == 0 { (NR, 1) } else { (1, ldb) };
                 assert!(kc == 0 || b.len() > (kc - 1) * step + (NR - 1) * stride);
+                // The tile of C is written at the end, and read first unless beta is 0:
+                // fetch its lines for writing now, so that the misses of a C that is not in
+                // cache (a large dW, or W itself when the step is taken in backward) overlap
+                // the multiply-adds.
+                for j in 0..NR {
+                    let column = out.wrapping_add(j * ldc);
+                    _mm_prefetch::<_MM_HINT_ET0>(column.cast());
+                    _mm_prefetch::<_MM_HINT_ET0>(column.wrapping_add(2 * $lanes - 1).cast());
+                }
                 let mut c = [$zero(); 2 * NR];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
                 for p in 0..kc {

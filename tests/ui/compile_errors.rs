@@ -32,6 +32,12 @@ const MOST_BYTES: usize = 400;
 /// and what rustc adds that constnet cannot shorten.
 const LONGER: &[(&str, usize, &str)] = &[
     (
+        "call-gradcheck-wrong-width",
+        660,
+        "rustc's mismatch of a concrete argument type (`&Batch<f64, IN>`, where `IN` is the \
+         network's): it spells out both nalgebra types and quotes the function's first line",
+    ),
+    (
         "call-loss-and-grad-targets-width",
         720,
         "rustc's mismatch of the loss's `Target` type, spelt out: the method takes \

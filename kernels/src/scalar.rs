@@ -996,8 +996,9 @@ pub trait Scalar:
     /// i` column-major matrix in `w`, `o` a whole number of 256-bit vectors: for a layer
     /// whose weights do not fit in L1 and stream from L2 for every sample (W2's 784 x 128).
     /// It reads `W` in storage order, four whole columns a step, and sums up to 16 vectors of
-    /// rows at a time: the first 8 in registers, the rest in `y` (in L1), so that each
-    /// multiply-add reads about one vector besides its weights. The usual register-blocked
+    /// rows at a time: 11 of 16 in registers (with the four inputs broadcast and one sum of
+    /// `y`, all 16 registers), or the first 8 of fewer, and the rest in `y` (in L1), so that
+    /// each multiply-add reads about one vector besides its weights. The usual register-blocked
     /// product (a block of rows over every column, then the next block) reads each column in
     /// pieces, which the L2 prefetchers keep less far ahead of: on a Zen 1 core it took 8.1-9.3
     /// us for 784 x 128 against 6.6-6.9 for this one, and the axpy form (each column
@@ -1581,8 +1582,11 @@ macro_rules! impl_scalar {
                     // pass covers `(NR + m) * L <= left * L` rows from `r0`.
                     unsafe {
                         r0 += L * match left {
+                            // 11 in registers and 5 in `y`: 5 loads and stores of `y` every
+                            // four columns, against 8 with 8 and 8 (W2's one sample, ten
+                            // interleaved rounds: median 7.9 against 8.2 us).
                             16.. => {
-                                pass::<8, 8>((o, i), (r0, 8), wp, xp, bp, yp);
+                                pass::<11, 5>((o, i), (r0, 5), wp, xp, bp, yp);
                                 16
                             }
                             8.. => {

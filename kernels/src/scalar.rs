@@ -1125,17 +1125,22 @@ macro_rules! impl_scalar {
                         }
                     }
                 }
+                // The common cases without a multiply each: a plain product (`dW`, alpha 1
+                // and beta 0) and an update in place (the step in backward, beta 1), which
+                // matter where the tile is only a few dozen steps deep (`dW` over a batch).
+                let (unit, keep) = (alpha == 1.0, beta == 1.0);
                 let alpha = $set1(alpha);
                 for (j, column) in c.chunks_exact(2).enumerate() {
                     for (h, &v) in column.iter().enumerate() {
                         // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
                         unsafe {
                             let at = out.add(j * ldc + h * $lanes);
-                            let v = $mul(alpha, v);
                             if beta == 0.0 {
-                                $store(at, v);
+                                $store(at, if unit { v } else { $mul(alpha, v) });
+                            } else if keep {
+                                $store(at, $fmadd(alpha, v, $load(at)));
                             } else {
-                                $store(at, $fmadd($set1(beta), $load(at), v));
+                                $store(at, $fmadd($set1(beta), $load(at), $mul(alpha, v)));
                             }
                         }
                     }

@@ -8,7 +8,7 @@ use nalgebra::{
     Const, Dim, Dyn, Matrix, MatrixView, MatrixViewMut, OMatrix, RawStorage, SVector, U1,
 };
 
-use crate::Float;
+use crate::scalar::Float;
 
 mod sample;
 mod shape;

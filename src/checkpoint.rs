@@ -17,9 +17,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use crate::error::Error;
 use crate::layer::TensorKind;
+use crate::network::Network;
+use crate::optim::Optimizer;
+use crate::scalar::Float;
 use crate::train::AverageWeights;
-use crate::{Error, Float, Network, Optimizer};
 
 const FORMAT: &str = "constnet-1";
 

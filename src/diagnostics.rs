@@ -1,6 +1,9 @@
 //! Training diagnostics: per-tensor update/weight ratios and gradient norms.
 
-use crate::{Error, Float, Network, Optimizer, TensorRef};
+use crate::error::Error;
+use crate::network::{Network, TensorRef};
+use crate::optim::Optimizer;
+use crate::scalar::Float;
 
 /// The norms of one parameter tensor around the last step, as an [`UpdateMonitor`] records
 /// them.

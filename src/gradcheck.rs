@@ -16,8 +16,12 @@ use std::fmt;
 
 use rand::SeedableRng;
 
-use crate::network::OnBatch;
-use crate::{Batch, Error, Kinks, Loss, Network, Regularizer, Tape, TensorRef};
+use crate::batch::Batch;
+use crate::error::Error;
+use crate::layer::Kinks;
+use crate::losses::Loss;
+use crate::network::{Network, OnBatch, Tape, TensorRef};
+use crate::regularize::Regularizer;
 
 /// What a gradient check does.
 ///

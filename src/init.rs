@@ -3,7 +3,8 @@
 use rand::{Rng, RngCore};
 use rand_distr::StandardNormal;
 
-use crate::{Error, Float};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// How a layer's weights are drawn. Every scheme draws independent zero-mean gaussians, with
 /// `z ~ N(0, 1)` a standard normal draw and `fan_in` the layer's number of inputs:

@@ -21,7 +21,7 @@ use constnet_kernels::{
 };
 use nalgebra::{Dim, Matrix, RawStorage, RawStorageMut, SMatrixView, SVectorView, SVectorViewMut};
 
-use crate::Float;
+use crate::scalar::Float;
 
 /// A matrix as a read-only operand: the slice covering its elements, and its strides.
 fn operand<T: Float, R: Dim, C: Dim, S: RawStorage<T, R, C>>(

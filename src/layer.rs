@@ -9,7 +9,9 @@ use std::fmt::Debug;
 use nalgebra::SVector;
 use rand::RngCore;
 
-use crate::{BatchView, BatchViewMut, Float};
+use crate::batch::{BatchView, BatchViewMut};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// Whether a parameter tensor is a weight (regularized by default) or a bias (not).
 ///
@@ -658,9 +660,9 @@ pub trait Layer<T: Float, const I: usize, const O: usize>: Clone + Debug {
     /// assert!(<Dropout as Layer<f64, 2, 2>>::set_mask(&mut cache, &[0.5, 1.0]).is_err());
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn set_mask(cache: &mut Self::Cache, keep: &[T]) -> Result<(), crate::Error> {
+    fn set_mask(cache: &mut Self::Cache, keep: &[T]) -> Result<(), Error> {
         let _ = (cache, keep);
-        Err(crate::Error::NotApplicable {
+        Err(Error::NotApplicable {
             what: "a mask for a layer that draws none".into(),
         })
     }

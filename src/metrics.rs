@@ -11,9 +11,11 @@
 
 use std::fmt;
 
+use crate::batch::Batch;
+use crate::error::Error;
 use crate::losses::check_labels;
-use crate::network::{OnBatch, argmax};
-use crate::{Batch, Error, Float, Network};
+use crate::network::{Network, OnBatch, argmax};
+use crate::scalar::Float;
 
 /// The fraction of samples whose label is among their `k` highest scores (ties broken
 /// toward the lower class, as [`argmax`] breaks them); `k = 1` is the accuracy.

@@ -10,9 +10,10 @@ use std::fmt::{self, Debug};
 
 use nalgebra::SVector;
 
-use crate::batch::Sample;
-use crate::layer::{Storage, TensorKind, TensorSpec};
-use crate::{BatchView, BatchViewMut, Error, Float, Kinks};
+use crate::batch::{BatchView, BatchViewMut, Sample};
+use crate::error::Error;
+use crate::layer::{Kinks, Storage, TensorKind, TensorSpec};
+use crate::scalar::Float;
 
 mod calls;
 pub(crate) use calls::as_batch;

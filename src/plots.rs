@@ -26,9 +26,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::datasets::Labeled;
-use crate::network::OnSample;
+use crate::error::Error;
+use crate::network::{Network, OnSample};
 use crate::png::{Color as Pixels, encode};
-use crate::{Error, Float, Network};
+use crate::scalar::Float;
 
 /// The font family the figures use, once registered.
 const FAMILY: &str = "sans-serif";

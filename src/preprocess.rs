@@ -22,9 +22,12 @@
 
 use nalgebra::{DMatrix, Dyn, MatrixViewMut, SymmetricEigen};
 
+use crate::batch::Batch;
+use crate::checkpoint::Checkpoint;
 use crate::datasets::{Regression, Supervised, TrainingData, TrainingSet};
+use crate::error::Error;
 use crate::kernels::gemm;
-use crate::{Batch, Checkpoint, Error, Float};
+use crate::scalar::Float;
 
 /// A fitted transform's copy of a set of `N`-wide samples of `T` (labeled or regression, the
 /// labels or targets copied unchanged): the same kind of set with the transform's `K`-wide

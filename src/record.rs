@@ -37,10 +37,13 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::batch::Batch;
+use crate::diagnostics::TensorStats;
+use crate::error::Error;
 use crate::layer::TensorSpec;
-use crate::network::{LayerInfo, OnSample, in_pytorch_order};
+use crate::network::{LayerInfo, Network, OnSample, in_pytorch_order};
+use crate::scalar::Float;
 use crate::train::EpochStats;
-use crate::{Batch, Error, Float, Network, TensorStats};
 use tensorboard::{EventWriter, Histogram};
 
 /// Where and what [`fit`](crate::train::fit) records; see the [module](self).

@@ -1,8 +1,11 @@
 //! Regularization: penalties added to the loss and its gradient, and the max-norm
 //! constraint applied after an update.
 
+use crate::error::Error;
+use crate::layer::Storage;
+use crate::network::{Network, TensorRef};
 use crate::optim::positive;
-use crate::{Error, Float, Network, Storage, TensorRef};
+use crate::scalar::Float;
 
 /// A penalty on parameter magnitudes, with the notes' formulas.
 ///

@@ -37,10 +37,15 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::batch::Batch;
 use crate::datasets::{Dataset, Labeled, SetOf, Supervised};
+use crate::error::Error;
 use crate::gradcheck::{self, gradcheck};
-use crate::network::OnBatch;
-use crate::{Batch, Error, Float, Loss, Network, Optimizer, Penalty, Regularizer};
+use crate::losses::Loss;
+use crate::network::{Network, OnBatch};
+use crate::optim::Optimizer;
+use crate::regularize::{Penalty, Regularizer};
+use crate::scalar::Float;
 
 /// The outcome of one sanity check.
 ///

@@ -1,7 +1,8 @@
 //! Learning-rate schedules from the CS231n notes, for any update rule.
 
-use crate::optim::positive;
-use crate::{Error, Float, Optimizer};
+use crate::error::Error;
+use crate::optim::{Optimizer, positive};
+use crate::scalar::Float;
 
 /// How the learning rate decays with `t`, which counts epochs or steps as the caller
 /// chooses (call [`Schedule::apply`] once per epoch, or once per step).

@@ -15,15 +15,17 @@ pub use average::AverageWeights;
 pub use callbacks::{EarlyStopping, Metric, SaveCheckpoints};
 pub use second_order::{fit_lbfgs, fit_newton};
 
+use crate::batch::{AsBatch, Batch};
 use crate::datasets::{Dataset, MiniBatches, SetOf, Supervised, check_finite};
+use crate::diagnostics::{TensorStats, UpdateMonitor};
+use crate::error::Error;
 use crate::losses::TakesTargets;
-use crate::network::{OnBatch, TensorRef};
+use crate::network::{Network, OnBatch, Tape, TensorRef};
+use crate::optim::Optimizer;
 use crate::record::{Record, Recorder, StepRow};
-use crate::scalar::first_non_finite;
-use crate::{
-    AsBatch, Batch, Clip, Error, Float, MaxNorm, Network, Optimizer, Regularizer, Schedule, Tape,
-    TensorStats, UpdateMonitor,
-};
+use crate::regularize::{Clip, MaxNorm, Regularizer};
+use crate::scalar::{Float, first_non_finite};
+use crate::schedule::Schedule;
 
 /// When a [`Schedule`] sets the learning rate.
 ///

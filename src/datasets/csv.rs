@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use super::{Labeled, Regression, data_error, read_file};
-use crate::{Batch, Error, Float};
+use crate::batch::Batch;
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// What precedes the samples in a CSV file.
 ///

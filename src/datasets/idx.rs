@@ -10,7 +10,9 @@ use std::io::Read;
 use std::path::Path;
 
 use super::{Labeled, data_error, open_data, read_at_most, read_up_to};
-use crate::{Batch, Error, Float};
+use crate::batch::Batch;
+use crate::error::Error;
+use crate::scalar::Float;
 
 const IMAGES_MAGIC: u32 = 2051;
 const LABELS_MAGIC: u32 = 2049;

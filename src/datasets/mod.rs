@@ -23,8 +23,9 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::scalar::first_non_finite;
-use crate::{Batch, BatchView, Error, Float};
+use crate::batch::{Batch, BatchView};
+use crate::error::Error;
+use crate::scalar::{Float, first_non_finite};
 
 pub use csv::{
     Header, NonFinite, diabetes, read_csv, read_csv_with, read_regression, read_regression_with,

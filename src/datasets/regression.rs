@@ -4,7 +4,9 @@ use super::{
     Dataset, MiniBatches, Supervised, Training, check_count, copy_columns, select_columns,
     shuffled, split,
 };
-use crate::{Batch, Error, Float};
+use crate::batch::Batch;
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// Inputs (one sample per column) and their target values (one column of `M` per sample):
 /// what [`MeanSquaredError`](crate::losses::MeanSquaredError) compares a network's outputs

@@ -4,7 +4,8 @@ use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
 use super::Labeled;
-use crate::{Batch, Float};
+use crate::batch::Batch;
+use crate::scalar::Float;
 
 /// The CS231n spiral data: `classes` arms of `points` 2-D points each, reproducible from
 /// `seed`. As in the notes, arm `j` has radius `r = linspace(0, 1)` and angle

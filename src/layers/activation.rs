@@ -1,7 +1,7 @@
 //! What every element-wise activation shares: a value, a derivative beside it, and the
 //! [`Layer`](crate::Layer) implementation built from the two.
 
-use crate::Float;
+use crate::scalar::Float;
 
 /// An element-wise activation `y = f(x)`, written as its value and its derivative side by
 /// side. The derivative is given both the input and the output, since some are cheaper from

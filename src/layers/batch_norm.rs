@@ -18,8 +18,10 @@
 
 use nalgebra::SVector;
 
-use crate::layer::{ScaleShift, Storage, TensorKind, TensorSpec};
-use crate::{BatchView, BatchViewMut, Error, Float, Layer};
+use crate::batch::{BatchView, BatchViewMut};
+use crate::error::Error;
+use crate::layer::{Layer, ScaleShift, Storage, TensorKind, TensorSpec};
+use crate::scalar::Float;
 
 /// Batch normalization of any width, with a learnable scale `gamma` (`weight`, starting at 1)
 /// and shift `beta` (`bias`, starting at 0), and running mean and variance (`running_mean`

@@ -15,13 +15,15 @@ use nalgebra::{DMatrixView, DMatrixViewMut, Dyn, MatrixView, SVector, U1};
 use rand::RngCore;
 
 use super::ReluMask;
+use crate::batch::{BatchView, BatchViewMut};
+use crate::init::Init;
 use crate::kernels::{
     DETECT, ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
     gemm_gated_by_bits, gemv, gemv_from_l2, gemv_per_sample, per_sample_cpu, per_sample_shape,
     weights_fit_in_l1,
 };
-use crate::layer::{Storage, TensorKind, TensorSpec};
-use crate::{BatchView, BatchViewMut, Float, Init, Layer};
+use crate::layer::{Layer, Storage, TensorKind, TensorSpec};
+use crate::scalar::Float;
 
 /// A fully-connected layer from `I` to `O` features: `y = W x + b`.
 ///
@@ -761,7 +763,7 @@ fn affine_input_grad<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Batch;
+    use crate::batch::Batch;
     use approx::assert_relative_eq;
 
     // W = [[1, 2], [3, 4], [5, 6]], b = [0.1, 0.2, 0.3], stored column-major then b.

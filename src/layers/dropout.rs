@@ -9,8 +9,10 @@ use crate::SeededRng;
 use nalgebra::SVector;
 use rand::{Rng, SeedableRng};
 
-use crate::layer::TensorSpec;
-use crate::{BatchView, BatchViewMut, Error, Float, Layer};
+use crate::batch::{BatchView, BatchViewMut};
+use crate::error::Error;
+use crate::layer::{Layer, TensorSpec};
+use crate::scalar::Float;
 
 /// Inverted dropout keeping each unit with probability `p` (default 0.5), of any width.
 ///

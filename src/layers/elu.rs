@@ -1,7 +1,7 @@
 //! ELU: `f(x) = x if x > 0 else alpha (e^x - 1)`, `f'(x) = 1 or y + alpha`.
 
 use super::activation::{Activation, activation_layer};
-use crate::Float;
+use crate::scalar::Float;
 
 /// Exponential linear unit (Clevert et al. 2015) with `alpha` 1 by default, of any width.
 ///

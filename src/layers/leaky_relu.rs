@@ -1,7 +1,7 @@
 //! Leaky ReLU: `f(x) = x if x > 0 else slope * x`, `f'(x) = 1 or slope` (kinked at 0).
 
 use super::activation::{Activation, activation_layer};
-use crate::Float;
+use crate::scalar::Float;
 
 /// Leaky ReLU with a small negative slope (0.01 by default), of any width.
 ///

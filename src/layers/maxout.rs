@@ -11,9 +11,11 @@ use nalgebra::{Const, Dyn, MatrixView, MatrixViewMut, SVector, U1};
 use rand::RngCore;
 
 use super::dense::{Cols, ColsMut, Gate, affine_backward, weight_any};
+use crate::batch::{BatchView, BatchViewMut};
+use crate::init::Init;
 use crate::kernels::affine;
-use crate::layer::{Storage, TensorKind, TensorSpec};
-use crate::{BatchView, BatchViewMut, Float, Init, Kinks, Layer};
+use crate::layer::{Kinks, Layer, Storage, TensorKind, TensorSpec};
+use crate::scalar::Float;
 
 /// A maxout layer from `I` to `O` features with `K` pieces per output (`K >= 1`; `K = 2`
 /// is the paper's usual choice and contains ReLU as a special case).

@@ -1,7 +1,7 @@
 //! ReLU: `f(x) = max(0, x)`, `f'(x) = 1 if x > 0 else 0` (a max gate: kinked at 0).
 
 use super::activation::{Activation, activation_layer};
-use crate::Float;
+use crate::scalar::Float;
 
 /// Rectified linear unit, `max(0, x)`, of any width.
 ///

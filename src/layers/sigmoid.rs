@@ -1,7 +1,7 @@
 //! Sigmoid: `f(x) = 1 / (1 + e^-x)`, `f'(x) = y (1 - y)` (from the output).
 
 use super::activation::{Activation, activation_layer};
-use crate::Float;
+use crate::scalar::Float;
 
 /// The logistic sigmoid, of any width.
 ///

@@ -1,7 +1,7 @@
 //! Tanh: `f(x) = tanh(x)`, `f'(x) = 1 - y^2` (from the output).
 
 use super::activation::{Activation, activation_layer};
-use crate::Float;
+use crate::scalar::Float;
 
 /// The hyperbolic tangent, of any width.
 ///

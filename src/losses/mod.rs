@@ -19,7 +19,10 @@ pub use mse::MeanSquaredError;
 pub use softmax::SoftmaxCrossEntropy;
 pub use svm::MulticlassSvm;
 
-use crate::{BatchView, BatchViewMut, Error, Float, Kinks};
+use crate::batch::{BatchView, BatchViewMut};
+use crate::error::Error;
+use crate::layer::Kinks;
+use crate::scalar::Float;
 
 /// A loss over `K` scores per sample.
 ///

@@ -2,7 +2,9 @@
 //! over the batch, with `dL_i/ds = 2 (s - t)`.
 
 use super::{Loss, check_targets};
-use crate::{Batch, BatchView, BatchViewMut, Error, Float};
+use crate::batch::{Batch, BatchView, BatchViewMut};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// The squared L2 distance between scores and targets, averaged over the samples (not over
 /// the elements: PyTorch's `MSELoss(reduction="sum")` divided by the batch size).

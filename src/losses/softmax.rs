@@ -4,7 +4,9 @@
 //! changes no probability.
 
 use super::{Loss, check_labels};
-use crate::{BatchView, BatchViewMut, Error, Float};
+use crate::batch::{BatchView, BatchViewMut};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// Softmax followed by the cross-entropy with the true class, averaged over the batch.
 ///
@@ -118,7 +120,7 @@ const PRODUCT_LIMIT: f64 = 1e200;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Batch;
+    use crate::batch::Batch;
     use approx::assert_relative_eq;
 
     #[test]

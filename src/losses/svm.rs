@@ -5,7 +5,10 @@
 //! `-1` for each of them (each margin is a max gate).
 
 use super::{Loss, check_labels};
-use crate::{BatchView, BatchViewMut, Error, Float, Kinks};
+use crate::batch::{BatchView, BatchViewMut};
+use crate::error::Error;
+use crate::layer::Kinks;
+use crate::scalar::Float;
 
 /// The multiclass SVM loss with margin 1, averaged over the batch.
 ///
@@ -76,7 +79,7 @@ impl<T: Float, const K: usize> Loss<T, K> for MulticlassSvm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Batch;
+    use crate::batch::Batch;
     use approx::assert_relative_eq;
 
     #[test]

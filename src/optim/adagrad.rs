@@ -1,7 +1,8 @@
 //! Adagrad: per-parameter rates from the sum of squared gradients.
 
 use super::{Optimizer, flush, in_scalar, positive, same_length, sized_state};
-use crate::{Error, Float};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// The hyperparameters of [`Adagrad`]; `eps` defaults to 1e-8.
 ///

@@ -1,7 +1,8 @@
 //! Adam with bias correction.
 
 use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
-use crate::{Error, Float};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// The hyperparameters of [`Adam`]. The default is the notes' recommendation: `lr` 1e-3,
 /// `beta1` 0.9, `beta2` 0.999, `eps` 1e-8.

@@ -90,7 +90,8 @@ pub use newton::{Newton, NewtonConfig};
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use sgd::Sgd;
 
-use crate::{Error, Float};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// An update rule: changes parameters from their gradients, one step at a time.
 ///

@@ -1,7 +1,8 @@
 //! SGD with (heavy-ball) momentum.
 
 use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
-use crate::{Error, Float};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// The hyperparameters of [`Momentum`]; `mu` defaults to the notes' 0.9.
 ///

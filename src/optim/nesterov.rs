@@ -1,7 +1,8 @@
 //! Nesterov momentum, in the notes' rewritten form.
 
 use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
-use crate::{Error, Float};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// The hyperparameters of [`Nesterov`]; `mu` defaults to the notes' 0.9.
 ///

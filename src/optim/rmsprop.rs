@@ -1,7 +1,8 @@
 //! RMSprop: Adagrad with a leaky cache.
 
 use super::{Optimizer, flush, in_scalar, open_fraction, positive, same_length, sized_state};
-use crate::{Error, Float};
+use crate::error::Error;
+use crate::scalar::Float;
 
 /// The hyperparameters of [`RmsProp`]; `decay` 0.99 and `eps` 1e-8 by default, as in the
 /// notes.

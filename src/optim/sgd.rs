@@ -1,7 +1,9 @@
 //! Vanilla stochastic gradient descent.
 
 use super::{Optimizer, flush, in_scalar, positive, same_length};
-use crate::{Error, Float, Network};
+use crate::error::Error;
+use crate::network::Network;
+use crate::scalar::Float;
 
 /// Vanilla stochastic gradient descent: `x -= lr * dx`. It has no state but its step count.
 ///

@@ -6,7 +6,11 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use super::{Callback, Control, EpochStats};
-use crate::{Checkpoint, Error, Float, Network, Optimizer};
+use crate::checkpoint::Checkpoint;
+use crate::error::Error;
+use crate::network::Network;
+use crate::optim::Optimizer;
+use crate::scalar::Float;
 
 /// A number of each epoch that a callback watches.
 ///

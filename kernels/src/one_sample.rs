@@ -21,7 +21,7 @@
 
 use std::arch::x86_64::__m512i;
 
-use crate::Scalar;
+use crate::scalar::Scalar;
 
 /// `y = W x + b` (then `max(0, y)` when `RELU` is set) for `W` the `O x I` column-major
 /// matrix at `w`, if the shape is one of the module's two; returns whether it was (having
@@ -186,7 +186,8 @@ unsafe fn few<T: Scalar, const O: usize, const I: usize, const RELU: bool>(
 #[cfg(test)]
 mod tests {
     use super::gemv;
-    use crate::{AVX512, Scalar, detect_isa};
+    use crate::scalar::Scalar;
+    use crate::{AVX512, detect_isa};
 
     /// `gemv` on one shape against the sum written out, with small integers (exact in both
     /// scalar types); `None` when the shape is not one of the module's.

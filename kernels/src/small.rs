@@ -14,8 +14,7 @@
 
 use std::marker::PhantomData;
 
-use crate::Scalar;
-use crate::scalar::lanes::Simd;
+use crate::scalar::{Scalar, lanes::Simd};
 use crate::{
     Epilogue, FEW, GROUP, Operand, OperandMut, Problem, ReluGate, SHALLOW_K, SHALLOW_ROWS,
     contiguous_columns, pack_few_rows_a, pack_shallow_a, put,

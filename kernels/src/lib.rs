@@ -1381,8 +1381,9 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
     // With AVX2, a column-major `B` (forward's batch `X`, backward's `dZ` in `dX = W^T dZ`)
     // is read in place too, `NR` columns at a time, each a sequential stream: packing it
     // cost a sixth of W2's batched forward. Only a last panel of fewer than `NR` columns is
-    // packed, zero-padded, at the start of `b_pack`.
-    let b_in_place = ISA == AVX2 && b.rs == 1;
+    // packed, zero-padded, at the start of `b_pack`. (A column stride of 0, columns that
+    // alias, is packed: the kernel reads `ldb` 0 as a packed panel.)
+    let b_in_place = ISA == AVX2 && b.rs == 1 && b.cs != 0;
     let mut jc = 0;
     while jc < n {
         let nc = (n - jc).min(NC);
@@ -1734,6 +1735,39 @@ fn store<T: Scalar, const MR: usize, const NR: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `B` whose columns alias (column stride 0: one column repeated), on every
+    /// instruction set: it is packed, not read in place, where the AVX2 kernel reads a
+    /// column-major `B` in place.
+    #[test]
+    fn a_b_whose_columns_alias_is_read_as_its_one_column() {
+        let (m, k, n) = (32, 40, 13);
+        let a: Vec<f64> = (0..m * k).map(|v| ((v * 7) % 5) as f64 - 2.0).collect();
+        let column: Vec<f64> = (0..k).map(|v| v as f64 - 3.0).collect();
+        let expected: Vec<f64> = (0..m * n)
+            .map(|e| (0..k).map(|q| a[e % m + q * m] * column[q]).sum())
+            .collect();
+        for isa in [PORTABLE, AVX2, AVX512]
+            .into_iter()
+            .filter(|&i| i <= detect_isa())
+        {
+            let mut c = vec![f64::NAN; m * n];
+            f64::matrix_product(Product {
+                isa,
+                m,
+                k,
+                n,
+                alpha: 1.0,
+                a: Operand::new(&a, 1, m),
+                b: Operand::new(&column, 1, 0),
+                beta: 0.0,
+                bias: None,
+                epilogue: Epilogue::None,
+                c: OperandMut::new(&mut c, 1, m),
+            });
+            assert_eq!(c, expected, "isa {isa}");
+        }
+    }
 
     /// `C = alpha A B + bias` (then the ReLU) on every path: shallow, few rows (dot
     /// products), packed, and every instruction set this CPU has, with `alpha` other than

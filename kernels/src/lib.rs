@@ -1747,26 +1747,43 @@ mod tests {
         let expected: Vec<f64> = (0..m * n)
             .map(|e| (0..k).map(|q| a[e % m + q * m] * column[q]).sum())
             .collect();
-        for isa in [PORTABLE, AVX2, AVX512]
-            .into_iter()
-            .filter(|&i| i <= detect_isa())
-        {
-            let mut c = vec![f64::NAN; m * n];
-            f64::matrix_product(Product {
-                isa,
-                m,
-                k,
-                n,
-                alpha: 1.0,
-                a: Operand::new(&a, 1, m),
-                b: Operand::new(&column, 1, 0),
-                beta: 0.0,
-                bias: None,
-                epilogue: Epilogue::None,
-                c: OperandMut::new(&mut c, 1, m),
-            });
+        let b = Operand::new(&column, 1, 0);
+        for (isa, c) in on_every_isa((m, k, n), 1.0, &a, b, None, Epilogue::None) {
             assert_eq!(c, expected, "isa {isa}");
         }
+    }
+
+    /// `C = alpha A B (+ bias, then the epilogue)` with `A` column-major `m x k`, on every
+    /// instruction set this CPU has: each set and its `C`.
+    fn on_every_isa(
+        (m, k, n): (usize, usize, usize),
+        alpha: f64,
+        a: &[f64],
+        b: Operand<'_, f64>,
+        bias: Option<&[f64]>,
+        epilogue: Epilogue<'_, f64>,
+    ) -> Vec<(u8, Vec<f64>)> {
+        [PORTABLE, AVX2, AVX512]
+            .into_iter()
+            .filter(|&i| i <= detect_isa())
+            .map(|isa| {
+                let mut c = vec![f64::NAN; m * n];
+                f64::matrix_product(Product {
+                    isa,
+                    m,
+                    k,
+                    n,
+                    alpha,
+                    a: Operand::new(a, 1, m),
+                    b,
+                    beta: 0.0,
+                    bias,
+                    epilogue,
+                    c: OperandMut::new(&mut c, 1, m),
+                });
+                (isa, c)
+            })
+            .collect()
     }
 
     /// `C = alpha A B + bias` (then the ReLU) on every path: shallow, few rows (dot
@@ -1788,24 +1805,9 @@ mod tests {
                             if relu { v.max(0.0) } else { v }
                         })
                         .collect();
-                    for isa in [PORTABLE, AVX2, AVX512]
-                        .into_iter()
-                        .filter(|&i| i <= detect_isa())
-                    {
-                        let mut c = vec![f64::NAN; m * n];
-                        f64::matrix_product(Product {
-                            isa,
-                            m,
-                            k,
-                            n,
-                            alpha,
-                            a: Operand::new(&a, 1, m),
-                            b: Operand::new(&b, 1, k),
-                            beta: 0.0,
-                            bias: Some(&bias),
-                            epilogue: if relu { Epilogue::Relu } else { Epilogue::None },
-                            c: OperandMut::new(&mut c, 1, m),
-                        });
+                    let epilogue = if relu { Epilogue::Relu } else { Epilogue::None };
+                    let b = Operand::new(&b, 1, k);
+                    for (isa, c) in on_every_isa((m, k, n), alpha, &a, b, Some(&bias), epilogue) {
                         assert_eq!(
                             c, expected,
                             "{m}x{k}x{n}, alpha {alpha}, relu {relu}, isa {isa}"

@@ -373,7 +373,7 @@ fn combining(c: &mut Criterion) {
     let five = Ensemble::new((1..=5).map(W2::new).collect()).unwrap();
     group.throughput(Throughput::Elements(256));
     group.bench_function("W2 probabilities batch 256, one network", |b| {
-        b.iter(|| constnet::metrics::predict_proba(&one, black_box(&x)))
+        b.iter(|| one.predict_proba(black_box(&x)))
     });
     group.bench_function("W2 probabilities batch 256, ensemble of 5", |b| {
         b.iter(|| five.predict_proba(black_box(&x)))

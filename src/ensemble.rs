@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::batch::{AnyBatch, Batch, BatchIs};
 use crate::checkpoint::Checkpoint;
 use crate::error::Error;
-use crate::metrics::{predict_proba, softmax_in_place, top_k_accuracy};
+use crate::metrics::{softmax_in_place, top_k_accuracy};
 use crate::network::{Network, OnBatch, as_batch};
 use crate::scalar::Float;
 
@@ -86,7 +86,7 @@ impl<N> Ensemble<N> {
 )]
 pub trait EnsembleOnBatch<W, T: Float, const IN: usize, const OUT: usize> {
     /// The mean of the members' class probabilities (each member's softmax, as
-    /// [`predict_proba`] computes it), one column per sample.
+    /// [`OnBatch::predict_proba`] computes it), one column per sample.
     ///
     /// ```
     /// use constnet::{ensemble::Ensemble, prelude::*};
@@ -94,9 +94,8 @@ pub trait EnsembleOnBatch<W, T: Float, const IN: usize, const OUT: usize> {
     /// let ensemble = Ensemble::new(vec![Net::new(0), Net::new(1)])?;
     /// let x = constnet::batch::from_rows(&[[0.5, -1.0], [2.0, 0.0]]);
     /// let p = ensemble.predict_proba(&x);
-    /// let (a, b) = (predict_proba(&Net::new(0), &x), predict_proba(&Net::new(1), &x));
+    /// let (a, b) = (Net::new(0).predict_proba(&x), Net::new(1).predict_proba(&x));
     /// assert!((p - (a + b) / 2.0).abs().max() < 1e-6);
-    /// # use constnet::metrics::predict_proba;
     /// # Ok::<(), constnet::Error>(())
     /// ```
     fn predict_proba<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT>;
@@ -172,9 +171,9 @@ where
         let x = as_batch(x);
         let mut members = self.members.iter();
         let first = members.next().expect("an ensemble has a member");
-        let mut sum = predict_proba(first, &x);
+        let mut sum = first.predict_proba(&x);
         for net in members {
-            sum += predict_proba(net, &x);
+            sum += net.predict_proba(&x);
         }
         sum / T::of_f64(self.members.len() as f64)
     }

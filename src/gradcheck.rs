@@ -16,12 +16,13 @@ use std::fmt;
 
 use rand::SeedableRng;
 
-use crate::batch::Batch;
+use crate::batch::{AnyBatch, Batch, BatchIs};
 use crate::error::Error;
 use crate::layer::Kinks;
 use crate::losses::Loss;
-use crate::network::{Network, OnBatch, Tape, TensorRef};
+use crate::network::{Network, OnBatch, Tape, TensorRef, as_batch};
 use crate::regularize::Regularizer;
+use crate::scalar::Float;
 
 /// What a gradient check does.
 ///
@@ -37,14 +38,14 @@ use crate::regularize::Regularizer;
 ///     check_input: true,
 ///     ..Options::default()
 /// };
-/// let report = gradcheck(&net, &x, &[1, 0, 1][..], &SoftmaxCrossEntropy, &options)?;
+/// let report = net.gradcheck(&x, &[1, 0, 1][..], &SoftmaxCrossEntropy, &options)?;
 /// assert!(report.passed(), "{report}");
 /// // 5 elements of each tensor, or all of a smaller one; the input comes last.
 /// let checked: Vec<usize> = report.tensors.iter().map(|t| t.checked).collect();
 /// assert_eq!(checked, [5, 4, 5, 2, 5]); // fc1.weight, fc1.bias, fc2.weight, fc2.bias
 /// assert_eq!(report.tensors[4].name, "input");
 /// let bad_step = Options { step: 0.0, ..Options::default() };
-/// assert!(gradcheck(&net, &x, &[1, 0, 1][..], &SoftmaxCrossEntropy, &bad_step).is_err());
+/// assert!(net.gradcheck(&x, &[1, 0, 1][..], &SoftmaxCrossEntropy, &bad_step).is_err());
 /// # Ok::<(), constnet::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +85,7 @@ impl Default for Options {
 /// network! { struct Net { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> } }
 /// # let net = Net::<f64>::init(0);
 /// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
-/// let report = gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &Default::default())?;
+/// let report = net.gradcheck(&x, &[0, 1][..], &SoftmaxCrossEntropy, &Default::default())?;
 /// let fc2_bias = &report.tensors[3];
 /// let worst = fc2_bias.worst.expect("a tensor with counted elements has a worst one");
 /// assert!(worst.index < 2);
@@ -114,7 +115,7 @@ pub struct Element {
 /// # let net = Net::<f64>::init(0);
 /// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
 /// let options = Options { samples_per_tensor: 4, ..Options::default() };
-/// let report = gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &options)?;
+/// let report = net.gradcheck(&x, &[0, 1][..], &SoftmaxCrossEntropy, &options)?;
 /// let fc1_weight = &report.tensors[0];
 /// assert_eq!(fc1_weight.name, "fc1.weight");
 /// assert_eq!(fc1_weight.checked, 4); // 4 of its 6 elements
@@ -141,14 +142,14 @@ pub struct TensorReport {
     pub worst: Option<Element>,
 }
 
-/// The result of [`gradcheck`]: one line per tensor.
+/// The result of [`GradCheck::gradcheck`]: one line per tensor.
 ///
 /// ```
 /// use constnet::prelude::*;
 /// network! { struct Net { fc1: Dense<2, 3>, act: Tanh, fc2: Dense<3, 2> } }
 /// # let net = Net::<f64>::init(0);
 /// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
-/// let report = gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &Default::default())?;
+/// let report = net.gradcheck(&x, &[0, 1][..], &SoftmaxCrossEntropy, &Default::default())?;
 /// assert_eq!((report.tensors.len(), report.tolerance), (4, 1e-7));
 /// // Printed, it is a table with a header, a line per tensor and the verdict.
 /// let text = report.to_string();
@@ -176,7 +177,7 @@ impl Report {
     /// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
     /// let check = |step| {
     ///     let options = Options { step, ..Options::default() };
-    ///     gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &options)
+    ///     net.gradcheck(&x, &[0, 1][..], &SoftmaxCrossEntropy, &options)
     /// };
     /// assert!(check(1e-5)?.passed());
     /// // A step of 0.5 is far too coarse: the centered difference misses the gradient.
@@ -199,7 +200,7 @@ impl Report {
     /// # let x = Batch::<f64, 2>::from_fn(2, |i, j| (i as f64 + 1.0) * (j as f64 - 0.5));
     /// let check = |step| {
     ///     let options = Options { step, ..Options::default() };
-    ///     gradcheck(&net, &x, &[0, 1][..], &SoftmaxCrossEntropy, &options)
+    ///     net.gradcheck(&x, &[0, 1][..], &SoftmaxCrossEntropy, &options)
     /// };
     /// let (fine, coarse) = (check(1e-5)?, check(0.5)?);
     /// assert!(fine.max_rel_error() < 1e-7);
@@ -251,21 +252,104 @@ pub fn rel_error(analytic: f64, numeric: f64) -> f64 {
     }
 }
 
-/// Checks `net`'s backward pass against centered differences of the loss on batch `x`.
+/// The numeric gradient check of a network from `IN` inputs to `OUT` outputs, in `f64`, on a
+/// batch of shape `W` (see [`OnBatch`]). Every network has it, and it runs on a network of
+/// `f64` (cast one of `f32` with `.cast::<f64>()`) with a batch of `IN`-wide `f64` samples:
+/// anything else is this trait's error at the call, in words. In the
+/// [prelude](crate::prelude).
 ///
-/// ```
+/// ```compile_fail
 /// use constnet::prelude::*;
-/// network! { struct Net { fc1: Dense<3, 5>, act: Tanh, fc2: Dense<5, 2> } }
-/// let net = Net::<f64>::init(1);
-/// let x = Batch::<f64, 3>::from_fn(4, |i, j| (i as f64 - j as f64) * 0.3);
-/// let report = gradcheck(&net, &x, &[0, 1, 1, 0][..], &SoftmaxCrossEntropy, &Default::default())?;
-/// assert!(report.passed(), "{report}");
-/// assert!(report.max_rel_error() < 1e-7);
-/// # Ok::<(), constnet::Error>(())
+/// network! { struct Net { fc: Dense<2, 3> } }
+/// let x = Batch::<f64, 2>::zeros(2);
+/// let options = Default::default();
+/// Net::<f32>::new(0).gradcheck(&x, &[0, 1][..], &SoftmaxCrossEntropy, &options); // f32
 /// ```
-pub fn gradcheck<N, L, const IN: usize, const OUT: usize>(
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is checked in `f64`, on {IN}-wide `f64` samples",
+    label = "given another width or type"
+)]
+pub trait GradCheck<W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
+    /// Checks the network's backward pass against centered differences of `loss` on the
+    /// batch `x` with targets `target`.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc1: Dense<3, 5>, act: Tanh, fc2: Dense<5, 2> } }
+    /// let net = Net::<f64>::init(1);
+    /// let x = Batch::<f64, 3>::from_fn(4, |i, j| (i as f64 - j as f64) * 0.3);
+    /// let labels = [0, 1, 1, 0];
+    /// let report = net.gradcheck(&x, &labels[..], &SoftmaxCrossEntropy, &Default::default())?;
+    /// assert!(report.passed(), "{report}");
+    /// assert!(report.max_rel_error() < 1e-7);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn gradcheck<X: ?Sized + AnyBatch<Shape = W>, L: Loss<f64, OUT>>(
+        &self,
+        x: &X,
+        target: &L::Target,
+        loss: &L,
+        options: &Options,
+    ) -> Result<Report, Error>;
+}
+
+/// `do_not_recommend`: rustc then reports a batch of another width, or a network of another
+/// scalar type, with [`GradCheck`]'s message alone.
+#[diagnostic::do_not_recommend]
+impl<W, T, const IN: usize, const OUT: usize, N> GradCheck<W, T, IN, OUT> for N
+where
+    W: ChecksIn<N, IN, OUT>,
+    T: Float,
+    N: Network<T, IN, OUT>,
+{
+    fn gradcheck<X: ?Sized + AnyBatch<Shape = W>, L: Loss<f64, OUT>>(
+        &self,
+        x: &X,
+        target: &L::Target,
+        loss: &L,
+        options: &Options,
+    ) -> Result<Report, Error> {
+        W::gradcheck(self, x, target, loss, options)
+    }
+}
+
+/// A batch shape of `IN`-wide `f64` samples, for a network `N` of `f64`. [`GradCheck`] is
+/// implemented for every network, of any scalar type `T`, with this bound on the batch's
+/// shape: rustc then reaches the method before it finds `N` is not of `f64`, and says so
+/// with [`GradCheck`]'s message (a bound `N: Network<f64, IN, OUT>` on the impl would hide
+/// the method from a network of `f32`, and rustc would say it has no such method).
+#[doc(hidden)]
+pub trait ChecksIn<N, const IN: usize, const OUT: usize> {
+    /// [`GradCheck::gradcheck`] of `net`.
+    fn gradcheck<X: ?Sized + AnyBatch<Shape = Self>, L: Loss<f64, OUT>>(
+        net: &N,
+        x: &X,
+        target: &L::Target,
+        loss: &L,
+        options: &Options,
+    ) -> Result<Report, Error>;
+}
+
+impl<W, N, const IN: usize, const OUT: usize> ChecksIn<N, IN, OUT> for W
+where
+    W: BatchIs<f64, IN>,
+    N: Network<f64, IN, OUT>,
+{
+    fn gradcheck<X: ?Sized + AnyBatch<Shape = W>, L: Loss<f64, OUT>>(
+        net: &N,
+        x: &X,
+        target: &L::Target,
+        loss: &L,
+        options: &Options,
+    ) -> Result<Report, Error> {
+        check(net, as_batch(x).clone_owned(), target, loss, options)
+    }
+}
+
+/// [`GradCheck::gradcheck`] on an owned copy of the batch, which the check perturbs.
+fn check<N, L, const IN: usize, const OUT: usize>(
     net: &N,
-    x: &Batch<f64, IN>,
+    x: Batch<f64, IN>,
     target: &L::Target,
     loss: &L,
     options: &Options,
@@ -285,7 +369,7 @@ where
         net: net.clone(),
         tape: net.new_tape(x.ncols()),
         grads: net.new_grads(),
-        x: x.clone(),
+        x,
         target,
         loss,
         regularizer: options.regularizer,
@@ -322,7 +406,7 @@ where
         reports.push(report);
     }
     if input_grad {
-        let indices = sample_indices(x.len(), options.samples_per_tensor, &mut rng);
+        let indices = sample_indices(probe.x.len(), options.samples_per_tensor, &mut rng);
         let mut report = TensorReport::new("input".into());
         for i in indices {
             let element = probe.check(Which::Input(i), analytic_input[i], options)?;

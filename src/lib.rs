@@ -49,7 +49,7 @@
 //! | [`layers`] | `Dense`, `Maxout`, the activations, `Dropout`, `BatchNorm`, `LayerNorm`: one file each, forward beside backward |
 //! | [`Layer`] | the trait a custom layer implements to appear in `network!` |
 //! | [`losses`] | softmax cross-entropy, multiclass SVM, mean squared error, distillation |
-//! | [`gradcheck()`](gradcheck()) | numeric gradient check, per parameter tensor, kink-aware |
+//! | [`gradcheck`], [`GradCheck`] | numeric gradient check, per parameter tensor, kink-aware |
 //! | [`Optimizer`]: [`Sgd`], [`Momentum`], [`Nesterov`], [`Adagrad`], [`RmsProp`], [`Adam`]; [`Schedule`] | the notes' update rules and learning-rate decays |
 //! | [`Regularizer`] (L2, L1, elastic net), [`MaxNorm`] | regularization |
 //! | [`UpdateMonitor`] | update/weight ratios and gradient norms per tensor |
@@ -114,7 +114,7 @@ pub use batch::{
 pub use checkpoint::Checkpoint;
 pub use diagnostics::{TensorStats, UpdateMonitor};
 pub use error::Error;
-pub use gradcheck::gradcheck;
+pub use gradcheck::GradCheck;
 pub use init::Init;
 pub use layer::{Kinks, Layer, Storage, TensorKind, TensorSpec};
 pub use losses::Loss;
@@ -284,6 +284,7 @@ pub use constnet_macros::network;
 /// Everything a training script needs, for a glob import.
 pub mod prelude {
     pub use crate::ensemble::EnsembleOnBatch;
+    pub use crate::gradcheck::GradCheck;
     pub use crate::layers::{
         BatchNorm, Dense, Dropout, Elu, LayerNorm, LeakyRelu, Maxout, Relu, Sigmoid, Tanh,
     };
@@ -293,7 +294,7 @@ pub mod prelude {
         Adagrad, AdagradConfig, Adam, AdamConfig, AsBatch, AsSample, Batch, BatchView,
         BatchViewMut, Clip, Decay, Error, Float, Layer, Loss, MaxNorm, Momentum, MomentumConfig,
         Nesterov, NesterovConfig, Network, OnBatch, OnSample, Optimizer, Penalty, Regularizer,
-        RmsProp, RmsPropConfig, Sample, Schedule, Sgd, Tape, UpdateMonitor, gradcheck, network,
+        RmsProp, RmsPropConfig, Sample, Schedule, Sgd, Tape, UpdateMonitor, network,
     };
 }
 

@@ -1,7 +1,7 @@
 //! Evaluation metrics beyond accuracy: a classifier's top-k accuracy, confusion matrix and
-//! per-class precision, recall and F1, its class probabilities; a regressor's mean absolute
+//! per-class precision, recall and F1; a regressor's mean absolute
 //! error, root mean squared error and coefficient of determination. Each takes the network's
-//! scores or outputs for a whole set (from [`OnBatch::forward_batch`]) and the set's targets,
+//! scores or outputs for a whole set (from [`OnBatch::forward_batch`](crate::network::OnBatch::forward_batch)) and the set's targets,
 //! and checks that they match: a length or label mismatch is an `Err`, never a panic.
 //!
 //! The definitions are scikit-learn's: precision `tp / (tp + fp)`, recall `tp / (tp + fn)`,
@@ -14,7 +14,7 @@ use std::fmt;
 use crate::batch::Batch;
 use crate::error::Error;
 use crate::losses::check_labels;
-use crate::network::{Network, OnBatch, argmax};
+use crate::network::argmax;
 use crate::scalar::Float;
 
 /// The fraction of samples whose label is among their `k` highest scores (ties broken
@@ -323,57 +323,6 @@ pub fn r2_score<T: Float, const M: usize>(
         };
     }
     Ok(total / M.max(1) as f64)
-}
-
-/// The predicted class of every sample of `x` (the largest score of each column).
-///
-/// ```
-/// use constnet::prelude::*;
-/// network! { struct Net { fc: Dense<2, 2> } }
-/// let mut net = Net::new(0);
-/// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
-/// let x = constnet::batch::from_rows(&[[0.2, 0.9], [0.7, 0.1]]);
-/// assert_eq!(constnet::metrics::predict_batch(&net, &x), [1, 0]);
-/// # Ok::<(), constnet::Error>(())
-/// ```
-pub fn predict_batch<T, const IN: usize, const OUT: usize, N>(
-    net: &N,
-    x: &impl crate::AsBatch<T, IN>,
-) -> Vec<usize>
-where
-    T: Float,
-    N: Network<T, IN, OUT>,
-{
-    net.forward_batch(x)
-        .column_iter()
-        .map(|s| argmax(s.as_slice()))
-        .collect()
-}
-
-/// The softmax of every sample's scores: class probabilities, each column summing to 1
-/// (computed stably, from the scores less their maximum).
-///
-/// ```
-/// use constnet::prelude::*;
-/// network! { struct Net { fc: Dense<2, 3> } }
-/// let net = Net::new(0);
-/// let x = constnet::batch::from_rows(&[[0.2, 0.9], [0.7, 0.1]]);
-/// let p = constnet::metrics::predict_proba(&net, &x);
-/// assert!(p.column_iter().all(|c| (c.sum() - 1.0).abs() < 1e-6 && c.iter().all(|&v| v > 0.0)));
-/// ```
-pub fn predict_proba<T, const IN: usize, const OUT: usize, N>(
-    net: &N,
-    x: &impl crate::AsBatch<T, IN>,
-) -> Batch<T, OUT>
-where
-    T: Float,
-    N: Network<T, IN, OUT>,
-{
-    let mut scores = net.forward_batch(x);
-    for column in scores.as_mut_slice().chunks_exact_mut(OUT) {
-        softmax_in_place(column, T::ONE);
-    }
-    scores
 }
 
 /// `softmax(scale * v)` of one sample's scores, in place, computed from the scores less

@@ -8,7 +8,7 @@
 //! | [`regularization_raises_loss`] | the loss plus a penalty rises with the penalty's strength (0, then the strength, then ten times it) |
 //! | [`overfit_small`] | a copy trained on a few samples (20 by default, regularization off) reaches a loss near zero and 100% training accuracy within a step budget |
 //! | [`learns_beyond_chance`] | a copy trained briefly on part of the data classifies held-out samples better than always answering the most frequent class |
-//! | [`gradients`] | the analytic gradient matches centered differences on a few samples ([`gradcheck`](crate::gradcheck())) |
+//! | [`gradients`] | the analytic gradient matches centered differences on a few samples ([`GradCheck`]) |
 //!
 //! [`run`] runs all five. None of them changes the network or update rule it is given:
 //! the training checks train copies. A broken setup fails at least one: a learning rate far
@@ -40,7 +40,7 @@ use std::ops::Range;
 use crate::batch::Batch;
 use crate::datasets::{Dataset, Labeled, SetOf, Supervised};
 use crate::error::Error;
-use crate::gradcheck::{self, gradcheck};
+use crate::gradcheck::{self, GradCheck};
 use crate::losses::Loss;
 use crate::network::{Network, OnBatch};
 use crate::optim::Optimizer;
@@ -493,7 +493,7 @@ where
     })
 }
 
-/// The numeric gradient check ([`gradcheck`](crate::gradcheck())) of `net64` (the network in
+/// The numeric gradient check ([`GradCheck`]) of `net64` (the network in
 /// `f64`: `net.cast::<f64>()`) on the first [`Options::gradient_samples`] of `data`, with
 /// [`Options::gradcheck`]; kinks and round-off are reported, not failed.
 ///
@@ -520,7 +520,7 @@ where
 {
     let subset = first(data, options.gradient_samples)?;
     let x = subset.inputs.map(|v| v.as_f64());
-    let report = gradcheck(net64, &x, &subset.labels[..], loss, &options.gradcheck)?;
+    let report = net64.gradcheck(&x, &subset.labels[..], loss, &options.gradcheck)?;
     let (checked, kinks, round_off) = report.tensors.iter().fold((0, 0, 0), |acc, t| {
         (acc.0 + t.checked, acc.1 + t.kinks, acc.2 + t.round_off)
     });

@@ -53,10 +53,7 @@ fn an_ensemble_of_one_is_that_network() {
     let net = Net::<f32>::new(4);
     let x = Batch::<f32, 2>::from_fn(5, |i, j| (i as f32 - j as f32) * 0.3);
     let ensemble = Ensemble::new(vec![net.clone()]).unwrap();
-    assert_eq!(
-        ensemble.predict_proba(&x),
-        constnet::metrics::predict_proba(&net, &x)
-    );
+    assert_eq!(ensemble.predict_proba(&x), net.predict_proba(&x));
 }
 
 /// Every step's parameters, as the trainer leaves them.
@@ -253,7 +250,7 @@ fn a_small_network_distilled_from_an_ensemble_learns_the_ensemble_s_classes() {
     let agree = ensemble
         .predict(&test.inputs)
         .iter()
-        .zip(constnet::metrics::predict_batch(&student, &test.inputs))
+        .zip(student.predict_batch(&test.inputs))
         .filter(|(a, b)| **a == *b)
         .count();
     assert!(

@@ -197,7 +197,9 @@ fn a_net_with_batch_norm_passes_gradcheck() {
         check_input: true,
         ..Options::default()
     };
-    let report = gradcheck(&net, &x, &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+    let report = net
+        .gradcheck(&x, &labels[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert!(report.passed(), "{report}");
     assert!(report.max_rel_error() < 1e-7, "{report}");
 }
@@ -212,7 +214,9 @@ fn a_net_with_batch_norm_maxout_and_dropout_passes_gradcheck() {
         check_input: true,
         ..Options::default()
     };
-    let report = gradcheck(&net, &x, &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+    let report = net
+        .gradcheck(&x, &labels[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert!(report.passed(), "{report}");
     assert!(report.max_rel_error() < 1e-7, "{report}");
 }

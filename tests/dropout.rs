@@ -153,7 +153,9 @@ fn a_net_with_dropout_passes_gradcheck_with_its_mask_fixed() {
         check_input: true,
         ..Options::default()
     };
-    let report = gradcheck(&net, &x, &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+    let report = net
+        .gradcheck(&x, &labels[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert!(report.passed(), "{report}");
     assert!(report.max_rel_error() < 1e-7, "{report}");
 }

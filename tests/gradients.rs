@@ -54,14 +54,8 @@ fn assert_passes(report: &Report) {
 }
 
 fn check_softmax<N: Network<f64, 5, 4>>(net: &N) -> Report {
-    gradcheck(
-        net,
-        &inputs(6, 1),
-        &LABELS[..],
-        &SoftmaxCrossEntropy,
-        &options(),
-    )
-    .unwrap()
+    net.gradcheck(&inputs(6, 1), &LABELS[..], &SoftmaxCrossEntropy, &options())
+        .unwrap()
 }
 
 #[test]
@@ -89,7 +83,9 @@ fn a_two_input_relu_net_passes_gradcheck_with_and_without_its_input() {
             ..Options::default()
         };
         let net = TwoInputNet::<f64>::init(9);
-        let report = gradcheck(&net, &x, &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+        let report = net
+            .gradcheck(&x, &labels[..], &SoftmaxCrossEntropy, &options)
+            .unwrap();
         assert_passes(&report);
     }
 }
@@ -122,7 +118,9 @@ fn deep_mixed_net_passes_gradcheck() {
 #[test]
 fn svm_loss_passes_gradcheck_with_its_hinge_kinks_reported() {
     let net = TanhNet::<f64>::init(9);
-    let report = gradcheck(&net, &inputs(6, 2), &LABELS[..], &MulticlassSvm, &options()).unwrap();
+    let report = net
+        .gradcheck(&inputs(6, 2), &LABELS[..], &MulticlassSvm, &options())
+        .unwrap();
     assert_passes(&report);
 }
 
@@ -130,7 +128,9 @@ fn svm_loss_passes_gradcheck_with_its_hinge_kinks_reported() {
 fn mse_loss_passes_gradcheck() {
     let net = SigmoidNet::<f64>::init(10);
     let targets = Batch::<f64, 4>::from_fn(6, |i, j| (i as f64 - j as f64) * 0.25);
-    let report = gradcheck(&net, &inputs(6, 3), &targets, &MeanSquaredError, &options()).unwrap();
+    let report = net
+        .gradcheck(&inputs(6, 3), &targets, &MeanSquaredError, &options())
+        .unwrap();
     assert_passes(&report);
 }
 
@@ -141,14 +141,9 @@ fn l2_regularized_loss_passes_gradcheck() {
         regularizer: Some(Regularizer::l2(0.3).unwrap()),
         ..options()
     };
-    let report = gradcheck(
-        &net,
-        &inputs(6, 4),
-        &LABELS[..],
-        &SoftmaxCrossEntropy,
-        &options,
-    )
-    .unwrap();
+    let report = net
+        .gradcheck(&inputs(6, 4), &LABELS[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert_passes(&report);
 }
 
@@ -190,14 +185,9 @@ fn gradcheck_detects_kinks_instead_of_failing_on_them() {
         samples_per_tensor: 1000,
         ..Options::default()
     };
-    let report = gradcheck(
-        &net,
-        &inputs(6, 6),
-        &LABELS[..],
-        &SoftmaxCrossEntropy,
-        &options,
-    )
-    .unwrap();
+    let report = net
+        .gradcheck(&inputs(6, 6), &LABELS[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert!(report.tensors[1].kinks > 0, "\n{report}");
     assert!(report.passed(), "\n{report}");
 }

@@ -117,7 +117,9 @@ fn a_net_of_maxout_layers_passes_gradcheck() {
         check_input: true,
         ..Options::default()
     };
-    let report = gradcheck(&net, &x, &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+    let report = net
+        .gradcheck(&x, &labels[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert!(report.passed(), "{report}");
     assert!(report.max_rel_error() < 1e-7, "{report}");
 }

@@ -2,10 +2,7 @@
 //! network: its confusion matrix's diagonal is its accuracy, top-1 accuracy is accuracy,
 //! top-K is 1, and the probabilities are the softmax of the scores.
 
-use constnet::metrics::{
-    ConfusionMatrix, predict_batch, predict_proba, r2_score, root_mean_squared_error,
-    top_k_accuracy,
-};
+use constnet::metrics::{ConfusionMatrix, r2_score, root_mean_squared_error, top_k_accuracy};
 use constnet::prelude::*;
 use constnet::train::{Config, Progress, fit};
 
@@ -55,12 +52,12 @@ fn metrics_of_a_trained_classifier_agree_with_each_other() {
     assert_eq!(top_k_accuracy(&scores, &data.labels, 3).unwrap(), 1.0);
     let m = ConfusionMatrix::from_scores(&scores, &data.labels).unwrap();
     assert_eq!(m.accuracy(), accuracy);
-    let predicted = predict_batch(&net, &data.inputs);
+    let predicted = net.predict_batch(&data.inputs);
     assert_eq!(
         m,
         ConfusionMatrix::from_predictions(3, &predicted, &data.labels).unwrap()
     );
-    let p = predict_proba(&net, &data.inputs);
+    let p = net.predict_proba(&data.inputs);
     for (column, s) in p.column_iter().zip(scores.column_iter()) {
         let z: f32 = s.iter().map(|v| v.exp()).sum();
         for (pi, si) in column.iter().zip(s.iter()) {

@@ -279,7 +279,9 @@ fn regularized_losses_pass_gradcheck() {
             regularizer: Some(regularizer),
             ..Options::default()
         };
-        let report = gradcheck(&net, &x, &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+        let report = net
+            .gradcheck(&x, &labels[..], &SoftmaxCrossEntropy, &options)
+            .unwrap();
         assert!(report.passed(), "{regularizer:?}\n{report}");
     }
 }

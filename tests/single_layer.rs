@@ -29,7 +29,9 @@ fn check<const N: usize, Net: Network<f64, N, N>>(net: &Net) {
         check_input: true,
         ..Options::default()
     };
-    let report = gradcheck(net, &x::<N>(6), &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+    let report = net
+        .gradcheck(&x::<N>(6), &labels[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert!(report.passed(), "{report}");
     assert!(report.max_rel_error() < 1e-7, "{report}");
 }
@@ -62,7 +64,9 @@ fn check_classifier(net: &ReluFirst<f64>) {
         check_input: true,
         ..Options::default()
     };
-    let report = gradcheck(net, &x::<3>(6), &labels[..], &SoftmaxCrossEntropy, &options).unwrap();
+    let report = net
+        .gradcheck(&x::<3>(6), &labels[..], &SoftmaxCrossEntropy, &options)
+        .unwrap();
     assert!(report.passed(), "{report}");
 }
 

@@ -13,6 +13,7 @@ use super::{Network, Tape, argmax};
 use crate::batch::{AnyBatch, AnySample, Batch, BatchIs, BatchView, SampleIs};
 use crate::error::Error;
 use crate::losses::Loss;
+use crate::metrics::softmax_in_place;
 use crate::scalar::Float;
 
 /// What a network from `IN` inputs to `OUT` outputs does with one sample: an [`AnySample`]
@@ -257,6 +258,32 @@ pub trait OnBatch<W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
         x: &X,
         labels: &[usize],
     ) -> Result<f64, Error>;
+
+    /// The predicted class of every sample: the index of its largest score.
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// net.write_param("fc.weight", &[1.0, 0.0, 0.0, 1.0])?; // the scores are the inputs
+    /// let x = constnet::batch::from_rows(&[[0.2, 0.9], [0.7, 0.1]]);
+    /// assert_eq!(net.predict_batch(&x), [1, 0]);
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    fn predict_batch<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Vec<usize>;
+
+    /// The softmax of every sample's scores: class probabilities, each column summing to 1
+    /// (computed stably, from the scores less their maximum).
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 3> } }
+    /// let net = Net::new(0);
+    /// let x = constnet::batch::from_rows(&[[0.2, 0.9], [0.7, 0.1]]);
+    /// let p = net.predict_proba(&x);
+    /// assert!(p.column_iter().all(|c| (c.sum() - 1.0).abs() < 1e-6 && c.iter().all(|&v| v > 0.0)));
+    /// ```
+    fn predict_proba<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT>;
 }
 
 /// `do_not_recommend`: rustc then reports a batch of another width or scalar type with
@@ -337,6 +364,21 @@ where
             .filter(|(s, l)| argmax(s.as_slice()) == **l)
             .count();
         Ok(hits as f64 / labels.len() as f64)
+    }
+
+    fn predict_batch<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Vec<usize> {
+        self.forward_batch(x)
+            .column_iter()
+            .map(|s| argmax(s.as_slice()))
+            .collect()
+    }
+
+    fn predict_proba<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT> {
+        let mut scores = self.forward_batch(x);
+        for column in scores.as_mut_slice().chunks_exact_mut(OUT) {
+            softmax_in_place(column, T::ONE);
+        }
+        scores
     }
 }
 

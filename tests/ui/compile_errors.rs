@@ -33,9 +33,10 @@ const MOST_BYTES: usize = 400;
 const LONGER: &[(&str, usize, &str)] = &[
     (
         "call-gradcheck-wrong-width",
-        660,
-        "rustc's mismatch of a concrete argument type (`&Batch<f64, IN>`, where `IN` is the \
-         network's): it spells out both nalgebra types and quotes the function's first line",
+        430,
+        "rustc's `help:` naming the unmet trait, which spells out the batch's shape and the \
+         network's scalar type, and quotes the network's struct; the message must say both \
+         that the check runs in `f64` and the samples' width",
     ),
     (
         "call-loss-and-grad-targets-width",
@@ -47,12 +48,6 @@ const LONGER: &[(&str, usize, &str)] = &[
         "call-network-of-other-widths",
         800,
         "the bound is the user's own function's: rustc quotes it, and the network's struct",
-    ),
-    (
-        "call-predict-batch-wrong-width",
-        720,
-        "a free function's bound on the set's type: rustc spells out its nalgebra type and \
-         quotes the bound",
     ),
     (
         "call-regression-targets-width",

@@ -20,7 +20,7 @@ fn main() -> Result<(), Error> {
     });
     let net = SpiralNet::<f64>::init(0);
     let options = Options::default();
-    let report = gradcheck(&net, &x, &data.labels[..5], &SoftmaxCrossEntropy, &options)?;
+    let report = net.gradcheck(&x, &data.labels[..5], &SoftmaxCrossEntropy, &options)?;
     println!("{report}");
     Ok(())
 }

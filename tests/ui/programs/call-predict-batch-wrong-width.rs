@@ -1,6 +1,5 @@
-// metrics::predict_batch given a set of the wrong width: 32 features for a 64-input network.
+// predict_batch given a set of the wrong width: 32 features for a 64-input network.
 use constnet::datasets::{Header, read_csv};
-use constnet::metrics::predict_batch;
 use constnet::prelude::*;
 
 network! {
@@ -15,7 +14,7 @@ network! {
 fn main() -> Result<(), Error> {
     let digits = read_csv::<f32, 32>("data/sklearn/digits.csv.gz", Header::None)?;
     let net = DigitsNet::new(0);
-    let classes = predict_batch(&net, &digits.inputs);
+    let classes = net.predict_batch(&digits.inputs);
     println!("{:?}", &classes[..10]);
     Ok(())
 }

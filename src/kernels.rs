@@ -386,8 +386,11 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
     {
         if const { ISA == DETECT } {
             if detect_isa() == AVX512 {
-                // SAFETY: the CPU has AVX-512F.
-                unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
+                // SAFETY: the CPU has AVX-512F. A call from this build's code, which has
+                // AVX-512 only in a build for such a CPU.
+                unsafe {
+                    T::gemv_avx512::<O, I, RELU, { cfg!(target_feature = "avx512f") }>(w, x, b, y)
+                };
                 return;
             }
             if const { avx2_in_l1_shape::<T>(O, I) } && detect_isa() >= AVX2 {
@@ -396,8 +399,8 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
                 return;
             }
         } else if const { ISA == AVX512 } {
-            // SAFETY: the caller runs with AVX-512F (`ISA`).
-            unsafe { T::gemv_avx512::<O, I, RELU>(w, x, b, y) };
+            // SAFETY: the caller runs with AVX-512F (`ISA`), into which this inlines.
+            unsafe { T::gemv_avx512::<O, I, RELU, true>(w, x, b, y) };
             return;
         } else if const { ISA == AVX2 && avx2_in_l1_shape::<T>(O, I) } {
             // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the shape is one it takes.
@@ -486,7 +489,7 @@ pub(crate) fn gemv_per_sample<T: Float, const I: usize, const O: usize, const RE
         // SAFETY: the CPU has AVX-512F (asserted above).
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            T::gemv_avx512::<O, I, RELU>(w, x, b, y);
+            T::gemv_avx512::<O, I, RELU, { cfg!(target_feature = "avx512f") }>(w, x, b, y);
         }
         #[cfg(not(target_arch = "x86_64"))]
         gemv::<T, I, O, RELU, DETECT>(w, x, b, y);
@@ -1101,13 +1104,13 @@ mod tests {
                     let expected = &a * &x + DMatrix::from_column_slice($o, 1, &b);
                     let mut y = vec![f64::NAN; $o];
                     // SAFETY: the CPU has AVX-512F.
-                    unsafe { f64::gemv_avx512::<$o, $i, false>(a.as_slice(), x.as_slice(), &b, &mut y) };
+                    unsafe { f64::gemv_avx512::<$o, $i, false, false>(a.as_slice(), x.as_slice(), &b, &mut y) };
                     assert_eq!(y, expected.as_slice(), "f64 {}x{}", $o, $i);
                     let (a, x) = (a.map(|v| v as f32), x.map(|v| v as f32));
                     let b: Vec<f32> = b.iter().map(|&v| v as f32).collect();
                     let mut y = vec![f32::NAN; $o];
                     // SAFETY: as above.
-                    unsafe { f32::gemv_avx512::<$o, $i, true>(a.as_slice(), x.as_slice(), &b, &mut y) };
+                    unsafe { f32::gemv_avx512::<$o, $i, true, true>(a.as_slice(), x.as_slice(), &b, &mut y) };
                     let expected: Vec<f32> = expected.iter().map(|&v| (v as f32).max(0.0)).collect();
                     assert_eq!(y, expected, "f32 relu {}x{}", $o, $i);
                 })*};

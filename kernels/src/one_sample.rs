@@ -12,9 +12,10 @@
 //!   inputs, each repeated `O` times (one permute of a vector of `x`); at the end the lanes
 //!   of each output are folded together.
 //!
-//! [`Scalar::gemv_avx512`] takes them only in builds for AVX-512 CPUs (`-C
-//! target-cpu=native` on one), where it inlines into a network's forward pass (W1: 43-44 ns
-//! a sample, against 62-64 for the 256-bit kernel alone). Vectors go to and from memory in
+//! [`Scalar::gemv_avx512`] takes them only where it is told it inlines into code compiled
+//! for AVX-512 (its `WIDE`: a network's AVX-512 copy of its pass, or any pass in a build for
+//! an AVX-512 CPU), so that one layer's output reaches the next in registers (W1: 43-44 ns a
+//! sample, against 62-64 for the 256-bit kernel alone). Vectors go to and from memory in
 //! 256-bit halves, as the code around them copies the activations: a load that spans two
 //! stores cannot take its value from them and waits until both reach the cache (W1 took 47-51
 //! ns with whole 512-bit stores and loads).

@@ -889,7 +889,13 @@ pub trait Scalar:
     /// register-blocked over up to 8 256-bit vectors of
     /// rows, with enough independent accumulators to keep both FMA pipes busy, and AVX-512VL
     /// masked loads for the rows past the last whole vector (256-bit vectors measured faster
-    /// than 512-bit ones for these short products).
+    /// than 512-bit ones for these short products). With `WIDE`, two shapes take 512-bit
+    /// kernels instead (rows in whole 512-bit vectors, or a few rows dividing a vector's
+    /// lanes): set it where this inlines into code compiled for AVX-512 (a network's AVX-512
+    /// copy of its pass), so that one layer's output reaches the next in registers; across
+    /// a call from code without AVX-512, their 512-bit stores and loads meet the caller's
+    /// narrower copies of the activations, which do not forward (W1 measured 75-79 ns with
+    /// them there, against 62-67 without).
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512VL.
@@ -905,16 +911,16 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() == AVX512 {
     ///     // SAFETY: the CPU has AVX-512F and AVX-512VL.
-    ///     unsafe { f32::gemv_avx512::<2, 3, false>(&w, &x, &b, &mut y) };
+    ///     unsafe { f32::gemv_avx512::<2, 3, false, false>(&w, &x, &b, &mut y) };
     ///     assert_eq!(y, [0.5, -17.0]);
     ///     // SAFETY: as above.
-    ///     unsafe { f32::gemv_avx512::<2, 3, true>(&w, &x, &b, &mut y) };
+    ///     unsafe { f32::gemv_avx512::<2, 3, true, false>(&w, &x, &b, &mut y) };
     ///     assert_eq!(y, [0.5, 0.0]);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool>(
+    unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool, const WIDE: bool>(
         w: &[Self],
         x: &[Self],
         b: &[Self],
@@ -1206,7 +1212,12 @@ macro_rules! impl_scalar {
             #[allow(unsafe_code)]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
             #[inline]
-            unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool>(
+            unsafe fn gemv_avx512<
+                const O: usize,
+                const I: usize,
+                const RELU: bool,
+                const WIDE: bool,
+            >(
                 w: &[Self],
                 x: &[Self],
                 b: &[Self],
@@ -1302,17 +1313,10 @@ macro_rules! impl_scalar {
 
                 assert!(w.len() >= O * I && x.len() >= I && b.len() >= O && y.len() >= O);
                 let (w, x, b, y) = (w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr());
-                // The 512-bit kernels where the shape suits them, in builds for AVX-512 CPUs
-                // (`-C target-cpu=native` on one) only: there this function inlines into the
-                // network's forward pass and one layer's output reaches the next in
-                // registers. Called across a function boundary, from a build for any x86-64,
-                // their 512-bit stores and loads meet the caller's 128-bit copies of the
-                // activations, which do not forward, and W1 measured 75-79 ns with them
-                // against 62-67 without (43-46 with them inlined).
+                // The 512-bit kernels where the shape suits them, when `WIDE` says this is
+                // inlined into code compiled for AVX-512 (see the trait's documentation).
                 // SAFETY: the caller's contract and the assertion above.
-                if cfg!(target_feature = "avx512f")
-                    && unsafe { crate::one_sample::gemv::<$ty, O, I, RELU>(w, x, b, y) }
-                {
+                if WIDE && unsafe { crate::one_sample::gemv::<$ty, O, I, RELU>(w, x, b, y) } {
                     return;
                 }
                 // Blocks of 8 vectors of rows, then one of the vectors left. How many are

@@ -355,6 +355,14 @@ const fn whole_vectors<T>(rows: usize) -> bool {
     rows.is_multiple_of(32 / size_of::<T>())
 }
 
+/// Whether `O` rows of `T` are whole 512-bit vectors, as [`Scalar::gemv_avx512_from_l2`]
+/// takes them.
+///
+/// [`Scalar::gemv_avx512_from_l2`]: constnet_kernels::Scalar::gemv_avx512_from_l2
+const fn whole_512_bit_vectors<T>(rows: usize) -> bool {
+    rows.is_multiple_of(64 / size_of::<T>())
+}
+
 /// Whether an `O x I` layer of `T` is a shape [`Scalar::gemv_avx2_in_l1`] takes: whole
 /// vectors of rows, or fewer rows than a 256-bit vector has lanes, dividing them, over whole
 /// vectors of inputs.
@@ -413,9 +421,10 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
 
 /// `y = W x + b` (then `max(0, y)` when `RELU` is set) for one sample of a layer whose
 /// weights do not fit in L1 ([`weights_fit_in_l1`]) and so stream from L2 for every sample:
-/// with `ISA` ([`DETECT`]: the CPU's) AVX2 or better and the rows whole 256-bit vectors, the
-/// AVX2 + FMA streaming kernel (not inlined: one call is nothing beside the layer's
-/// microseconds), nalgebra's fixed-size product otherwise.
+/// with `ISA` ([`DETECT`]: the CPU's) AVX-512 and the rows whole 512-bit vectors, the
+/// AVX-512 streaming kernel; with AVX2 or better and the rows whole 256-bit vectors, the
+/// AVX2 + FMA one (neither inlined: one call is nothing beside the layer's microseconds);
+/// nalgebra's fixed-size product otherwise.
 #[inline(always)]
 pub(crate) fn gemv_from_l2<
     T: Float,
@@ -431,6 +440,18 @@ pub(crate) fn gemv_from_l2<
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if const { ISA == DETECT && whole_512_bit_vectors::<T>(O) } {
+            if detect_isa() == AVX512 {
+                // SAFETY: the CPU has AVX-512F and AVX-512VL; the rows are whole vectors.
+                unsafe { T::gemv_avx512_from_l2(O, I, w, x, b, y, RELU) };
+                return;
+            }
+        } else if const { ISA == AVX512 && whole_512_bit_vectors::<T>(O) } {
+            // SAFETY: the caller runs with AVX-512F and AVX-512VL (`ISA`); the rows are whole
+            // vectors.
+            unsafe { T::gemv_avx512_from_l2(O, I, w, x, b, y, RELU) };
+            return;
+        }
         if const { ISA == DETECT && whole_vectors::<T>(O) } {
             if detect_isa() >= AVX2 {
                 // SAFETY: the CPU has AVX2 and FMA; the rows are whole vectors.
@@ -1038,9 +1059,9 @@ mod tests {
 
     /// The single-sample products' AVX2 kernels against nalgebra, in both scalar types, with
     /// and without the ReLU, on every instruction set (rows that are not whole vectors take
-    /// nalgebra's product): [`gemv_from_l2`] on row counts around its passes (11 of 16 vectors
-    /// in registers and 5 in memory, 8 of fewer and up to 7 more, then 4, 2 and 1) and column counts around its
-    /// steps of 4, and [`gemv`] (layers in L1) on every block height of 1 to 8 vectors and
+    /// nalgebra's product): [`gemv_from_l2`] on row counts around its passes (AVX2: 11 of 16
+    /// vectors in registers and 5 in memory, 8 of fewer and up to 7 more, then 4, 2 and 1;
+    /// AVX-512: 16, 8, 4, 2 and 1 vectors) and column counts around its steps of 4, and [`gemv`] (layers in L1) on every block height of 1 to 8 vectors and
     /// beyond, with column counts around its sets of accumulators, and on fewer rows than a
     /// vector's lanes (1, 2 and 4 of `f32`'s 8, 1 and 2 of `f64`'s 4) over one or more
     /// vectors of inputs, and 3, which no AVX2 kernel takes.
@@ -1064,9 +1085,10 @@ mod tests {
             })*};
         }
         check!(gemv_from_l2, f32: (8, 1), (8, 6), (16, 3), (24, 4), (32, 9), (56, 5), (64, 7),
-            (72, 8), (120, 2), (128, 13), (136, 11), (192, 5), (200, 6), (256, 3), (10, 5));
+            (72, 8), (120, 2), (128, 13), (136, 11), (192, 5), (200, 6), (256, 3), (10, 5),
+            (48, 5), (112, 6), (272, 3), (384, 4));
         check!(gemv_from_l2, f64: (4, 1), (8, 6), (12, 3), (28, 4), (32, 9), (36, 5), (64, 7),
-            (68, 8), (100, 2), (6, 5));
+            (68, 8), (100, 2), (6, 5), (24, 3), (56, 5), (136, 2));
         check!(gemv, f32: (8, 1), (8, 9), (16, 7), (24, 5), (32, 16), (32, 32), (40, 3),
             (48, 2), (56, 11), (64, 4), (72, 13), (136, 6), (4, 32), (10, 7), (1, 8), (2, 16),
             (4, 8), (4, 40), (2, 12), (3, 16));

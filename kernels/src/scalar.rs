@@ -1047,6 +1047,51 @@ pub trait Scalar:
         y: &mut [Self],
         relu: bool,
     );
+
+    /// [`gemv_avx2_fma`](Scalar::gemv_avx2_fma) in 512-bit vectors, for `o` a whole number
+    /// of them: up to 16 vectors of rows (256 `f32` rows, W2's 128 in 8) are summed in
+    /// registers, with the four inputs of a step broadcast, so `W` is read once, in storage
+    /// order, and nothing else is loaded or stored until the end. Half the loads of the
+    /// 256-bit kernel for the same bytes, and none of its sums kept in `y`: a CPU with
+    /// AVX-512 has 32 vector registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512VL.
+    ///
+    /// # Panics
+    /// If `o` is not a multiple of the 512-bit vector's lanes (16 for `f32`, 8 for `f64`), or
+    /// a slice is shorter than the shape says.
+    ///
+    /// # Examples
+    ///
+    /// In `f64`, `W` 8 x 3 with column `c` holding `c + 1` in every row, `x = [1, 1, -2]` and
+    /// `b = 1`: every output is `1 + 2 - 6 + 1 = -2`, then `0` through the ReLU.
+    ///
+    /// ```
+    /// # use constnet_kernels::{AVX512, Scalar, detect_isa};
+    /// let w: Vec<f64> = (0..24).map(|k| (k / 8 + 1) as f64).collect();
+    /// let mut y = [0.0f64; 8];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() == AVX512 {
+    ///     // SAFETY: the CPU has AVX-512F and AVX-512VL.
+    ///     unsafe { f64::gemv_avx512_from_l2(8, 3, &w, &[1.0, 1.0, -2.0], &[1.0; 8], &mut y, false) };
+    ///     assert_eq!(y, [-2.0; 8]);
+    ///     // SAFETY: likewise.
+    ///     unsafe { f64::gemv_avx512_from_l2(8, 3, &w, &[1.0, 1.0, -2.0], &[1.0; 8], &mut y, true) };
+    ///     assert_eq!(y, [0.0; 8]);
+    /// }
+    /// ```
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn gemv_avx512_from_l2(
+        o: usize,
+        i: usize,
+        w: &[Self],
+        x: &[Self],
+        b: &[Self],
+        y: &mut [Self],
+        relu: bool,
+    );
 }
 
 /// `len` elements of `buffer` starting on a 64-byte boundary, growing `buffer` (with room
@@ -1620,6 +1665,115 @@ macro_rules! impl_scalar {
                 if relu {
                     for v in y[..o].chunks_exact_mut(L) {
                         // SAFETY: `v` holds one vector.
+                        unsafe { $store(v.as_mut_ptr(), $gmax($load(v.as_ptr()), $zero())) };
+                    }
+                }
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            unsafe fn gemv_avx512_from_l2(
+                o: usize,
+                i: usize,
+                w: &[Self],
+                x: &[Self],
+                b: &[Self],
+                y: &mut [Self],
+                relu: bool,
+            ) {
+                use std::arch::x86_64::*;
+                const L: usize = $lanes512;
+
+                /// Rows `r0..r0 + NR * L` of `y = W x + b`, summed in registers, four
+                /// columns a step.
+                ///
+                /// # Safety
+                /// AVX-512F; `w` holds `o * i` elements, `x` `i`, `b` and `y` `o`, and
+                /// `r0 + NR * L <= o`.
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                unsafe fn pass<const NR: usize>(
+                    (o, i): (usize, usize),
+                    r0: usize,
+                    w: *const $ty,
+                    x: *const $ty,
+                    b: *const $ty,
+                    y: *mut $ty,
+                ) {
+                    // SAFETY (the whole body): the caller's contract keeps every row read or
+                    // written inside `r0..r0 + NR * L`, every column inside `0..i`.
+                    unsafe {
+                        let mut acc = [$zero512(); NR];
+                        for (k, acc) in acc.iter_mut().enumerate() {
+                            *acc = $load512(b.add(r0 + k * L));
+                        }
+                        let mut p = w.add(r0);
+                        let mut j = 0;
+                        while j + 4 <= i {
+                            let xb = [
+                                $set1_512(*x.add(j)),
+                                $set1_512(*x.add(j + 1)),
+                                $set1_512(*x.add(j + 2)),
+                                $set1_512(*x.add(j + 3)),
+                            ];
+                            for (u, xb) in xb.iter().enumerate() {
+                                for (k, acc) in acc.iter_mut().enumerate() {
+                                    *acc = $fmadd512($load512(p.add(u * o + k * L)), *xb, *acc);
+                                }
+                            }
+                            p = p.add(4 * o);
+                            j += 4;
+                        }
+                        while j < i {
+                            let xb = $set1_512(*x.add(j));
+                            for (k, acc) in acc.iter_mut().enumerate() {
+                                *acc = $fmadd512($load512(p.add(k * L)), xb, *acc);
+                            }
+                            p = p.add(o);
+                            j += 1;
+                        }
+                        for (k, acc) in acc.iter().enumerate() {
+                            $store512(y.add(r0 + k * L), *acc);
+                        }
+                    }
+                }
+
+                assert!(o % L == 0, "{o} rows are not whole vectors of {L}");
+                assert!(w.len() >= o * i && x.len() >= i && b.len() >= o && y.len() >= o);
+                let (wp, xp, bp, yp) = (w.as_ptr(), x.as_ptr(), b.as_ptr(), y.as_mut_ptr());
+                let mut r0 = 0;
+                while r0 < o {
+                    let left = (o - r0) / L;
+                    // SAFETY: the CPU (the caller's contract) and the assertions above; each
+                    // pass covers `NR * L <= left * L` rows from `r0`.
+                    unsafe {
+                        r0 += L * match left {
+                            16.. => {
+                                pass::<16>((o, i), r0, wp, xp, bp, yp);
+                                16
+                            }
+                            8.. => {
+                                pass::<8>((o, i), r0, wp, xp, bp, yp);
+                                8
+                            }
+                            4.. => {
+                                pass::<4>((o, i), r0, wp, xp, bp, yp);
+                                4
+                            }
+                            2 | 3 => {
+                                pass::<2>((o, i), r0, wp, xp, bp, yp);
+                                2
+                            }
+                            _ => {
+                                pass::<1>((o, i), r0, wp, xp, bp, yp);
+                                1
+                            }
+                        };
+                    }
+                }
+                if relu {
+                    for v in y[..o].chunks_exact_mut($lanes) {
+                        // SAFETY: `v` holds one 256-bit vector.
                         unsafe { $store(v.as_mut_ptr(), $gmax($load(v.as_ptr()), $zero())) };
                     }
                 }

@@ -68,3 +68,30 @@ pub fn run<N: ?Sized, X: ?Sized, R>(
         unsafe { avx2(net, x) }
     }
 }
+
+/// [`run`] for code that writes through its argument: `portable(args)`, or its copy for the
+/// best tier this CPU has when that is above what the build targets. The update rules' loops
+/// over every parameter take it, as a build for any x86-64 would run them in SSE2.
+#[inline(always)]
+pub(crate) fn run_mut<A: ?Sized, R>(
+    args: &mut A,
+    portable: fn(&mut A) -> R,
+    avx2: unsafe fn(&mut A) -> R,
+    avx512: unsafe fn(&mut A) -> R,
+) -> R {
+    let best = detect_isa();
+    #[allow(
+        clippy::absurd_extreme_comparisons,
+        reason = "`COMPILED` is the least tier in a build for any x86-64, not in others"
+    )]
+    if best <= COMPILED {
+        return portable(args);
+    }
+    if best == AVX512 {
+        // SAFETY: the CPU has AVX-512F and AVX-512VL (`detect_isa`).
+        unsafe { avx512(args) }
+    } else {
+        // SAFETY: the CPU has AVX2 and FMA (`detect_isa`, above `PORTABLE`).
+        unsafe { avx2(args) }
+    }
+}

@@ -1,4 +1,4 @@
-//! The single-sample forward pass is compiled once per instruction-set tier (any x86-64, AVX2
+//! The single-sample forward pass (and Adam's update) is compiled once per instruction-set tier (any x86-64, AVX2
 //! with FMA, AVX-512) and the CPU's tier picks one at run time: every copy this machine can
 //! run must give what the batched forward gives, for every kind of layer, in both scalar
 //! types.
@@ -60,4 +60,42 @@ fn every_tier_gives_the_batched_forward() {
     check(&Wide::<f64>::init(2), 1e-12);
     check(&Mixed::<f32>::init(3), 1e-5);
     check(&Mixed::<f64>::init(3), 1e-12);
+}
+
+/// Adam's update loop is compiled once per tier too: every copy this machine can run steps
+/// the parameters, and both moments, to the same bits (no tier fuses a multiply and an add),
+/// including parameters and moments small enough to be flushed to zero.
+#[test]
+fn every_tier_takes_the_same_adam_step() {
+    fn check<T: Float>() {
+        let n = 1000;
+        let value = |k: usize, scale: f64| T::of_f64((((k * 37) % 101) as f64 - 50.0) * scale);
+        let params: Vec<T> = (0..n)
+            .map(|k| value(k, if k % 7 == 0 { 1e-39 } else { 0.02 }))
+            .collect();
+        let grads: Vec<T> = (0..n)
+            .map(|k| value(k + 3, if k % 5 == 0 { 1e-30 } else { 0.1 }))
+            .collect();
+        let stepped = |isa| {
+            on_isa(isa, || {
+                let mut adam = AdamConfig::new(1e-2).build::<T>().unwrap();
+                let mut x = params.clone();
+                for _ in 0..3 {
+                    adam.step(&mut x, &grads).unwrap();
+                }
+                let state: Vec<Vec<T>> = adam.state().iter().map(|(_, b)| b.to_vec()).collect();
+                (x, state)
+            })
+        };
+        let portable = stepped(PORTABLE);
+        assert!(
+            portable.0.iter().zip(&params).any(|(a, b)| a != b),
+            "the step moved nothing"
+        );
+        for isa in PORTABLE..=detect_isa() {
+            assert!(stepped(isa) == portable, "isa {isa}");
+        }
+    }
+    check::<f32>();
+    check::<f64>();
 }

@@ -3,6 +3,7 @@
 use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
 use crate::error::Error;
 use crate::scalar::Float;
+use crate::tiers::run_mut;
 
 /// The hyperparameters of [`Adam`]. The default is the notes' recommendation: `lr` 1e-3,
 /// `beta1` 0.9, `beta2` 0.999, `eps` 1e-8.
@@ -125,11 +126,62 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             in_scalar::<T>("learning rate", self.lr)?,
             in_scalar::<T>("eps", self.eps)?,
         );
-        for (((x, &dx), m), v) in params
+        let mut update = Update {
+            b1,
+            b2,
+            rest1,
+            rest2,
+            correct1,
+            correct2,
+            lr,
+            eps,
+            params,
+            grads,
+            m: &mut self.m,
+            v: &mut self.v,
+        };
+        run_mut(
+            &mut update,
+            Update::run,
+            Update::run_avx2,
+            Update::run_avx512,
+        );
+        Ok(())
+    }
+
+    shared_accessors!("m" => m, "v" => v (non_negative));
+}
+
+/// One step's update of every parameter: the constants, in the scalar type, and the buffers.
+/// Its loop is compiled once per instruction-set tier ([`run_mut`]): in a build for any
+/// x86-64 it would run in SSE2 alone. Each copy rounds as the others do (no operation is
+/// fused), so the tier does not change a result.
+struct Update<'a, T> {
+    b1: T,
+    b2: T,
+    rest1: T,
+    rest2: T,
+    correct1: T,
+    correct2: T,
+    lr: T,
+    eps: T,
+    params: &'a mut [T],
+    grads: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+}
+
+impl<T: Float> Update<'_, T> {
+    #[inline(always)]
+    fn run(&mut self) {
+        let (b1, b2, rest1, rest2) = (self.b1, self.b2, self.rest1, self.rest2);
+        let (correct1, correct2, lr, eps) = (self.correct1, self.correct2, self.lr, self.eps);
+        for (((x, &dx), m), v) in self
+            .params
             .iter_mut()
-            .zip(grads)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
+            .zip(self.grads)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut())
         {
             *m = flush(b1 * *m + rest1 * dx);
             *v = flush(b2 * *v + rest2 * dx * dx);
@@ -137,8 +189,15 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             let v_hat = *v * correct2;
             *x = flush(*x - lr * m_hat / (v_hat.sqrt() + eps));
         }
-        Ok(())
     }
 
-    shared_accessors!("m" => m, "v" => v (non_negative));
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+    fn run_avx2(&mut self) {
+        self.run();
+    }
+
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512vl"))]
+    fn run_avx512(&mut self) {
+        self.run();
+    }
 }

@@ -1,7 +1,8 @@
-//! The single-sample forward pass (and Adam's update) is compiled once per instruction-set tier (any x86-64, AVX2
+//! The single-sample forward pass is compiled once per instruction-set tier (any x86-64, AVX2
 //! with FMA, AVX-512) and the CPU's tier picks one at run time: every copy this machine can
 //! run must give what the batched forward gives, for every kind of layer, in both scalar
-//! types.
+//! types. Adam's update loop is compiled per tier too, and every copy must step to the same
+//! bits.
 
 use constnet::prelude::*;
 use constnet_kernels::{PORTABLE, detect_isa, on_isa};

@@ -1378,12 +1378,12 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
         && c.rs == 1
         && a.data.as_ptr().addr().is_multiple_of(64)
         && (a.cs * size_of::<T>()).is_multiple_of(64);
-    // With AVX2, a column-major `B` (forward's batch `X`, backward's `dZ` in `dX = W^T dZ`)
+    // With AVX2 or AVX-512, a column-major `B` (forward's batch `X`, backward's `dZ` in `dX = W^T dZ`)
     // is read in place too, `NR` columns at a time, each a sequential stream: packing it
     // cost a sixth of W2's batched forward. Only a last panel of fewer than `NR` columns is
     // packed, zero-padded, at the start of `b_pack`. (A column stride of 0, columns that
     // alias, is packed: the kernel reads `ldb` 0 as a packed panel.)
-    let b_in_place = ISA == AVX2 && b.rs == 1 && b.cs != 0;
+    let b_in_place = ISA != PORTABLE && b.rs == 1 && b.cs != 0;
     let mut jc = 0;
     while jc < n {
         let nc = (n - jc).min(NC);
@@ -1638,7 +1638,7 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
 
 /// `C = alpha * A_panel B_panel + beta * C` for the `MR x NR` tile of `C` at `c` (column `j`
 /// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512. `B_panel` is
-/// packed when `ldb` is 0, or (AVX2 only) `NR` columns of a column-major `B`, `ldb` apart.
+/// packed when `ldb` is 0, or `NR` columns of a column-major `B`, `ldb` apart.
 ///
 /// # Safety
 /// `ISA` must be one the CPU supports (it is set only inside the functions that enable it),
@@ -1665,8 +1665,7 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
     // SAFETY: the caller's contract, and the tile is the kernel's own (the assertion).
     unsafe {
         if ISA == AVX512 {
-            assert_eq!(ldb, 0, "the AVX-512 kernel reads a packed B");
-            T::micro_kernel_avx512(kc, a, lda, b, c, ldc, alpha, beta);
+            T::micro_kernel_avx512(kc, a, lda, b, ldb, c, ldc, alpha, beta);
         } else {
             T::micro_kernel_avx2_fma(kc, a, lda, b, ldb, c, ldc, alpha, beta);
         }

@@ -840,7 +840,10 @@ pub trait Scalar:
     /// for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is
     /// not read when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
     /// `a[p * lda..]`: `lda` is `MR` for a packed panel, or the column stride of a
-    /// column-major `A` read in place.
+    /// column-major `A` read in place. With `ldb` 0, step `p` of `B_panel` is
+    /// `b[p * 8..][..8]` (a packed panel); otherwise `B_panel` is eight columns of a
+    /// column-major `B` read in place, `ldb` apart, and its element `(p, j)` is
+    /// `b[p + j * ldb]`.
     ///
     /// # Safety
     /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
@@ -859,12 +862,18 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() == AVX512 {
     ///     // SAFETY: the CPU has AVX-512F, and `c` holds 8 columns of 32, 32 apart.
-    ///     unsafe { f32::micro_kernel_avx512(2, &a, 32, &b, c.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512(2, &a, 32, &b, 0, c.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     for (j, column) in c.chunks_exact(32).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
     ///         }
     ///     }
+    ///     // The same B read in place: its eight columns of two, column-major.
+    ///     let columns: Vec<f32> = (0..8).flat_map(|j| [1.0, j as f32]).collect();
+    ///     let mut d = vec![1.0f32; 32 * 8];
+    ///     // SAFETY: as above.
+    ///     unsafe { f32::micro_kernel_avx512(2, &a, 32, &columns, 2, d.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     assert_eq!(c, d);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
@@ -878,6 +887,7 @@ pub trait Scalar:
         a: &[Self],
         lda: usize,
         b: &[Self],
+        ldb: usize,
         c: *mut Self,
         ldc: usize,
         alpha: Self,
@@ -1206,6 +1216,7 @@ macro_rules! impl_scalar {
                 a: &[Self],
                 lda: usize,
                 b: &[Self],
+                ldb: usize,
                 out: *mut Self,
                 ldc: usize,
                 alpha: Self,
@@ -1215,11 +1226,19 @@ macro_rules! impl_scalar {
                 const NR: usize = 8;
                 const PREFETCH: usize = 8;
                 assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr512);
-                assert!(b.len() >= kc * NR);
+                // Element (p, j) of B is at `p * step + j * stride`, as in the AVX2 kernel.
+                let (step, stride) = if ldb == 0 { (NR, 1) } else { (1, ldb) };
+                assert!(kc == 0 || b.len() > (kc - 1) * step + (NR - 1) * stride);
+                // The tile of C fetched for writing, as in the AVX2 kernel: two lines a column.
+                for j in 0..NR {
+                    let column = out.wrapping_add(j * ldc);
+                    _mm_prefetch::<_MM_HINT_ET0>(column.cast());
+                    _mm_prefetch::<_MM_HINT_ET0>(column.wrapping_add(2 * $lanes512 - 1).cast());
+                }
                 let mut c = [$zero512(); 2 * NR];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
                 for p in 0..kc {
-                    // SAFETY: the assertion above keeps every read inside `a` and `b`.
+                    // SAFETY: the assertions above keep every read inside `a` and `b`.
                     unsafe {
                         let a = a.add(p * lda);
                         // `wrapping_add`: near the panel's end the prefetched address lies
@@ -1228,25 +1247,31 @@ macro_rules! impl_scalar {
                         _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
                         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
                         let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
-                        let b = b.add(p * NR);
+                        let b = b.add(p * step);
                         for j in 0..NR {
-                            let bj = $set1_512(*b.add(j));
+                            let bj = $set1_512(*b.add(j * stride));
                             c[2 * j] = $fmadd512(a0, bj, c[2 * j]);
                             c[2 * j + 1] = $fmadd512(a1, bj, c[2 * j + 1]);
                         }
                     }
                 }
+                // Without a multiply where alpha is 1 and beta 0 or 1, as in the AVX2 kernel.
+                let (unit, keep) = (alpha == 1.0, beta == 1.0);
                 let alpha = $set1_512(alpha);
                 for (j, column) in c.chunks_exact(2).enumerate() {
                     for (h, &v) in column.iter().enumerate() {
                         // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
                         unsafe {
                             let at = out.add(j * ldc + h * $lanes512);
-                            let v = $mul512(alpha, v);
                             if beta == 0.0 {
-                                $store512(at, v);
+                                $store512(at, if unit { v } else { $mul512(alpha, v) });
+                            } else if keep {
+                                $store512(at, $fmadd512(alpha, v, $load512(at)));
                             } else {
-                                $store512(at, $fmadd512($set1_512(beta), $load512(at), v));
+                                $store512(
+                                    at,
+                                    $fmadd512($set1_512(beta), $load512(at), $mul512(alpha, v)),
+                                );
                             }
                         }
                     }

@@ -49,16 +49,16 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
         let buffer = vec![1e-3f32; KC * 32 + 16];
         let start = buffer.as_ptr().align_offset(64);
         let a = &buffer[start..start + KC * 32];
-        let b = vec![1e-3f32; KC * 8];
-        let mut c = vec![0.0f32; 32 * 8];
+        let b = vec![1e-3f32; KC * 12];
+        let mut c = vec![0.0f32; 32 * 12];
         if std::arch::is_x86_feature_detected!("avx512f") {
             let flops = best_rate(|| {
-                // SAFETY: the CPU has AVX-512F, and `c` holds the 32 x 8 tile.
+                // SAFETY: the CPU has AVX-512F, and `c` holds the 32 x 12 tile.
                 unsafe { f32::micro_kernel_avx512(KC, a, 32, &b, 0, c.as_mut_ptr(), 32, 1.0, 0.0) };
                 black_box(&mut c);
-                (KC * 32 * 8 * 2) as f64
+                (KC * 32 * 12 * 2) as f64
             });
-            return Some(("AVX-512 micro-kernel, 32 x 8", flops));
+            return Some(("AVX-512 micro-kernel, 32 x 12", flops));
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {

@@ -18,7 +18,7 @@
 //!
 //! On x86-64 every path is compiled three times, for any CPU, with AVX2 + FMA and with
 //! AVX-512, and the best one the CPU has is chosen at run time; the micro-kernels (16 x 6
-//! for AVX2, 32 x 8 for AVX-512, in `f32`) are intrinsics in `scalar.rs`; both update
+//! for AVX2, 32 x 12 for AVX-512, in `f32`) are intrinsics in `scalar.rs`; both update
 //! whole tiles of `C` in place, and read an aligned column-major `A` without packing it.
 //! The packing buffers are per-thread, reused (no product allocates after the first of its
 //! size) and start on cache-line boundaries, so no vector load from them straddles two
@@ -206,11 +206,11 @@ pub fn detect_isa() -> u8 {
 }
 
 /// The packed micro-kernel's register tile, `(MR, NR)`, for an instruction set and a scalar
-/// size: two vector registers tall, 8 columns wide with AVX-512 (32 registers) and 6 with
+/// size: two vector registers tall, 12 columns wide with AVX-512 (32 registers) and 6 with
 /// AVX2 (16 registers).
 const fn tile_shape(isa: u8, scalar_size: usize) -> (usize, usize) {
     let lanes = if isa == AVX512 { 64 } else { 32 } / scalar_size;
-    (2 * lanes, if isa == AVX512 { 8 } else { 6 })
+    (2 * lanes, if isa == AVX512 { 12 } else { 6 })
 }
 
 /// The gate of [`Compiled::first_layer_grads`]: a ReLU mask's bits or the ReLU's output,
@@ -1084,8 +1084,8 @@ fn run<T: Scalar, const ISA: u8>(path: Path, p: Problem<'_, '_, T>, c: &mut Oper
         (Path::Shallow, ..) => shallow::<T, false>(p, c),
         (Path::FewRows, ..) if fma => few_rows::<T, true>(p, c),
         (Path::FewRows, ..) => few_rows::<T, false>(p, c),
-        (Path::Packed, true, true) => blocked::<T, 32, 8, ISA>(p, c),
-        (Path::Packed, true, false) => blocked::<T, 16, 8, ISA>(p, c),
+        (Path::Packed, true, true) => blocked::<T, 32, 12, ISA>(p, c),
+        (Path::Packed, true, false) => blocked::<T, 16, 12, ISA>(p, c),
         (Path::Packed, false, true) => blocked::<T, 16, 6, ISA>(p, c),
         (Path::Packed, false, false) => blocked::<T, 8, 6, ISA>(p, c),
     }

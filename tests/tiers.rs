@@ -1,8 +1,8 @@
 //! The single-sample forward pass is compiled once per instruction-set tier (any x86-64, AVX2
 //! with FMA, AVX-512) and the CPU's tier picks one at run time: every copy this machine can
 //! run must give what the batched forward gives, for every kind of layer, in both scalar
-//! types. Adam's update loop is compiled per tier too, and every copy must step to the same
-//! bits.
+//! types. Adam's and SGD's update loops are compiled per tier too, and every copy must step
+//! to the same bits.
 
 use constnet::prelude::*;
 use constnet_kernels::{PORTABLE, detect_isa, on_isa};
@@ -63,12 +63,13 @@ fn every_tier_gives_the_batched_forward() {
     check(&Mixed::<f64>::init(3), 1e-12);
 }
 
-/// Adam's update loop is compiled once per tier too: every copy this machine can run steps
-/// the parameters, and both moments, to the same bits (no tier fuses a multiply and an add),
-/// including parameters and moments small enough to be flushed to zero.
+/// The update rules' loops (Adam's and SGD's) are compiled once per tier too: every copy
+/// this machine can run steps the parameters, and the rule's state, to the same bits (no tier
+/// fuses a multiply and an add), including parameters and moments small enough to be flushed
+/// to zero.
 #[test]
-fn every_tier_takes_the_same_adam_step() {
-    fn check<T: Float>() {
+fn every_tier_takes_the_same_update_step() {
+    fn check<T: Float, O: Optimizer<T>>(build: impl Fn() -> O) {
         let n = 1000;
         let value = |k: usize, scale: f64| T::of_f64((((k * 37) % 101) as f64 - 50.0) * scale);
         let params: Vec<T> = (0..n)
@@ -79,12 +80,12 @@ fn every_tier_takes_the_same_adam_step() {
             .collect();
         let stepped = |isa| {
             on_isa(isa, || {
-                let mut adam = AdamConfig::new(1e-2).build::<T>().unwrap();
+                let mut rule = build();
                 let mut x = params.clone();
                 for _ in 0..3 {
-                    adam.step(&mut x, &grads).unwrap();
+                    rule.step(&mut x, &grads).unwrap();
                 }
-                let state: Vec<Vec<T>> = adam.state().iter().map(|(_, b)| b.to_vec()).collect();
+                let state: Vec<Vec<T>> = rule.state().iter().map(|(_, b)| b.to_vec()).collect();
                 (x, state)
             })
         };
@@ -97,6 +98,8 @@ fn every_tier_takes_the_same_adam_step() {
             assert!(stepped(isa) == portable, "isa {isa}");
         }
     }
-    check::<f32>();
-    check::<f64>();
+    check::<f32, _>(|| AdamConfig::new(1e-2).build::<f32>().unwrap());
+    check::<f64, _>(|| AdamConfig::new(1e-2).build::<f64>().unwrap());
+    check::<f32, _>(|| Sgd::new(0.5).unwrap());
+    check::<f64, _>(|| Sgd::new(0.5).unwrap());
 }

@@ -4,6 +4,7 @@ use super::{Optimizer, flush, in_scalar, positive, same_length};
 use crate::error::Error;
 use crate::network::Network;
 use crate::scalar::Float;
+use crate::tiers::run_mut;
 
 /// Vanilla stochastic gradient descent: `x -= lr * dx`. It has no state but its step count.
 ///
@@ -88,14 +89,45 @@ impl<T: Float> Optimizer<T> for Sgd {
     fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<(), Error> {
         same_length(params, grads)?;
         let lr = in_scalar::<T>("learning rate", self.lr)?;
-        for (x, &dx) in params.iter_mut().zip(grads) {
-            *x = flush(*x - lr * dx);
-        }
+        run_mut(
+            &mut Update { lr, params, grads },
+            Update::run,
+            Update::run_avx2,
+            Update::run_avx512,
+        );
         self.steps = self.steps.saturating_add(1);
         Ok(())
     }
 
     shared_accessors!();
+}
+
+/// One step's update of every parameter, its loop compiled once per instruction-set tier
+/// ([`run_mut`]) as Adam's is; each copy rounds as the others do.
+struct Update<'a, T> {
+    lr: T,
+    params: &'a mut [T],
+    grads: &'a [T],
+}
+
+impl<T: Float> Update<'_, T> {
+    #[inline(always)]
+    fn run(&mut self) {
+        let lr = self.lr;
+        for (x, &dx) in self.params.iter_mut().zip(self.grads) {
+            *x = flush(*x - lr * dx);
+        }
+    }
+
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+    fn run_avx2(&mut self) {
+        self.run();
+    }
+
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512vl"))]
+    fn run_avx512(&mut self) {
+        self.run();
+    }
 }
 
 #[cfg(test)]

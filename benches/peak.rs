@@ -54,7 +54,9 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
         if std::arch::is_x86_feature_detected!("avx512f") {
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX-512F, and `c` holds the 32 x 12 tile.
-                unsafe { f32::micro_kernel_avx512(KC, a, 32, &b, 0, c.as_mut_ptr(), 32, 1.0, 0.0) };
+                unsafe {
+                    f32::micro_kernel_avx512::<12>(KC, a, 32, &b, 0, c.as_mut_ptr(), 32, 1.0, 0.0)
+                };
                 black_box(&mut c);
                 (KC * 32 * 12 * 2) as f64
             });

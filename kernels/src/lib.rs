@@ -1431,6 +1431,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                 // of MR rows inside `c`, and the kernel checks its reads.
                                 unsafe {
                                     vector_kernel::<T, MR, NR, ISA>(
+                                        NR,
                                         kc,
                                         a_panel,
                                         lda,
@@ -1449,6 +1450,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                 // SAFETY: as above, into the local MR x NR tile.
                                 unsafe {
                                     vector_kernel::<T, MR, NR, ISA>(
+                                        cols,
                                         kc,
                                         a_panel,
                                         lda,
@@ -1638,7 +1640,8 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
 
 /// `C = alpha * A_panel B_panel + beta * C` for the `MR x NR` tile of `C` at `c` (column `j`
 /// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512. `B_panel` is
-/// packed when `ldb` is 0, or `NR` columns of a column-major `B`, `ldb` apart.
+/// packed when `ldb` is 0, or `NR` columns of a column-major `B`, `ldb` apart. With AVX-512,
+/// only the first `cols` columns (rounded up to 4 or 8) are computed and written.
 ///
 /// # Safety
 /// `ISA` must be one the CPU supports (it is set only inside the functions that enable it),
@@ -1651,6 +1654,7 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
     reason = "the BLAS micro-kernel's operands"
 )]
 unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
+    cols: usize,
     kc: usize,
     a: &[T],
     lda: usize,
@@ -1665,7 +1669,12 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
     // SAFETY: the caller's contract, and the tile is the kernel's own (the assertion).
     unsafe {
         if ISA == AVX512 {
-            T::micro_kernel_avx512(kc, a, lda, b, ldb, c, ldc, alpha, beta);
+            // The last few columns of `C` take a narrower kernel, on the same panels.
+            match cols {
+                ..=4 => T::micro_kernel_avx512::<4>(kc, a, lda, b, ldb, c, ldc, alpha, beta),
+                5..=8 => T::micro_kernel_avx512::<8>(kc, a, lda, b, ldb, c, ldc, alpha, beta),
+                _ => T::micro_kernel_avx512::<12>(kc, a, lda, b, ldb, c, ldc, alpha, beta),
+            }
         } else {
             T::micro_kernel_avx2_fma(kc, a, lda, b, ldb, c, ldc, alpha, beta);
         }

@@ -845,11 +845,16 @@ pub trait Scalar:
     /// column-major `B` read in place, `ldb` apart, and its element `(p, j)` is
     /// `b[p + j * ldb]`. (12 columns: in L1 the kernel reached 84-88% of the FMA peak on an
     /// Ice Lake core, against 76-80% with 8, since each step's two loads of `A` and its loop
-    /// serve 24 multiply-adds rather than 16.)
+    /// serve 24 multiply-adds rather than 16.) It computes the first `N` columns of the
+    /// tile, 12 for a whole one, or 4 or 8 for the last few columns of `C` (a batch of 64 is
+    /// five tiles of 12 and one of 4), with the same panels.
     ///
     /// # Safety
     /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
-    /// of `c`, `c + ldc`, ..., `c + 11 ldc`.
+    /// of `c`, `c + ldc`, ..., `c + (N - 1) ldc`.
+    ///
+    /// # Panics
+    /// If `N` is more than 12, or `a` or `b` is shorter than the steps read.
     ///
     /// # Examples
     ///
@@ -864,7 +869,7 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() == AVX512 {
     ///     // SAFETY: the CPU has AVX-512F, and `c` holds 12 columns of 32, 32 apart.
-    ///     unsafe { f32::micro_kernel_avx512(2, &a, 32, &b, 0, c.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &b, 0, c.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     for (j, column) in c.chunks_exact(32).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
@@ -874,8 +879,13 @@ pub trait Scalar:
     ///     let columns: Vec<f32> = (0..12).flat_map(|j| [1.0, j as f32]).collect();
     ///     let mut d = vec![1.0f32; 32 * 12];
     ///     // SAFETY: as above.
-    ///     unsafe { f32::micro_kernel_avx512(2, &a, 32, &columns, 2, d.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &columns, 2, d.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     assert_eq!(c, d);
+    ///     // Its first 4 columns alone, from the same packed panel.
+    ///     let mut e = vec![1.0f32; 32 * 4];
+    ///     // SAFETY: as above; `e` holds 4 columns of 32.
+    ///     unsafe { f32::micro_kernel_avx512::<4>(2, &a, 32, &b, 0, e.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     assert_eq!(e, c[..32 * 4]);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
@@ -884,7 +894,7 @@ pub trait Scalar:
         clippy::too_many_arguments,
         reason = "the BLAS micro-kernel's operands"
     )]
-    unsafe fn micro_kernel_avx512(
+    unsafe fn micro_kernel_avx512<const N: usize>(
         kc: usize,
         a: &[Self],
         lda: usize,
@@ -1213,7 +1223,7 @@ macro_rules! impl_scalar {
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
             #[target_feature(enable = "avx512f")]
-            unsafe fn micro_kernel_avx512(
+            unsafe fn micro_kernel_avx512<const N: usize>(
                 kc: usize,
                 a: &[Self],
                 lda: usize,
@@ -1225,19 +1235,21 @@ macro_rules! impl_scalar {
                 beta: Self,
             ) {
                 use std::arch::x86_64::*;
+                // A packed panel's step: the whole tile's columns, of which this computes `N`.
                 const NR: usize = 12;
                 const PREFETCH: usize = 8;
+                const { assert!(N <= NR) };
                 assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr512);
                 // Element (p, j) of B is at `p * step + j * stride`, as in the AVX2 kernel.
                 let (step, stride) = if ldb == 0 { (NR, 1) } else { (1, ldb) };
-                assert!(kc == 0 || b.len() > (kc - 1) * step + (NR - 1) * stride);
+                assert!(kc == 0 || N == 0 || b.len() > (kc - 1) * step + (N - 1) * stride);
                 // The tile of C fetched for writing, as in the AVX2 kernel: two lines a column.
-                for j in 0..NR {
+                for j in 0..N {
                     let column = out.wrapping_add(j * ldc);
                     _mm_prefetch::<_MM_HINT_ET0>(column.cast());
                     _mm_prefetch::<_MM_HINT_ET0>(column.wrapping_add(2 * $lanes512 - 1).cast());
                 }
-                let mut c = [$zero512(); 2 * NR];
+                let mut c = [[$zero512(); 2]; N];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
                 for p in 0..kc {
                     // SAFETY: the assertions above keep every read inside `a` and `b`.
@@ -1250,17 +1262,17 @@ macro_rules! impl_scalar {
                         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
                         let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
                         let b = b.add(p * step);
-                        for j in 0..NR {
+                        for j in 0..N {
                             let bj = $set1_512(*b.add(j * stride));
-                            c[2 * j] = $fmadd512(a0, bj, c[2 * j]);
-                            c[2 * j + 1] = $fmadd512(a1, bj, c[2 * j + 1]);
+                            c[j][0] = $fmadd512(a0, bj, c[j][0]);
+                            c[j][1] = $fmadd512(a1, bj, c[j][1]);
                         }
                     }
                 }
                 // Without a multiply where alpha is 1 and beta 0 or 1, as in the AVX2 kernel.
                 let (unit, keep) = (alpha == 1.0, beta == 1.0);
                 let alpha = $set1_512(alpha);
-                for (j, column) in c.chunks_exact(2).enumerate() {
+                for (j, column) in c.iter().enumerate() {
                     for (h, &v) in column.iter().enumerate() {
                         // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
                         unsafe {

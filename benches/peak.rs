@@ -55,7 +55,17 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX-512F, and `c` holds the 32 x 12 tile.
                 unsafe {
-                    f32::micro_kernel_avx512::<12>(KC, a, 32, &b, 0, c.as_mut_ptr(), 32, 1.0, 0.0)
+                    f32::micro_kernel_avx512::<12>(
+                        KC,
+                        a,
+                        32,
+                        &b,
+                        (12, 1),
+                        c.as_mut_ptr(),
+                        32,
+                        1.0,
+                        0.0,
+                    )
                 };
                 black_box(&mut c);
                 (KC * 32 * 12 * 2) as f64
@@ -67,7 +77,7 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX2 and FMA, and `c` holds the 16 x 6 tile.
                 unsafe {
-                    f32::micro_kernel_avx2_fma(KC, a, 16, &b, 0, c.as_mut_ptr(), 16, 1.0, 0.0)
+                    f32::micro_kernel_avx2_fma(KC, a, 16, &b, (6, 1), c.as_mut_ptr(), 16, 1.0, 0.0)
                 };
                 black_box(&mut c);
                 (KC * 16 * 6 * 2) as f64

@@ -1382,7 +1382,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
     // is read in place too, `NR` columns at a time, each a sequential stream: packing it
     // cost a sixth of W2's batched forward. Only a last panel of fewer than `NR` columns is
     // packed, zero-padded, at the start of `b_pack`. (A column stride of 0, columns that
-    // alias, is packed: the kernel reads `ldb` 0 as a packed panel.)
+    // alias, is packed.)
     let b_in_place = ISA != PORTABLE && b.rs == 1 && b.cs != 0;
     let mut jc = 0;
     while jc < n {
@@ -1407,12 +1407,12 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                 let mut jr = 0;
                 while jr < nc {
                     let cols = (nc - jr).min(NR);
-                    let (b_panel, ldb) = if !b_in_place {
-                        (&b_pack[jr * kc..][..kc * NR], 0)
+                    let (b_panel, b_steps) = if !b_in_place {
+                        (&b_pack[jr * kc..][..kc * NR], (NR, 1))
                     } else if cols == NR {
-                        (&b.data[(jc + jr) * b.cs + pc..], b.cs)
+                        (&b.data[(jc + jr) * b.cs + pc..], (1, b.cs))
                     } else {
-                        (&b_pack[..kc * NR], 0)
+                        (&b_pack[..kc * NR], (NR, 1))
                     };
                     let mut ir = 0;
                     while ir < mc {
@@ -1436,7 +1436,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                         a_panel,
                                         lda,
                                         b_panel,
-                                        ldb,
+                                        b_steps,
                                         c.data.as_mut_ptr().add(at),
                                         c.cs,
                                         alpha,
@@ -1455,7 +1455,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                         a_panel,
                                         lda,
                                         b_panel,
-                                        ldb,
+                                        b_steps,
                                         tile.as_flattened_mut().as_mut_ptr(),
                                         MR,
                                         T::ONE,
@@ -1640,7 +1640,8 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
 
 /// `C = alpha * A_panel B_panel + beta * C` for the `MR x NR` tile of `C` at `c` (column `j`
 /// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512. `B_panel` is
-/// packed when `ldb` is 0, or `NR` columns of a column-major `B`, `ldb` apart. With AVX-512,
+/// a packed panel, or `NR` columns of `B` read in place, its element `(p, j)` at `p * b_steps.0
+/// + j * b_steps.1`. With AVX-512,
 /// only the first `cols` columns (rounded up to 4 or 8) are computed and written.
 ///
 /// # Safety
@@ -1659,7 +1660,7 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
     a: &[T],
     lda: usize,
     b: &[T],
-    ldb: usize,
+    b_steps: (usize, usize),
     c: *mut T,
     ldc: usize,
     alpha: T,
@@ -1671,12 +1672,12 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
         if ISA == AVX512 {
             // The last few columns of `C` take a narrower kernel, on the same panels.
             match cols {
-                ..=4 => T::micro_kernel_avx512::<4>(kc, a, lda, b, ldb, c, ldc, alpha, beta),
-                5..=8 => T::micro_kernel_avx512::<8>(kc, a, lda, b, ldb, c, ldc, alpha, beta),
-                _ => T::micro_kernel_avx512::<12>(kc, a, lda, b, ldb, c, ldc, alpha, beta),
+                ..=4 => T::micro_kernel_avx512::<4>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+                5..=8 => T::micro_kernel_avx512::<8>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+                _ => T::micro_kernel_avx512::<12>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
             }
         } else {
-            T::micro_kernel_avx2_fma(kc, a, lda, b, ldb, c, ldc, alpha, beta);
+            T::micro_kernel_avx2_fma(kc, a, lda, b, b_steps, c, ldc, alpha, beta);
         }
     }
 }

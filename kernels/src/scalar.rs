@@ -781,9 +781,9 @@ pub trait Scalar:
     /// tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is not read
     /// when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at `a[p * lda..]`:
     /// `lda` is `MR` for a packed panel, or the column stride of a column-major `A` read in
-    /// place. With `ldb` 0, step `p` of `B_panel` is `b[p * 6..][..6]` (a packed panel);
-    /// otherwise `B_panel` is six columns of a column-major `B` read in place, `ldb` apart,
-    /// and its element `(p, j)` is `b[p + j * ldb]`.
+    /// place. Element `(p, j)` of `B_panel` is `b[p * step + j * stride]` for `b_steps =
+    /// (step, stride)`: `(6, 1)` for a packed panel, `(1, ldb)` for six columns of a
+    /// column-major `B` read in place, `(ldb, 1)` for a row-major one.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA, and `c` must point at `MR` writable elements at
@@ -803,7 +803,7 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() >= AVX2 {
     ///     // SAFETY: the CPU has AVX2 and FMA, and `c` holds 6 columns of 16, 16 apart.
-    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b, 0, c.as_mut_ptr(), 16, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b, (6, 1), c.as_mut_ptr(), 16, 2.0, 3.0) };
     ///     for (j, column) in c.chunks_exact(16).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
@@ -813,7 +813,7 @@ pub trait Scalar:
     ///     let b_columns: Vec<f32> = (0..6).flat_map(|j| [1.0, j as f32]).collect();
     ///     let mut d = [1.0f32; 16 * 6];
     ///     // SAFETY: as above; `b_columns` holds six columns of 2, 2 apart.
-    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b_columns, 2, d.as_mut_ptr(), 16, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b_columns, (1, 2), d.as_mut_ptr(), 16, 2.0, 3.0) };
     ///     assert_eq!(c, d);
     /// }
     /// ```
@@ -828,7 +828,7 @@ pub trait Scalar:
         a: &[Self],
         lda: usize,
         b: &[Self],
-        ldb: usize,
+        b_steps: (usize, usize),
         c: *mut Self,
         ldc: usize,
         alpha: Self,
@@ -840,10 +840,10 @@ pub trait Scalar:
     /// for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is
     /// not read when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
     /// `a[p * lda..]`: `lda` is `MR` for a packed panel, or the column stride of a
-    /// column-major `A` read in place. With `ldb` 0, step `p` of `B_panel` is
-    /// `b[p * 12..][..12]` (a packed panel); otherwise `B_panel` is twelve columns of a
-    /// column-major `B` read in place, `ldb` apart, and its element `(p, j)` is
-    /// `b[p + j * ldb]`. (12 columns: in L1 the kernel reached 84-88% of the FMA peak on an
+    /// column-major `A` read in place. Element `(p, j)` of `B_panel` is `b[p * step + j *
+    /// stride]` for `b_steps = (step, stride)`: `(12, 1)` for a packed panel, `(1, ldb)`
+    /// for twelve columns of a column-major `B` read in place, `(ldb, 1)` for a row-major
+    /// one. (12 columns: in L1 the kernel reached 84-88% of the FMA peak on an
     /// Ice Lake core, against 76-80% with 8, since each step's two loads of `A` and its loop
     /// serve 24 multiply-adds rather than 16.) It computes the first `N` columns of the
     /// tile, 12 for a whole one, or 4 or 8 for the last few columns of `C` (a batch of 64 is
@@ -869,7 +869,7 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() == AVX512 {
     ///     // SAFETY: the CPU has AVX-512F, and `c` holds 12 columns of 32, 32 apart.
-    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &b, 0, c.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &b, (12, 1), c.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     for (j, column) in c.chunks_exact(32).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
@@ -879,12 +879,12 @@ pub trait Scalar:
     ///     let columns: Vec<f32> = (0..12).flat_map(|j| [1.0, j as f32]).collect();
     ///     let mut d = vec![1.0f32; 32 * 12];
     ///     // SAFETY: as above.
-    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &columns, 2, d.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &columns, (1, 2), d.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     assert_eq!(c, d);
     ///     // Its first 4 columns alone, from the same packed panel.
     ///     let mut e = vec![1.0f32; 32 * 4];
     ///     // SAFETY: as above; `e` holds 4 columns of 32.
-    ///     unsafe { f32::micro_kernel_avx512::<4>(2, &a, 32, &b, 0, e.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<4>(2, &a, 32, &b, (12, 1), e.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     assert_eq!(e, c[..32 * 4]);
     /// }
     /// ```
@@ -899,7 +899,7 @@ pub trait Scalar:
         a: &[Self],
         lda: usize,
         b: &[Self],
-        ldb: usize,
+        b_steps: (usize, usize),
         c: *mut Self,
         ldc: usize,
         alpha: Self,
@@ -1156,7 +1156,7 @@ macro_rules! impl_scalar {
                 a: &[Self],
                 lda: usize,
                 b: &[Self],
-                ldb: usize,
+                b_steps: (usize, usize),
                 out: *mut Self,
                 ldc: usize,
                 alpha: Self,
@@ -1168,7 +1168,7 @@ macro_rules! impl_scalar {
                 assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr);
                 // Element (p, j) of B is at `p * step + j * stride`: a packed panel's rows
                 // are contiguous, a column-major B's columns.
-                let (step, stride) = if ldb == 0 { (NR, 1) } else { (1, ldb) };
+                let (step, stride) = b_steps;
                 assert!(kc == 0 || b.len() > (kc - 1) * step + (NR - 1) * stride);
                 // The tile of C is written at the end, and read first unless beta is 0:
                 // fetch its lines for writing now, so that the misses of a C that is not in
@@ -1228,7 +1228,7 @@ macro_rules! impl_scalar {
                 a: &[Self],
                 lda: usize,
                 b: &[Self],
-                ldb: usize,
+                b_steps: (usize, usize),
                 out: *mut Self,
                 ldc: usize,
                 alpha: Self,
@@ -1241,7 +1241,7 @@ macro_rules! impl_scalar {
                 const { assert!(N <= NR) };
                 assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr512);
                 // Element (p, j) of B is at `p * step + j * stride`, as in the AVX2 kernel.
-                let (step, stride) = if ldb == 0 { (NR, 1) } else { (1, ldb) };
+                let (step, stride) = b_steps;
                 assert!(kc == 0 || N == 0 || b.len() > (kc - 1) * step + (N - 1) * stride);
                 // The tile of C fetched for writing, as in the AVX2 kernel: two lines a column.
                 for j in 0..N {
@@ -1251,23 +1251,35 @@ macro_rules! impl_scalar {
                 }
                 let mut c = [[$zero512(); 2]; N];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
-                for p in 0..kc {
-                    // SAFETY: the assertions above keep every read inside `a` and `b`.
-                    unsafe {
-                        let a = a.add(p * lda);
-                        // `wrapping_add`: near the panel's end the prefetched address lies
-                        // past it (a prefetch never faults, but `add` must stay in bounds).
-                        let ahead = a.wrapping_add(PREFETCH * lda);
-                        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-                        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
-                        let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
-                        let b = b.add(p * step);
-                        for j in 0..N {
-                            let bj = $set1_512(*b.add(j * stride));
-                            c[j][0] = $fmadd512(a0, bj, c[j][0]);
-                            c[j][1] = $fmadd512(a1, bj, c[j][1]);
+                // Step `p`: `A`'s two vectors (fetched `PREFETCH` steps ahead; the address may
+                // lie past the panel, which a prefetch allows, hence `wrapping_add`) times the
+                // `N` elements of `B` at `$b`, `$stride` apart.
+                macro_rules! steps {
+                    ($stride:expr) => {
+                        for p in 0..kc {
+                            // SAFETY: the assertions above keep every read inside `a` and `b`.
+                            unsafe {
+                                let a = a.add(p * lda);
+                                let ahead = a.wrapping_add(PREFETCH * lda);
+                                _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+                                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
+                                let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
+                                let b = b.add(p * step);
+                                for j in 0..N {
+                                    let bj = $set1_512(*b.add(j * $stride));
+                                    c[j][0] = $fmadd512(a0, bj, c[j][0]);
+                                    c[j][1] = $fmadd512(a1, bj, c[j][1]);
+                                }
+                            }
                         }
-                    }
+                    };
+                }
+                // A step's elements contiguous (a packed panel) as a constant, so that each is
+                // an offset of one pointer.
+                if stride == 1 {
+                    steps!(1);
+                } else {
+                    steps!(stride);
                 }
                 // Without a multiply where alpha is 1 and beta 0 or 1, as in the AVX2 kernel.
                 let (unit, keep) = (alpha == 1.0, beta == 1.0);

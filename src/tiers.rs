@@ -52,20 +52,12 @@ pub fn run<N: ?Sized, X: ?Sized, R>(
     avx2: unsafe fn(&N, &X) -> R,
     avx512: unsafe fn(&N, &X) -> R,
 ) -> R {
-    let best = detect_isa();
-    #[allow(
-        clippy::absurd_extreme_comparisons,
-        reason = "`COMPILED` is the least tier in a build for any x86-64, not in others"
-    )]
-    if best <= COMPILED {
-        return portable(net, x);
-    }
-    if best == AVX512 {
-        // SAFETY: the CPU has AVX-512F and AVX-512VL (`detect_isa`).
-        unsafe { avx512(net, x) }
-    } else {
-        // SAFETY: the CPU has AVX2 and FMA (`detect_isa`, above `PORTABLE`).
-        unsafe { avx2(net, x) }
+    match copy_to_run() {
+        // SAFETY: the CPU has AVX-512F and AVX-512VL (`copy_to_run`).
+        AVX512 => unsafe { avx512(net, x) },
+        // SAFETY: the CPU has AVX2 and FMA (`copy_to_run`).
+        AVX2 => unsafe { avx2(net, x) },
+        _ => portable(net, x),
     }
 }
 
@@ -79,19 +71,23 @@ pub(crate) fn run_mut<A: ?Sized, R>(
     avx2: unsafe fn(&mut A) -> R,
     avx512: unsafe fn(&mut A) -> R,
 ) -> R {
+    match copy_to_run() {
+        // SAFETY: the CPU has AVX-512F and AVX-512VL (`copy_to_run`).
+        AVX512 => unsafe { avx512(args) },
+        // SAFETY: the CPU has AVX2 and FMA (`copy_to_run`).
+        AVX2 => unsafe { avx2(args) },
+        _ => portable(args),
+    }
+}
+
+/// Which copy [`run`] and [`run_mut`] call: `AVX512` or `AVX2` when the CPU has that tier
+/// and the build targets less, `PORTABLE` (the copy compiled for the build) otherwise.
+#[inline(always)]
+fn copy_to_run() -> u8 {
     let best = detect_isa();
     #[allow(
         clippy::absurd_extreme_comparisons,
         reason = "`COMPILED` is the least tier in a build for any x86-64, not in others"
     )]
-    if best <= COMPILED {
-        return portable(args);
-    }
-    if best == AVX512 {
-        // SAFETY: the CPU has AVX-512F and AVX-512VL (`detect_isa`).
-        unsafe { avx512(args) }
-    } else {
-        // SAFETY: the CPU has AVX2 and FMA (`detect_isa`, above `PORTABLE`).
-        unsafe { avx2(args) }
-    }
+    if best <= COMPILED { PORTABLE } else { best }
 }

@@ -389,3 +389,21 @@ pub(crate) fn restore<T: Float>(
     }
     Ok(())
 }
+
+/// The copies of an update rule's `run(&mut self)` loop for the instruction-set tiers,
+/// `run_avx2` and `run_avx512`, which [`run_mut`](crate::tiers::run_mut) picks from: each is
+/// `run` inlined into a function compiled with that tier's instructions.
+macro_rules! tier_copies {
+    () => {
+        #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+        fn run_avx2(&mut self) {
+            self.run();
+        }
+
+        #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512vl"))]
+        fn run_avx512(&mut self) {
+            self.run();
+        }
+    };
+}
+pub(crate) use tier_copies;

@@ -119,15 +119,7 @@ impl<T: Float> Update<'_, T> {
         }
     }
 
-    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-    fn run_avx2(&mut self) {
-        self.run();
-    }
-
-    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx512f,avx512vl"))]
-    fn run_avx512(&mut self) {
-        self.run();
-    }
+    super::tier_copies!();
 }
 
 #[cfg(test)]

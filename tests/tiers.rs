@@ -1,8 +1,8 @@
 //! The single-sample forward pass is compiled once per instruction-set tier (any x86-64, AVX2
 //! with FMA, AVX-512) and the CPU's tier picks one at run time: every copy this machine can
 //! run must give what the batched forward gives, for every kind of layer, in both scalar
-//! types. Adam's and SGD's update loops are compiled per tier too, and every copy must step
-//! to the same bits.
+//! types. The update rules' loops are compiled per tier too, and every copy must step to the
+//! same bits.
 
 use constnet::prelude::*;
 use constnet_kernels::{PORTABLE, detect_isa, on_isa};
@@ -63,7 +63,7 @@ fn every_tier_gives_the_batched_forward() {
     check(&Mixed::<f64>::init(3), 1e-12);
 }
 
-/// The update rules' loops (Adam's and SGD's) are compiled once per tier too: every copy
+/// The update rules' loops are compiled once per tier too: every copy
 /// this machine can run steps the parameters, and the rule's state, to the same bits (no tier
 /// fuses a multiply and an add), including parameters and moments small enough to be flushed
 /// to zero.
@@ -102,4 +102,9 @@ fn every_tier_takes_the_same_update_step() {
     check::<f64, _>(|| AdamConfig::new(1e-2).build::<f64>().unwrap());
     check::<f32, _>(|| Sgd::new(0.5).unwrap());
     check::<f64, _>(|| Sgd::new(0.5).unwrap());
+    check::<f32, _>(|| MomentumConfig::new(0.1).build::<f32>().unwrap());
+    check::<f64, _>(|| NesterovConfig::new(0.1).build::<f64>().unwrap());
+    check::<f32, _>(|| AdagradConfig::new(0.1).build::<f32>().unwrap());
+    check::<f32, _>(|| RmsPropConfig::new(0.1).build::<f32>().unwrap());
+    check::<f64, _>(|| RmsPropConfig::new(0.1).build::<f64>().unwrap());
 }

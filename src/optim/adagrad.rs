@@ -1,6 +1,6 @@
 //! Adagrad: per-parameter rates from the sum of squared gradients.
 
-use super::{Optimizer, flush, in_scalar, positive, same_length, sized_state};
+use super::{OneState, Optimizer, flush, in_scalar, positive, same_length, sized_state};
 use crate::error::Error;
 use crate::scalar::Float;
 
@@ -80,10 +80,16 @@ impl<T: Float> Optimizer<T> for Adagrad<T> {
             in_scalar::<T>("learning rate", self.lr)?,
             in_scalar::<T>("eps", self.eps)?,
         );
-        for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
-            *c += dx * dx;
-            *x = flush(*x - lr * dx / (c.sqrt() + eps));
+        OneState {
+            params,
+            grads,
+            state: &mut self.cache,
+            element: |x: &mut T, dx: T, c: &mut T| {
+                *c += dx * dx;
+                *x = flush(*x - lr * dx / (c.sqrt() + eps));
+            },
         }
+        .step();
         self.steps = self.steps.saturating_add(1);
         Ok(())
     }

@@ -407,3 +407,34 @@ macro_rules! tier_copies {
     };
 }
 pub(crate) use tier_copies;
+
+/// One step of a rule with one state buffer (momentum's velocity, Adagrad's and RMSProp's
+/// cache): `element(x, dx, state)` for every parameter, in a loop compiled once per
+/// instruction-set tier ([`run_mut`](crate::tiers::run_mut)), as Adam's and SGD's are.
+pub(crate) struct OneState<'a, T, F> {
+    pub(crate) params: &'a mut [T],
+    pub(crate) grads: &'a [T],
+    pub(crate) state: &'a mut [T],
+    pub(crate) element: F,
+}
+
+impl<T: Float, F: Fn(&mut T, T, &mut T)> OneState<'_, T, F> {
+    #[inline(always)]
+    fn run(&mut self) {
+        for ((x, &dx), s) in self
+            .params
+            .iter_mut()
+            .zip(self.grads)
+            .zip(self.state.iter_mut())
+        {
+            (self.element)(x, dx, s);
+        }
+    }
+
+    tier_copies!();
+
+    /// Runs the step in the CPU's tier.
+    pub(crate) fn step(mut self) {
+        crate::tiers::run_mut(&mut self, Self::run, Self::run_avx2, Self::run_avx512);
+    }
+}

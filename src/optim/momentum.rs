@@ -1,6 +1,6 @@
 //! SGD with (heavy-ball) momentum.
 
-use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
+use super::{OneState, Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
 use crate::error::Error;
 use crate::scalar::Float;
 
@@ -83,10 +83,16 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             in_scalar::<T>("learning rate", self.lr)?,
             T::of_f64(self.mu),
         );
-        for ((x, &dx), v) in params.iter_mut().zip(grads).zip(&mut self.velocity) {
-            *v = flush(mu * *v - lr * dx);
-            *x = flush(*x + *v);
+        OneState {
+            params,
+            grads,
+            state: &mut self.velocity,
+            element: |x: &mut T, dx: T, v: &mut T| {
+                *v = flush(mu * *v - lr * dx);
+                *x = flush(*x + *v);
+            },
         }
+        .step();
         self.steps = self.steps.saturating_add(1);
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Nesterov momentum, in the notes' rewritten form.
 
-use super::{Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
+use super::{OneState, Optimizer, flush, fraction, in_scalar, positive, same_length, sized_state};
 use crate::error::Error;
 use crate::scalar::Float;
 
@@ -84,11 +84,17 @@ impl<T: Float> Optimizer<T> for Nesterov<T> {
             T::of_f64(self.mu),
         );
         let one_plus_mu = T::ONE + mu;
-        for ((x, &dx), v) in params.iter_mut().zip(grads).zip(&mut self.velocity) {
-            let v_prev = *v;
-            *v = flush(mu * *v - lr * dx);
-            *x = flush(*x + (one_plus_mu * *v - mu * v_prev));
+        OneState {
+            params,
+            grads,
+            state: &mut self.velocity,
+            element: |x: &mut T, dx: T, v: &mut T| {
+                let v_prev = *v;
+                *v = flush(mu * *v - lr * dx);
+                *x = flush(*x + (one_plus_mu * *v - mu * v_prev));
+            },
         }
+        .step();
         self.steps = self.steps.saturating_add(1);
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! RMSprop: Adagrad with a leaky cache.
 
-use super::{Optimizer, flush, in_scalar, open_fraction, positive, same_length, sized_state};
+use super::{
+    OneState, Optimizer, flush, in_scalar, open_fraction, positive, same_length, sized_state,
+};
 use crate::error::Error;
 use crate::scalar::Float;
 
@@ -93,10 +95,16 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
             in_scalar::<T>("eps", self.eps)?,
         );
         let (decay, rest) = (T::of_f64(self.decay), T::of_f64(1.0 - self.decay));
-        for ((x, &dx), c) in params.iter_mut().zip(grads).zip(&mut self.cache) {
-            *c = flush(decay * *c + rest * dx * dx);
-            *x = flush(*x - lr * dx / (c.sqrt() + eps));
+        OneState {
+            params,
+            grads,
+            state: &mut self.cache,
+            element: |x: &mut T, dx: T, c: &mut T| {
+                *c = flush(decay * *c + rest * dx * dx);
+                *x = flush(*x - lr * dx / (c.sqrt() + eps));
+            },
         }
+        .step();
         self.steps = self.steps.saturating_add(1);
         Ok(())
     }

@@ -1061,10 +1061,11 @@ mod tests {
     /// and without the ReLU, on every instruction set (rows that are not whole vectors take
     /// nalgebra's product): [`gemv_from_l2`] on row counts around its passes (AVX2: 11 of 16
     /// vectors in registers and 5 in memory, 8 of fewer and up to 7 more, then 4, 2 and 1;
-    /// AVX-512: 16, 8, 4, 2 and 1 vectors) and column counts around its steps of 4, and [`gemv`] (layers in L1) on every block height of 1 to 8 vectors and
-    /// beyond, with column counts around its sets of accumulators, and on fewer rows than a
-    /// vector's lanes (1, 2 and 4 of `f32`'s 8, 1 and 2 of `f64`'s 4) over one or more
-    /// vectors of inputs, and 3, which no AVX2 kernel takes.
+    /// AVX-512: 16, 8, 4, 2 and 1 vectors) and column counts around its steps of 4, and
+    /// [`gemv`] (layers in L1) on every block height of 1 to 8 vectors and beyond, with
+    /// column counts around its sets of accumulators, and on fewer rows than a vector's lanes
+    /// (1, 2 and 4 of `f32`'s 8, 1 and 2 of `f64`'s 4) over one or more vectors of inputs,
+    /// and 3, which no AVX2 kernel takes.
     #[test]
     fn single_sample_kernels_match_nalgebra_around_their_blocks() {
         macro_rules! check {

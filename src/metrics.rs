@@ -1,8 +1,11 @@
 //! Evaluation metrics beyond accuracy: a classifier's top-k accuracy, confusion matrix and
 //! per-class precision, recall and F1; a regressor's mean absolute
 //! error, root mean squared error and coefficient of determination. Each takes the network's
-//! scores or outputs for a whole set (from [`OnBatch::forward_batch`](crate::network::OnBatch::forward_batch)) and the set's targets,
-//! and checks that they match: a length or label mismatch is an `Err`, never a panic.
+//! scores or outputs for a whole set (from [`OnBatch::forward_batch`]) and the set's
+//! targets, and checks that they match: a length or label mismatch is an `Err`, never a
+//! panic.
+//!
+//! [`OnBatch::forward_batch`]: crate::network::OnBatch::forward_batch
 //!
 //! The definitions are scikit-learn's: precision `tp / (tp + fp)`, recall `tp / (tp + fn)`,
 //! F1 their harmonic mean, each 0 where its denominator is (`zero_division=0`); macro

@@ -1378,9 +1378,9 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
         && c.rs == 1
         && a.data.as_ptr().addr().is_multiple_of(64)
         && (a.cs * size_of::<T>()).is_multiple_of(64);
-    // With AVX2 or AVX-512, a column-major `B` (forward's batch `X`, backward's `dZ` in `dX = W^T dZ`)
-    // is read in place too, `NR` columns at a time, each a sequential stream: packing it
-    // cost a sixth of W2's batched forward. Only a last panel of fewer than `NR` columns is
+    // With AVX2 or AVX-512, a column-major `B` (forward's batch `X`, backward's `dZ` in
+    // `dX = W^T dZ`) is read in place too, `NR` columns at a time, each a sequential stream:
+    // packing it cost a sixth of W2's batched forward. Only a last panel of fewer than `NR` columns is
     // packed, zero-padded, at the start of `b_pack`. (A column stride of 0, columns that
     // alias, is packed.)
     let b_in_place = ISA != PORTABLE && b.rs == 1 && b.cs != 0;
@@ -1639,10 +1639,10 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
 }
 
 /// `C = alpha * A_panel B_panel + beta * C` for the `MR x NR` tile of `C` at `c` (column `j`
-/// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512. `B_panel` is
-/// a packed panel, or `NR` columns of `B` read in place, its element `(p, j)` at `p * b_steps.0
-/// + j * b_steps.1`. With AVX-512,
-/// only the first `cols` columns (rounded up to 4 or 8) are computed and written.
+/// at `c + j * ldc`), with the micro-kernel of `ISA`, AVX2 + FMA or AVX-512. `B_panel` is a
+/// packed panel or `NR` columns of `B` read in place: its element `(p, j)` is at
+/// `p * b_steps.0 + j * b_steps.1`. With AVX-512, only the first `cols` columns (rounded up
+/// to 4 or 8) are computed and written.
 ///
 /// # Safety
 /// `ISA` must be one the CPU supports (it is set only inside the functions that enable it),

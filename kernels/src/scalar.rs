@@ -1235,7 +1235,7 @@ macro_rules! impl_scalar {
                 beta: Self,
             ) {
                 use std::arch::x86_64::*;
-                // A packed panel's step: the whole tile's columns, of which this computes `N`.
+                // The tile's columns, of which this computes the first `N`.
                 const NR: usize = 12;
                 const PREFETCH: usize = 8;
                 const { assert!(N <= NR) };
@@ -1253,7 +1253,7 @@ macro_rules! impl_scalar {
                 let (a, b) = (a.as_ptr(), b.as_ptr());
                 // Step `p`: `A`'s two vectors (fetched `PREFETCH` steps ahead; the address may
                 // lie past the panel, which a prefetch allows, hence `wrapping_add`) times the
-                // `N` elements of `B` at `$b`, `$stride` apart.
+                // `N` elements of `B` from `b + p * step`, `$stride` apart.
                 macro_rules! steps {
                     ($stride:expr) => {
                         for p in 0..kc {

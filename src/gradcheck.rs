@@ -266,8 +266,8 @@ pub fn rel_error(analytic: f64, numeric: f64) -> f64 {
 /// Net::<f32>::new(0).gradcheck(&x, &[0, 1][..], &SoftmaxCrossEntropy, &options); // f32
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is checked in `f64`, on {IN}-wide `f64` samples",
-    label = "given another width or type"
+    message = "`{Self}` is checked in `f64`, on {IN}-wide samples",
+    label = "here"
 )]
 pub trait GradCheck<W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN, OUT> {
     /// Checks the network's backward pass against centered differences of `loss` on the

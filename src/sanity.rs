@@ -236,7 +236,7 @@ where
 /// assert!(!loss_at_chance(&loud, &data, &SoftmaxCrossEntropy, &Options::default())?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn loss_at_chance<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
+pub fn loss_at_chance<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, L>(
     net: &N,
     data: &D,
     loss: &L,
@@ -313,7 +313,14 @@ fn scaled(regularizer: &Regularizer, factor: f64) -> Result<Regularizer, Error> 
 /// assert!(!regularization_raises_loss(&Net::new(0), &data, &SoftmaxCrossEntropy, &zero)?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn regularization_raises_loss<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
+pub fn regularization_raises_loss<
+    D: SetOf<T, IN, OUT>,
+    T,
+    const IN: usize,
+    const OUT: usize,
+    N,
+    L,
+>(
     net: &N,
     data: &D,
     loss: &L,
@@ -357,7 +364,7 @@ where
 /// assert!(!overfit_small(&Net::new(0), &crawl, &SoftmaxCrossEntropy, &data, &Options::default())?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn overfit_small<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
+pub fn overfit_small<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &N,
     optimizer: &O,
     loss: &L,
@@ -434,7 +441,7 @@ where
 /// assert!(!learns_beyond_chance(&Net::new(0), &adam, &SoftmaxCrossEntropy, &shuffled, &options)?.passed);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn learns_beyond_chance<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
+pub fn learns_beyond_chance<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &N,
     optimizer: &O,
     loss: &L,
@@ -506,7 +513,7 @@ where
 /// assert!(check.passed, "{check}");
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn gradients<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
+pub fn gradients<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, L>(
     net64: &N,
     data: &D,
     loss: &L,
@@ -544,9 +551,9 @@ where
 /// a loss for both scalar types (the built-in losses are).
 ///
 /// See the [module](self) for an example.
-pub fn run<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, N64, O, L>(
+pub fn run<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &N,
-    net64: &N64,
+    net64: &impl Network<f64, IN, OUT>,
     optimizer: &O,
     loss: &L,
     data: &D,
@@ -556,7 +563,6 @@ where
     D: Dataset<Target = [usize]>,
     T: Float,
     N: Network<T, IN, OUT>,
-    N64: Network<f64, IN, OUT>,
     O: Optimizer<T> + Clone,
     L: Loss<T, OUT, Target = [usize]> + Loss<f64, OUT, Target = [usize]>,
 {

@@ -303,7 +303,7 @@ impl History {
 /// assert_eq!(last.val_accuracy, None);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
+pub fn fit<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &mut N,
     optimizer: &mut O,
     loss: &L,
@@ -315,7 +315,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    L: TakesTargets<T, OUT, D::Target>,
+    L: TakesTargets<T, OUT, D::Targets>,
 {
     fit_with(net, optimizer, loss, train, val, config, &mut [])
 }
@@ -343,7 +343,7 @@ where
 /// assert!(history.epochs.len() < 1000 && history.last().unwrap().train_loss < 0.5);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit_with<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, O, L>(
+pub fn fit_with<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, O, L>(
     net: &mut N,
     optimizer: &mut O,
     loss: &L,
@@ -356,7 +356,7 @@ where
     T: Float,
     N: Network<T, IN, OUT>,
     O: Optimizer<T>,
-    L: TakesTargets<T, OUT, D::Target>,
+    L: TakesTargets<T, OUT, D::Targets>,
 {
     check_config::<T>(config)?;
     let samples = train.inputs().ncols();
@@ -562,8 +562,8 @@ impl<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize>
     where
         N: Network<T, IN, OUT, Tape = Tp>,
         O: Optimizer<T>,
-        D: Supervised<T, IN>,
-        L: TakesTargets<T, OUT, D::Target>,
+        D: SetOf<T, IN, OUT>,
+        L: TakesTargets<T, OUT, D::Targets>,
     {
         let config = self.config;
         if let Some((schedule, Every::Step)) = &config.schedule {
@@ -571,7 +571,7 @@ impl<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize>
         }
         let mut value = net.loss_and_grad(
             &x,
-            L::targets(target),
+            L::targets(D::targets_for(target)),
             loss,
             &mut self.tape,
             &mut self.grads,
@@ -779,12 +779,12 @@ fn evaluate<T, const IN: usize, const OUT: usize, N, L, D>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    L: TakesTargets<T, OUT, D::Target>,
-    D: Supervised<T, IN>,
+    L: TakesTargets<T, OUT, D::Targets>,
+    D: SetOf<T, IN, OUT>,
 {
     net.forward_into(inputs.as_batch(), tape)?;
     let (scores, dscores) = tape.output_and_grad_mut();
-    let value = loss.loss_and_grad(scores, L::targets(targets), dscores)?;
+    let value = loss.loss_and_grad(scores, L::targets(D::targets_for(targets)), dscores)?;
     Ok((value.as_f64(), D::count_correct(scores, targets)))
 }
 

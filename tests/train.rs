@@ -2,7 +2,7 @@
 //! drives the learning rate, and a diverging run, of a classifier or a regressor, stops with
 //! an error and keeps the last good parameters. `tests/regression.rs` trains regressors.
 
-use constnet::datasets::{Labeled, Regression, Split, Supervised, mnist};
+use constnet::datasets::{Labeled, Regression, SetOf, Split, mnist};
 use constnet::prelude::*;
 use constnet::preprocess::{Granularity, Standardize};
 use constnet::train::{Config, Every, fit};
@@ -154,8 +154,8 @@ fn assert_an_absurd_learning_rate_diverges<const IN: usize, const OUT: usize, N,
     data: &D,
 ) where
     N: Network<f32, IN, OUT>,
-    D: Supervised<f32, IN>,
-    L: Loss<f32, OUT, Target = D::Target>,
+    D: SetOf<f32, IN, OUT>,
+    L: Loss<f32, OUT, Target = D::Targets>,
 {
     let mut sgd = Sgd::new(1e30).unwrap();
     let err = fit(&mut net, &mut sgd, loss, data, None, &silent(5, 10)).unwrap_err();
@@ -178,7 +178,13 @@ fn assert_an_absurd_learning_rate_diverges<const IN: usize, const OUT: usize, N,
     let mut tape = net.new_tape(data.inputs().ncols());
     let mut grads = net.new_grads();
     let value = net
-        .loss_and_grad(data.inputs(), data.targets(), loss, &mut tape, &mut grads)
+        .loss_and_grad(
+            data.inputs(),
+            D::targets_for(data.targets()),
+            loss,
+            &mut tape,
+            &mut grads,
+        )
         .unwrap();
     assert!(value.is_finite());
 }

@@ -542,15 +542,18 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
     }
 }
 
-/// A [`Supervised`] set of `N`-wide samples of `T`, as the trainers ([`fit`](crate::train::fit)
-/// and its kin) take it: every `Supervised<T, N>` is one. The trainers name this trait rather
-/// than `Supervised` so that a set of another width or scalar type is reported with this
-/// message alone (`do_not_recommend` on the impl), not followed by the source of the
-/// `Supervised` impls that come close.
+/// A [`Supervised`] set of `N`-wide samples of `T` whose targets suit a network of `OUT`
+/// outputs, as the trainers ([`fit`](crate::train::fit) and its kin) take it: a set of
+/// labels suits any width, a set of target values only its own. The trainers name this
+/// trait rather than `Supervised` so that a set of another width, scalar type or target
+/// width is reported with this message alone (`do_not_recommend` on the impl), not
+/// followed by the source of the `Supervised` impls that come close; and they read the
+/// targets as [`Targets`](Self::Targets), so that a set that fails here is one error, not
+/// a second one at the loss.
 ///
 /// ```
 /// use constnet::datasets::SetOf;
-/// fn samples<D: SetOf<f32, 2>>(data: &D) -> usize {
+/// fn samples<D: SetOf<f32, 2, 3>>(data: &D) -> usize {
 ///     data.inputs().ncols()
 /// }
 /// assert_eq!(samples(&constnet::datasets::spiral::<f32>(5, 3, 0)), 15);
@@ -558,14 +561,68 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
 ///
 /// ```compile_fail
 /// # use constnet::datasets::SetOf;
-/// # fn samples<D: SetOf<f32, 3>>(data: &D) -> usize { data.inputs().ncols() }
+/// # fn samples<D: SetOf<f32, 3, 3>>(data: &D) -> usize { data.inputs().ncols() }
 /// samples(&constnet::datasets::spiral::<f32>(5, 3, 0)); // 2-wide points, not 3
 /// ```
-#[diagnostic::on_unimplemented(message = "`{Self}` is not a set of {N}-wide samples of `{T}`")]
-pub trait SetOf<T: Float, const N: usize>: Supervised<T, N> {}
+///
+/// ```compile_fail
+/// # use constnet::datasets::SetOf;
+/// # fn samples<D: SetOf<f64, 10, 2>>(data: &D) -> usize { data.inputs().ncols() }
+/// let data = constnet::datasets::diabetes::<f64>("data/sklearn").unwrap();
+/// samples(&data); // 1 target per sample, not 2
+/// ```
+#[diagnostic::on_unimplemented(message = "expected `{T}` data for {N} inputs and {OUT} outputs")]
+pub trait SetOf<T: Float, const N: usize, const OUT: usize>: Supervised<T, N> {
+    /// The set's targets ([`Dataset::Target`]), named through this trait.
+    type Targets: ?Sized;
+
+    /// `targets` as [`Targets`](Self::Targets), which they are.
+    ///
+    /// ```
+    /// use constnet::datasets::{Labeled, SetOf, Supervised};
+    /// let data = constnet::datasets::spiral::<f32>(2, 3, 0);
+    /// let targets = <Labeled<f32, 2> as SetOf<f32, 2, 3>>::targets_for(data.targets());
+    /// assert_eq!(targets, &[0, 0, 1, 1, 2, 2][..]);
+    /// ```
+    fn targets_for(targets: &Self::Target) -> &Self::Targets;
+}
 
 #[diagnostic::do_not_recommend]
-impl<T: Float, const N: usize, D: Supervised<T, N>> SetOf<T, N> for D {}
+impl<T: Float, const N: usize, const OUT: usize, D> SetOf<T, N, OUT> for D
+where
+    D: Supervised<T, N>,
+    D::Target: TargetsFor<OUT>,
+{
+    type Targets = <D::Target as TargetsFor<OUT>>::Same;
+
+    fn targets_for(targets: &D::Target) -> &Self::Targets {
+        targets.same()
+    }
+}
+
+/// Targets that suit a network of `OUT` outputs: labels suit any, `K` target values per
+/// sample only `K` outputs.
+#[doc(hidden)]
+pub trait TargetsFor<const OUT: usize> {
+    /// The targets' own type.
+    type Same: ?Sized;
+    /// `self`, as its own type.
+    fn same(&self) -> &Self::Same;
+}
+
+impl<const OUT: usize> TargetsFor<OUT> for [usize] {
+    type Same = Self;
+    fn same(&self) -> &Self {
+        self
+    }
+}
+
+impl<T: Float, const OUT: usize> TargetsFor<OUT> for Batch<T, OUT> {
+    type Same = Self;
+    fn same(&self) -> &Self {
+        self
+    }
+}
 
 /// A set marked as training data: a [`Training`] set, what the preprocessing transforms are
 /// fitted on. Any other set given to them is an error that says how to mark it.

@@ -3,7 +3,7 @@
 //! several times per iteration, Newton's Hessian twice per parameter).
 
 use super::check_set;
-use crate::datasets::{SetOf, Supervised};
+use crate::datasets::SetOf;
 use crate::error::Error;
 use crate::losses::TakesTargets;
 use crate::network::{Network, OnBatch, Tape};
@@ -33,7 +33,7 @@ use crate::scalar::Float;
 /// assert!(net.accuracy(&data.inputs, &data.labels)? > 0.95);
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit_lbfgs<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
+pub fn fit_lbfgs<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, L>(
     net: &mut N,
     lbfgs: &mut Lbfgs<T>,
     loss: &L,
@@ -43,7 +43,7 @@ pub fn fit_lbfgs<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    L: TakesTargets<T, OUT, D::Target>,
+    L: TakesTargets<T, OUT, D::Targets>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {
         lbfgs.minimize(params, objective)
@@ -68,7 +68,7 @@ where
 /// assert!(report.loss < 0.5, "{report:?}");
 /// # Ok::<(), constnet::Error>(())
 /// ```
-pub fn fit_newton<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
+pub fn fit_newton<D: SetOf<T, IN, OUT>, T, const IN: usize, const OUT: usize, N, L>(
     net: &mut N,
     newton: &mut Newton<T>,
     loss: &L,
@@ -78,7 +78,7 @@ pub fn fit_newton<D: SetOf<T, IN>, T, const IN: usize, const OUT: usize, N, L>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    L: TakesTargets<T, OUT, D::Target>,
+    L: TakesTargets<T, OUT, D::Targets>,
 {
     full_batch(net, loss, train, regularizer, |params, objective| {
         newton.minimize(params, objective)
@@ -97,8 +97,8 @@ fn full_batch<T, const IN: usize, const OUT: usize, N, L, D>(
 where
     T: Float,
     N: Network<T, IN, OUT>,
-    D: Supervised<T, IN>,
-    L: TakesTargets<T, OUT, D::Target>,
+    D: SetOf<T, IN, OUT>,
+    L: TakesTargets<T, OUT, D::Targets>,
 {
     check_set::<T, IN, OUT, D>(train.inputs(), train.targets(), "training")?;
     if let Some(regularizer) = regularizer {
@@ -111,8 +111,13 @@ where
     let report = {
         let mut objective = |x: &[T], g: &mut [T]| {
             net.params_mut().copy_from_slice(x);
-            let mut value =
-                net.loss_and_grad(inputs, L::targets(train.targets()), loss, &mut tape, g)?;
+            let mut value = net.loss_and_grad(
+                inputs,
+                L::targets(D::targets_for(train.targets())),
+                loss,
+                &mut tape,
+                g,
+            )?;
             if first {
                 tape.freeze_masks(true);
                 first = false;

@@ -1,6 +1,6 @@
 //! Helpers shared by the trainer's tests (`train.rs` and `regression.rs`).
 
-use constnet::datasets::Supervised;
+use constnet::datasets::SetOf;
 use constnet::prelude::*;
 use constnet::train::{Config, History, Progress, fit};
 
@@ -23,8 +23,8 @@ pub fn seeded_run<const IN: usize, const OUT: usize, N, O, L, D>(
 where
     N: Network<f32, IN, OUT>,
     O: Optimizer<f32>,
-    D: Supervised<f32, IN>,
-    L: Loss<f32, OUT, Target = D::Target>,
+    D: SetOf<f32, IN, OUT>,
+    L: Loss<f32, OUT, Target = D::Targets>,
 {
     let config = Config {
         seed,

@@ -97,7 +97,7 @@ unsafe fn whole<
     let mut c = 0;
     while c + G <= I {
         for (g, acc) in acc.iter_mut().enumerate() {
-            let xb = unsafe { T::broadcast_at(x.add(c + g)) };
+            let xb = unsafe { T::broadcast(*x.add(c + g)) };
             for (v, acc) in acc.iter_mut().enumerate() {
                 *acc = unsafe { T::fmadd(T::load(column(c + g).add(v * lanes)), xb, *acc) };
             }
@@ -105,7 +105,7 @@ unsafe fn whole<
         c += G;
     }
     while c < I {
-        let xb = unsafe { T::broadcast_at(x.add(c)) };
+        let xb = unsafe { T::broadcast(*x.add(c)) };
         for (v, acc) in acc[0].iter_mut().enumerate() {
             *acc = unsafe { T::fmadd(T::load(column(c).add(v * lanes)), xb, *acc) };
         }

@@ -33,11 +33,6 @@ pub(crate) mod lanes {
         unsafe fn zeros() -> Self::V;
         /// All lanes `x`.
         unsafe fn broadcast(x: Self) -> Self::V;
-        /// All lanes the element at `p`, read by a load of that element alone. From a
-        /// scalar load LLVM may make a wider one (8 bytes at `p`), which can span two of the
-        /// caller's stores of a freshly written sample; such a load is not forwarded from
-        /// them and waits until they reach the cache.
-        unsafe fn broadcast_at(p: *const Self) -> Self::V;
         /// The first `n` (at most `VECTOR_LEN`) elements at `p`, zero in the other lanes; only
         /// those `n` elements are read.
         unsafe fn load_first(n: usize, p: *const Self) -> Self::V;
@@ -84,7 +79,7 @@ pub(crate) mod lanes {
          $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident,
          $max:ident, $cmp_mask:ident, $maskz_mov:ident, $lane_sums:ident, $add:ident,
          $index:ty, $load_index:ident, $permutexvar:ident, $fold:ident,
-         $load_halves:ident, $store_halves:ident, $broadcast_at:literal) => {
+         $load_halves:ident, $store_halves:ident) => {
             impl Lanes for $ty {
                 type Narrow = Avx2;
                 type V = $v;
@@ -98,22 +93,6 @@ pub(crate) mod lanes {
                 #[target_feature(enable = "avx512f")]
                 unsafe fn broadcast(x: $ty) -> $v {
                     $set1(x)
-                }
-                #[inline]
-                #[target_feature(enable = "avx512f")]
-                unsafe fn broadcast_at(p: *const $ty) -> $v {
-                    let v: $v;
-                    // SAFETY: the caller's contract (`p` points to an element); the
-                    // instruction reads that element and writes `v` alone.
-                    unsafe {
-                        std::arch::asm!(
-                            $broadcast_at,
-                            v = out(zmm_reg) v,
-                            p = in(reg) p,
-                            options(pure, readonly, nostack, preserves_flags),
-                        );
-                    }
-                    v
                 }
                 #[inline]
                 #[target_feature(enable = "avx512f")]
@@ -236,8 +215,7 @@ pub(crate) mod lanes {
         _mm512_permutexvar_ps,
         swapped_f32,
         load_halves_f32,
-        store_halves_f32,
-        "vbroadcastss {v}, dword ptr [{p}]"
+        store_halves_f32
     );
     impl_lanes!(
         f64,
@@ -262,8 +240,7 @@ pub(crate) mod lanes {
         _mm512_permutexvar_pd,
         swapped_f64,
         load_halves_f64,
-        store_halves_f64,
-        "vbroadcastsd {v}, qword ptr [{p}]"
+        store_halves_f64
     );
 
     /// The vector operations of the small-product kernels (`kernels::small`) for one

@@ -381,9 +381,17 @@ const fn avx2_in_l1_shape<T>(rows: usize, inputs: usize) -> bool {
 /// few rows over whole vectors of inputs, and nalgebra's fixed-size `gemv` otherwise. A
 /// network's AVX2 and AVX-512 copies of its pass give their own `ISA`, and its baseline copy
 /// the build's (see `crate::tiers`): the choices are then constants, and rustc does not
-/// generate the others.
+/// generate the others. `FRESH`: `x` is the caller's sample, for a network's first layer (see
+/// `Scalar::gemv_avx512`).
 #[inline(always)]
-pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, const ISA: u8>(
+pub(crate) fn gemv<
+    T: Float,
+    const I: usize,
+    const O: usize,
+    const RELU: bool,
+    const ISA: u8,
+    const FRESH: bool,
+>(
     w: &[T],
     x: &[T],
     b: &[T],
@@ -397,7 +405,9 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
                 // SAFETY: the CPU has AVX-512F. A call from this build's code, which has
                 // AVX-512 only in a build for such a CPU.
                 unsafe {
-                    T::gemv_avx512::<O, I, RELU, { cfg!(target_feature = "avx512f") }>(w, x, b, y)
+                    T::gemv_avx512::<O, I, RELU, { cfg!(target_feature = "avx512f") }, FRESH>(
+                        w, x, b, y,
+                    )
                 };
                 return;
             }
@@ -408,7 +418,7 @@ pub(crate) fn gemv<T: Float, const I: usize, const O: usize, const RELU: bool, c
             }
         } else if const { ISA == AVX512 } {
             // SAFETY: the caller runs with AVX-512F (`ISA`), into which this inlines.
-            unsafe { T::gemv_avx512::<O, I, RELU, true>(w, x, b, y) };
+            unsafe { T::gemv_avx512::<O, I, RELU, true, FRESH>(w, x, b, y) };
             return;
         } else if const { ISA == AVX2 && avx2_in_l1_shape::<T>(O, I) } {
             // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the shape is one it takes.
@@ -510,10 +520,10 @@ pub(crate) fn gemv_per_sample<T: Float, const I: usize, const O: usize, const RE
         // SAFETY: the CPU has AVX-512F (asserted above).
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            T::gemv_avx512::<O, I, RELU, { cfg!(target_feature = "avx512f") }>(w, x, b, y);
+            T::gemv_avx512::<O, I, RELU, { cfg!(target_feature = "avx512f") }, false>(w, x, b, y);
         }
         #[cfg(not(target_arch = "x86_64"))]
-        gemv::<T, I, O, RELU, DETECT>(w, x, b, y);
+        gemv::<T, I, O, RELU, DETECT, false>(w, x, b, y);
     }
 }
 
@@ -1090,11 +1100,25 @@ mod tests {
             (48, 5), (112, 6), (272, 3), (384, 4));
         check!(gemv_from_l2, f64: (4, 1), (8, 6), (12, 3), (28, 4), (32, 9), (36, 5), (64, 7),
             (68, 8), (100, 2), (6, 5), (24, 3), (56, 5), (136, 2));
-        check!(gemv, f32: (8, 1), (8, 9), (16, 7), (24, 5), (32, 16), (32, 32), (40, 3),
+        check!(gemv_both, f32: (8, 1), (8, 9), (16, 7), (24, 5), (32, 16), (32, 32), (40, 3),
             (48, 2), (56, 11), (64, 4), (72, 13), (136, 6), (4, 32), (10, 7), (1, 8), (2, 16),
             (4, 8), (4, 40), (2, 12), (3, 16));
-        check!(gemv, f64: (4, 1), (8, 7), (12, 5), (16, 4), (20, 3), (24, 2), (28, 9), (32, 6),
+        check!(gemv_both, f64: (4, 1), (8, 7), (12, 5), (16, 4), (20, 3), (24, 2), (28, 9), (32, 6),
             (36, 10), (2, 9), (1, 4), (2, 4), (2, 12), (1, 20), (3, 8));
+    }
+
+    /// [`gemv`] as a network's first layer runs it (`FRESH`: each input read alone), and as
+    /// its deeper layers do, which must agree to the bit; `y` is the second.
+    fn gemv_both<T: Float, const I: usize, const O: usize, const RELU: bool, const ISA: u8>(
+        w: &[T],
+        x: &[T],
+        b: &[T],
+        y: &mut [T],
+    ) {
+        gemv::<T, I, O, RELU, ISA, true>(w, x, b, y);
+        let fresh = y.to_vec();
+        gemv::<T, I, O, RELU, ISA, false>(w, x, b, y);
+        assert_eq!(fresh, y, "{O} x {I}, fresh and not");
     }
 
     /// The single-sample kernel on every row count around its vector and block edges,
@@ -1109,11 +1133,11 @@ mod tests {
         for isa in available_isas() {
             let mut y = SVector::<f64, 130>::from_element(f64::NAN);
             on_isa(isa, || {
-                gemv::<f64, 37, 130, false, DETECT>(&w, x.as_slice(), &b, y.as_mut_slice())
+                gemv::<f64, 37, 130, false, DETECT, false>(&w, x.as_slice(), &b, y.as_mut_slice())
             });
             assert_eq!(y, affine, "isa {isa}");
             on_isa(isa, || {
-                gemv::<f64, 37, 130, true, DETECT>(&w, x.as_slice(), &b, y.as_mut_slice())
+                gemv::<f64, 37, 130, true, DETECT, true>(&w, x.as_slice(), &b, y.as_mut_slice())
             });
             assert_eq!(y, affine.map(|v| v.max(0.0)), "relu, isa {isa}");
         }
@@ -1127,13 +1151,13 @@ mod tests {
                     let expected = &a * &x + DMatrix::from_column_slice($o, 1, &b);
                     let mut y = vec![f64::NAN; $o];
                     // SAFETY: the CPU has AVX-512F.
-                    unsafe { f64::gemv_avx512::<$o, $i, false, false>(a.as_slice(), x.as_slice(), &b, &mut y) };
+                    unsafe { f64::gemv_avx512::<$o, $i, false, false, false>(a.as_slice(), x.as_slice(), &b, &mut y) };
                     assert_eq!(y, expected.as_slice(), "f64 {}x{}", $o, $i);
                     let (a, x) = (a.map(|v| v as f32), x.map(|v| v as f32));
                     let b: Vec<f32> = b.iter().map(|&v| v as f32).collect();
                     let mut y = vec![f32::NAN; $o];
                     // SAFETY: as above.
-                    unsafe { f32::gemv_avx512::<$o, $i, true, true>(a.as_slice(), x.as_slice(), &b, &mut y) };
+                    unsafe { f32::gemv_avx512::<$o, $i, true, true, true>(a.as_slice(), x.as_slice(), &b, &mut y) };
                     let expected: Vec<f32> = expected.iter().map(|&v| (v as f32).max(0.0)).collect();
                     assert_eq!(y, expected, "f32 relu {}x{}", $o, $i);
                 })*};

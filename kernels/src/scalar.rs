@@ -33,6 +33,11 @@ pub(crate) mod lanes {
         unsafe fn zeros() -> Self::V;
         /// All lanes `x`.
         unsafe fn broadcast(x: Self) -> Self::V;
+        /// All lanes the element at `p`, read by a load of that element alone. From a
+        /// scalar load LLVM may make a wider one (8 bytes at `p`), which can span two of the
+        /// caller's stores of a freshly written sample; such a load is not forwarded from
+        /// them and waits until they reach the cache.
+        unsafe fn broadcast_at(p: *const Self) -> Self::V;
         /// The first `n` (at most `VECTOR_LEN`) elements at `p`, zero in the other lanes; only
         /// those `n` elements are read.
         unsafe fn load_first(n: usize, p: *const Self) -> Self::V;
@@ -79,7 +84,7 @@ pub(crate) mod lanes {
          $load:ident, $mask_store:ident, $store:ident, $fmadd:ident, $mul:ident,
          $max:ident, $cmp_mask:ident, $maskz_mov:ident, $lane_sums:ident, $add:ident,
          $index:ty, $load_index:ident, $permutexvar:ident, $fold:ident,
-         $load_halves:ident, $store_halves:ident) => {
+         $load_halves:ident, $store_halves:ident, $broadcast_at:literal) => {
             impl Lanes for $ty {
                 type Narrow = Avx2;
                 type V = $v;
@@ -93,6 +98,22 @@ pub(crate) mod lanes {
                 #[target_feature(enable = "avx512f")]
                 unsafe fn broadcast(x: $ty) -> $v {
                     $set1(x)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn broadcast_at(p: *const $ty) -> $v {
+                    let v: $v;
+                    // SAFETY: the caller's contract (`p` points to an element); the
+                    // instruction reads that element and writes `v` alone.
+                    unsafe {
+                        std::arch::asm!(
+                            $broadcast_at,
+                            v = out(zmm_reg) v,
+                            p = in(reg) p,
+                            options(pure, readonly, nostack, preserves_flags),
+                        );
+                    }
+                    v
                 }
                 #[inline]
                 #[target_feature(enable = "avx512f")]
@@ -215,7 +236,8 @@ pub(crate) mod lanes {
         _mm512_permutexvar_ps,
         swapped_f32,
         load_halves_f32,
-        store_halves_f32
+        store_halves_f32,
+        "vbroadcastss {v}, dword ptr [{p}]"
     );
     impl_lanes!(
         f64,
@@ -240,7 +262,8 @@ pub(crate) mod lanes {
         _mm512_permutexvar_pd,
         swapped_f64,
         load_halves_f64,
-        store_halves_f64
+        store_halves_f64,
+        "vbroadcastsd {v}, qword ptr [{p}]"
     );
 
     /// The vector operations of the small-product kernels (`kernels::small`) for one
@@ -917,7 +940,9 @@ pub trait Scalar:
     /// copy of its pass), so that one layer's output reaches the next in registers; across
     /// a call from code without AVX-512, their 512-bit stores and loads meet the caller's
     /// narrower copies of the activations, which do not forward (W1 measured 75-79 ns with
-    /// them there, against 62-67 without).
+    /// them there, against 62-67 without). `FRESH` says `x` is the caller's memory (a
+    /// network's first layer): the 512-bit kernels then read each input by a load of its
+    /// own, which the caller's stores of a sample written just before forward to.
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512VL.
@@ -933,16 +958,22 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() == AVX512 {
     ///     // SAFETY: the CPU has AVX-512F and AVX-512VL.
-    ///     unsafe { f32::gemv_avx512::<2, 3, false, false>(&w, &x, &b, &mut y) };
+    ///     unsafe { f32::gemv_avx512::<2, 3, false, false, false>(&w, &x, &b, &mut y) };
     ///     assert_eq!(y, [0.5, -17.0]);
     ///     // SAFETY: as above.
-    ///     unsafe { f32::gemv_avx512::<2, 3, true, false>(&w, &x, &b, &mut y) };
+    ///     unsafe { f32::gemv_avx512::<2, 3, true, false, false>(&w, &x, &b, &mut y) };
     ///     assert_eq!(y, [0.5, 0.0]);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    unsafe fn gemv_avx512<const O: usize, const I: usize, const RELU: bool, const WIDE: bool>(
+    unsafe fn gemv_avx512<
+        const O: usize,
+        const I: usize,
+        const RELU: bool,
+        const WIDE: bool,
+        const FRESH: bool,
+    >(
         w: &[Self],
         x: &[Self],
         b: &[Self],
@@ -1313,6 +1344,7 @@ macro_rules! impl_scalar {
                 const I: usize,
                 const RELU: bool,
                 const WIDE: bool,
+                const FRESH: bool,
             >(
                 w: &[Self],
                 x: &[Self],
@@ -1412,7 +1444,8 @@ macro_rules! impl_scalar {
                 // The 512-bit kernels where the shape suits them, when `WIDE` says this is
                 // inlined into code compiled for AVX-512 (see the trait's documentation).
                 // SAFETY: the caller's contract and the assertion above.
-                if WIDE && unsafe { crate::one_sample::gemv::<$ty, O, I, RELU>(w, x, b, y) } {
+                if WIDE && unsafe { crate::one_sample::gemv::<$ty, O, I, RELU, FRESH>(w, x, b, y) }
+                {
                     return;
                 }
                 // Blocks of 8 vectors of rows, then one of the vectors left. How many are

@@ -108,18 +108,32 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         p: &[T],
         x: &SVector<T, I>,
     ) -> SVector<T, O> {
-        // Weights that fit in L1 take register-blocked kernels (W1: 84-112 ns with
-        // nalgebra's product, 60-65 ns with the AVX-512 one, 43-45 ns with its 512-bit paths
-        // in a build for AVX-512); larger ones stream from L2, where an AVX2 kernel that
-        // reads them in storage order beat nalgebra's product (W2 on a Zen 1 core).
-        let mut y = SVector::<T, O>::zeros();
-        let (x, b, out) = (x.as_slice(), &p[O * I..], y.as_mut_slice());
-        if const { weights_fit_in_l1::<T>(I, O) } {
-            gemv::<T, I, O, RELU, ISA>(p, x, b, out);
-        } else {
-            gemv_from_l2::<T, I, O, RELU, ISA>(p, x, b, out);
-        }
-        y
+        forward_one::<T, I, O, RELU, ISA, false>(p, x)
+    }
+
+    /// [`forward_one_with`](Self::forward_one_with) for a network's first layer, whose input
+    /// is the caller's sample, often written just before the call: the AVX-512 kernel reads
+    /// each input by a load of its own, which the caller's stores forward to whatever their
+    /// size (for a deeper layer, whose input is the previous layer's output in registers,
+    /// that would send it through memory). `network!`'s single-sample pass calls it for its
+    /// first layer.
+    ///
+    /// ```
+    /// use constnet::layers::Dense;
+    /// use nalgebra::SVector;
+    /// let p = [1.0f32, -1.0, -1.0, 1.0, 0.0, 0.0]; // as forward_one_relu's example
+    /// use constnet_kernels::DETECT;
+    /// let x = SVector::from([2.0, 1.0]);
+    /// let y = Dense::<2, 2>::default().forward_input_with::<f32, true, DETECT>(&p, &x);
+    /// assert_eq!(y.as_slice(), &[1.0, 0.0]);
+    /// ```
+    #[inline(always)]
+    pub fn forward_input_with<T: Float, const RELU: bool, const ISA: u8>(
+        &self,
+        p: &[T],
+        x: &SVector<T, I>,
+    ) -> SVector<T, O> {
+        forward_one::<T, I, O, RELU, ISA, true>(p, x)
     }
 
     /// This layer and a ReLU after it, for a batch: `Y = max(0, W X + b)`, written once. The
@@ -244,6 +258,35 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         let (x, dy) = (Cols::of(&x), Cols::of(&dy));
         affine_backward_sgd(p, x, dy, dx, (lr, weight_decay), scratch);
     }
+}
+
+/// `W x + b` for one sample of a `Dense<I, O>` layer (its parameters `p`), then `max(0, .)`
+/// when `RELU` is set: [`Dense::forward_one_with`] and, with `FRESH`,
+/// [`Dense::forward_input_with`].
+#[inline(always)]
+fn forward_one<
+    T: Float,
+    const I: usize,
+    const O: usize,
+    const RELU: bool,
+    const ISA: u8,
+    const FRESH: bool,
+>(
+    p: &[T],
+    x: &SVector<T, I>,
+) -> SVector<T, O> {
+    // Weights that fit in L1 take register-blocked kernels (W1: 84-112 ns with
+    // nalgebra's product, 60-65 ns with the AVX-512 one, 43-45 ns with its 512-bit paths
+    // in a build for AVX-512); larger ones stream from L2, where an AVX2 kernel that
+    // reads them in storage order beat nalgebra's product (W2 on a Zen 1 core).
+    let mut y = SVector::<T, O>::zeros();
+    let (x, b, out) = (x.as_slice(), &p[O * I..], y.as_mut_slice());
+    if const { weights_fit_in_l1::<T>(I, O) } {
+        gemv::<T, I, O, RELU, ISA, FRESH>(p, x, b, out);
+    } else {
+        gemv_from_l2::<T, I, O, RELU, ISA>(p, x, b, out);
+    }
+    y
 }
 
 impl<const I: usize, const O: usize> Dense<I, O> {

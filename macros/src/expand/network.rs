@@ -157,17 +157,25 @@ fn emit_forward_sample(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
 /// which it inlines (see `constnet::__private::run_tiered`): an inherent impl, which only a
 /// checked declaration has (its `forward` is the one caller). Each copy hands its
 /// instruction set (the baseline copy, the build's) to its `Dense` layers as the constant
-/// `ISA`, so that each compiles only the kernels it runs.
+/// `ISA`, so that each compiles only the kernels it runs; the first layer, whose input is
+/// the caller's sample, runs `Dense::forward_input_with`, which reads it in the way the
+/// caller's stores of a freshly written sample can be forwarded to.
 pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
     let (params, self_ty) = (&s.generics.params, s.self_ty());
     let (input, output) = (&s.input.arg, &s.output.arg);
     let split_p = b.split("p", quote!(&self.params[..]), Buffer::Params, false);
     let split_s = b.split("s", quote!(&self.state[..]), Buffer::State, false);
     let steps = b.layers().iter().enumerate().map(|(i, layer)| {
+        // The first layer reads the caller's sample, the others the previous layer's output.
+        let forward = if i == 0 {
+            quote!(forward_input_with)
+        } else {
+            quote!(forward_one_with)
+        };
         if b.fusion.forward[i] {
             let (ty, name, p) = (layer.ty(), b.names[i], &b.p_names[i]);
             let (input, relu_h) = (one_sample_input(b, i), &b.hs[i + 1]);
-            quote!(let #relu_h = <#ty>::forward_one_with::<T, true, ISA>(&self.#name, #p, #input);)
+            quote!(let #relu_h = <#ty>::#forward::<T, true, ISA>(&self.#name, #p, #input);)
         } else if b.fusion.forward_done_before(i) {
             quote!()
         } else if let LayerKind::Affine {
@@ -177,7 +185,7 @@ pub(super) fn emit_forward_tiers(s: &Surface<'_>, b: &Body<'_>) -> TokenStream {
         {
             let (ty, name, p, h) = (layer.ty(), b.names[i], &b.p_names[i], &b.hs[i]);
             let input = one_sample_input(b, i);
-            quote!(let #h = <#ty>::forward_one_with::<T, false, ISA>(&self.#name, #p, #input);)
+            quote!(let #h = <#ty>::#forward::<T, false, ISA>(&self.#name, #p, #input);)
         } else {
             forward_one_step(b, i)
         }

@@ -83,13 +83,33 @@ fn main() {
             black_box(net.forward(black_box(&x)));
         });
         report("W1 forward one sample", t, 1.0, "", W1_FLOPS, peak);
-        // The same sample as a column of a batch, which `forward` copies onto the stack.
+        // The same sample as a column of a batch (read in place).
         let batch = random_batch::<16>(4, 2);
         let t = best_of(200, 20_000, || {
             black_box(net.forward(black_box(&batch.column(0))));
         });
         let name = "W1 forward one sample, a batch's column";
         report(name, t, 1.0, "", W1_FLOPS, peak);
+        // The same sample written into an array one feature at a time just before each
+        // call, as a program that reads its inputs does; then the writing alone, which the
+        // first time includes.
+        let mut features = [0.0f32; 16];
+        let write = |features: &mut [f32; 16]| {
+            for (i, v) in features.iter_mut().enumerate() {
+                *v = black_box(batch[(i, 0)]);
+            }
+        };
+        let t = best_of(200, 20_000, || {
+            write(&mut features);
+            black_box(net.forward(black_box(&features)));
+        });
+        let name = "W1 forward one sample, written just before";
+        report(name, t, 1.0, "", W1_FLOPS, peak);
+        let t = best_of(200, 20_000, || {
+            write(&mut features);
+            black_box(&features);
+        });
+        println!("W1 writing that sample alone: {:.2} ns", t * 1e9);
     }
     if wanted("W2") {
         let net = W2::new(1);

@@ -413,7 +413,7 @@ pub(crate) fn gemv<
             }
             if const { avx2_in_l1_shape::<T>(O, I) } && detect_isa() >= AVX2 {
                 // SAFETY: the CPU has AVX2 and FMA; the shape is one it takes.
-                unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
+                unsafe { T::gemv_avx2_in_l1::<O, I, RELU, FRESH>(w, x, b, y) };
                 return;
             }
         } else if const { ISA == AVX512 } {
@@ -422,7 +422,7 @@ pub(crate) fn gemv<
             return;
         } else if const { ISA == AVX2 && avx2_in_l1_shape::<T>(O, I) } {
             // SAFETY: the caller runs with AVX2 and FMA (`ISA`); the shape is one it takes.
-            unsafe { T::gemv_avx2_in_l1::<O, I, RELU>(w, x, b, y) };
+            unsafe { T::gemv_avx2_in_l1::<O, I, RELU, FRESH>(w, x, b, y) };
             return;
         }
     }

@@ -1019,10 +1019,10 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() >= AVX2 {
     ///     // SAFETY: AVX2 and FMA are there.
-    ///     unsafe { f64::gemv_avx2_in_l1::<2, 4, false>(&w, &x, &b, &mut y) };
+    ///     unsafe { f64::gemv_avx2_in_l1::<2, 4, false, false>(&w, &x, &b, &mut y) };
     ///     assert_eq!(y, [7.0, -9.0]);
     ///     // SAFETY: likewise.
-    ///     unsafe { f64::gemv_avx2_in_l1::<2, 4, true>(&w, &x, &b, &mut y) };
+    ///     unsafe { f64::gemv_avx2_in_l1::<2, 4, true, true>(&w, &x, &b, &mut y) };
     ///     assert_eq!(y, [7.0, 0.0]);
     /// }
     /// ```
@@ -1038,13 +1038,13 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() >= AVX2 {
     ///     // SAFETY: the CPU has AVX2 and FMA.
-    ///     unsafe { f32::gemv_avx2_in_l1::<8, 3, true>(&w, &x, &b, &mut y) };
+    ///     unsafe { f32::gemv_avx2_in_l1::<8, 3, true, true>(&w, &x, &b, &mut y) };
     ///     assert_eq!(y, [0.0, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    unsafe fn gemv_avx2_in_l1<const O: usize, const I: usize, const RELU: bool>(
+    unsafe fn gemv_avx2_in_l1<const O: usize, const I: usize, const RELU: bool, const FRESH: bool>(
         w: &[Self],
         x: &[Self],
         b: &[Self],
@@ -1169,6 +1169,7 @@ macro_rules! impl_scalar {
      gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
      $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident, $gmax:ident],
      few: [$to_ps:path, $from_ps:path],
+     fresh: [$v256:ty, $fresh256:literal],
      transpose: $transpose:path) => {
         impl Scalar for $ty {
             const ZERO: Self = 0.0;
@@ -1484,7 +1485,12 @@ macro_rules! impl_scalar {
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
             #[inline(always)]
-            unsafe fn gemv_avx2_in_l1<const O: usize, const I: usize, const RELU: bool>(
+            unsafe fn gemv_avx2_in_l1<
+                const O: usize,
+                const I: usize,
+                const RELU: bool,
+                const FRESH: bool,
+            >(
                 w: &[Self],
                 x: &[Self],
                 b: &[Self],
@@ -1541,6 +1547,28 @@ macro_rules! impl_scalar {
                     return;
                 }
 
+                /// All lanes the element at `p`, read by a load of that element alone (inline
+                /// assembly, which LLVM cannot widen).
+                ///
+                /// # Safety
+                /// AVX; `p` points at an element.
+                #[target_feature(enable = "avx")]
+                #[inline]
+                unsafe fn broadcast_at(p: *const $ty) -> $v256 {
+                    let v;
+                    // SAFETY: the caller's contract; the instruction reads that element and
+                    // writes `v` alone.
+                    unsafe {
+                        std::arch::asm!(
+                            $fresh256,
+                            v = out(ymm_reg) v,
+                            p = in(reg) p,
+                            options(pure, readonly, nostack, preserves_flags),
+                        );
+                    }
+                    v
+                }
+
                 /// Rows `r0..r0 + NV * L`, the columns dealt round-robin to `G` sets of `NV`
                 /// accumulators (the first starting from `b`), summed in a tree. The shape
                 /// is an argument, as in [`Scalar::gemv_avx512`]'s blocks.
@@ -1549,7 +1577,12 @@ macro_rules! impl_scalar {
                 /// AVX2 and FMA; `w` holds `o * i` elements, `x` `i`, `b` and `y` `o`, and
                 /// `r0 + NV * L <= o`.
                 #[inline(always)]
-                unsafe fn block<const NV: usize, const G: usize, const RELU: bool>(
+                unsafe fn block<
+                    const NV: usize,
+                    const G: usize,
+                    const RELU: bool,
+                    const FRESH: bool,
+                >(
                     (o, i): (usize, usize),
                     r0: usize,
                     w: *const $ty,
@@ -1557,6 +1590,16 @@ macro_rules! impl_scalar {
                     b: *const $ty,
                     y: *mut $ty,
                 ) {
+                    // Input `c`, broadcast: with `FRESH` by a load of its own, which the
+                    // caller's stores of a sample written just before forward to (as in
+                    // `one_sample`), LLVM's own making some 8-byte loads otherwise.
+                    let input = |c: usize| unsafe {
+                        if FRESH {
+                            broadcast_at(x.add(c))
+                        } else {
+                            $broadcast(&*x.add(c))
+                        }
+                    };
                     // SAFETY (the whole body): the caller's contract keeps every row inside
                     // `r0..r0 + NV * L` and every column inside `0..i`.
                     unsafe {
@@ -1567,7 +1610,7 @@ macro_rules! impl_scalar {
                         let mut c = 0;
                         while c + G <= i {
                             for (g, acc) in acc.iter_mut().enumerate() {
-                                let xb = $broadcast(&*x.add(c + g));
+                                let xb = input(c + g);
                                 let column = w.add((c + g) * o + r0);
                                 for (v, acc) in acc.iter_mut().enumerate() {
                                     *acc = $fmadd($load(column.add(v * L)), xb, *acc);
@@ -1576,7 +1619,7 @@ macro_rules! impl_scalar {
                             c += G;
                         }
                         while c < i {
-                            let xb = $broadcast(&*x.add(c));
+                            let xb = input(c);
                             let column = w.add(c * o + r0);
                             for (v, acc) in acc[0].iter_mut().enumerate() {
                                 *acc = $fmadd($load(column.add(v * L)), xb, *acc);
@@ -1606,20 +1649,20 @@ macro_rules! impl_scalar {
                 let mut r0 = 0;
                 while r0 + 8 * L <= O {
                     // SAFETY: the CPU (the caller's contract) and the assertion above.
-                    unsafe { block::<8, 1, RELU>((O, I), r0, w, x, b, y) };
+                    unsafe { block::<8, 1, RELU, FRESH>((O, I), r0, w, x, b, y) };
                     r0 += 8 * L;
                 }
                 // SAFETY: as above; the block covers the rows `r0..O` left.
                 unsafe {
                     match const { (O % (8 * L)) / L } {
                         0 => {}
-                        1 => block::<1, 8, RELU>((O, I), r0, w, x, b, y),
-                        2 => block::<2, 6, RELU>((O, I), r0, w, x, b, y),
-                        3 => block::<3, 4, RELU>((O, I), r0, w, x, b, y),
-                        4 => block::<4, 3, RELU>((O, I), r0, w, x, b, y),
-                        5 => block::<5, 2, RELU>((O, I), r0, w, x, b, y),
-                        6 => block::<6, 2, RELU>((O, I), r0, w, x, b, y),
-                        _ => block::<7, 2, RELU>((O, I), r0, w, x, b, y),
+                        1 => block::<1, 8, RELU, FRESH>((O, I), r0, w, x, b, y),
+                        2 => block::<2, 6, RELU, FRESH>((O, I), r0, w, x, b, y),
+                        3 => block::<3, 4, RELU, FRESH>((O, I), r0, w, x, b, y),
+                        4 => block::<4, 3, RELU, FRESH>((O, I), r0, w, x, b, y),
+                        5 => block::<5, 2, RELU, FRESH>((O, I), r0, w, x, b, y),
+                        6 => block::<6, 2, RELU, FRESH>((O, I), r0, w, x, b, y),
+                        _ => block::<7, 2, RELU, FRESH>((O, I), r0, w, x, b, y),
                     }
                 }
             }
@@ -1905,6 +1948,7 @@ impl_scalar!(f32,
         _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps,
         _mm256_max_ps],
     few: [same_ps, same_ps],
+    fresh: [__m256, "vbroadcastss {v}, dword ptr [{p}]"],
     transpose: transpose_8x8_f32);
 impl_scalar!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
@@ -1915,6 +1959,7 @@ impl_scalar!(f64,
         _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd,
         _mm256_max_pd],
     few: [_mm256_castpd_ps, _mm256_castps_pd],
+    fresh: [__m256d, "vbroadcastsd {v}, qword ptr [{p}]"],
     transpose: transpose_8x8_f64);
 
 /// The identity on 256-bit vectors: `f32`'s cast to and from 32-bit lanes in

@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(target_arch = "x86_64")]
 mod one_sample;
@@ -190,19 +191,48 @@ pub fn detect_isa() -> u8 {
     if let Some(isa) = FORCED_ISA.get() {
         return isa;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            return AVX512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return AVX2;
-        }
+    // One load where `is_x86_feature_detected!` is four (one per feature): a network's
+    // single-sample pass asks at every call.
+    match DETECTED.load(Ordering::Relaxed) {
+        UNKNOWN => cpu_isa(),
+        isa => isa,
     }
-    PORTABLE
+}
+
+/// [`detect_isa`]'s answer once known (any thread may find it first; all find the same).
+static DETECTED: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+/// [`DETECTED`] before the first call.
+const UNKNOWN: u8 = u8::MAX;
+
+/// The best tier this CPU has, asked of `std`, and kept in [`DETECTED`].
+#[cold]
+#[inline(never)]
+fn cpu_isa() -> u8 {
+    let isa = {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let has = |avx512: bool, avx2: bool| {
+                if avx512 {
+                    AVX512
+                } else if avx2 {
+                    AVX2
+                } else {
+                    PORTABLE
+                }
+            };
+            has(
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl"),
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma"),
+            )
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        PORTABLE
+    };
+    DETECTED.store(isa, Ordering::Relaxed);
+    isa
 }
 
 /// The packed micro-kernel's register tile, `(MR, NR)`, for an instruction set and a scalar

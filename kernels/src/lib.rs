@@ -214,28 +214,20 @@ const UNKNOWN: u8 = u8::MAX;
 #[cold]
 #[inline(never)]
 fn cpu_isa() -> u8 {
-    let isa = {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let has = |avx512: bool, avx2: bool| {
-                if avx512 {
-                    AVX512
-                } else if avx2 {
-                    AVX2
-                } else {
-                    PORTABLE
-                }
-            };
-            has(
-                std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl"),
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma"),
-            )
-        }
-        #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "x86_64")]
+    let isa = if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+    {
+        AVX512
+    } else if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        AVX2
+    } else {
         PORTABLE
     };
+    #[cfg(not(target_arch = "x86_64"))]
+    let isa = PORTABLE;
     DETECTED.store(isa, Ordering::Relaxed);
     isa
 }

@@ -112,11 +112,11 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     }
 
     /// [`forward_one_with`](Self::forward_one_with) for a network's first layer, whose input
-    /// is the caller's sample, often written just before the call: the AVX-512 kernel reads
-    /// each input by a load of its own, which the caller's stores forward to whatever their
-    /// size (for a deeper layer, whose input is the previous layer's output in registers,
-    /// that would send it through memory). `network!`'s single-sample pass calls it for its
-    /// first layer.
+    /// is the caller's sample, often written just before the call: the AVX2 and AVX-512
+    /// kernels read each input by a load of its own, which the caller's stores forward to
+    /// whatever their size (for a deeper layer, whose input is the previous layer's output in
+    /// registers, that would send it through memory). `network!`'s single-sample pass calls
+    /// it for its first layer.
     ///
     /// ```
     /// use constnet::layers::Dense;

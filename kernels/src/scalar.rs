@@ -283,6 +283,7 @@ pub(crate) mod lanes {
         /// set's vectors.
         unsafe fn zeros() -> Self::V;
         unsafe fn broadcast(x: T) -> Self::V;
+        unsafe fn broadcast_at(p: *const T) -> Self::V;
         unsafe fn load_first(n: usize, p: *const T) -> Self::V;
         unsafe fn load(p: *const T) -> Self::V;
         unsafe fn store_first(n: usize, p: *mut T, v: Self::V);
@@ -311,6 +312,10 @@ pub(crate) mod lanes {
         #[inline(always)]
         unsafe fn broadcast(x: T) -> T::V {
             unsafe { T::broadcast(x) }
+        }
+        #[inline(always)]
+        unsafe fn broadcast_at(p: *const T) -> T::V {
+            unsafe { T::broadcast_at(p) }
         }
         #[inline(always)]
         unsafe fn load_first(n: usize, p: *const T) -> T::V {
@@ -363,7 +368,7 @@ pub(crate) mod lanes {
         ($ty:ty, $v:ty, $lanes:literal, $zero:ident, $set1:ident, $loadu:ident,
          $storeu:ident, $maskload:ident, $maskstore:ident, $fmadd:ident, $mul:ident,
          $max:ident, $cmp:ident, $and:ident, $movemask:ident, $from_int:ident,
-         $first_lanes:ident, $bit_lanes:ident, $lane_sum:ident) => {
+         $first_lanes:ident, $bit_lanes:ident, $lane_sum:ident, $broadcast_at:literal) => {
             impl Simd<$ty> for Avx2 {
                 type V = $v;
                 const LEN: usize = $lanes;
@@ -376,6 +381,21 @@ pub(crate) mod lanes {
                 #[inline(always)]
                 unsafe fn broadcast(x: $ty) -> $v {
                     unsafe { $set1(x) }
+                }
+                #[inline]
+                #[target_feature(enable = "avx")]
+                unsafe fn broadcast_at(p: *const $ty) -> $v {
+                    let v: $v;
+                    // SAFETY: as `Lanes::broadcast_at`'s, in a 256-bit register.
+                    unsafe {
+                        std::arch::asm!(
+                            $broadcast_at,
+                            v = out(ymm_reg) v,
+                            p = in(reg) p,
+                            options(pure, readonly, nostack, preserves_flags),
+                        );
+                    }
+                    v
                 }
                 #[inline(always)]
                 unsafe fn load_first(n: usize, p: *const $ty) -> $v {
@@ -460,7 +480,8 @@ pub(crate) mod lanes {
         _mm256_castsi256_ps,
         first_lanes_32,
         bit_lanes_32,
-        lane_sum_f32
+        lane_sum_f32,
+        "vbroadcastss {v}, dword ptr [{p}]"
     );
     impl_avx2!(
         f64,
@@ -481,7 +502,8 @@ pub(crate) mod lanes {
         _mm256_castsi256_pd,
         first_lanes_64,
         bit_lanes_64,
-        lane_sum_f64
+        lane_sum_f64,
+        "vbroadcastsd {v}, qword ptr [{p}]"
     );
 
     /// 32-bit lanes `0..n` all ones, the others zero: the mask of a masked load or store.
@@ -997,7 +1019,9 @@ pub trait Scalar:
     /// It is
     /// `#[inline(always)]`, so that in a network's pass compiled for AVX2 (the per-tier
     /// copies `network!` emits) it inlines and one layer's output reaches the next in
-    /// registers; called from code without AVX2 and FMA, its intrinsics are calls.
+    /// registers; called from code without AVX2 and FMA, its intrinsics are calls. `FRESH`
+    /// says `x` is the caller's memory (a network's first layer): the whole-vector shape then
+    /// reads each input by a load of its own, as [`gemv_avx512`](Self::gemv_avx512) does.
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA.
@@ -1169,7 +1193,6 @@ macro_rules! impl_scalar {
      gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
      $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident, $gmax:ident],
      few: [$to_ps:path, $from_ps:path],
-     fresh: [$v256:ty, $fresh256:literal],
      transpose: $transpose:path) => {
         impl Scalar for $ty {
             const ZERO: Self = 0.0;
@@ -1547,28 +1570,6 @@ macro_rules! impl_scalar {
                     return;
                 }
 
-                /// All lanes the element at `p`, read by a load of that element alone (inline
-                /// assembly, which LLVM cannot widen).
-                ///
-                /// # Safety
-                /// AVX; `p` points at an element.
-                #[target_feature(enable = "avx")]
-                #[inline]
-                unsafe fn broadcast_at(p: *const $ty) -> $v256 {
-                    let v;
-                    // SAFETY: the caller's contract; the instruction reads that element and
-                    // writes `v` alone.
-                    unsafe {
-                        std::arch::asm!(
-                            $fresh256,
-                            v = out(ymm_reg) v,
-                            p = in(reg) p,
-                            options(pure, readonly, nostack, preserves_flags),
-                        );
-                    }
-                    v
-                }
-
                 /// Rows `r0..r0 + NV * L`, the columns dealt round-robin to `G` sets of `NV`
                 /// accumulators (the first starting from `b`), summed in a tree. The shape
                 /// is an argument, as in [`Scalar::gemv_avx512`]'s blocks.
@@ -1595,7 +1596,7 @@ macro_rules! impl_scalar {
                     // `one_sample`), LLVM's own making some 8-byte loads otherwise.
                     let input = |c: usize| unsafe {
                         if FRESH {
-                            broadcast_at(x.add(c))
+                            <lanes::Avx2 as lanes::Simd<$ty>>::broadcast_at(x.add(c))
                         } else {
                             $broadcast(&*x.add(c))
                         }
@@ -1948,7 +1949,6 @@ impl_scalar!(f32,
         _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps,
         _mm256_max_ps],
     few: [same_ps, same_ps],
-    fresh: [__m256, "vbroadcastss {v}, dword ptr [{p}]"],
     transpose: transpose_8x8_f32);
 impl_scalar!(f64,
     avx2: [8, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
@@ -1959,7 +1959,6 @@ impl_scalar!(f64,
         _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd,
         _mm256_max_pd],
     few: [_mm256_castpd_ps, _mm256_castps_pd],
-    fresh: [__m256d, "vbroadcastsd {v}, qword ptr [{p}]"],
     transpose: transpose_8x8_f64);
 
 /// The identity on 256-bit vectors: `f32`'s cast to and from 32-bit lanes in

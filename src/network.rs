@@ -16,8 +16,8 @@ use crate::layer::{Kinks, Storage, TensorKind, TensorSpec};
 use crate::scalar::Float;
 
 mod calls;
-pub(crate) use calls::as_batch;
 pub use calls::{OnBatch, OnSample};
+pub(crate) use calls::{as_batch, loss_and_grad};
 
 /// One parameter tensor of a network: which layer, its spec, and where it starts in the
 /// network's flat parameter buffer.

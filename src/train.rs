@@ -20,7 +20,7 @@ use crate::datasets::{Dataset, MiniBatches, SetOf, Supervised, check_finite};
 use crate::diagnostics::{TensorStats, UpdateMonitor};
 use crate::error::Error;
 use crate::losses::TakesTargets;
-use crate::network::{Network, OnBatch, Tape, TensorRef};
+use crate::network::{Network, OnBatch, Tape, TensorRef, loss_and_grad};
 use crate::optim::Optimizer;
 use crate::record::{Record, Recorder, StepRow};
 use crate::regularize::{Clip, MaxNorm, Regularizer};
@@ -569,8 +569,9 @@ impl<'c, T: Float, Tp: Tape<T, IN, OUT>, const IN: usize, const OUT: usize>
         if let Some((schedule, Every::Step)) = &config.schedule {
             schedule.apply(optimizer, self.steps)?;
         }
-        let mut value = net.loss_and_grad(
-            &x,
+        let mut value = loss_and_grad(
+            net,
+            x,
             L::targets(D::targets_for(target)),
             loss,
             &mut self.tape,

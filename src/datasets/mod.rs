@@ -574,7 +574,7 @@ impl<T: Float, const N: usize, S> Training<T, N, S> {
 #[diagnostic::on_unimplemented(message = "expected `{T}` data for {N} inputs and {OUT} outputs")]
 pub trait SetOf<T: Float, const N: usize, const OUT: usize>: Supervised<T, N> {
     /// The set's targets ([`Dataset::Target`]), named through this trait.
-    type Targets: ?Sized;
+    type Targets: ?Sized + TargetsFor<OUT, Same = Self::Targets>;
 
     /// `targets` as [`Targets`](Self::Targets), which they are.
     ///
@@ -600,14 +600,52 @@ where
     }
 }
 
-/// Targets that suit a network of `OUT` outputs: labels suit any, `K` target values per
-/// sample only `K` outputs.
+/// The targets [`OnBatch::loss_and_grad`](crate::OnBatch::loss_and_grad) of the network
+/// `Net` takes: those that suit its `OUT` outputs ([`TargetsFor`]). Its message names the
+/// network; `do_not_recommend` on its one impl has rustc report it at the call, rather than
+/// the [`TargetsFor`] beneath it.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Net}` has {OUT} outputs: targets of another width",
+    label = "targets for {OUT} outputs expected"
+)]
+pub trait AnyTargets<Net: ?Sized, const OUT: usize> {
+    /// The type a loss takes them as ([`TargetsFor::Same`]).
+    type Same: ?Sized;
+    /// `self`, as that type.
+    fn same_as(&self) -> &Self::Same;
+}
+
+#[diagnostic::do_not_recommend]
+impl<Net: ?Sized, const OUT: usize, Y: ?Sized + TargetsFor<OUT>> AnyTargets<Net, OUT> for Y {
+    type Same = Y::Same;
+    fn same_as(&self) -> &Y::Same {
+        self.same()
+    }
+}
+
+/// Targets that suit a network of `OUT` outputs: labels (a slice, an array or a `Vec` of
+/// them) suit any, `K` target values per sample only `K` outputs.
 #[doc(hidden)]
 pub trait TargetsFor<const OUT: usize> {
-    /// The targets' own type.
-    type Same: ?Sized;
-    /// `self`, as its own type.
+    /// The type a loss takes them as: a slice for labels, the batch itself for values.
+    type Same: ?Sized + TargetsFor<OUT, Same = Self::Same>;
+    /// `self`, as that type.
     fn same(&self) -> &Self::Same;
+}
+
+impl<const N: usize, const OUT: usize> TargetsFor<OUT> for [usize; N] {
+    type Same = [usize];
+    fn same(&self) -> &[usize] {
+        self
+    }
+}
+
+impl<const OUT: usize> TargetsFor<OUT> for Vec<usize> {
+    type Same = [usize];
+    fn same(&self) -> &[usize] {
+        self
+    }
 }
 
 impl<const OUT: usize> TargetsFor<OUT> for [usize] {

@@ -11,8 +11,9 @@ use nalgebra::SVector;
 
 use super::{Network, Tape, argmax};
 use crate::batch::{AnyBatch, AnySample, Batch, BatchIs, BatchView, SampleIs};
+use crate::datasets::AnyTargets;
 use crate::error::Error;
-use crate::losses::Loss;
+use crate::losses::{Loss, TakesTargets};
 use crate::metrics::softmax_in_place;
 use crate::scalar::Float;
 
@@ -200,7 +201,9 @@ pub trait OnBatch<W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
     ) -> Result<BatchView<'t, T, OUT>, Error>;
 
     /// Forward in training mode, the loss and its gradient, and backward: returns the mean
-    /// loss over the batch and overwrites `grads`. Allocates nothing.
+    /// loss over the batch and overwrites `grads`. Allocates nothing. `target` is what the
+    /// loss compares the scores with: a batch of `OUT`-wide target values, or class labels
+    /// (a slice, an array or a `Vec` of them).
     ///
     /// ```
     /// use constnet::prelude::*;
@@ -213,16 +216,42 @@ pub trait OnBatch<W, T: Float, const IN: usize, const OUT: usize>: Network<T, IN
     /// let loss = net.loss_and_grad(&x, &target, &MeanSquaredError, &mut tape, &mut grads)?;
     /// assert_eq!(loss, 1.0); // (3 - 2)^2
     /// assert_eq!(grads, [2.0, 2.0, 2.0]); // dL/dy = 2 (3 - 2), times x = [1, 1] and 1
+    ///
+    /// network! { struct Classes { fc: Dense<2, 3> } }
+    /// let mut net = Classes::new(0);
+    /// let (mut tape, mut grads) = (net.new_tape(2), net.new_grads());
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 0.0, 0.0, 1.0]);
+    /// let labels = vec![0, 2];
+    /// let a = net.loss_and_grad(&x, &labels, &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+    /// let b = net.loss_and_grad(&x, &[0, 2], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+    /// let c = net.loss_and_grad(&x, &labels[..], &SoftmaxCrossEntropy, &mut tape, &mut grads)?;
+    /// assert!(a == b && b == c);
     /// # Ok::<(), constnet::Error>(())
     /// ```
-    fn loss_and_grad<X: ?Sized + AnyBatch<Shape = W>, L: Loss<T, OUT>>(
+    ///
+    /// Targets of another width than the network's outputs do not compile:
+    ///
+    /// ```compile_fail
+    /// use constnet::prelude::*;
+    /// network! { struct Net { fc: Dense<2, 2> } }
+    /// let mut net = Net::new(0);
+    /// let x = Batch::<f32, 2>::from_column_slice(&[1.0, 1.0]);
+    /// let target = Batch::<f32, 1>::from_column_slice(&[2.0]); // 1 target, 2 outputs
+    /// let (mut tape, mut grads) = (net.new_tape(1), net.new_grads());
+    /// net.loss_and_grad(&x, &target, &MeanSquaredError, &mut tape, &mut grads);
+    /// ```
+    fn loss_and_grad<X, Y, L>(
         &mut self,
         x: &X,
-        target: &L::Target,
+        target: &Y,
         loss: &L,
         tape: &mut Self::Tape,
         grads: &mut [T],
-    ) -> Result<T, Error>;
+    ) -> Result<T, Error>
+    where
+        X: ?Sized + AnyBatch<Shape = W>,
+        Y: ?Sized + AnyTargets<Self, OUT>,
+        L: TakesTargets<T, OUT, Y::Same>;
 
     /// Forward pass of a batch in evaluation mode into a new matrix (allocates; use
     /// [`forward_into`](OnBatch::forward_into) with a reused tape on a hot path).
@@ -313,19 +342,27 @@ where
         self.forward_view_train(as_batch(&x), tape)
     }
 
-    fn loss_and_grad<X: ?Sized + AnyBatch<Shape = W>, L: Loss<T, OUT>>(
+    fn loss_and_grad<X, Y, L>(
         &mut self,
         x: &X,
-        target: &L::Target,
+        target: &Y,
         loss: &L,
         tape: &mut Self::Tape,
         grads: &mut [T],
-    ) -> Result<T, Error> {
-        self.forward_view_train(as_batch(x), tape)?;
-        let (scores, dscores) = tape.output_and_grad_mut();
-        let value = loss.loss_and_grad(scores, target, dscores)?;
-        self.backward(tape, grads)?;
-        Ok(value)
+    ) -> Result<T, Error>
+    where
+        X: ?Sized + AnyBatch<Shape = W>,
+        Y: ?Sized + AnyTargets<Self, OUT>,
+        L: TakesTargets<T, OUT, Y::Same>,
+    {
+        loss_and_grad(
+            self,
+            as_batch(x),
+            L::targets(target.same_as()),
+            loss,
+            tape,
+            grads,
+        )
     }
 
     fn forward_batch<X: ?Sized + AnyBatch<Shape = W>>(&self, x: &X) -> Batch<T, OUT> {
@@ -380,6 +417,28 @@ where
         }
         scores
     }
+}
+
+/// [`OnBatch::loss_and_grad`] on a batch view and targets of the loss's own type, which the
+/// trainers call.
+pub(crate) fn loss_and_grad<N, T, const IN: usize, const OUT: usize, L>(
+    net: &mut N,
+    x: BatchView<'_, T, IN>,
+    target: &L::Target,
+    loss: &L,
+    tape: &mut N::Tape,
+    grads: &mut [T],
+) -> Result<T, Error>
+where
+    N: Network<T, IN, OUT>,
+    T: Float,
+    L: Loss<T, OUT>,
+{
+    net.forward_view_train(x, tape)?;
+    let (scores, dscores) = tape.output_and_grad_mut();
+    let value = loss.loss_and_grad(scores, target, dscores)?;
+    net.backward(tape, grads)?;
+    Ok(value)
 }
 
 /// A batch of shape `W`, as the batch of `IN`-wide samples of `T` it is.

@@ -6,7 +6,7 @@ use super::check_set;
 use crate::datasets::SetOf;
 use crate::error::Error;
 use crate::losses::TakesTargets;
-use crate::network::{Network, OnBatch, Tape};
+use crate::network::{Network, Tape, loss_and_grad};
 use crate::optim::{Lbfgs, MinimizeReport, Newton, Objective};
 use crate::regularize::Regularizer;
 use crate::scalar::Float;
@@ -111,8 +111,9 @@ where
     let report = {
         let mut objective = |x: &[T], g: &mut [T]| {
             net.params_mut().copy_from_slice(x);
-            let mut value = net.loss_and_grad(
-                inputs,
+            let mut value = loss_and_grad(
+                net,
+                inputs.columns(0, inputs.ncols()),
                 L::targets(D::targets_for(train.targets())),
                 loss,
                 &mut tape,

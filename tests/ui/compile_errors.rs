@@ -30,19 +30,11 @@ const MOST_BYTES: usize = 400;
 
 /// The programs whose one error is longer than [`MOST_BYTES`], with the most each may take
 /// and what rustc adds that constnet cannot shorten.
-const LONGER: &[(&str, usize, &str)] = &[
-    (
-        "call-loss-and-grad-targets-width",
-        510,
-        "rustc's mismatch of the loss's `Target` type, spelt out: the method takes \
-         `&L::Target` so that an array of labels coerces to the slice a loss takes",
-    ),
-    (
-        "call-network-of-other-widths",
-        790,
-        "the bound is the user's own function's: rustc quotes it, and the network's struct",
-    ),
-];
+const LONGER: &[(&str, usize, &str)] = &[(
+    "call-network-of-other-widths",
+    790,
+    "the bound is the user's own function's: rustc quotes it, and the network's struct",
+)];
 
 /// What is wrong with `program`'s expected or rendered output, `stderr` (empty if nothing).
 fn problems_with(program: &str, stderr: &str) -> Vec<String> {

@@ -9,8 +9,9 @@
 //! Run with `cargo bench -p constnet-benches --bench best_of` (the default build) or with
 //! `RUSTFLAGS="-C target-cpu=native"` (a build for this CPU); `bash benches/compare.sh` runs
 //! both, interleaved. `-- W3` (or any part of a name) runs the matching workloads only, and
-//! `-- read` the L2 read rate that bounds W2 one sample at a time, and `-- kernel` the packed
-//! product's micro-kernel alone, in L1: the ceiling of the batched workloads.
+//! `-- kernel` the packed product's micro-kernel alone, in L1: the ceiling of the batched
+//! workloads. W2 one sample at a time is also given beside the rate at which the core reads
+//! its first layer's weights from L2 alone, which bounds it.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -119,6 +120,15 @@ fn main() {
             black_box(net.forward(black_box(&one)));
         });
         report("W2 forward one sample", t, 1.0, "", W2_FLOPS, peak);
+        // What bounds it: the first layer's 401 KB of weights, read from L2 for every sample.
+        let (loads, rate) = peak::read_rate(784 * 128);
+        let weights = (784 * 128 * size_of::<f32>()) as f64;
+        println!(
+            "W2's first-layer weights read alone ({loads} loads): {:.2} us, {rate:.0} GB/s; \
+             one sample reads them at {:.0}% of that",
+            weights / rate / 1e3,
+            100.0 * weights / t / 1e9 / rate,
+        );
         let mut tape = net.new_tape(256);
         let t = best_of(50, 20, || {
             let y = net.forward_into(black_box(x.columns(0, 256)), &mut tape);
@@ -160,27 +170,6 @@ fn main() {
             black_box(adam.step(net.params_mut(), &grads).ok());
         });
         report("W3 Adam step batch 64", t, 64.0, "/sample", W3_FLOPS, peak);
-    }
-    if wanted("read") {
-        // What W2's single-sample forward is up against: its first layer's 401 KB of weights
-        // read from L2 for every sample. A plain sum over a buffer of that size (64
-        // independent lanes, which LLVM keeps in vector registers) is the streaming rate.
-        let weights = vec![1.0f32; 784 * 128];
-        let t = best_of(50, 200, || {
-            let mut lanes = [0.0f32; 64];
-            for chunk in black_box(&weights).chunks_exact(64) {
-                for (lane, &w) in lanes.iter_mut().zip(chunk) {
-                    *lane += w;
-                }
-            }
-            black_box(lanes);
-        });
-        let bytes = (weights.len() * size_of::<f32>()) as f64;
-        println!(
-            "read 401 KB (W2's first layer) from L2: {:.2} us, {:.0} GB/s",
-            t * 1e6,
-            bytes / t / 1e9
-        );
     }
     if wanted("W4") {
         let data = constnet::datasets::spiral::<f32>(100, 3, 0);

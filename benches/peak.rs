@@ -88,6 +88,52 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
     None
 }
 
+/// The rate at which this core reads `floats` `f32` from a buffer that stays in its cache
+/// (L2 for W2's 401 KB), with the widest loads it has, summed in independent registers: the
+/// bound of a single-sample product whose weights do not fit in L1. `(loads, GB/s)`, the
+/// best of 100 batches of 300 reads.
+pub fn read_rate(floats: usize) -> (&'static str, f64) {
+    // On a cache line, as the network's parameters are.
+    let buffer = vec![1e-3f32; floats + 16];
+    let start = buffer.as_ptr().align_offset(64);
+    let data = &buffer[start..start + floats];
+    let bytes = (floats * size_of::<f32>()) as f64;
+    let best = |read: &dyn Fn(&[f32]) -> f32| {
+        (0..100)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..300 {
+                    black_box(read(black_box(data)));
+                }
+                300.0 * bytes / start.elapsed().as_secs_f64() / 1e9
+            })
+            .fold(0.0, f64::max)
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return ("512-bit", best(&|d| unsafe { x86::sum_512(d) }));
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return ("256-bit", best(&|d| unsafe { x86::sum_256(d) }));
+        }
+    }
+    ("portable", best(&portable_sum))
+}
+
+/// A sum of `data` in 64 independent lanes, which the compiler keeps in vector registers.
+fn portable_sum(data: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 64];
+    for chunk in data.chunks_exact(64) {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum()
+}
+
 /// The best FLOP/s over 200 batches of 50 calls of `probe`, which returns its FLOP count.
 fn best_rate(mut probe: impl FnMut() -> f64) -> f64 {
     (0..200)
@@ -137,6 +183,42 @@ mod x86 {
         }
         black_box(acc);
         (ROUNDS * 12 * 8 * 2) as f64
+    }
+
+    /// The sum of `data`'s whole 128-float blocks, eight 512-bit loads a step into eight
+    /// sums (the rest is left out: the probe's buffer is whole blocks).
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn sum_512(data: &[f32]) -> f32 {
+        let mut acc = [_mm512_setzero_ps(); 8];
+        for block in data.chunks_exact(128) {
+            for (k, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: 16 floats at `16 k` inside the 128-float block.
+                *acc = _mm512_add_ps(*acc, unsafe { _mm512_loadu_ps(block.as_ptr().add(16 * k)) });
+            }
+        }
+        let sum = acc
+            .iter()
+            .fold(_mm512_setzero_ps(), |s, &v| _mm512_add_ps(s, v));
+        _mm512_reduce_add_ps(sum)
+    }
+
+    /// The same with eight 256-bit loads a step, 64 floats.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn sum_256(data: &[f32]) -> f32 {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for block in data.chunks_exact(64) {
+            for (k, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: 8 floats at `8 k` inside the 64-float block.
+                *acc = _mm256_add_ps(*acc, unsafe { _mm256_loadu_ps(block.as_ptr().add(8 * k)) });
+            }
+        }
+        let sum = acc
+            .iter()
+            .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: eight floats into `lanes`.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+        lanes.iter().sum()
     }
 
     /// 24 chains of 512-bit `f32` multiply-adds (24 of the 32 registers).

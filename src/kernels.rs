@@ -500,10 +500,12 @@ fn gemv_nalgebra<T: Float, const I: usize, const O: usize, const RELU: bool>(
     }
 }
 
-/// `Y = W X + b` (then `max(0, Y)`) one sample at a time, for the batched passes of a shape
-/// that [`per_sample_shape`] allows, on a CPU that [`per_sample_cpu`] takes: [`gemv`]'s
-/// AVX-512 kernel for each column, without its fallback, which such a CPU never runs and
-/// which would otherwise be compiled into every batched pass of such a layer.
+/// `Y = W X + b` (then `max(0, Y)`) for the batched passes of a shape that
+/// [`per_sample_shape`] allows, on a CPU that [`per_sample_cpu`] takes:
+/// [`Scalar::gemm_in_l1_avx512`], several samples at a time, each column of `W` loaded once
+/// for all of them.
+///
+/// [`Scalar::gemm_in_l1_avx512`]: constnet_kernels::Scalar::gemm_in_l1_avx512
 #[inline(always)]
 pub(crate) fn gemv_per_sample<T: Float, const I: usize, const O: usize, const RELU: bool>(
     w: &[T],
@@ -511,18 +513,17 @@ pub(crate) fn gemv_per_sample<T: Float, const I: usize, const O: usize, const RE
     b: &[T],
     ys: &mut [T],
 ) {
-    let w = &w[..O * I];
     assert!(
         per_sample_cpu(),
         "the per-sample path on a CPU without AVX-512"
     );
+    // SAFETY: the CPU has AVX-512F and AVX-512VL (asserted above).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        T::gemm_in_l1_avx512(O, I, &w[..O * I], xs, b, ys, RELU);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     for (x, y) in xs.chunks_exact(I).zip(ys.chunks_exact_mut(O)) {
-        // SAFETY: the CPU has AVX-512F (asserted above).
-        #[cfg(target_arch = "x86_64")]
-        unsafe {
-            T::gemv_avx512::<O, I, RELU, { cfg!(target_feature = "avx512f") }, false>(w, x, b, y);
-        }
-        #[cfg(not(target_arch = "x86_64"))]
         gemv::<T, I, O, RELU, DETECT, false>(w, x, b, y);
     }
 }
@@ -1105,6 +1106,83 @@ mod tests {
             (4, 8), (4, 40), (2, 12), (3, 16));
         check!(gemv_both, f64: (4, 1), (8, 7), (12, 5), (16, 4), (20, 3), (24, 2), (28, 9), (32, 6),
             (36, 10), (2, 9), (1, 4), (2, 4), (2, 12), (1, 20), (3, 8));
+    }
+
+    /// The batched kernel of layers whose weights stay in L1, against nalgebra, in both
+    /// scalar types, with and without the ReLU: row counts around its vectors and its
+    /// blocks of four (one to five vectors, whole and masked), and sample counts around its
+    /// groups of eight and six (the rest one at a time). Nothing past the last sample's
+    /// outputs is written. On a CPU without AVX-512 there is nothing to run.
+    #[test]
+    fn gemm_in_l1_matches_nalgebra_around_its_tiles() {
+        macro_rules! check {
+            ($t:ty, $lanes:literal) => {
+                if detect_isa() != AVX512 {
+                    return;
+                }
+                for o in [
+                    $lanes / 2,
+                    $lanes,
+                    $lanes + 2,
+                    2 * $lanes,
+                    3 * $lanes - 1,
+                    4 * $lanes,
+                    4 * $lanes + 1,
+                    5 * $lanes + 3,
+                ] {
+                    for (i, n) in [
+                        (1, 1),
+                        (3, 5),
+                        (17, 6),
+                        (9, 7),
+                        (40, 8),
+                        (5, 9),
+                        (12, 13),
+                        (7, 17),
+                    ] {
+                        let w =
+                            DMatrix::<$t>::from_fn(o, i, |r, c| ((r * 3 + c * 7) % 5) as $t - 2.0);
+                        let x = DMatrix::<$t>::from_fn(i, n, |r, c| ((r + 2 * c) % 4) as $t - 1.5);
+                        let b = DMatrix::<$t>::from_fn(o, 1, |r, _| (r % 3) as $t - 0.5);
+                        let mut affine = &w * &x;
+                        for mut column in affine.column_iter_mut() {
+                            column += &b;
+                        }
+                        for relu in [false, true] {
+                            let mut ys = vec![<$t>::NAN; o * n + 3];
+                            // SAFETY: the CPU has AVX-512 (checked above).
+                            unsafe {
+                                <$t>::gemm_in_l1_avx512(
+                                    o,
+                                    i,
+                                    w.as_slice(),
+                                    x.as_slice(),
+                                    b.as_slice(),
+                                    &mut ys,
+                                    relu,
+                                )
+                            };
+                            let expected: Vec<$t> = affine
+                                .iter()
+                                .map(|&v| if relu { v.max(0.0) } else { v })
+                                .collect();
+                            assert_eq!(
+                                &ys[..o * n],
+                                &expected[..],
+                                "{} {o}x{i}, {n} samples, relu {relu}",
+                                stringify!($t)
+                            );
+                            assert!(
+                                ys[o * n..].iter().all(|v| v.is_nan()),
+                                "{o}x{i}: wrote past the end"
+                            );
+                        }
+                    }
+                }
+            };
+        }
+        check!(f32, 16);
+        check!(f64, 8);
     }
 
     /// [`gemv`] as a network's first layer runs it (`FRESH`: each input read alone), and as

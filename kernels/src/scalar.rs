@@ -1169,6 +1169,52 @@ pub trait Scalar:
         y: &mut [Self],
         relu: bool,
     );
+
+    /// `y = W x + b` (then `max(0, y)` where `relu`) for every sample of a batch: `xs` holds
+    /// the samples' `i` inputs one after the other, `ys` their `o` outputs, `W` is `o x i`
+    /// column-major. For a layer whose weights stay in L1 and whose outputs are too few for
+    /// the packed product's 32-row tiles (W2's and W3's 10-output last layers): up to four
+    /// 512-bit vectors of rows (the last one masked) for eight or six samples at once, so
+    /// each column of `W` is loaded once for all of them, and the samples' sums are
+    /// independent chains, where one sample at a time waits on its own chain. Each output is
+    /// summed in the order of the inputs, from its bias.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F and AVX-512VL.
+    ///
+    /// # Panics
+    /// If a slice is shorter than the shape says, or `xs` is not whole samples.
+    ///
+    /// # Examples
+    ///
+    /// `W = [1 2 3; 4 5 6]`, `b = [0.5; -20]` and three samples:
+    ///
+    /// ```
+    /// use constnet_kernels::{AVX512, Scalar, detect_isa};
+    /// let (w, b) = ([1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0], [0.5f32, -20.0]);
+    /// let xs = [1.0f32, 1.0, -1.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0];
+    /// let mut ys = [0.0f32; 6];
+    /// #[cfg(target_arch = "x86_64")]
+    /// if detect_isa() == AVX512 {
+    ///     // SAFETY: the CPU has AVX-512F and AVX-512VL.
+    ///     unsafe { f32::gemm_in_l1_avx512(2, 3, &w, &xs, &b, &mut ys, false) };
+    ///     assert_eq!(ys, [0.5, -17.0, 0.5, -20.0, 14.5, 12.0]);
+    ///     // SAFETY: as above.
+    ///     unsafe { f32::gemm_in_l1_avx512(2, 3, &w, &xs, &b, &mut ys, true) };
+    ///     assert_eq!(ys, [0.5, 0.0, 0.5, 0.0, 14.5, 12.0]);
+    /// }
+    /// ```
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    unsafe fn gemm_in_l1_avx512(
+        o: usize,
+        i: usize,
+        w: &[Self],
+        xs: &[Self],
+        b: &[Self],
+        ys: &mut [Self],
+        relu: bool,
+    );
 }
 
 /// `len` elements of `buffer` starting on a 64-byte boundary, growing `buffer` (with room
@@ -1192,6 +1238,7 @@ macro_rules! impl_scalar {
      $fmadd512:ident, $store512:ident, $mul512:ident],
      gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
      $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident, $gmax:ident],
+     masked512: [$mask512:ty, $maskz_load512:ident, $mask_store512:ident, $max512:ident],
      few: [$to_ps:path, $from_ps:path],
      transpose: $transpose:path) => {
         impl Scalar for $ty {
@@ -1909,6 +1956,128 @@ macro_rules! impl_scalar {
 
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
+            #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+            unsafe fn gemm_in_l1_avx512(
+                o: usize,
+                i: usize,
+                w: &[Self],
+                xs: &[Self],
+                b: &[Self],
+                ys: &mut [Self],
+                relu: bool,
+            ) {
+                use std::arch::x86_64::*;
+                const L: usize = $lanes512;
+
+                /// Rows `r0..r0 + rows` (`rows <= NV * L`, the last vector masked) of `S`
+                /// samples, the first at `x` (its outputs at `y`).
+                ///
+                /// # Safety
+                /// AVX-512F; `w` holds `o * i` elements, `b` `o`, `x` `S * i` and `y`
+                /// `S * o`, and `r0 + rows <= o`.
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                unsafe fn tile<const NV: usize, const S: usize>(
+                    (o, i, relu): (usize, usize, bool),
+                    (r0, rows): (usize, usize),
+                    w: *const $ty,
+                    b: *const $ty,
+                    x: *const $ty,
+                    y: *mut $ty,
+                ) {
+                    let mut masks: [$mask512; NV] = [0; NV];
+                    for (v, mask) in masks.iter_mut().enumerate() {
+                        let n = rows.saturating_sub(v * L).min(L) as u32;
+                        *mask = ((1u32 << n) - 1) as $mask512;
+                    }
+                    // SAFETY (the whole body): the masks keep every access of `W`, `b` and
+                    // `y` inside rows `r0..r0 + rows`, and `c < i` every input inside the
+                    // `S` samples.
+                    unsafe {
+                        let mut acc = [[$zero512(); NV]; S];
+                        for (v, &mask) in masks.iter().enumerate() {
+                            acc[0][v] = $maskz_load512(mask, b.add(r0 + v * L));
+                        }
+                        for s in 1..S {
+                            acc[s] = acc[0];
+                        }
+                        for c in 0..i {
+                            let column = w.add(c * o + r0);
+                            let mut wv = [$zero512(); NV];
+                            for (v, wv) in wv.iter_mut().enumerate() {
+                                *wv = $maskz_load512(masks[v], column.add(v * L));
+                            }
+                            for (s, acc) in acc.iter_mut().enumerate() {
+                                let xb = $set1_512(*x.add(s * i + c));
+                                for (acc, &wv) in acc.iter_mut().zip(&wv) {
+                                    *acc = $fmadd512(wv, xb, *acc);
+                                }
+                            }
+                        }
+                        for (s, acc) in acc.iter().enumerate() {
+                            for (v, &sum) in acc.iter().enumerate() {
+                                let sum = if relu { $max512(sum, $zero512()) } else { sum };
+                                $mask_store512(y.add(s * o + r0 + v * L), masks[v], sum);
+                            }
+                        }
+                    }
+                }
+
+                /// Rows `r0..r0 + rows` of every sample: `S` at a time, then one at a time.
+                ///
+                /// # Safety
+                /// As [`tile`]'s, for `n` samples.
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                unsafe fn rows<const NV: usize, const S: usize>(
+                    (o, i, relu): (usize, usize, bool),
+                    (r0, rows): (usize, usize),
+                    n: usize,
+                    (w, b): (*const $ty, *const $ty),
+                    (x, y): (*const $ty, *mut $ty),
+                ) {
+                    let shape = (o, i, relu);
+                    let mut s = 0;
+                    // SAFETY: the caller's contract; each call covers samples `s..s + S` or
+                    // `s`, all below `n`.
+                    unsafe {
+                        while s + S <= n {
+                            tile::<NV, S>(shape, (r0, rows), w, b, x.add(s * i), y.add(s * o));
+                            s += S;
+                        }
+                        while s < n {
+                            tile::<NV, 1>(shape, (r0, rows), w, b, x.add(s * i), y.add(s * o));
+                            s += 1;
+                        }
+                    }
+                }
+
+                assert!(
+                    i > 0 && xs.len() % i == 0,
+                    "{} inputs are not whole samples",
+                    xs.len()
+                );
+                let n = xs.len() / i;
+                assert!(w.len() >= o * i && b.len() >= o && ys.len() >= n * o);
+                let (shape, wb) = ((o, i, relu), (w.as_ptr(), b.as_ptr()));
+                let xy = (xs.as_ptr(), ys.as_mut_ptr());
+                let mut r0 = 0;
+                while r0 < o {
+                    let block = (o - r0).min(4 * L);
+                    // SAFETY: the CPU (the caller's contract) and the assertions above; each
+                    // block's rows lie below `o`.
+                    unsafe {
+                        match block.div_ceil(L) {
+                            1 => rows::<1, 8>(shape, (r0, block), n, wb, xy),
+                            2 => rows::<2, 8>(shape, (r0, block), n, wb, xy),
+                            3 => rows::<3, 6>(shape, (r0, block), n, wb, xy),
+                            _ => rows::<4, 6>(shape, (r0, block), n, wb, xy),
+                        }
+                    }
+                    r0 += block;
+                }
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[allow(unsafe_code)]
             #[inline]
             #[target_feature(enable = "avx2")]
             unsafe fn transpose_8x8_avx2(
@@ -1948,6 +2117,7 @@ impl_scalar!(f32,
     gemv: [8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps,
         _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps,
         _mm256_max_ps],
+    masked512: [__mmask16, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_max_ps],
     few: [same_ps, same_ps],
     transpose: transpose_8x8_f32);
 impl_scalar!(f64,
@@ -1958,6 +2128,7 @@ impl_scalar!(f64,
     gemv: [4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd,
         _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd,
         _mm256_max_pd],
+    masked512: [__mmask8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_max_pd],
     few: [_mm256_castpd_ps, _mm256_castps_pd],
     transpose: transpose_8x8_f64);
 

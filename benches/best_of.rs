@@ -71,11 +71,11 @@ fn main() {
         println!("peak {name}: {gflops:.1} GFLOP/s");
     }
     let peak = peaks[0].1;
-    if wanted("kernel")
-        && let Some((name, gflops)) = peak::micro_kernel_rate()
-    {
-        let share = 100.0 * gflops / peak;
-        println!("{name}, in L1: {gflops:.1} GFLOP/s, {share:.0}% of peak");
+    if wanted("kernel") {
+        for (name, gflops) in peak::micro_kernel_rates() {
+            let share = 100.0 * gflops / peak;
+            println!("{name}, in L1: {gflops:.1} GFLOP/s, {share:.0}% of peak");
+        }
     }
     if wanted("W1") {
         let net = W1::new(1);

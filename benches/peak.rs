@@ -34,11 +34,13 @@ pub fn fma_peaks() -> Vec<(&'static str, f64)> {
     peaks
 }
 
-/// The packed product's micro-kernel alone (`constnet-kernels`' AVX-512 one, or its AVX2 one
-/// on a CPU without AVX-512), on one panel of `A` and one of `B` 256 steps deep, which stay
-/// in L1: the most a packed matrix product reaches on this CPU, so the ceiling of the
-/// batched workloads. `(name, GFLOP/s)`; `None` on a CPU without AVX2 and FMA.
-pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
+/// The packed product's micro-kernels alone (`constnet-kernels`' AVX-512 ones, 32 x 12 and
+/// 64 x 6, or its AVX2 one on a CPU without AVX-512), on one panel of `A` and one of `B` 256
+/// steps deep, which stay in L1: the most a packed matrix product reaches on this CPU, so
+/// the ceiling of the batched workloads. `(name, GFLOP/s)` for each; empty on a CPU without
+/// AVX2 and FMA.
+pub fn micro_kernel_rates() -> Vec<(&'static str, f64)> {
+    let mut rates = Vec::new();
     #[cfg(target_arch = "x86_64")]
     {
         use constnet_kernels::Scalar;
@@ -46,16 +48,16 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
         // Small values, so that the sums stay finite over the calls. `A` starts on a cache
         // line, as the packing buffers and an `A` read in place do: a panel that did not
         // would split one load in two every step (on Zen 1, 84% of the peak against 98%).
-        let buffer = vec![1e-3f32; KC * 32 + 16];
+        let buffer = vec![1e-3f32; KC * 64 + 16];
         let start = buffer.as_ptr().align_offset(64);
-        let a = &buffer[start..start + KC * 32];
+        let a = &buffer[start..start + KC * 64];
         let b = vec![1e-3f32; KC * 12];
-        let mut c = vec![0.0f32; 32 * 12];
+        let mut c = vec![0.0f32; 64 * 12];
         if std::arch::is_x86_feature_detected!("avx512f") {
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX-512F, and `c` holds the 32 x 12 tile.
                 unsafe {
-                    f32::micro_kernel_avx512::<12>(
+                    f32::micro_kernel_avx512::<2, 12>(
                         KC,
                         a,
                         32,
@@ -70,9 +72,28 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
                 black_box(&mut c);
                 (KC * 32 * 12 * 2) as f64
             });
-            return Some(("AVX-512 micro-kernel, 32 x 12", flops));
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+            rates.push(("AVX-512 micro-kernel, 32 x 12", flops));
+            let flops = best_rate(|| {
+                // SAFETY: the CPU has AVX-512F, and `c` holds the 64 x 6 tile.
+                unsafe {
+                    f32::micro_kernel_avx512::<4, 6>(
+                        KC,
+                        a,
+                        64,
+                        &b,
+                        (6, 1),
+                        c.as_mut_ptr(),
+                        64,
+                        1.0,
+                        0.0,
+                    )
+                };
+                black_box(&mut c);
+                (KC * 64 * 6 * 2) as f64
+            });
+            rates.push(("AVX-512 micro-kernel, 64 x 6", flops));
+        } else if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
         {
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX2 and FMA, and `c` holds the 16 x 6 tile.
@@ -82,10 +103,10 @@ pub fn micro_kernel_rate() -> Option<(&'static str, f64)> {
                 black_box(&mut c);
                 (KC * 16 * 6 * 2) as f64
             });
-            return Some(("AVX2 micro-kernel, 16 x 6", flops));
+            rates.push(("AVX2 micro-kernel, 16 x 6", flops));
         }
     }
-    None
+    rates
 }
 
 /// The rate at which this core reads `floats` `f32` from a buffer that stays in its cache

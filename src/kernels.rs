@@ -615,6 +615,11 @@ mod tests {
             (96, 1100, 17),
             // Wider than one `NC` block of columns, with a ragged last panel.
             (32, 70, 1031),
+            // Whole tiles of AVX-512's taller shape (64 rows of `f32`, 32 of `f64`), deeper
+            // than one `KC` slice, with 1 to 5 columns left over; and wider than `NC`.
+            (128, 1100, 23),
+            (192, 70, 1033),
+            (64, 9, 62),
         ] {
             let a = DMatrix::<f64>::from_fn(m, k, |i, j| (i * 7 + j * 3) as f64 % 5.0 - 2.0);
             let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i * 2 + j * 5) as f64 % 3.0 - 1.0);

@@ -18,7 +18,8 @@
 //!
 //! On x86-64 every path is compiled three times, for any CPU, with AVX2 + FMA and with
 //! AVX-512, and the best one the CPU has is chosen at run time; the micro-kernels (16 x 6
-//! for AVX2, 32 x 12 for AVX-512, in `f32`) are intrinsics in `scalar.rs`; both update
+//! for AVX2; for AVX-512 64 x 6 where `m` is whole 64-row tiles, 32 x 12 otherwise; in
+//! `f32`) are intrinsics in `scalar.rs`; all update
 //! whole tiles of `C` in place, and read an aligned column-major `A` without packing it.
 //! The packing buffers are per-thread, reused (no product allocates after the first of its
 //! size) and start on cache-line boundaries, so no vector load from them straddles two
@@ -63,8 +64,8 @@ pub use scalar::Scalar;
 
 /// Depth of one packed slice of `k`.
 const KC: usize = 1024;
-/// Rows of `A` packed at once.
-const MC: usize = 96;
+/// Rows of `A` packed at once: whole tiles of every height.
+const MC: usize = 128;
 /// Columns of `B` packed at once.
 const NC: usize = 1024;
 
@@ -232,12 +233,21 @@ fn cpu_isa() -> u8 {
     isa
 }
 
-/// The packed micro-kernel's register tile, `(MR, NR)`, for an instruction set and a scalar
-/// size: two vector registers tall, 12 columns wide with AVX-512 (32 registers) and 6 with
-/// AVX2 (16 registers).
-const fn tile_shape(isa: u8, scalar_size: usize) -> (usize, usize) {
+/// The packed micro-kernel's register tile, `(MR, NR)`, for an instruction set, a scalar
+/// size and the product's rows `m`: with AVX-512 (32 registers), four vectors tall and 6
+/// columns wide where `m` is whole tiles of that height (W2's 128 rows, W3's 256 and 128),
+/// two vectors and 12 columns otherwise (a taller tile would pad more rows, and an `A` of
+/// rows not whole tiles is packed rather than read in place); with AVX2 (16 registers), two
+/// vectors and 6 columns.
+const fn tile_shape(isa: u8, scalar_size: usize, m: usize) -> (usize, usize) {
     let lanes = if isa == AVX512 { 64 } else { 32 } / scalar_size;
-    (2 * lanes, if isa == AVX512 { 12 } else { 6 })
+    if isa != AVX512 {
+        (2 * lanes, 6)
+    } else if m.is_multiple_of(4 * lanes) {
+        (4 * lanes, 6)
+    } else {
+        (2 * lanes, 12)
+    }
 }
 
 /// The gate of [`Compiled::first_layer_grads`]: a ReLU mask's bits or the ReLU's output,
@@ -965,7 +975,7 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
         Path::FewRows if b.rs == 1 || b.cs == 1 => (m.next_multiple_of(GROUP) * k, 0),
         Path::FewRows => (m.next_multiple_of(GROUP) * k, k * n),
         Path::Packed => {
-            let (mr, nr) = tile_shape(isa, size_of::<T>());
+            let (mr, nr) = tile_shape(isa, size_of::<T>(), m);
             let kc_max = k.clamp(1, KC);
             let mc_max = m.min(MC).next_multiple_of(mr);
             let nc_max = n.min(NC).next_multiple_of(nr);
@@ -1111,7 +1121,9 @@ fn run<T: Scalar, const ISA: u8>(path: Path, p: Problem<'_, '_, T>, c: &mut Oper
         (Path::Shallow, ..) => shallow::<T, false>(p, c),
         (Path::FewRows, ..) if fma => few_rows::<T, true>(p, c),
         (Path::FewRows, ..) => few_rows::<T, false>(p, c),
+        (Path::Packed, true, true) if p.m.is_multiple_of(64) => blocked::<T, 64, 6, ISA>(p, c),
         (Path::Packed, true, true) => blocked::<T, 32, 12, ISA>(p, c),
+        (Path::Packed, true, false) if p.m.is_multiple_of(32) => blocked::<T, 32, 6, ISA>(p, c),
         (Path::Packed, true, false) => blocked::<T, 16, 12, ISA>(p, c),
         (Path::Packed, false, true) => blocked::<T, 16, 6, ISA>(p, c),
         (Path::Packed, false, false) => blocked::<T, 8, 6, ISA>(p, c),
@@ -1380,7 +1392,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
 ) {
     // The packing buffers were sized by `tile_shape`: the tile here must be that one (`run`
     // instantiates other shapes in arms it never takes).
-    debug_assert_eq!((MR, NR), tile_shape(ISA, size_of::<T>()));
+    debug_assert_eq!((MR, NR), tile_shape(ISA, size_of::<T>(), p.m));
     let Problem {
         m,
         k,
@@ -1396,7 +1408,7 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
     } = p;
     // With AVX2 or AVX-512, a column-major `A` whose rows fill whole tiles and whose
     // columns start on cache lines is read in place, its micro-panels `MR` contiguous rows
-    // (one or two cache lines) at a stride of `a.cs`: forward's `W X` then costs no copy of
+    // (one to four cache lines) at a stride of `a.cs`: forward's `W X` then costs no copy of
     // `W` (the parameter buffer is aligned for this). Misaligned, every load would straddle
     // two lines, which measured slower than packing.
     let a_in_place = ISA != PORTABLE
@@ -1693,15 +1705,28 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
     alpha: T,
     beta: T,
 ) {
-    assert_eq!((MR, NR), tile_shape(ISA, size_of::<T>()));
+    let tall = MR * size_of::<T>() == 256;
+    assert!(
+        ISA != AVX512 || (MR * size_of::<T>(), NR) == (if tall { (256, 6) } else { (128, 12) })
+    );
     // SAFETY: the caller's contract, and the tile is the kernel's own (the assertion).
     unsafe {
-        if ISA == AVX512 {
+        if ISA == AVX512 && tall {
             // The last few columns of `C` take a narrower kernel, on the same panels.
             match cols {
-                ..=4 => T::micro_kernel_avx512::<4>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
-                5..=8 => T::micro_kernel_avx512::<8>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
-                _ => T::micro_kernel_avx512::<12>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+                ..=2 => T::micro_kernel_avx512::<4, 2>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+                3..=4 => {
+                    T::micro_kernel_avx512::<4, 4>(kc, a, lda, b, b_steps, c, ldc, alpha, beta)
+                }
+                _ => T::micro_kernel_avx512::<4, 6>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+            }
+        } else if ISA == AVX512 {
+            match cols {
+                ..=4 => T::micro_kernel_avx512::<2, 4>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+                5..=8 => {
+                    T::micro_kernel_avx512::<2, 8>(kc, a, lda, b, b_steps, c, ldc, alpha, beta)
+                }
+                _ => T::micro_kernel_avx512::<2, 12>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
             }
         } else {
             T::micro_kernel_avx2_fma(kc, a, lda, b, b_steps, c, ldc, alpha, beta);

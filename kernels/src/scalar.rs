@@ -880,26 +880,32 @@ pub trait Scalar:
         beta: Self,
     );
 
-    /// The AVX-512 micro-kernel, `MR x 12` with `MR` 32 for `f32` and 16 for `f64` (two
-    /// 512-bit registers per column of the tile, 24 of the 32 for the tile): `C = alpha * A_panel B_panel + beta * C`
-    /// for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is
-    /// not read when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
+    /// The AVX-512 micro-kernel, `MR x NR`, `MR` being `V` 512-bit vectors of rows: `V = 2`
+    /// (32 rows of `f32`, 16 of `f64`) with 12 columns, or `V = 4` (64 and 32 rows) with 6,
+    /// 24 of the 32 registers for the tile either way. `C = alpha * A_panel B_panel + beta *
+    /// C` for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C`
+    /// is not read when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
     /// `a[p * lda..]`: `lda` is `MR` for a packed panel, or the column stride of a
     /// column-major `A` read in place. Element `(p, j)` of `B_panel` is `b[p * step + j *
-    /// stride]` for `b_steps = (step, stride)`: `(12, 1)` for a packed panel, `(1, ldb)`
-    /// for twelve columns of a column-major `B` read in place, `(ldb, 1)` for a row-major
-    /// one. (12 columns: in L1 the kernel reached 84-88% of the FMA peak on an
-    /// Ice Lake core, against 76-80% with 8, since each step's two loads of `A` and its loop
-    /// serve 24 multiply-adds rather than 16.) It computes the first `N` columns of the
-    /// tile, 12 for a whole one, or 4 or 8 for the last few columns of `C` (a batch of 64 is
-    /// five tiles of 12 and one of 4), with the same panels.
+    /// stride]` for `b_steps = (step, stride)`: `(NR, 1)` for a packed panel, `(1, ldb)` for
+    /// `NR` columns of a column-major `B` read in place, `(ldb, 1)` for a row-major one. It
+    /// computes the first `N` columns of the tile, `NR` for a whole one, or fewer for the
+    /// last few columns of `C` (a batch of 64 is five tiles of 12 and one of 4), with the
+    /// same panels.
+    ///
+    /// The taller tile loads more of `A` a step (four vectors, against two) and fewer
+    /// elements of `B` (6 broadcasts, against 12) for the same 24 multiply-adds, and its
+    /// panel of `B` is half as large: W2's first layer in place (an Ice Lake core) reached
+    /// 174-190 GFLOP/s with it against 154-162 with 32 x 12. (32 x 12 had reached 84-88% of
+    /// the peak in L1, against 76-80% for 32 x 8.)
     ///
     /// # Safety
     /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
     /// of `c`, `c + ldc`, ..., `c + (N - 1) ldc`.
     ///
     /// # Panics
-    /// If `N` is more than 12, or `a` or `b` is shorter than the steps read.
+    /// If `V` is not 2 or 4, `N` more than the tile's columns, or `a` or `b` shorter than the
+    /// steps read.
     ///
     /// # Examples
     ///
@@ -914,7 +920,7 @@ pub trait Scalar:
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() == AVX512 {
     ///     // SAFETY: the CPU has AVX-512F, and `c` holds 12 columns of 32, 32 apart.
-    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &b, (12, 1), c.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<2, 12>(2, &a, 32, &b, (12, 1), c.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     for (j, column) in c.chunks_exact(32).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
@@ -924,12 +930,12 @@ pub trait Scalar:
     ///     let columns: Vec<f32> = (0..12).flat_map(|j| [1.0, j as f32]).collect();
     ///     let mut d = vec![1.0f32; 32 * 12];
     ///     // SAFETY: as above.
-    ///     unsafe { f32::micro_kernel_avx512::<12>(2, &a, 32, &columns, (1, 2), d.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<2, 12>(2, &a, 32, &columns, (1, 2), d.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     assert_eq!(c, d);
     ///     // Its first 4 columns alone, from the same packed panel.
     ///     let mut e = vec![1.0f32; 32 * 4];
     ///     // SAFETY: as above; `e` holds 4 columns of 32.
-    ///     unsafe { f32::micro_kernel_avx512::<4>(2, &a, 32, &b, (12, 1), e.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<2, 4>(2, &a, 32, &b, (12, 1), e.as_mut_ptr(), 32, 2.0, 3.0) };
     ///     assert_eq!(e, c[..32 * 4]);
     /// }
     /// ```
@@ -939,7 +945,7 @@ pub trait Scalar:
         clippy::too_many_arguments,
         reason = "the BLAS micro-kernel's operands"
     )]
-    unsafe fn micro_kernel_avx512<const N: usize>(
+    unsafe fn micro_kernel_avx512<const V: usize, const N: usize>(
         kc: usize,
         a: &[Self],
         lda: usize,
@@ -1325,7 +1331,7 @@ macro_rules! impl_scalar {
             #[cfg(target_arch = "x86_64")]
             #[allow(unsafe_code)]
             #[target_feature(enable = "avx512f")]
-            unsafe fn micro_kernel_avx512<const N: usize>(
+            unsafe fn micro_kernel_avx512<const V: usize, const N: usize>(
                 kc: usize,
                 a: &[Self],
                 lda: usize,
@@ -1337,23 +1343,25 @@ macro_rules! impl_scalar {
                 beta: Self,
             ) {
                 use std::arch::x86_64::*;
-                // The tile's columns, of which this computes the first `N`.
-                const NR: usize = 12;
                 const PREFETCH: usize = 8;
-                const { assert!(N <= NR) };
-                assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr512);
+                // The tile's columns, of which this computes the first `N`.
+                const { assert!((V == 2 && N <= 12) || (V == 4 && N <= 6)) };
+                assert!(kc == 0 || a.len() >= (kc - 1) * lda + V * $lanes512);
                 // Element (p, j) of B is at `p * step + j * stride`, as in the AVX2 kernel.
                 let (step, stride) = b_steps;
                 assert!(kc == 0 || N == 0 || b.len() > (kc - 1) * step + (N - 1) * stride);
-                // The tile of C fetched for writing, as in the AVX2 kernel: two lines a column.
+                // The tile of C fetched for writing, as in the AVX2 kernel: a line a vector,
+                // and the one its last element is on.
                 for j in 0..N {
                     let column = out.wrapping_add(j * ldc);
-                    _mm_prefetch::<_MM_HINT_ET0>(column.cast());
-                    _mm_prefetch::<_MM_HINT_ET0>(column.wrapping_add(2 * $lanes512 - 1).cast());
+                    for h in 0..V {
+                        _mm_prefetch::<_MM_HINT_ET0>(column.wrapping_add(h * $lanes512).cast());
+                    }
+                    _mm_prefetch::<_MM_HINT_ET0>(column.wrapping_add(V * $lanes512 - 1).cast());
                 }
-                let mut c = [[$zero512(); 2]; N];
+                let mut c = [[$zero512(); V]; N];
                 let (a, b) = (a.as_ptr(), b.as_ptr());
-                // Step `p`: `A`'s two vectors (fetched `PREFETCH` steps ahead; the address may
+                // Step `p`: `A`'s `V` vectors (fetched `PREFETCH` steps ahead; the address may
                 // lie past the panel, which a prefetch allows, hence `wrapping_add`) times the
                 // `N` elements of `B` from `b + p * step`, `$stride` apart.
                 macro_rules! steps {
@@ -1363,14 +1371,19 @@ macro_rules! impl_scalar {
                             unsafe {
                                 let a = a.add(p * lda);
                                 let ahead = a.wrapping_add(PREFETCH * lda);
-                                _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-                                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add($lanes512).cast());
-                                let (a0, a1) = ($load512(a), $load512(a.add($lanes512)));
+                                let mut av = [$zero512(); V];
+                                for (h, av) in av.iter_mut().enumerate() {
+                                    _mm_prefetch::<_MM_HINT_T0>(
+                                        ahead.wrapping_add(h * $lanes512).cast(),
+                                    );
+                                    *av = $load512(a.add(h * $lanes512));
+                                }
                                 let b = b.add(p * step);
-                                for j in 0..N {
+                                for (j, c) in c.iter_mut().enumerate() {
                                     let bj = $set1_512(*b.add(j * $stride));
-                                    c[j][0] = $fmadd512(a0, bj, c[j][0]);
-                                    c[j][1] = $fmadd512(a1, bj, c[j][1]);
+                                    for (c, &av) in c.iter_mut().zip(&av) {
+                                        *c = $fmadd512(av, bj, *c);
+                                    }
                                 }
                             }
                         }

@@ -43,7 +43,7 @@ pub fn micro_kernel_rates() -> Vec<(&'static str, f64)> {
     let mut rates = Vec::new();
     #[cfg(target_arch = "x86_64")]
     {
-        use constnet_kernels::Scalar;
+        use constnet_kernels::{Scalar, TileOut};
         const KC: usize = 256;
         // Small values, so that the sums stay finite over the calls. `A` starts on a cache
         // line, as the packing buffers and an `A` read in place do: a panel that did not
@@ -63,10 +63,7 @@ pub fn micro_kernel_rates() -> Vec<(&'static str, f64)> {
                         32,
                         &b,
                         (12, 1),
-                        c.as_mut_ptr(),
-                        32,
-                        1.0,
-                        0.0,
+                        TileOut::new(c.as_mut_ptr(), 32, 1.0, 0.0),
                     )
                 };
                 black_box(&mut c);
@@ -82,10 +79,7 @@ pub fn micro_kernel_rates() -> Vec<(&'static str, f64)> {
                         64,
                         &b,
                         (6, 1),
-                        c.as_mut_ptr(),
-                        64,
-                        1.0,
-                        0.0,
+                        TileOut::new(c.as_mut_ptr(), 64, 1.0, 0.0),
                     )
                 };
                 black_box(&mut c);
@@ -98,7 +92,14 @@ pub fn micro_kernel_rates() -> Vec<(&'static str, f64)> {
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX2 and FMA, and `c` holds the 16 x 6 tile.
                 unsafe {
-                    f32::micro_kernel_avx2_fma(KC, a, 16, &b, (6, 1), c.as_mut_ptr(), 16, 1.0, 0.0)
+                    f32::micro_kernel_avx2_fma(
+                        KC,
+                        a,
+                        16,
+                        &b,
+                        (6, 1),
+                        TileOut::new(c.as_mut_ptr(), 16, 1.0, 0.0),
+                    )
                 };
                 black_box(&mut c);
                 (KC * 16 * 6 * 2) as f64

@@ -637,11 +637,14 @@ mod tests {
     }
 
     /// `affine` is `A B + b 1^T` on every path, for every row count of the few-rows kernels
-    /// and for shallow products with more rows than one register group holds.
+    /// and for shallow products with more rows than one register group holds; the packed
+    /// product, which adds the bias and applies the ReLU as it writes `C`, on both of its
+    /// AVX-512 tiles (128 rows are whole 64-row tiles) and deeper than one slice of `k`
+    /// (the bias added once, the ReLU after the last slice).
     #[test]
     fn affine_adds_the_bias_to_every_column_on_every_path() {
-        for m in [1, 2, 3, 4, 5, 6, 7, 8, 17, 100, 150] {
-            for k in [1, 2, 16, 17, 40] {
+        for m in [1, 2, 3, 4, 5, 6, 7, 8, 17, 100, 128, 150] {
+            for k in [1, 2, 16, 17, 40, 1100] {
                 for n in [1, 2, 3, 33] {
                     let a =
                         DMatrix::<f64>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 5) as f64 - 2.0);

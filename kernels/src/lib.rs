@@ -60,7 +60,7 @@ mod small;
 #[cfg(target_arch = "x86_64")]
 use scalar::lanes::Avx512;
 
-pub use scalar::Scalar;
+pub use scalar::{Scalar, TileOut};
 
 /// Depth of one packed slice of `k`.
 const KC: usize = 1024;
@@ -924,15 +924,19 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
     } = p;
     // Never an instruction set the CPU lacks: that would be undefined behaviour.
     let isa = isa.min(detect_isa());
-    // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`);
-    // the others start from `C` filled with it.
+    // The shallow path adds a bias as one more column of `A` (times a row of ones in `B`),
+    // the packed one as it writes `C`; the others start from `C` filled with it.
     let (mut beta, mut bias) = (beta, bias);
     // The small kernels' dot products of a few-rows product add it as they write `C` (the spiral's
     // 3-output layer had spent a fifth of its forward filling 300 columns of 3).
     let dots_add_bias = small_kernels::<T>(isa) && m <= FEW && b.rs == 1 && b.cs != 1;
     // The shallow path's bias column is scaled by `alpha` with the rest of `A`, so with
     // another `alpha` it too starts from `C` filled with the bias.
-    let fill_c = if k > SHALLOW_K {
+    // The packed product adds it as it writes `C`.
+    let packed = k > SHALLOW_K && m > FEW && n > FEW;
+    let fill_c = if packed {
+        false
+    } else if k > SHALLOW_K {
         !dots_add_bias
     } else {
         alpha != T::ONE
@@ -1007,8 +1011,7 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
                 return unsafe { run_avx2_fma(path, p, &mut c) };
             }
         }
-        run_portable(path, p, &mut c);
-        false
+        run_portable(path, p, &mut c)
     });
     if !applied {
         epilogue.apply(m, n, &mut c);
@@ -1045,13 +1048,14 @@ fn run_avx2_fma<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut
                 shallow_avx2(p, c);
                 return true;
             }
-            Path::FewRows => few_rows_avx2(p, c),
-            _ => run::<T, AVX2>(path, p, c),
+            Path::FewRows => {
+                few_rows_avx2(p, c);
+                return false;
+            }
+            _ => return run::<T, AVX2>(path, p, c),
         }
-        return false;
     }
-    run::<T, AVX2>(path, p, c);
-    false
+    run::<T, AVX2>(path, p, c)
 }
 
 /// The product compiled with AVX-512F: 16 (f32) or 8 (f64) lanes and 32 vector registers.
@@ -1065,7 +1069,7 @@ fn run_avx512<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'
             return true;
         }
         Path::FewRows => few_rows_avx512(p, c),
-        _ => run::<T, AVX512>(path, p, c),
+        _ => return run::<T, AVX512>(path, p, c),
     }
     false
 }
@@ -1108,14 +1112,21 @@ fn few_rows_avx2<T: Scalar>(p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
     unsafe { small::few_rows::<T, T::Narrow>(p, c) };
 }
 
-/// The product for any CPU.
-fn run_portable<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
-    run::<T, PORTABLE>(path, p, c);
+/// The product for any CPU. Returns whether it applied the epilogue.
+fn run_portable<T: Scalar>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) -> bool {
+    run::<T, PORTABLE>(path, p, c)
 }
 
+/// The product on `path`; returns whether it applied the epilogue (the packed product
+/// applies a ReLU, and no epilogue at all, as it writes `C`).
 #[inline(always)]
-fn run<T: Scalar, const ISA: u8>(path: Path, p: Problem<'_, '_, T>, c: &mut OperandMut<'_, T>) {
+fn run<T: Scalar, const ISA: u8>(
+    path: Path,
+    p: Problem<'_, '_, T>,
+    c: &mut OperandMut<'_, T>,
+) -> bool {
     let fma = ISA != PORTABLE;
+    let applied = path == Path::Packed && matches!(p.epilogue, Epilogue::None | Epilogue::Relu);
     match (path, ISA == AVX512, size_of::<T>() == 4) {
         (Path::Shallow, ..) if fma => shallow::<T, true>(p, c),
         (Path::Shallow, ..) => shallow::<T, false>(p, c),
@@ -1128,6 +1139,7 @@ fn run<T: Scalar, const ISA: u8>(path: Path, p: Problem<'_, '_, T>, c: &mut Oper
         (Path::Packed, false, true) => blocked::<T, 16, 6, ISA>(p, c),
         (Path::Packed, false, false) => blocked::<T, 8, 6, ISA>(p, c),
     }
+    applied
 }
 
 /// `x * y + acc`, fused when the caller is compiled with FMA.
@@ -1399,13 +1411,16 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
         n,
         alpha,
         beta,
-        bias: _,
-        epilogue: _,
+        bias,
+        epilogue,
         a,
         b,
         a_pack,
         b_pack,
     } = p;
+    // A ReLU is applied as the last slice of `k` is written (any other epilogue by the
+    // caller, in a pass over `C`).
+    let relu = matches!(epilogue, Epilogue::Relu);
     // With AVX2 or AVX-512, a column-major `A` whose rows fill whole tiles and whose
     // columns start on cache lines is read in place, its micro-panels `MR` contiguous rows
     // (one to four cache lines) at a stride of `a.cs`: forward's `W X` then costs no copy of
@@ -1429,8 +1444,11 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
         let mut pc = 0;
         loop {
             let kc = (k - pc).min(KC);
-            // The first slice of k applies beta; the others accumulate.
+            // The first slice of k applies beta and adds the bias; the others accumulate;
+            // the last applies the ReLU.
             let beta = if pc == 0 { beta } else { T::ONE };
+            let bias = if pc == 0 { bias } else { None };
+            let relu = relu && pc + kc == k;
             let whole = nc / NR * NR;
             if !b_in_place {
                 pack_b::<T, NR, ISA>(&b, pc, kc, jc, nc, b_pack);
@@ -1465,6 +1483,16 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                             if rows == MR && cols == NR && c.rs == 1 {
                                 let at = (ic + ir) + (jc + jr) * c.cs;
                                 assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
+                                let out = TileOut {
+                                    bias: bias.map(|bias| &bias[ic + ir..]),
+                                    relu,
+                                    ..TileOut::new(
+                                        c.data.as_mut_ptr().wrapping_add(at),
+                                        c.cs,
+                                        alpha,
+                                        beta,
+                                    )
+                                };
                                 // SAFETY: ISA is AVX2 or AVX512 only inside the functions
                                 // that enable it; the assertion keeps the tile's NR columns
                                 // of MR rows inside `c`, and the kernel checks its reads.
@@ -1472,42 +1500,52 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                                     vector_kernel::<T, MR, NR, ISA>(
                                         NR,
                                         kc,
-                                        a_panel,
-                                        lda,
-                                        b_panel,
-                                        b_steps,
-                                        c.data.as_mut_ptr().add(at),
-                                        c.cs,
-                                        alpha,
-                                        beta,
+                                        (a_panel, lda),
+                                        (b_panel, b_steps),
+                                        out,
                                     );
                                 }
                             } else {
                                 // A tile at the edge of `C`: computed whole (the panels are
                                 // zero-padded) and stored in part.
                                 let mut tile = [[T::ZERO; MR]; NR];
+                                let out = TileOut::new(
+                                    tile.as_flattened_mut().as_mut_ptr(),
+                                    MR,
+                                    T::ONE,
+                                    T::ZERO,
+                                );
                                 // SAFETY: as above, into the local MR x NR tile.
                                 unsafe {
                                     vector_kernel::<T, MR, NR, ISA>(
                                         cols,
                                         kc,
-                                        a_panel,
-                                        lda,
-                                        b_panel,
-                                        b_steps,
-                                        tile.as_flattened_mut().as_mut_ptr(),
-                                        MR,
-                                        T::ONE,
-                                        T::ZERO,
+                                        (a_panel, lda),
+                                        (b_panel, b_steps),
+                                        out,
                                     );
                                 }
-                                store(c, ic + ir, jc + jr, rows, cols, &tile, alpha, beta);
+                                store(
+                                    c,
+                                    (ic + ir, jc + jr),
+                                    (rows, cols),
+                                    &tile,
+                                    (alpha, beta),
+                                    (bias, relu),
+                                );
                             }
                             ir += MR;
                             continue;
                         }
                         let tile = micro_kernel::<T, MR, NR>(kc, a_panel, b_panel);
-                        store(c, ic + ir, jc + jr, rows, cols, &tile, alpha, beta);
+                        store(
+                            c,
+                            (ic + ir, jc + jr),
+                            (rows, cols),
+                            &tile,
+                            (alpha, beta),
+                            (bias, relu),
+                        );
                         ir += MR;
                     }
                     jr += NR;
@@ -1689,21 +1727,12 @@ fn pack_a<T: Scalar, const MR: usize, const ISA: u8>(
 /// `c + (NR - 1) ldc`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the BLAS micro-kernel's operands"
-)]
 unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
     cols: usize,
     kc: usize,
-    a: &[T],
-    lda: usize,
-    b: &[T],
-    b_steps: (usize, usize),
-    c: *mut T,
-    ldc: usize,
-    alpha: T,
-    beta: T,
+    (a, lda): (&[T], usize),
+    (b, b_steps): (&[T], (usize, usize)),
+    tile: TileOut<'_, T>,
 ) {
     let tall = MR * size_of::<T>() == 256;
     assert!(
@@ -1714,22 +1743,18 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
         if ISA == AVX512 && tall {
             // The last few columns of `C` take a narrower kernel, on the same panels.
             match cols {
-                ..=2 => T::micro_kernel_avx512::<4, 2>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
-                3..=4 => {
-                    T::micro_kernel_avx512::<4, 4>(kc, a, lda, b, b_steps, c, ldc, alpha, beta)
-                }
-                _ => T::micro_kernel_avx512::<4, 6>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+                ..=2 => T::micro_kernel_avx512::<4, 2>(kc, a, lda, b, b_steps, tile),
+                3..=4 => T::micro_kernel_avx512::<4, 4>(kc, a, lda, b, b_steps, tile),
+                _ => T::micro_kernel_avx512::<4, 6>(kc, a, lda, b, b_steps, tile),
             }
         } else if ISA == AVX512 {
             match cols {
-                ..=4 => T::micro_kernel_avx512::<2, 4>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
-                5..=8 => {
-                    T::micro_kernel_avx512::<2, 8>(kc, a, lda, b, b_steps, c, ldc, alpha, beta)
-                }
-                _ => T::micro_kernel_avx512::<2, 12>(kc, a, lda, b, b_steps, c, ldc, alpha, beta),
+                ..=4 => T::micro_kernel_avx512::<2, 4>(kc, a, lda, b, b_steps, tile),
+                5..=8 => T::micro_kernel_avx512::<2, 8>(kc, a, lda, b, b_steps, tile),
+                _ => T::micro_kernel_avx512::<2, 12>(kc, a, lda, b, b_steps, tile),
             }
         } else {
-            T::micro_kernel_avx2_fma(kc, a, lda, b, b_steps, c, ldc, alpha, beta);
+            T::micro_kernel_avx2_fma(kc, a, lda, b, b_steps, tile);
         }
     }
 }
@@ -1757,30 +1782,36 @@ fn micro_kernel<T: Scalar, const MR: usize, const NR: usize>(
     acc
 }
 
-/// `C[i0.., j0..] = alpha * tile + beta * C` on the valid `rows x cols` corner of the tile.
+/// `C[i0.., j0..] = alpha * tile + beta * C (+ bias[i0..], then max(0, .) where relu)` on the
+/// valid `rows x cols` corner of the tile.
 #[inline(always)]
-#[expect(clippy::too_many_arguments, reason = "a tile and where it goes")]
 fn store<T: Scalar, const MR: usize, const NR: usize>(
     c: &mut OperandMut<'_, T>,
-    i0: usize,
-    j0: usize,
-    rows: usize,
-    cols: usize,
+    (i0, j0): (usize, usize),
+    (rows, cols): (usize, usize),
     tile: &[[T; MR]; NR],
-    alpha: T,
-    beta: T,
+    (alpha, beta): (T, T),
+    (bias, relu): (Option<&[T]>, bool),
 ) {
+    let finish = |i: usize, v: T| {
+        let v = match bias {
+            Some(bias) => v + bias[i0 + i],
+            None => v,
+        };
+        // NaN to 0, as `Epilogue::Relu` and the kernels' `max` do.
+        if !relu || v > T::ZERO { v } else { T::ZERO }
+    };
     if c.rs == 1 && rows == MR {
         for (j, column) in tile.iter().enumerate().take(cols) {
             let start = i0 + (j0 + j) * c.cs;
             let out = &mut c.data[start..start + MR];
             if beta == T::ZERO {
-                for (o, &v) in out.iter_mut().zip(column) {
-                    *o = alpha * v;
+                for (i, (o, &v)) in out.iter_mut().zip(column).enumerate() {
+                    *o = finish(i, alpha * v);
                 }
             } else {
-                for (o, &v) in out.iter_mut().zip(column) {
-                    *o = alpha * v + beta * *o;
+                for (i, (o, &v)) in out.iter_mut().zip(column).enumerate() {
+                    *o = finish(i, alpha * v + beta * *o);
                 }
             }
         }
@@ -1789,6 +1820,10 @@ fn store<T: Scalar, const MR: usize, const NR: usize>(
     for (j, column) in tile.iter().enumerate().take(cols) {
         for (i, &v) in column.iter().enumerate().take(rows) {
             put(c, i0 + i, j0 + j, v, alpha, beta);
+            if bias.is_some() || relu {
+                let at = (i0 + i) * c.rs + (j0 + j) * c.cs;
+                c.data[at] = finish(i, c.data[at]);
+            }
         }
     }
 }

@@ -841,14 +841,14 @@ pub trait Scalar:
     /// `C` all ones:
     ///
     /// ```
-    /// use constnet_kernels::{AVX2, Scalar, detect_isa};
+    /// use constnet_kernels::{AVX2, Scalar, TileOut, detect_isa};
     /// let a = [[1.0f32; 16], std::array::from_fn(|i| i as f32)].concat();
     /// let b = [[1.0f32; 6], std::array::from_fn(|j| j as f32)].concat();
     /// let mut c = [1.0f32; 16 * 6];
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() >= AVX2 {
     ///     // SAFETY: the CPU has AVX2 and FMA, and `c` holds 6 columns of 16, 16 apart.
-    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b, (6, 1), c.as_mut_ptr(), 16, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b, (6, 1), TileOut::new(c.as_mut_ptr(), 16, 2.0, 3.0)) };
     ///     for (j, column) in c.chunks_exact(16).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
@@ -858,26 +858,19 @@ pub trait Scalar:
     ///     let b_columns: Vec<f32> = (0..6).flat_map(|j| [1.0, j as f32]).collect();
     ///     let mut d = [1.0f32; 16 * 6];
     ///     // SAFETY: as above; `b_columns` holds six columns of 2, 2 apart.
-    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b_columns, (1, 2), d.as_mut_ptr(), 16, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx2_fma(2, &a, 16, &b_columns, (1, 2), TileOut::new(d.as_mut_ptr(), 16, 2.0, 3.0)) };
     ///     assert_eq!(c, d);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the BLAS micro-kernel's operands"
-    )]
     unsafe fn micro_kernel_avx2_fma(
         kc: usize,
         a: &[Self],
         lda: usize,
         b: &[Self],
         b_steps: (usize, usize),
-        c: *mut Self,
-        ldc: usize,
-        alpha: Self,
-        beta: Self,
+        tile: TileOut<'_, Self>,
     );
 
     /// The AVX-512 micro-kernel, `MR x NR`, `MR` being `V` 512-bit vectors of rows: `V = 2`
@@ -913,14 +906,14 @@ pub trait Scalar:
     /// [`micro_kernel_avx2_fma`](Self::micro_kernel_avx2_fma) example widened to 32 x 12:
     ///
     /// ```
-    /// use constnet_kernels::{AVX512, Scalar, detect_isa};
+    /// use constnet_kernels::{AVX512, Scalar, TileOut, detect_isa};
     /// let a = [[1.0f32; 32], std::array::from_fn(|i| i as f32)].concat();
     /// let b = [[1.0f32; 12], std::array::from_fn(|j| j as f32)].concat();
     /// let mut c = vec![1.0f32; 32 * 12];
     /// #[cfg(target_arch = "x86_64")]
     /// if detect_isa() == AVX512 {
     ///     // SAFETY: the CPU has AVX-512F, and `c` holds 12 columns of 32, 32 apart.
-    ///     unsafe { f32::micro_kernel_avx512::<2, 12>(2, &a, 32, &b, (12, 1), c.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<2, 12>(2, &a, 32, &b, (12, 1), TileOut::new(c.as_mut_ptr(), 32, 2.0, 3.0)) };
     ///     for (j, column) in c.chunks_exact(32).enumerate() {
     ///         for (i, &v) in column.iter().enumerate() {
     ///             assert_eq!(v, 2.0 * (1 + i * j) as f32 + 3.0);
@@ -930,31 +923,24 @@ pub trait Scalar:
     ///     let columns: Vec<f32> = (0..12).flat_map(|j| [1.0, j as f32]).collect();
     ///     let mut d = vec![1.0f32; 32 * 12];
     ///     // SAFETY: as above.
-    ///     unsafe { f32::micro_kernel_avx512::<2, 12>(2, &a, 32, &columns, (1, 2), d.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<2, 12>(2, &a, 32, &columns, (1, 2), TileOut::new(d.as_mut_ptr(), 32, 2.0, 3.0)) };
     ///     assert_eq!(c, d);
     ///     // Its first 4 columns alone, from the same packed panel.
     ///     let mut e = vec![1.0f32; 32 * 4];
     ///     // SAFETY: as above; `e` holds 4 columns of 32.
-    ///     unsafe { f32::micro_kernel_avx512::<2, 4>(2, &a, 32, &b, (12, 1), e.as_mut_ptr(), 32, 2.0, 3.0) };
+    ///     unsafe { f32::micro_kernel_avx512::<2, 4>(2, &a, 32, &b, (12, 1), TileOut::new(e.as_mut_ptr(), 32, 2.0, 3.0)) };
     ///     assert_eq!(e, c[..32 * 4]);
     /// }
     /// ```
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the BLAS micro-kernel's operands"
-    )]
     unsafe fn micro_kernel_avx512<const V: usize, const N: usize>(
         kc: usize,
         a: &[Self],
         lda: usize,
         b: &[Self],
         b_steps: (usize, usize),
-        c: *mut Self,
-        ldc: usize,
-        alpha: Self,
-        beta: Self,
+        tile: TileOut<'_, Self>,
     );
 
     /// `y = W x + b` for one sample (then `max(0, y)` when `RELU` is set), with `W` the `O x
@@ -1223,6 +1209,59 @@ pub trait Scalar:
     );
 }
 
+/// Where and how a micro-kernel writes its tile of `C`: column `j` of the tile at `c + j *
+/// ldc` (its rows contiguous), as `alpha` times the product plus `beta` times what `C`
+/// held (not read where `beta` is zero), plus `bias` (the tile's rows of it, added to every
+/// column) where there is one, then `max(0, .)` where `relu` is set. A packed product adds
+/// the bias and the ReLU as it writes its last slice of `k`, rather than in passes over `C`
+/// before and after.
+///
+/// ```
+/// use constnet_kernels::TileOut;
+/// let mut c = [0.0f32; 4];
+/// let bias = [1.0f32, -1.0];
+/// let plain = TileOut::new(c.as_mut_ptr(), 2, 1.0, 0.0);
+/// let tile = TileOut { bias: Some(&bias[..]), relu: true, ..plain };
+/// assert_eq!((tile.ldc, tile.alpha, tile.beta, tile.relu), (2, 1.0, 0.0, true));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct TileOut<'a, T> {
+    /// The tile's first element.
+    pub c: *mut T,
+    /// How far apart the tile's columns are.
+    pub ldc: usize,
+    /// The product's factor.
+    pub alpha: T,
+    /// `C`'s factor; zero does not read `C`.
+    pub beta: T,
+    /// Added to every column: at least the tile's rows.
+    pub bias: Option<&'a [T]>,
+    /// `max(0, .)` last.
+    pub relu: bool,
+}
+
+impl<T> TileOut<'_, T> {
+    /// `alpha` times the product plus `beta` times `C`, written at `c` with columns `ldc`
+    /// apart, with no bias and no ReLU.
+    ///
+    /// ```
+    /// use constnet_kernels::TileOut;
+    /// let mut c = [0.0f64; 8];
+    /// let tile = TileOut::new(c.as_mut_ptr(), 4, 2.0, 1.0);
+    /// assert!(tile.bias.is_none() && !tile.relu);
+    /// ```
+    pub fn new(c: *mut T, ldc: usize, alpha: T, beta: T) -> Self {
+        TileOut {
+            c,
+            ldc,
+            alpha,
+            beta,
+            bias: None,
+            relu: false,
+        }
+    }
+}
+
 /// `len` elements of `buffer` starting on a 64-byte boundary, growing `buffer` (with room
 /// for the alignment) when it is too short: vector loads from the packed panels then never
 /// straddle two cache lines.
@@ -1244,7 +1283,8 @@ macro_rules! impl_scalar {
      $fmadd512:ident, $store512:ident, $mul512:ident],
      gemv: [$glanes:literal, $gzero:ident, $gset1:ident, $gfmadd:ident,
      $gstore:ident, $gmask:ty, $gmaskz_load:ident, $gadd:ident, $gmax:ident],
-     masked512: [$mask512:ty, $maskz_load512:ident, $mask_store512:ident, $max512:ident],
+     masked512: [$mask512:ty, $maskz_load512:ident, $mask_store512:ident, $max512:ident,
+     $add512:ident],
      few: [$to_ps:path, $from_ps:path],
      transpose: $transpose:path) => {
         impl Scalar for $ty {
@@ -1265,12 +1305,17 @@ macro_rules! impl_scalar {
                 lda: usize,
                 b: &[Self],
                 b_steps: (usize, usize),
-                out: *mut Self,
-                ldc: usize,
-                alpha: Self,
-                beta: Self,
+                tile: TileOut<'_, Self>,
             ) {
                 use std::arch::x86_64::*;
+                let TileOut {
+                    c: out,
+                    ldc,
+                    alpha,
+                    beta,
+                    bias,
+                    relu,
+                } = tile;
                 const NR: usize = 6;
                 const PREFETCH: usize = 8;
                 assert!(kc == 0 || a.len() >= (kc - 1) * lda + $mr);
@@ -1311,18 +1356,34 @@ macro_rules! impl_scalar {
                 // matter where the tile is only a few dozen steps deep (`dW` over a batch).
                 let (unit, keep) = (alpha == 1.0, beta == 1.0);
                 let alpha = $set1(alpha);
+                // The bias's two vectors of the tile's rows, read once.
+                let mut add = [$zero(); 2];
+                if let Some(bias) = bias {
+                    assert!(bias.len() >= $mr, "a bias shorter than the tile");
+                    for (h, add) in add.iter_mut().enumerate() {
+                        // SAFETY: the assertion above.
+                        *add = unsafe { $load(bias.as_ptr().add(h * $lanes)) };
+                    }
+                }
                 for (j, column) in c.chunks_exact(2).enumerate() {
                     for (h, &v) in column.iter().enumerate() {
                         // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
                         unsafe {
                             let at = out.add(j * ldc + h * $lanes);
-                            if beta == 0.0 {
-                                $store(at, if unit { v } else { $mul(alpha, v) });
+                            let mut v = if beta == 0.0 {
+                                if unit { v } else { $mul(alpha, v) }
                             } else if keep {
-                                $store(at, $fmadd(alpha, v, $load(at)));
+                                $fmadd(alpha, v, $load(at))
                             } else {
-                                $store(at, $fmadd($set1(beta), $load(at), $mul(alpha, v)));
+                                $fmadd($set1(beta), $load(at), $mul(alpha, v))
+                            };
+                            if bias.is_some() {
+                                v = $gadd(v, add[h]);
                             }
+                            if relu {
+                                v = $gmax(v, $zero());
+                            }
+                            $store(at, v);
                         }
                     }
                 }
@@ -1337,12 +1398,17 @@ macro_rules! impl_scalar {
                 lda: usize,
                 b: &[Self],
                 b_steps: (usize, usize),
-                out: *mut Self,
-                ldc: usize,
-                alpha: Self,
-                beta: Self,
+                tile: TileOut<'_, Self>,
             ) {
                 use std::arch::x86_64::*;
+                let TileOut {
+                    c: out,
+                    ldc,
+                    alpha,
+                    beta,
+                    bias,
+                    relu,
+                } = tile;
                 const PREFETCH: usize = 8;
                 // The tile's columns, of which this computes the first `N`.
                 const { assert!((V == 2 && N <= 12) || (V == 4 && N <= 6)) };
@@ -1399,21 +1465,34 @@ macro_rules! impl_scalar {
                 // Without a multiply where alpha is 1 and beta 0 or 1, as in the AVX2 kernel.
                 let (unit, keep) = (alpha == 1.0, beta == 1.0);
                 let alpha = $set1_512(alpha);
+                // The bias's `V` vectors of the tile's rows, read once.
+                let mut add = [$zero512(); V];
+                if let Some(bias) = bias {
+                    assert!(bias.len() >= V * $lanes512, "a bias shorter than the tile");
+                    for (h, add) in add.iter_mut().enumerate() {
+                        // SAFETY: the assertion above.
+                        *add = unsafe { $load512(bias.as_ptr().add(h * $lanes512)) };
+                    }
+                }
                 for (j, column) in c.iter().enumerate() {
                     for (h, &v) in column.iter().enumerate() {
                         // SAFETY: the caller's contract: MR elements at `out + j * ldc`.
                         unsafe {
                             let at = out.add(j * ldc + h * $lanes512);
-                            if beta == 0.0 {
-                                $store512(at, if unit { v } else { $mul512(alpha, v) });
+                            let mut v = if beta == 0.0 {
+                                if unit { v } else { $mul512(alpha, v) }
                             } else if keep {
-                                $store512(at, $fmadd512(alpha, v, $load512(at)));
+                                $fmadd512(alpha, v, $load512(at))
                             } else {
-                                $store512(
-                                    at,
-                                    $fmadd512($set1_512(beta), $load512(at), $mul512(alpha, v)),
-                                );
+                                $fmadd512($set1_512(beta), $load512(at), $mul512(alpha, v))
+                            };
+                            if bias.is_some() {
+                                v = $add512(v, add[h]);
                             }
+                            if relu {
+                                v = $max512(v, $zero512());
+                            }
+                            $store512(at, v);
                         }
                     }
                 }
@@ -2130,7 +2209,8 @@ impl_scalar!(f32,
     gemv: [8, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps,
         _mm256_storeu_ps, __mmask8, _mm256_maskz_loadu_ps, _mm256_add_ps,
         _mm256_max_ps],
-    masked512: [__mmask16, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_max_ps],
+    masked512: [__mmask16, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_max_ps,
+        _mm512_add_ps],
     few: [same_ps, same_ps],
     transpose: transpose_8x8_f32);
 impl_scalar!(f64,
@@ -2141,7 +2221,8 @@ impl_scalar!(f64,
     gemv: [4, _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd,
         _mm256_storeu_pd, __mmask8, _mm256_maskz_loadu_pd, _mm256_add_pd,
         _mm256_max_pd],
-    masked512: [__mmask8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_max_pd],
+    masked512: [__mmask8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_max_pd,
+        _mm512_add_pd],
     few: [_mm256_castpd_ps, _mm256_castps_pd],
     transpose: transpose_8x8_f64);
 

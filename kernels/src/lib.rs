@@ -1479,65 +1479,42 @@ fn blocked<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
                             (&a_pack[ir * kc..][..kc * MR], MR, (mc - ir).min(MR))
                         };
                         #[cfg(target_arch = "x86_64")]
-                        if ISA != PORTABLE {
-                            if rows == MR && cols == NR && c.rs == 1 {
-                                let at = (ic + ir) + (jc + jr) * c.cs;
-                                assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
-                                let out = TileOut {
-                                    bias: bias.map(|bias| &bias[ic + ir..]),
-                                    relu,
-                                    ..TileOut::new(
-                                        c.data.as_mut_ptr().wrapping_add(at),
-                                        c.cs,
-                                        alpha,
-                                        beta,
-                                    )
-                                };
-                                // SAFETY: ISA is AVX2 or AVX512 only inside the functions
-                                // that enable it; the assertion keeps the tile's NR columns
-                                // of MR rows inside `c`, and the kernel checks its reads.
-                                unsafe {
-                                    vector_kernel::<T, MR, NR, ISA>(
-                                        NR,
-                                        kc,
-                                        (a_panel, lda),
-                                        (b_panel, b_steps),
-                                        out,
-                                    );
-                                }
-                            } else {
-                                // A tile at the edge of `C`: computed whole (the panels are
-                                // zero-padded) and stored in part.
-                                let mut tile = [[T::ZERO; MR]; NR];
-                                let out = TileOut::new(
-                                    tile.as_flattened_mut().as_mut_ptr(),
-                                    MR,
-                                    T::ONE,
-                                    T::ZERO,
-                                );
-                                // SAFETY: as above, into the local MR x NR tile.
-                                unsafe {
-                                    vector_kernel::<T, MR, NR, ISA>(
-                                        cols,
-                                        kc,
-                                        (a_panel, lda),
-                                        (b_panel, b_steps),
-                                        out,
-                                    );
-                                }
-                                store(
-                                    c,
-                                    (ic + ir, jc + jr),
-                                    (rows, cols),
-                                    &tile,
-                                    (alpha, beta),
-                                    (bias, relu),
+                        if ISA != PORTABLE && rows == MR && cols == NR && c.rs == 1 {
+                            let at = (ic + ir) + (jc + jr) * c.cs;
+                            assert!(at + (NR - 1) * c.cs + MR <= c.data.len());
+                            let out = TileOut {
+                                bias: bias.map(|bias| &bias[ic + ir..]),
+                                relu,
+                                ..TileOut::new(
+                                    c.data.as_mut_ptr().wrapping_add(at),
+                                    c.cs,
+                                    alpha,
+                                    beta,
+                                )
+                            };
+                            // SAFETY: ISA is AVX2 or AVX512 only inside the functions that
+                            // enable it; the assertion keeps the tile's NR columns of MR rows
+                            // inside `c`, and the kernel checks its reads.
+                            unsafe {
+                                vector_kernel::<T, MR, NR, ISA>(
+                                    NR,
+                                    kc,
+                                    (a_panel, lda),
+                                    (b_panel, b_steps),
+                                    out,
                                 );
                             }
                             ir += MR;
                             continue;
                         }
-                        let tile = micro_kernel::<T, MR, NR>(kc, a_panel, b_panel);
+                        // A tile at the edge of `C` (or any tile without AVX2): computed
+                        // whole (the panels are zero-padded) and stored in part.
+                        let tile = edge_tile::<T, MR, NR, ISA>(
+                            kc,
+                            cols,
+                            (a_panel, lda),
+                            (b_panel, b_steps),
+                        );
                         store(
                             c,
                             (ic + ir, jc + jr),
@@ -1757,6 +1734,31 @@ unsafe fn vector_kernel<T: Scalar, const MR: usize, const NR: usize, const ISA: 
             T::micro_kernel_avx2_fma(kc, a, lda, b, b_steps, tile);
         }
     }
+}
+
+/// The `MR x NR` tile of `A_panel * B_panel` over `kc` steps, of which the first `cols`
+/// columns are wanted: the vector kernels' with AVX2 or AVX-512, into a local tile, or
+/// [`micro_kernel`]'s.
+#[inline(always)]
+fn edge_tile<T: Scalar, const MR: usize, const NR: usize, const ISA: u8>(
+    kc: usize,
+    cols: usize,
+    (a_panel, lda): (&[T], usize),
+    (b_panel, b_steps): (&[T], (usize, usize)),
+) -> [[T; MR]; NR] {
+    #[cfg(target_arch = "x86_64")]
+    if ISA != PORTABLE {
+        let mut tile = [[T::ZERO; MR]; NR];
+        let out = TileOut::new(tile.as_flattened_mut().as_mut_ptr(), MR, T::ONE, T::ZERO);
+        // SAFETY: ISA is AVX2 or AVX512 only inside the functions that enable it; the
+        // local tile holds NR columns of MR, and the kernel checks its reads.
+        unsafe {
+            vector_kernel::<T, MR, NR, ISA>(cols, kc, (a_panel, lda), (b_panel, b_steps), out)
+        };
+        return tile;
+    }
+    let _ = (cols, lda, b_steps);
+    micro_kernel::<T, MR, NR>(kc, a_panel, b_panel)
 }
 
 /// The `MR x NR` register tile of `A_panel * B_panel` over `kc` steps with plain

@@ -962,11 +962,12 @@ mod tests {
 
     /// A column-major `A` starting on a cache line is read in place by the AVX2 and AVX-512
     /// kernels, one starting elsewhere is packed: both give `A B`, including ragged column
-    /// tiles and a depth of more than one `KC` slice (1024).
+    /// tiles, a depth of more than one `KC` slice (1024), and both AVX-512 tiles (64 and 128
+    /// rows of `f32` are whole 64-row tiles, 96 is not).
     #[test]
     fn aligned_and_misaligned_a_give_the_same_product() {
         fn check<T: Float + From<i8>>() {
-            for (m, k, n) in [(64, 40, 13), (96, 1100, 17), (32, 17, 8)] {
+            for (m, k, n) in [(64, 40, 13), (96, 1100, 17), (32, 17, 8), (128, 1100, 23)] {
                 let values = small_ints::<T>(m * k + 16, 1, |i, _| (i * 7) % 5, 2);
                 let b = small_ints::<T>(k, n, |i, j| (i * 2 + j * 5) % 3, 1);
                 for offset in [0, 1, 4] {

@@ -11,6 +11,9 @@ use std::time::Instant;
 /// Multiply-adds per probe call, per chain.
 const ROUNDS: usize = 4096;
 
+/// Steps of the micro-kernel probes: panels that stay in L1.
+const STEPS: usize = 256;
+
 /// The best GFLOP/s of the widest multiply-add this CPU has and of each narrower one it
 /// has, as `(name, GFLOP/s)`, widest first.
 pub fn fma_peaks() -> Vec<(&'static str, f64)> {
@@ -44,56 +47,28 @@ pub fn micro_kernel_rates() -> Vec<(&'static str, f64)> {
     #[cfg(target_arch = "x86_64")]
     {
         use constnet_kernels::{Scalar, TileOut};
-        const KC: usize = 256;
         // Small values, so that the sums stay finite over the calls. `A` starts on a cache
         // line, as the packing buffers and an `A` read in place do: a panel that did not
         // would split one load in two every step (on Zen 1, 84% of the peak against 98%).
-        let buffer = vec![1e-3f32; KC * 64 + 16];
+        let buffer = vec![1e-3f32; STEPS * 64 + 16];
         let start = buffer.as_ptr().align_offset(64);
-        let a = &buffer[start..start + KC * 64];
-        let b = vec![1e-3f32; KC * 12];
-        let mut c = vec![0.0f32; 64 * 12];
+        let a = &buffer[start..start + STEPS * 64];
+        let b = vec![1e-3f32; STEPS * 12];
         if std::arch::is_x86_feature_detected!("avx512f") {
-            let flops = best_rate(|| {
-                // SAFETY: the CPU has AVX-512F, and `c` holds the 32 x 12 tile.
-                unsafe {
-                    f32::micro_kernel_avx512::<2, 12>(
-                        KC,
-                        a,
-                        32,
-                        &b,
-                        (12, 1),
-                        TileOut::new(c.as_mut_ptr(), 32, 1.0, 0.0),
-                    )
-                };
-                black_box(&mut c);
-                (KC * 32 * 12 * 2) as f64
-            });
-            rates.push(("AVX-512 micro-kernel, 32 x 12", flops));
-            let flops = best_rate(|| {
-                // SAFETY: the CPU has AVX-512F, and `c` holds the 64 x 6 tile.
-                unsafe {
-                    f32::micro_kernel_avx512::<4, 6>(
-                        KC,
-                        a,
-                        64,
-                        &b,
-                        (6, 1),
-                        TileOut::new(c.as_mut_ptr(), 64, 1.0, 0.0),
-                    )
-                };
-                black_box(&mut c);
-                (KC * 64 * 6 * 2) as f64
-            });
-            rates.push(("AVX-512 micro-kernel, 64 x 6", flops));
+            // SAFETY (both): the CPU has AVX-512F.
+            let rate = unsafe { avx512_rate::<2, 12>(a, &b) };
+            rates.push(("AVX-512 micro-kernel, 32 x 12", rate));
+            let rate = unsafe { avx512_rate::<4, 6>(a, &b) };
+            rates.push(("AVX-512 micro-kernel, 64 x 6", rate));
         } else if std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
         {
+            let mut c = vec![0.0f32; 16 * 6];
             let flops = best_rate(|| {
                 // SAFETY: the CPU has AVX2 and FMA, and `c` holds the 16 x 6 tile.
                 unsafe {
                     f32::micro_kernel_avx2_fma(
-                        KC,
+                        STEPS,
                         a,
                         16,
                         &b,
@@ -102,12 +77,39 @@ pub fn micro_kernel_rates() -> Vec<(&'static str, f64)> {
                     )
                 };
                 black_box(&mut c);
-                (KC * 16 * 6 * 2) as f64
+                (STEPS * 16 * 6 * 2) as f64
             });
             rates.push(("AVX2 micro-kernel, 16 x 6", flops));
         }
     }
     rates
+}
+
+/// GFLOP/s of the AVX-512 micro-kernel of `V` vectors of rows by `N` columns over the
+/// panels `a` (at least `V * 16` rows a step) and `b` (at least `N` a step), [`STEPS`] deep.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+unsafe fn avx512_rate<const V: usize, const N: usize>(a: &[f32], b: &[f32]) -> f64 {
+    use constnet_kernels::{Scalar, TileOut};
+    let rows = V * 16;
+    let mut c = vec![0.0f32; rows * N];
+    best_rate(|| {
+        // SAFETY: the caller's CPU, and `c` holds the `rows x N` tile.
+        unsafe {
+            f32::micro_kernel_avx512::<V, N>(
+                STEPS,
+                a,
+                rows,
+                b,
+                (N, 1),
+                TileOut::new(c.as_mut_ptr(), rows, 1.0, 0.0),
+            )
+        };
+        black_box(&mut c);
+        (STEPS * rows * N * 2) as f64
+    })
 }
 
 /// The rate at which this core reads `floats` `f32` from a buffer that stays in its cache

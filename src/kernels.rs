@@ -501,21 +501,21 @@ fn gemv_nalgebra<T: Float, const I: usize, const O: usize, const RELU: bool>(
 }
 
 /// `Y = W X + b` (then `max(0, Y)`) for the batched passes of a shape that
-/// [`per_sample_shape`] allows, on a CPU that [`per_sample_cpu`] takes:
+/// [`in_l1_shape`] allows, on a CPU that [`in_l1_cpu`] takes:
 /// [`Scalar::gemm_in_l1_avx512`], several samples at a time, each column of `W` loaded once
 /// for all of them.
 ///
 /// [`Scalar::gemm_in_l1_avx512`]: constnet_kernels::Scalar::gemm_in_l1_avx512
 #[inline(always)]
-pub(crate) fn gemv_per_sample<T: Float, const I: usize, const O: usize, const RELU: bool>(
+pub(crate) fn gemm_in_l1<T: Float, const I: usize, const O: usize, const RELU: bool>(
     w: &[T],
     xs: &[T],
     b: &[T],
     ys: &mut [T],
 ) {
     assert!(
-        per_sample_cpu(),
-        "the per-sample path on a CPU without AVX-512"
+        in_l1_cpu(),
+        "the kernel for weights in L1 on a CPU without AVX-512"
     );
     // SAFETY: the CPU has AVX-512F and AVX-512VL (asserted above).
     #[cfg(target_arch = "x86_64")]
@@ -535,23 +535,23 @@ pub(crate) const fn weights_fit_in_l1<T>(inputs: usize, outputs: usize) -> bool 
     inputs * outputs * size_of::<T>() <= 32 * 1024
 }
 
-/// Whether a batched `O x I` layer is faster as one [`gemv`] per sample than as one
-/// [`gemm`], as far as its shape tells: when its weights fit in L1 (32 KB at most) and so are
+/// Whether a batched `O x I` layer is faster with [`gemm_in_l1`] than with [`gemm`], as
+/// far as its shape tells: when its weights fit in L1 (32 KB at most) and so are
 /// read from there for every sample, which then costs no packing and wastes no padded tile
 /// rows on a shallow or narrow layer (the 2-input and 10-output layers of the benchmark
 /// nets). A column of fewer than half a vector (the spiral's 3 outputs) would waste most
 /// lanes of every multiply-add, and stays with the product. The CPU must also have AVX-512
-/// ([`per_sample_cpu`]). Callers take the answer as a constant (`const {
-/// per_sample_shape::<T>(I, O) }`), so that a layer whose shape rules the per-sample loop out
-/// does not compile it.
-pub(crate) const fn per_sample_shape<T>(inputs: usize, outputs: usize) -> bool {
+/// ([`in_l1_cpu`]). Callers take the answer as a constant (`const {
+/// in_l1_shape::<T>(I, O) }`), so that a layer whose shape rules the kernel out does
+/// not compile its call.
+pub(crate) const fn in_l1_shape<T>(inputs: usize, outputs: usize) -> bool {
     weights_fit_in_l1::<T>(inputs, outputs) && inputs > SHALLOW_K && outputs * size_of::<T>() >= 32
 }
 
-/// Whether the CPU takes the per-sample path of a shape [`per_sample_shape`] allows: with
+/// Whether the CPU takes the [`gemm_in_l1`] path of a shape [`in_l1_shape`] allows: with
 /// AVX-512 only.
 #[inline]
-pub(crate) fn per_sample_cpu() -> bool {
+pub(crate) fn in_l1_cpu() -> bool {
     detect_isa() == AVX512
 }
 

@@ -8,8 +8,8 @@
 //! `dW = dY X^T`, `db = sum of dY's columns`, `dX = W^T dY`. The batched products go through
 //! constnet's packed matrix product (`kernels::gemm`); the transposes are strided views of
 //! the same buffers, never copies. A narrow layer whose weights fit in L1 runs its batched
-//! forward as one register-blocked matrix-vector product per sample instead, on AVX-512
-//! CPUs (`kernels::per_sample_shape`).
+//! forward as a kernel of its own instead, several samples at a time, on AVX-512 CPUs
+//! (`kernels::in_l1_shape`).
 
 use nalgebra::{DMatrixView, DMatrixViewMut, Dyn, MatrixView, SVector, U1};
 use rand::RngCore;
@@ -19,8 +19,7 @@ use crate::batch::{BatchView, BatchViewMut};
 use crate::init::Init;
 use crate::kernels::{
     DETECT, ReluGate, affine, affine_grads_in_one_pass, affine_relu_keeping_bits, gemm, gemm_gated,
-    gemm_gated_by_bits, gemv, gemv_from_l2, gemv_per_sample, per_sample_cpu, per_sample_shape,
-    weights_fit_in_l1,
+    gemm_gated_by_bits, gemm_in_l1, gemv, gemv_from_l2, in_l1_cpu, in_l1_shape, weights_fit_in_l1,
 };
 use crate::layer::{Layer, Storage, TensorKind, TensorSpec};
 use crate::scalar::Float;
@@ -161,8 +160,8 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         mask: Option<&mut ReluMask>,
     ) {
         let b = &p[O * I..O * I + O];
-        if const { per_sample_shape::<T>(I, O) } && per_sample_cpu() {
-            gemv_per_sample::<T, I, O, true>(p, x.as_slice(), b, y.as_mut_slice());
+        if const { in_l1_shape::<T>(I, O) } && in_l1_cpu() {
+            gemm_in_l1::<T, I, O, true>(p, x.as_slice(), b, y.as_mut_slice());
             if let Some(mask) = mask {
                 mask.set_batch(None);
             }
@@ -629,8 +628,8 @@ impl<T: Float, const I: usize, const O: usize> Layer<T, I, O> for Dense<I, O> {
         mut y: BatchViewMut<'_, T, O>,
     ) {
         let b = &p[O * I..O * I + O];
-        if const { per_sample_shape::<T>(I, O) } && per_sample_cpu() {
-            gemv_per_sample::<T, I, O, false>(p, x.as_slice(), b, y.as_mut_slice());
+        if const { in_l1_shape::<T>(I, O) } && in_l1_cpu() {
+            gemm_in_l1::<T, I, O, false>(p, x.as_slice(), b, y.as_mut_slice());
             return;
         }
         let (w, x) = (weight_any(p, O, I), Cols::of(&x).view());
@@ -865,8 +864,8 @@ mod tests {
         assert_relative_eq!(&dp[..], &[2.0, 2.0, 2.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0][..]);
     }
 
-    /// Narrow layers take one `gemv` per sample on AVX-512 CPUs and wide ones the packed
-    /// product: both give `W X + b`.
+    /// Narrow layers take the kernel for weights in L1 on AVX-512 CPUs and wide ones the
+    /// packed product: both give `W X + b`.
     #[test]
     fn dense_batched_forward_is_w_x_plus_b_on_both_paths() {
         fn check<const I: usize, const O: usize>() {

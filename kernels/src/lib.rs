@@ -711,8 +711,22 @@ enum Path {
     Packed,
     /// `k <= SHALLOW_K`: columns of `C` as sums of scaled columns of `A`.
     Shallow,
-    /// `m <= FEW`: rows of `C` from dot products or scaled rows of `B`.
+    /// `m <= FEW`: rows of `C` from dot products or scaled rows of `B`; also `n <= FEW`,
+    /// as `C^T = B^T A^T`.
     FewRows,
+}
+
+impl Path {
+    /// The path of an `m x k` by `k x n` product.
+    fn of(m: usize, k: usize, n: usize) -> Self {
+        if k <= SHALLOW_K {
+            Path::Shallow
+        } else if m <= FEW || n <= FEW {
+            Path::FewRows
+        } else {
+            Path::Packed
+        }
+    }
 }
 
 /// One product, `C = alpha A B + beta C` then the bias and the epilogue: what
@@ -933,8 +947,8 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
     // The shallow path's bias column is scaled by `alpha` with the rest of `A`, so with
     // another `alpha` it too starts from `C` filled with the bias.
     // The packed product adds it as it writes `C`.
-    let packed = k > SHALLOW_K && m > FEW && n > FEW;
-    let fill_c = if packed {
+    let path = Path::of(m, k, n);
+    let fill_c = if path == Path::Packed {
         false
     } else if k > SHALLOW_K {
         !dots_add_bias
@@ -958,18 +972,11 @@ fn dispatch<T: Scalar>(p: Product<'_, T>) {
     }
     // `C^T = B^T A^T`: a product with few columns is one with few rows, transposed (a
     // transpose is swapped strides).
-    let (m, n, a, b, epilogue, mut c) = if k > SHALLOW_K && m > FEW && n <= FEW {
+    let (m, n, a, b, epilogue, mut c) = if path == Path::FewRows && m > FEW {
         let (a_t, b_t) = (b.transposed(), a.transposed());
         (n, m, a_t, b_t, epilogue.transposed(), c.transposed())
     } else {
         (m, n, a, b, epilogue, c)
-    };
-    let path = if k <= SHALLOW_K {
-        Path::Shallow
-    } else if m <= FEW {
-        Path::FewRows
-    } else {
-        Path::Packed
     };
     let (a_len, b_len) = match path {
         Path::Shallow => {
@@ -1127,14 +1134,16 @@ fn run<T: Scalar, const ISA: u8>(
 ) -> bool {
     let fma = ISA != PORTABLE;
     let applied = path == Path::Packed && matches!(p.epilogue, Epilogue::None | Epilogue::Relu);
+    // AVX-512's tile four vectors tall (`tile_shape`), where the rows are whole such tiles.
+    let tall = tile_shape(ISA, size_of::<T>(), p.m).0 * size_of::<T>() == 256;
     match (path, ISA == AVX512, size_of::<T>() == 4) {
         (Path::Shallow, ..) if fma => shallow::<T, true>(p, c),
         (Path::Shallow, ..) => shallow::<T, false>(p, c),
         (Path::FewRows, ..) if fma => few_rows::<T, true>(p, c),
         (Path::FewRows, ..) => few_rows::<T, false>(p, c),
-        (Path::Packed, true, true) if p.m.is_multiple_of(64) => blocked::<T, 64, 6, ISA>(p, c),
+        (Path::Packed, true, true) if tall => blocked::<T, 64, 6, ISA>(p, c),
         (Path::Packed, true, true) => blocked::<T, 32, 12, ISA>(p, c),
-        (Path::Packed, true, false) if p.m.is_multiple_of(32) => blocked::<T, 32, 6, ISA>(p, c),
+        (Path::Packed, true, false) if tall => blocked::<T, 32, 6, ISA>(p, c),
         (Path::Packed, true, false) => blocked::<T, 16, 12, ISA>(p, c),
         (Path::Packed, false, true) => blocked::<T, 16, 6, ISA>(p, c),
         (Path::Packed, false, false) => blocked::<T, 8, 6, ISA>(p, c),

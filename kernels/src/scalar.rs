@@ -822,17 +822,18 @@ pub trait Scalar:
     );
 
     /// The AVX2 micro-kernel, `MR x 6` with `MR` 16 for `f32` and 8 for `f64` (two 256-bit
-    /// registers per column of the tile): `C = alpha * A_panel B_panel + beta * C` for the
-    /// tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C` is not read
-    /// when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at `a[p * lda..]`:
+    /// registers per column of the tile): `C = alpha * A_panel B_panel + beta * C` (plus the
+    /// bias, then the ReLU, where [`TileOut`] has them) for the tile of `C` whose column `j`
+    /// starts at `tile.c + j * tile.ldc` (rows contiguous; `C` is not read when `beta` is
+    /// zero). Step `p` of `A_panel` is the `MR` elements at `a[p * lda..]`:
     /// `lda` is `MR` for a packed panel, or the column stride of a column-major `A` read in
     /// place. Element `(p, j)` of `B_panel` is `b[p * step + j * stride]` for `b_steps =
     /// (step, stride)`: `(6, 1)` for a packed panel, `(1, ldb)` for six columns of a
     /// column-major `B` read in place, `(ldb, 1)` for a row-major one.
     ///
     /// # Safety
-    /// The CPU must support AVX2 and FMA, and `c` must point at `MR` writable elements at
-    /// each of `c`, `c + ldc`, ..., `c + 5 ldc`.
+    /// The CPU must support AVX2 and FMA, and `tile.c` must point at `MR` writable elements
+    /// at each of `c`, `c + ldc`, ..., `c + 5 ldc`.
     ///
     /// # Examples
     ///
@@ -876,8 +877,9 @@ pub trait Scalar:
     /// The AVX-512 micro-kernel, `MR x NR`, `MR` being `V` 512-bit vectors of rows: `V = 2`
     /// (32 rows of `f32`, 16 of `f64`) with 12 columns, or `V = 4` (64 and 32 rows) with 6,
     /// 24 of the 32 registers for the tile either way. `C = alpha * A_panel B_panel + beta *
-    /// C` for the tile of `C` whose column `j` starts at `c + j * ldc` (rows contiguous; `C`
-    /// is not read when `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
+    /// C` (plus the bias, then the ReLU, where [`TileOut`] has them) for the tile of `C` whose
+    /// column `j` starts at `tile.c + j * tile.ldc` (rows contiguous; `C` is not read when
+    /// `beta` is zero). Step `p` of `A_panel` is the `MR` elements at
     /// `a[p * lda..]`: `lda` is `MR` for a packed panel, or the column stride of a
     /// column-major `A` read in place. Element `(p, j)` of `B_panel` is `b[p * step + j *
     /// stride]` for `b_steps = (step, stride)`: `(NR, 1)` for a packed panel, `(1, ldb)` for
@@ -893,8 +895,8 @@ pub trait Scalar:
     /// the peak in L1, against 76-80% for 32 x 8.)
     ///
     /// # Safety
-    /// The CPU must support AVX-512F, and `c` must point at `MR` writable elements at each
-    /// of `c`, `c + ldc`, ..., `c + (N - 1) ldc`.
+    /// The CPU must support AVX-512F, and `tile.c` must point at `MR` writable elements at
+    /// each of `c`, `c + ldc`, ..., `c + (N - 1) ldc`.
     ///
     /// # Panics
     /// If `V` is not 2 or 4, `N` more than the tile's columns, or `a` or `b` shorter than the

@@ -360,7 +360,7 @@ fn combining(c: &mut Criterion) {
     use constnet::train::AverageWeights;
     const N: usize = 1 << 20;
     let params: Vec<f32> = random_batch::<1>(N, 5).as_slice().to_vec();
-    let mut average = AverageWeights::<f32, 1, 1>::new(0.999).unwrap();
+    let mut average = AverageWeights::<f32>::new(0.999).unwrap();
     average.update(&params).unwrap();
     let mut group = c.benchmark_group("combining models");
     // reads w and the average, writes the average: 12 bytes per parameter

@@ -422,22 +422,19 @@ impl Checkpoint {
     ///
     /// ```
     /// use constnet::{Checkpoint, prelude::*, train::AverageWeights};
-    /// let mut average = AverageWeights::<f32, 2, 1>::new(0.9)?;
+    /// let mut average = AverageWeights::<f32>::new(0.9)?;
     /// average.update(&[1.0, 2.0, 3.0])?;
     /// let checkpoint = Checkpoint::new().with_average(&average);
     /// assert_eq!(checkpoint.get::<f32>("average.params").unwrap().1, [1.0, 2.0, 3.0]);
-    /// let mut resumed = AverageWeights::<f32, 2, 1>::new(0.9)?;
+    /// let mut resumed = AverageWeights::<f32>::new(0.9)?;
     /// checkpoint.restore_average(&mut resumed)?;
     /// assert_eq!((resumed.params(), resumed.updates()), (average.params(), 1));
     /// // another decay is another average
-    /// assert!(checkpoint.restore_average(&mut AverageWeights::<f32, 2, 1>::new(0.5)?).is_err());
+    /// assert!(checkpoint.restore_average(&mut AverageWeights::<f32>::new(0.5)?).is_err());
     /// # Ok::<(), constnet::Error>(())
     /// ```
     #[must_use]
-    pub fn with_average<T: Float, const IN: usize, const OUT: usize>(
-        mut self,
-        average: &AverageWeights<T, IN, OUT>,
-    ) -> Self {
+    pub fn with_average<T: Float>(mut self, average: &AverageWeights<T>) -> Self {
         self.insert::<T>(
             "average.params".into(),
             vec![average.params().len()],
@@ -452,10 +449,7 @@ impl Checkpoint {
 
     /// Loads a running average saved by [`with_average`](Self::with_average) into
     /// `average`, whose decay must be the saved one; on any error `average` is unchanged.
-    pub fn restore_average<T: Float, const IN: usize, const OUT: usize>(
-        &self,
-        average: &mut AverageWeights<T, IN, OUT>,
-    ) -> Result<(), Error> {
+    pub fn restore_average<T: Float>(&self, average: &mut AverageWeights<T>) -> Result<(), Error> {
         let problem = |what: String| Error::Checkpoint {
             path: "(in memory)".into(),
             problems: vec![what],

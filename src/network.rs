@@ -283,6 +283,32 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
     fn set_mask(&mut self, layer: &str, keep: &[T]) -> Result<(), Error>;
 }
 
+/// A network's flat parameter buffer in scalar `T`, whatever its widths: for code that reads
+/// the parameters of any network without naming its widths, as
+/// [`AverageWeights`](crate::train::AverageWeights) does after every step. `network!`
+/// implements it for every network, beside [`Network`], whose
+/// [`params`](Network::params) it returns.
+///
+/// ```
+/// use constnet::network::FlatParams;
+/// use constnet::prelude::*;
+/// network! { struct Net { fc: Dense<2, 2> } }
+/// fn count<T, N: FlatParams<T>>(net: &N) -> usize {
+///     net.flat_params().len()
+/// }
+/// let net = Net::<f32>::new(0);
+/// assert_eq!(count(&net), 6);
+/// assert_eq!(net.flat_params(), net.params());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a network of `{T}`",
+    label = "a network of another scalar type"
+)]
+pub trait FlatParams<T> {
+    /// The flat parameter buffer, as [`Network::params`].
+    fn flat_params(&self) -> &[T];
+}
+
 /// A network from `IN` input features to `OUT` outputs in scalar `T`: what `network!`
 /// generates, written against by everything that trains, checks or saves networks.
 ///

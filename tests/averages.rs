@@ -114,7 +114,7 @@ fn a_run_with_an_average_resumes_bit_for_bit_from_its_checkpoint() {
     let run = |epochs: usize, from: Option<&Checkpoint>| {
         let mut net = Net::<f32>::new(3);
         let mut adam = AdamConfig::new(1e-2).build().unwrap();
-        let mut average = AverageWeights::new(AverageWeights::<f32, 2, 3>::DEFAULT_DECAY).unwrap();
+        let mut average = AverageWeights::new(AverageWeights::<f32>::DEFAULT_DECAY).unwrap();
         let first_epoch = match from {
             Some(checkpoint) => {
                 checkpoint
@@ -163,13 +163,13 @@ fn a_run_with_an_average_resumes_bit_for_bit_from_its_checkpoint() {
 #[test]
 fn bad_averages_are_errors() {
     let net = Net::<f32>::new(0);
-    let average = AverageWeights::<f32, 2, 3>::new(0.5).unwrap();
+    let average = AverageWeights::<f32>::new(0.5).unwrap();
     assert!(matches!(
         average.averaged(&net),
         Err(Error::NotApplicable { .. })
     ));
     // An average of another network's parameters.
-    let mut other = AverageWeights::<f32, 2, 3>::new(0.5).unwrap();
+    let mut other = AverageWeights::<f32>::new(0.5).unwrap();
     other.update(&[0.0; 5]).unwrap();
     assert!(matches!(
         other.averaged(&net),

@@ -590,6 +590,7 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
     let inherent = emit_inherent(surface, body);
     let network_impl = network::emit_network_impl(surface, body);
     let forward_tiers = body.map(|b| network::emit_forward_tiers(surface, b));
+    let flat_params_impl = emit_flat_params_impl(surface);
     let tape_impl = emit_tape_impl(surface, body);
     let debug_impls = emit_debug_impls(surface, body);
     quote! {
@@ -600,6 +601,7 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
             #inherent
             #network_impl
             #forward_tiers
+            #flat_params_impl
             #tape_impl
             #debug_impls
         };
@@ -1133,6 +1135,29 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
             }
         }
     }
+}
+
+/// `FlatParams<T>`: the parameter buffer at no widths, the same for a declaration with
+/// errors.
+fn emit_flat_params_impl(s: &Surface<'_>) -> TokenStream {
+    let (params, self_ty) = (&s.generics.params, s.self_ty());
+    // At the network's name, as the `Network` impl: rustc's note that the impl exists for
+    // another scalar type shows that line.
+    let at_name = s.net.ident.span();
+    let header = respan(
+        quote!(impl<#params> ::constnet::network::FlatParams<T> for #self_ty),
+        at_name,
+    );
+    respan_outside(
+        quote! {
+            #header {
+                fn flat_params(&self) -> &[T] {
+                    &self.params
+                }
+            }
+        },
+        at_name,
+    )
 }
 
 fn emit_debug_impls(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {

@@ -7,11 +7,9 @@
 //! `get_ema_multi_avg_fn(decay)` and TensorFlow's `ExponentialMovingAverage` (without its
 //! warm-up) compute it.
 
-use std::marker::PhantomData;
-
 use super::{Callback, Control};
 use crate::error::Error;
-use crate::network::Network;
+use crate::network::{FlatParams, Network};
 use crate::scalar::Float;
 
 /// A training callback that keeps an exponential moving average of the network's parameters,
@@ -39,14 +37,13 @@ use crate::scalar::Float;
 /// # Ok::<(), constnet::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct AverageWeights<T, const IN: usize, const OUT: usize> {
+pub struct AverageWeights<T> {
     decay: f64,
     average: Vec<T>,
     updates: u64,
-    widths: PhantomData<([(); IN], [(); OUT])>,
 }
 
-impl<T: Float, const IN: usize, const OUT: usize> AverageWeights<T, IN, OUT> {
+impl<T: Float> AverageWeights<T> {
     /// The decay most runs use: the average reaches back about 1,000 steps.
     pub const DEFAULT_DECAY: f64 = 0.999;
 
@@ -56,11 +53,11 @@ impl<T: Float, const IN: usize, const OUT: usize> AverageWeights<T, IN, OUT> {
     ///
     /// ```
     /// use constnet::train::AverageWeights;
-    /// assert!(AverageWeights::<f32, 2, 3>::new(0.999).is_ok());
+    /// assert!(AverageWeights::<f32>::new(0.999).is_ok());
     /// for bad in [0.0, 1.0, -0.5, f64::NAN, 0.999_999_999] {
-    ///     assert!(AverageWeights::<f32, 2, 3>::new(bad).is_err(), "{bad}");
+    ///     assert!(AverageWeights::<f32>::new(bad).is_err(), "{bad}");
     /// }
-    /// assert!(AverageWeights::<f64, 2, 3>::new(0.999_999_999).is_ok());
+    /// assert!(AverageWeights::<f64>::new(0.999_999_999).is_ok());
     /// ```
     pub fn new(decay: f64) -> Result<Self, Error> {
         if !(decay > 0.0 && T::of_f64(decay) < T::ONE) {
@@ -74,7 +71,6 @@ impl<T: Float, const IN: usize, const OUT: usize> AverageWeights<T, IN, OUT> {
             decay,
             average: Vec::new(),
             updates: 0,
-            widths: PhantomData,
         })
     }
 
@@ -98,7 +94,7 @@ impl<T: Float, const IN: usize, const OUT: usize> AverageWeights<T, IN, OUT> {
     ///
     /// ```
     /// use constnet::train::AverageWeights;
-    /// let mut average = AverageWeights::<f64, 1, 1>::new(0.5)?;
+    /// let mut average = AverageWeights::<f64>::new(0.5)?;
     /// average.update(&[4.0, 0.0])?;
     /// average.update(&[0.0, 8.0])?;
     /// assert_eq!(average.params(), [2.0, 4.0]); // 0.5 * old + 0.5 * new
@@ -129,7 +125,10 @@ impl<T: Float, const IN: usize, const OUT: usize> AverageWeights<T, IN, OUT> {
 
     /// A copy of `net` with the averaged parameters. Before any update there is no average:
     /// an [`Error::NotApplicable`].
-    pub fn averaged<N: Network<T, IN, OUT>>(&self, net: &N) -> Result<N, Error> {
+    pub fn averaged<N, const IN: usize, const OUT: usize>(&self, net: &N) -> Result<N, Error>
+    where
+        N: Network<T, IN, OUT>,
+    {
         if self.updates == 0 {
             return Err(Error::NotApplicable {
                 what: "an average of weights before the first training step".into(),
@@ -152,7 +151,7 @@ impl<T: Float, const IN: usize, const OUT: usize> AverageWeights<T, IN, OUT> {
     ///
     /// ```
     /// use constnet::train::AverageWeights;
-    /// let mut average = AverageWeights::<f32, 1, 1>::new(0.9)?;
+    /// let mut average = AverageWeights::<f32>::new(0.9)?;
     /// average.resume(&[1.0, 2.0], 40)?;
     /// assert_eq!((average.params(), average.updates()), (&[1.0, 2.0][..], 40));
     /// assert!(average.resume(&[f32::NAN], 1).is_err());
@@ -176,13 +175,13 @@ impl<T: Float, const IN: usize, const OUT: usize> AverageWeights<T, IN, OUT> {
     }
 }
 
-impl<T, const IN: usize, const OUT: usize, N, O> Callback<N, O> for AverageWeights<T, IN, OUT>
+impl<T, N, O> Callback<N, O> for AverageWeights<T>
 where
     T: Float,
-    N: Network<T, IN, OUT>,
+    N: FlatParams<T>,
 {
     fn after_step(&mut self, _step: u64, _loss: f64, net: &N) -> Result<Control, Error> {
-        self.update(net.params())?;
+        self.update(net.flat_params())?;
         Ok(Control::Continue)
     }
 }

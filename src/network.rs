@@ -11,6 +11,7 @@ use std::fmt::{self, Debug};
 use nalgebra::SVector;
 
 use crate::batch::{BatchView, BatchViewMut, Sample};
+use crate::checkpoint::Checkpoint;
 use crate::error::Error;
 use crate::layer::{Kinks, Storage, TensorKind, TensorSpec};
 use crate::scalar::Float;
@@ -283,30 +284,43 @@ pub trait Tape<T: Float, const IN: usize, const OUT: usize> {
     fn set_mask(&mut self, layer: &str, keep: &[T]) -> Result<(), Error>;
 }
 
-/// A network's flat parameter buffer in scalar `T`, whatever its widths: for code that reads
-/// the parameters of any network without naming its widths, as
-/// [`AverageWeights`](crate::train::AverageWeights) does after every step. `network!`
-/// implements it for every network, beside [`Network`], whose
-/// [`params`](Network::params) it returns.
+/// A network of scalar `T` at whatever widths: its flat buffers and its checkpoint, for code
+/// that does not name the widths, as the training callbacks
+/// ([`AverageWeights`](crate::train::AverageWeights),
+/// [`EarlyStopping`](crate::train::EarlyStopping),
+/// [`SaveCheckpoints`](crate::train::SaveCheckpoints)) do, so that they are typed by the
+/// scalar alone. `network!` implements it for every network, beside [`Network`], whose
+/// items it returns.
 ///
 /// ```
-/// use constnet::network::FlatParams;
+/// use constnet::network::AnyNetwork;
 /// use constnet::prelude::*;
-/// network! { struct Net { fc: Dense<2, 2> } }
-/// fn count<T, N: FlatParams<T>>(net: &N) -> usize {
-///     net.flat_params().len()
+/// network! { struct Net { fc: Dense<2, 2>, bn: BatchNorm } }
+/// fn sizes<T, N: AnyNetwork<T>>(net: &N) -> (usize, usize) {
+///     (net.flat_params().len(), net.flat_state().len())
 /// }
-/// let net = Net::<f32>::new(0);
-/// assert_eq!(count(&net), 6);
-/// assert_eq!(net.flat_params(), net.params());
+/// let mut net = Net::<f32>::new(0);
+/// // fc's weight and bias, bn's scale and shift; bn's running mean and variance, its batch count
+/// assert_eq!(sizes(&net), (10, 5));
+/// net.flat_params_mut()[0] = 0.5;
+/// assert_eq!(net.params()[0], 0.5);
+/// assert_eq!(net.to_checkpoint().get::<f32>("fc.weight").unwrap().0, [2, 2]);
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a network of `{T}`",
     label = "a network of another scalar type"
 )]
-pub trait FlatParams<T> {
+pub trait AnyNetwork<T> {
     /// The flat parameter buffer, as [`Network::params`].
     fn flat_params(&self) -> &[T];
+    /// As [`Network::params_mut`].
+    fn flat_params_mut(&mut self) -> &mut [T];
+    /// The flat state buffer (batch norm's running statistics), as [`Network::state`].
+    fn flat_state(&self) -> &[T];
+    /// As [`Network::state_mut`].
+    fn flat_state_mut(&mut self) -> &mut [T];
+    /// The network's tensors by their PyTorch names, as [`Checkpoint::of`].
+    fn to_checkpoint(&self) -> Checkpoint;
 }
 
 /// A network from `IN` input features to `OUT` outputs in scalar `T`: what `network!`

@@ -8,14 +8,15 @@ use std::path::PathBuf;
 
 use constnet::prelude::*;
 use constnet::train::{
-    Callback, Config, Control, EarlyStopping, EpochStats, Every, Metric, Progress, SaveCheckpoints,
-    fit, fit_with,
+    AverageWeights, Callback, Config, Control, EarlyStopping, EpochStats, Every, Metric, Progress,
+    SaveCheckpoints, fit, fit_with,
 };
 use constnet::{Checkpoint, datasets::spiral};
 
 network! {
     struct Net { fc1: Dense<2, 64>, act: Relu, fc2: Dense<64, 3> }
     struct Dropped { fc1: Dense<2, 64>, act: Relu, drop: Dropout(0.7), fc2: Dense<64, 3> }
+    struct FourArms { fc1: Dense<2, 32>, act: Relu, fc2: Dense<32, 4> }
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -186,8 +187,8 @@ fn a_run_resumed_from_its_checkpoint_ends_bit_for_bit_as_the_uninterrupted_run()
 #[test]
 fn bad_settings_a_missing_metric_and_a_failing_callback_are_errors() {
     let data = spiral::<f32>(20, 3, 0);
-    assert!(EarlyStopping::<f32, 2, 3>::new(Metric::ValLoss, 0).is_err());
-    assert!(SaveCheckpoints::<f32, 2, 3>::new("x").keep_last(0).is_err());
+    assert!(EarlyStopping::<f32>::new(Metric::ValLoss, 0).is_err());
+    assert!(SaveCheckpoints::<f32>::new("x").keep_last(0).is_err());
     // Watching the validation loss of a run without a validation set.
     let mut stopping = EarlyStopping::new(Metric::ValLoss, 3).unwrap();
     let err = fit_with(
@@ -323,5 +324,69 @@ fn a_network_with_dropout_resumes_bit_for_bit_too() {
     )
     .unwrap();
     assert_ne!(once.params(), twice.params());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The callbacks are typed by the scalar alone (`EarlyStopping<f32>`, `SaveCheckpoints<f32>`,
+/// `AverageWeights<f32>`), so a run's callbacks kept in a struct of the user's serve networks
+/// of any widths: here a 2-to-3 network, then a 2-to-4 one, each with fresh callbacks of the
+/// same types, each stopping, saving and averaging its own parameters.
+#[test]
+fn callbacks_kept_in_a_struct_serve_networks_of_any_widths() {
+    struct Watch {
+        stopping: EarlyStopping<f32>,
+        saves: SaveCheckpoints<f32>,
+        average: AverageWeights<f32>,
+    }
+    fn watch(dir: &std::path::Path) -> Watch {
+        Watch {
+            stopping: EarlyStopping::new(Metric::ValLoss, 10).unwrap(),
+            saves: SaveCheckpoints::new(dir).keep_last(1).unwrap(),
+            average: AverageWeights::new(0.9).unwrap(),
+        }
+    }
+    let dir = scratch("any-widths");
+    let (train, val) = spiral::<f32>(60, 3, 0).shuffled(0).split(150);
+    let mut three = Net::new(0);
+    let mut w = watch(&dir.join("three"));
+    let mut adam = AdamConfig::new(1e-2).build().unwrap();
+    let callbacks: &mut [&mut dyn Callback<Net, _>] =
+        &mut [&mut w.stopping, &mut w.saves, &mut w.average];
+    fit_with(
+        &mut three,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &quiet(6, 30),
+        callbacks,
+    )
+    .unwrap();
+    assert_eq!(w.average.params().len(), Net::<f32>::PARAM_COUNT);
+    assert!(w.stopping.best_epoch().is_some());
+    let saved = Checkpoint::load(dir.join("three").join("epoch-6.safetensors")).unwrap();
+    assert_eq!(saved.get::<f32>("fc2.weight").unwrap().0, [3, 64]);
+
+    let (train, val) = spiral::<f32>(60, 4, 1).shuffled(0).split(200);
+    let mut four = FourArms::new(0);
+    let mut w = watch(&dir.join("four"));
+    let mut adam = AdamConfig::new(1e-2).build().unwrap();
+    let callbacks: &mut [&mut dyn Callback<FourArms, _>] =
+        &mut [&mut w.stopping, &mut w.saves, &mut w.average];
+    fit_with(
+        &mut four,
+        &mut adam,
+        &SoftmaxCrossEntropy,
+        &train,
+        Some(&val),
+        &quiet(6, 30),
+        callbacks,
+    )
+    .unwrap();
+    assert_eq!(w.average.params().len(), FourArms::<f32>::PARAM_COUNT);
+    let averaged = w.average.averaged(&four).unwrap();
+    assert_eq!(averaged.params(), w.average.params());
+    let saved = Checkpoint::load(dir.join("four").join("epoch-6.safetensors")).unwrap();
+    assert_eq!(saved.get::<f32>("fc2.weight").unwrap().0, [4, 32]);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -590,7 +590,7 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
     let inherent = emit_inherent(surface, body);
     let network_impl = network::emit_network_impl(surface, body);
     let forward_tiers = body.map(|b| network::emit_forward_tiers(surface, b));
-    let flat_params_impl = emit_flat_params_impl(surface);
+    let any_network_impl = emit_any_network_impl(surface);
     let tape_impl = emit_tape_impl(surface, body);
     let debug_impls = emit_debug_impls(surface, body);
     quote! {
@@ -601,7 +601,7 @@ fn emit(surface: &Surface<'_>, body: Option<&Body<'_>>) -> TokenStream {
             #inherent
             #network_impl
             #forward_tiers
-            #flat_params_impl
+            #any_network_impl
             #tape_impl
             #debug_impls
         };
@@ -1137,15 +1137,15 @@ fn emit_tape_impl(s: &Surface<'_>, b: Option<&Body<'_>>) -> TokenStream {
     }
 }
 
-/// `FlatParams<T>`: the parameter buffer at no widths, the same for a declaration with
-/// errors.
-fn emit_flat_params_impl(s: &Surface<'_>) -> TokenStream {
+/// `AnyNetwork<T>`: the buffers and the checkpoint at no widths, the same for a declaration
+/// with errors.
+fn emit_any_network_impl(s: &Surface<'_>) -> TokenStream {
     let (params, self_ty) = (&s.generics.params, s.self_ty());
     // At the network's name, as the `Network` impl: rustc's note that the impl exists for
     // another scalar type shows that line.
     let at_name = s.net.ident.span();
     let header = respan(
-        quote!(impl<#params> ::constnet::network::FlatParams<T> for #self_ty),
+        quote!(impl<#params> ::constnet::network::AnyNetwork<T> for #self_ty),
         at_name,
     );
     respan_outside(
@@ -1153,6 +1153,18 @@ fn emit_flat_params_impl(s: &Surface<'_>) -> TokenStream {
             #header {
                 fn flat_params(&self) -> &[T] {
                     &self.params
+                }
+                fn flat_params_mut(&mut self) -> &mut [T] {
+                    &mut self.params
+                }
+                fn flat_state(&self) -> &[T] {
+                    &self.state
+                }
+                fn flat_state_mut(&mut self) -> &mut [T] {
+                    &mut self.state
+                }
+                fn to_checkpoint(&self) -> ::constnet::Checkpoint {
+                    ::constnet::Checkpoint::of(self)
                 }
             }
         },

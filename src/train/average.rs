@@ -9,7 +9,7 @@
 
 use super::{Callback, Control};
 use crate::error::Error;
-use crate::network::{FlatParams, Network};
+use crate::network::{AnyNetwork, Network};
 use crate::scalar::Float;
 
 /// A training callback that keeps an exponential moving average of the network's parameters,
@@ -178,7 +178,7 @@ impl<T: Float> AverageWeights<T> {
 impl<T, N, O> Callback<N, O> for AverageWeights<T>
 where
     T: Float,
-    N: FlatParams<T>,
+    N: AnyNetwork<T>,
 {
     fn after_step(&mut self, _step: u64, _loss: f64, net: &N) -> Result<Control, Error> {
         self.update(net.flat_params())?;

@@ -6,9 +6,8 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use super::{Callback, Control, EpochStats};
-use crate::checkpoint::Checkpoint;
 use crate::error::Error;
-use crate::network::Network;
+use crate::network::AnyNetwork;
 use crate::optim::Optimizer;
 use crate::scalar::Float;
 
@@ -104,7 +103,7 @@ impl Metric {
 /// # Ok::<(), constnet::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct EarlyStopping<T, const IN: usize, const OUT: usize> {
+pub struct EarlyStopping<T> {
     metric: Metric,
     patience: usize,
     min_delta: f64,
@@ -116,13 +115,13 @@ pub struct EarlyStopping<T, const IN: usize, const OUT: usize> {
     state: Vec<T>,
 }
 
-impl<T: Float, const IN: usize, const OUT: usize> EarlyStopping<T, IN, OUT> {
+impl<T: Float> EarlyStopping<T> {
     /// Stopping after `patience` (at least 1) epochs without improvement of `metric`, any
     /// improvement counting, restoring the best weights at the end.
     ///
     /// ```
     /// use constnet::train::{EarlyStopping, Metric};
-    /// assert!(EarlyStopping::<f32, 2, 3>::new(Metric::ValLoss, 0).is_err());
+    /// assert!(EarlyStopping::<f32>::new(Metric::ValLoss, 0).is_err());
     /// ```
     pub fn new(metric: Metric, patience: usize) -> Result<Self, Error> {
         if patience == 0 {
@@ -149,7 +148,7 @@ impl<T: Float, const IN: usize, const OUT: usize> EarlyStopping<T, IN, OUT> {
     ///
     /// ```
     /// use constnet::train::{EarlyStopping, Metric};
-    /// assert!(EarlyStopping::<f32, 2, 3>::new(Metric::ValLoss, 3)?.min_delta(-1.0).is_err());
+    /// assert!(EarlyStopping::<f32>::new(Metric::ValLoss, 3)?.min_delta(-1.0).is_err());
     /// # Ok::<(), constnet::Error>(())
     /// ```
     pub fn min_delta(self, min_delta: f64) -> Result<Self, Error> {
@@ -187,11 +186,10 @@ impl<T: Float, const IN: usize, const OUT: usize> EarlyStopping<T, IN, OUT> {
     }
 }
 
-impl<T, const IN: usize, const OUT: usize, N, O> Callback<N, O> for EarlyStopping<T, IN, OUT>
+impl<T, N, O> Callback<N, O> for EarlyStopping<T>
 where
     T: Float,
-    N: Network<T, IN, OUT>,
-    O: Optimizer<T>,
+    N: AnyNetwork<T>,
 {
     fn after_epoch(
         &mut self,
@@ -209,9 +207,9 @@ where
             self.waited = 0;
             if self.restore_best {
                 self.params.clear();
-                self.params.extend_from_slice(net.params());
+                self.params.extend_from_slice(net.flat_params());
                 self.state.clear();
-                self.state.extend_from_slice(net.state());
+                self.state.extend_from_slice(net.flat_state());
             }
             return Ok(Control::Continue);
         }
@@ -224,9 +222,10 @@ where
     }
 
     fn finish(&mut self, net: &mut N, _: &mut O) -> Result<(), Error> {
-        if self.restore_best && self.best.is_some() && self.params.len() == net.params().len() {
-            net.params_mut().copy_from_slice(&self.params);
-            net.state_mut().copy_from_slice(&self.state);
+        if self.restore_best && self.best.is_some() && self.params.len() == net.flat_params().len()
+        {
+            net.flat_params_mut().copy_from_slice(&self.params);
+            net.flat_state_mut().copy_from_slice(&self.state);
         }
         Ok(())
     }
@@ -234,10 +233,10 @@ where
 
 /// Saves checkpoints as training goes, in a directory it creates: after every epoch
 /// `epoch-<E>.safetensors` (the network and the update rule's state, with metadata `epoch`,
-/// for [`Checkpoint::restore_with_optimizer`]), keeping the last `keep_last` of them, and,
-/// when asked to watch a metric, `best.safetensors` (the network alone, as PyTorch's
+/// for [`Checkpoint::restore_with_optimizer`](crate::Checkpoint::restore_with_optimizer)),
+/// keeping the last `keep_last` of them, and, when asked to watch a metric, `best.safetensors` (the network alone, as PyTorch's
 /// `model.state_dict()` is kept apart from the optimizer's) whenever it improves. Each save
-/// replaces its file whole or not at all ([`Checkpoint::save`]).
+/// replaces its file whole or not at all ([`Checkpoint::save`](crate::Checkpoint::save)).
 ///
 /// ```
 /// use constnet::prelude::*;
@@ -263,7 +262,7 @@ where
 /// # Ok::<(), constnet::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct SaveCheckpoints<T, const IN: usize, const OUT: usize> {
+pub struct SaveCheckpoints<T> {
     dir: PathBuf,
     keep_last: usize,
     best: Option<(Metric, Option<f64>)>,
@@ -271,7 +270,7 @@ pub struct SaveCheckpoints<T, const IN: usize, const OUT: usize> {
     scalar: PhantomData<T>,
 }
 
-impl<T: Float, const IN: usize, const OUT: usize> SaveCheckpoints<T, IN, OUT> {
+impl<T: Float> SaveCheckpoints<T> {
     /// Saving into `dir`, keeping the last 3 epochs' checkpoints, watching no metric.
     pub fn new(dir: impl AsRef<Path>) -> Self {
         SaveCheckpoints {
@@ -286,7 +285,7 @@ impl<T: Float, const IN: usize, const OUT: usize> SaveCheckpoints<T, IN, OUT> {
     /// Keeps the last `count` (at least 1) epochs' checkpoints, deleting older ones.
     ///
     /// ```
-    /// assert!(constnet::train::SaveCheckpoints::<f32, 2, 3>::new("runs").keep_last(0).is_err());
+    /// assert!(constnet::train::SaveCheckpoints::<f32>::new("runs").keep_last(0).is_err());
     /// ```
     pub fn keep_last(self, count: usize) -> Result<Self, Error> {
         if count == 0 {
@@ -315,10 +314,10 @@ impl<T: Float, const IN: usize, const OUT: usize> SaveCheckpoints<T, IN, OUT> {
     }
 }
 
-impl<T, const IN: usize, const OUT: usize, N, O> Callback<N, O> for SaveCheckpoints<T, IN, OUT>
+impl<T, N, O> Callback<N, O> for SaveCheckpoints<T>
 where
     T: Float,
-    N: Network<T, IN, OUT>,
+    N: AnyNetwork<T>,
     O: Optimizer<T>,
 {
     fn after_epoch(
@@ -329,7 +328,7 @@ where
     ) -> Result<Control, Error> {
         self.create_dir()?;
         let epoch = stats.epoch.to_string();
-        let mut checkpoint = Checkpoint::of(&*net).with_optimizer(&*optimizer);
+        let mut checkpoint = net.to_checkpoint().with_optimizer(&*optimizer);
         checkpoint.set_metadata("epoch", &epoch);
         let path = self.dir.join(format!("epoch-{epoch}.safetensors"));
         checkpoint.save(&path)?;
@@ -343,7 +342,7 @@ where
             let value = metric.required(stats)?;
             if best.is_none_or(|b| metric.improves(value, b, 0.0)) {
                 *best = Some(value);
-                let mut model = Checkpoint::of(&*net);
+                let mut model = net.to_checkpoint();
                 model.set_metadata("epoch", &epoch);
                 model.save(self.dir.join("best.safetensors"))?;
             }

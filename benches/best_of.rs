@@ -10,7 +10,8 @@
 //! `RUSTFLAGS="-C target-cpu=native"` (a build for this CPU); `bash benches/compare.sh` runs
 //! both, interleaved. `-- W3` (or any part of a name) runs the matching workloads only, and
 //! `-- kernel` the packed product's micro-kernel alone, in L1: the ceiling of the batched
-//! workloads. W2 one sample at a time is also given beside the rate at which the core reads
+//! workloads; `-- products` W3's five large products alone, each in the layout its training
+//! step gives it. W2 one sample at a time is also given beside the rate at which the core reads
 //! its first layer's weights from L2 alone, which bounds it.
 
 use std::hint::black_box;
@@ -21,6 +22,7 @@ use constnet::prelude::*;
 mod nets;
 use nets::{W1, W2, W3, W4, random_batch, w3_labels};
 mod peak;
+mod products;
 
 /// FLOPs of the products of one sample through W1 (16-32-32-4) forward.
 const W1_FLOPS: f64 = 2.0 * (16.0 * 32.0 + 32.0 * 32.0 + 32.0 * 4.0);
@@ -75,6 +77,12 @@ fn main() {
         for (name, gflops) in peak::micro_kernel_rates() {
             let share = 100.0 * gflops / peak;
             println!("{name}, in L1: {gflops:.1} GFLOP/s, {share:.0}% of peak");
+        }
+    }
+    if wanted("products") {
+        let timed = products::w3_products(|batches, calls, f| best_of(batches, calls, f));
+        for (name, flops, seconds) in timed {
+            report(&format!("W3's {name}"), seconds, 1.0, "", flops, peak);
         }
     }
     if wanted("W1") {

@@ -9,7 +9,7 @@
 
 use super::{Callback, Control};
 use crate::error::Error;
-use crate::network::{AnyNetwork, Network};
+use crate::network::AnyNetwork;
 use crate::scalar::Float;
 
 /// A training callback that keeps an exponential moving average of the network's parameters,
@@ -123,26 +123,45 @@ impl<T: Float> AverageWeights<T> {
         Ok(())
     }
 
-    /// A copy of `net` with the averaged parameters. Before any update there is no average:
-    /// an [`Error::NotApplicable`].
-    pub fn averaged<N, const IN: usize, const OUT: usize>(&self, net: &N) -> Result<N, Error>
+    /// A copy of `net` with the averaged parameters, rounded to the network's scalar type
+    /// where the average is kept in another (an `f64` average of an `f32` network). Before
+    /// any update there is no average: an [`Error::NotApplicable`]; an average of another
+    /// network's parameters (another count) is an [`Error::WrongLength`].
+    ///
+    /// ```
+    /// use constnet::prelude::*;
+    /// use constnet::train::AverageWeights;
+    /// network! { struct Net { fc: Dense<1, 1> } }
+    /// let net = Net::<f32>::new(0);
+    /// let mut average = AverageWeights::<f64>::new(0.5)?;
+    /// assert!(average.averaged(&net).is_err()); // nothing averaged yet
+    /// average.update(&[0.1, 0.2])?;
+    /// average.update(&[0.3, 0.4])?;
+    /// assert_eq!(average.averaged(&net)?.params(), [0.2f32, 0.3]);
+    /// average.update(&[1.0, 2.0, 3.0]).unwrap_err(); // another length
+    /// # Ok::<(), constnet::Error>(())
+    /// ```
+    pub fn averaged<N, U>(&self, net: &N) -> Result<N, Error>
     where
-        N: Network<T, IN, OUT>,
+        N: AnyNetwork<U> + Clone,
+        U: Float,
     {
         if self.updates == 0 {
             return Err(Error::NotApplicable {
                 what: "an average of weights before the first training step".into(),
             });
         }
-        if self.average.len() != N::PARAM_COUNT {
+        if self.average.len() != net.flat_params().len() {
             return Err(Error::WrongLength {
                 what: "averaged parameters".into(),
-                expected: N::PARAM_COUNT,
+                expected: net.flat_params().len(),
                 got: self.average.len(),
             });
         }
         let mut averaged = net.clone();
-        averaged.params_mut().copy_from_slice(&self.average);
+        for (to, &from) in averaged.flat_params_mut().iter_mut().zip(&self.average) {
+            *to = U::of_f64(from.as_f64());
+        }
         Ok(averaged)
     }
 

@@ -131,14 +131,17 @@ impl<T: Float> AverageWeights<T> {
     /// ```
     /// use constnet::prelude::*;
     /// use constnet::train::AverageWeights;
-    /// network! { struct Net { fc: Dense<1, 1> } }
+    /// network! {
+    ///     struct Net { fc: Dense<1, 1> }
+    ///     struct Wide { fc: Dense<1, 2> }
+    /// }
     /// let net = Net::<f32>::new(0);
     /// let mut average = AverageWeights::<f64>::new(0.5)?;
     /// assert!(average.averaged(&net).is_err()); // nothing averaged yet
     /// average.update(&[0.1, 0.2])?;
     /// average.update(&[0.3, 0.4])?;
     /// assert_eq!(average.averaged(&net)?.params(), [0.2f32, 0.3]);
-    /// average.update(&[1.0, 2.0, 3.0]).unwrap_err(); // another length
+    /// assert!(average.averaged(&Wide::<f32>::new(0)).is_err()); // 4 parameters, not 2
     /// # Ok::<(), constnet::Error>(())
     /// ```
     pub fn averaged<N, U>(&self, net: &N) -> Result<N, Error>

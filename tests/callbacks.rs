@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use constnet::network::AnyNetwork;
 use constnet::prelude::*;
 use constnet::train::{
     AverageWeights, Callback, Config, Control, EarlyStopping, EpochStats, Every, Metric, Progress,
@@ -338,55 +339,45 @@ fn callbacks_kept_in_a_struct_serve_networks_of_any_widths() {
         saves: SaveCheckpoints<f32>,
         average: AverageWeights<f32>,
     }
-    fn watch(dir: &std::path::Path) -> Watch {
-        Watch {
+    /// Six epochs of `net` on spiral data of `OUT` arms, watched by fresh callbacks saving
+    /// into `dir`.
+    fn watched<N, const OUT: usize>(net: &mut N, dir: &std::path::Path) -> Watch
+    where
+        N: Network<f32, 2, OUT> + AnyNetwork<f32>,
+    {
+        let (train, val) = spiral::<f32>(60, OUT, 0).shuffled(0).split(50 * OUT);
+        let mut w = Watch {
             stopping: EarlyStopping::new(Metric::ValLoss, 10).unwrap(),
             saves: SaveCheckpoints::new(dir).keep_last(1).unwrap(),
             average: AverageWeights::new(0.9).unwrap(),
-        }
+        };
+        let mut adam = AdamConfig::new(1e-2).build().unwrap();
+        let callbacks: &mut [&mut dyn Callback<N, _>] =
+            &mut [&mut w.stopping, &mut w.saves, &mut w.average];
+        fit_with(
+            net,
+            &mut adam,
+            &SoftmaxCrossEntropy,
+            &train,
+            Some(&val),
+            &quiet(6, 30),
+            callbacks,
+        )
+        .unwrap();
+        assert_eq!(w.average.params().len(), N::PARAM_COUNT);
+        assert!(w.stopping.best_epoch().is_some());
+        w
     }
     let dir = scratch("any-widths");
-    let (train, val) = spiral::<f32>(60, 3, 0).shuffled(0).split(150);
-    let mut three = Net::new(0);
-    let mut w = watch(&dir.join("three"));
-    let mut adam = AdamConfig::new(1e-2).build().unwrap();
-    let callbacks: &mut [&mut dyn Callback<Net, _>] =
-        &mut [&mut w.stopping, &mut w.saves, &mut w.average];
-    fit_with(
-        &mut three,
-        &mut adam,
-        &SoftmaxCrossEntropy,
-        &train,
-        Some(&val),
-        &quiet(6, 30),
-        callbacks,
-    )
-    .unwrap();
-    assert_eq!(w.average.params().len(), Net::<f32>::PARAM_COUNT);
-    assert!(w.stopping.best_epoch().is_some());
-    let saved = Checkpoint::load(dir.join("three").join("epoch-6.safetensors")).unwrap();
-    assert_eq!(saved.get::<f32>("fc2.weight").unwrap().0, [3, 64]);
-
-    let (train, val) = spiral::<f32>(60, 4, 1).shuffled(0).split(200);
-    let mut four = FourArms::new(0);
-    let mut w = watch(&dir.join("four"));
-    let mut adam = AdamConfig::new(1e-2).build().unwrap();
-    let callbacks: &mut [&mut dyn Callback<FourArms, _>] =
-        &mut [&mut w.stopping, &mut w.saves, &mut w.average];
-    fit_with(
-        &mut four,
-        &mut adam,
-        &SoftmaxCrossEntropy,
-        &train,
-        Some(&val),
-        &quiet(6, 30),
-        callbacks,
-    )
-    .unwrap();
-    assert_eq!(w.average.params().len(), FourArms::<f32>::PARAM_COUNT);
-    let averaged = w.average.averaged(&four).unwrap();
-    assert_eq!(averaged.params(), w.average.params());
-    let saved = Checkpoint::load(dir.join("four").join("epoch-6.safetensors")).unwrap();
-    assert_eq!(saved.get::<f32>("fc2.weight").unwrap().0, [4, 32]);
+    let three = watched(&mut Net::new(0), &dir.join("three"));
+    let mut four_arms = FourArms::new(0);
+    let four = watched(&mut four_arms, &dir.join("four"));
+    assert_ne!(three.average.params().len(), four.average.params().len());
+    let averaged = four.average.averaged(&four_arms).unwrap();
+    assert_eq!(averaged.params(), four.average.params());
+    for (run, shape) in [("three", [3, 64]), ("four", [4, 32])] {
+        let saved = Checkpoint::load(dir.join(run).join("epoch-6.safetensors")).unwrap();
+        assert_eq!(saved.get::<f32>("fc2.weight").unwrap().0, shape);
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

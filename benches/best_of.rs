@@ -11,8 +11,8 @@
 //! both, interleaved. `-- W3` (or any part of a name) runs the matching workloads only, and
 //! `-- kernel` the packed product's micro-kernel alone, in L1: the ceiling of the batched
 //! workloads; `-- products` W3's five large products alone, each in the layout its training
-//! step gives it. W2 one sample at a time is also given beside the rate at which the core reads
-//! its first layer's weights from L2 alone, which bounds it.
+//! step gives it. W2 one sample at a time is also given beside the rate at which the core
+//! reads its first layer's weights from L2 alone, which bounds it.
 
 use std::hint::black_box;
 use std::time::Instant;

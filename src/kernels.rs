@@ -1107,16 +1107,58 @@ mod tests {
                 }
             })*};
         }
+        // The last shapes of each have more than three times 32 KB of columns in one pass,
+        // which the AVX-512 kernel reads from either end (two calls: both ends first).
         check!(gemv_from_l2, f32: (8, 1), (8, 6), (16, 3), (24, 4), (32, 9), (56, 5), (64, 7),
             (72, 8), (120, 2), (128, 13), (136, 11), (192, 5), (200, 6), (256, 3), (10, 5),
-            (48, 5), (112, 6), (272, 3), (384, 4));
+            (48, 5), (112, 6), (272, 3), (384, 4), (128, 193), (256, 101), (16, 1539));
         check!(gemv_from_l2, f64: (4, 1), (8, 6), (12, 3), (28, 4), (32, 9), (36, 5), (64, 7),
-            (68, 8), (100, 2), (6, 5), (24, 3), (56, 5), (136, 2));
+            (68, 8), (100, 2), (6, 5), (24, 3), (56, 5), (136, 2), (64, 195), (8, 1538));
         check!(gemv_both, f32: (8, 1), (8, 9), (16, 7), (24, 5), (32, 16), (32, 32), (40, 3),
             (48, 2), (56, 11), (64, 4), (72, 13), (136, 6), (4, 32), (10, 7), (1, 8), (2, 16),
             (4, 8), (4, 40), (2, 12), (3, 16));
         check!(gemv_both, f64: (4, 1), (8, 7), (12, 5), (16, 4), (20, 3), (24, 2), (28, 9), (32, 6),
             (36, 10), (2, 9), (1, 4), (2, 4), (2, 12), (1, 20), (3, 8));
+    }
+
+    /// The AVX-512 single-sample kernel from L2 reads a layer with more than three times 32 KB
+    /// of columns from either end, in turn, call by call, summing the two ends apart from the
+    /// middle: both orders give the same bits (with values whose sums round), and agree with
+    /// nalgebra's product to rounding. On a CPU without AVX-512 there is nothing to run.
+    #[test]
+    fn gemv_from_l2_gives_the_same_bits_whichever_end_it_reads_first() {
+        if detect_isa() != AVX512 {
+            return;
+        }
+        macro_rules! check {
+            ($t:ty: $(($o:literal, $i:literal)),*) => {$({
+                let at = |k: usize| ((k * 7919 % 1009) as $t / 1009.0 - 0.5) * 1.37;
+                let w: Vec<$t> = (0..$o * $i).map(at).collect();
+                let x: Vec<$t> = (0..$i).map(|c| at(c + 11)).collect();
+                let b: Vec<$t> = (0..$o).map(|r| at(r + 5)).collect();
+                let calls: Vec<Vec<$t>> = (0..4)
+                    .map(|_| {
+                        let mut y = vec![<$t>::NAN; $o];
+                        // SAFETY: the CPU has AVX-512F and AVX-512VL; the rows are whole
+                        // vectors and every slice has its length.
+                        unsafe { <$t>::gemv_avx512_from_l2($o, $i, &w, &x, &b, &mut y, false) };
+                        y
+                    })
+                    .collect();
+                let bits = |y: &[$t]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                for y in &calls[1..] {
+                    assert_eq!(bits(y), bits(&calls[0]), "{} {}x{}", stringify!($t), $o, $i);
+                }
+                let expected = DMatrix::from_column_slice($o, $i, &w)
+                    * DMatrix::from_column_slice($i, 1, &x)
+                    + DMatrix::from_column_slice($o, 1, &b);
+                for (got, want) in calls[0].iter().zip(expected.iter()) {
+                    assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{got} against {want}");
+                }
+            })*};
+        }
+        check!(f32: (128, 784), (256, 101), (16, 1539));
+        check!(f64: (64, 195), (8, 1538));
     }
 
     /// The batched kernel of layers whose weights stay in L1, against nalgebra, in both

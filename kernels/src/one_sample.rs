@@ -31,8 +31,9 @@
 //! across a vector by a constant permutation. Read one element at a time, as the first layer
 //! reads them, the inputs of a network's AVX-512 copy in a build for any x86-64 went half
 //! through the stack (a 256-bit store, then eight broadcasts from it) and half through
-//! shuffles, where a build for this CPU spread them all in registers: W1 took 48-51 ns
-//! against 43-46 native; read as vectors, 42.9-43.5 ns in both builds.
+//! shuffles, where a build for this CPU spread them all in registers: W1 took 49-52 ns
+//! against 44-47 native; read as vectors, 42.8-46.4 ns default and 42.9-47.3 native (eight
+//! interleaved rounds of `best_of W1`).
 
 use std::arch::x86_64::__m512i;
 

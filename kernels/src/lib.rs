@@ -1613,13 +1613,13 @@ fn pack_b<T: Scalar, const NR: usize, const ISA: u8>(
 
 /// The first `panels` whole `NR`-column micro-panels of `B[pc.., jc..]` (`kc` rows) for a
 /// `B` whose rows are contiguous (a transposed view, `X^T` in `dW = dZ X^T`). Panels are
-/// packed two at a time, so that each row's `2 NR` elements read (a whole cache line for NR
-/// = 8 floats) are read once. One panel at a time read every line twice, from L2 (the
-/// panels of a 784-wide `X^T` do not fit in L1); row by row across all the panels wrote to
-/// lines 2 KB apart, which fall in two sets of L1. A function of its own, with the bounds
-/// checked once: inlined into the product, its loop kept its counters on the stack (in W3's
-/// `dW1`, the packing and the product's own loops took 14.6% of the product's time inlined,
-/// 9.6% with this function apart).
+/// packed two at a time, so that each row's `2 NR` elements read (48 bytes of `f32` for NR
+/// = 6) are read once. One panel at a time read most lines twice, from L2 (the panels of a
+/// 784-wide `X^T` do not fit in L1); row by row across all the panels wrote to lines
+/// `kc NR` elements apart, which fall in a few sets of L1. A function of its own, with the
+/// bounds checked once: inlined into the product, its loop kept its counters on the stack
+/// (in W3's `dW1`, the packing and the product's own loops took 14.6% of the product's time
+/// inlined, 9.6% with this function apart).
 #[inline(never)]
 fn pack_b_rows<T: Scalar, const NR: usize>(
     b: &Operand<'_, T>,

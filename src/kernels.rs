@@ -1124,9 +1124,10 @@ mod tests {
     /// The AVX-512 single-sample kernel from L2 sums in the order its docs give: where a pass
     /// holds at most 8 vectors of rows, `(b + first half of the columns) + second half` (an
     /// odd last column in the second), each half in column order by fused multiply-adds; in
-    /// one stream from `b` otherwise (256 `f32` rows, 128 `f64`). Checked bit for bit, with
-    /// values whose sums round, so that another order fails it. On a CPU without AVX-512
-    /// there is nothing to run.
+    /// one stream from `b` in a pass of 16 vectors (256 `f32` rows, 128 `f64`), which a
+    /// layer of more rows follows with smaller passes. Checked bit for bit, with values whose
+    /// sums round, so that another order fails it. On a CPU without AVX-512 there is nothing
+    /// to run.
     #[test]
     fn gemv_from_l2_sums_in_its_documented_order() {
         if detect_isa() != AVX512 {
@@ -1145,9 +1146,25 @@ mod tests {
                 let sum = |r: usize, from: usize, to: usize, start: $t| {
                     (from..to).fold(start, |s, c| w[r + c * $o].mul_add(x[c], s))
                 };
-                let two_streams = $o <= 8 * $lanes;
+                // The kernel's passes: 16 vectors of rows while there are, then 8, 4, 2, 1.
+                let two_streams = |r: usize| {
+                    let mut r0 = 0;
+                    loop {
+                        let vectors = match ($o - r0) / $lanes {
+                            16.. => 16,
+                            8.. => 8,
+                            4.. => 4,
+                            2 | 3 => 2,
+                            _ => 1,
+                        };
+                        if r < r0 + vectors * $lanes {
+                            return vectors <= 8;
+                        }
+                        r0 += vectors * $lanes;
+                    }
+                };
                 let expected: Vec<$t> = (0..$o)
-                    .map(|r| if two_streams {
+                    .map(|r| if two_streams(r) {
                         sum(r, 0, $i / 2, b[r]) + sum(r, $i / 2, $i, 0.0)
                     } else {
                         sum(r, 0, $i, b[r])
@@ -1157,8 +1174,9 @@ mod tests {
                 assert_eq!(bits(&y), bits(&expected), "{} {}x{}", stringify!($t), $o, $i);
             })*};
         }
-        check!(f32, 16: (128, 784), (16, 1539), (48, 5), (128, 1), (256, 101), (256, 1));
-        check!(f64, 8: (64, 195), (8, 1538), (24, 2), (128, 7));
+        check!(f32, 16: (128, 784), (16, 1539), (48, 5), (128, 1), (256, 101), (256, 1),
+            (384, 7), (272, 9), (512, 3));
+        check!(f64, 8: (64, 195), (8, 1538), (24, 2), (128, 7), (136, 5), (256, 2));
     }
 
     /// The batched kernel of layers whose weights stay in L1, against nalgebra, in both

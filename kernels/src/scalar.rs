@@ -1959,8 +1959,8 @@ macro_rules! impl_scalar {
                 use std::arch::x86_64::*;
                 const L: usize = $lanes512;
 
-                /// Rows `r0..r0 + NR * L` of `y = W x + b`, summed in registers. Where the
-                /// sums take at most a quarter of the registers (`NR <= 8`), the two halves
+                /// Rows `r0..r0 + NR * L` of `y = W x + b` (then `max(0, y)` where `relu`),
+                /// summed in registers. Where the sums take at most a quarter of the registers (`NR <= 8`), the two halves
                 /// of the columns are read side by side into two sets of sums, added at the
                 /// end as `y = (b + first half) + second half` (an odd last column goes to the
                 /// second): two streams from L2, which a Zen 5 core serves faster than one.
@@ -1975,7 +1975,7 @@ macro_rules! impl_scalar {
                 /// `r0 + NR * L <= o`.
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 unsafe fn pass<const NR: usize>(
-                    (o, i): (usize, usize),
+                    (o, i, relu): (usize, usize, bool),
                     r0: usize,
                     w: *const $ty,
                     x: *const $ty,
@@ -2031,8 +2031,9 @@ macro_rules! impl_scalar {
                                 j += 1;
                             }
                         }
-                        for (k, acc) in acc.iter().enumerate() {
-                            $store512(y.add(r0 + k * L), *acc);
+                        for (k, &acc) in acc.iter().enumerate() {
+                            let v = if relu { $max512(acc, $zero512()) } else { acc };
+                            $store512(y.add(r0 + k * L), v);
                         }
                     }
                 }
@@ -2048,32 +2049,26 @@ macro_rules! impl_scalar {
                     unsafe {
                         r0 += L * match left {
                             16.. => {
-                                pass::<16>((o, i), r0, wp, xp, bp, yp);
+                                pass::<16>((o, i, relu), r0, wp, xp, bp, yp);
                                 16
                             }
                             8.. => {
-                                pass::<8>((o, i), r0, wp, xp, bp, yp);
+                                pass::<8>((o, i, relu), r0, wp, xp, bp, yp);
                                 8
                             }
                             4.. => {
-                                pass::<4>((o, i), r0, wp, xp, bp, yp);
+                                pass::<4>((o, i, relu), r0, wp, xp, bp, yp);
                                 4
                             }
                             2 | 3 => {
-                                pass::<2>((o, i), r0, wp, xp, bp, yp);
+                                pass::<2>((o, i, relu), r0, wp, xp, bp, yp);
                                 2
                             }
                             _ => {
-                                pass::<1>((o, i), r0, wp, xp, bp, yp);
+                                pass::<1>((o, i, relu), r0, wp, xp, bp, yp);
                                 1
                             }
                         };
-                    }
-                }
-                if relu {
-                    for v in y[..o].chunks_exact_mut($lanes) {
-                        // SAFETY: `v` holds one 256-bit vector.
-                        unsafe { $store(v.as_mut_ptr(), $gmax($load(v.as_ptr()), $zero())) };
                     }
                 }
             }

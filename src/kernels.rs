@@ -1121,13 +1121,17 @@ mod tests {
             (36, 10), (2, 9), (1, 4), (2, 4), (2, 12), (1, 20), (3, 8));
     }
 
-    /// The AVX-512 single-sample kernel from L2 sums in the order its docs give: where a pass
-    /// holds at most 8 vectors of rows, `(b + first half of the columns) + second half` (an
-    /// odd last column in the second), each half in column order by fused multiply-adds; in
-    /// one stream from `b` in a pass of 16 vectors (256 `f32` rows, 128 `f64`), which a
-    /// layer of more rows follows with smaller passes. Checked bit for bit, with values whose
-    /// sums round, so that another order fails it. On a CPU without AVX-512 there is nothing
-    /// to run.
+    /// The AVX-512 single-sample kernel from L2 sums in the order its docs give, bit for bit
+    /// (with values whose sums round, so that another order fails it), on every call of
+    /// four, since every other call reads a large layer from its last columns. In a pass of
+    /// 16 vectors of rows (256 `f32` rows, 128 `f64`), one stream from `b`; in a pass of at
+    /// most 8, `(b + first half of the columns) + second half` (an odd last column in the
+    /// second), each half in column order by fused multiply-adds; and where that pass covers
+    /// every row, of at least 4 vectors, and the layer has more than three times 32 KB of
+    /// columns, the first and the last 32 KB are summed apart, `y = ((b + first half) +
+    /// second half) + (head + tail)`, the halves being those of the columns between. A layer
+    /// of more rows follows 16-vector passes with smaller ones. On a CPU without AVX-512
+    /// there is nothing to run.
     #[test]
     fn gemv_from_l2_sums_in_its_documented_order() {
         if detect_isa() != AVX512 {
@@ -1139,15 +1143,12 @@ mod tests {
                 let w: Vec<$t> = (0..$o * $i).map(at).collect();
                 let x: Vec<$t> = (0..$i).map(|c| at(c + 11)).collect();
                 let b: Vec<$t> = (0..$o).map(|r| at(r + 5)).collect();
-                let mut y = vec![<$t>::NAN; $o];
-                // SAFETY: the CPU has AVX-512F and AVX-512VL; the rows are whole vectors and
-                // every slice has its length.
-                unsafe { <$t>::gemv_avx512_from_l2($o, $i, &w, &x, &b, &mut y, false) };
-                let sum = |r: usize, from: usize, to: usize, start: $t| {
+                let sum = |r: usize, (from, to): (usize, usize), start: $t| {
                     (from..to).fold(start, |s, c| w[r + c * $o].mul_add(x[c], s))
                 };
-                // The kernel's passes: 16 vectors of rows while there are, then 8, 4, 2, 1.
-                let two_streams = |r: usize| {
+                // The rows of the kernel's pass that holds row `r`: 16 vectors of rows while
+                // there are, then 8, 4, 2, 1.
+                let pass_of = |r: usize| {
                     let mut r0 = 0;
                     loop {
                         let vectors = match ($o - r0) / $lanes {
@@ -1158,25 +1159,46 @@ mod tests {
                             _ => 1,
                         };
                         if r < r0 + vectors * $lanes {
-                            return vectors <= 8;
+                            return vectors * $lanes;
                         }
                         r0 += vectors * $lanes;
                     }
                 };
+                let edge = 32 * 1024 / ($o * size_of::<$t>());
                 let expected: Vec<$t> = (0..$o)
-                    .map(|r| if two_streams(r) {
-                        sum(r, 0, $i / 2, b[r]) + sum(r, $i / 2, $i, 0.0)
-                    } else {
-                        sum(r, 0, $i, b[r])
+                    .map(|r| {
+                        let rows = pass_of(r);
+                        if rows == 16 * $lanes {
+                            return sum(r, (0, $i), b[r]);
+                        }
+                        let ends = rows == $o && rows >= 4 * $lanes && edge > 0 && $i > 3 * edge;
+                        let (from, to) = if ends { (edge, $i - edge) } else { (0, $i) };
+                        let half = from + (to - from) / 2;
+                        let y = sum(r, (from, half), b[r]) + sum(r, (half, to), 0.0);
+                        if ends {
+                            y + (sum(r, (0, edge), 0.0) + sum(r, ($i - edge, $i), 0.0))
+                        } else {
+                            y
+                        }
                     })
                     .collect();
                 let bits = |y: &[$t]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&y), bits(&expected), "{} {}x{}", stringify!($t), $o, $i);
+                for call in 0..4 {
+                    let mut y = vec![<$t>::NAN; $o];
+                    // SAFETY: the CPU has AVX-512F and AVX-512VL; the rows are whole vectors
+                    // and every slice has its length.
+                    unsafe { <$t>::gemv_avx512_from_l2($o, $i, &w, &x, &b, &mut y, false) };
+                    let name = format!("{} {}x{}, call {call}", stringify!($t), $o, $i);
+                    assert_eq!(bits(&y), bits(&expected), "{name}");
+                }
             })*};
         }
-        check!(f32, 16: (128, 784), (16, 1539), (48, 5), (128, 1), (256, 101), (256, 1),
-            (384, 7), (272, 9), (512, 3));
-        check!(f64, 8: (64, 195), (8, 1538), (24, 2), (128, 7), (136, 5), (256, 2));
+        // With ends: f32 128 x 784 (64 columns each, 656 between), 64 x 1000 (128, 744),
+        // 128 x 193 (64, 65: odd); f64 64 x 195 (64, 67), 32 x 600 (128, 344). Without, as
+        // too few rows: f32 16 x 1539, 32 x 1000; f64 8 x 1538.
+        check!(f32, 16: (128, 784), (16, 1539), (64, 1000), (32, 1000), (48, 5), (128, 1),
+            (256, 101), (256, 1), (384, 7), (272, 9), (512, 3), (128, 192), (128, 193));
+        check!(f64, 8: (64, 195), (32, 600), (8, 1538), (24, 2), (128, 7), (136, 5), (256, 2));
     }
 
     /// The batched kernel of layers whose weights stay in L1, against nalgebra, in both

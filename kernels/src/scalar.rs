@@ -1126,9 +1126,13 @@ pub trait Scalar:
     /// same bytes, and none of its sums kept in `y`: a CPU with AVX-512 has 32 vector
     /// registers. A pass of up to 8 vectors of rows (W2's) reads the two halves of the
     /// columns side by side, as two streams from L2, into two sets of sums added at the end:
-    /// `y = (b + first half) + second half`. On a Zen 5 core, W2 one sample in four
-    /// interleaved rounds: 1.78-1.83 us, against 1.87-1.92 in one stream and 2.80-2.82 with
-    /// four columns a step (the loop this replaced).
+    /// `y = (b + first half) + second half`; where it covers a layer of 4 to 8 vectors of
+    /// rows with more than 96 KB of columns, its first and last 32 KB are summed apart and
+    /// read in either order, call by call on a thread, so that the end one call read last,
+    /// still in L1, is the next one's first: `y = ((b + first half) + second half) + (head +
+    /// tail)`, the same bits either way. On a Zen 5 core, W2 one sample: 1.78-1.83 us,
+    /// against 1.82-1.87 in two streams alone, 1.87-1.92 in one, and 2.80-2.82 with four
+    /// columns a step (the loop before).
     ///
     /// # Safety
     /// The CPU must support AVX-512F and AVX-512VL.

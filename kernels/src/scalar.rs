@@ -2037,25 +2037,26 @@ macro_rules! impl_scalar {
                         for (k, acc) in acc.iter_mut().enumerate() {
                             *acc = $load512(b.add(r0 + k * L));
                         }
+                        // Adds columns `from..to` to `sums`, one a step.
+                        let range = |sums: &mut [$v512; NR], (from, to): (usize, usize)| {
+                            let mut p = w.add(r0 + from * o);
+                            for j in from..to {
+                                column!(sums, p, j);
+                                p = p.add(o);
+                            }
+                        };
                         if NR <= 8 {
-                            // Adds columns `from..to` to `sums`, one a step.
-                            let range = |sums: &mut [$v512; NR], (from, to): (usize, usize)| {
-                                let mut p = w.add(r0 + from * o);
-                                for j in from..to {
-                                    column!(sums, p, j);
-                                    p = p.add(o);
-                                }
-                            };
                             let edge = READ_FROM_END_EDGE / (o * size_of::<$ty>());
                             let ends = NR >= 4 && NR * L == o && edge > 0 && i > 3 * edge;
-                            // The end read first and the one read last, when there are ends.
-                            let (mut near, mut far) = ([$zero512(); NR], [$zero512(); NR]);
-                            let (head, tail) = ((0, edge), (i - edge.min(i), i));
-                            let (first, last) = match (ends, ends && read_from_end()) {
-                                (false, _) => ((0, 0), (0, 0)),
-                                (true, false) => (head, tail),
-                                (true, true) => (tail, head),
+                            // The end read first and the one read last (none without ends).
+                            let (first, last) = if !ends {
+                                ((0, 0), (0, 0))
+                            } else if read_from_end() {
+                                ((i - edge, i), (0, edge))
+                            } else {
+                                ((0, edge), (i - edge, i))
                             };
+                            let (mut near, mut far) = ([$zero512(); NR], [$zero512(); NR]);
                             range(&mut near, first);
                             let (from, to) = if ends { (edge, i - edge) } else { (0, i) };
                             let half = (to - from) / 2;
@@ -2081,9 +2082,9 @@ macro_rules! impl_scalar {
                                 }
                             }
                         } else {
-                            let mut p = w.add(r0);
                             let mut j = 0;
                             if NR * L < o {
+                                let mut p = w.add(r0);
                                 while j + 2 <= i {
                                     column!(acc, p, j);
                                     column!(acc, p.add(o), j + 1);
@@ -2091,11 +2092,7 @@ macro_rules! impl_scalar {
                                     j += 2;
                                 }
                             }
-                            while j < i {
-                                column!(acc, p, j);
-                                p = p.add(o);
-                                j += 1;
-                            }
+                            range(&mut acc, (j, i));
                         }
                         for (k, &acc) in acc.iter().enumerate() {
                             let v = if relu { $max512(acc, $zero512()) } else { acc };
